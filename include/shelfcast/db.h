@@ -1,0 +1,42 @@
+/*
+ * db — libpq helpers shared by the registry, the migrator and the watcher.
+ *
+ * Every query goes through PQexecParams (never string-built SQL); every
+ * PGresult is cleared on every path by the callers.
+ * Thread-safety: a PGconn belongs to one thread at a time.
+ */
+#ifndef SHELFCAST_DB_H
+#define SHELFCAST_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "shelfcast/error.h"
+
+#define DB_CONNECT_TIMEOUT_S 10
+
+/*
+ * Connect to `conninfo` (a URL or key=value string) with a 10 s connect
+ * timeout and TCP keepalives.  On failure the message names the server and
+ * the cause, as libpq reports them.  *out is new (PQfinish it).
+ */
+enum error_code db_connect(const char *conninfo, PGconn **out, struct error *err);
+
+/* Run a statement that returns no rows; the error carries PostgreSQL's message. */
+enum error_code db_exec(PGconn *c, const char *sql, struct error *err);
+
+/* Run a parameterized statement (text parameters). *out is new (PQclear it), NULL on error. */
+enum error_code db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+			 PGresult **out, struct error *err);
+
+/* Render a result's error into err, with a context prefix. */
+enum error_code db_result_error(PGconn *c, const PGresult *r, const char *context,
+				struct error *err);
+
+/* Is the connection usable (status OK)? */
+bool db_ok(PGconn *c);
+
+/* The conninfo with any password removed, for messages and logs (new, free it). */
+char *db_describe(const char *conninfo);
+
+#endif

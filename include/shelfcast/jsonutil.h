@@ -1,0 +1,52 @@
+/*
+ * jsonutil — strict, field-naming readers over jansson values, shared by the
+ * spec, dataset-config and request parsers.  Every error names the field path
+ * ("model.hidden[1]") and what was expected versus what arrived.
+ *
+ * Values are borrowed from the json_t they come from.
+ * Thread-safety: no shared state.
+ */
+#ifndef SHELFCAST_JSONUTIL_H
+#define SHELFCAST_JSONUTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "shelfcast/error.h"
+
+#define JSONUTIL_PATH_MAX 192
+
+/* "a string", "an object", ... for messages. */
+const char *jsonutil_type_name(const json_t *v);
+
+/* out = path + "." + key (or just key when path is empty). */
+void jsonutil_path_key(char out[JSONUTIL_PATH_MAX], const char *path, const char *key);
+/* out = path + "[" + index + "]". */
+void jsonutil_path_index(char out[JSONUTIL_PATH_MAX], const char *path, size_t index);
+
+/* v must be an object whose keys are all in `allowed` (NULL-terminated). */
+enum error_code jsonutil_expect_object(const json_t *v, const char *const allowed[], const char *path,
+				       struct error *err);
+
+/*
+ * Typed member readers.  A missing (or null) member is an error when
+ * `required`, otherwise *out keeps the default the caller put there.
+ * *present (may be NULL) tells whether the member was there.
+ */
+enum error_code jsonutil_get_number(const json_t *obj, const char *key, const char *path,
+				    bool required, double *out, struct error *err);
+enum error_code jsonutil_get_int(const json_t *obj, const char *key, const char *path, bool required,
+				 long long min, long long max, long long *out, struct error *err);
+enum error_code jsonutil_get_bool(const json_t *obj, const char *key, const char *path, bool required,
+				  bool *out, struct error *err);
+/* *out is borrowed from obj. */
+enum error_code jsonutil_get_string(const json_t *obj, const char *key, const char *path,
+				    bool required, const char **out, struct error *err);
+/* *out is borrowed; must be of json type `type` (JSON_OBJECT, JSON_ARRAY). */
+enum error_code jsonutil_get_typed(const json_t *obj, const char *key, const char *path,
+				   bool required, json_type type, json_t **out, struct error *err);
+
+/* A finite number from a JSON integer or real (no strings, no booleans). */
+enum error_code jsonutil_number(const json_t *v, const char *path, double *out, struct error *err);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * log — JSON lines on stderr, one write(2) per line so lines from different
+ * threads never interleave.  Only main.c, the CLI commands and the HTTP
+ * layer log; library modules report through struct error instead.
+ *
+ *   {"ts":"2026-11-28T06:31:19.123Z","level":"info","event":"listening","msg":"..."}
+ *
+ * Thread-safety: safe from any thread.
+ */
+#ifndef SHELFCAST_LOG_H
+#define SHELFCAST_LOG_H
+
+#include "shelfcast/strbuf.h"
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Lines below this level are dropped (default LOG_INFO; SHELFCAST_LOG_LEVEL). */
+void log_set_level(enum log_level level);
+
+/* {"ts", "level", "event", "msg"} with msg formatted printf-style. */
+void log_msg(enum log_level level, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Start a line with ts, level and event; the caller appends ",\"key\":value"
+ * pairs and finishes with log_end.
+ */
+void log_begin(struct strbuf *sb, enum log_level level, const char *event);
+void log_end(struct strbuf *sb);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * model — an immutable, validated, servable model version: spec, encoder
+ * and network weights in one contiguous float block, with an atomic
+ * reference count.
+ *
+ * model_new validates everything before a model exists: tensor names
+ * (dense.N.weight (O, I) and dense.N.bias (O) for every layer the spec's
+ * architecture implies, nothing else), dtype F32, byte lengths, finiteness
+ * of every weight, and — when one is given — the checksum.  A model that
+ * fails is never built, so a bad version can never serve.
+ *
+ * The checksum is SHA-256 over, for each tensor in layer order:
+ *   name, NUL, each dimension as u64 little-endian, the raw f32 data.
+ *
+ * Thread-safety: immutable after model_new; model_ref/model_unref are
+ * atomic; the last unref frees it, from whichever thread drops it.
+ */
+#ifndef SHELFCAST_MODEL_H
+#define SHELFCAST_MODEL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "shelfcast/encoder.h"
+#include "shelfcast/error.h"
+#include "shelfcast/mlp.h"
+#include "shelfcast/sha256.h"
+#include "shelfcast/spec.h"
+
+#define MODEL_NAME_MAX 64
+#define TENSOR_NAME_MAX 64
+#define TENSOR_MAX_DIMS 4
+
+/* A tensor as it arrives from outside (a registry row, a safetensors file). */
+struct tensor {
+	char name[TENSOR_NAME_MAX];
+	char dtype[8];                  /* "F32" is the only one accepted */
+	size_t ndim;
+	size_t shape[TENSOR_MAX_DIMS];
+	const void *data;               /* borrowed: little-endian elements */
+	size_t nbytes;
+};
+
+struct model {
+	atomic_int refs;
+	char name[MODEL_NAME_MAX + 1];
+	int version;
+	char checksum[SHA256_HEX_SIZE];
+	double loaded_at;        /* unix seconds */
+	struct spec spec;
+	struct encoder *enc;
+	struct mlp mlp;
+	float *block;            /* every weight and bias, then transposed weights */
+	size_t block_floats;
+	char *metrics_json;      /* the version's metrics as compact JSON, or NULL */
+};
+
+/*
+ * Build a model.  spec is taken (on success and on failure alike: it is
+ * done'd on failure).  tensors are copied.  expected_checksum may be NULL.
+ * *out is new with one reference.
+ */
+enum error_code model_new(const char *name, int version, struct spec *spec,
+			  const struct tensor *tensors, size_t n_tensors,
+			  const char *expected_checksum, struct model **out, struct error *err);
+
+struct model *model_ref(struct model *m);
+void model_unref(struct model *m);
+
+/* Set the metrics JSON shown by /v1/models (copied). Only before the model is published. */
+enum error_code model_set_metrics(struct model *m, const char *metrics_json, struct error *err);
+
+/* Number of tensors and the i-th tensor of the model (borrowing its weights). */
+size_t model_tensor_count(const struct model *m);
+void model_tensor_at(const struct model *m, size_t i, struct tensor *t);
+
+/* Checksum over tensors in the given order (see the header comment). */
+void model_checksum_tensors(const struct tensor *tensors, size_t n, char hex[SHA256_HEX_SIZE]);
+
+#endif

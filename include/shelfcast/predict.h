@@ -1,0 +1,88 @@
+/*
+ * predict — scoring items at every promotion level, shared by the HTTP API
+ * (predict_run: a /v1/predict body in, a reply body out) and the offline
+ * `shelfcast predict` (predict_batch_* directly), so both give the same
+ * numbers for the same rows.
+ *
+ * A batch of n items holds n*K encoded rows (K promotion levels): each
+ * item's features are encoded once and the row replicated with each level
+ * one-hot, then one forward pass scores them all.
+ *
+ * Thread-safety: a batch belongs to one request; the model is shared and
+ * read-only.
+ */
+#ifndef SHELFCAST_PREDICT_H
+#define SHELFCAST_PREDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shelfcast/error.h"
+#include "shelfcast/model.h"
+#include "shelfcast/strbuf.h"
+
+struct predict_batch {
+	size_t n, K, d;         /* items, levels, encoded width */
+	float *x;               /* (n*K, d) */
+	float *y;               /* (n*K, 2) */
+	float *scratch;         /* mlp_scratch_floats(n*K) */
+	double *price;          /* (n) */
+	double *unit_cost;      /* (n) */
+	int *asked;             /* (n) requested level index, or -1 */
+	int *recommended;       /* (n) chosen level index */
+	double *sales;          /* (n*K) predicted units */
+	double *exposure;       /* (n*K) exposure probability */
+	double *value;          /* (n*K) objective value */
+	uint32_t *unknown;      /* (n, n_categorical) categorical indices that were unknown */
+	size_t *n_unknown;      /* (n) */
+	void *block;            /* one allocation behind all of the above */
+};
+
+/* Size a batch for n items of model m (one allocation). */
+enum error_code predict_batch_init(struct predict_batch *b, const struct model *m, size_t n,
+				   struct error *err);
+void predict_batch_done(struct predict_batch *b);
+
+/*
+ * Encode item i from its feature values (encoder order).  asked: the
+ * requested level index or -1.  field_prefix names the item in errors.
+ */
+enum error_code predict_batch_set(struct predict_batch *b, const struct model *m, size_t i,
+				  const struct encoder_value *values, int asked,
+				  const char *field_prefix, struct error *err);
+
+/* Score every item at every level and choose levels by `objective`. */
+void predict_batch_run(struct predict_batch *b, const struct model *m, enum spec_objective objective);
+
+/* The level index an item's predicted_sales / exposure_probability refer to. */
+static inline int predict_reported_level(const struct predict_batch *b, size_t i)
+{
+	return b->asked[i] >= 0 ? b->asked[i] : b->recommended[i];
+}
+
+/* Significant digits of every number in replies and offline output. */
+#define PREDICT_DIGITS 7
+
+/* Resolve a model name (NULL: the default model) to a new reference, or NULL with err set. */
+typedef struct model *(*predict_resolve_fn)(void *ctx, const char *name, struct error *err);
+
+struct predict_outcome {
+	struct model *model;      /* new reference or NULL: the model that answered */
+	size_t items;
+	uint32_t *unknown_counts; /* (model n_categorical): unknown values per feature; new */
+};
+
+/*
+ * Handle a /v1/predict body.  On success the reply JSON is appended to
+ * `reply`.  On failure err says why: ERROR_PARSE (malformed JSON, with the
+ * byte offset), ERROR_INVALID (valid JSON breaking the contract, with the
+ * field), ERROR_TOO_LARGE (too many items), ERROR_NOT_FOUND (unknown model),
+ * ERROR_UNAVAILABLE (no model loaded), ERROR_NOMEM.
+ */
+enum error_code predict_run(const char *body, size_t len, size_t max_items,
+			    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+			    struct predict_outcome *outcome, struct error *err);
+void predict_outcome_done(struct predict_outcome *o);
+
+#endif

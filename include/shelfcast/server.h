@@ -1,0 +1,59 @@
+/*
+ * server — the HTTP API on libmicrohttpd.
+ *
+ *   POST /v1/predict                                   score items
+ *   GET  /v1/models, /v1/models/{name}                 what serves, with metrics
+ *   POST /v1/models/{name}/versions/{version}/activate  (Bearer admin token)
+ *   GET  /healthz  (alive; reports the database)   GET /readyz (default model loaded)
+ *   GET  /metrics  (Prometheus)                     GET /openapi.yaml (the contract)
+ *
+ * libmicrohttpd runs its own polling thread plus a pool of worker threads
+ * (epoll, one per core by default: never a single epoll thread without a
+ * pool, which stalls under load in 0.9.75).  The access handler collects a
+ * request body across calls up to a hard cap, answers on the final call
+ * only, and frees per-request state in the completed-request callback.
+ * Every 4xx/5xx reply has one shape: {"error": {"code", "message", "field"?}}.
+ *
+ * Thread-safety: server_* are called from the main thread; handlers run on
+ * the pool threads and share only the store, the watcher and the metrics.
+ */
+#ifndef SHELFCAST_SERVER_H
+#define SHELFCAST_SERVER_H
+
+#include <stddef.h>
+
+#include "shelfcast/error.h"
+#include "shelfcast/store.h"
+#include "shelfcast/watcher.h"
+
+struct server_config {
+	const char *listen;            /* "host:port", "[v6]:port" or ":port" */
+	unsigned threads;              /* worker threads; 0: one per core */
+	size_t max_body;               /* bytes */
+	size_t max_items;              /* items per /v1/predict */
+	unsigned connection_limit;
+	unsigned connection_timeout;   /* seconds an idle or slow connection may live */
+	const char *admin_token;       /* NULL or "": activation over the API is off */
+	const char *db_conninfo;       /* for activation; may be NULL */
+	const char *tls_cert;          /* PEM file paths; both or neither */
+	const char *tls_key;
+	struct store *store;
+	struct watcher *watcher;
+};
+
+struct server;
+
+/* Bind and start serving.  Errors name the address and the cause. */
+enum error_code server_start(const struct server_config *cfg, struct server **out,
+			     struct error *err);
+
+/* The address actually bound (port resolved), e.g. "127.0.0.1:8080". */
+const char *server_address(const struct server *s);
+
+/*
+ * Graceful stop: stop accepting, let in-flight requests finish (up to
+ * drain_seconds), then close everything and free the server.
+ */
+void server_stop(struct server *s, double drain_seconds);
+
+#endif

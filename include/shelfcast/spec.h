@@ -1,0 +1,126 @@
+/*
+ * spec — the model spec: everything needed to turn a row of features into
+ * the network's input and its outputs into answers.  Stored as JSON with
+ * every model version (model_versions.spec, safetensors __metadata__.spec).
+ *
+ *   {"format": "shelfcast.spec.v1",
+ *    "inputs": {
+ *      "numeric": [{"name": "regular_price", "mean": 0.04, "std": 0.01,
+ *                   "default": 0.04, "required": false, "clip": [0.01, 0.09]}],
+ *      "categorical": [{"name": "brand", "vocabulary": ["A", "B"]}]},
+ *    "promotion": {"column": "promo_level", "price_column": "regular_price",
+ *                  "unit_cost_column": null, "objective": "revenue",
+ *                  "levels": [{"level": 0, "discount": 0.0, "cost": 0.0}, ...]},
+ *    "target": {"column": "units", "transform": "log1p", "mean": 3.1, "std": 1.2},
+ *    "exposure": {"column": "featured"},
+ *    "id_column": "sku",                        (optional)
+ *    "architecture": {"input_size": 113, "hidden": [64, 32], "activation": "relu",
+ *                     "heads": [{"name": "sales", "kind": "linear", "output": 0},
+ *                               {"name": "exposure", "kind": "logit", "output": 1}]}}
+ *
+ * Input vector layout (the encoder's contract):
+ *   [numeric z-scores in spec order]
+ *   [per categorical: one slot per vocabulary entry, then its unknown slot]
+ *   [promotion level one-hot, in spec level order]
+ * so input_size = n_numeric + sum(|vocabulary| + 1) + n_levels.
+ *
+ * Levels are listed in strictly increasing level number; "lower level" in
+ * tie-breaking means earlier in this list.
+ *
+ * Thread-safety: a parsed spec is immutable and may be shared.
+ */
+#ifndef SHELFCAST_SPEC_H
+#define SHELFCAST_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shelfcast/error.h"
+
+#define SPEC_FORMAT "shelfcast.spec.v1"
+#define SPEC_MAX_HIDDEN 8
+#define SPEC_MAX_LEVELS 64
+#define SPEC_MAX_FEATURES 4096
+#define SPEC_MAX_VOCABULARY 1000000
+#define SPEC_MAX_WIDTH 65536
+#define SPEC_NAME_MAX 128
+
+enum spec_transform { SPEC_TRANSFORM_NONE, SPEC_TRANSFORM_LOG1P };
+enum spec_objective { SPEC_OBJECTIVE_REVENUE, SPEC_OBJECTIVE_UNITS, SPEC_OBJECTIVE_PROFIT };
+
+struct spec_numeric {
+	char *name;
+	double mean, std;   /* z = (clip(x) - mean) / std */
+	double def;         /* used when the value is missing and !required */
+	bool required;
+	bool has_clip;
+	double clip_lo, clip_hi;
+};
+
+struct spec_categorical {
+	char *name;
+	char **vocabulary; /* n_vocabulary strings */
+	size_t n_vocabulary;
+};
+
+struct spec_level {
+	long long level;
+	double discount; /* fraction of the price, in [0, 1) */
+	double cost;     /* fixed cost of running the level */
+};
+
+struct spec {
+	struct spec_numeric *numeric;
+	size_t n_numeric;
+	struct spec_categorical *categorical;
+	size_t n_categorical;
+
+	char *promo_column;
+	char *price_column;     /* a numeric input */
+	char *unit_cost_column; /* a numeric input, or NULL */
+	int price_index;        /* index into numeric */
+	int unit_cost_index;    /* index into numeric, or -1 */
+	enum spec_objective objective;
+	struct spec_level levels[SPEC_MAX_LEVELS];
+	size_t n_levels;
+
+	char *target_column;
+	enum spec_transform transform;
+	double target_mean, target_std;
+	char *exposure_column;
+	char *id_column; /* or NULL */
+
+	size_t input_size;
+	size_t hidden[SPEC_MAX_HIDDEN];
+	size_t n_hidden;
+};
+
+/* Parse and validate; errors name the offending field ("inputs.numeric[2].std"). */
+enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *err);
+enum error_code spec_parse_string(const char *text, size_t len, struct spec *spec,
+				  struct error *err);
+/* Free what spec_parse allocated; accepts a zeroed spec. */
+void spec_done(struct spec *spec);
+
+/* Serialize (new reference). NULL on allocation failure. */
+json_t *spec_to_json(const struct spec *spec);
+/* Serialize to a compact string (new, free it). */
+char *spec_to_string(const struct spec *spec);
+
+/* The input size the layout implies. */
+size_t spec_expected_input_size(const struct spec *spec);
+/* Layer widths: dims[0] = input, then hidden..., then 2 outputs. Returns the count. */
+size_t spec_layer_dims(const struct spec *spec, size_t dims[SPEC_MAX_HIDDEN + 2]);
+
+/* Level number -> index, or -1. */
+int spec_level_index(const struct spec *spec, long long level);
+
+const char *spec_objective_name(enum spec_objective o);
+bool spec_objective_parse(const char *s, enum spec_objective *o);
+const char *spec_transform_name(enum spec_transform t);
+
+/* A name usable for a feature or column: 1..128 bytes, no control characters. */
+bool spec_valid_name(const char *s);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * strbuf — a growable byte buffer for building replies, SQL parameters and
+ * log lines without per-piece allocations.
+ *
+ * Allocation failure is sticky: after one failed growth every append is a
+ * no-op and strbuf_failed() reports true, so a caller checks once at the end.
+ * The content is always NUL-terminated once anything has been appended.
+ *
+ * Thread-safety: a strbuf belongs to one thread at a time.
+ */
+#ifndef SHELFCAST_STRBUF_H
+#define SHELFCAST_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct strbuf {
+	char *data; /* owned; NULL until the first append */
+	size_t len;
+	size_t cap;
+	bool failed;
+};
+
+/* Caller-owned struct: _init/_done.  _done accepts a zeroed or done buffer. */
+void strbuf_init(struct strbuf *sb);
+void strbuf_done(struct strbuf *sb);
+
+/* Make room for at least `extra` more bytes (plus the terminator). false on failure. */
+bool strbuf_reserve(struct strbuf *sb, size_t extra);
+
+void strbuf_append(struct strbuf *sb, const void *data, size_t len);
+void strbuf_puts(struct strbuf *sb, const char *s);
+void strbuf_putc(struct strbuf *sb, char c);
+void strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A JSON string literal with quotes; s must be valid UTF-8 (escapes controls, " and \). */
+void strbuf_json_string(struct strbuf *sb, const char *s, size_t len);
+/* A JSON number: shortest "%.*g" with `digits` significant digits; non-finite as null. */
+void strbuf_json_double(struct strbuf *sb, double v, int digits);
+void strbuf_json_int(struct strbuf *sb, long long v);
+
+/* Forget the content, keep the memory. */
+void strbuf_reset(struct strbuf *sb);
+/* Take the content (caller frees); the buffer is left empty. NULL if failed. */
+char *strbuf_steal(struct strbuf *sb);
+bool strbuf_failed(const struct strbuf *sb);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * cli — what the subcommands share: option parsing (every setting has a
+ * flag and, where it makes sense, an environment variable), the database
+ * choice (--db, DATABASE_URL, else the embedded PostgreSQL), signals, and
+ * the error-to-exit-code rule (0 ok, 1 failure, 2 usage).
+ *
+ * Internal to the shelfcast binary.
+ */
+#ifndef SHELFCAST_CLI_H
+#define SHELFCAST_CLI_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shelfcast/error.h"
+#include "shelfcast/pgembed.h"
+
+#define EXIT_USAGE 2
+
+enum cli_option_kind { CLI_STRING, CLI_FLAG };
+
+struct cli_option {
+	const char *name;     /* "--listen" */
+	const char *env;      /* "SHELFCAST_LISTEN", or NULL */
+	enum cli_option_kind kind;
+	const char **value;   /* CLI_STRING: set to the argument (borrowed from argv or environ) */
+	bool *flag;           /* CLI_FLAG */
+	const char *metavar;  /* "ADDR" */
+	const char *help;
+};
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	const char *usage;    /* "shelfcast serve [options]" */
+	const struct cli_option *options;
+	size_t n_options;
+	size_t min_args, max_args; /* positional arguments */
+};
+
+/*
+ * Parse argv (argv[0] is the subcommand).  Returns 0 and the positional
+ * arguments, or an exit code: 0 after printing --help, EXIT_USAGE after
+ * printing the usage error.  *ret must be used as the exit code when the
+ * function returns non-zero through *done.
+ */
+bool cli_parse(const struct cli_command *cmd, int argc, char **argv, char ***args, size_t *n_args,
+	       int *exit_code);
+
+/* The --db and --data-dir options every command that needs a database has. */
+#define CLI_DB_OPTIONS(db, data_dir)                                                               \
+	{"--db", "DATABASE_URL", CLI_STRING, &(db), NULL, "URL",                                   \
+	 "PostgreSQL URL or conninfo (default: the embedded PostgreSQL)"},                         \
+	{"--data-dir", "SHELFCAST_DATA_DIR", CLI_STRING, &(data_dir), NULL, "DIR",                 \
+	 "where the embedded PostgreSQL lives (default ./.shelfcast)"}
+
+struct cli_db {
+	char *conninfo;     /* new */
+	bool embedded;
+	struct pgembed pg;
+};
+
+/*
+ * Choose the database: db (a URL), else the embedded cluster under
+ * data_dir (default ./.shelfcast), started and migrated on demand.  With
+ * `connect`, also open a connection and, on an external database, refuse an
+ * old schema ("run shelfcast migrate").
+ */
+enum error_code cli_db_open(struct cli_db *db, const char *url, const char *data_dir, bool migrate,
+			    struct error *err);
+/* Connect (checking the schema on external databases). */
+enum error_code cli_db_connect(struct cli_db *db, PGconn **conn, struct error *err);
+void cli_db_close(struct cli_db *db);
+
+/*
+ * For commands other than serve: on SIGINT/SIGTERM/SIGHUP give the embedded
+ * cluster up (stopping it if this process is its last user) and exit.
+ */
+void cli_cleanup_on_signal(struct cli_db *db);
+
+/* Block SIGINT, SIGTERM, SIGHUP and SIGPIPE in this and every later thread. */
+void cli_block_signals(void);
+
+/* "cli:USER@HOST". */
+const char *cli_actor(void);
+
+/* Print "shelfcast: error: ..." (with the field when useful) and return 1. */
+int cli_fail(const char *command, const struct error *err);
+
+/* Parse a positive integer option; prints a usage error and returns false when bad. */
+bool cli_uint(const char *name, const char *value, unsigned long long min, unsigned long long max,
+	      unsigned long long *out);
+
+/* Commands. */
+int cmd_serve(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_demo_data(int argc, char **argv);
+int cmd_healthcheck(int argc, char **argv);
+
+#endif

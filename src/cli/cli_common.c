@@ -1,0 +1,248 @@
+/* cli — see src/cli/cli.h. */
+#include "cli.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shelfcast/db.h"
+#include "shelfcast/migrate.h"
+#include "shelfcast/util.h"
+
+static void print_help(FILE *f, const struct cli_command *cmd)
+{
+	size_t i;
+	fprintf(f, "usage: %s\n\n%s\n", cmd->usage, cmd->summary);
+	if (cmd->n_options)
+		fprintf(f, "\noptions:\n");
+	for (i = 0; i < cmd->n_options; i++) {
+		const struct cli_option *o = &cmd->options[i];
+		char left[64];
+		snprintf(left, sizeof left, "%s%s%s", o->name, o->kind == CLI_STRING ? " " : "",
+			 o->kind == CLI_STRING ? o->metavar : "");
+		fprintf(f, "  %-26s %s%s%s%s\n", left, o->help, o->env ? " [env " : "",
+			o->env ? o->env : "", o->env ? "]" : "");
+	}
+	fprintf(f, "  %-26s %s\n", "--help", "show this help");
+}
+
+static int usage_error(const struct cli_command *cmd, const char *what, const char *arg)
+{
+	fprintf(stderr, "shelfcast %s: %s%s%s\n", cmd->name, what, arg ? " " : "", arg ? arg : "");
+	print_help(stderr, cmd);
+	return EXIT_USAGE;
+}
+
+bool cli_parse(const struct cli_command *cmd, int argc, char **argv, char ***args, size_t *n_args,
+	       int *exit_code)
+{
+	bool *seen = calloc(cmd->n_options + 1, sizeof *seen);
+	char **pos = calloc((size_t)argc + 1, sizeof *pos);
+	bool options_done = false;
+	size_t np = 0, i;
+	int a;
+
+	*exit_code = 0;
+	if (!seen || !pos) {
+		free(seen);
+		free(pos);
+		*exit_code = 1;
+		return false;
+	}
+	for (a = 1; a < argc; a++) {
+		const char *arg = argv[a];
+		const char *eq;
+		size_t name_len;
+		bool matched = false;
+
+		if (options_done || arg[0] != '-' || !strcmp(arg, "-")) {
+			pos[np++] = argv[a];
+			continue;
+		}
+		if (!strcmp(arg, "--")) {
+			options_done = true;
+			continue;
+		}
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			print_help(stdout, cmd);
+			goto stop;
+		}
+		eq = strchr(arg, '=');
+		name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (i = 0; i < cmd->n_options; i++) {
+			const struct cli_option *o = &cmd->options[i];
+			if (strlen(o->name) != name_len || strncmp(o->name, arg, name_len))
+				continue;
+			matched = true;
+			seen[i] = true;
+			if (o->kind == CLI_FLAG) {
+				if (eq) {
+					*exit_code = usage_error(cmd, "this option takes no value:", o->name);
+					goto stop;
+				}
+				*o->flag = true;
+			} else if (eq) {
+				*o->value = eq + 1;
+			} else if (a + 1 < argc) {
+				*o->value = argv[++a];
+			} else {
+				*exit_code = usage_error(cmd, "this option needs a value:", o->name);
+				goto stop;
+			}
+			break;
+		}
+		if (!matched) {
+			char name[64];
+			snprintf(name, sizeof name, "%.*s", (int)(name_len < 60 ? name_len : 60), arg);
+			*exit_code = usage_error(cmd, "unknown option", name);
+			goto stop;
+		}
+	}
+	/* Environment variables fill what the command line did not set. */
+	for (i = 0; i < cmd->n_options; i++) {
+		const struct cli_option *o = &cmd->options[i];
+		const char *env = o->env ? getenv(o->env) : NULL;
+		if (seen[i] || !env || !*env)
+			continue;
+		if (o->kind == CLI_STRING)
+			*o->value = env;
+		else
+			*o->flag = strcmp(env, "0") && strcmp(env, "false") && strcmp(env, "no");
+	}
+	if (np < cmd->min_args || np > cmd->max_args) {
+		*exit_code = usage_error(cmd, np < cmd->min_args ? "missing arguments" : "too many arguments", NULL);
+		goto stop;
+	}
+	free(seen);
+	*args = pos;
+	*n_args = np;
+	return true;
+stop:
+	free(seen);
+	free(pos);
+	return false;
+}
+
+bool cli_uint(const char *name, const char *value, unsigned long long min, unsigned long long max,
+	      unsigned long long *out)
+{
+	long long v;
+	if (!util_parse_long(value, 0, 0x7fffffffffffffffLL, &v) || (unsigned long long)v < min ||
+	    (unsigned long long)v > max) {
+		fprintf(stderr, "shelfcast: %s \"%s\": expected a whole number from %llu to %llu\n", name,
+			value, min, max);
+		return false;
+	}
+	*out = (unsigned long long)v;
+	return true;
+}
+
+enum error_code cli_db_open(struct cli_db *db, const char *url, const char *data_dir, bool migrate,
+			    struct error *err)
+{
+	enum error_code rc;
+
+	memset(db, 0, sizeof *db);
+	pgembed_init(&db->pg);
+	if (url && *url) {
+		db->conninfo = strdup(url);
+		return db->conninfo ? ERROR_OK : error_nomem(err, "a connection string");
+	}
+	db->embedded = true;
+	rc = pgembed_open(&db->pg, data_dir && *data_dir ? data_dir : ".shelfcast", err);
+	if (rc)
+		return rc;
+	db->conninfo = strdup(db->pg.conninfo);
+	if (!db->conninfo)
+		return error_nomem(err, "a connection string");
+	if (migrate) {
+		PGconn *c;
+		rc = db_connect(db->conninfo, &c, err);
+		if (!rc)
+			rc = migrate_apply(c, NULL, err);
+		PQfinish(c);
+	}
+	return rc;
+}
+
+enum error_code cli_db_connect(struct cli_db *db, PGconn **conn, struct error *err)
+{
+	enum error_code rc = db_connect(db->conninfo, conn, err);
+	if (!rc && !db->embedded)
+		rc = migrate_check(*conn, err);
+	if (rc && *conn) {
+		PQfinish(*conn);
+		*conn = NULL;
+	}
+	return rc;
+}
+
+void cli_db_close(struct cli_db *db)
+{
+	if (!db)
+		return;
+	if (db->embedded)
+		pgembed_close(&db->pg);
+	free(db->conninfo);
+	db->conninfo = NULL;
+}
+
+void cli_block_signals(void)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void *cleanup_thread(void *arg)
+{
+	struct cli_db *db = arg;
+	sigset_t s;
+	int sig = 0;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGHUP);
+	sigwait(&s, &sig);
+	fprintf(stderr, "shelfcast: interrupted by signal %d, cleaning up\n", sig);
+	if (db->embedded)
+		pgembed_close(&db->pg);
+	_exit(128 + sig);
+	return NULL;
+}
+
+void cli_cleanup_on_signal(struct cli_db *db)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, cleanup_thread, db) == 0)
+		pthread_detach(t);
+}
+
+const char *cli_actor(void)
+{
+	static char actor[160];
+	struct passwd *pw = getpwuid(geteuid());
+	char host[64] = "localhost";
+
+	if (!actor[0]) {
+		gethostname(host, sizeof host - 1);
+		snprintf(actor, sizeof actor, "cli:%s@%s", pw ? pw->pw_name : "unknown", host);
+	}
+	return actor;
+}
+
+int cli_fail(const char *command, const struct error *err)
+{
+	fprintf(stderr, "shelfcast %s: error: %s\n", command, err->message);
+	return 1;
+}

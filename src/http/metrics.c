@@ -1,0 +1,313 @@
+/* metrics — see include/shelfcast/metrics.h. */
+#include "shelfcast/metrics.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "build_config.h"
+#include "shelfcast/util.h"
+
+#define STATUS_MIN 100
+#define STATUS_MAX 599
+#define SERIES_MAX 4096
+
+static const double duration_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+					  0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,  5, 10};
+#define N_DURATION (sizeof duration_buckets / sizeof duration_buckets[0])
+static const double item_buckets[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+#define N_ITEMS (sizeof item_buckets / sizeof item_buckets[0])
+
+struct histogram {
+	atomic_uint_fast64_t bucket[N_DURATION + 1]; /* non-cumulative; last is +Inf */
+	atomic_uint_fast64_t count;
+	atomic_uint_fast64_t sum_ns;
+};
+
+/* An append-only table of labelled counters. */
+struct series {
+	char a[80], b[144]; /* label values */
+	atomic_uint_fast64_t value;
+};
+
+struct table {
+	struct series rows[SERIES_MAX];
+	atomic_size_t n;
+	pthread_mutex_t lock;
+};
+
+static struct {
+	atomic_uint_fast64_t requests[METRICS_ROUTE_COUNT][STATUS_MAX - STATUS_MIN + 1];
+	struct histogram duration[METRICS_ROUTE_COUNT];
+	atomic_uint_fast64_t items_bucket[N_ITEMS + 1];
+	atomic_uint_fast64_t items_count, items_sum;
+	atomic_uint_fast64_t loads_ok, loads_failed;
+	atomic_bool db_up;
+	double start_time;
+} M;
+
+static struct table items_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct table unknown_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+const char *metrics_route_label(enum metrics_route route)
+{
+	static const char *const labels[METRICS_ROUTE_COUNT] = {
+		"/v1/predict", "/v1/models", "/v1/models/{name}",
+		"/v1/models/{name}/versions/{version}/activate", "/healthz", "/readyz", "/metrics",
+		"/openapi.yaml", "other"};
+	return route < METRICS_ROUTE_COUNT ? labels[route] : "other";
+}
+
+void metrics_init(void)
+{
+	M.start_time = util_unix_time();
+}
+
+void metrics_observe_request(enum metrics_route route, int status, double seconds)
+{
+	struct histogram *h;
+	size_t i;
+
+	if (route >= METRICS_ROUTE_COUNT)
+		route = METRICS_ROUTE_OTHER;
+	if (status < STATUS_MIN || status > STATUS_MAX)
+		status = 500;
+	atomic_fetch_add_explicit(&M.requests[route][status - STATUS_MIN], 1, memory_order_relaxed);
+	h = &M.duration[route];
+	for (i = 0; i < N_DURATION && seconds > duration_buckets[i]; i++)
+		;
+	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, (uint_fast64_t)(seconds * 1e9), memory_order_relaxed);
+}
+
+static struct series *lookup(struct table *t, const char *a, const char *b)
+{
+	size_t n = atomic_load_explicit(&t->n, memory_order_acquire), i;
+	struct series *s = NULL;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(t->rows[i].a, a) && !strcmp(t->rows[i].b, b))
+			return &t->rows[i];
+	pthread_mutex_lock(&t->lock);
+	n = atomic_load_explicit(&t->n, memory_order_relaxed);
+	for (i = 0; i < n; i++)
+		if (!strcmp(t->rows[i].a, a) && !strcmp(t->rows[i].b, b)) {
+			s = &t->rows[i];
+			break;
+		}
+	if (!s && n < SERIES_MAX) {
+		s = &t->rows[n];
+		snprintf(s->a, sizeof s->a, "%s", a);
+		snprintf(s->b, sizeof s->b, "%s", b);
+		atomic_init(&s->value, 0);
+		atomic_store_explicit(&t->n, n + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return s;
+}
+
+void metrics_observe_items(const char *model, int version, size_t items)
+{
+	char v[16];
+	struct series *s;
+	size_t i;
+
+	snprintf(v, sizeof v, "%d", version);
+	s = lookup(&items_table, model, v);
+	if (s)
+		atomic_fetch_add_explicit(&s->value, items, memory_order_relaxed);
+	for (i = 0; i < N_ITEMS && (double)items > item_buckets[i]; i++)
+		;
+	atomic_fetch_add_explicit(&M.items_bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&M.items_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&M.items_sum, items, memory_order_relaxed);
+}
+
+void metrics_observe_unknown(const char *model, const char *feature, uint64_t count)
+{
+	struct series *s = lookup(&unknown_table, model, feature);
+	if (s)
+		atomic_fetch_add_explicit(&s->value, count, memory_order_relaxed);
+}
+
+void metrics_model_load(bool ok)
+{
+	atomic_fetch_add_explicit(ok ? &M.loads_ok : &M.loads_failed, 1, memory_order_relaxed);
+}
+
+void metrics_set_db_up(bool up)
+{
+	atomic_store(&M.db_up, up);
+}
+
+bool metrics_db_up(void)
+{
+	return atomic_load(&M.db_up);
+}
+
+/* A label value with \, " and newline escaped. */
+static void label(struct strbuf *sb, const char *s)
+{
+	strbuf_putc(sb, '"');
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			strbuf_putc(sb, '\\');
+		if (*s == '\n') {
+			strbuf_puts(sb, "\\n");
+			continue;
+		}
+		strbuf_putc(sb, *s);
+	}
+	strbuf_putc(sb, '"');
+}
+
+static void header(struct strbuf *sb, const char *name, const char *type, const char *help)
+{
+	strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_requests(struct strbuf *sb)
+{
+	size_t r, s, i;
+
+	header(sb, "shelfcast_http_requests_total", "counter", "HTTP requests by route and status.");
+	for (r = 0; r < METRICS_ROUTE_COUNT; r++)
+		for (s = 0; s <= STATUS_MAX - STATUS_MIN; s++) {
+			uint64_t v = atomic_load_explicit(&M.requests[r][s], memory_order_relaxed);
+			if (!v)
+				continue;
+			strbuf_puts(sb, "shelfcast_http_requests_total{route=");
+			label(sb, metrics_route_label((enum metrics_route)r));
+			strbuf_printf(sb, ",status=\"%zu\"} %llu\n", s + STATUS_MIN, (unsigned long long)v);
+		}
+	header(sb, "shelfcast_http_request_duration_seconds", "histogram",
+	       "HTTP request duration by route, from the first byte of the request to the reply.");
+	for (r = 0; r < METRICS_ROUTE_COUNT; r++) {
+		struct histogram *h = &M.duration[r];
+		uint64_t count = atomic_load(&h->count), cum = 0;
+		if (!count)
+			continue;
+		for (i = 0; i <= N_DURATION; i++) {
+			cum += atomic_load(&h->bucket[i]);
+			strbuf_puts(sb, "shelfcast_http_request_duration_seconds_bucket{route=");
+			label(sb, metrics_route_label((enum metrics_route)r));
+			if (i < N_DURATION)
+				strbuf_printf(sb, ",le=\"%g\"} %llu\n", duration_buckets[i],
+					      (unsigned long long)cum);
+			else
+				strbuf_printf(sb, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+		}
+		strbuf_puts(sb, "shelfcast_http_request_duration_seconds_sum{route=");
+		label(sb, metrics_route_label((enum metrics_route)r));
+		strbuf_printf(sb, "} %.9f\n", (double)atomic_load(&h->sum_ns) / 1e9);
+		strbuf_puts(sb, "shelfcast_http_request_duration_seconds_count{route=");
+		label(sb, metrics_route_label((enum metrics_route)r));
+		strbuf_printf(sb, "} %llu\n", (unsigned long long)cum);
+	}
+}
+
+static void render_items(struct strbuf *sb)
+{
+	size_t n = atomic_load_explicit(&items_table.n, memory_order_acquire), i;
+	uint64_t cum = 0;
+
+	header(sb, "shelfcast_predicted_items_total", "counter", "Items scored, by model and version.");
+	for (i = 0; i < n; i++) {
+		strbuf_puts(sb, "shelfcast_predicted_items_total{model=");
+		label(sb, items_table.rows[i].a);
+		strbuf_puts(sb, ",version=");
+		label(sb, items_table.rows[i].b);
+		strbuf_printf(sb, "} %llu\n", (unsigned long long)atomic_load(&items_table.rows[i].value));
+	}
+	header(sb, "shelfcast_predict_items_per_request", "histogram",
+	       "Items per successful /v1/predict request.");
+	for (i = 0; i <= N_ITEMS; i++) {
+		cum += atomic_load(&M.items_bucket[i]);
+		if (i < N_ITEMS)
+			strbuf_printf(sb, "shelfcast_predict_items_per_request_bucket{le=\"%g\"} %llu\n",
+				      item_buckets[i], (unsigned long long)cum);
+		else
+			strbuf_printf(sb, "shelfcast_predict_items_per_request_bucket{le=\"+Inf\"} %llu\n",
+				      (unsigned long long)cum);
+	}
+	strbuf_printf(sb, "shelfcast_predict_items_per_request_sum %llu\n",
+		      (unsigned long long)atomic_load(&M.items_sum));
+	strbuf_printf(sb, "shelfcast_predict_items_per_request_count %llu\n", (unsigned long long)cum);
+
+	n = atomic_load_explicit(&unknown_table.n, memory_order_acquire);
+	header(sb, "shelfcast_unknown_categories_total", "counter",
+	       "Categorical values outside the training vocabulary, by model and feature.");
+	for (i = 0; i < n; i++) {
+		strbuf_puts(sb, "shelfcast_unknown_categories_total{model=");
+		label(sb, unknown_table.rows[i].a);
+		strbuf_puts(sb, ",feature=");
+		label(sb, unknown_table.rows[i].b);
+		strbuf_printf(sb, "} %llu\n",
+			      (unsigned long long)atomic_load(&unknown_table.rows[i].value));
+	}
+}
+
+static void render_models(struct strbuf *sb, struct store *store)
+{
+	size_t n = 0, i;
+	struct model **models = store ? store_snapshot(store, &n) : NULL;
+
+	header(sb, "shelfcast_model_info", "gauge", "The model versions this process serves (value 1).");
+	for (i = 0; i < n; i++) {
+		strbuf_puts(sb, "shelfcast_model_info{model=");
+		label(sb, models[i]->name);
+		strbuf_printf(sb, ",version=\"%d\"} 1\n", models[i]->version);
+	}
+	store_release_all(models, n);
+	header(sb, "shelfcast_model_loads_total", "counter", "Model version loads by result.");
+	strbuf_printf(sb, "shelfcast_model_loads_total{result=\"success\"} %llu\n",
+		      (unsigned long long)atomic_load(&M.loads_ok));
+	strbuf_printf(sb, "shelfcast_model_loads_total{result=\"failure\"} %llu\n",
+		      (unsigned long long)atomic_load(&M.loads_failed));
+	header(sb, "shelfcast_model_load_failures_total", "counter",
+	       "Model versions that failed validation or could not be read.");
+	strbuf_printf(sb, "shelfcast_model_load_failures_total %llu\n",
+		      (unsigned long long)atomic_load(&M.loads_failed));
+	header(sb, "shelfcast_db_up", "gauge", "1 when the registry database answers, else 0.");
+	strbuf_printf(sb, "shelfcast_db_up %d\n", atomic_load(&M.db_up) ? 1 : 0);
+}
+
+static void render_process(struct strbuf *sb)
+{
+	struct rusage ru;
+	double cpu = 0;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	header(sb, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+	strbuf_printf(sb, "process_resident_memory_bytes %zu\n", util_rss_bytes());
+	header(sb, "process_open_fds", "gauge", "Number of open file descriptors.");
+	strbuf_printf(sb, "process_open_fds %d\n", util_open_fds());
+	header(sb, "process_start_time_seconds", "gauge",
+	       "Start time of the process since the Unix epoch in seconds.");
+	strbuf_printf(sb, "process_start_time_seconds %.3f\n", M.start_time);
+	header(sb, "process_cpu_seconds_total", "counter", "Total user and system CPU time in seconds.");
+	strbuf_printf(sb, "process_cpu_seconds_total %.3f\n", cpu);
+	header(sb, "shelfcast_build_info", "gauge", "Build information (value 1).");
+	strbuf_puts(sb, "shelfcast_build_info{version=");
+	label(sb, SHELFCAST_VERSION);
+	strbuf_puts(sb, ",commit=");
+	label(sb, SHELFCAST_COMMIT);
+	strbuf_puts(sb, ",blas=");
+	label(sb, openblas_get_config());
+	strbuf_puts(sb, "} 1\n");
+}
+
+void metrics_render(struct strbuf *sb, struct store *store)
+{
+	render_requests(sb);
+	render_items(sb);
+	render_models(sb, store);
+	render_process(sb);
+}

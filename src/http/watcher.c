@@ -1,0 +1,388 @@
+/* watcher — see include/shelfcast/watcher.h. */
+#include "shelfcast/watcher.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "shelfcast/db.h"
+#include "shelfcast/log.h"
+#include "shelfcast/metrics.h"
+#include "shelfcast/migrate.h"
+#include "shelfcast/registry.h"
+#include "shelfcast/util.h"
+
+#define BACKOFF_MIN 0.25
+#define BACKOFF_MAX 30.0
+#define MAX_FAILED 256
+
+struct failed_version {
+	char model[MODEL_NAME_MAX + 1];
+	int version;
+};
+
+struct watcher {
+	struct watcher_config cfg;
+	char *conninfo, *actor;
+	pthread_t thread;
+	int wake_fd;
+	atomic_bool stop;
+	atomic_bool db_up;
+	atomic_bool synced;
+	PGconn *conn;
+	pthread_mutex_t lock; /* guards catalog */
+	char *catalog;
+	struct failed_version failed[MAX_FAILED];
+	size_t n_failed;
+};
+
+static void wake(struct watcher *w)
+{
+	uint64_t one = 1;
+	if (write(w->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_msg(LOG_WARN, "watcher", "cannot wake the watcher: %s", strerror(errno));
+}
+
+void watcher_kick(struct watcher *w)
+{
+	if (w)
+		wake(w);
+}
+
+char *watcher_catalog(struct watcher *w)
+{
+	char *copy = NULL;
+	if (!w)
+		return NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->catalog)
+		copy = strdup(w->catalog);
+	pthread_mutex_unlock(&w->lock);
+	return copy;
+}
+
+bool watcher_db_up(struct watcher *w)
+{
+	return w && atomic_load(&w->db_up);
+}
+
+bool watcher_synced(struct watcher *w)
+{
+	return w && atomic_load(&w->synced);
+}
+
+static void set_up(struct watcher *w, bool up)
+{
+	atomic_store(&w->db_up, up);
+	metrics_set_db_up(up);
+}
+
+static void drop_connection(struct watcher *w, const char *why)
+{
+	if (w->conn) {
+		log_msg(LOG_WARN, "database_down", "lost the registry database: %s", why);
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	set_up(w, false);
+}
+
+/* Wait up to `seconds` or until woken; returns true when woken (drains the fd). */
+static bool wait_wake(struct watcher *w, int extra_fd, double seconds, bool *extra_ready)
+{
+	struct pollfd p[2] = {{.fd = w->wake_fd, .events = POLLIN}, {.fd = extra_fd, .events = POLLIN}};
+	int timeout = seconds <= 0 ? 0 : seconds > 3600 ? 3600000 : (int)(seconds * 1000.0) + 1;
+	int n = poll(p, extra_fd >= 0 ? 2 : 1, timeout);
+	bool woken = false;
+
+	if (extra_ready)
+		*extra_ready = n > 0 && extra_fd >= 0 && (p[1].revents & (POLLIN | POLLERR | POLLHUP));
+	if (n > 0 && (p[0].revents & POLLIN)) {
+		uint64_t v;
+		if (read(w->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+			log_msg(LOG_WARN, "watcher", "cannot read the wake-up counter: %s", strerror(errno));
+		woken = true;
+	}
+	return woken;
+}
+
+/* Non-blocking connect that the stop signal can interrupt; 10 s deadline. */
+static PGconn *connect_interruptible(struct watcher *w, char *why, size_t why_size)
+{
+	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
+					   "keepalives_idle", "keepalives_interval",
+					   "keepalives_count", "fallback_application_name", NULL};
+	const char *vals[] = {w->conninfo, "10", "1", "10", "5", "3", "shelfcast-watcher", NULL};
+	double deadline = util_now_s() + DB_CONNECT_TIMEOUT_S;
+	PGconn *c = PQconnectStartParams(keys, vals, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (!c || PQstatus(c) == CONNECTION_BAD)
+		goto fail;
+	while (st != PGRES_POLLING_OK) {
+		struct pollfd p[2] = {{.fd = PQsocket(c)}, {.fd = w->wake_fd, .events = POLLIN}};
+		double left = deadline - util_now_s();
+		if (st == PGRES_POLLING_FAILED || left <= 0 || atomic_load(&w->stop))
+			goto fail;
+		p[0].events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (poll(p, 2, (int)(left * 1000) + 1) < 0 && errno != EINTR)
+			goto fail;
+		if (p[1].revents & POLLIN)
+			wait_wake(w, -1, 0, NULL); /* drained; the loop re-checks stop */
+		if (atomic_load(&w->stop))
+			goto fail;
+		if (p[0].revents || util_now_s() >= deadline)
+			st = PQconnectPoll(c);
+	}
+	return c;
+fail:
+	snprintf(why, why_size, "%s",
+		 atomic_load(&w->stop) ? "stopping"
+		 : c && *PQerrorMessage(c) ? PQerrorMessage(c)
+					  : "timeout expired");
+	{
+		size_t n = strlen(why);
+		while (n && (why[n - 1] == '\n' || why[n - 1] == ' '))
+			why[--n] = '\0';
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+static bool is_failed(struct watcher *w, const char *model, int version)
+{
+	size_t i;
+	for (i = 0; i < w->n_failed; i++)
+		if (w->failed[i].version == version && !strcmp(w->failed[i].model, model))
+			return true;
+	return false;
+}
+
+static void remember_failed(struct watcher *w, const char *model, int version)
+{
+	struct failed_version *f = &w->failed[w->n_failed % MAX_FAILED];
+	snprintf(f->model, sizeof f->model, "%s", model);
+	f->version = version;
+	if (w->n_failed < MAX_FAILED)
+		w->n_failed++;
+}
+
+/* Load one version; false when the connection failed (the caller reconnects). */
+static bool load_one(struct watcher *w, const struct registry_active *a)
+{
+	struct model *m = NULL;
+	struct error err;
+	int served = store_version(w->cfg.store, a->model);
+	double t0 = util_now_s();
+
+	error_init(&err);
+	if (registry_load_version(w->conn, a->model, a->version, &m, &err) == ERROR_OK) {
+		store_put(w->cfg.store, m);
+		metrics_model_load(true);
+		log_msg(LOG_INFO, "model_loaded", "serving model %s version %d (was %d), loaded in %.1f ms",
+			a->model, a->version, served, (util_now_s() - t0) * 1000.0);
+		return true;
+	}
+	if (err.code == ERROR_DB || !db_ok(w->conn))
+		return false;
+	metrics_model_load(false);
+	remember_failed(w, a->model, a->version);
+	log_msg(LOG_ERROR, "model_load_failed",
+		"model %s version %d failed to load and will not serve (still serving version %d): %s",
+		a->model, a->version, served, err.message);
+	{
+		struct error mark;
+		error_init(&mark);
+		if (registry_mark_failed(w->conn, a->model, a->version, err.message, w->actor, served,
+					 &mark) != ERROR_OK)
+			log_msg(LOG_WARN, "model_load_failed",
+				"could not mark model %s version %d failed (a read-only role?): %s",
+				a->model, a->version, mark.message);
+	}
+	return true;
+}
+
+static bool sync_models(struct watcher *w)
+{
+	struct registry_active *active = NULL;
+	struct error err;
+	char *catalog = NULL;
+	size_t n = 0, i;
+
+	error_init(&err);
+	if (registry_active_versions(w->conn, &active, &n, &err) != ERROR_OK) {
+		drop_connection(w, err.message);
+		return false;
+	}
+	for (i = 0; i < n && !atomic_load(&w->stop); i++) {
+		if (store_version(w->cfg.store, active[i].model) == active[i].version ||
+		    is_failed(w, active[i].model, active[i].version))
+			continue;
+		if (!load_one(w, &active[i])) {
+			free(active);
+			drop_connection(w, PQerrorMessage(w->conn));
+			return false;
+		}
+	}
+	free(active);
+	if (registry_catalog(w->conn, NULL, &catalog, &err) != ERROR_OK) {
+		drop_connection(w, err.message);
+		return false;
+	}
+	pthread_mutex_lock(&w->lock);
+	free(w->catalog);
+	w->catalog = catalog;
+	pthread_mutex_unlock(&w->lock);
+	atomic_store(&w->synced, true);
+	return true;
+}
+
+static bool connect_and_listen(struct watcher *w, char *why, size_t why_size)
+{
+	struct error err;
+
+	w->conn = connect_interruptible(w, why, why_size);
+	if (!w->conn)
+		return false;
+	error_init(&err);
+	if (migrate_check(w->conn, &err) != ERROR_OK || db_exec(w->conn, "LISTEN shelfcast_models", &err)) {
+		snprintf(why, why_size, "%s", err.message);
+		PQfinish(w->conn);
+		w->conn = NULL;
+		return false;
+	}
+	return true;
+}
+
+static void *run(void *arg)
+{
+	struct watcher *w = arg;
+	double backoff = BACKOFF_MIN, next_poll = 0, next_health = 0;
+	bool need_sync = true, reported_down = false;
+
+	while (!atomic_load(&w->stop)) {
+		double now = util_now_s(), wait_for;
+		bool readable = false;
+
+		if (!w->conn) {
+			char why[ERROR_MESSAGE_MAX];
+			if (!connect_and_listen(w, why, sizeof why)) {
+				if (atomic_load(&w->stop))
+					break;
+				set_up(w, false);
+				atomic_store(&w->synced, true); /* nothing more to wait for */
+				if (!reported_down)
+					log_msg(LOG_WARN, "database_unreachable",
+						"registry database unreachable, retrying with backoff: %s",
+						why);
+				reported_down = true;
+				wait_wake(w, -1, backoff, NULL);
+				backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+				continue;
+			}
+			log_msg(LOG_INFO, "database_connected", "listening on shelfcast_models");
+			set_up(w, true);
+			reported_down = false;
+			backoff = BACKOFF_MIN;
+			need_sync = true;
+		}
+		if (need_sync) {
+			need_sync = false;
+			if (!sync_models(w))
+				continue;
+			now = util_now_s();
+			next_poll = now + w->cfg.poll_interval;
+			next_health = now + w->cfg.health_interval;
+		}
+		wait_for = (next_poll < next_health ? next_poll : next_health) - now;
+		if (wait_wake(w, PQsocket(w->conn), wait_for, &readable))
+			need_sync = true;
+		if (atomic_load(&w->stop))
+			break;
+		if (readable) {
+			PGnotify *n;
+			if (!PQconsumeInput(w->conn)) {
+				drop_connection(w, PQerrorMessage(w->conn));
+				continue;
+			}
+			while ((n = PQnotifies(w->conn))) {
+				need_sync = true;
+				PQfreemem(n);
+			}
+		}
+		now = util_now_s();
+		if (now >= next_poll)
+			need_sync = true;
+		if (now >= next_health && !need_sync) {
+			struct error err;
+			error_init(&err);
+			if (db_exec(w->conn, "SELECT 1", &err) != ERROR_OK) {
+				drop_connection(w, err.message);
+				continue;
+			}
+			next_health = now + w->cfg.health_interval;
+		}
+	}
+	if (w->conn) {
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	return NULL;
+}
+
+struct watcher *watcher_start(const struct watcher_config *cfg, struct error *err)
+{
+	struct watcher *w = calloc(1, sizeof *w);
+
+	if (!w) {
+		error_nomem(err, "the watcher");
+		return NULL;
+	}
+	w->cfg = *cfg;
+	w->conninfo = strdup(cfg->conninfo);
+	w->actor = strdup(cfg->actor ? cfg->actor : "server");
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&w->lock, NULL);
+	if (!w->conninfo || !w->actor || w->wake_fd < 0) {
+		error_set(err, ERROR_IO, NULL, "cannot set up the watcher: %s", strerror(errno));
+		goto fail;
+	}
+	if (w->cfg.poll_interval <= 0)
+		w->cfg.poll_interval = 30;
+	if (w->cfg.health_interval <= 0)
+		w->cfg.health_interval = 5;
+	set_up(w, false);
+	if (pthread_create(&w->thread, NULL, run, w) != 0) {
+		error_set(err, ERROR_IO, NULL, "cannot start the watcher thread");
+		goto fail;
+	}
+	return w;
+fail:
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	free(w->conninfo);
+	free(w->actor);
+	free(w);
+	return NULL;
+}
+
+void watcher_stop(struct watcher *w)
+{
+	if (!w)
+		return;
+	atomic_store(&w->stop, true);
+	wake(w);
+	pthread_join(w->thread, NULL);
+	close(w->wake_fd);
+	pthread_mutex_destroy(&w->lock);
+	free(w->catalog);
+	free(w->conninfo);
+	free(w->actor);
+	free(w);
+}

@@ -1,0 +1,249 @@
+/* encoder — see include/shelfcast/encoder.h. */
+#include "shelfcast/encoder.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/hashmap.h"
+#include "shelfcast/jsonutil.h"
+
+struct encoder {
+	const struct spec *spec;
+	struct hashmap *names;   /* feature name -> input index */
+	struct hashmap **vocab;  /* per categorical: value -> slot */
+	size_t *cat_offset;      /* per categorical: first slot in the vector */
+	size_t level_offset;
+	size_t width;
+	size_t n_inputs;
+};
+
+void encoder_free(struct encoder *enc)
+{
+	size_t i;
+
+	if (!enc)
+		return;
+	hashmap_free(enc->names);
+	for (i = 0; enc->vocab && i < enc->spec->n_categorical; i++)
+		hashmap_free(enc->vocab[i]);
+	free(enc->vocab);
+	free(enc->cat_offset);
+	free(enc);
+}
+
+struct encoder *encoder_new(const struct spec *spec, struct error *err)
+{
+	struct encoder *enc = calloc(1, sizeof *enc);
+	size_t i, j, off;
+
+	if (!enc)
+		goto nomem;
+	enc->spec = spec;
+	enc->n_inputs = spec->n_numeric + spec->n_categorical;
+	enc->names = hashmap_new(enc->n_inputs);
+	enc->vocab = calloc(spec->n_categorical + 1, sizeof *enc->vocab);
+	enc->cat_offset = calloc(spec->n_categorical + 1, sizeof *enc->cat_offset);
+	if (!enc->names || !enc->vocab || !enc->cat_offset)
+		goto nomem;
+	for (i = 0; i < spec->n_numeric; i++)
+		if (hashmap_put(enc->names, spec->numeric[i].name, strlen(spec->numeric[i].name),
+				(int32_t)i) < 0)
+			goto nomem;
+	off = spec->n_numeric;
+	for (i = 0; i < spec->n_categorical; i++) {
+		const struct spec_categorical *c = &spec->categorical[i];
+		if (hashmap_put(enc->names, c->name, strlen(c->name), (int32_t)(spec->n_numeric + i)) < 0)
+			goto nomem;
+		enc->vocab[i] = hashmap_new(c->n_vocabulary);
+		if (!enc->vocab[i])
+			goto nomem;
+		for (j = 0; j < c->n_vocabulary; j++)
+			if (hashmap_put(enc->vocab[i], c->vocabulary[j], strlen(c->vocabulary[j]),
+					(int32_t)j) < 0)
+				goto nomem;
+		enc->cat_offset[i] = off;
+		off += c->n_vocabulary + 1;
+	}
+	enc->level_offset = off;
+	enc->width = off + spec->n_levels;
+	if (enc->width != spec->input_size) {
+		error_set(err, ERROR_INVALID, "architecture.input_size",
+			  "architecture.input_size: is %zu but the inputs encode to %zu values",
+			  spec->input_size, enc->width);
+		encoder_free(enc);
+		return NULL;
+	}
+	return enc;
+nomem:
+	error_nomem(err, "an encoder");
+	encoder_free(enc);
+	return NULL;
+}
+
+size_t encoder_n_inputs(const struct encoder *enc)
+{
+	return enc->n_inputs;
+}
+
+size_t encoder_width(const struct encoder *enc)
+{
+	return enc->width;
+}
+
+int encoder_input_index(const struct encoder *enc, const char *name, size_t len)
+{
+	return hashmap_get(enc->names, name, len);
+}
+
+static enum error_code field_error(const char *prefix, const char *name, struct error *err,
+				   const char *what)
+{
+	char field[JSONUTIL_PATH_MAX];
+	jsonutil_path_key(field, prefix, name);
+	return error_set(err, ERROR_INVALID, field, "%s: %s", field, what);
+}
+
+double encoder_numeric_value(const struct encoder *enc, const struct encoder_value *values,
+			     size_t i)
+{
+	const struct encoder_value *v = &values[i];
+	return v->kind == ENCODER_VALUE_NUMBER ? v->number : enc->spec->numeric[i].def;
+}
+
+enum error_code encoder_encode(const struct encoder *enc, const struct encoder_value *values,
+			       int level_index, float *out, uint32_t *unknown, size_t *n_unknown,
+			       const char *field_prefix, struct error *err)
+{
+	const struct spec *spec = enc->spec;
+	size_t i, nu = 0;
+
+	memset(out, 0, enc->width * sizeof *out);
+	for (i = 0; i < spec->n_numeric; i++) {
+		const struct spec_numeric *f = &spec->numeric[i];
+		const struct encoder_value *v = &values[i];
+		double x;
+
+		if (v->kind == ENCODER_VALUE_MISSING) {
+			if (f->required)
+				return field_error(field_prefix, f->name, err,
+						   "required numeric feature is missing");
+			x = f->def;
+		} else if (v->kind == ENCODER_VALUE_NUMBER) {
+			x = v->number;
+			if (!isfinite(x))
+				return field_error(field_prefix, f->name, err,
+						   "expected a finite number");
+		} else {
+			return field_error(field_prefix, f->name, err, "expected a number, got a string");
+		}
+		if (f->has_clip)
+			x = x < f->clip_lo ? f->clip_lo : x > f->clip_hi ? f->clip_hi : x;
+		out[i] = (float)((x - f->mean) / f->std);
+	}
+	for (i = 0; i < spec->n_categorical; i++) {
+		const struct encoder_value *v = &values[spec->n_numeric + i];
+		int32_t slot = -1;
+
+		if (v->kind == ENCODER_VALUE_STRING) {
+			slot = hashmap_get(enc->vocab[i], v->str, v->len);
+		} else if (v->kind == ENCODER_VALUE_NUMBER) {
+			char buf[32];
+			int n;
+			if (!isfinite(v->number) || v->number != floor(v->number) ||
+			    fabs(v->number) > 9007199254740992.0)
+				return field_error(field_prefix, spec->categorical[i].name, err,
+						   "expected a string or an integer category");
+			n = snprintf(buf, sizeof buf, "%.0f", v->number);
+			slot = hashmap_get(enc->vocab[i], buf, (size_t)n);
+		}
+		if (slot < 0) {
+			slot = (int32_t)spec->categorical[i].n_vocabulary;
+			if (unknown)
+				unknown[nu] = (uint32_t)i;
+			nu++;
+		}
+		out[enc->cat_offset[i] + (size_t)slot] = 1.0f;
+	}
+	if (n_unknown)
+		*n_unknown = nu;
+	if (level_index >= (int)spec->n_levels)
+		return error_set(err, ERROR_INVALID, field_prefix, "%s: promotion level index %d is out of range",
+				 field_prefix ? field_prefix : "row", level_index);
+	if (level_index >= 0)
+		out[enc->level_offset + (size_t)level_index] = 1.0f;
+	return ERROR_OK;
+}
+
+void encoder_set_level(const struct encoder *enc, float *out, int level_index)
+{
+	memset(out + enc->level_offset, 0, enc->spec->n_levels * sizeof *out);
+	if (level_index >= 0 && (size_t)level_index < enc->spec->n_levels)
+		out[enc->level_offset + (size_t)level_index] = 1.0f;
+}
+
+enum error_code encoder_values_from_json(const struct encoder *enc, const json_t *features,
+					 struct encoder_value *values, const char *field_prefix,
+					 struct error *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(features))
+		return error_set(err, ERROR_INVALID, field_prefix, "%s: expected an object, got %s",
+				 field_prefix ? field_prefix : "features", jsonutil_type_name(features));
+	for (i = 0; i < enc->n_inputs; i++)
+		values[i].kind = ENCODER_VALUE_MISSING;
+	json_object_foreach((json_t *)features, key, v) {
+		int idx = hashmap_get(enc->names, key, strlen(key));
+		struct encoder_value *out;
+
+		if (idx < 0)
+			return field_error(field_prefix, key, err, "unknown feature");
+		out = &values[idx];
+		switch (json_typeof(v)) {
+		case JSON_NULL:
+			out->kind = ENCODER_VALUE_MISSING;
+			break;
+		case JSON_INTEGER:
+			out->kind = ENCODER_VALUE_NUMBER;
+			out->number = (double)json_integer_value(v);
+			if ((size_t)idx >= enc->spec->n_numeric) {
+				/* Keep the exact integer: 2^53+1 must not round into another category. */
+				int n = snprintf(out->buf, sizeof out->buf, "%lld",
+						 (long long)json_integer_value(v));
+				out->kind = ENCODER_VALUE_STRING;
+				out->str = out->buf;
+				out->len = (size_t)n;
+			}
+			break;
+		case JSON_REAL:
+			out->kind = ENCODER_VALUE_NUMBER;
+			out->number = json_real_value(v);
+			if (!isfinite(out->number))
+				return field_error(field_prefix, key, err, "expected a finite number");
+			if ((size_t)idx >= enc->spec->n_numeric)
+				return field_error(field_prefix, key, err,
+						   "expected a string or an integer category, got a "
+						   "fractional number");
+			break;
+		case JSON_STRING:
+			if ((size_t)idx < enc->spec->n_numeric)
+				return field_error(field_prefix, key, err, "expected a number, got a string");
+			out->kind = ENCODER_VALUE_STRING;
+			out->str = json_string_value(v);
+			out->len = json_string_length(v);
+			break;
+		default: {
+			char what[96];
+			snprintf(what, sizeof what, "expected %s, got %s",
+				 (size_t)idx < enc->spec->n_numeric ? "a number" : "a string or an integer",
+				 jsonutil_type_name(v));
+			return field_error(field_prefix, key, err, what);
+		}
+		}
+	}
+	return ERROR_OK;
+}

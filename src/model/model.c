@@ -1,0 +1,263 @@
+/* model — see include/shelfcast/model.h. */
+#include "shelfcast/model.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/util.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "shelfcast stores float32 little-endian and reads it in place: little-endian hosts only"
+#endif
+
+struct model *model_ref(struct model *m)
+{
+	if (m)
+		atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
+void model_unref(struct model *m)
+{
+	if (!m)
+		return;
+	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	encoder_free(m->enc);
+	spec_done(&m->spec);
+	free(m->block);
+	free(m->metrics_json);
+	free(m);
+}
+
+void model_checksum_tensors(const struct tensor *tensors, size_t n, char hex[SHA256_HEX_SIZE])
+{
+	struct sha256 ctx;
+	size_t i, d;
+
+	sha256_init(&ctx);
+	for (i = 0; i < n; i++) {
+		sha256_update(&ctx, tensors[i].name, strlen(tensors[i].name) + 1);
+		for (d = 0; d < tensors[i].ndim; d++) {
+			uint64_t dim = tensors[i].shape[d];
+			uint8_t le[8];
+			int b;
+			for (b = 0; b < 8; b++)
+				le[b] = (uint8_t)(dim >> (8 * b));
+			sha256_update(&ctx, le, sizeof le);
+		}
+		sha256_update(&ctx, tensors[i].data, tensors[i].nbytes);
+	}
+	sha256_final_hex(&ctx, hex);
+}
+
+size_t model_tensor_count(const struct model *m)
+{
+	return m->mlp.n_layers * 2;
+}
+
+void model_tensor_at(const struct model *m, size_t i, struct tensor *t)
+{
+	const struct mlp_layer *L = &m->mlp.layer[i / 2];
+	memset(t, 0, sizeof *t);
+	memcpy(t->dtype, "F32", 4);
+	if (i % 2 == 0) {
+		snprintf(t->name, sizeof t->name, "dense.%zu.weight", i / 2);
+		t->ndim = 2;
+		t->shape[0] = L->out;
+		t->shape[1] = L->in;
+		t->data = L->w;
+		t->nbytes = L->out * L->in * sizeof(float);
+	} else {
+		snprintf(t->name, sizeof t->name, "dense.%zu.bias", i / 2);
+		t->ndim = 1;
+		t->shape[0] = L->out;
+		t->data = L->b;
+		t->nbytes = L->out * sizeof(float);
+	}
+}
+
+static const struct tensor *find_tensor(const struct tensor *tensors, size_t n, const char *name)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (!strcmp(tensors[i].name, name))
+			return &tensors[i];
+	return NULL;
+}
+
+static bool valid_model_name(const char *s)
+{
+	size_t i, n = strlen(s);
+	if (n == 0 || n > MODEL_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+/* Check one expected tensor and copy it into dst. */
+static enum error_code take_tensor(const struct tensor *tensors, size_t n, const char *name,
+				   size_t ndim, const size_t *shape, float *dst, struct error *err)
+{
+	const struct tensor *t = find_tensor(tensors, n, name);
+	size_t count = 1, bytes, d, i;
+
+	if (!t)
+		return error_set(err, ERROR_INVALID, name, "tensor %s is missing", name);
+	if (strcmp(t->dtype, "F32"))
+		return error_set(err, ERROR_INVALID, name, "tensor %s: dtype %s, expected F32", name,
+				 t->dtype);
+	if (t->ndim != ndim)
+		return error_set(err, ERROR_INVALID, name, "tensor %s: %zu dimensions, expected %zu",
+				 name, t->ndim, ndim);
+	for (d = 0; d < ndim; d++) {
+		if (t->shape[d] != shape[d])
+			return error_set(err, ERROR_INVALID, name,
+					 "tensor %s: shape [%zu%s%zu] does not match the architecture "
+					 "[%zu%s%zu]",
+					 name, t->shape[0], ndim > 1 ? ", " : "", ndim > 1 ? t->shape[1] : 0,
+					 shape[0], ndim > 1 ? ", " : "", ndim > 1 ? shape[1] : 0);
+		if (!util_mul_size(count, shape[d], &count))
+			return error_set(err, ERROR_INVALID, name, "tensor %s: size overflows", name);
+	}
+	if (!util_mul_size(count, sizeof(float), &bytes) || t->nbytes != bytes)
+		return error_set(err, ERROR_INVALID, name,
+				 "tensor %s: %zu bytes of data, expected %zu (shape x 4)", name,
+				 t->nbytes, count * sizeof(float));
+	memcpy(dst, t->data, bytes);
+	for (i = 0; i < count; i++)
+		if (!isfinite(dst[i]))
+			return error_set(err, ERROR_INVALID, name,
+					 "tensor %s: element %zu is not a finite number", name, i);
+	return ERROR_OK;
+}
+
+enum error_code model_new(const char *name, int version, struct spec *spec,
+			  const struct tensor *tensors, size_t n_tensors,
+			  const char *expected_checksum, struct model **out, struct error *err)
+{
+	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims, l, total = 0, wt_total = 0, i, j, off, wt_off;
+	struct tensor canon[2 * MLP_MAX_LAYERS];
+	struct model *m;
+	enum error_code rc;
+
+	*out = NULL;
+	if (!valid_model_name(name)) {
+		spec_done(spec);
+		return error_set(err, ERROR_INVALID, "name",
+				 "model name \"%s\" must be 1 to %d letters, digits, '.', '_' or '-', "
+				 "starting with a letter or digit",
+				 name, MODEL_NAME_MAX);
+	}
+	m = calloc(1, sizeof *m);
+	if (!m) {
+		spec_done(spec);
+		return error_nomem(err, "a model");
+	}
+	atomic_init(&m->refs, 1);
+	snprintf(m->name, sizeof m->name, "%s", name);
+	m->version = version;
+	m->spec = *spec;
+	memset(spec, 0, sizeof *spec);
+	m->loaded_at = util_unix_time();
+
+	n_dims = spec_layer_dims(&m->spec, dims);
+	m->mlp.n_layers = n_dims - 1;
+	for (l = 0; l + 1 < n_dims; l++) {
+		size_t w;
+		if (!util_mul_size(dims[l], dims[l + 1], &w) || !util_add_size(total, w, &total) ||
+		    !util_add_size(total, dims[l + 1], &total) || !util_add_size(wt_total, w, &wt_total)) {
+			rc = error_set(err, ERROR_INVALID, "architecture", "model size overflows");
+			goto fail;
+		}
+	}
+	if (n_tensors != 2 * m->mlp.n_layers) {
+		for (i = 0; i < n_tensors; i++) {
+			bool expected = false;
+			for (l = 0; l < m->mlp.n_layers && !expected; l++) {
+				char wname[TENSOR_NAME_MAX], bname[TENSOR_NAME_MAX];
+				snprintf(wname, sizeof wname, "dense.%zu.weight", l);
+				snprintf(bname, sizeof bname, "dense.%zu.bias", l);
+				expected = !strcmp(tensors[i].name, wname) || !strcmp(tensors[i].name, bname);
+			}
+			if (!expected) {
+				rc = error_set(err, ERROR_INVALID, tensors[i].name,
+					       "unexpected tensor %s: the architecture has %zu dense layers",
+					       tensors[i].name, m->mlp.n_layers);
+				goto fail;
+			}
+		}
+	}
+	m->block_floats = total + wt_total;
+	m->block = util_alloc_array(m->block_floats, sizeof(float));
+	if (!m->block) {
+		rc = error_nomem(err, "model weights");
+		goto fail;
+	}
+	off = 0;
+	wt_off = total;
+	for (l = 0; l < m->mlp.n_layers; l++) {
+		struct mlp_layer *L = &m->mlp.layer[l];
+		char wname[TENSOR_NAME_MAX], bname[TENSOR_NAME_MAX];
+		size_t wshape[2] = {dims[l + 1], dims[l]};
+		float *w = m->block + off, *b, *wt = m->block + wt_off;
+
+		L->in = dims[l];
+		L->out = dims[l + 1];
+		snprintf(wname, sizeof wname, "dense.%zu.weight", l);
+		snprintf(bname, sizeof bname, "dense.%zu.bias", l);
+		rc = take_tensor(tensors, n_tensors, wname, 2, wshape, w, err);
+		off += L->in * L->out;
+		b = m->block + off;
+		if (!rc)
+			rc = take_tensor(tensors, n_tensors, bname, 1, wshape, b, err);
+		if (rc)
+			goto fail;
+		off += L->out;
+		for (i = 0; i < L->out; i++)
+			for (j = 0; j < L->in; j++)
+				wt[j * L->out + i] = w[i * L->in + j];
+		wt_off += L->in * L->out;
+		L->w = w;
+		L->b = b;
+		L->wt = wt;
+	}
+	for (i = 0; i < model_tensor_count(m); i++)
+		model_tensor_at(m, i, &canon[i]);
+	model_checksum_tensors(canon, model_tensor_count(m), m->checksum);
+	if (expected_checksum && strcmp(expected_checksum, m->checksum)) {
+		rc = error_set(err, ERROR_INVALID, "checksum",
+			       "checksum mismatch: the registry says %.16s..., the tensors hash to "
+			       "%.16s...",
+			       expected_checksum, m->checksum);
+		goto fail;
+	}
+	m->enc = encoder_new(&m->spec, err);
+	if (!m->enc) {
+		rc = err ? err->code : ERROR_INVALID;
+		goto fail;
+	}
+	*out = m;
+	return ERROR_OK;
+fail:
+	model_unref(m);
+	return rc;
+}
+
+enum error_code model_set_metrics(struct model *m, const char *metrics_json, struct error *err)
+{
+	char *copy = metrics_json ? strdup(metrics_json) : NULL;
+	if (metrics_json && !copy)
+		return error_nomem(err, "model metrics");
+	free(m->metrics_json);
+	m->metrics_json = copy;
+	return ERROR_OK;
+}

@@ -1,0 +1,398 @@
+/* predict — see include/shelfcast/predict.h. */
+#include "shelfcast/predict.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/jsonutil.h"
+#include "shelfcast/promo.h"
+#include "shelfcast/util.h"
+
+/* Carve aligned pieces out of one block. */
+static void *carve(char **p, size_t bytes)
+{
+	void *r = *p;
+	*p += (bytes + 63) & ~(size_t)63;
+	return r;
+}
+
+/* a*b*c bytes, or false on overflow. */
+static bool bytes3(size_t a, size_t b, size_t c, size_t *out)
+{
+	return util_mul_size(a, b, out) && util_mul_size(*out, c, out);
+}
+
+enum error_code predict_batch_init(struct predict_batch *b, const struct model *m, size_t n,
+				   struct error *err)
+{
+	size_t K = m->spec.n_levels, d = m->spec.input_size, nc = m->spec.n_categorical, rows,
+	       sizes[12], total = 0, i;
+	char *p;
+	bool ok;
+
+	memset(b, 0, sizeof *b);
+	ok = n > 0 && util_mul_size(n, K, &rows) && bytes3(rows, d, sizeof(float), &sizes[0]) &&
+	     bytes3(rows, 2, sizeof(float), &sizes[1]) &&
+	     bytes3(mlp_scratch_floats(&m->mlp, 1), rows, sizeof(float), &sizes[2]) &&
+	     bytes3(n, 1, sizeof(double), &sizes[3]) && bytes3(n, 1, sizeof(int), &sizes[5]) &&
+	     bytes3(rows, 1, sizeof(double), &sizes[7]) &&
+	     bytes3(n, nc ? nc : 1, sizeof(uint32_t), &sizes[10]) &&
+	     bytes3(n, 1, sizeof(size_t), &sizes[11]);
+	if (!ok)
+		return error_set(err, ERROR_TOO_LARGE, "items", "items: too many items");
+	sizes[4] = sizes[3];
+	sizes[6] = sizes[5];
+	sizes[8] = sizes[9] = sizes[7];
+	for (i = 0; i < 12; i++)
+		if (!util_add_size(total, sizes[i], &total) || !util_add_size(total, 64, &total))
+			return error_set(err, ERROR_TOO_LARGE, "items", "items: too many items");
+	b->n = n;
+	b->K = K;
+	b->d = d;
+	b->block = malloc(total);
+	if (!b->block)
+		return error_nomem(err, "a prediction batch");
+	p = b->block;
+	b->x = carve(&p, sizes[0]);
+	b->y = carve(&p, sizes[1]);
+	b->scratch = carve(&p, sizes[2]);
+	b->price = carve(&p, sizes[3]);
+	b->unit_cost = carve(&p, sizes[4]);
+	b->asked = carve(&p, sizes[5]);
+	b->recommended = carve(&p, sizes[6]);
+	b->sales = carve(&p, sizes[7]);
+	b->exposure = carve(&p, sizes[8]);
+	b->value = carve(&p, sizes[9]);
+	b->unknown = carve(&p, sizes[10]);
+	b->n_unknown = carve(&p, sizes[11]);
+	return ERROR_OK;
+}
+
+void predict_batch_done(struct predict_batch *b)
+{
+	if (!b)
+		return;
+	free(b->block);
+	memset(b, 0, sizeof *b);
+}
+
+enum error_code predict_batch_set(struct predict_batch *b, const struct model *m, size_t i,
+				  const struct encoder_value *values, int asked,
+				  const char *field_prefix, struct error *err)
+{
+	const struct spec *spec = &m->spec;
+	float *row = b->x + i * b->K * b->d;
+	size_t nc = spec->n_categorical ? spec->n_categorical : 1, k;
+	enum error_code rc;
+
+	rc = encoder_encode(m->enc, values, -1, row, b->unknown + i * nc, &b->n_unknown[i],
+			    field_prefix, err);
+	if (rc)
+		return rc;
+	for (k = 0; k < b->K; k++) {
+		float *r = row + k * b->d;
+		if (k > 0)
+			memcpy(r, row, b->d * sizeof *r);
+		encoder_set_level(m->enc, r, (int)k);
+	}
+	b->price[i] = encoder_numeric_value(m->enc, values, (size_t)spec->price_index);
+	b->unit_cost[i] = spec->unit_cost_index >= 0
+				  ? encoder_numeric_value(m->enc, values, (size_t)spec->unit_cost_index)
+				  : 0.0;
+	b->asked[i] = asked;
+	return ERROR_OK;
+}
+
+void predict_batch_run(struct predict_batch *b, const struct model *m, enum spec_objective objective)
+{
+	size_t rows = b->n * b->K, r, i;
+
+	mlp_forward(&m->mlp, b->x, rows, b->scratch, b->y);
+	for (r = 0; r < rows; r++) {
+		b->sales[r] = promo_sales_head(&m->spec, b->y[2 * r]);
+		b->exposure[r] = promo_exposure_head(b->y[2 * r + 1]);
+	}
+	for (i = 0; i < b->n; i++)
+		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->sales + i * b->K,
+						      b->price[i], b->unit_cost[i],
+						      b->value + i * b->K);
+}
+
+void predict_outcome_done(struct predict_outcome *o)
+{
+	if (!o)
+		return;
+	model_unref(o->model);
+	free(o->unknown_counts);
+	memset(o, 0, sizeof *o);
+}
+
+static enum error_code json_syntax_error(const json_error_t *jerr, struct error *err)
+{
+	/* Numbers beyond double range are well-formed JSON that breaks the contract. */
+	if (json_error_code(jerr) == json_error_numeric_overflow)
+		return error_set(err, ERROR_INVALID, NULL,
+				 "a number near byte %d is out of range: %s", jerr->position, jerr->text);
+	return error_set(err, ERROR_PARSE, NULL, "malformed JSON at byte %d: %s", jerr->position,
+			 jerr->text);
+}
+
+/* Per-item fields, validated. */
+struct item_in {
+	const json_t *id;
+	const json_t *features;
+	long long level;
+	bool has_level;
+};
+
+static enum error_code read_item(const json_t *item, size_t i, struct item_in *in, struct error *err)
+{
+	char path[JSONUTIL_PATH_MAX], field[JSONUTIL_PATH_MAX];
+	const char *key;
+	json_t *v;
+
+	memset(in, 0, sizeof *in);
+	if (!json_is_object(item)) {
+		jsonutil_path_index(path, "items", i);
+		return error_set(err, ERROR_INVALID, path, "%s: expected an object, got %s", path,
+				 jsonutil_type_name(item));
+	}
+	json_object_foreach((json_t *)item, key, v) {
+		if (!strcmp(key, "features")) {
+			in->features = v;
+		} else if (!strcmp(key, "id")) {
+			if (!json_is_string(v) && !json_is_integer(v) && !json_is_null(v)) {
+				snprintf(field, sizeof field, "items[%zu].id", i);
+				return error_set(err, ERROR_INVALID, field,
+						 "%s: expected a string or an integer, got %s", field,
+						 jsonutil_type_name(v));
+			}
+			in->id = json_is_null(v) ? NULL : v;
+		} else if (!strcmp(key, "promotion_level")) {
+			if (json_is_null(v))
+				continue;
+			if (!json_is_integer(v)) {
+				snprintf(field, sizeof field, "items[%zu].promotion_level", i);
+				return error_set(err, ERROR_INVALID, field,
+						 "%s: expected an integer promotion level, got %s", field,
+						 jsonutil_type_name(v));
+			}
+			in->level = json_integer_value(v);
+			in->has_level = true;
+		} else {
+			snprintf(field, sizeof field, "items[%zu].%s", i, key);
+			return error_set(err, ERROR_INVALID, field,
+					 "%s: unknown field (expected id, features, promotion_level)",
+					 field);
+		}
+	}
+	if (!in->features) {
+		snprintf(field, sizeof field, "items[%zu].features", i);
+		return error_set(err, ERROR_INVALID, field, "%s: required field is missing", field);
+	}
+	return ERROR_OK;
+}
+
+static void write_levels_list(struct strbuf *sb, const struct spec *spec)
+{
+	size_t k;
+	for (k = 0; k < spec->n_levels; k++) {
+		if (k)
+			strbuf_puts(sb, ", ");
+		strbuf_printf(sb, "%lld", spec->levels[k].level);
+	}
+}
+
+static void write_reply(struct strbuf *sb, const struct predict_batch *b, const struct model *m,
+			const struct item_in *items, bool include_levels, enum spec_objective objective)
+{
+	const struct spec *spec = &m->spec;
+	size_t nc = spec->n_categorical ? spec->n_categorical : 1, i, k, u;
+	char value_key[32];
+
+	snprintf(value_key, sizeof value_key, "\"expected_%s\":", spec_objective_name(objective));
+	strbuf_puts(sb, "{\"model\":{\"name\":");
+	strbuf_json_string(sb, m->name, strlen(m->name));
+	strbuf_puts(sb, ",\"version\":");
+	strbuf_json_int(sb, m->version);
+	strbuf_puts(sb, "},\"predictions\":[");
+	for (i = 0; i < b->n; i++) {
+		int lv = predict_reported_level(b, i);
+		size_t r = i * b->K + (size_t)lv;
+
+		if (i)
+			strbuf_putc(sb, ',');
+		strbuf_putc(sb, '{');
+		if (items[i].id) {
+			strbuf_puts(sb, "\"id\":");
+			if (json_is_string(items[i].id))
+				strbuf_json_string(sb, json_string_value(items[i].id),
+						   json_string_length(items[i].id));
+			else
+				strbuf_json_int(sb, (long long)json_integer_value(items[i].id));
+			strbuf_putc(sb, ',');
+		}
+		strbuf_puts(sb, "\"promotion_level\":");
+		strbuf_json_int(sb, spec->levels[lv].level);
+		strbuf_puts(sb, ",\"predicted_sales\":");
+		strbuf_json_double(sb, b->sales[r], PREDICT_DIGITS);
+		strbuf_puts(sb, ",\"exposure_probability\":");
+		strbuf_json_double(sb, b->exposure[r], PREDICT_DIGITS);
+		strbuf_puts(sb, ",\"recommended_promotion_level\":");
+		strbuf_json_int(sb, spec->levels[b->recommended[i]].level);
+		if (b->n_unknown[i]) {
+			strbuf_puts(sb, ",\"unknown\":[");
+			for (u = 0; u < b->n_unknown[i]; u++) {
+				const char *name = spec->categorical[b->unknown[i * nc + u]].name;
+				if (u)
+					strbuf_putc(sb, ',');
+				strbuf_json_string(sb, name, strlen(name));
+			}
+			strbuf_putc(sb, ']');
+		}
+		if (include_levels) {
+			strbuf_puts(sb, ",\"levels\":[");
+			for (k = 0; k < b->K; k++) {
+				size_t rk = i * b->K + k;
+				if (k)
+					strbuf_putc(sb, ',');
+				strbuf_puts(sb, "{\"level\":");
+				strbuf_json_int(sb, spec->levels[k].level);
+				strbuf_puts(sb, ",\"predicted_sales\":");
+				strbuf_json_double(sb, b->sales[rk], PREDICT_DIGITS);
+				strbuf_puts(sb, ",\"exposure_probability\":");
+				strbuf_json_double(sb, b->exposure[rk], PREDICT_DIGITS);
+				strbuf_putc(sb, ',');
+				strbuf_puts(sb, value_key);
+				strbuf_json_double(sb, b->value[rk], PREDICT_DIGITS);
+				strbuf_putc(sb, '}');
+			}
+			strbuf_putc(sb, ']');
+		}
+		strbuf_putc(sb, '}');
+	}
+	strbuf_puts(sb, "]}");
+}
+
+enum error_code predict_run(const char *body, size_t len, size_t max_items,
+			    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+			    struct predict_outcome *outcome, struct error *err)
+{
+	static const char *const top_keys[] = {"model", "objective", "include_levels", "items", NULL};
+	struct predict_batch batch = {0};
+	struct encoder_value *values = NULL;
+	struct item_in *items = NULL;
+	const char *model_name = NULL, *objective_name = NULL;
+	bool include_levels = false;
+	enum spec_objective objective;
+	json_error_t jerr;
+	json_t *root, *arr = NULL;
+	struct model *m = NULL;
+	enum error_code rc;
+	size_t n, i;
+
+	memset(outcome, 0, sizeof *outcome);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return json_syntax_error(&jerr, err);
+
+	rc = jsonutil_expect_object(root, top_keys, "", err);
+	if (!rc)
+		rc = jsonutil_get_string(root, "model", "", false, &model_name, err);
+	if (!rc)
+		rc = jsonutil_get_string(root, "objective", "", false, &objective_name, err);
+	if (!rc)
+		rc = jsonutil_get_bool(root, "include_levels", "", false, &include_levels, err);
+	if (!rc)
+		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &arr, err);
+	if (rc)
+		goto out;
+	n = json_array_size(arr);
+	if (n == 0) {
+		rc = error_set(err, ERROR_INVALID, "items", "items: must hold at least one item");
+		goto out;
+	}
+	if (n > max_items) {
+		rc = error_set(err, ERROR_TOO_LARGE, "items",
+			       "items: %zu items is more than the limit of %zu per request", n, max_items);
+		goto out;
+	}
+	m = resolve(ctx, model_name, err);
+	if (!m) {
+		rc = err && err->code ? err->code : ERROR_UNAVAILABLE;
+		goto out;
+	}
+	objective = m->spec.objective;
+	if (objective_name && !spec_objective_parse(objective_name, &objective)) {
+		rc = error_set(err, ERROR_INVALID, "objective",
+			       "objective: \"%s\" is not one of revenue, units, profit", objective_name);
+		goto out;
+	}
+	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) {
+		rc = error_set(err, ERROR_INVALID, "objective",
+			       "objective: profit needs a unit-cost feature, and model %s has none",
+			       m->name);
+		goto out;
+	}
+	items = calloc(n, sizeof *items);
+	values = calloc(encoder_n_inputs(m->enc) + 1, sizeof *values);
+	if (!items || !values) {
+		rc = error_nomem(err, "request items");
+		goto out;
+	}
+	rc = predict_batch_init(&batch, m, n, err);
+	for (i = 0; !rc && i < n; i++) {
+		char prefix[JSONUTIL_PATH_MAX];
+		int asked = -1;
+
+		rc = read_item(json_array_get(arr, i), i, &items[i], err);
+		if (rc)
+			break;
+		snprintf(prefix, sizeof prefix, "items[%zu].features", i);
+		rc = encoder_values_from_json(m->enc, items[i].features, values, prefix, err);
+		if (rc)
+			break;
+		if (items[i].has_level) {
+			asked = spec_level_index(&m->spec, items[i].level);
+			if (asked < 0) {
+				struct strbuf levels;
+				char field[JSONUTIL_PATH_MAX];
+				strbuf_init(&levels);
+				write_levels_list(&levels, &m->spec);
+				snprintf(field, sizeof field, "items[%zu].promotion_level", i);
+				rc = error_set(err, ERROR_INVALID, field,
+					       "%s: %lld is not a promotion level of model %s (levels: %s)",
+					       field, items[i].level, m->name,
+					       levels.data ? levels.data : "");
+				strbuf_done(&levels);
+				break;
+			}
+		}
+		rc = predict_batch_set(&batch, m, i, values, asked, prefix, err);
+	}
+	if (rc)
+		goto out;
+	predict_batch_run(&batch, m, objective);
+	write_reply(reply, &batch, m, items, include_levels, objective);
+	if (strbuf_failed(reply)) {
+		rc = error_nomem(err, "the reply");
+		goto out;
+	}
+	outcome->items = n;
+	outcome->unknown_counts = calloc(m->spec.n_categorical + 1, sizeof *outcome->unknown_counts);
+	if (outcome->unknown_counts) {
+		size_t nc = m->spec.n_categorical ? m->spec.n_categorical : 1, u;
+		for (i = 0; i < n; i++)
+			for (u = 0; u < batch.n_unknown[i]; u++)
+				outcome->unknown_counts[batch.unknown[i * nc + u]]++;
+	}
+out:
+	outcome->model = m; /* reported even on failure: the access log names it */
+	predict_batch_done(&batch);
+	free(values);
+	free(items);
+	json_decref(root);
+	return rc;
+}

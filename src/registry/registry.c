@@ -1,0 +1,583 @@
+/* registry — see include/shelfcast/registry.h. */
+#include "shelfcast/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/db.h"
+#include "shelfcast/strbuf.h"
+
+static void rollback_quietly(PGconn *c)
+{
+	struct error ignored;
+	error_init(&ignored);
+	db_exec(c, "ROLLBACK", &ignored);
+}
+
+/* Run a parameterized statement, dropping the result. */
+static enum error_code run(PGconn *c, const char *sql, int n, const char *const *params,
+			   struct error *err)
+{
+	PGresult *r;
+	enum error_code rc = db_query(c, sql, n, params, &r, err);
+	PQclear(r);
+	return rc;
+}
+
+static enum error_code event(PGconn *c, const char *model, int version, const char *ev,
+			     const char *actor, const char *detail_json, struct error *err)
+{
+	char v[16];
+	const char *params[5] = {model, v, ev, actor, detail_json ? detail_json : "{}"};
+	snprintf(v, sizeof v, "%d", version);
+	return run(c,
+		   "INSERT INTO shelfcast.model_events (model, version, event, actor, detail) "
+		   "VALUES ($1, nullif($2, '0')::integer, $3, $4, $5::jsonb)",
+		   5, params, err);
+}
+
+static void shape_text(const struct tensor *t, char *out, size_t size)
+{
+	size_t d, o = 0;
+	o += (size_t)snprintf(out + o, size - o, "{");
+	for (d = 0; d < t->ndim && o < size; d++)
+		o += (size_t)snprintf(out + o, size - o, "%s%zu", d ? "," : "", t->shape[d]);
+	if (o < size)
+		snprintf(out + o, size - o, "}");
+}
+
+static enum error_code insert_tensor(PGconn *c, const char *model, const char *version,
+				     const struct tensor *t, struct error *err)
+{
+	char shape[128];
+	const char *params[6] = {model, version, t->name, t->dtype, shape, t->data};
+	int lengths[6] = {0, 0, 0, 0, 0, (int)t->nbytes};
+	int formats[6] = {0, 0, 0, 0, 0, 1};
+	PGresult *r;
+	enum error_code rc = ERROR_OK;
+
+	if (t->nbytes > 0x3fffffff)
+		return error_set(err, ERROR_TOO_LARGE, t->name, "tensor %s is larger than 1 GiB",
+				 t->name);
+	shape_text(t, shape, sizeof shape);
+	r = PQexecParams(c,
+			 "INSERT INTO shelfcast.model_tensors (model, version, name, dtype, shape, data) "
+			 "VALUES ($1, $2, $3, $4, $5::integer[], $6)",
+			 6, NULL, params, lengths, formats, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = db_result_error(c, r, "cannot store a tensor", err);
+	PQclear(r);
+	return rc;
+}
+
+/* Lock the model row; ERROR_NOT_FOUND when there is none. */
+static enum error_code lock_model(PGconn *c, const char *model, struct error *err)
+{
+	const char *params[1] = {model};
+	PGresult *r;
+	enum error_code rc = db_query(c, "SELECT 1 FROM shelfcast.models WHERE name = $1 FOR UPDATE", 1,
+				      params, &r, err);
+	if (!rc && PQntuples(r) == 0)
+		rc = error_set(err, ERROR_NOT_FOUND, "model", "model \"%s\" does not exist", model);
+	PQclear(r);
+	return rc;
+}
+
+static enum error_code active_version(PGconn *c, const char *model, int *version, struct error *err)
+{
+	const char *params[1] = {model};
+	PGresult *r;
+	enum error_code rc = db_query(
+		c, "SELECT version FROM shelfcast.model_versions WHERE model = $1 AND status = 'active'",
+		1, params, &r, err);
+	*version = 0;
+	if (!rc && PQntuples(r) == 1)
+		*version = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+static enum error_code version_status(PGconn *c, const char *model, int version, char *status,
+				      size_t size, struct error *err)
+{
+	char v[16];
+	const char *params[2] = {model, v};
+	PGresult *r;
+	enum error_code rc;
+
+	snprintf(v, sizeof v, "%d", version);
+	rc = db_query(c,
+		      "SELECT status FROM shelfcast.model_versions WHERE model = $1 AND version = $2 "
+		      "FOR UPDATE",
+		      2, params, &r, err);
+	if (!rc && PQntuples(r) == 0)
+		rc = error_set(err, ERROR_NOT_FOUND, "version", "model \"%s\" has no version %d", model,
+			       version);
+	if (!rc)
+		snprintf(status, size, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+/* Inside a transaction, with the model row locked: make version active. */
+static enum error_code activate_locked(PGconn *c, const char *model, int version, const char *actor,
+				       const char *ev, int *previous, struct error *err)
+{
+	char v[16], detail[160], status[16];
+	const char *params[2] = {model, v};
+	int prev = 0;
+	enum error_code rc;
+
+	rc = version_status(c, model, version, status, sizeof status, err);
+	if (!rc && !strcmp(status, "failed"))
+		rc = error_set(err, ERROR_CONFLICT, "version",
+			       "version %d of model \"%s\" failed validation and cannot be activated "
+			       "(see `shelfcast models show %s`)",
+			       version, model, model);
+	if (!rc)
+		rc = active_version(c, model, &prev, err);
+	if (rc)
+		return rc;
+	if (previous)
+		*previous = prev;
+	if (prev == version)
+		return ERROR_OK;
+	snprintf(v, sizeof v, "%d", version);
+	rc = run(c,
+		 "UPDATE shelfcast.model_versions SET status = 'archived' "
+		 "WHERE model = $1 AND status = 'active'",
+		 1, params, err);
+	if (!rc)
+		rc = run(c,
+			 "UPDATE shelfcast.model_versions SET status = 'active', activated_at = now() "
+			 "WHERE model = $1 AND version = $2",
+			 2, params, err);
+	if (prev)
+		snprintf(detail, sizeof detail, "{\"from\": %d, \"to\": %d}", prev, version);
+	else
+		snprintf(detail, sizeof detail, "{\"from\": null, \"to\": %d}", version);
+	if (!rc)
+		rc = event(c, model, version, ev, actor, detail, err);
+	return rc;
+}
+
+enum error_code registry_register(PGconn *c, const struct registry_version_in *in, bool activate,
+				  int *version, struct error *err)
+{
+	char *spec_text = spec_to_string(in->spec), v[16], detail[256];
+	const char *p_model[2] = {in->model, in->description ? in->description : ""};
+	PGresult *r = NULL;
+	enum error_code rc;
+	size_t i;
+
+	*version = 0;
+	if (!spec_text)
+		return error_nomem(err, "a spec");
+	rc = db_exec(c, "BEGIN", err);
+	if (rc)
+		goto out;
+	rc = run(c,
+		 "INSERT INTO shelfcast.models (name, description) VALUES ($1, $2) "
+		 "ON CONFLICT (name) DO NOTHING",
+		 2, p_model, err);
+	if (!rc)
+		rc = lock_model(c, in->model, err);
+	if (!rc)
+		rc = db_query(c,
+			      "SELECT coalesce(max(version), 0) + 1 FROM shelfcast.model_versions "
+			      "WHERE model = $1",
+			      1, p_model, &r, err);
+	if (rc)
+		goto fail;
+	*version = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = NULL;
+	snprintf(v, sizeof v, "%d", *version);
+	{
+		const char *params[6] = {in->model, v, spec_text,
+					 in->metrics_json ? in->metrics_json : "{}",
+					 in->training_json ? in->training_json : "{}", in->checksum};
+		rc = run(c,
+			 "INSERT INTO shelfcast.model_versions "
+			 "(model, version, status, spec, metrics, training, checksum) "
+			 "VALUES ($1, $2, 'staged', $3::jsonb, $4::jsonb, $5::jsonb, $6)",
+			 6, params, err);
+	}
+	for (i = 0; !rc && i < in->n_tensors; i++)
+		rc = insert_tensor(c, in->model, v, &in->tensors[i], err);
+	snprintf(detail, sizeof detail, "{\"checksum\": \"%s\"}", in->checksum);
+	if (!rc)
+		rc = event(c, in->model, *version, in->event ? in->event : "registered", in->actor,
+			   detail, err);
+	if (!rc && activate)
+		rc = activate_locked(c, in->model, *version, in->actor, "activated", NULL, err);
+	if (!rc)
+		rc = db_exec(c, "COMMIT", err);
+	if (!rc)
+		goto out;
+fail:
+	rollback_quietly(c);
+	*version = 0;
+out:
+	PQclear(r);
+	free(spec_text);
+	return rc;
+}
+
+/* Parse "[64, 113]" (array_to_json of an integer[]) into a tensor shape. */
+static bool parse_shape(const char *text, struct tensor *t)
+{
+	const char *p = text;
+	t->ndim = 0;
+	if (*p++ != '[')
+		return false;
+	while (*p && *p != ']') {
+		char *end;
+		long long d = strtoll(p, &end, 10);
+		if (end == p || d < 0 || t->ndim >= TENSOR_MAX_DIMS)
+			return false;
+		t->shape[t->ndim++] = (size_t)d;
+		p = end;
+		if (*p == ',')
+			p++;
+	}
+	return *p == ']';
+}
+
+enum error_code registry_load_version(PGconn *c, const char *model, int version,
+				      struct model **out, struct error *err)
+{
+	char v[16];
+	const char *params[2] = {model, v};
+	struct tensor *tensors = NULL;
+	struct spec spec;
+	PGresult *meta = NULL, *rows = NULL;
+	enum error_code rc;
+	int i, n;
+
+	*out = NULL;
+	snprintf(v, sizeof v, "%d", version);
+	rc = db_query(c,
+		      "SELECT spec::text, checksum, metrics::text FROM shelfcast.model_versions "
+		      "WHERE model = $1 AND version = $2",
+		      2, params, &meta, err);
+	if (rc)
+		return rc;
+	if (PQntuples(meta) == 0) {
+		rc = error_set(err, ERROR_NOT_FOUND, "version", "model \"%s\" has no version %d", model,
+			       version);
+		goto out;
+	}
+	rows = PQexecParams(c,
+			    "SELECT name, dtype, array_to_json(shape)::text, data "
+			    "FROM shelfcast.model_tensors WHERE model = $1 AND version = $2 ORDER BY name",
+			    2, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
+		rc = db_result_error(c, rows, "cannot read the tensors", err);
+		goto out;
+	}
+	n = PQntuples(rows);
+	tensors = calloc((size_t)n + 1, sizeof *tensors);
+	if (!tensors) {
+		rc = error_nomem(err, "tensors");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct tensor *t = &tensors[i];
+		if (PQgetlength(rows, i, 0) >= (int)sizeof t->name ||
+		    PQgetlength(rows, i, 1) >= (int)sizeof t->dtype ||
+		    !parse_shape(PQgetvalue(rows, i, 2), t)) {
+			rc = error_set(err, ERROR_INVALID, "tensor",
+				       "tensor row %d of version %d has a malformed name, dtype or shape",
+				       i, version);
+			goto out;
+		}
+		memcpy(t->name, PQgetvalue(rows, i, 0), (size_t)PQgetlength(rows, i, 0));
+		memcpy(t->dtype, PQgetvalue(rows, i, 1), (size_t)PQgetlength(rows, i, 1));
+		t->data = PQgetvalue(rows, i, 3);
+		t->nbytes = (size_t)PQgetlength(rows, i, 3);
+	}
+	rc = spec_parse_string(PQgetvalue(meta, 0, 0), (size_t)PQgetlength(meta, 0, 0), &spec, err);
+	if (!rc)
+		rc = model_new(model, version, &spec, tensors, (size_t)n, PQgetvalue(meta, 0, 1), out, err);
+	if (!rc)
+		rc = model_set_metrics(*out, PQgetvalue(meta, 0, 2), err);
+	if (rc && *out) {
+		model_unref(*out);
+		*out = NULL;
+	}
+	if (rc == ERROR_PARSE && err) /* a spec that does not parse is an invalid version */
+		err->code = rc = ERROR_INVALID;
+out:
+	free(tensors);
+	PQclear(rows);
+	PQclear(meta);
+	return rc;
+}
+
+static void json_escape_into(char *out, size_t size, const char *s)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_json_string(&sb, s, strlen(s));
+	snprintf(out, size, "%s", sb.data ? sb.data : "\"\"");
+	strbuf_done(&sb);
+}
+
+enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
+				     const char *reason, const char *actor, int restore,
+				     struct error *err)
+{
+	char v[16], detail[ERROR_MESSAGE_MAX * 2 + 64], quoted[ERROR_MESSAGE_MAX * 2];
+	const char *params[2] = {model, v};
+	int active = 0;
+	enum error_code rc;
+
+	snprintf(v, sizeof v, "%d", version);
+	json_escape_into(quoted, sizeof quoted, reason);
+	snprintf(detail, sizeof detail, "{\"reason\": %s}", quoted);
+	rc = db_exec(c, "BEGIN", err);
+	if (rc)
+		return rc;
+	rc = lock_model(c, model, err);
+	if (!rc)
+		rc = run(c,
+			 "UPDATE shelfcast.model_versions SET status = 'failed' "
+			 "WHERE model = $1 AND version = $2",
+			 2, params, err);
+	if (!rc)
+		rc = event(c, model, version, "load_failed", actor, detail, err);
+	if (!rc && restore > 0 && restore != version)
+		rc = active_version(c, model, &active, err);
+	if (!rc && restore > 0 && restore != version && active == 0)
+		rc = activate_locked(c, model, restore, actor, "restored", NULL, err);
+	if (!rc)
+		rc = db_exec(c, "COMMIT", err);
+	if (rc)
+		rollback_quietly(c);
+	return rc;
+}
+
+enum error_code registry_activate(PGconn *c, const char *model, int version, const char *actor,
+				  int *previous, struct error *err)
+{
+	struct model *m = NULL;
+	struct error load_err;
+	char status[16];
+	enum error_code rc;
+
+	if (previous)
+		*previous = 0;
+	rc = db_exec(c, "BEGIN", err);
+	if (rc)
+		return rc;
+	rc = lock_model(c, model, err);
+	if (!rc)
+		rc = version_status(c, model, version, status, sizeof status, err);
+	if (rc)
+		goto fail;
+	/* Validate exactly as a server would load it: a bad version never becomes active. */
+	error_init(&load_err);
+	if (registry_load_version(c, model, version, &m, &load_err) != ERROR_OK) {
+		rollback_quietly(c);
+		if (load_err.code == ERROR_INVALID) {
+			struct error ignored;
+			error_init(&ignored);
+			registry_mark_failed(c, model, version, load_err.message, actor, 0, &ignored);
+			return error_set(err, ERROR_CONFLICT, "version",
+					 "version %d of model \"%s\" is invalid and was marked failed: %s",
+					 version, model, load_err.message);
+		}
+		*err = load_err;
+		return load_err.code;
+	}
+	model_unref(m);
+	rc = activate_locked(c, model, version, actor, "activated", previous, err);
+	if (!rc)
+		rc = db_exec(c, "COMMIT", err);
+	if (!rc)
+		return ERROR_OK;
+fail:
+	rollback_quietly(c);
+	return rc;
+}
+
+enum error_code registry_rollback(PGconn *c, const char *model, const char *actor, int *from,
+				  int *to, struct error *err)
+{
+	char v[16];
+	const char *params[2] = {model, v};
+	PGresult *r = NULL;
+	int current = 0, target;
+	enum error_code rc;
+
+	*from = *to = 0;
+	rc = db_exec(c, "BEGIN", err);
+	if (rc)
+		return rc;
+	rc = lock_model(c, model, err);
+	if (!rc)
+		rc = active_version(c, model, &current, err);
+	if (rc)
+		goto fail;
+	if (current == 0) {
+		rc = error_set(err, ERROR_CONFLICT, "model", "model \"%s\" has no active version",
+			       model);
+		goto fail;
+	}
+	snprintf(v, sizeof v, "%d", current);
+	rc = db_query(c,
+		      "SELECT (detail->>'from')::integer FROM shelfcast.model_events "
+		      "WHERE model = $1 AND version = $2 "
+		      "AND event IN ('activated', 'rolled_back', 'restored') "
+		      "ORDER BY id DESC LIMIT 1",
+		      2, params, &r, err);
+	if (rc)
+		goto fail;
+	if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
+		rc = error_set(err, ERROR_CONFLICT, "model",
+			       "nothing to roll back to: version %d was the first active version of "
+			       "model \"%s\"",
+			       current, model);
+		goto fail;
+	}
+	target = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = NULL;
+	rc = activate_locked(c, model, target, actor, "rolled_back", NULL, err);
+	if (!rc)
+		rc = db_exec(c, "COMMIT", err);
+	if (rc)
+		goto fail;
+	*from = current;
+	*to = target;
+	return ERROR_OK;
+fail:
+	PQclear(r);
+	rollback_quietly(c);
+	return rc;
+}
+
+enum error_code registry_archive(PGconn *c, const char *model, int version, const char *actor,
+				 struct error *err)
+{
+	char v[16], status[16];
+	const char *params[2] = {model, v};
+	enum error_code rc;
+
+	snprintf(v, sizeof v, "%d", version);
+	rc = db_exec(c, "BEGIN", err);
+	if (rc)
+		return rc;
+	rc = lock_model(c, model, err);
+	if (!rc)
+		rc = version_status(c, model, version, status, sizeof status, err);
+	if (!rc && !strcmp(status, "active"))
+		rc = error_set(err, ERROR_CONFLICT, "version",
+			       "version %d is the active version of \"%s\": activate or roll back to "
+			       "another version first",
+			       version, model);
+	if (!rc && strcmp(status, "archived")) {
+		rc = run(c,
+			 "UPDATE shelfcast.model_versions SET status = 'archived' "
+			 "WHERE model = $1 AND version = $2",
+			 2, params, err);
+		if (!rc)
+			rc = event(c, model, version, "archived", actor, NULL, err);
+	}
+	if (!rc)
+		rc = db_exec(c, "COMMIT", err);
+	if (rc)
+		rollback_quietly(c);
+	return rc;
+}
+
+enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
+					 struct error *err)
+{
+	PGresult *r;
+	enum error_code rc;
+	int i;
+
+	*out = NULL;
+	*n = 0;
+	rc = db_query(c,
+		      "SELECT model, version FROM shelfcast.model_versions WHERE status = 'active' "
+		      "ORDER BY model",
+		      0, NULL, &r, err);
+	if (rc)
+		return rc;
+	*out = calloc((size_t)PQntuples(r) + 1, sizeof **out);
+	if (!*out) {
+		PQclear(r);
+		return error_nomem(err, "the active versions");
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		snprintf((*out)[i].model, sizeof (*out)[i].model, "%s", PQgetvalue(r, i, 0));
+		(*out)[i].version = atoi(PQgetvalue(r, i, 1));
+	}
+	*n = (size_t)PQntuples(r);
+	PQclear(r);
+	return ERROR_OK;
+}
+
+enum error_code registry_catalog(PGconn *c, const char *model, char **json, struct error *err)
+{
+	const char *params[1] = {model};
+	PGresult *r;
+	enum error_code rc;
+
+	*json = NULL;
+	rc = db_query(
+		c,
+		"SELECT json_build_object('models', coalesce(json_agg(json_build_object("
+		"  'name', m.name, 'description', m.description,"
+		"  'created_at', to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+		"  'active_version', (SELECT v.version FROM shelfcast.model_versions v"
+		"                     WHERE v.model = m.name AND v.status = 'active'),"
+		"  'versions', (SELECT coalesce(json_agg(json_build_object("
+		"      'version', v.version, 'status', v.status, 'checksum', v.checksum,"
+		"      'metrics', v.metrics,"
+		"      'created_at', to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+		"      'activated_at', to_char(v.activated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+		"      ORDER BY v.version), '[]'::json)"
+		"    FROM shelfcast.model_versions v WHERE v.model = m.name)"
+		") ORDER BY m.name), '[]'::json))::text, count(*) "
+		"FROM shelfcast.models m WHERE $1::text IS NULL OR m.name = $1",
+		1, params, &r, err);
+	if (rc)
+		return rc;
+	if (model && atoi(PQgetvalue(r, 0, 1)) == 0) {
+		PQclear(r);
+		return error_set(err, ERROR_NOT_FOUND, "model", "model \"%s\" does not exist", model);
+	}
+	*json = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return *json ? ERROR_OK : error_nomem(err, "the catalog");
+}
+
+enum error_code registry_events(PGconn *c, const char *model, int limit, char **json,
+				struct error *err)
+{
+	char l[16];
+	const char *params[2] = {model, l};
+	PGresult *r;
+	enum error_code rc;
+
+	*json = NULL;
+	snprintf(l, sizeof l, "%d", limit);
+	rc = db_query(c,
+		      "SELECT coalesce(json_agg(json_build_object('id', e.id, 'version', e.version,"
+		      " 'event', e.event, 'actor', e.actor,"
+		      " 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+		      " 'detail', e.detail) ORDER BY e.id DESC), '[]'::json)::text "
+		      "FROM (SELECT * FROM shelfcast.model_events WHERE model = $1 "
+		      "      ORDER BY id DESC LIMIT $2) e",
+		      2, params, &r, err);
+	if (rc)
+		return rc;
+	*json = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return *json ? ERROR_OK : error_nomem(err, "the events");
+}

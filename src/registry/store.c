@@ -1,0 +1,170 @@
+/* store — see include/shelfcast/store.h. */
+#include "shelfcast/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_MAX_MODELS 256
+
+struct store {
+	pthread_mutex_t lock;
+	struct model *models[STORE_MAX_MODELS];
+	size_t n;
+	char default_name[MODEL_NAME_MAX + 1]; /* "" when not configured */
+};
+
+struct store *store_new(void)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (s)
+		pthread_mutex_init(&s->lock, NULL);
+	return s;
+}
+
+void store_free(struct store *s)
+{
+	size_t i;
+	if (!s)
+		return;
+	for (i = 0; i < s->n; i++)
+		model_unref(s->models[i]);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+enum error_code store_set_default(struct store *s, const char *name, struct error *err)
+{
+	if (name && strlen(name) > MODEL_NAME_MAX)
+		return error_set(err, ERROR_INVALID, "model", "model name \"%.70s\" is too long", name);
+	pthread_mutex_lock(&s->lock);
+	snprintf(s->default_name, sizeof s->default_name, "%s", name ? name : "");
+	pthread_mutex_unlock(&s->lock);
+	return ERROR_OK;
+}
+
+static struct model *find(struct store *s, const char *name)
+{
+	size_t i;
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->models[i]->name, name))
+			return s->models[i];
+	return NULL;
+}
+
+struct model *store_acquire(struct store *s, const char *name, struct error *err)
+{
+	struct model *m = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (name) {
+		m = find(s, name);
+		if (!m)
+			error_set(err, s->n ? ERROR_NOT_FOUND : ERROR_UNAVAILABLE, "model",
+				  s->n ? "model \"%s\" is not served here"
+				       : "no model is loaded yet (model \"%s\" requested)",
+				  name);
+	} else if (s->default_name[0]) {
+		m = find(s, s->default_name);
+		if (!m)
+			error_set(err, ERROR_UNAVAILABLE, NULL,
+				  "the default model \"%s\" is not loaded yet", s->default_name);
+	} else if (s->n == 1) {
+		m = s->models[0];
+	} else if (s->n == 0) {
+		error_set(err, ERROR_UNAVAILABLE, NULL, "no model is loaded yet");
+	} else {
+		error_set(err, ERROR_INVALID, "model",
+			  "model: required, this server serves %zu models and has no default (--model)",
+			  s->n);
+	}
+	model_ref(m);
+	pthread_mutex_unlock(&s->lock);
+	return m;
+}
+
+void store_put(struct store *s, struct model *m)
+{
+	struct model *old = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->models[i]->name, m->name)) {
+			old = s->models[i];
+			s->models[i] = m;
+			break;
+		}
+	if (i == s->n) {
+		if (s->n < STORE_MAX_MODELS) {
+			s->models[s->n++] = m;
+		} else {
+			old = m; /* full: refuse it rather than evict a serving model */
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	/* Outside the lock: freeing a model may take a moment. */
+	model_unref(old);
+}
+
+int store_version(struct store *s, const char *name)
+{
+	struct model *m;
+	int v;
+	pthread_mutex_lock(&s->lock);
+	m = find(s, name);
+	v = m ? m->version : 0;
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct model *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+struct model **store_snapshot(struct store *s, size_t *n)
+{
+	struct model **out;
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	out = calloc(s->n + 1, sizeof *out);
+	*n = 0;
+	if (out) {
+		for (i = 0; i < s->n; i++)
+			out[i] = model_ref(s->models[i]);
+		*n = s->n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (out)
+		qsort(out, *n, sizeof *out, by_name);
+	return out;
+}
+
+void store_release_all(struct model **models, size_t n)
+{
+	size_t i;
+	for (i = 0; models && i < n; i++)
+		model_unref(models[i]);
+	free(models);
+}
+
+bool store_ready(struct store *s, char *reason, size_t size)
+{
+	bool ok;
+	pthread_mutex_lock(&s->lock);
+	if (s->default_name[0]) {
+		ok = find(s, s->default_name) != NULL;
+		if (!ok)
+			snprintf(reason, size, "the default model \"%s\" is not loaded", s->default_name);
+	} else {
+		ok = s->n > 0;
+		if (!ok)
+			snprintf(reason, size, "no model is loaded");
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
