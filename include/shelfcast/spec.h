@@ -6,7 +6,8 @@
  *   {"format": "shelfcast.spec.v1",
  *    "inputs": {
  *      "numeric": [{"name": "regular_price", "mean": 0.04, "std": 0.01,
- *                   "default": 0.04, "required": false, "clip": [0.01, 0.09]}],
+ *                   "default": 0.04, "required": false, "clip": [0.01, 0.09]},
+ *                  {"name": "regular_price", "transform": "log", "mean": -3.3, ...}],
  *      "categorical": [{"name": "brand", "vocabulary": ["A", "B"]}]},
  *    "promotion": {"column": "promo_level", "price_column": "regular_price",
  *                  "unit_cost_column": null, "objective": "revenue",
@@ -17,6 +18,11 @@
  *    "architecture": {"input_size": 113, "hidden": [64, 32], "activation": "relu",
  *                     "heads": [{"name": "sales", "kind": "linear", "output": 0},
  *                               {"name": "exposure", "kind": "logit", "output": 1}]}}
+ *
+ * A numeric input reads the feature `name` and may transform it first:
+ * "log" takes log(x) (x <= 0 counts as missing for that input).  One
+ * feature may feed several inputs (raw and log); mean, std, clip and
+ * default are in the input's transformed space.
  *
  * Input vector layout (the encoder's contract):
  *   [numeric z-scores in spec order]
@@ -48,9 +54,11 @@
 
 enum spec_transform { SPEC_TRANSFORM_NONE, SPEC_TRANSFORM_LOG1P };
 enum spec_objective { SPEC_OBJECTIVE_REVENUE, SPEC_OBJECTIVE_UNITS, SPEC_OBJECTIVE_PROFIT };
+enum spec_input_transform { SPEC_INPUT_IDENTITY, SPEC_INPUT_LOG };
 
 struct spec_numeric {
 	char *name;
+	enum spec_input_transform transform;
 	double mean, std;   /* z = (clip(x) - mean) / std */
 	double def;         /* used when the value is missing and !required */
 	bool required;
@@ -77,9 +85,9 @@ struct spec {
 	size_t n_categorical;
 
 	char *promo_column;
-	char *price_column;     /* a numeric input */
-	char *unit_cost_column; /* a numeric input, or NULL */
-	int price_index;        /* index into numeric */
+	char *price_column;     /* a numeric input (untransformed) */
+	char *unit_cost_column; /* a numeric input (untransformed), or NULL */
+	int price_index;        /* index into numeric of its untransformed input */
 	int unit_cost_index;    /* index into numeric, or -1 */
 	enum spec_objective objective;
 	struct spec_level levels[SPEC_MAX_LEVELS];
@@ -119,6 +127,7 @@ int spec_level_index(const struct spec *spec, long long level);
 const char *spec_objective_name(enum spec_objective o);
 bool spec_objective_parse(const char *s, enum spec_objective *o);
 const char *spec_transform_name(enum spec_transform t);
+const char *spec_input_transform_name(enum spec_input_transform t);
 
 /* A name usable for a feature or column: 1..128 bytes, no control characters. */
 bool spec_valid_name(const char *s);

@@ -1,12 +1,244 @@
-/* shelfcast train / predict / demo-data — filled in by the trainer. */
+/* shelfcast predict — offline scoring of a CSV with a registered model version. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
 
 #include "cli.h"
+#include "shelfcast/predict.h"
+#include "shelfcast/registry.h"
+#include "shelfcast/strbuf.h"
+#include "shelfcast/table.h"
+#include "shelfcast/util.h"
+
+#define CHUNK 4096
+
+static void csv_field(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void number(FILE *out, double v)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_json_double(&sb, v, PREDICT_DIGITS); /* the API's formatting, digit for digit */
+	fputs(sb.data ? sb.data : "", out);
+	strbuf_done(&sb);
+}
+
+/* NAME or NAME@VERSION */
+static bool parse_ref(const char *ref, char *name, size_t size, int *version)
+{
+	const char *at = strchr(ref, '@');
+	long long v = 0;
+	size_t n = at ? (size_t)(at - ref) : strlen(ref);
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(name, ref, n);
+	name[n] = '\0';
+	if (at && !util_parse_long(at + 1, 1, 2147483647, &v))
+		return false;
+	*version = (int)v;
+	return true;
+}
 
 int cmd_predict(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "shelfcast predict: not built yet\n");
-	return EXIT_USAGE;
+	const char *db_url = NULL, *data_dir = NULL, *model_ref = NULL, *data = NULL, *out_path = NULL,
+		   *objective_name = NULL;
+	const struct cli_option options[] = {
+		{"--model", NULL, CLI_STRING, &model_ref, NULL, "NAME[@VERSION]",
+		 "the model (default version: the active one)"},
+		{"--data", NULL, CLI_STRING, &data, NULL, "FILE.csv", "rows to score"},
+		{"--out", NULL, CLI_STRING, &out_path, NULL, "FILE.csv", "write here (default stdout)"},
+		{"--objective", NULL, CLI_STRING, &objective_name, NULL, "NAME",
+		 "revenue, units or profit (default: the model's)"},
+		CLI_DB_OPTIONS(db_url, data_dir)};
+	const struct cli_command cmd = {
+		"predict",
+		"Score every row of a CSV at every promotion level with a registered model, exactly as\n"
+		"POST /v1/predict does. Writes the id column (or the row number), the level the numbers\n"
+		"are for (the row's promotion level when it has one, else the recommended one),\n"
+		"predicted_sales, exposure_probability and recommended_promotion_level.",
+		"shelfcast predict --model NAME[@VERSION] --data FILE.csv [--out FILE.csv]", options,
+		sizeof options / sizeof options[0], 0, 0};
+	char **args = NULL, name[MODEL_NAME_MAX + 2];
+	struct cli_db db = {0};
+	struct error err;
+	struct model *m = NULL;
+	struct table t = {0};
+	struct table_colspec *cols = NULL;
+	struct encoder_value *vals = NULL;
+	struct predict_batch batch = {0};
+	enum spec_objective objective;
+	PGconn *c = NULL;
+	FILE *in = NULL, *out = stdout;
+	int *map = NULL, version = 0, code, level_col, id_col;
+	size_t n, i, k, n_cols = 0;
+
+	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
+		return code;
+	free(args);
+	if (!model_ref || !data || !parse_ref(model_ref, name, sizeof name, &version)) {
+		fprintf(stderr, "shelfcast predict: %s\n",
+			!model_ref || !data ? "--model and --data are required"
+					    : "--model: expected NAME or NAME@VERSION");
+		return EXIT_USAGE;
+	}
+	openblas_set_num_threads(1);
+	error_init(&err);
+	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
+	    cli_db_connect(&db, &c, &err) != ERROR_OK) {
+		code = cli_fail("predict", &err);
+		goto out;
+	}
+	cli_cleanup_on_signal(&db);
+	if (!version) {
+		struct registry_active *a = NULL;
+		size_t na = 0;
+		if (registry_active_versions(c, &a, &na, &err) != ERROR_OK) {
+			code = cli_fail("predict", &err);
+			goto out;
+		}
+		for (i = 0; i < na; i++)
+			if (!strcmp(a[i].model, name))
+				version = a[i].version;
+		free(a);
+		if (!version) {
+			error_set(&err, ERROR_NOT_FOUND, NULL,
+				  "model \"%s\" has no active version: name one as %s@VERSION", name, name);
+			code = cli_fail("predict", &err);
+			goto out;
+		}
+	}
+	if (registry_load_version(c, name, version, &m, &err) != ERROR_OK) {
+		code = cli_fail("predict", &err);
+		goto out;
+	}
+	objective = m->spec.objective;
+	if (objective_name && !spec_objective_parse(objective_name, &objective)) {
+		fprintf(stderr, "shelfcast predict: --objective: \"%s\" is not one of revenue, units, profit\n",
+			objective_name);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) {
+		error_set(&err, ERROR_INVALID, "objective", "profit needs a unit-cost feature; model %s has none",
+			  name);
+		code = cli_fail("predict", &err);
+		goto out;
+	}
+	in = fopen(data, "re");
+	if (!in) {
+		error_set(&err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
+		code = cli_fail("predict", &err);
+		goto out;
+	}
+	/* The model's inputs (a required numeric one must be there), its level and id columns. */
+	cols = calloc(m->spec.n_numeric + m->spec.n_categorical + 3, sizeof *cols);
+	if (!cols) {
+		code = cli_fail("predict", &(struct error){ERROR_NOMEM, "", "out of memory"});
+		goto out;
+	}
+	for (i = 0; i < m->spec.n_numeric; i++)
+		cols[n_cols++] = (struct table_colspec){m->spec.numeric[i].name, TABLE_NUMBER,
+							!m->spec.numeric[i].required, false, false};
+	for (i = 0; i < m->spec.n_categorical; i++)
+		cols[n_cols++] = (struct table_colspec){m->spec.categorical[i].name, TABLE_CATEGORY, true,
+							false, false};
+	cols[n_cols++] = (struct table_colspec){m->spec.promo_column, TABLE_LEVEL, true, false, false};
+	if (m->spec.id_column)
+		cols[n_cols++] = (struct table_colspec){m->spec.id_column, TABLE_TEXT, true, false, false};
+	{
+		struct table_options topt = {m->spec.levels, m->spec.n_levels, false, 0};
+		if (table_load(in, data, cols, n_cols, &topt, &t, &err) != ERROR_OK) {
+			code = cli_fail("predict", &err);
+			goto out;
+		}
+	}
+	level_col = table_column(&t, m->spec.promo_column);
+	id_col = m->spec.id_column ? table_column(&t, m->spec.id_column) : -1;
+	if (id_col >= 0 && t.cols[id_col].csv_index < 0)
+		id_col = -1;
+	map = table_encoder_map(&t, &m->spec);
+	vals = calloc(encoder_n_inputs(m->enc) + 1, sizeof *vals);
+	if (out_path && !(out = fopen(out_path, "we"))) {
+		out = stdout;
+		error_set(&err, ERROR_IO, NULL, "cannot create %s: %s", out_path, strerror(errno));
+		code = cli_fail("predict", &err);
+		goto out;
+	}
+	if (!map || !vals) {
+		code = cli_fail("predict", &(struct error){ERROR_NOMEM, "", "out of memory"});
+		goto out;
+	}
+	csv_field(out, id_col >= 0 ? m->spec.id_column : "row");
+	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level\n");
+	for (i = 0; i < t.n_rows; i += CHUNK) {
+		size_t B = t.n_rows - i < CHUNK ? t.n_rows - i : CHUNK;
+		if (predict_batch_init(&batch, m, B, &err) != ERROR_OK) {
+			code = cli_fail("predict", &err);
+			goto out;
+		}
+		for (k = 0; k < B; k++) {
+			char prefix[64];
+			snprintf(prefix, sizeof prefix, "row %zu", i + k + 1);
+			table_encoder_values(&t, map, encoder_n_inputs(m->enc), i + k, vals);
+			if (predict_batch_set(&batch, m, k, vals, t.cols[level_col].id[i + k], prefix,
+					      &err) != ERROR_OK) {
+				code = cli_fail("predict", &err);
+				goto out;
+			}
+		}
+		predict_batch_run(&batch, m, objective);
+		for (k = 0; k < B; k++) {
+			int lv = predict_reported_level(&batch, k);
+			size_t r = k * batch.K + (size_t)lv;
+			int32_t id = id_col >= 0 ? t.cols[id_col].id[i + k] : -1;
+			if (id_col >= 0)
+				csv_field(out, id >= 0 ? t.cols[id_col].strings[id] : "");
+			else
+				fprintf(out, "%zu", i + k + 1);
+			fprintf(out, ",%lld,", m->spec.levels[lv].level);
+			number(out, batch.sales[r]);
+			fputc(',', out);
+			number(out, batch.exposure[r]);
+			fprintf(out, ",%lld\n", m->spec.levels[batch.recommended[k]].level);
+		}
+		predict_batch_done(&batch);
+	}
+	if (fflush(out) != 0 || ferror(out)) {
+		error_set(&err, ERROR_IO, NULL, "cannot write %s", out_path ? out_path : "stdout");
+		code = cli_fail("predict", &err);
+		goto out;
+	}
+	fprintf(stderr, "shelfcast predict: scored %zu rows with %s version %d\n", t.n_rows, name, version);
+	code = 0;
+out:
+	predict_batch_done(&batch);
+	if (out != stdout)
+		fclose(out);
+	if (in)
+		fclose(in);
+	free(map);
+	free(vals);
+	free(cols);
+	table_done(&t);
+	model_unref(m);
+	PQfinish(c);
+	cli_db_close(&db);
+	return code;
 }

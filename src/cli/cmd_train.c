@@ -1,12 +1,280 @@
-/* shelfcast train / predict / demo-data — filled in by the trainer. */
+/* shelfcast train — train from a CSV or SQL, evaluate against baselines, register. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
 
 #include "cli.h"
+#include "shelfcast/db.h"
+#include "shelfcast/registry.h"
+#include "shelfcast/strbuf.h"
+#include "shelfcast/train.h"
+
+struct progress {
+	bool tty;
+	int last_len;
+};
+
+static void on_epoch(void *ctx, const struct train_epoch *e)
+{
+	struct progress *p = ctx;
+	if (p->tty) {
+		char bar[31];
+		int filled = e->epochs ? (int)(30.0 * e->epoch / e->epochs) : 30, i;
+		for (i = 0; i < 30; i++)
+			bar[i] = i < filled ? '#' : '.';
+		bar[30] = '\0';
+		fprintf(stderr, "\repoch %3d/%-3d [%s] train %.4f  valid %.4f%s  %.1fs/epoch  eta %.0fs ",
+			e->epoch, e->epochs, bar, e->train_loss, e->valid_loss, e->improved ? "*" : " ",
+			e->seconds, e->eta_seconds);
+		fflush(stderr);
+	} else {
+		fprintf(stderr,
+			"epoch %d/%d train_loss %.5f valid_loss %.5f%s seconds %.2f eta_seconds %.0f\n",
+			e->epoch, e->epochs, e->train_loss, e->valid_loss, e->improved ? " best" : "",
+			e->seconds, e->eta_seconds);
+	}
+}
+
+/* COPY (query) TO STDOUT as CSV into a temporary file, inside a read-only transaction. */
+static FILE *copy_query(const char *conninfo, const char *sql, struct error *err)
+{
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	FILE *f = NULL;
+	struct strbuf q;
+	char *buf;
+	int n;
+
+	if (db_connect(conninfo, &c, err) != ERROR_OK)
+		return NULL;
+	strbuf_init(&q);
+	/* The query is the operator's own SQL: it cannot be a parameter of COPY, so it runs read-only. */
+	strbuf_printf(&q, "COPY (%s) TO STDOUT (FORMAT csv, HEADER)", sql);
+	if (strbuf_failed(&q) || db_exec(c, "BEGIN READ ONLY", err) != ERROR_OK)
+		goto fail;
+	r = PQexec(c, q.data);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		db_result_error(c, r, "--sql", err);
+		goto fail;
+	}
+	PQclear(r);
+	r = NULL;
+	f = tmpfile();
+	if (!f) {
+		error_set(err, ERROR_IO, NULL, "cannot create a temporary file for --sql");
+		goto fail;
+	}
+	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n) {
+			PQfreemem(buf);
+			error_set(err, ERROR_IO, NULL, "cannot write the --sql result to a temporary file");
+			goto fail;
+		}
+		PQfreemem(buf);
+	}
+	r = PQgetResult(c);
+	if (n == -2 || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		db_result_error(c, r, "--sql", err);
+		goto fail;
+	}
+	PQclear(r);
+	db_exec(c, "COMMIT", err);
+	PQfinish(c);
+	strbuf_done(&q);
+	rewind(f);
+	return f;
+fail:
+	PQclear(r);
+	PQfinish(c);
+	strbuf_done(&q);
+	if (f)
+		fclose(f);
+	return NULL;
+}
+
+/* Active version of `name`, or 0. */
+static int active_version_of(PGconn *c, const char *name, struct error *err)
+{
+	struct registry_active *a = NULL;
+	size_t n = 0, i;
+	int v = 0;
+	if (registry_active_versions(c, &a, &n, err) != ERROR_OK)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!strcmp(a[i].model, name))
+			v = a[i].version;
+	free(a);
+	return v;
+}
 
 int cmd_train(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "shelfcast train: not built yet\n");
-	return EXIT_USAGE;
+	const char *db_url = NULL, *data_dir = NULL, *data = NULL, *config = NULL, *name = NULL,
+		   *sql = NULL, *sql_db = NULL, *description = NULL;
+	bool activate = false, if_better = false;
+	const struct cli_option options[] = {
+		{"--data", NULL, CLI_STRING, &data, NULL, "FILE.csv", "training data (RFC 4180 CSV with a header)"},
+		{"--sql", NULL, CLI_STRING, &sql, NULL, "QUERY",
+		 "read the columns from SELECT ... instead (COPY ... TO STDOUT, read-only)"},
+		{"--sql-db", NULL, CLI_STRING, &sql_db, NULL, "URL",
+		 "database for --sql (default: the registry's)"},
+		{"--config", NULL, CLI_STRING, &config, NULL, "FILE.json", "the dataset config"},
+		{"--name", NULL, CLI_STRING, &name, NULL, "NAME", "model name (default: the config's name)"},
+		{"--description", NULL, CLI_STRING, &description, NULL, "TEXT",
+		 "description of a new model"},
+		{"--activate", NULL, CLI_FLAG, NULL, &activate, NULL, "make the new version active"},
+		{"--activate-if-better", NULL, CLI_FLAG, NULL, &if_better, NULL,
+		 "activate only if sales.r2_log beats the active version's on this test split"},
+		CLI_DB_OPTIONS(db_url, data_dir)};
+	const struct cli_command cmd = {
+		"train",
+		"Train a two-head MLP (sales, exposure) with Adam and early stopping, compare it with\n"
+		"linear and logistic baselines on the same split, and register it as a new staged\n"
+		"version. Metrics go to stdout as one JSON object; progress to stderr.",
+		"shelfcast train (--data FILE.csv | --sql QUERY) --config FILE.json [options]", options,
+		sizeof options / sizeof options[0], 0, 0};
+	struct dataset_config cfg = {0};
+	struct train_result res = {0};
+	struct table t = {0};
+	struct table_colspec *cols = NULL;
+	struct table_options topt;
+	struct progress prog = {isatty(STDERR_FILENO) != 0, 0};
+	struct cli_db db = {0};
+	struct error err;
+	PGconn *c = NULL;
+	FILE *f = NULL;
+	char **args = NULL, *text = NULL;
+	size_t n, n_cols;
+	int code, version = 0, active = 0;
+	bool do_activate;
+	double other_r2 = NAN, r2;
+
+	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
+		return code;
+	free(args);
+	if (!config || (!data == !sql) || (activate && if_better)) {
+		fprintf(stderr, "shelfcast train: %s\n",
+			!config ? "--config is required"
+			: (!data == !sql) ? "give exactly one of --data and --sql"
+					   : "--activate and --activate-if-better exclude each other");
+		return EXIT_USAGE;
+	}
+	openblas_set_num_threads(1); /* same seed, same data -> same weights */
+	error_init(&err);
+	if (dataset_config_load(config, &cfg, &err) != ERROR_OK)
+		return cli_fail("train", &err);
+	if (name) {
+		char *copy = strdup(name);
+		if (!copy) {
+			dataset_config_done(&cfg);
+			return cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
+		}
+		free(cfg.name);
+		cfg.name = copy;
+	}
+	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK) {
+		code = cli_fail("train", &err);
+		goto out;
+	}
+	cli_cleanup_on_signal(&db);
+	if (cli_db_connect(&db, &c, &err) != ERROR_OK) {
+		code = cli_fail("train", &err);
+		goto out;
+	}
+	f = data ? fopen(data, "re") : copy_query(sql_db ? sql_db : db.conninfo, sql, &err);
+	if (!f) {
+		if (data)
+			error_set(&err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
+		code = cli_fail("train", &err);
+		goto out;
+	}
+	cols = train_columns(&cfg, &n_cols);
+	topt = (struct table_options){cfg.levels, cfg.n_levels, true, cfg.max_categories};
+	if (!cols || table_load(f, data ? data : "--sql", cols, n_cols, &topt, &t, &err) != ERROR_OK ||
+	    train_run(&cfg, &t, on_epoch, &prog, &res, &err) != ERROR_OK) {
+		if (prog.tty)
+			fprintf(stderr, "\n");
+		if (!cols)
+			error_nomem(&err, "columns");
+		code = cli_fail("train", &err);
+		goto out;
+	}
+	if (prog.tty)
+		fprintf(stderr, "\n");
+
+	r2 = json_real_value(json_object_get(json_object_get(res.metrics, "sales"), "r2_log"));
+	do_activate = activate;
+	if (if_better) {
+		active = active_version_of(c, cfg.name, &err);
+		if (active < 0) {
+			code = cli_fail("train", &err);
+			goto out;
+		}
+		if (active == 0) {
+			do_activate = true;
+			fprintf(stderr, "shelfcast train: %s has no active version: activating this one\n",
+				cfg.name);
+		} else {
+			struct model *m = NULL;
+			if (registry_load_version(c, cfg.name, active, &m, &err) != ERROR_OK ||
+			    train_compare(&res, &cfg, &t, m, &other_r2, &err) != ERROR_OK) {
+				model_unref(m);
+				code = cli_fail("train", &err);
+				goto out;
+			}
+			model_unref(m);
+			do_activate = r2 > other_r2;
+			fprintf(stderr,
+				"shelfcast train: sales.r2_log %.4f %s version %d's %.4f on this test split: "
+				"%s\n",
+				r2, do_activate ? "beats" : "does not beat", active, other_r2,
+				do_activate ? "activating" : "staged, not activated");
+		}
+		json_object_set_new(res.metrics, "compared_with",
+				    json_pack("{s:o, s:o, s:b}", "version",
+					      active ? json_integer(active) : json_null(), "r2_log",
+					      isnan(other_r2) ? json_null() : json_real(other_r2),
+					      "activated", do_activate));
+	}
+	{
+		char *metrics = json_dumps(res.metrics, JSON_COMPACT);
+		char *training = json_dumps(res.training, JSON_COMPACT);
+		struct registry_version_in in = {cfg.name, description, &res.spec, res.tensors,
+						 res.n_tensors, res.checksum, metrics, training,
+						 cli_actor(), "registered"};
+		enum error_code rc = metrics && training ? registry_register(c, &in, do_activate, &version, &err)
+							 : error_nomem(&err, "the metrics");
+		free(metrics);
+		free(training);
+		if (rc) {
+			code = cli_fail("train", &err);
+			goto out;
+		}
+	}
+	json_object_set_new(res.metrics, "model", json_string(cfg.name));
+	json_object_set_new(res.metrics, "version", json_integer(version));
+	json_object_set_new(res.metrics, "activated", json_boolean(do_activate));
+	json_object_set_new(res.metrics, "training", json_incref(res.training));
+	text = json_dumps(res.metrics, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	fprintf(stderr, "shelfcast train: registered %s version %d%s\n", cfg.name, version,
+		do_activate ? " (active)" : " (staged)");
+	code = 0;
+out:
+	if (f)
+		fclose(f);
+	PQfinish(c);
+	free(cols);
+	table_done(&t);
+	train_result_done(&res);
+	dataset_config_done(&cfg);
+	cli_db_close(&db);
+	return code;
 }

@@ -11,7 +11,8 @@
 
 struct encoder {
 	const struct spec *spec;
-	struct hashmap *names;   /* feature name -> input index */
+	struct hashmap *names;   /* feature name -> its first input index */
+	int *next_same;          /* per input: the next input reading the same feature, or -1 */
 	struct hashmap **vocab;  /* per categorical: value -> slot */
 	size_t *cat_offset;      /* per categorical: first slot in the vector */
 	size_t level_offset;
@@ -30,6 +31,7 @@ void encoder_free(struct encoder *enc)
 		hashmap_free(enc->vocab[i]);
 	free(enc->vocab);
 	free(enc->cat_offset);
+	free(enc->next_same);
 	free(enc);
 }
 
@@ -45,12 +47,23 @@ struct encoder *encoder_new(const struct spec *spec, struct error *err)
 	enc->names = hashmap_new(enc->n_inputs);
 	enc->vocab = calloc(spec->n_categorical + 1, sizeof *enc->vocab);
 	enc->cat_offset = calloc(spec->n_categorical + 1, sizeof *enc->cat_offset);
-	if (!enc->names || !enc->vocab || !enc->cat_offset)
+	enc->next_same = calloc(enc->n_inputs + 1, sizeof *enc->next_same);
+	if (!enc->names || !enc->vocab || !enc->cat_offset || !enc->next_same)
 		goto nomem;
-	for (i = 0; i < spec->n_numeric; i++)
-		if (hashmap_put(enc->names, spec->numeric[i].name, strlen(spec->numeric[i].name),
-				(int32_t)i) < 0)
+	for (i = 0; i < enc->n_inputs; i++)
+		enc->next_same[i] = -1;
+	for (i = 0; i < spec->n_numeric; i++) {
+		int32_t first = hashmap_put(enc->names, spec->numeric[i].name,
+					    strlen(spec->numeric[i].name), (int32_t)i);
+		if (first < 0)
 			goto nomem;
+		if (first != (int32_t)i) { /* append to the chain of inputs reading this feature */
+			int last = first;
+			while (enc->next_same[last] >= 0)
+				last = enc->next_same[last];
+			enc->next_same[last] = (int)i;
+		}
+	}
 	off = spec->n_numeric;
 	for (i = 0; i < spec->n_categorical; i++) {
 		const struct spec_categorical *c = &spec->categorical[i];
@@ -135,6 +148,9 @@ enum error_code encoder_encode(const struct encoder *enc, const struct encoder_v
 			if (!isfinite(x))
 				return field_error(field_prefix, f->name, err,
 						   "expected a finite number");
+			/* A log input has no value for x <= 0: it takes its default, as a missing one. */
+			if (f->transform == SPEC_INPUT_LOG)
+				x = x > 0 ? log(x) : f->def;
 		} else {
 			return field_error(field_prefix, f->name, err, "expected a number, got a string");
 		}
@@ -197,7 +213,7 @@ enum error_code encoder_values_from_json(const struct encoder *enc, const json_t
 	for (i = 0; i < enc->n_inputs; i++)
 		values[i].kind = ENCODER_VALUE_MISSING;
 	json_object_foreach((json_t *)features, key, v) {
-		int idx = hashmap_get(enc->names, key, strlen(key));
+		int idx = hashmap_get(enc->names, key, strlen(key)), j;
 		struct encoder_value *out;
 
 		if (idx < 0)
@@ -244,6 +260,9 @@ enum error_code encoder_values_from_json(const struct encoder *enc, const json_t
 			return field_error(field_prefix, key, err, what);
 		}
 		}
+		/* Other inputs reading the same feature (its log, say) get the same value. */
+		for (j = enc->next_same[idx]; j >= 0; j = enc->next_same[j])
+			values[j] = *out;
 	}
 	return ERROR_OK;
 }

@@ -40,6 +40,11 @@ const char *spec_transform_name(enum spec_transform t)
 	return t == SPEC_TRANSFORM_LOG1P ? "log1p" : "none";
 }
 
+const char *spec_input_transform_name(enum spec_input_transform t)
+{
+	return t == SPEC_INPUT_LOG ? "log" : "none";
+}
+
 bool spec_valid_name(const char *s)
 {
 	size_t n = strlen(s), i;
@@ -125,15 +130,29 @@ static enum error_code get_name(const json_t *obj, const char *key, const char *
 static enum error_code parse_numeric(const json_t *v, const char *path, struct spec_numeric *f,
 				     struct error *err)
 {
-	static const char *const keys[] = {"name", "mean", "std", "default", "required", "clip", NULL};
+	static const char *const keys[] = {"name", "transform", "mean", "std", "default", "required",
+					   "clip", NULL};
 	char field[JSONUTIL_PATH_MAX];
 	json_t *clip = NULL;
+	const char *transform = "none";
 	bool has_default;
 	enum error_code rc;
 
 	rc = jsonutil_expect_object(v, keys, path, err);
 	if (!rc)
 		rc = get_name(v, "name", path, true, &f->name, err);
+	if (!rc)
+		rc = jsonutil_get_string(v, "transform", path, false, &transform, err);
+	if (!rc) {
+		jsonutil_path_key(field, path, "transform");
+		if (!strcmp(transform, "log"))
+			f->transform = SPEC_INPUT_LOG;
+		else if (!strcmp(transform, "none"))
+			f->transform = SPEC_INPUT_IDENTITY;
+		else
+			rc = error_set(err, ERROR_INVALID, field, "%s: \"%s\" is not one of none, log",
+				       field, transform);
+	}
 	if (!rc)
 		rc = jsonutil_get_number(v, "mean", path, true, &f->mean, err);
 	if (!rc)
@@ -443,39 +462,55 @@ static enum error_code parse_architecture(const json_t *root, struct spec *spec,
 	return ERROR_OK;
 }
 
+/* The untransformed numeric input called name, or -1. */
 static int numeric_index(const struct spec *spec, const char *name)
 {
 	size_t i;
 	for (i = 0; i < spec->n_numeric; i++)
-		if (!strcmp(spec->numeric[i].name, name))
+		if (!strcmp(spec->numeric[i].name, name) && spec->numeric[i].transform == SPEC_INPUT_IDENTITY)
 			return (int)i;
 	return -1;
 }
 
 static enum error_code check_cross(struct spec *spec, struct error *err)
 {
-	struct hashmap *names = hashmap_new(spec->n_numeric + spec->n_categorical);
 	char field[JSONUTIL_PATH_MAX];
+	struct hashmap *seen;
 	enum error_code rc = ERROR_OK;
-	size_t i, n = 0, expected;
+	size_t i, expected;
 
-	if (!names)
+	/* A numeric feature may feed one input per transform; a categorical name is used once. */
+	seen = hashmap_new(2 * (spec->n_numeric + spec->n_categorical));
+	if (!seen)
 		return error_nomem(err, "a name table");
 	for (i = 0; i < spec->n_numeric + spec->n_categorical && !rc; i++) {
 		bool num = i < spec->n_numeric;
 		const char *name = num ? spec->numeric[i].name : spec->categorical[i - spec->n_numeric].name;
-		int32_t got = hashmap_put(names, name, strlen(name), (int32_t)n);
-		if (got < 0)
+		size_t len = strlen(name);
+		char key[SPEC_NAME_MAX + 2];
+		int32_t got;
+
+		key[0] = num ? (char)('0' + spec->numeric[i].transform) : 'c';
+		memcpy(key + 1, name, len);
+		got = hashmap_put(seen, key, len + 1, (int32_t)i);
+		if (got >= 0 && got == (int32_t)i) {
+			key[0] = '#'; /* the feature name itself, shared by a numeric feature's inputs */
+			got = hashmap_put(seen, key, len + 1, (int32_t)i);
+			if (got >= 0 && got != (int32_t)i && (!num || got >= (int32_t)spec->n_numeric))
+				got = -2;
+			else if (got >= 0)
+				got = (int32_t)i;
+		}
+		if (got == -1) {
 			rc = error_nomem(err, "a name table");
-		else if (got != (int32_t)n) {
+		} else if (got != (int32_t)i) {
 			jsonutil_path_index(field, num ? "inputs.numeric" : "inputs.categorical",
 					    num ? i : i - spec->n_numeric);
 			rc = error_set(err, ERROR_INVALID, field, "%s: the input \"%s\" is listed twice",
 				       field, name);
 		}
-		n++;
 	}
-	hashmap_free(names);
+	hashmap_free(seen);
 	if (rc)
 		return rc;
 	if (spec->n_numeric + spec->n_categorical == 0)
@@ -483,14 +518,15 @@ static enum error_code check_cross(struct spec *spec, struct error *err)
 	spec->price_index = numeric_index(spec, spec->price_column);
 	if (spec->price_index < 0)
 		return error_set(err, ERROR_INVALID, "promotion.price_column",
-				 "promotion.price_column: \"%s\" is not a numeric input",
+				 "promotion.price_column: \"%s\" is not an untransformed numeric input",
 				 spec->price_column);
 	spec->unit_cost_index = -1;
 	if (spec->unit_cost_column) {
 		spec->unit_cost_index = numeric_index(spec, spec->unit_cost_column);
 		if (spec->unit_cost_index < 0)
 			return error_set(err, ERROR_INVALID, "promotion.unit_cost_column",
-					 "promotion.unit_cost_column: \"%s\" is not a numeric input",
+					 "promotion.unit_cost_column: \"%s\" is not an untransformed numeric "
+					 "input",
 					 spec->unit_cost_column);
 	}
 	if (spec->objective == SPEC_OBJECTIVE_PROFIT && spec->unit_cost_index < 0)
@@ -588,6 +624,8 @@ json_t *spec_to_json(const struct spec *spec)
 		const struct spec_numeric *f = &spec->numeric[i];
 		json_t *o = json_object();
 		put(o, "name", json_string(f->name), &fail);
+		if (f->transform != SPEC_INPUT_IDENTITY)
+			put(o, "transform", json_string(spec_input_transform_name(f->transform)), &fail);
 		put(o, "mean", json_real(f->mean), &fail);
 		put(o, "std", json_real(f->std), &fail);
 		if (!f->required)

@@ -1,0 +1,478 @@
+/* dataset — see include/shelfcast/dataset.h. */
+#include "shelfcast/dataset.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/jsonutil.h"
+#include "shelfcast/util.h"
+
+void dataset_config_done(struct dataset_config *cfg)
+{
+	size_t i;
+	if (!cfg)
+		return;
+	free(cfg->name);
+	free(cfg->id_column);
+	for (i = 0; i < cfg->n_numeric; i++)
+		free(cfg->numeric[i]);
+	free(cfg->numeric);
+	for (i = 0; i < cfg->n_categorical; i++)
+		free(cfg->categorical[i]);
+	free(cfg->categorical);
+	for (i = 0; i < cfg->n_log; i++)
+		free(cfg->log[i]);
+	free(cfg->log);
+	free(cfg->target_column);
+	free(cfg->exposure_column);
+	free(cfg->promo_column);
+	free(cfg->price_column);
+	free(cfg->unit_cost_column);
+	free(cfg->split_column);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+static enum error_code dup_name(const json_t *obj, const char *key, const char *path, bool required,
+				char **out, struct error *err)
+{
+	const char *s = NULL;
+	char field[JSONUTIL_PATH_MAX];
+	enum error_code rc = jsonutil_get_string(obj, key, path, required, &s, err);
+
+	if (rc || !s)
+		return rc;
+	jsonutil_path_key(field, path, key);
+	if (!spec_valid_name(s))
+		return error_set(err, ERROR_INVALID, field,
+				 "%s: a column name of 1 to %d bytes without control characters", field,
+				 SPEC_NAME_MAX);
+	*out = strdup(s);
+	return *out ? ERROR_OK : error_nomem(err, "a column name");
+}
+
+static enum error_code name_list(const json_t *obj, const char *key, const char *path, char ***out,
+				 size_t *n, struct error *err)
+{
+	char field[JSONUTIL_PATH_MAX], item[JSONUTIL_PATH_MAX];
+	json_t *arr = NULL, *v;
+	enum error_code rc = jsonutil_get_typed(obj, key, path, false, JSON_ARRAY, &arr, err);
+	size_t i;
+
+	if (rc || !arr)
+		return rc;
+	jsonutil_path_key(field, path, key);
+	if (json_array_size(arr) > SPEC_MAX_FEATURES)
+		return error_set(err, ERROR_INVALID, field, "%s: more than %d columns", field,
+				 SPEC_MAX_FEATURES);
+	*out = calloc(json_array_size(arr) + 1, sizeof **out);
+	if (!*out)
+		return error_nomem(err, "a column list");
+	json_array_foreach(arr, i, v) {
+		jsonutil_path_index(item, field, i);
+		if (!json_is_string(v) || !spec_valid_name(json_string_value(v)))
+			return error_set(err, ERROR_INVALID, item, "%s: expected a column name, got %s",
+					 item, jsonutil_type_name(v));
+		(*out)[i] = strdup(json_string_value(v));
+		if (!(*out)[i])
+			return error_nomem(err, "a column name");
+		*n = i + 1;
+	}
+	return ERROR_OK;
+}
+
+static enum error_code parse_promotion(const json_t *root, struct dataset_config *cfg,
+				       struct error *err)
+{
+	static const char *const keys[] = {"column", "price_column", "unit_cost_column",
+					   "objective", "levels", NULL};
+	static const char *const level_keys[] = {"level", "discount", "cost", NULL};
+	char field[JSONUTIL_PATH_MAX], sub[JSONUTIL_PATH_MAX];
+	json_t *promo = NULL, *levels = NULL, *v;
+	const char *objective = "revenue";
+	enum error_code rc;
+	size_t i;
+
+	rc = jsonutil_get_typed(root, "promotion", "", true, JSON_OBJECT, &promo, err);
+	if (!rc)
+		rc = jsonutil_expect_object(promo, keys, "promotion", err);
+	if (!rc)
+		rc = dup_name(promo, "column", "promotion", true, &cfg->promo_column, err);
+	if (!rc)
+		rc = dup_name(promo, "price_column", "promotion", true, &cfg->price_column, err);
+	if (!rc)
+		rc = dup_name(promo, "unit_cost_column", "promotion", false, &cfg->unit_cost_column, err);
+	if (!rc)
+		rc = jsonutil_get_string(promo, "objective", "promotion", false, &objective, err);
+	if (!rc && !spec_objective_parse(objective, &cfg->objective))
+		rc = error_set(err, ERROR_INVALID, "promotion.objective",
+			       "promotion.objective: \"%s\" is not one of revenue, units, profit",
+			       objective);
+	if (!rc)
+		rc = jsonutil_get_typed(promo, "levels", "promotion", true, JSON_ARRAY, &levels, err);
+	if (rc)
+		return rc;
+	if (json_array_size(levels) < 1 || json_array_size(levels) > SPEC_MAX_LEVELS)
+		return error_set(err, ERROR_INVALID, "promotion.levels",
+				 "promotion.levels: expected 1 to %d levels", SPEC_MAX_LEVELS);
+	json_array_foreach(levels, i, v) {
+		struct spec_level *l = &cfg->levels[i];
+		jsonutil_path_index(field, "promotion.levels", i);
+		l->cost = 0;
+		rc = jsonutil_expect_object(v, level_keys, field, err);
+		if (!rc)
+			rc = jsonutil_get_int(v, "level", field, true, -1000000, 1000000, &l->level, err);
+		if (!rc)
+			rc = jsonutil_get_number(v, "discount", field, true, &l->discount, err);
+		if (!rc)
+			rc = jsonutil_get_number(v, "cost", field, false, &l->cost, err);
+		if (rc)
+			return rc;
+		if (l->discount < 0 || l->discount >= 1) {
+			jsonutil_path_key(sub, field, "discount");
+			return error_set(err, ERROR_INVALID, sub, "%s: must be in [0, 1)", sub);
+		}
+		if (i > 0 && l->level <= cfg->levels[i - 1].level) {
+			jsonutil_path_key(sub, field, "level");
+			return error_set(err, ERROR_INVALID, sub,
+					 "%s: levels must be listed in strictly increasing order", sub);
+		}
+		cfg->n_levels = i + 1;
+	}
+	if (cfg->objective == SPEC_OBJECTIVE_PROFIT && !cfg->unit_cost_column)
+		return error_set(err, ERROR_INVALID, "promotion.objective",
+				 "promotion.objective: profit needs promotion.unit_cost_column");
+	return ERROR_OK;
+}
+
+static enum error_code parse_split(const json_t *root, struct dataset_config *cfg, struct error *err)
+{
+	static const char *const keys[] = {"column", "test_from", "fraction", "seed", NULL};
+	json_t *split = NULL;
+	long long seed = 7;
+	enum error_code rc;
+
+	rc = jsonutil_get_typed(root, "split", "", true, JSON_OBJECT, &split, err);
+	if (!rc)
+		rc = jsonutil_expect_object(split, keys, "split", err);
+	if (rc)
+		return rc;
+	if (json_object_get(split, "column")) {
+		if (json_object_get(split, "fraction"))
+			return error_set(err, ERROR_INVALID, "split",
+					 "split: give either column + test_from or fraction, not both");
+		cfg->split_by_column = true;
+		rc = dup_name(split, "column", "split", true, &cfg->split_column, err);
+		if (!rc)
+			rc = jsonutil_get_number(split, "test_from", "split", true, &cfg->test_from, err);
+		return rc;
+	}
+	if (json_object_get(split, "test_from"))
+		return error_set(err, ERROR_INVALID, "split.column",
+				 "split.column: required with split.test_from");
+	rc = jsonutil_get_number(split, "fraction", "split", true, &cfg->test_fraction, err);
+	if (!rc && !(cfg->test_fraction > 0 && cfg->test_fraction < 1))
+		rc = error_set(err, ERROR_INVALID, "split.fraction", "split.fraction: must be in (0, 1)");
+	if (!rc)
+		rc = jsonutil_get_int(split, "seed", "split", false, 0, 0x7fffffffffffffffLL, &seed, err);
+	cfg->split_seed = (uint64_t)seed;
+	return rc;
+}
+
+static enum error_code parse_model(const json_t *root, struct dataset_config *cfg, struct error *err)
+{
+	static const char *const keys[] = {"hidden", "epochs", "batch_size", "learning_rate",
+					   "patience", "seed", "weight_decay", "exposure_weight",
+					   "validation_fraction", "validation", "ema", "refit", NULL};
+	char field[JSONUTIL_PATH_MAX];
+	json_t *model = NULL, *hidden = NULL, *v;
+	long long epochs = 40, batch = 256, patience = 4, seed = 7;
+	enum error_code rc;
+	size_t i;
+
+	cfg->hidden[0] = 64;
+	cfg->hidden[1] = 32;
+	cfg->n_hidden = 2;
+	cfg->learning_rate = 0.001;
+	cfg->weight_decay = 0;
+	cfg->exposure_weight = 1;
+	cfg->validation_fraction = 0.1;
+	cfg->validation_random = !cfg->split_by_column;
+	cfg->ema = 0;
+	rc = jsonutil_get_typed(root, "model", "", false, JSON_OBJECT, &model, err);
+	if (!rc && model)
+		rc = jsonutil_expect_object(model, keys, "model", err);
+	if (!rc && model)
+		rc = jsonutil_get_typed(model, "hidden", "model", false, JSON_ARRAY, &hidden, err);
+	if (rc)
+		return rc;
+	if (hidden) {
+		if (json_array_size(hidden) < 1 || json_array_size(hidden) > SPEC_MAX_HIDDEN)
+			return error_set(err, ERROR_INVALID, "model.hidden",
+					 "model.hidden: expected 1 to %d layer sizes", SPEC_MAX_HIDDEN);
+		json_array_foreach(hidden, i, v) {
+			jsonutil_path_index(field, "model.hidden", i);
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 4096)
+				return error_set(err, ERROR_INVALID, field,
+						 "%s: expected a layer size from 1 to 4096", field);
+			cfg->hidden[i] = (size_t)json_integer_value(v);
+			cfg->n_hidden = i + 1;
+		}
+	}
+	if (model) {
+		rc = jsonutil_get_int(model, "epochs", "model", false, 1, 100000, &epochs, err);
+		if (!rc)
+			rc = jsonutil_get_int(model, "batch_size", "model", false, 1, 1 << 20, &batch, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "learning_rate", "model", false, &cfg->learning_rate, err);
+		if (!rc)
+			rc = jsonutil_get_int(model, "patience", "model", false, 1, 100000, &patience, err);
+		if (!rc)
+			rc = jsonutil_get_int(model, "seed", "model", false, 0, 0x7fffffffffffffffLL, &seed, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "weight_decay", "model", false, &cfg->weight_decay, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "exposure_weight", "model", false,
+						 &cfg->exposure_weight, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "validation_fraction", "model", false,
+						 &cfg->validation_fraction, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "ema", "model", false, &cfg->ema, err);
+		if (!rc)
+			rc = jsonutil_get_bool(model, "refit", "model", false, &cfg->refit, err);
+		if (!rc) {
+			const char *how = NULL;
+			rc = jsonutil_get_string(model, "validation", "model", false, &how, err);
+			if (!rc && how && strcmp(how, "latest") && strcmp(how, "random"))
+				rc = error_set(err, ERROR_INVALID, "model.validation",
+					       "model.validation: \"%s\" is not one of latest, random", how);
+			if (!rc && how && !strcmp(how, "latest") && !cfg->split_by_column)
+				rc = error_set(err, ERROR_INVALID, "model.validation",
+					       "model.validation: latest needs a split by column");
+			if (!rc && how)
+				cfg->validation_random = !strcmp(how, "random");
+		}
+		if (rc)
+			return rc;
+	}
+	if (!(cfg->ema >= 0 && cfg->ema < 1))
+		return error_set(err, ERROR_INVALID, "model.ema", "model.ema: must be in [0, 1)");
+	if (!(cfg->learning_rate > 0 && cfg->learning_rate < 10))
+		return error_set(err, ERROR_INVALID, "model.learning_rate",
+				 "model.learning_rate: must be in (0, 10)");
+	if (!(cfg->weight_decay >= 0))
+		return error_set(err, ERROR_INVALID, "model.weight_decay", "model.weight_decay: must be >= 0");
+	if (!(cfg->exposure_weight >= 0))
+		return error_set(err, ERROR_INVALID, "model.exposure_weight",
+				 "model.exposure_weight: must be >= 0");
+	if (!(cfg->validation_fraction > 0 && cfg->validation_fraction < 0.5))
+		return error_set(err, ERROR_INVALID, "model.validation_fraction",
+				 "model.validation_fraction: must be in (0, 0.5)");
+	cfg->epochs = (int)epochs;
+	cfg->batch_size = (size_t)batch;
+	cfg->patience = (int)patience;
+	cfg->seed = (uint64_t)seed;
+	return ERROR_OK;
+}
+
+static enum error_code parse_cleaning(const json_t *root, struct dataset_config *cfg,
+				      struct error *err)
+{
+	static const char *const keys[] = {"winsorize", "min_count", "max_categories", NULL};
+	json_t *c = NULL, *w = NULL;
+	long long min_count = 5, max_cat = 100000;
+	enum error_code rc;
+
+	cfg->winsor_lo = 0.001;
+	cfg->winsor_hi = 0.999;
+	rc = jsonutil_get_typed(root, "cleaning", "", false, JSON_OBJECT, &c, err);
+	if (rc || !c)
+		goto out;
+	rc = jsonutil_expect_object(c, keys, "cleaning", err);
+	if (!rc)
+		rc = jsonutil_get_typed(c, "winsorize", "cleaning", false, JSON_ARRAY, &w, err);
+	if (!rc && w) {
+		if (json_array_size(w) != 2)
+			return error_set(err, ERROR_INVALID, "cleaning.winsorize",
+					 "cleaning.winsorize: expected [low quantile, high quantile]");
+		rc = jsonutil_number(json_array_get(w, 0), "cleaning.winsorize[0]", &cfg->winsor_lo, err);
+		if (!rc)
+			rc = jsonutil_number(json_array_get(w, 1), "cleaning.winsorize[1]", &cfg->winsor_hi, err);
+		if (!rc && !(cfg->winsor_lo >= 0 && cfg->winsor_lo < cfg->winsor_hi && cfg->winsor_hi <= 1))
+			rc = error_set(err, ERROR_INVALID, "cleaning.winsorize",
+				       "cleaning.winsorize: need 0 <= low < high <= 1");
+	}
+	if (!rc)
+		rc = jsonutil_get_int(c, "min_count", "cleaning", false, 1, 1000000000, &min_count, err);
+	if (!rc)
+		rc = jsonutil_get_int(c, "max_categories", "cleaning", false, 1, SPEC_MAX_VOCABULARY,
+				      &max_cat, err);
+out:
+	cfg->min_count = (size_t)min_count;
+	cfg->max_categories = (size_t)max_cat;
+	return rc;
+}
+
+/* Every column may play one role only. */
+static enum error_code check_columns(const struct dataset_config *cfg, struct error *err)
+{
+	size_t cap = cfg->n_numeric + cfg->n_categorical + cfg->n_log + 8, n = 0, i, j;
+	const char **names = calloc(cap, sizeof *names), **roles = calloc(cap, sizeof *roles);
+	enum error_code rc = ERROR_OK;
+
+	if (!names || !roles) {
+		free(names);
+		free(roles);
+		return error_nomem(err, "a column list");
+	}
+#define ADD(col, role)                                                                             \
+	do {                                                                                       \
+		if (col) {                                                                         \
+			names[n] = (col);                                                          \
+			roles[n++] = (role);                                                       \
+		}                                                                                  \
+	} while (0)
+	for (i = 0; i < cfg->n_numeric; i++)
+		ADD(cfg->numeric[i], "features.numeric");
+	for (i = 0; i < cfg->n_categorical; i++)
+		ADD(cfg->categorical[i], "features.categorical");
+	ADD(cfg->target_column, "target.column");
+	ADD(cfg->exposure_column, "exposure.column");
+	ADD(cfg->promo_column, "promotion.column");
+	ADD(cfg->id_column, "id_column");
+	if (cfg->split_by_column)
+		ADD(cfg->split_column, "split.column");
+#undef ADD
+	for (i = 0; i < cfg->n_log && !rc; i++) {
+		/* a log column is either one of the numeric features or a column of its own */
+		for (j = 0; j < cfg->n_numeric && strcmp(cfg->numeric[j], cfg->log[i]); j++)
+			;
+		if (j == cfg->n_numeric && n < cap) {
+			names[n] = cfg->log[i];
+			roles[n++] = "features.log";
+		}
+		for (j = 0; j < i && !rc; j++)
+			if (!strcmp(cfg->log[j], cfg->log[i]))
+				rc = error_set(err, ERROR_INVALID, "features.log",
+					       "features.log: \"%s\" is listed twice", cfg->log[i]);
+	}
+	for (i = 0; i < n && !rc; i++)
+		for (j = i + 1; j < n && !rc; j++)
+			if (!strcmp(names[i], names[j]))
+				rc = error_set(err, ERROR_INVALID, roles[j],
+					       "column \"%s\" is named twice (%s and %s)", names[i],
+					       roles[i], roles[j]);
+	free(names);
+	free(roles);
+	if (rc)
+		return rc;
+	if (cfg->n_numeric + cfg->n_categorical + cfg->n_log == 0)
+		return error_set(err, ERROR_INVALID, "features", "features: name at least one column");
+	for (i = 0; i < cfg->n_numeric; i++)
+		if (!strcmp(cfg->numeric[i], cfg->price_column))
+			break;
+	if (i == cfg->n_numeric)
+		return error_set(err, ERROR_INVALID, "promotion.price_column",
+				 "promotion.price_column: \"%s\" must also be a numeric feature",
+				 cfg->price_column);
+	if (cfg->unit_cost_column) {
+		for (i = 0; i < cfg->n_numeric; i++)
+			if (!strcmp(cfg->numeric[i], cfg->unit_cost_column))
+				break;
+		if (i == cfg->n_numeric)
+			return error_set(err, ERROR_INVALID, "promotion.unit_cost_column",
+					 "promotion.unit_cost_column: \"%s\" must also be a numeric feature",
+					 cfg->unit_cost_column);
+	}
+	return ERROR_OK;
+}
+
+enum error_code dataset_config_parse(const char *text, size_t len, struct dataset_config *cfg,
+				     struct error *err)
+{
+	static const char *const keys[] = {"name", "id_column", "features", "target", "exposure",
+					   "promotion", "split", "model", "cleaning", NULL};
+	static const char *const feature_keys[] = {"numeric", "categorical", "log", NULL};
+	static const char *const target_keys[] = {"column", "transform", NULL};
+	static const char *const exposure_keys[] = {"column", NULL};
+	json_error_t jerr;
+	json_t *root, *features = NULL, *target = NULL, *exposure = NULL;
+	const char *transform = "log1p";
+	enum error_code rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return error_set(err, ERROR_PARSE, NULL, "dataset config: %s at line %d, column %d",
+				 jerr.text, jerr.line, jerr.column);
+	rc = jsonutil_expect_object(root, keys, "", err);
+	if (!rc)
+		rc = dup_name(root, "name", "", true, &cfg->name, err);
+	if (!rc)
+		rc = dup_name(root, "id_column", "", false, &cfg->id_column, err);
+	if (!rc)
+		rc = jsonutil_get_typed(root, "features", "", true, JSON_OBJECT, &features, err);
+	if (!rc)
+		rc = jsonutil_expect_object(features, feature_keys, "features", err);
+	if (!rc)
+		rc = name_list(features, "numeric", "features", &cfg->numeric, &cfg->n_numeric, err);
+	if (!rc)
+		rc = name_list(features, "categorical", "features", &cfg->categorical,
+			       &cfg->n_categorical, err);
+	if (!rc)
+		rc = name_list(features, "log", "features", &cfg->log, &cfg->n_log, err);
+	if (!rc)
+		rc = jsonutil_get_typed(root, "target", "", true, JSON_OBJECT, &target, err);
+	if (!rc)
+		rc = jsonutil_expect_object(target, target_keys, "target", err);
+	if (!rc)
+		rc = dup_name(target, "column", "target", true, &cfg->target_column, err);
+	if (!rc)
+		rc = jsonutil_get_string(target, "transform", "target", false, &transform, err);
+	if (!rc) {
+		if (!strcmp(transform, "log1p"))
+			cfg->transform = SPEC_TRANSFORM_LOG1P;
+		else if (!strcmp(transform, "none"))
+			cfg->transform = SPEC_TRANSFORM_NONE;
+		else
+			rc = error_set(err, ERROR_INVALID, "target.transform",
+				       "target.transform: \"%s\" is not one of log1p, none", transform);
+	}
+	if (!rc)
+		rc = jsonutil_get_typed(root, "exposure", "", true, JSON_OBJECT, &exposure, err);
+	if (!rc)
+		rc = jsonutil_expect_object(exposure, exposure_keys, "exposure", err);
+	if (!rc)
+		rc = dup_name(exposure, "column", "exposure", true, &cfg->exposure_column, err);
+	if (!rc)
+		rc = parse_promotion(root, cfg, err);
+	if (!rc)
+		rc = parse_split(root, cfg, err);
+	if (!rc)
+		rc = parse_model(root, cfg, err);
+	if (!rc)
+		rc = parse_cleaning(root, cfg, err);
+	if (!rc)
+		rc = check_columns(cfg, err);
+	json_decref(root);
+	if (rc) {
+		dataset_config_done(cfg);
+		error_prefix(err, "dataset config");
+	}
+	return rc;
+}
+
+enum error_code dataset_config_load(const char *path, struct dataset_config *cfg, struct error *err)
+{
+	char *text;
+	size_t len;
+	enum error_code rc = util_read_file(path, 16 << 20, &text, &len, err);
+
+	memset(cfg, 0, sizeof *cfg);
+	if (rc)
+		return rc;
+	rc = dataset_config_parse(text, len, cfg, err);
+	free(text);
+	return rc;
+}
