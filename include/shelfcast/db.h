@@ -13,10 +13,10 @@
 
 #include "shelfcast/error.h"
 
-#define DB_CONNECT_TIMEOUT_S 10
+#define DB_CONNECT_TIMEOUT_S 8
 
 /*
- * Connect to `conninfo` (a URL or key=value string) with a 10 s connect
+ * Connect to `conninfo` (a URL or key=value string) with an 8 s connect
  * timeout and TCP keepalives.  On failure the message names the server and
  * the cause, as libpq reports them.  *out is new (PQfinish it).
  */

@@ -52,6 +52,8 @@ void encoder_free(struct encoder *enc);
 size_t encoder_n_inputs(const struct encoder *enc);
 /* Length of an encoded vector (spec input_size). */
 size_t encoder_width(const struct encoder *enc);
+/* Index of the first promotion-level slot in an encoded vector. */
+size_t encoder_level_offset(const struct encoder *enc);
 /* Input index of a feature name, or -1. */
 int encoder_input_index(const struct encoder *enc, const char *name, size_t len);
 

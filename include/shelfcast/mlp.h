@@ -2,11 +2,12 @@
  * mlp — the dense network: Linear -> ReLU -> ... -> Linear, float32,
  * weights in PyTorch nn.Linear layout (w: (O, I), b: (O)).
  *
- * mlp_forward runs one cblas_sgemm per layer over a row-major batch; for
- * small batches, where BLAS call overhead dominates, it runs a loop over
- * the transposed weights that skips zero inputs (one-hot inputs are mostly
- * zero).  Both paths compute the same function; mlp_forward_naive is the
- * plain reference loop the tests and benchmarks compare against.
+ * mlp_forward runs one cblas_sgemm per layer over a row-major batch (bias,
+ * ReLU between layers, none after the last); OpenBLAS's small-matrix path
+ * beats a hand loop at every batch size measured (bench/bench_engine), so
+ * there is no separate small-batch path.  mlp_forward_levels is the serving
+ * path (see below); mlp_forward_naive is the plain reference loop the tests
+ * and benchmarks compare against.
  *
  * The struct only points at weights it does not own (the model owns one
  * contiguous block).  Scratch memory is the caller's, sized once with
@@ -27,16 +28,13 @@ struct mlp_layer {
 	size_t in, out;   /* I, O */
 	const float *w;   /* (O, I) */
 	const float *b;   /* (O) */
-	const float *wt;  /* (I, O): w transposed, for the small-batch path; may be NULL */
+	const float *wt;  /* (I, O): w transposed, for mlp_forward_levels's sparse first layer */
 };
 
 struct mlp {
 	size_t n_layers; /* hidden layers + the output layer */
 	struct mlp_layer layer[MLP_MAX_LAYERS];
 };
-
-/* Batches up to this many rows take the loop path when wt is available. */
-#define MLP_SMALL_BATCH 16
 
 size_t mlp_input_size(const struct mlp *m);
 size_t mlp_output_size(const struct mlp *m);
@@ -45,9 +43,24 @@ size_t mlp_scratch_floats(const struct mlp *m, size_t B);
 
 /* x: (B, I), scratch: mlp_scratch_floats(m, B), y: (B, O_last). */
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
-/* The same through BLAS regardless of B (benchmarks and tests). */
-void mlp_forward_blas(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
 /* Reference: textbook loops in double accumulation, no BLAS. */
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
+
+/*
+ * Score n items at K promotion levels each, the serving path.  Row (i, k)
+ * of the virtual (n*K, I) input is item i's encoded row with level slot
+ * level_offset + k set to 1.  The first layer is linear in its input, so it
+ * is computed once per item (skipping zero inputs, which one-hot encodings
+ * are mostly made of) and each level adds its own weight column; the other
+ * layers run over the n*K rows, MLP_TILE items at a time so that the
+ * activations stay in cache.  Same function as mlp_forward on the expanded
+ * rows, K times less work in the first layer.  Needs wt.
+ * base: (n, I) with the level slots zero; y: (n*K, O_last);
+ * scratch: mlp_levels_scratch_floats(m, K).
+ */
+#define MLP_TILE 64
+void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t level_offset,
+			size_t K, float *scratch, float *y);
+size_t mlp_levels_scratch_floats(const struct mlp *m, size_t K);
 
 #endif

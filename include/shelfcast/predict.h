@@ -4,9 +4,9 @@
  * `shelfcast predict` (predict_batch_* directly), so both give the same
  * numbers for the same rows.
  *
- * A batch of n items holds n*K encoded rows (K promotion levels): each
- * item's features are encoded once and the row replicated with each level
- * one-hot, then one forward pass scores them all.
+ * A batch of n items is scored at all K promotion levels at once: each
+ * item's features are encoded once (level slots zero) and
+ * mlp_forward_levels scores the n*K (item, level) rows in one pass.
  *
  * Thread-safety: a batch belongs to one request; the model is shared and
  * read-only.
@@ -24,9 +24,9 @@
 
 struct predict_batch {
 	size_t n, K, d;         /* items, levels, encoded width */
-	float *x;               /* (n*K, d) */
+	float *x;               /* (n, d): encoded items, level slots zero */
 	float *y;               /* (n*K, 2) */
-	float *scratch;         /* mlp_scratch_floats(n*K) */
+	float *scratch;         /* mlp_levels_scratch_floats(K) */
 	double *price;          /* (n) */
 	double *unit_cost;      /* (n) */
 	int *asked;             /* (n) requested level index, or -1 */

@@ -70,4 +70,13 @@ enum error_code train_compare(const struct train_result *res, const struct datas
 			      const struct table *t, const struct model *other, double *r2_log,
 			      struct error *err);
 
+/*
+ * Self-check of backpropagation, for the tests: on a random network of the
+ * given widths and a random batch, the largest difference between the
+ * analytic gradient of the training loss and central finite differences,
+ * relative to the largest gradient, over every parameter.
+ */
+double train_gradient_check(size_t inputs, const size_t *hidden, size_t n_hidden, size_t batch,
+			    double exposure_weight, uint64_t seed);
+
 #endif

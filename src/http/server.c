@@ -261,18 +261,23 @@ static json_t *headline_metrics(const json_t *metrics)
 	return out;
 }
 
+/* What a caller sends: each feature once (a numeric one may feed several inputs). */
 static json_t *model_inputs(const struct model *m)
 {
 	json_t *arr = json_array();
-	size_t i;
-	for (i = 0; arr && i < m->spec.n_numeric; i++)
+	size_t i, j;
+	for (i = 0; arr && i < m->spec.n_numeric; i++) {
+		for (j = 0; j < i && strcmp(m->spec.numeric[j].name, m->spec.numeric[i].name); j++)
+			;
+		if (j < i)
+			continue;
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "name", m->spec.numeric[i].name,
 						     "type", "numeric", "required",
 						     m->spec.numeric[i].required));
+	}
 	for (i = 0; arr && i < m->spec.n_categorical; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "name",
-						     m->spec.categorical[i].name, "type",
-						     "categorical", "required", 0));
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", m->spec.categorical[i].name,
+						     "type", "categorical"));
 	return arr;
 }
 

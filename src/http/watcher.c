@@ -118,9 +118,13 @@ static PGconn *connect_interruptible(struct watcher *w, char *why, size_t why_si
 	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
 					   "keepalives_idle", "keepalives_interval",
 					   "keepalives_count", "fallback_application_name", NULL};
-	const char *vals[] = {w->conninfo, "10", "1", "10", "5", "3", "shelfcast-watcher", NULL};
+	char timeout[16];
+	const char *vals[] = {w->conninfo, timeout, "1", "10", "5", "3", "shelfcast-watcher", NULL};
 	double deadline = util_now_s() + DB_CONNECT_TIMEOUT_S;
-	PGconn *c = PQconnectStartParams(keys, vals, 1);
+	PGconn *c;
+
+	snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT_S);
+	c = PQconnectStartParams(keys, vals, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
 	if (!c || PQstatus(c) == CONNECTION_BAD)

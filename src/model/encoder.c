@@ -105,6 +105,11 @@ size_t encoder_width(const struct encoder *enc)
 	return enc->width;
 }
 
+size_t encoder_level_offset(const struct encoder *enc)
+{
+	return enc->level_offset;
+}
+
 int encoder_input_index(const struct encoder *enc, const char *name, size_t len)
 {
 	return hashmap_get(enc->names, name, len);

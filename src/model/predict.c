@@ -33,9 +33,9 @@ enum error_code predict_batch_init(struct predict_batch *b, const struct model *
 	bool ok;
 
 	memset(b, 0, sizeof *b);
-	ok = n > 0 && util_mul_size(n, K, &rows) && bytes3(rows, d, sizeof(float), &sizes[0]) &&
+	ok = n > 0 && util_mul_size(n, K, &rows) && bytes3(n, d, sizeof(float), &sizes[0]) &&
 	     bytes3(rows, 2, sizeof(float), &sizes[1]) &&
-	     bytes3(mlp_scratch_floats(&m->mlp, 1), rows, sizeof(float), &sizes[2]) &&
+	     bytes3(mlp_levels_scratch_floats(&m->mlp, K), 1, sizeof(float), &sizes[2]) &&
 	     bytes3(n, 1, sizeof(double), &sizes[3]) && bytes3(n, 1, sizeof(int), &sizes[5]) &&
 	     bytes3(rows, 1, sizeof(double), &sizes[7]) &&
 	     bytes3(n, nc ? nc : 1, sizeof(uint32_t), &sizes[10]) &&
@@ -83,20 +83,14 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 				  const char *field_prefix, struct error *err)
 {
 	const struct spec *spec = &m->spec;
-	float *row = b->x + i * b->K * b->d;
-	size_t nc = spec->n_categorical ? spec->n_categorical : 1, k;
+	size_t nc = spec->n_categorical ? spec->n_categorical : 1;
 	enum error_code rc;
 
-	rc = encoder_encode(m->enc, values, -1, row, b->unknown + i * nc, &b->n_unknown[i],
+	/* Level slots stay zero: the forward pass adds each level's weights itself. */
+	rc = encoder_encode(m->enc, values, -1, b->x + i * b->d, b->unknown + i * nc, &b->n_unknown[i],
 			    field_prefix, err);
 	if (rc)
 		return rc;
-	for (k = 0; k < b->K; k++) {
-		float *r = row + k * b->d;
-		if (k > 0)
-			memcpy(r, row, b->d * sizeof *r);
-		encoder_set_level(m->enc, r, (int)k);
-	}
 	b->price[i] = encoder_numeric_value(m->enc, values, (size_t)spec->price_index);
 	b->unit_cost[i] = spec->unit_cost_index >= 0
 				  ? encoder_numeric_value(m->enc, values, (size_t)spec->unit_cost_index)
@@ -109,7 +103,7 @@ void predict_batch_run(struct predict_batch *b, const struct model *m, enum spec
 {
 	size_t rows = b->n * b->K, r, i;
 
-	mlp_forward(&m->mlp, b->x, rows, b->scratch, b->y);
+	mlp_forward_levels(&m->mlp, b->x, b->n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
 	for (r = 0; r < rows; r++) {
 		b->sales[r] = promo_sales_head(&m->spec, b->y[2 * r]);
 		b->exposure[r] = promo_exposure_head(b->y[2 * r + 1]);
@@ -294,7 +288,7 @@ enum error_code predict_run(const char *body, size_t len, size_t max_items,
 	size_t n, i;
 
 	memset(outcome, 0, sizeof *outcome);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
 		return json_syntax_error(&jerr, err);
 

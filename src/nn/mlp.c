@@ -46,31 +46,7 @@ static void layer_blas(const struct mlp_layer *L, const float *x, size_t B, floa
 		    x, (int)L->in, L->w, (int)L->in, 1.0f, y, (int)L->out);
 }
 
-/*
- * y: (B, O) = x: (B, I) . wt: (I, O) + b, row by row: the inner loop runs
- * over contiguous outputs (vectorizes without reassociation) and skips zero
- * inputs, which one-hot encodings are mostly made of.
- */
-static void layer_loop(const struct mlp_layer *L, const float *x, size_t B, float *y)
-{
-	size_t r, i, o;
-	for (r = 0; r < B; r++) {
-		const float *xr = x + r * L->in;
-		float *yr = y + r * L->out;
-		memcpy(yr, L->b, L->out * sizeof *yr);
-		for (i = 0; i < L->in; i++) {
-			const float xi = xr[i];
-			const float *w = L->wt + i * L->out;
-			if (xi == 0.0f)
-				continue;
-			for (o = 0; o < L->out; o++)
-				yr[o] += xi * w[o];
-		}
-	}
-}
-
-static void forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y,
-		    int use_loop)
+void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
 {
 	const float *in = x;
 	float *bufs[2] = {scratch, scratch + B * max_hidden(m)};
@@ -80,24 +56,11 @@ static void forward(const struct mlp *m, const float *x, size_t B, float *scratc
 		const struct mlp_layer *L = &m->layer[l];
 		int last = l + 1 == m->n_layers;
 		float *out = last ? y : bufs[l & 1];
-		if (use_loop && L->wt)
-			layer_loop(L, in, B, out);
-		else
-			layer_blas(L, in, B, out);
+		layer_blas(L, in, B, out);
 		if (!last)
 			relu(out, B * L->out);
 		in = out;
 	}
-}
-
-void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
-{
-	forward(m, x, B, scratch, y, B <= MLP_SMALL_BATCH);
-}
-
-void mlp_forward_blas(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
-{
-	forward(m, x, B, scratch, y, 0);
 }
 
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
@@ -118,5 +81,71 @@ void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scr
 				out[r * L->out + o] = !last && acc < 0 ? 0.0f : (float)acc;
 			}
 		in = out;
+	}
+}
+
+size_t mlp_levels_scratch_floats(const struct mlp *m, size_t K)
+{
+	/* the tile's per-item first layer, then two ping-pong buffers of its rows */
+	return MLP_TILE * m->layer[0].out + 2 * MLP_TILE * K * max_hidden(m);
+}
+
+/* h: (O) = b + sum over the non-zero x_i of x_i * wt[i, :], wt: (I, O) */
+static void sparse_row(const struct mlp_layer *L, const float *restrict x, float *restrict h)
+{
+	size_t i, o, O = L->out;
+	memcpy(h, L->b, O * sizeof *h);
+	for (i = 0; i < L->in; i++) {
+		const float xi = x[i];
+		const float *restrict w = L->wt + i * O;
+		if (xi == 0.0f)
+			continue;
+		for (o = 0; o < O; o++)
+			h[o] += xi * w[o];
+	}
+}
+
+void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t level_offset,
+			size_t K, float *scratch, float *y)
+{
+	const struct mlp_layer *L0 = &m->layer[0];
+	size_t H = L0->out, W = max_hidden(m), O_last = mlp_output_size(m), t0, i, k, o, l;
+	float *h1 = scratch, *bufs[2] = {scratch + MLP_TILE * H, scratch + MLP_TILE * H + MLP_TILE * K * W};
+
+	for (t0 = 0; t0 < n; t0 += MLP_TILE) {
+		size_t T = n - t0 < MLP_TILE ? n - t0 : MLP_TILE, rows = T * K;
+		const float *in = bufs[0];
+
+		for (i = 0; i < T; i++)
+			sparse_row(L0, base + (t0 + i) * L0->in, h1 + i * H);
+		/* row (i, k) of layer 1 = item i's part + level k's weight column, through the ReLU */
+		for (i = 0; i < T; i++)
+			for (k = 0; k < K; k++) {
+				const float *restrict lv = L0->wt + (level_offset + k) * H;
+				const float *restrict hi = h1 + i * H;
+				float *restrict r = bufs[0] + (i * K + k) * H;
+				for (o = 0; o < H; o++) {
+					float v = hi[o] + lv[o];
+					r[o] = v > 0.0f ? v : 0.0f;
+				}
+			}
+		if (m->n_layers == 1) {
+			/* a single layer: its output is the answer, no ReLU */
+			for (i = 0; i < T; i++)
+				for (k = 0; k < K; k++)
+					for (o = 0; o < H; o++)
+						y[((t0 + i) * K + k) * O_last + o] =
+							h1[i * H + o] + L0->wt[(level_offset + k) * H + o];
+			continue;
+		}
+		for (l = 1; l < m->n_layers; l++) {
+			const struct mlp_layer *L = &m->layer[l];
+			int last = l + 1 == m->n_layers;
+			float *out = last ? y + t0 * K * O_last : bufs[l & 1];
+			layer_blas(L, in, rows, out);
+			if (!last)
+				relu(out, rows * L->out);
+			in = out;
+		}
 	}
 }

@@ -27,11 +27,13 @@ enum error_code db_connect(const char *conninfo, PGconn **out, struct error *err
 	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
 					   "keepalives_idle", "keepalives_interval",
 					   "keepalives_count", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo, "10", "1", "10", "5", "3", "shelfcast", NULL};
+	char timeout[16];
+	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", "shelfcast", NULL};
 	PGconn *c;
 	char msg[ERROR_MESSAGE_MAX];
 
 	*out = NULL;
+	snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT_S);
 	c = PQconnectdbParams(keys, vals, 1);
 	if (!c)
 		return error_nomem(err, "a database connection");

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shelfcast/sha256.h"
 #include "shelfcast/util.h"
 
 #define PG_PORT "5432"
@@ -184,6 +185,43 @@ static bool user_can_reach(const struct pgembed *pg, const char *dir)
 		if (errno != EINTR)
 			return true;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static enum error_code relocate_cluster(struct pgembed *pg, struct error *err)
+{
+	char link_path[PATH_MAX], hex[SHA256_HEX_SIZE], target[PATH_MAX];
+	struct sha256 h;
+	struct stat st;
+	ssize_t n;
+
+	sha256_init(&h);
+	sha256_update(&h, pg->data_dir, strlen(pg->data_dir));
+	sha256_final_hex(&h, hex);
+	snprintf(pg->cluster, sizeof pg->cluster, "/var/lib/shelfcast/clusters/%.16s", hex);
+	snprintf(link_path, sizeof link_path, "%s/pg", pg->data_dir);
+	if (util_mkdirs("/var/lib/shelfcast/clusters", 0755, err) != ERROR_OK)
+		return err->code;
+	if (!user_can_reach(pg, "/var/lib/shelfcast/clusters"))
+		return error_set(err, ERROR_IO, NULL,
+				 "PostgreSQL runs as user %s, who cannot reach %s or "
+				 "/var/lib/shelfcast/clusters: choose another --data-dir",
+				 pg->run_user, pg->data_dir);
+	n = readlink(link_path, target, sizeof target - 1);
+	if (n >= 0) {
+		target[n] = '\0';
+		if (strcmp(target, pg->cluster))
+			return error_set(err, ERROR_IO, NULL, "%s links to %s, expected %s: refusing to touch it",
+					 link_path, target, pg->cluster);
+	} else if (lstat(link_path, &st) == 0) {
+		return error_set(err, ERROR_IO, NULL,
+				 "%s exists, and PostgreSQL (user %s) cannot reach it: choose another "
+				 "--data-dir",
+				 link_path, pg->run_user);
+	} else if (symlink(pg->cluster, link_path) != 0) {
+		return error_set(err, ERROR_IO, NULL, "cannot link %s to %s: %s", link_path, pg->cluster,
+				 strerror(errno));
+	}
+	return ERROR_OK;
 }
 
 static void log_tail(const char *path, char *out, size_t size)
@@ -536,11 +574,14 @@ enum error_code pgembed_open(struct pgembed *pg, const char *data_dir, struct er
 	if (rc)
 		goto out;
 	if (!user_can_reach(pg, pg->data_dir)) {
-		rc = error_set(err, ERROR_IO, NULL,
-			       "PostgreSQL runs as user %s, who cannot reach %s: give it search "
-			       "permission on the parent directories or choose another --data-dir",
-			       pg->run_user, pg->data_dir);
-		goto out;
+		/*
+		 * Run as root in a directory the cluster's user cannot enter (a clone
+		 * under /root, say): keep the cluster under /var/lib/shelfcast instead,
+		 * one per data directory, with data_dir/pg a link to it.
+		 */
+		rc = relocate_cluster(pg, err);
+		if (rc)
+			goto out;
 	}
 
 	snprintf(path, sizeof path, "%s/start.lock", pg->data_dir);

@@ -1028,3 +1028,58 @@ out:
 	free(scratch);
 	return rc;
 }
+
+double train_gradient_check(size_t inputs, const size_t *hidden, size_t n_hidden, size_t batch,
+			    double exposure_weight, uint64_t seed)
+{
+	struct spec spec;
+	struct net net;
+	struct rng r = {seed};
+	struct error err;
+	double *tt = calloc(batch, sizeof *tt), *ee = calloc(batch, sizeof *ee), worst = 0, gmax = 0;
+	float *grad = NULL;
+	size_t i;
+
+	memset(&spec, 0, sizeof spec);
+	spec.input_size = inputs;
+	memcpy(spec.hidden, hidden, n_hidden * sizeof *hidden);
+	spec.n_hidden = n_hidden;
+	error_init(&err);
+	if (!tt || !ee || net_init(&net, &spec, batch, &r, &err) != ERROR_OK) {
+		free(tt);
+		free(ee);
+		return INFINITY;
+	}
+	grad = calloc(net.n_params, sizeof *grad);
+	for (i = 0; i < batch * inputs; i++)
+		net.act[0][i] = (float)(2 * rng_uniform(&r) - 1);
+	for (i = 0; i < batch; i++) {
+		tt[i] = 2 * rng_uniform(&r) - 1;
+		ee[i] = rng_uniform(&r) < 0.5;
+	}
+	net_forward(&net, batch);
+	batch_loss(&net, batch, tt, ee, exposure_weight, true);
+	net_backward(&net, batch);
+	memcpy(grad, net.g, net.n_params * sizeof *grad);
+	for (i = 0; i < net.n_params; i++)
+		gmax = fmax(gmax, fabs(grad[i]));
+	for (i = 0; i < net.n_params; i++) {
+		const float h = 2e-3f;
+		float keep = net.p[i];
+		double up, down, numeric;
+		net.p[i] = keep + h;
+		net_forward(&net, batch);
+		up = batch_loss(&net, batch, tt, ee, exposure_weight, false);
+		net.p[i] = keep - h;
+		net_forward(&net, batch);
+		down = batch_loss(&net, batch, tt, ee, exposure_weight, false);
+		net.p[i] = keep;
+		numeric = (up - down) / (2.0 * h);
+		worst = fmax(worst, fabs(numeric - grad[i]));
+	}
+	free(grad);
+	free(tt);
+	free(ee);
+	net_free(&net);
+	return gmax > 0 ? worst / gmax : worst;
+}

@@ -1,0 +1,293 @@
+"""Integration harness: a throwaway PostgreSQL, the real shelfcast binary, real HTTP.
+
+Everything here talks to real processes: PostgreSQL started from its own
+binaries in a temporary directory (Unix socket only), `shelfcast serve`
+started as a subprocess, requests over TCP.  Every reply can be checked
+against openapi.yaml (see contract.py).
+"""
+import http.client
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+BINARY = os.environ.get("SHELFCAST_BIN", "")
+SOURCE_ROOT = os.environ.get("SHELFCAST_SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def pg_bindir():
+    env = os.environ.get("SHELFCAST_PG_BINDIR")
+    if env:
+        return env
+    base = "/usr/lib/postgresql"
+    versions = sorted((int(v) for v in os.listdir(base) if v.isdigit()), reverse=True) if os.path.isdir(base) else []
+    for v in versions:
+        d = os.path.join(base, str(v), "bin")
+        if os.path.exists(os.path.join(d, "postgres")):
+            return d
+    raise Failure("no PostgreSQL server binaries found")
+
+
+def unprivileged():
+    """(uid, gid) to run PostgreSQL as when we are root, else None."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pw = pwd.getpwnam(name)
+            return pw.pw_uid, pw.pw_gid
+        except KeyError:
+            continue
+    raise Failure("running as root and no unprivileged user for PostgreSQL")
+
+
+def temp_dir(prefix):
+    d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("SHELFCAST_TEST_TMP", "/tmp"))
+    os.chmod(d, 0o755)
+    return d
+
+
+class Postgres:
+    """A private cluster on a Unix socket in a temporary directory."""
+
+    def __init__(self):
+        self.dir = temp_dir("sc-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        os.mkdir(self.data, 0o700)
+        os.mkdir(self.sock, 0o755)
+        self.user = unprivileged()
+        if self.user:
+            for p in (self.data, self.sock):
+                os.chown(p, *self.user)
+        self.bindir = pg_bindir()
+        self.log = os.path.join(self.dir, "postgres.log")
+        open(self.log, "w").close()
+        if self.user:
+            os.chown(self.log, *self.user)
+        self._run([os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "postgres",
+                   "-A", "trust", "-N", "--locale=C", "-E", "UTF8"])
+        self.proc = None
+        self.start()
+
+    def _kw(self):
+        kw = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "cwd": "/"}
+        if self.user:
+            kw["user"], kw["group"] = self.user
+            kw["extra_groups"] = []
+        return kw
+
+    def _run(self, argv):
+        with open(self.log, "a") as log:
+            kw = self._kw()
+            kw["stdout"] = log
+            subprocess.run(argv, check=True, **kw)
+
+    def start(self):
+        log = open(self.log, "a")
+        kw = self._kw()
+        kw["stdout"] = log
+        self.proc = subprocess.Popen([os.path.join(self.bindir, "postgres"), "-D", self.data, "-k", self.sock,
+                                      "-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200"],
+                                     start_new_session=True, **kw)
+        log.close()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.psql("postgres", "SELECT 1", check=False).returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                raise Failure("postgres exited: " + open(self.log).read()[-2000:])
+            time.sleep(0.05)
+        raise Failure("postgres did not start")
+
+    def stop(self, mode="fast"):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal({"fast": signal.SIGINT, "immediate": signal.SIGQUIT, "smart": signal.SIGTERM}[mode])
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self):
+        """SIGKILL the postmaster (children notice and exit)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        time.sleep(0.5)
+
+    def url(self, db):
+        return "postgresql:///%s?host=%s&user=postgres" % (db, self.sock)
+
+    def psql(self, db, sql, check=True):
+        r = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                            "-h", self.sock, "-U", "postgres", "-d", db, "-c", sql],
+                           capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise Failure("psql failed: %s\n%s" % (sql, r.stderr))
+        return r
+
+    def query(self, db, sql):
+        return self.psql(db, sql).stdout.strip()
+
+    def new_database(self):
+        name = "t_" + uuid.uuid4().hex[:12]
+        self.psql("postgres", "CREATE DATABASE %s" % name)
+        return name
+
+    def close(self):
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(args, timeout=600, env=None, input=None):
+    """Run the shelfcast binary; returns CompletedProcess (text)."""
+    e = dict(os.environ)
+    e.pop("DATABASE_URL", None)
+    if env:
+        e.update(env)
+    return subprocess.run([BINARY] + list(args), capture_output=True, text=True, timeout=timeout, env=e, input=input)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+class Server:
+    """`shelfcast serve` on a free port; stop() checks it exits 0 (sanitizer reports fail it)."""
+
+    def __init__(self, db_url=None, data_dir=None, args=(), env=None, wait_ready=False, contract=None):
+        self.port = free_port()
+        self.contract = contract
+        self.log_path = os.path.join(temp_dir("sc-log-"), "serve.log")
+        argv = [BINARY, "serve", "--listen", "127.0.0.1:%d" % self.port, "--drain", "10"]
+        if db_url:
+            argv += ["--db", db_url]
+        if data_dir:
+            argv += ["--data-dir", data_dir]
+        argv += list(args)
+        e = dict(os.environ)
+        e.pop("DATABASE_URL", None)
+        if env:
+            e.update(env)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise Failure("serve exited %s: %s" % (self.proc.returncode, self.output()[-3000:]))
+            try:
+                r = self.get("/readyz" if wait_ready else "/healthz", validate=False)
+                if r.status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise Failure("serve did not come up: " + self.output()[-3000:])
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None, validate=True, timeout=30):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        resp = Response(r.status, r.getheaders(), r.read())
+        c.close()
+        if validate and self.contract:
+            self.contract.validate(method, path, resp)
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def predict(self, body, **kw):
+        return self.post("/v1/predict", body, **kw)
+
+    def wait_for(self, predicate, timeout=10.0, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        raise Failure("timed out waiting for " + what)
+
+    def stop(self, sig=signal.SIGTERM, expect_code=0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Failure("serve did not stop within 60 s of %s" % sig)
+        self.log.close()
+        if expect_code is not None and self.proc.returncode != expect_code:
+            raise Failure("serve exited %s (expected %s): %s" % (self.proc.returncode, expect_code, self.output()[-4000:]))
+        return self.proc.returncode
+
+
+def demo_csv(rows=3000, seed=7):
+    d = temp_dir("sc-data-")
+    path = os.path.join(d, "demo.csv")
+    r = run(["demo-data", "--rows", str(rows), "--seed", str(seed), "--out", path])
+    check(r.returncode == 0, "demo-data failed: " + r.stderr)
+    return path
+
+
+def example(*parts):
+    return os.path.join(SOURCE_ROOT, "examples", *parts)
+
+
+def train(db_url, data, config=None, extra=(), check_ok=True):
+    r = run(["train", "--db", db_url, "--data", data, "--config", config or example("demo", "dataset.json")] + list(extra))
+    if check_ok:
+        check(r.returncode == 0, "train failed (%d): %s" % (r.returncode, r.stderr[-3000:]))
+    return r

@@ -1,0 +1,146 @@
+/* Unit tests: strbuf, sha256, hashmap, util parsing. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "shelfcast/hashmap.h"
+#include "shelfcast/sha256.h"
+#include "shelfcast/strbuf.h"
+
+static void test_strbuf_escapes_json_strings(void **state)
+{
+	struct strbuf sb;
+	(void)state;
+	strbuf_init(&sb);
+	strbuf_json_string(&sb, "a\"b\\c\n\x01\xc3\xa9", 9);
+	assert_string_equal(sb.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"");
+	strbuf_done(&sb);
+}
+
+static void test_strbuf_replaces_invalid_utf8(void **state)
+{
+	struct strbuf sb;
+	(void)state;
+	strbuf_init(&sb);
+	strbuf_json_string(&sb, "x\xff\xc3(y\xed\xa0\x80", 8);
+	assert_string_equal(sb.data, "\"x\\ufffd\\ufffd(y\\ufffd\\ufffd\\ufffd\"");
+	strbuf_done(&sb);
+}
+
+static void test_strbuf_numbers_are_valid_json(void **state)
+{
+	struct strbuf sb;
+	(void)state;
+	strbuf_init(&sb);
+	strbuf_json_double(&sb, NAN, 7);
+	strbuf_putc(&sb, ' ');
+	strbuf_json_double(&sb, -0.0, 7);
+	strbuf_putc(&sb, ' ');
+	strbuf_json_double(&sb, 4210.5, 7);
+	strbuf_putc(&sb, ' ');
+	strbuf_json_int(&sb, -9223372036854775807LL - 1);
+	assert_string_equal(sb.data, "null 0 4210.5 -9223372036854775808");
+	strbuf_done(&sb);
+}
+
+static void test_strbuf_printf_grows(void **state)
+{
+	struct strbuf sb;
+	char big[1000];
+	(void)state;
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	strbuf_init(&sb);
+	strbuf_printf(&sb, "%s-%d", big, 42);
+	assert_int_equal(sb.len, 1002);
+	assert_string_equal(sb.data + 999, "-42");
+	strbuf_done(&sb);
+}
+
+static void hex_of(const char *msg, size_t len, char out[65])
+{
+	struct sha256 c;
+	sha256_init(&c);
+	sha256_update(&c, msg, len);
+	sha256_final_hex(&c, out);
+}
+
+static void test_sha256_matches_the_fips_vectors(void **state)
+{
+	char hex[65], *million;
+	struct sha256 c;
+	size_t i;
+	(void)state;
+	hex_of("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	hex_of("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	hex_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* a million 'a', fed in uneven pieces */
+	million = malloc(1000000);
+	memset(million, 'a', 1000000);
+	sha256_init(&c);
+	for (i = 0; i < 1000000;) {
+		size_t n = (i * 7 + 13) % 997 + 1;
+		if (n > 1000000 - i)
+			n = 1000000 - i;
+		sha256_update(&c, million + i, n);
+		i += n;
+	}
+	sha256_final_hex(&c, hex);
+	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	free(million);
+}
+
+static void test_hashmap_keeps_first_value_and_grows(void **state)
+{
+	struct hashmap *m = hashmap_new(1);
+	char key[32];
+	int i;
+	(void)state;
+	for (i = 0; i < 5000; i++) {
+		int n = snprintf(key, sizeof key, "k%d", i);
+		assert_int_equal(hashmap_put(m, key, (size_t)n, i), i);
+	}
+	assert_int_equal(hashmap_put(m, "k7", 2, 99), 7);
+	assert_int_equal(hashmap_count(m), 5000);
+	for (i = 0; i < 5000; i++) {
+		int n = snprintf(key, sizeof key, "k%d", i);
+		assert_int_equal(hashmap_get(m, key, (size_t)n), i);
+	}
+	assert_int_equal(hashmap_get(m, "missing", 7), -1);
+	assert_int_equal(hashmap_get(m, "k1\0", 3), -1); /* lengths are part of the key */
+	hashmap_free(m);
+}
+
+static void test_util_parsers_are_strict(void **state)
+{
+	long long v;
+	double d;
+	(void)state;
+	assert_true(util_parse_long("42", 0, 100, &v) && v == 42);
+	assert_false(util_parse_long("42x", 0, 100, &v));
+	assert_false(util_parse_long("", 0, 100, &v));
+	assert_false(util_parse_long("101", 0, 100, &v));
+	assert_true(util_parse_double(" 1.5 ", 5, &d) && d == 1.5);
+	assert_false(util_parse_double("abc", 3, &d));
+	assert_false(util_parse_double("1e999", 5, &d));
+	assert_false(util_parse_double("", 0, &d));
+	assert_true(util_parse_double("nan", 3, &d) && isnan(d)); /* the caller decides what NaN means */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strbuf_escapes_json_strings),
+		cmocka_unit_test(test_strbuf_replaces_invalid_utf8),
+		cmocka_unit_test(test_strbuf_numbers_are_valid_json),
+		cmocka_unit_test(test_strbuf_printf_grows),
+		cmocka_unit_test(test_sha256_matches_the_fips_vectors),
+		cmocka_unit_test(test_hashmap_keeps_first_value_and_grows),
+		cmocka_unit_test(test_util_parsers_are_strict),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,114 @@
+/* Unit tests: the dataset config parser. */
+#include "testutil.h"
+
+#include "shelfcast/dataset.h"
+
+static const char BASE[] =
+	"{\"name\": \"d\", \"features\": {\"numeric\": [\"price\"], \"categorical\": [\"brand\"]},"
+	" \"target\": {\"column\": \"units\"}, \"exposure\": {\"column\": \"featured\"},"
+	" \"promotion\": {\"column\": \"level\", \"price_column\": \"price\","
+	"   \"levels\": [{\"level\": 0, \"discount\": 0}, {\"level\": 1, \"discount\": 0.1}]},"
+	" \"split\": {\"fraction\": 0.2}%s}";
+
+static enum error_code parse_with(const char *extra, struct dataset_config *cfg, struct error *err)
+{
+	char text[4096];
+	snprintf(text, sizeof text, BASE, extra);
+	error_init(err);
+	return dataset_config_parse(text, strlen(text), cfg, err);
+}
+
+static void expect(const char *text, const char *fragment)
+{
+	struct dataset_config cfg;
+	struct error err;
+	error_init(&err);
+	if (dataset_config_parse(text, strlen(text), &cfg, &err) == ERROR_OK)
+		fail_msg("accepted: %s", text);
+	if (!strstr(err.message, fragment))
+		fail_msg("\"%s\" lacks \"%s\"", err.message, fragment);
+}
+
+static void test_defaults_are_sensible(void **state)
+{
+	struct dataset_config cfg;
+	struct error err;
+	(void)state;
+	assert_int_equal(parse_with("", &cfg, &err), ERROR_OK);
+	assert_int_equal(cfg.n_hidden, 2);
+	assert_int_equal(cfg.hidden[0], 64);
+	assert_int_equal(cfg.batch_size, 256);
+	assert_int_equal(cfg.patience, 4);
+	assert_true(cfg.validation_random); /* a fraction split validates on a random slice */
+	assert_int_equal(cfg.min_count, 5);
+	assert_int_equal(cfg.max_categories, 100000);
+	assert_true(cfg.winsor_lo == 0.001 && cfg.winsor_hi == 0.999);
+	assert_int_equal(cfg.transform, SPEC_TRANSFORM_LOG1P);
+	dataset_config_done(&cfg);
+}
+
+static void test_bad_configs_are_refused_naming_the_field(void **state)
+{
+	char text[4096];
+	(void)state;
+	snprintf(text, sizeof text, BASE, ", \"colour\": 1");
+	expect(text, "colour: unknown field");
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"epoch\": 3}");
+	expect(text, "model.epoch: unknown field");
+	snprintf(text, sizeof text, BASE, ", \"id_column\": \"brand\"");
+	expect(text, "column \"brand\" is named twice");
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"learning_rate\": -1}");
+	expect(text, "model.learning_rate");
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"validation\": \"latest\"}");
+	expect(text, "latest needs a split by column");
+	snprintf(text, sizeof text, BASE, ", \"cleaning\": {\"winsorize\": [0.9, 0.1]}");
+	expect(text, "cleaning.winsorize");
+	expect("{\"name\": \"d\"", "dataset config");
+	expect("{\"name\": \"d\", \"features\": {\"numeric\": [\"price\", \"price\"]}, \"target\": {\"column\": \"u\"},"
+	       " \"exposure\": {\"column\": \"f\"}, \"promotion\": {\"column\": \"l\", \"price_column\": \"price\","
+	       " \"levels\": [{\"level\": 0, \"discount\": 0}]}, \"split\": {\"fraction\": 0.2}}",
+	       "named twice");
+	expect("{\"name\": \"d\", \"features\": {\"numeric\": [\"p\"]}, \"target\": {\"column\": \"u\"},"
+	       " \"exposure\": {\"column\": \"f\"}, \"promotion\": {\"column\": \"l\", \"price_column\": \"price\","
+	       " \"levels\": [{\"level\": 0, \"discount\": 0}]}, \"split\": {\"fraction\": 0.2}}",
+	       "must also be a numeric feature");
+	expect("{\"name\": \"d\", \"features\": {\"numeric\": [\"price\"]}, \"target\": {\"column\": \"u\"},"
+	       " \"exposure\": {\"column\": \"f\"}, \"promotion\": {\"column\": \"l\", \"price_column\": \"price\","
+	       " \"levels\": [{\"level\": 0, \"discount\": 0}]}, \"split\": {\"fraction\": 1.5}}",
+	       "split.fraction");
+	expect("{\"name\": \"d\", \"features\": {\"numeric\": [\"price\"]}, \"target\": {\"column\": \"u\"},"
+	       " \"exposure\": {\"column\": \"f\"}, \"promotion\": {\"column\": \"l\", \"price_column\": \"price\","
+	       " \"levels\": [{\"level\": 0, \"discount\": 0}]}, \"split\": {\"test_from\": 3}}",
+	       "split.column");
+}
+
+static void test_log_columns_may_be_numeric_or_their_own(void **state)
+{
+	struct dataset_config cfg;
+	struct error err;
+	(void)state;
+	assert_int_equal(parse_with(", \"model\": {\"ema\": 0.99, \"refit\": true}", &cfg, &err), ERROR_OK);
+	assert_true(cfg.ema == 0.99 && cfg.refit);
+	dataset_config_done(&cfg);
+	{
+		const char *t = "{\"name\": \"d\", \"features\": {\"numeric\": [\"price\"], \"log\": [\"price\", \"cost\"]},"
+				" \"target\": {\"column\": \"u\"}, \"exposure\": {\"column\": \"f\"},"
+				" \"promotion\": {\"column\": \"l\", \"price_column\": \"price\","
+				" \"levels\": [{\"level\": 0, \"discount\": 0}]}, \"split\": {\"fraction\": 0.2}}";
+		error_init(&err);
+		assert_int_equal(dataset_config_parse(t, strlen(t), &cfg, &err), ERROR_OK);
+		assert_int_equal(cfg.n_log, 2);
+		dataset_config_done(&cfg);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_are_sensible),
+		cmocka_unit_test(test_bad_configs_are_refused_naming_the_field),
+		cmocka_unit_test(test_log_columns_may_be_numeric_or_their_own),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,137 @@
+/* Unit tests: the encoder, with golden cases under tests/data/encoder/<case>/. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+
+#include "shelfcast/encoder.h"
+
+static void run_case(const struct model *m, const char *name)
+{
+	char rel[512], *features_text, *level_text, *expected_text;
+	json_t *features, *expected;
+	struct encoder_value values[8];
+	float out[13];
+	uint32_t unknown[4];
+	size_t n_unknown = 0, i;
+	struct error err;
+	enum error_code rc;
+	int level;
+
+	snprintf(rel, sizeof rel, "encoder/%s/features.json", name);
+	features_text = test_data(rel, NULL);
+	snprintf(rel, sizeof rel, "encoder/%s/level", name);
+	level_text = test_data(rel, NULL);
+	snprintf(rel, sizeof rel, "encoder/%s/expected.json", name);
+	expected_text = test_data(rel, NULL);
+	assert_non_null(features_text);
+	assert_non_null(level_text);
+	assert_non_null(expected_text);
+	features = json_loads(features_text, 0, NULL);
+	expected = json_loads(expected_text, 0, NULL);
+	level = atoi(level_text);
+	error_init(&err);
+	rc = encoder_values_from_json(m->enc, features, values, "items[0].features", &err);
+	if (!rc)
+		rc = encoder_encode(m->enc, values, level, out, unknown, &n_unknown, "items[0].features", &err);
+	if (json_object_get(expected, "error_field")) {
+		if (rc == ERROR_OK)
+			fail_msg("case %s: expected an error", name);
+		assert_int_equal(rc, ERROR_INVALID);
+		if (strcmp(err.field, json_string_value(json_object_get(expected, "error_field"))))
+			fail_msg("case %s: field %s", name, err.field);
+		if (!strstr(err.message, json_string_value(json_object_get(expected, "message"))))
+			fail_msg("case %s: message %s", name, err.message);
+	} else {
+		json_t *vec = json_object_get(expected, "vector"), *unk = json_object_get(expected, "unknown");
+		if (rc != ERROR_OK)
+			fail_msg("case %s: %s", name, err.message);
+		assert_int_equal(json_array_size(vec), encoder_width(m->enc));
+		for (i = 0; i < json_array_size(vec); i++) {
+			double want = json_number_value(json_array_get(vec, i));
+			if (fabs(out[i] - want) > 1e-5 * (1 + fabs(want)))
+				fail_msg("case %s: element %zu is %g, expected %g", name, i, out[i], want);
+		}
+		assert_int_equal(n_unknown, json_array_size(unk));
+		for (i = 0; i < n_unknown; i++)
+			assert_string_equal(m->spec.categorical[unknown[i]].name,
+					    json_string_value(json_array_get(unk, i)));
+	}
+	json_decref(features);
+	json_decref(expected);
+	free(features_text);
+	free(level_text);
+	free(expected_text);
+}
+
+static void test_golden_cases(void **state)
+{
+	struct model *m = test_model(TEST_SPEC, 1, 0.5f, NULL);
+	const char *root = getenv("SHELFCAST_TEST_DATA");
+	char dir[1024];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+	(void)state;
+	assert_non_null(m);
+	snprintf(dir, sizeof dir, "%s/encoder", root ? root : "tests/data");
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		run_case(m, e->d_name);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 10);
+	model_unref(m);
+}
+
+static void test_set_level_moves_the_one_hot(void **state)
+{
+	struct model *m = test_model(TEST_SPEC, 1, 0.5f, NULL);
+	struct encoder_value v[5] = {{0}};
+	float out[13];
+	struct error err;
+	(void)state;
+	error_init(&err);
+	v[1].kind = ENCODER_VALUE_NUMBER;
+	v[1].number = 1;
+	assert_int_equal(encoder_encode(m->enc, v, 0, out, NULL, NULL, NULL, &err), ERROR_OK);
+	assert_true(out[10] == 1 && out[11] == 0 && out[12] == 0);
+	encoder_set_level(m->enc, out, 2);
+	assert_true(out[10] == 0 && out[11] == 0 && out[12] == 1);
+	assert_int_equal(encoder_encode(m->enc, v, 3, out, NULL, NULL, "row", &err), ERROR_INVALID);
+	model_unref(m);
+}
+
+static void test_non_finite_numbers_are_refused(void **state)
+{
+	struct model *m = test_model(TEST_SPEC, 1, 0.5f, NULL);
+	struct encoder_value v[5] = {{0}};
+	float out[13];
+	struct error err;
+	(void)state;
+	error_init(&err);
+	v[0].kind = ENCODER_VALUE_NUMBER;
+	v[0].number = NAN;
+	v[1].kind = ENCODER_VALUE_NUMBER;
+	v[1].number = 1;
+	assert_int_equal(encoder_encode(m->enc, v, 0, out, NULL, NULL, "items[3].features", &err), ERROR_INVALID);
+	assert_string_equal(err.field, "items[3].features.price");
+	assert_non_null(strstr(err.message, "finite"));
+	model_unref(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden_cases),
+		cmocka_unit_test(test_set_level_moves_the_one_hot),
+		cmocka_unit_test(test_non_finite_numbers_are_refused),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,176 @@
+/* Unit tests: the MLP forward (BLAS and small-batch loop) against the naive reference. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "shelfcast/mlp.h"
+
+struct owned_mlp {
+	struct mlp m;
+	float *w[MLP_MAX_LAYERS], *b[MLP_MAX_LAYERS], *wt[MLP_MAX_LAYERS];
+};
+
+static void build(struct owned_mlp *o, const size_t *dims, size_t n_layers, uint64_t *seed)
+{
+	size_t l, i, j;
+	memset(o, 0, sizeof *o);
+	o->m.n_layers = n_layers;
+	for (l = 0; l < n_layers; l++) {
+		size_t I = dims[l], O = dims[l + 1];
+		float bound = 1.0f / sqrtf((float)I);
+		o->w[l] = malloc(I * O * sizeof(float));
+		o->b[l] = malloc(O * sizeof(float));
+		o->wt[l] = malloc(I * O * sizeof(float));
+		for (i = 0; i < I * O; i++)
+			o->w[l][i] = test_uniform(seed, -bound, bound);
+		for (i = 0; i < O; i++)
+			o->b[l][i] = test_uniform(seed, -bound, bound);
+		for (i = 0; i < O; i++)
+			for (j = 0; j < I; j++)
+				o->wt[l][j * O + i] = o->w[l][i * I + j];
+		o->m.layer[l] = (struct mlp_layer){I, O, o->w[l], o->b[l], o->wt[l]};
+	}
+}
+
+static void release(struct owned_mlp *o)
+{
+	size_t l;
+	for (l = 0; l < o->m.n_layers; l++) {
+		free(o->w[l]);
+		free(o->b[l]);
+		free(o->wt[l]);
+	}
+}
+
+/* max |a - b| / max |b|: the output's norm-wise relative error */
+static double rel_error(const float *a, const float *b, size_t n)
+{
+	double num = 0, den = 0;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		double d = fabs((double)a[i] - (double)b[i]);
+		num = d > num ? d : num;
+		den = fabs((double)b[i]) > den ? fabs((double)b[i]) : den;
+	}
+	return den > 0 ? num / den : num;
+}
+
+static void test_blas_forward_matches_the_naive_loop_on_random_shapes(void **state)
+{
+	static const size_t batches[] = {1, 2, 3, 7, 16, 17, 33, 256, 1001};
+	uint64_t seed = 42;
+	double worst = 0;
+	int trial;
+	(void)state;
+	for (trial = 0; trial < 40; trial++) {
+		size_t dims[MLP_MAX_LAYERS + 1], n_layers = 1 + (size_t)(test_rand(&seed) % 3), l, k;
+		struct owned_mlp o;
+		dims[0] = 1 + (size_t)(test_rand(&seed) % 200);
+		for (l = 1; l < n_layers; l++)
+			dims[l] = 1 + (size_t)(test_rand(&seed) % 130);
+		dims[n_layers] = 1 + (size_t)(test_rand(&seed) % 3);
+		build(&o, dims, n_layers, &seed);
+		for (k = 0; k < sizeof batches / sizeof batches[0]; k++) {
+			size_t B = batches[k], i, out_n = B * dims[n_layers];
+			float *x = malloc(B * dims[0] * sizeof(float));
+			float *scratch = malloc(mlp_scratch_floats(&o.m, B) * sizeof(float));
+			float *y = malloc(out_n * sizeof(float)), *yr = malloc(out_n * sizeof(float));
+			double e;
+			/* one-hot-like inputs: mostly zeros, as the encoder makes them */
+			for (i = 0; i < B * dims[0]; i++)
+				x[i] = test_rand(&seed) % 4 == 0 ? test_uniform(&seed, -2, 2) : 0.0f;
+			mlp_forward(&o.m, x, B, scratch, y);
+			mlp_forward_naive(&o.m, x, B, scratch, yr);
+			e = rel_error(y, yr, out_n);
+			worst = fmax(worst, e);
+			if (e > 1e-5)
+				fail_msg("dims %zu..%zu, %zu layers, batch %zu: relative error %g", dims[0],
+					 dims[n_layers], n_layers, B, e);
+			free(x);
+			free(scratch);
+			free(y);
+			free(yr);
+		}
+		release(&o);
+	}
+	print_message("# worst relative error %g\n", worst);
+}
+
+/* The serving path equals mlp_forward on the rows it stands for: each item at each level. */
+static void test_levels_path_matches_the_naive_loop_on_expanded_rows(void **state)
+{
+	static const size_t items[] = {1, 2, 5, 63, 64, 65, 200};
+	uint64_t seed = 7;
+	double worst = 0;
+	int trial;
+	(void)state;
+	for (trial = 0; trial < 20; trial++) {
+		size_t K = 1 + (size_t)(test_rand(&seed) % 5), dims[MLP_MAX_LAYERS + 1],
+		       n_layers = 1 + (size_t)(test_rand(&seed) % 3), l, t;
+		struct owned_mlp o;
+		dims[0] = K + 1 + (size_t)(test_rand(&seed) % 120);
+		for (l = 1; l < n_layers; l++)
+			dims[l] = 1 + (size_t)(test_rand(&seed) % 100);
+		dims[n_layers] = 2;
+		build(&o, dims, n_layers, &seed);
+		for (t = 0; t < sizeof items / sizeof items[0]; t++) {
+			size_t n = items[t], rows = n * K, off = dims[0] - K, i, k, j;
+			float *base = calloc(n * dims[0], sizeof(float)), *x = calloc(rows * dims[0], sizeof(float));
+			float *scratch = malloc((mlp_levels_scratch_floats(&o.m, K) + mlp_scratch_floats(&o.m, rows)) *
+						sizeof(float));
+			float *y = malloc(rows * 2 * sizeof(float)), *yr = malloc(rows * 2 * sizeof(float));
+			double e;
+			for (i = 0; i < n; i++)
+				for (j = 0; j < off; j++)
+					base[i * dims[0] + j] = test_rand(&seed) % 3 == 0 ? test_uniform(&seed, -2, 2) : 0.0f;
+			for (i = 0; i < n; i++)
+				for (k = 0; k < K; k++) {
+					memcpy(x + (i * K + k) * dims[0], base + i * dims[0], dims[0] * sizeof(float));
+					x[(i * K + k) * dims[0] + off + k] = 1.0f;
+				}
+			mlp_forward_levels(&o.m, base, n, off, K, scratch, y);
+			mlp_forward_naive(&o.m, x, rows, scratch, yr);
+			e = rel_error(y, yr, rows * 2);
+			worst = fmax(worst, e);
+			if (e > 1e-5)
+				fail_msg("items %zu x %zu levels, %zu layers: relative error %g", n, K, n_layers, e);
+			free(base);
+			free(x);
+			free(scratch);
+			free(y);
+			free(yr);
+		}
+		release(&o);
+	}
+	print_message("# worst relative error %g\n", worst);
+}
+
+static void test_relu_between_layers_not_after_the_last(void **state)
+{
+	size_t dims[3] = {1, 1, 1};
+	struct owned_mlp o;
+	uint64_t seed = 1;
+	float x[1] = {1}, y[1], scratch[4];
+	(void)state;
+	build(&o, dims, 2, &seed);
+	o.w[0][0] = -1; o.b[0][0] = 0;  /* hidden = relu(-1) = 0 */
+	o.wt[0][0] = -1;
+	o.w[1][0] = 1; o.b[1][0] = -3;  /* out = 0 - 3: negative, no ReLU */
+	o.wt[1][0] = 1;
+	mlp_forward(&o.m, x, 1, scratch, y);
+	assert_true(y[0] == -3.0f);
+	mlp_forward_naive(&o.m, x, 1, scratch, y);
+	assert_true(y[0] == -3.0f);
+	release(&o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_blas_forward_matches_the_naive_loop_on_random_shapes),
+		cmocka_unit_test(test_levels_path_matches_the_naive_loop_on_expanded_rows),
+		cmocka_unit_test(test_relu_between_layers_not_after_the_last),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

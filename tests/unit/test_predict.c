@@ -1,0 +1,202 @@
+/* Unit tests: the /v1/predict body through validation, encoding, scoring and the reply. */
+#include "testutil.h"
+
+#include <jansson.h>
+#include <math.h>
+
+#include "shelfcast/predict.h"
+#include "shelfcast/promo.h"
+#include "shelfcast/strbuf.h"
+
+static struct model *the_model;
+
+static struct model *resolve(void *ctx, const char *name, struct error *err)
+{
+	(void)ctx;
+	if (name && strcmp(name, "test")) {
+		error_set(err, ERROR_NOT_FOUND, "model", "model \"%s\" is not served here", name);
+		return NULL;
+	}
+	return model_ref(the_model);
+}
+
+static json_t *run_ok(const char *body)
+{
+	struct strbuf reply;
+	struct predict_outcome o;
+	struct error err;
+	json_t *j;
+
+	strbuf_init(&reply);
+	error_init(&err);
+	if (predict_run(body, strlen(body), 100, resolve, NULL, &reply, &o, &err) != ERROR_OK)
+		fail_msg("%s: %s", body, err.message);
+	j = json_loads(reply.data, 0, NULL);
+	assert_non_null(j);
+	predict_outcome_done(&o);
+	strbuf_done(&reply);
+	return j;
+}
+
+static void run_err(const char *body, enum error_code code, const char *field, const char *fragment)
+{
+	struct strbuf reply;
+	struct predict_outcome o;
+	struct error err;
+	enum error_code rc;
+
+	strbuf_init(&reply);
+	error_init(&err);
+	rc = predict_run(body, strlen(body), 100, resolve, NULL, &reply, &o, &err);
+	if (rc != code)
+		fail_msg("%s: code %d (%s), expected %d", body, rc, err.message, code);
+	if (field && strcmp(err.field, field))
+		fail_msg("%s: field \"%s\", expected \"%s\"", body, err.field, field);
+	if (fragment && !strstr(err.message, fragment))
+		fail_msg("%s: message \"%s\" lacks \"%s\"", body, err.message, fragment);
+	predict_outcome_done(&o);
+	strbuf_done(&reply);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	the_model = test_model(TEST_SPEC, 11, 0.5f, NULL);
+	return the_model ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	model_unref(the_model);
+	return 0;
+}
+
+static void test_a_valid_request_gets_one_prediction_per_item_in_order(void **state)
+{
+	json_t *r = run_ok("{\"items\": [{\"id\": \"x\", \"features\": {\"price\": 12, \"weight\": 1, \"brand\": \"b\"}},"
+			   " {\"id\": 7, \"features\": {\"weight\": 2, \"store\": 9}, \"promotion_level\": 1}],"
+			   " \"include_levels\": true}");
+	json_t *p = json_object_get(r, "predictions"), *a = json_array_get(p, 0), *b = json_array_get(p, 1);
+	(void)state;
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "model"), "name")), "test");
+	assert_int_equal(json_array_size(p), 2);
+	assert_string_equal(json_string_value(json_object_get(a, "id")), "x");
+	assert_int_equal(json_integer_value(json_object_get(b, "id")), 7);
+	assert_int_equal(json_integer_value(json_object_get(b, "promotion_level")), 1);
+	/* the item without a level reports the recommended one */
+	assert_true(json_equal(json_object_get(a, "promotion_level"), json_object_get(a, "recommended_promotion_level")));
+	/* unknown categories are reported, not rejected: b has store 9 (unknown) and no brand (unknown) */
+	assert_int_equal(json_array_size(json_object_get(b, "unknown")), 2);
+	/* a names no store: a missing category goes to the unknown slot too */
+	assert_int_equal(json_array_size(json_object_get(a, "unknown")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(a, "unknown"), 0)), "store");
+	assert_int_equal(json_array_size(json_object_get(a, "levels")), 3);
+	assert_non_null(json_object_get(json_array_get(json_object_get(a, "levels"), 0), "expected_revenue"));
+	json_decref(r);
+}
+
+static void test_reported_numbers_match_a_direct_forward_pass(void **state)
+{
+	json_t *r = run_ok("{\"items\": [{\"features\": {\"price\": 12, \"weight\": 1, \"brand\": \"b\", \"store\": \"1\"},"
+			   " \"promotion_level\": 2}]}");
+	json_t *p = json_array_get(json_object_get(r, "predictions"), 0);
+	struct encoder_value v[5];
+	json_t *features = json_loads("{\"price\": 12, \"weight\": 1, \"brand\": \"b\", \"store\": \"1\"}", 0, NULL);
+	float x[13], y[2], scratch[64];
+	struct error err;
+	double units;
+	(void)state;
+	error_init(&err);
+	assert_int_equal(encoder_values_from_json(the_model->enc, features, v, "f", &err), ERROR_OK);
+	assert_int_equal(encoder_encode(the_model->enc, v, 2, x, NULL, NULL, "f", &err), ERROR_OK);
+	mlp_forward_naive(&the_model->mlp, x, 1, scratch, y);
+	units = promo_sales_head(&the_model->spec, y[0]);
+	assert_true(fabs(json_number_value(json_object_get(p, "predicted_sales")) - units) <= 1e-5 * (1 + units));
+	assert_true(fabs(json_number_value(json_object_get(p, "exposure_probability")) -
+			 promo_exposure_head(y[1])) < 1e-6);
+	json_decref(features);
+	json_decref(r);
+}
+
+static void test_bad_requests_name_their_field(void **state)
+{
+	(void)state;
+	run_err("{\"items\": [", ERROR_PARSE, NULL, "at byte");
+	run_err("[1, 2]", ERROR_INVALID, NULL, "expected an object");
+	run_err("\"items\"", ERROR_INVALID, NULL, "expected an object");
+	run_err("{\"items\": []}", ERROR_INVALID, "items", "at least one item");
+	run_err("{\"items\": {}}", ERROR_INVALID, "items", "expected an array");
+	run_err("{\"itemz\": []}", ERROR_INVALID, "itemz", "unknown field");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}}], \"items\": []}", ERROR_PARSE, NULL, "duplicate");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1e999}}]}", ERROR_INVALID, NULL, "out of range");
+	run_err("{\"items\": [{\"features\": {\"weight\": NaN}}]}", ERROR_PARSE, NULL, "at byte");
+	run_err("{\"items\": [{\"features\": {\"weight\": \"1\"}}]}", ERROR_INVALID, "items[0].features.weight",
+		"expected a number, got a string");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}}, {\"features\": {\"price\": 2}}]}", ERROR_INVALID,
+		"items[1].features.weight", "required");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}, \"promotion_level\": -1}]}", ERROR_INVALID,
+		"items[0].promotion_level", "not a promotion level");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}, \"promotion_level\": 2.5}]}", ERROR_INVALID,
+		"items[0].promotion_level", "expected an integer");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}, \"promotion_level\": 3}]}", ERROR_INVALID,
+		"items[0].promotion_level", "levels: 0, 1, 2");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}, \"sku\": 1}]}", ERROR_INVALID, "items[0].sku",
+		"unknown field");
+	run_err("{\"items\": [{\"id\": [1], \"features\": {\"weight\": 1}}]}", ERROR_INVALID, "items[0].id", NULL);
+	run_err("{\"items\": [{\"features\": 5}]}", ERROR_INVALID, "items[0].features", "expected an object");
+	run_err("{\"items\": [{}]}", ERROR_INVALID, "items[0].features", "missing");
+	run_err("{\"items\": [5]}", ERROR_INVALID, "items[0]", "expected an object");
+	run_err("{\"objective\": \"fun\", \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID, "objective",
+		"not one of");
+	run_err("{\"objective\": \"profit\", \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"objective", "unit-cost");
+	run_err("{\"model\": \"other\", \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_NOT_FOUND, "model", NULL);
+	run_err("{\"model\": 5, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID, "model", "expected a string");
+	run_err("{\"include_levels\": 1, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"include_levels", "expected a boolean");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1, \"brand\": {\"a\": {\"b\": {\"c\": []}}}}}]}",
+		ERROR_INVALID, "items[0].features.brand", "got an object");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1, \"brand\": \"\xff\"}}]}", ERROR_PARSE, NULL, NULL);
+}
+
+static void test_too_many_items_is_too_large(void **state)
+{
+	struct strbuf body;
+	int i;
+	(void)state;
+	strbuf_init(&body);
+	strbuf_puts(&body, "{\"items\": [");
+	for (i = 0; i < 101; i++)
+		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
+	strbuf_puts(&body, "]}");
+	run_err(body.data, ERROR_TOO_LARGE, "items", "limit of 100");
+	strbuf_done(&body);
+}
+
+static void test_deep_nesting_is_malformed_not_a_crash(void **state)
+{
+	size_t depth = 100000, i;
+	char *body = malloc(2 * depth + 1);
+	(void)state;
+	for (i = 0; i < depth; i++) {
+		body[i] = '[';
+		body[2 * depth - 1 - i] = ']';
+	}
+	body[2 * depth] = '\0';
+	run_err(body, ERROR_PARSE, NULL, "depth");
+	free(body);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_valid_request_gets_one_prediction_per_item_in_order),
+		cmocka_unit_test(test_reported_numbers_match_a_direct_forward_pass),
+		cmocka_unit_test(test_bad_requests_name_their_field),
+		cmocka_unit_test(test_too_many_items_is_too_large),
+		cmocka_unit_test(test_deep_nesting_is_malformed_not_a_crash),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
