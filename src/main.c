@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 		log_set_level(LOG_ERROR);
 	/* jansson's hash seed must be set before any thread uses jansson. */
 	json_object_seed(0);
-	cli_block_signals();
+	cli_catch_signals();
 
 	if (argc < 2) {
 		usage(stderr);

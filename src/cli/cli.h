@@ -79,8 +79,15 @@ void cli_db_close(struct cli_db *db);
  */
 void cli_cleanup_on_signal(struct cli_db *db);
 
-/* Block SIGINT, SIGTERM, SIGHUP and SIGPIPE in this and every later thread. */
-void cli_block_signals(void);
+/*
+ * Catch SIGINT, SIGTERM and SIGHUP with a handler that writes the signal
+ * number to a pipe, and ignore SIGPIPE.  A handler, not a blocked mask:
+ * libraries start threads before main (OpenBLAS's pool does), and a signal
+ * delivered to one of those must not kill the process.
+ */
+void cli_catch_signals(void);
+/* Wait for the next caught signal and return its number. */
+int cli_wait_signal(void);
 
 /* "cli:USER@HOST". */
 const char *cli_actor(void);

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -192,28 +193,52 @@ void cli_db_close(struct cli_db *db)
 	db->conninfo = NULL;
 }
 
-void cli_block_signals(void)
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
 {
-	sigset_t s;
-	sigemptyset(&s);
-	sigaddset(&s, SIGINT);
-	sigaddset(&s, SIGTERM);
-	sigaddset(&s, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+	if (write(signal_pipe[1], &b, 1) < 0) {
+		/* the pipe is full of signals already: nothing more to say */
+	}
+	errno = saved;
+}
+
+void cli_catch_signals(void)
+{
+	struct sigaction sa;
+	if (pipe2(signal_pipe, O_CLOEXEC) != 0) {
+		perror("shelfcast: pipe");
+		exit(1);
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_wait_signal(void)
+{
+	unsigned char b;
+	for (;;) {
+		ssize_t n = read(signal_pipe[0], &b, 1);
+		if (n == 1)
+			return b;
+		if (n < 0 && errno != EINTR)
+			return SIGTERM;
+	}
 }
 
 static void *cleanup_thread(void *arg)
 {
 	struct cli_db *db = arg;
-	sigset_t s;
-	int sig = 0;
+	int sig = cli_wait_signal();
 
-	sigemptyset(&s);
-	sigaddset(&s, SIGINT);
-	sigaddset(&s, SIGTERM);
-	sigaddset(&s, SIGHUP);
-	sigwait(&s, &sig);
 	fprintf(stderr, "shelfcast: interrupted by signal %d, cleaning up\n", sig);
 	if (db->embedded)
 		pgembed_close(&db->pg);

@@ -99,7 +99,6 @@ int cmd_serve(int argc, char **argv)
 	char **args = NULL, actor[128], host[64] = "localhost";
 	size_t n;
 	int code, sig = 0;
-	sigset_t set;
 
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
 		return code;
@@ -162,12 +161,8 @@ int cmd_serve(int argc, char **argv)
 		tls_cert ? "https" : "http", server_address(srv),
 		n_threads ? n_threads : (unsigned long long)util_cpu_count());
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
 	do {
-		sigwait(&set, &sig);
+		sig = cli_wait_signal();
 	} while (sig == SIGHUP);
 	log_msg(LOG_INFO, "stopping", "signal %d: draining in-flight requests", sig);
 	server_stop(srv, (double)drain_s);

@@ -29,6 +29,7 @@ extern const size_t server_openapi_yaml_len;
 
 #define REQUEST_ID_MAX 128
 #define SMALL_BODY_CAP 4096 /* for routes that take no body */
+#define DRAIN_QUIET_NS 500000000ULL
 
 struct server {
 	struct server_config cfg;
@@ -36,6 +37,7 @@ struct server {
 	int listen_fd;
 	char address[128];
 	atomic_int in_flight;
+	atomic_uint_fast64_t last_start_ns; /* when the latest request began */
 	atomic_bool draining;
 	double started_at; /* unix seconds */
 	char *tls_cert_pem, *tls_key_pem;
@@ -48,6 +50,7 @@ struct request {
 	bool body_route;        /* collects a body */
 	bool too_large;
 	size_t cap;
+	size_t discarded;       /* bytes of an oversized body read and dropped */
 	struct strbuf body;
 	char id[REQUEST_ID_MAX + 1];
 	char model[MODEL_NAME_MAX + 1];
@@ -56,6 +59,12 @@ struct request {
 	char path[256];
 	char method[16];
 };
+
+/* How much of an oversized body is read (and dropped) before the connection is closed instead. */
+static size_t drain_limit(size_t cap)
+{
+	return cap < 2 * 1024 * 1024 ? 8 * 1024 * 1024 : 4 * cap;
+}
 
 /* ---- replies ------------------------------------------------------------------------ */
 
@@ -737,6 +746,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		set_request_id(conn, rq);
 		rq->route = classify(url, &allow, &rq->body_route, method);
 		atomic_fetch_add(&srv->in_flight, 1);
+		atomic_store(&srv->last_start_ns, rq->start_ns);
 		*req_cls = rq;
 		/*
 		 * Answer on a later call: a reply queued before the request is fully
@@ -754,23 +764,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
 			long long len;
-			if (!util_parse_long(cl, 0, 0x7fffffffffffffffLL, &len) || (unsigned long long)len > rq->cap) {
+			if (!util_parse_long(cl, 0, 0x7fffffffffffffffLL, &len) ||
+			    (unsigned long long)len > drain_limit(rq->cap)) {
+				/* Far too large to even read: refuse now and close the connection. */
 				char msg[128];
 				snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes",
 					 rq->cap);
 				return send_error(srv, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg,
 						  NULL, NULL);
 			}
+			/*
+			 * Over the cap but not absurdly: read and discard it, then answer 413,
+			 * so a client that sends its whole body before reading sees the answer
+			 * instead of a reset.  Nothing past the cap is kept.
+			 */
+			if ((unsigned long long)len > rq->cap)
+				rq->too_large = true;
 		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		/* A chunked body can grow past the cap: refuse once it does, keeping nothing more. */
+		/* A body (chunked, say) can grow past the cap: from then on it is discarded. */
 		if (!rq->too_large && rq->body.len + *upload_size <= rq->cap) {
 			strbuf_append(&rq->body, upload, *upload_size);
 		} else {
 			rq->too_large = true;
 			strbuf_done(&rq->body);
+			rq->discarded += *upload_size;
+			if (rq->discarded > drain_limit(rq->cap))
+				return MHD_NO; /* an endless upload: close the connection */
 		}
 		*upload_size = 0;
 		return MHD_YES;
@@ -1006,9 +1028,17 @@ void server_stop(struct server *s, double drain_seconds)
 	fd = MHD_quiesce_daemon(s->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
+	/*
+	 * Requests clients already sent on open connections may not have been read
+	 * yet (every worker busy): done means nothing in flight and nothing new
+	 * begun for a while.  Replies carry "Connection: close" meanwhile.
+	 */
 	deadline = util_now_s() + drain_seconds;
-	while (atomic_load(&s->in_flight) > 0 && util_now_s() < deadline) {
+	while (util_now_s() < deadline) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
+		uint64_t quiet = util_now_ns() - atomic_load(&s->last_start_ns);
+		if (atomic_load(&s->in_flight) == 0 && quiet > DRAIN_QUIET_NS)
+			break;
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(s->daemon);

@@ -341,8 +341,7 @@ static enum error_code check_columns(const struct dataset_config *cfg, struct er
 	ADD(cfg->exposure_column, "exposure.column");
 	ADD(cfg->promo_column, "promotion.column");
 	ADD(cfg->id_column, "id_column");
-	if (cfg->split_by_column)
-		ADD(cfg->split_column, "split.column");
+	/* The split column may also be a feature (a time index, say): it plays no other role. */
 #undef ADD
 	for (i = 0; i < cfg->n_log && !rc; i++) {
 		/* a log column is either one of the numeric features or a column of its own */

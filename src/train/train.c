@@ -555,6 +555,7 @@ static void split_free(struct split *s)
 	free(s->valid);
 	free(s->test);
 	free(s->all_train);
+	memset(s, 0, sizeof *s);
 }
 
 static enum error_code make_split(const struct dataset_config *cfg, const struct table *t,

@@ -12,13 +12,22 @@ import jsonschema
 import yaml
 
 
+ANNOTATIONS = ("nullable", "example", "examples", "description", "discriminator", "xml", "externalDocs",
+               "deprecated", "readOnly", "writeOnly")
+
+
 def _to_json_schema(node):
-    """OpenAPI 3.0 schema objects -> JSON Schema (nullable -> a null type)."""
+    """OpenAPI schema objects -> plain JSON Schema (3.0's nullable -> a null type; 3.1 passes through)."""
     if isinstance(node, list):
         return [_to_json_schema(n) for n in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _to_json_schema(v) for k, v in node.items() if k not in ("nullable", "example", "examples", "description", "discriminator", "xml", "externalDocs", "deprecated", "readOnly", "writeOnly")}
+    out = {}
+    for k, v in node.items():
+        if k in ("properties", "patternProperties", "$defs"):
+            out[k] = {name: _to_json_schema(sub) for name, sub in v.items()}  # names, not keywords
+        elif k not in ANNOTATIONS:
+            out[k] = _to_json_schema(v)
     if node.get("nullable"):
         t = out.get("type")
         if isinstance(t, str):
@@ -34,7 +43,8 @@ class Contract:
     def __init__(self, path):
         with open(path) as f:
             self.doc = yaml.safe_load(f)
-        self.schema_root = {"components": {"schemas": _to_json_schema(copy.deepcopy(self.doc.get("components", {}).get("schemas", {})))}}
+        schemas = self.doc.get("components", {}).get("schemas", {})
+        self.schema_root = {"components": {"schemas": {k: _to_json_schema(copy.deepcopy(v)) for k, v in schemas.items()}}}
         self.routes = []
         for template, item in self.doc["paths"].items():
             rx = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
@@ -55,7 +65,7 @@ class Contract:
         full = dict(schema)
         full["components"] = self.schema_root["components"]
         try:
-            jsonschema.validate(body, full, cls=jsonschema.Draft7Validator)
+            jsonschema.validate(body, full, cls=jsonschema.Draft202012Validator)
         except jsonschema.ValidationError as e:
             raise AssertionError("%s: reply does not match openapi.yaml: %s at %s; body: %s"
                                  % (where, e.message, list(e.absolute_path), json.dumps(body)[:600]))

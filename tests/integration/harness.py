@@ -190,6 +190,17 @@ class Response:
         return None
 
 
+def parse_raw(data):
+    """A raw HTTP/1.1 reply (bytes) as a Response, or None when it is not one."""
+    if not data.startswith(b"HTTP/"):
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:] if ":" in l]
+    return Response(status, headers, body)
+
+
 class Server:
     """`shelfcast serve` on a free port; stop() checks it exits 0 (sanitizer reports fail it)."""
 
@@ -250,6 +261,35 @@ class Server:
 
     def predict(self, body, **kw):
         return self.post("/v1/predict", body, **kw)
+
+    def raw(self, data, timeout=10, path="/v1/predict", method="POST"):
+        """Send raw bytes on a fresh connection; the reply (validated against the contract) or None."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        out = b""
+        try:
+            s.sendall(data)
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                head, sep, body = out.partition(b"\r\n\r\n")
+                if sep:
+                    import re
+                    m = re.search(rb"content-length: *(\d+)", head, re.I)
+                    if m and len(body) >= int(m.group(1)):
+                        break
+        except OSError:
+            pass
+        finally:
+            s.close()
+        resp = parse_raw(out)
+        if resp is not None and self.contract:
+            self.contract.validate(method, path, resp)
+        return resp
 
     def wait_for(self, predicate, timeout=10.0, what="condition"):
         deadline = time.time() + timeout
