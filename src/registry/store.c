@@ -12,7 +12,7 @@ struct store {
 	pthread_mutex_t lock;
 	struct model *models[STORE_MAX_MODELS];
 	size_t n;
-	char default_name[MODEL_NAME_MAX + 1]; /* "" when not configured */
+	char *default_name; /* NULL when not configured */
 };
 
 struct store *store_new(void)
@@ -30,17 +30,26 @@ void store_free(struct store *s)
 		return;
 	for (i = 0; i < s->n; i++)
 		model_unref(s->models[i]);
+	free(s->default_name);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
 enum error_code store_set_default(struct store *s, const char *name, struct error *err)
 {
-	if (name && strlen(name) > MODEL_NAME_MAX)
+	char *copy = name && *name ? strdup(name) : NULL, *old;
+
+	if (name && strlen(name) > MODEL_NAME_MAX) {
+		free(copy);
 		return error_set(err, ERROR_INVALID, "model", "model name \"%.70s\" is too long", name);
+	}
+	if (name && *name && !copy)
+		return error_nomem(err, "the default model name");
 	pthread_mutex_lock(&s->lock);
-	snprintf(s->default_name, sizeof s->default_name, "%s", name ? name : "");
+	old = s->default_name;
+	s->default_name = copy;
 	pthread_mutex_unlock(&s->lock);
+	free(old);
 	return ERROR_OK;
 }
 
@@ -65,7 +74,7 @@ struct model *store_acquire(struct store *s, const char *name, struct error *err
 				  s->n ? "model \"%s\" is not served here"
 				       : "no model is loaded yet (model \"%s\" requested)",
 				  name);
-	} else if (s->default_name[0]) {
+	} else if (s->default_name) {
 		m = find(s, s->default_name);
 		if (!m)
 			error_set(err, ERROR_UNAVAILABLE, NULL,
@@ -156,7 +165,7 @@ bool store_ready(struct store *s, char *reason, size_t size)
 {
 	bool ok;
 	pthread_mutex_lock(&s->lock);
-	if (s->default_name[0]) {
+	if (s->default_name) {
 		ok = find(s, s->default_name) != NULL;
 		if (!ok)
 			snprintf(reason, size, "the default model \"%s\" is not loaded", s->default_name);
