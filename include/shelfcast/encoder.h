@@ -54,8 +54,10 @@ size_t encoder_n_inputs(const struct encoder *enc);
 size_t encoder_width(const struct encoder *enc);
 /* Index of the first promotion-level slot in an encoded vector. */
 size_t encoder_level_offset(const struct encoder *enc);
-/* Input index of a feature name, or -1. */
+/* Input index of a feature name (its first input), or -1. */
 int encoder_input_index(const struct encoder *enc, const char *name, size_t len);
+/* The next input reading the same feature as input idx (a log input, say), or -1. */
+int encoder_next_same(const struct encoder *enc, int idx);
 
 /*
  * Encode one row.  values: (n_inputs) in spec order.  level_index: index

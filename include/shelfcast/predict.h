@@ -83,6 +83,15 @@ struct predict_outcome {
 enum error_code predict_run(const char *body, size_t len, size_t max_items,
 			    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
 			    struct predict_outcome *outcome, struct error *err);
+
+/*
+ * The same through jansson only.  predict_run first tries a stricter, faster
+ * parser (reqparse) and falls back to this one whenever that parser is not
+ * sure; both give byte-identical replies (tests and the fuzzer compare them).
+ */
+enum error_code predict_run_jansson(const char *body, size_t len, size_t max_items,
+				    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+				    struct predict_outcome *outcome, struct error *err);
 void predict_outcome_done(struct predict_outcome *o);
 
 #endif

@@ -46,6 +46,8 @@ enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err);
 
 /* Fill buf with random bytes (getrandom, falling back to time and pid). */
 void util_random_bytes(void *buf, size_t len);
+/* A fast per-thread pseudo-random number (ids, not secrets). */
+uint64_t util_random_u64(void);
 
 /* Online CPUs, at least 1. */
 unsigned util_cpu_count(void);

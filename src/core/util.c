@@ -34,17 +34,32 @@ double util_unix_time(void)
 
 void util_format_time(char *buf, size_t size, double t)
 {
+	/* Every log line formats the time: the seconds part changes once a second, so keep it. */
+	static __thread time_t cached_secs = -1;
+	static __thread char cached[24];
 	time_t secs = (time_t)t;
 	int ms = (int)((t - (double)secs) * 1000.0);
-	struct tm tm;
 
 	if (ms < 0)
 		ms = 0;
 	if (ms > 999)
 		ms = 999;
-	gmtime_r(&secs, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	if (secs != cached_secs) {
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cached_secs = secs;
+	}
+	if (size < 25)
+		return;
+	memcpy(buf, cached, 19);
+	buf[19] = '.';
+	buf[20] = (char)('0' + ms / 100);
+	buf[21] = (char)('0' + ms / 10 % 10);
+	buf[22] = (char)('0' + ms % 10);
+	buf[23] = 'Z';
+	buf[24] = '\0';
 }
 
 void *util_alloc_array(size_t n, size_t size)
@@ -175,6 +190,23 @@ enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err)
 		buf[i] = i == n ? '\0' : '/';
 	}
 	return ERROR_OK;
+}
+
+uint64_t util_random_u64(void)
+{
+	/* xorshift64*, seeded once per thread from the system's entropy */
+	static __thread uint64_t state;
+	uint64_t x;
+	if (!state) {
+		util_random_bytes(&state, sizeof state);
+		state |= 1;
+	}
+	x = state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	state = x;
+	return x * 0x2545f4914f6cdd1dULL;
 }
 
 void util_random_bytes(void *buf, size_t len)

@@ -644,7 +644,11 @@ static void set_request_id(struct MHD_Connection *conn, struct request *rq)
 			return;
 		}
 	}
-	util_random_bytes(raw, sizeof raw);
+	{
+		uint64_t a = util_random_u64(), b = util_random_u64();
+		memcpy(raw, &a, 8);
+		memcpy(raw + 8, &b, 8);
+	}
 	for (i = 0; i < sizeof raw; i++) {
 		rq->id[2 * i] = hex[raw[i] >> 4];
 		rq->id[2 * i + 1] = hex[raw[i] & 15];
@@ -837,12 +841,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	strbuf_json_string(&sb, rq->method, strlen(rq->method));
 	strbuf_puts(&sb, ",\"path\":");
 	strbuf_json_string(&sb, rq->path, strlen(rq->path));
-	strbuf_printf(&sb, ",\"status\":%d,\"duration_ms\":%.3f,\"items\":%zu", rq->status,
-		      seconds * 1000.0, rq->items);
+	strbuf_puts(&sb, ",\"status\":");
+	strbuf_json_int(&sb, rq->status);
+	strbuf_puts(&sb, ",\"duration_ms\":");
+	strbuf_json_int(&sb, (long long)(seconds * 1e6) / 1000);
+	strbuf_putc(&sb, '.');
+	{
+		long long us = (long long)(seconds * 1e6) % 1000;
+		char frac[4] = {(char)('0' + us / 100), (char)('0' + us / 10 % 10), (char)('0' + us % 10), 0};
+		strbuf_puts(&sb, frac);
+	}
+	strbuf_puts(&sb, ",\"items\":");
+	strbuf_json_int(&sb, (long long)rq->items);
 	if (rq->model[0]) {
 		strbuf_puts(&sb, ",\"model\":");
 		strbuf_json_string(&sb, rq->model, strlen(rq->model));
-		strbuf_printf(&sb, ",\"version\":%d", rq->version);
+		strbuf_puts(&sb, ",\"version\":");
+		strbuf_json_int(&sb, rq->version);
 	} else {
 		strbuf_puts(&sb, ",\"model\":null,\"version\":null");
 	}

@@ -110,6 +110,11 @@ size_t encoder_level_offset(const struct encoder *enc)
 	return enc->level_offset;
 }
 
+int encoder_next_same(const struct encoder *enc, int idx)
+{
+	return enc->next_same[idx];
+}
+
 int encoder_input_index(const struct encoder *enc, const char *name, size_t len)
 {
 	return hashmap_get(enc->names, name, len);

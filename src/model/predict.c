@@ -8,6 +8,7 @@
 
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/promo.h"
+#include "shelfcast/reqparse.h"
 #include "shelfcast/util.h"
 
 /* Carve aligned pieces out of one block. */
@@ -133,7 +134,15 @@ static enum error_code json_syntax_error(const json_error_t *jerr, struct error 
 			 jerr->text);
 }
 
-/* Per-item fields, validated. */
+/* An item's id as the reply echoes it. */
+struct item_id {
+	int kind;        /* 0: none, 1: string, 2: integer */
+	const char *s;   /* kind 1: unescaped bytes */
+	size_t len;
+	long long i;     /* kind 2 */
+};
+
+/* Per-item fields, validated (the jansson path). */
 struct item_in {
 	const json_t *id;
 	const json_t *features;
@@ -200,7 +209,7 @@ static void write_levels_list(struct strbuf *sb, const struct spec *spec)
 }
 
 static void write_reply(struct strbuf *sb, const struct predict_batch *b, const struct model *m,
-			const struct item_in *items, bool include_levels, enum spec_objective objective)
+			const struct item_id *ids, bool include_levels, enum spec_objective objective)
 {
 	const struct spec *spec = &m->spec;
 	size_t nc = spec->n_categorical ? spec->n_categorical : 1, i, k, u;
@@ -219,13 +228,12 @@ static void write_reply(struct strbuf *sb, const struct predict_batch *b, const 
 		if (i)
 			strbuf_putc(sb, ',');
 		strbuf_putc(sb, '{');
-		if (items[i].id) {
+		if (ids[i].kind) {
 			strbuf_puts(sb, "\"id\":");
-			if (json_is_string(items[i].id))
-				strbuf_json_string(sb, json_string_value(items[i].id),
-						   json_string_length(items[i].id));
+			if (ids[i].kind == 1)
+				strbuf_json_string(sb, ids[i].s, ids[i].len);
 			else
-				strbuf_json_int(sb, (long long)json_integer_value(items[i].id));
+				strbuf_json_int(sb, ids[i].i);
 			strbuf_putc(sb, ',');
 		}
 		strbuf_puts(sb, "\"promotion_level\":");
@@ -270,14 +278,36 @@ static void write_reply(struct strbuf *sb, const struct predict_batch *b, const 
 	strbuf_puts(sb, "]}");
 }
 
-enum error_code predict_run(const char *body, size_t len, size_t max_items,
-			    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
-			    struct predict_outcome *outcome, struct error *err)
+/* Score, write the reply, count unknown categories: the end both paths share. */
+static enum error_code finish(struct predict_batch *batch, const struct model *m,
+			      const struct item_id *ids, bool include_levels,
+			      enum spec_objective objective, struct strbuf *reply,
+			      struct predict_outcome *outcome, struct error *err)
+{
+	size_t nc = m->spec.n_categorical ? m->spec.n_categorical : 1, i, u;
+
+	predict_batch_run(batch, m, objective);
+	write_reply(reply, batch, m, ids, include_levels, objective);
+	if (strbuf_failed(reply))
+		return error_nomem(err, "the reply");
+	outcome->items = batch->n;
+	outcome->unknown_counts = calloc(m->spec.n_categorical + 1, sizeof *outcome->unknown_counts);
+	if (outcome->unknown_counts)
+		for (i = 0; i < batch->n; i++)
+			for (u = 0; u < batch->n_unknown[i]; u++)
+				outcome->unknown_counts[batch->unknown[i * nc + u]]++;
+	return ERROR_OK;
+}
+
+enum error_code predict_run_jansson(const char *body, size_t len, size_t max_items,
+				    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+				    struct predict_outcome *outcome, struct error *err)
 {
 	static const char *const top_keys[] = {"model", "objective", "include_levels", "items", NULL};
 	struct predict_batch batch = {0};
 	struct encoder_value *values = NULL;
 	struct item_in *items = NULL;
+	struct item_id *ids = NULL;
 	const char *model_name = NULL, *objective_name = NULL;
 	bool include_levels = false;
 	enum spec_objective objective;
@@ -331,8 +361,9 @@ enum error_code predict_run(const char *body, size_t len, size_t max_items,
 		goto out;
 	}
 	items = calloc(n, sizeof *items);
+	ids = calloc(n, sizeof *ids);
 	values = calloc(encoder_n_inputs(m->enc) + 1, sizeof *values);
-	if (!items || !values) {
+	if (!items || !ids || !values) {
 		rc = error_nomem(err, "request items");
 		goto out;
 	}
@@ -344,6 +375,11 @@ enum error_code predict_run(const char *body, size_t len, size_t max_items,
 		rc = read_item(json_array_get(arr, i), i, &items[i], err);
 		if (rc)
 			break;
+		if (json_is_string(items[i].id))
+			ids[i] = (struct item_id){1, json_string_value(items[i].id),
+						  json_string_length(items[i].id), 0};
+		else if (json_is_integer(items[i].id))
+			ids[i] = (struct item_id){2, NULL, 0, (long long)json_integer_value(items[i].id)};
 		snprintf(prefix, sizeof prefix, "items[%zu].features", i);
 		rc = encoder_values_from_json(m->enc, items[i].features, values, prefix, err);
 		if (rc)
@@ -368,25 +404,162 @@ enum error_code predict_run(const char *body, size_t len, size_t max_items,
 	}
 	if (rc)
 		goto out;
-	predict_batch_run(&batch, m, objective);
-	write_reply(reply, &batch, m, items, include_levels, objective);
-	if (strbuf_failed(reply)) {
-		rc = error_nomem(err, "the reply");
-		goto out;
-	}
-	outcome->items = n;
-	outcome->unknown_counts = calloc(m->spec.n_categorical + 1, sizeof *outcome->unknown_counts);
-	if (outcome->unknown_counts) {
-		size_t nc = m->spec.n_categorical ? m->spec.n_categorical : 1, u;
-		for (i = 0; i < n; i++)
-			for (u = 0; u < batch.n_unknown[i]; u++)
-				outcome->unknown_counts[batch.unknown[i * nc + u]]++;
-	}
+	rc = finish(&batch, m, ids, include_levels, objective, reply, outcome, err);
 out:
 	outcome->model = m; /* reported even on failure: the access log names it */
 	predict_batch_done(&batch);
 	free(values);
 	free(items);
+	free(ids);
 	json_decref(root);
 	return rc;
+}
+
+/*
+ * The fast path: reqparse's tape straight into the encoder.  Whenever it is
+ * not sure the request means exactly what the jansson path would make of it
+ * (an unknown or repeated feature, a type the contract refuses, an unknown
+ * level, any error at all), it gives up and the jansson path decides.
+ */
+static bool run_fast(const char *body, size_t len, size_t max_items, predict_resolve_fn resolve,
+		     void *ctx, struct strbuf *reply, struct predict_outcome *outcome,
+		     enum error_code *rc)
+{
+	struct reqparse rp;
+	struct predict_batch batch = {0};
+	struct encoder_value *values = NULL;
+	struct item_id *ids = NULL;
+	uint32_t *seen = NULL;
+	enum spec_objective objective;
+	struct error err;
+	struct model *m = NULL;
+	char name[MODEL_NAME_MAX + 1];
+	bool done = false;
+	size_t i, f, n_in;
+
+	reqparse_init(&rp);
+	error_init(&err);
+	if (reqparse_parse(&rp, body, len) != REQPARSE_OK || rp.n_items > max_items)
+		goto out;
+	if (rp.model.kind == REQPARSE_STRING) {
+		if (rp.model.len > MODEL_NAME_MAX || memchr(rp.model.s, '\0', rp.model.len))
+			goto out;
+		memcpy(name, rp.model.s, rp.model.len);
+		name[rp.model.len] = '\0';
+	}
+	m = resolve(ctx, rp.model.kind == REQPARSE_STRING ? name : NULL, &err);
+	if (!m)
+		goto out;
+	objective = m->spec.objective;
+	if (rp.objective.kind == REQPARSE_STRING) {
+		char o[16];
+		if (rp.objective.len >= sizeof o)
+			goto out;
+		memcpy(o, rp.objective.s, rp.objective.len);
+		o[rp.objective.len] = '\0';
+		if (!spec_objective_parse(o, &objective))
+			goto out;
+	}
+	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
+		goto out;
+	n_in = encoder_n_inputs(m->enc);
+	values = calloc(n_in + 1, sizeof *values);
+	seen = calloc(n_in + 1, sizeof *seen);
+	ids = calloc(rp.n_items, sizeof *ids);
+	if (!values || !seen || !ids || predict_batch_init(&batch, m, rp.n_items, &err) != ERROR_OK)
+		goto out;
+	for (i = 0; i < rp.n_items; i++) {
+		const struct reqparse_item *it = &rp.items[i];
+		int asked = -1;
+
+		if (!it->has_features)
+			goto out;
+		for (f = 0; f < n_in; f++)
+			values[f].kind = ENCODER_VALUE_MISSING;
+		for (f = 0; f < it->count; f++) {
+			const struct reqparse_feature *ft = &rp.features[it->first + f];
+			int idx = encoder_input_index(m->enc, ft->key, ft->key_len), j;
+			struct encoder_value *v;
+			bool numeric;
+
+			/* unknown, or a repeated key (jansson refuses duplicates) */
+			if (idx < 0 || seen[idx] == i + 1)
+				goto out;
+			seen[idx] = (uint32_t)(i + 1);
+			v = &values[idx];
+			numeric = (size_t)idx < m->spec.n_numeric;
+			switch (ft->value.kind) {
+			case REQPARSE_NONE:
+				v->kind = ENCODER_VALUE_MISSING;
+				break;
+			case REQPARSE_INT:
+				if (numeric) {
+					v->kind = ENCODER_VALUE_NUMBER;
+					v->number = (double)ft->value.i;
+				} else {
+					int k = snprintf(v->buf, sizeof v->buf, "%lld", ft->value.i);
+					v->kind = ENCODER_VALUE_STRING;
+					v->str = v->buf;
+					v->len = (size_t)k;
+				}
+				break;
+			case REQPARSE_REAL:
+				if (!numeric)
+					goto out;
+				v->kind = ENCODER_VALUE_NUMBER;
+				v->number = ft->value.d;
+				break;
+			case REQPARSE_STRING:
+				if (numeric)
+					goto out;
+				v->kind = ENCODER_VALUE_STRING;
+				v->str = ft->value.s;
+				v->len = ft->value.len;
+				break;
+			}
+			for (j = encoder_next_same(m->enc, idx); j >= 0; j = encoder_next_same(m->enc, j))
+				values[j] = *v;
+		}
+		if (it->level.kind == REQPARSE_INT) {
+			asked = spec_level_index(&m->spec, it->level.i);
+			if (asked < 0)
+				goto out;
+		}
+		if (predict_batch_set(&batch, m, i, values, asked, NULL, &err) != ERROR_OK)
+			goto out;
+		if (it->id.kind == REQPARSE_STRING)
+			ids[i] = (struct item_id){1, it->id.s, it->id.len, 0};
+		else if (it->id.kind == REQPARSE_INT)
+			ids[i] = (struct item_id){2, NULL, 0, it->id.i};
+	}
+	*rc = finish(&batch, m, ids, rp.include_levels, objective, reply, outcome, &err);
+	if (*rc == ERROR_OK) {
+		outcome->model = m;
+		m = NULL;
+		done = true;
+	} else {
+		strbuf_reset(reply);
+		free(outcome->unknown_counts);
+		outcome->unknown_counts = NULL;
+	}
+out:
+	model_unref(m);
+	predict_batch_done(&batch);
+	free(values);
+	free(seen);
+	free(ids);
+	reqparse_done(&rp);
+	return done;
+}
+
+enum error_code predict_run(const char *body, size_t len, size_t max_items,
+			    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+			    struct predict_outcome *outcome, struct error *err)
+{
+	enum error_code rc = ERROR_OK;
+
+	memset(outcome, 0, sizeof *outcome);
+	if (run_fast(body, len, max_items, resolve, ctx, reply, outcome, &rc))
+		return rc;
+	return predict_run_jansson(body, len, max_items, resolve, ctx, reply, outcome, err);
 }

@@ -188,6 +188,105 @@ static void test_deep_nesting_is_malformed_not_a_crash(void **state)
 	free(body);
 }
 
+/* Random requests, valid and broken: the fast path and the jansson path must answer alike. */
+static void append_number(struct strbuf *b, uint64_t *seed)
+{
+	int a = (int)(test_rand(seed) % 200), c = (int)(test_rand(seed) % 1000), e = (int)(test_rand(seed) % 30);
+	switch (test_rand(seed) % 12) {
+	case 0: strbuf_printf(b, "%d", a); break;
+	case 1: strbuf_printf(b, "%d.%d", a, c); break;
+	case 2: strbuf_printf(b, "-%d.%de-%d", a, c, e); break;
+	case 3: strbuf_printf(b, "%de%d", a, e); break;
+	case 4: strbuf_printf(b, "0.%03d", c); break;
+	case 5: strbuf_printf(b, "%d.0", a); break;
+	case 6: strbuf_puts(b, "1e999"); break;
+	case 7: strbuf_puts(b, "123456789012345678901"); break;
+	case 8: strbuf_puts(b, "0.1234567890123456789012"); break;
+	case 9: strbuf_puts(b, "-0"); break;
+	case 10: strbuf_puts(b, "1E+2"); break;
+	default: strbuf_puts(b, "2.5e-3"); break;
+	}
+}
+
+static void random_request(struct strbuf *b, uint64_t *seed)
+{
+	static const char *const cats[] = {"\"a\"", "\"b\"", "\"zz\"", "1", "2", "\"2\"", "2.5", "null",
+					   "\"caf\u00e9\"", "\"caf\xc3\xa9\"", "\"x\xff\"", "true", "[1]"};
+	int n = 1 + (int)(test_rand(seed) % 4), i;
+	strbuf_puts(b, "{");
+	if (test_rand(seed) % 4 == 0)
+		strbuf_puts(b, "\"include_levels\": true, ");
+	if (test_rand(seed) % 6 == 0)
+		strbuf_puts(b, test_rand(seed) % 2 ? "\"objective\": \"units\", " : "\"objective\": \"fun\", ");
+	if (test_rand(seed) % 8 == 0)
+		strbuf_puts(b, "\"model\": \"test\", ");
+	strbuf_puts(b, "\"items\": [");
+	for (i = 0; i < n; i++) {
+		int k = 0;
+		strbuf_printf(b, "%s{", i ? ", " : "");
+		if (test_rand(seed) % 3 == 0)
+			strbuf_printf(b, test_rand(seed) % 2 ? "\"id\": %d, " : "\"id\": \"sku-%d\", ",
+				      (int)(test_rand(seed) % 100));
+		strbuf_puts(b, "\"features\": {");
+		if (test_rand(seed) % 10) {
+			strbuf_puts(b, "\"weight\": ");
+			append_number(b, seed);
+			k++;
+		}
+		if (test_rand(seed) % 2) {
+			strbuf_printf(b, "%s\"price\": ", k++ ? ", " : "");
+			append_number(b, seed);
+		}
+		if (test_rand(seed) % 2)
+			strbuf_printf(b, "%s\"brand\": %s", k++ ? ", " : "",
+				      cats[test_rand(seed) % (sizeof cats / sizeof cats[0])]);
+		if (test_rand(seed) % 2)
+			strbuf_printf(b, "%s\"store\": %s", k++ ? ", " : "",
+				      cats[test_rand(seed) % (sizeof cats / sizeof cats[0])]);
+		if (test_rand(seed) % 20 == 0)
+			strbuf_printf(b, "%s\"weight\": 1", k++ ? ", " : ""); /* a repeated key */
+		strbuf_puts(b, "}");
+		if (test_rand(seed) % 3 == 0)
+			strbuf_printf(b, ", \"promotion_level\": %d", (int)(test_rand(seed) % 5) - 1);
+		strbuf_puts(b, "}");
+	}
+	strbuf_puts(b, test_rand(seed) % 50 ? "]}" : "]");
+}
+
+static void test_fast_path_and_jansson_path_answer_alike(void **state)
+{
+	uint64_t seed = 99;
+	int i, ok = 0;
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		struct strbuf body, r1, r2;
+		struct predict_outcome o1, o2;
+		struct error e1, e2;
+		enum error_code c1, c2;
+
+		strbuf_init(&body);
+		strbuf_init(&r1);
+		strbuf_init(&r2);
+		error_init(&e1);
+		error_init(&e2);
+		random_request(&body, &seed);
+		c1 = predict_run(body.data, body.len, 100, resolve, NULL, &r1, &o1, &e1);
+		c2 = predict_run_jansson(body.data, body.len, 100, resolve, NULL, &r2, &o2, &e2);
+		if (c1 != c2 || (c1 == ERROR_OK && (r1.len != r2.len || memcmp(r1.data, r2.data, r1.len))) ||
+		    strcmp(e1.message, e2.message) || strcmp(e1.field, e2.field))
+			fail_msg("request %s\nfast: %d %s %s\njansson: %d %s %s", body.data, c1,
+				 r1.data ? r1.data : "", e1.message, c2, r2.data ? r2.data : "", e2.message);
+		ok += c1 == ERROR_OK;
+		predict_outcome_done(&o1);
+		predict_outcome_done(&o2);
+		strbuf_done(&body);
+		strbuf_done(&r1);
+		strbuf_done(&r2);
+	}
+	print_message("# %d of 20000 random requests were valid; all answered alike\n", ok);
+	assert_true(ok > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_bad_requests_name_their_field),
 		cmocka_unit_test(test_too_many_items_is_too_large),
 		cmocka_unit_test(test_deep_nesting_is_malformed_not_a_crash),
+		cmocka_unit_test(test_fast_path_and_jansson_path_answer_alike),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,76 @@
+/*
+ * reqparse — a strict, allocation-light parser for the one hot JSON shape:
+ * the /v1/predict request.
+ *
+ *   {"model": "...", "objective": "...", "include_levels": bool,
+ *    "items": [{"id": "..."|int|null, "features": {"k": number|string|null, ...},
+ *               "promotion_level": int|null}, ...]}
+ *
+ * jansson stays the reference: this parser accepts a strict subset of what
+ * jansson accepts and answers REQPARSE_FALLBACK for anything else (escapes
+ * in strings, another shape, a duplicate key among the fixed ones, a number
+ * it cannot convert exactly as strtod would, any syntax error...).  The
+ * caller then runs the jansson path, which either handles it or produces
+ * the canonical error.  So this never changes what a request means; it only
+ * makes the common request cheaper (bench/http: jansson's parse was most of
+ * a request's cost).  Feature keys are not checked here; the caller does.
+ *
+ * Strings and keys point into the body (no escapes were allowed, so they
+ * need no unescaping); UTF-8 is validated.
+ *
+ * Thread-safety: no shared state; a struct reqparse belongs to one request.
+ */
+#ifndef SHELFCAST_REQPARSE_H
+#define SHELFCAST_REQPARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum reqparse_result { REQPARSE_OK = 0, REQPARSE_FALLBACK };
+
+enum reqparse_kind {
+	REQPARSE_NONE = 0, /* absent or null */
+	REQPARSE_INT,
+	REQPARSE_REAL,
+	REQPARSE_STRING,
+};
+
+struct reqparse_value {
+	enum reqparse_kind kind;
+	long long i;        /* REQPARSE_INT */
+	double d;           /* REQPARSE_REAL; also the value of an INT */
+	const char *s;      /* REQPARSE_STRING: into the body, not NUL-terminated */
+	size_t len;
+};
+
+struct reqparse_feature {
+	const char *key;    /* into the body */
+	size_t key_len;
+	struct reqparse_value value;
+};
+
+struct reqparse_item {
+	struct reqparse_value id;     /* NONE, INT or STRING */
+	struct reqparse_value level;  /* NONE or INT */
+	size_t first, count;          /* its features in the features array */
+	bool has_features;
+};
+
+struct reqparse {
+	struct reqparse_value model;      /* NONE or STRING */
+	struct reqparse_value objective;  /* NONE or STRING */
+	bool include_levels;
+	struct reqparse_item *items;
+	size_t n_items, cap_items;
+	struct reqparse_feature *features;
+	size_t n_features, cap_features;
+};
+
+void reqparse_init(struct reqparse *r);
+void reqparse_done(struct reqparse *r);
+
+/* Parse body; REQPARSE_FALLBACK means: let the jansson path decide. */
+enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len);
+
+#endif

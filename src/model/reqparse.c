@@ -1,0 +1,332 @@
+/*
+ * reqparse — see include/shelfcast/reqparse.h.
+ *
+ * Grammar is RFC 8259; whitespace is space, tab, CR and LF.  Numbers:
+ * integers of up to 18 digits become long long exactly; reals are
+ * converted only when Clinger's fast path is exact (at most 19 significant
+ * digits, mantissa below 2^53, decimal exponent within +-22: one exact
+ * multiplication or division, so correctly rounded, the same double strtod
+ * gives).  Anything else falls back.
+ */
+#include "shelfcast/reqparse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cursor {
+	const unsigned char *p, *end;
+};
+
+void reqparse_init(struct reqparse *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+void reqparse_done(struct reqparse *r)
+{
+	if (!r)
+		return;
+	free(r->items);
+	free(r->features);
+	reqparse_init(r);
+}
+
+static inline void skip_ws(struct cursor *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+		c->p++;
+}
+
+static inline bool eat(struct cursor *c, unsigned char ch)
+{
+	skip_ws(c);
+	if (c->p < c->end && *c->p == ch) {
+		c->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A string without escapes or control characters, valid UTF-8: s and len get its inside. */
+static bool string(struct cursor *c, const char **s, size_t *len)
+{
+	const unsigned char *start;
+
+	skip_ws(c);
+	if (c->p >= c->end || *c->p != '"')
+		return false;
+	start = ++c->p;
+	while (c->p < c->end) {
+		unsigned char ch = *c->p;
+		if (ch == '"') {
+			*s = (const char *)start;
+			*len = (size_t)(c->p - start);
+			c->p++;
+			return true;
+		}
+		if (ch < 0x20 || ch == '\\')
+			return false; /* controls are invalid; escapes are jansson's job */
+		if (ch < 0x80) {
+			c->p++;
+			continue;
+		}
+		{
+			size_t n, i;
+			uint32_t cp;
+			if (ch >= 0xc2 && ch <= 0xdf)
+				n = 2, cp = ch & 0x1f;
+			else if (ch >= 0xe0 && ch <= 0xef)
+				n = 3, cp = ch & 0x0f;
+			else if (ch >= 0xf0 && ch <= 0xf4)
+				n = 4, cp = ch & 0x07;
+			else
+				return false;
+			if ((size_t)(c->end - c->p) < n)
+				return false;
+			for (i = 1; i < n; i++) {
+				if ((c->p[i] & 0xc0) != 0x80)
+					return false;
+				cp = (cp << 6) | (c->p[i] & 0x3f);
+			}
+			if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+			    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+				return false;
+			c->p += n;
+		}
+	}
+	return false;
+}
+
+static bool literal(struct cursor *c, const char *word, size_t n)
+{
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n))
+		return false;
+	c->p += n;
+	return true;
+}
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static bool number(struct cursor *c, struct reqparse_value *v)
+{
+	const unsigned char *p = c->p, *end = c->end;
+	bool neg = false, real = false;
+	uint64_t m = 0;
+	int digits = 0, frac = 0, e = 0;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9')
+		return false;
+	if (*p == '0') {
+		p++;
+	} else {
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (++digits > 18)
+				return false;
+			m = m * 10 + (uint64_t)(*p++ - '0');
+		}
+	}
+	if (p < end && *p == '.') {
+		real = true;
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (m == 0 && *p == '0') { /* leading zeros of a fraction add no digits */
+				frac++;
+				p++;
+				continue;
+			}
+			if (++digits > 19)
+				return false;
+			m = m * 10 + (uint64_t)(*p++ - '0');
+			frac++;
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		int x = 0;
+		real = true;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9') {
+			if (x > 10000)
+				return false;
+			x = x * 10 + (*p++ - '0');
+		}
+		e = eneg ? -x : x;
+	}
+	c->p = p;
+	if (!real) {
+		v->kind = REQPARSE_INT;
+		v->i = neg ? -(long long)m : (long long)m;
+		v->d = (double)v->i;
+		return true;
+	}
+	e -= frac;
+	if (m > (1ULL << 53) || e < -22 || e > 22)
+		return false; /* not exact by the fast path: strtod's answer could differ */
+	v->kind = REQPARSE_REAL;
+	v->d = e >= 0 ? (double)m * pow10_exact[e] : (double)m / pow10_exact[-e];
+	if (neg)
+		v->d = -v->d;
+	return true;
+}
+
+/* A scalar: string, number or null; containers and booleans fall back. */
+static bool scalar(struct cursor *c, struct reqparse_value *v)
+{
+	skip_ws(c);
+	if (c->p >= c->end)
+		return false;
+	memset(v, 0, sizeof *v);
+	if (*c->p == '"') {
+		v->kind = REQPARSE_STRING;
+		return string(c, &v->s, &v->len);
+	}
+	if (*c->p == 'n') {
+		v->kind = REQPARSE_NONE;
+		return literal(c, "null", 4);
+	}
+	return number(c, v);
+}
+
+static bool key_is(const char *k, size_t n, const char *want)
+{
+	return strlen(want) == n && !memcmp(k, want, n);
+}
+
+static bool push_feature(struct reqparse *r, const struct reqparse_feature *f)
+{
+	if (r->n_features == r->cap_features) {
+		size_t cap = r->cap_features ? r->cap_features * 2 : 64;
+		struct reqparse_feature *p = realloc(r->features, cap * sizeof *p);
+		if (!p)
+			return false;
+		r->features = p;
+		r->cap_features = cap;
+	}
+	r->features[r->n_features++] = *f;
+	return true;
+}
+
+static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
+{
+	unsigned seen = 0;
+
+	memset(it, 0, sizeof *it);
+	it->first = r->n_features;
+	if (!eat(c, '{'))
+		return false;
+	if (eat(c, '}'))
+		return true;
+	do {
+		const char *k;
+		size_t n;
+		if (!string(c, &k, &n) || !eat(c, ':'))
+			return false;
+		if (key_is(k, n, "features")) {
+			if (seen & 1)
+				return false;
+			seen |= 1;
+			it->has_features = true;
+			if (!eat(c, '{'))
+				return false;
+			if (!eat(c, '}')) {
+				do {
+					struct reqparse_feature f;
+					if (!string(c, &f.key, &f.key_len) || !eat(c, ':') || !scalar(c, &f.value) ||
+					    !push_feature(r, &f))
+						return false;
+				} while (eat(c, ','));
+				if (!eat(c, '}'))
+					return false;
+			}
+		} else if (key_is(k, n, "id")) {
+			if (seen & 2)
+				return false;
+			seen |= 2;
+			if (!scalar(c, &it->id) || it->id.kind == REQPARSE_REAL)
+				return false;
+		} else if (key_is(k, n, "promotion_level")) {
+			if (seen & 4)
+				return false;
+			seen |= 4;
+			if (!scalar(c, &it->level) || it->level.kind == REQPARSE_REAL ||
+			    it->level.kind == REQPARSE_STRING)
+				return false;
+		} else {
+			return false;
+		}
+	} while (eat(c, ','));
+	it->count = r->n_features - it->first;
+	return eat(c, '}');
+}
+
+enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len)
+{
+	struct cursor c = {(const unsigned char *)body, (const unsigned char *)body + len};
+	unsigned seen = 0;
+
+	if (!eat(&c, '{'))
+		return REQPARSE_FALLBACK;
+	if (eat(&c, '}'))
+		return REQPARSE_FALLBACK; /* no items: jansson's path says so */
+	do {
+		const char *k;
+		size_t n;
+		if (!string(&c, &k, &n) || !eat(&c, ':'))
+			return REQPARSE_FALLBACK;
+		if (key_is(k, n, "items")) {
+			if (seen & 1 || !eat(&c, '['))
+				return REQPARSE_FALLBACK;
+			seen |= 1;
+			if (eat(&c, ']'))
+				return REQPARSE_FALLBACK;
+			do {
+				if (r->n_items == r->cap_items) {
+					size_t cap = r->cap_items ? r->cap_items * 2 : 16;
+					struct reqparse_item *p = realloc(r->items, cap * sizeof *p);
+					if (!p)
+						return REQPARSE_FALLBACK;
+					r->items = p;
+					r->cap_items = cap;
+				}
+				if (!item(&c, r, &r->items[r->n_items]))
+					return REQPARSE_FALLBACK;
+				r->n_items++;
+			} while (eat(&c, ','));
+			if (!eat(&c, ']'))
+				return REQPARSE_FALLBACK;
+		} else if (key_is(k, n, "model") || key_is(k, n, "objective")) {
+			unsigned bit = k[0] == 'm' ? 2 : 4;
+			struct reqparse_value *v = bit == 2 ? &r->model : &r->objective;
+			if (seen & bit || !scalar(&c, v) || v->kind == REQPARSE_INT || v->kind == REQPARSE_REAL)
+				return REQPARSE_FALLBACK;
+			seen |= bit;
+		} else if (key_is(k, n, "include_levels")) {
+			if (seen & 8)
+				return REQPARSE_FALLBACK;
+			seen |= 8;
+			skip_ws(&c);
+			if (literal(&c, "true", 4))
+				r->include_levels = true;
+			else if (!literal(&c, "false", 5))
+				return REQPARSE_FALLBACK;
+		} else {
+			return REQPARSE_FALLBACK;
+		}
+	} while (eat(&c, ','));
+	if (!eat(&c, '}') || !(seen & 1))
+		return REQPARSE_FALLBACK;
+	skip_ws(&c);
+	return c.p == c.end ? REQPARSE_OK : REQPARSE_FALLBACK;
+}
