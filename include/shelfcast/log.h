@@ -23,9 +23,21 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 
 /*
  * Start a line with ts, level and event; the caller appends ",\"key\":value"
- * pairs and finishes with log_end.
+ * pairs and finishes with log_end (written at once) or log_end_buffered.
  */
 void log_begin(struct strbuf *sb, enum log_level level, const char *event);
 void log_end(struct strbuf *sb);
+
+/*
+ * Buffered lines, for the access log: appended to the calling thread's
+ * buffer, written when it fills (16 KiB) and by a flusher thread every
+ * `interval_ms`, so a busy server makes one write(2) per buffer instead of
+ * one per request.  log_start_flusher/log_stop_flusher bracket a server's
+ * life; log_stop_flusher writes everything left.  Without a flusher running,
+ * log_end_buffered writes at once.
+ */
+void log_end_buffered(struct strbuf *sb);
+void log_start_flusher(unsigned interval_ms);
+void log_stop_flusher(void);
 
 #endif

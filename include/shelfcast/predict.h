@@ -43,6 +43,9 @@ struct predict_batch {
 enum error_code predict_batch_init(struct predict_batch *b, const struct model *m, size_t n,
 				   struct error *err);
 void predict_batch_done(struct predict_batch *b);
+/* Bytes a batch of n items needs (0 when that overflows), and laying one out in caller memory. */
+size_t predict_batch_bytes(const struct model *m, size_t n);
+void predict_batch_layout(struct predict_batch *b, const struct model *m, size_t n, void *block);
 
 /*
  * Encode item i from its feature values (encoder order).  asked: the

@@ -153,6 +153,7 @@ int cmd_serve(int argc, char **argv)
 				      .admin_token = admin_token, .db_conninfo = db.conninfo,
 				      .tls_cert = tls_cert, .tls_key = tls_key, .store = store,
 				      .watcher = watcher};
+	log_start_flusher(50); /* access lines: one write per thread every 50 ms at most */
 	if (server_start(&scfg, &srv, &err) != ERROR_OK) {
 		code = cli_fail("serve", &err);
 		goto out;
@@ -168,6 +169,7 @@ int cmd_serve(int argc, char **argv)
 	server_stop(srv, (double)drain_s);
 	code = 0;
 out:
+	log_stop_flusher();
 	watcher_stop(watcher);
 	store_free(store);
 	cli_db_close(&db);

@@ -1,9 +1,13 @@
 /* log — see include/shelfcast/log.h. */
 #include "shelfcast/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shelfcast/util.h"
@@ -38,18 +42,123 @@ void log_begin(struct strbuf *sb, enum log_level level, const char *event)
 	strbuf_json_string(sb, event, strlen(event));
 }
 
+static void write_all(const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, p, len);
+		if (n <= 0)
+			break;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
 void log_end(struct strbuf *sb)
 {
-	size_t off = 0;
+	strbuf_puts(sb, "}\n");
+	if (!strbuf_failed(sb))
+		write_all(sb->data, sb->len);
+}
+
+/* ---- buffered lines ---- */
+
+#define BUFFER_BYTES 16384
+#define MAX_BUFFERS 256
+
+struct line_buffer {
+	pthread_mutex_t lock;
+	size_t len;
+	char data[BUFFER_BYTES];
+};
+
+static struct line_buffer *buffers[MAX_BUFFERS];
+static atomic_size_t n_buffers;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread struct line_buffer *mine;
+static atomic_bool flusher_on;
+static pthread_t flusher;
+static unsigned flush_ms;
+
+static void flush_buffer(struct line_buffer *b)
+{
+	/* Called with b->lock held: one write per buffer, whole lines only. */
+	if (b->len) {
+		write_all(b->data, b->len);
+		b->len = 0;
+	}
+}
+
+static struct line_buffer *my_buffer(void)
+{
+	if (mine)
+		return mine;
+	pthread_mutex_lock(&registry_lock);
+	if (atomic_load(&n_buffers) < MAX_BUFFERS) {
+		struct line_buffer *b = calloc(1, sizeof *b);
+		if (b) {
+			pthread_mutex_init(&b->lock, NULL);
+			buffers[atomic_load(&n_buffers)] = b;
+			atomic_fetch_add(&n_buffers, 1);
+			mine = b;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return mine;
+}
+
+void log_end_buffered(struct strbuf *sb)
+{
+	struct line_buffer *b;
+
 	strbuf_puts(sb, "}\n");
 	if (strbuf_failed(sb))
 		return;
-	while (off < sb->len) {
-		ssize_t n = write(STDERR_FILENO, sb->data + off, sb->len - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
+	if (!atomic_load(&flusher_on) || sb->len > BUFFER_BYTES || !(b = my_buffer())) {
+		write_all(sb->data, sb->len);
+		return;
 	}
+	pthread_mutex_lock(&b->lock);
+	if (b->len + sb->len > BUFFER_BYTES)
+		flush_buffer(b);
+	memcpy(b->data + b->len, sb->data, sb->len);
+	b->len += sb->len;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void flush_all(void)
+{
+	size_t i, n = atomic_load(&n_buffers);
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&buffers[i]->lock);
+		flush_buffer(buffers[i]);
+		pthread_mutex_unlock(&buffers[i]->lock);
+	}
+}
+
+static void *flush_loop(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&flusher_on)) {
+		struct timespec ts = {flush_ms / 1000, (long)(flush_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		flush_all();
+	}
+	return NULL;
+}
+
+void log_start_flusher(unsigned interval_ms)
+{
+	flush_ms = interval_ms ? interval_ms : 100;
+	atomic_store(&flusher_on, true);
+	if (pthread_create(&flusher, NULL, flush_loop, NULL) != 0)
+		atomic_store(&flusher_on, false);
+}
+
+void log_stop_flusher(void)
+{
+	if (atomic_exchange(&flusher_on, false))
+		pthread_join(flusher, NULL);
+	flush_all();
 }
 
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)

@@ -2,6 +2,7 @@
 #include "shelfcast/predict.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,37 +26,44 @@ static bool bytes3(size_t a, size_t b, size_t c, size_t *out)
 	return util_mul_size(a, b, out) && util_mul_size(*out, c, out);
 }
 
-enum error_code predict_batch_init(struct predict_batch *b, const struct model *m, size_t n,
-				   struct error *err)
+/* Sizes of the batch's arrays, in layout order; false on overflow. */
+static bool batch_sizes(const struct model *m, size_t n, size_t sizes[12])
 {
-	size_t K = m->spec.n_levels, d = m->spec.input_size, nc = m->spec.n_categorical, rows,
-	       sizes[12], total = 0, i;
-	char *p;
-	bool ok;
-
-	memset(b, 0, sizeof *b);
-	ok = n > 0 && util_mul_size(n, K, &rows) && bytes3(n, d, sizeof(float), &sizes[0]) &&
-	     bytes3(rows, 2, sizeof(float), &sizes[1]) &&
-	     bytes3(mlp_levels_scratch_floats(&m->mlp, K), 1, sizeof(float), &sizes[2]) &&
-	     bytes3(n, 1, sizeof(double), &sizes[3]) && bytes3(n, 1, sizeof(int), &sizes[5]) &&
-	     bytes3(rows, 1, sizeof(double), &sizes[7]) &&
-	     bytes3(n, nc ? nc : 1, sizeof(uint32_t), &sizes[10]) &&
-	     bytes3(n, 1, sizeof(size_t), &sizes[11]);
-	if (!ok)
-		return error_set(err, ERROR_TOO_LARGE, "items", "items: too many items");
+	size_t K = m->spec.n_levels, d = m->spec.input_size, nc = m->spec.n_categorical, rows;
+	bool ok = n > 0 && util_mul_size(n, K, &rows) && bytes3(n, d, sizeof(float), &sizes[0]) &&
+		  bytes3(rows, 2, sizeof(float), &sizes[1]) &&
+		  bytes3(mlp_levels_scratch_floats(&m->mlp, K), 1, sizeof(float), &sizes[2]) &&
+		  bytes3(n, 1, sizeof(double), &sizes[3]) && bytes3(n, 1, sizeof(int), &sizes[5]) &&
+		  bytes3(rows, 1, sizeof(double), &sizes[7]) &&
+		  bytes3(n, nc ? nc : 1, sizeof(uint32_t), &sizes[10]) &&
+		  bytes3(n, 1, sizeof(size_t), &sizes[11]);
 	sizes[4] = sizes[3];
 	sizes[6] = sizes[5];
 	sizes[8] = sizes[9] = sizes[7];
+	return ok;
+}
+
+size_t predict_batch_bytes(const struct model *m, size_t n)
+{
+	size_t sizes[12], total = 0, i;
+	if (!batch_sizes(m, n, sizes))
+		return 0;
 	for (i = 0; i < 12; i++)
 		if (!util_add_size(total, sizes[i], &total) || !util_add_size(total, 64, &total))
-			return error_set(err, ERROR_TOO_LARGE, "items", "items: too many items");
+			return 0;
+	return total;
+}
+
+void predict_batch_layout(struct predict_batch *b, const struct model *m, size_t n, void *block)
+{
+	size_t sizes[12] = {0};
+	char *p = block;
+
+	memset(b, 0, sizeof *b);
+	batch_sizes(m, n, sizes);
 	b->n = n;
-	b->K = K;
-	b->d = d;
-	b->block = malloc(total);
-	if (!b->block)
-		return error_nomem(err, "a prediction batch");
-	p = b->block;
+	b->K = m->spec.n_levels;
+	b->d = m->spec.input_size;
 	b->x = carve(&p, sizes[0]);
 	b->y = carve(&p, sizes[1]);
 	b->scratch = carve(&p, sizes[2]);
@@ -68,6 +76,22 @@ enum error_code predict_batch_init(struct predict_batch *b, const struct model *
 	b->value = carve(&p, sizes[9]);
 	b->unknown = carve(&p, sizes[10]);
 	b->n_unknown = carve(&p, sizes[11]);
+}
+
+enum error_code predict_batch_init(struct predict_batch *b, const struct model *m, size_t n,
+				   struct error *err)
+{
+	size_t total = predict_batch_bytes(m, n);
+	void *block;
+
+	memset(b, 0, sizeof *b);
+	if (!total)
+		return error_set(err, ERROR_TOO_LARGE, "items", "items: too many items");
+	block = malloc(total);
+	if (!block)
+		return error_nomem(err, "a prediction batch");
+	predict_batch_layout(b, m, n, block);
+	b->block = block;
 	return ERROR_OK;
 }
 
@@ -416,6 +440,80 @@ out:
 }
 
 /*
+ * Each thread keeps the fast path's memory between requests (the parser's
+ * arrays, the batch and the encoder's values) so that a small request does
+ * not allocate; more than SCRATCH_KEEP bytes are given back after use.
+ */
+#define SCRATCH_KEEP (1u << 20)
+
+struct scratch {
+	struct reqparse rp;
+	void *mem;
+	size_t cap;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void free_scratch(void *p)
+{
+	struct scratch *s = p;
+	reqparse_done(&s->rp);
+	free(s->mem);
+	free(s);
+}
+
+static void make_scratch_key(void)
+{
+	pthread_key_create(&scratch_key, free_scratch);
+}
+
+static struct scratch *thread_scratch(void)
+{
+	struct scratch *s;
+	pthread_once(&scratch_once, make_scratch_key);
+	s = pthread_getspecific(scratch_key);
+	if (!s && (s = calloc(1, sizeof *s))) {
+		reqparse_init(&s->rp);
+		if (pthread_setspecific(scratch_key, s) != 0) {
+			free(s);
+			s = NULL;
+		}
+	}
+	return s;
+}
+
+static void *scratch_get(struct scratch *s, size_t bytes)
+{
+	if (bytes > s->cap) {
+		void *p = malloc(bytes);
+		if (!p)
+			return NULL;
+		free(s->mem);
+		s->mem = p;
+		s->cap = bytes;
+	}
+	return s->mem;
+}
+
+static void scratch_trim(struct scratch *s)
+{
+	if (s->cap > SCRATCH_KEEP) {
+		free(s->mem);
+		s->mem = NULL;
+		s->cap = 0;
+	}
+	if (s->rp.cap_features * sizeof *s->rp.features > SCRATCH_KEEP) {
+		reqparse_done(&s->rp);
+		reqparse_init(&s->rp);
+	} else {
+		s->rp.n_items = s->rp.n_features = 0;
+		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
+		s->rp.include_levels = false;
+	}
+}
+
+/*
  * The fast path: reqparse's tape straight into the encoder.  Whenever it is
  * not sure the request means exactly what the jansson path would make of it
  * (an unknown or repeated feature, a type the contract refuses, an unknown
@@ -425,7 +523,7 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 		     void *ctx, struct strbuf *reply, struct predict_outcome *outcome,
 		     enum error_code *rc)
 {
-	struct reqparse rp;
+	struct scratch *sc = thread_scratch();
 	struct predict_batch batch = {0};
 	struct encoder_value *values = NULL;
 	struct item_id *ids = NULL;
@@ -433,11 +531,13 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 	enum spec_objective objective;
 	struct error err;
 	struct model *m = NULL;
-	char name[MODEL_NAME_MAX + 1];
+	char name[MODEL_NAME_MAX + 1], *mem;
 	bool done = false;
-	size_t i, f, n_in;
+	size_t i, f, n_in, batch_bytes, extra;
 
-	reqparse_init(&rp);
+	if (!sc)
+		return false;
+#define rp (sc->rp)
 	error_init(&err);
 	if (reqparse_parse(&rp, body, len) != REQPARSE_OK || rp.n_items > max_items)
 		goto out;
@@ -463,11 +563,17 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
 		goto out;
 	n_in = encoder_n_inputs(m->enc);
-	values = calloc(n_in + 1, sizeof *values);
-	seen = calloc(n_in + 1, sizeof *seen);
-	ids = calloc(rp.n_items, sizeof *ids);
-	if (!values || !seen || !ids || predict_batch_init(&batch, m, rp.n_items, &err) != ERROR_OK)
+	/* One piece of the thread's scratch: the batch, then values, seen and ids. */
+	batch_bytes = (predict_batch_bytes(m, rp.n_items) + 63) & ~(size_t)63; /* keep what follows aligned */
+	extra = (n_in + 1) * (sizeof *values + sizeof *seen) + rp.n_items * sizeof *ids + 64;
+	if (batch_bytes < 64 || !(mem = scratch_get(sc, batch_bytes + extra)))
 		goto out;
+	predict_batch_layout(&batch, m, rp.n_items, mem);
+	values = (struct encoder_value *)(void *)(mem + batch_bytes);
+	ids = (struct item_id *)(void *)(values + n_in + 1);
+	seen = (uint32_t *)(void *)(ids + rp.n_items);
+	memset(seen, 0, (n_in + 1) * sizeof *seen);
+	memset(ids, 0, rp.n_items * sizeof *ids);
 	for (i = 0; i < rp.n_items; i++) {
 		const struct reqparse_item *it = &rp.items[i];
 		int asked = -1;
@@ -543,12 +649,9 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 		outcome->unknown_counts = NULL;
 	}
 out:
+#undef rp
 	model_unref(m);
-	predict_batch_done(&batch);
-	free(values);
-	free(seen);
-	free(ids);
-	reqparse_done(&rp);
+	scratch_trim(sc);
 	return done;
 }
 
