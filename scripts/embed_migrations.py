@@ -26,6 +26,11 @@ def main():
             sys.exit("embed_migrations: bad migration file name: %s" % path)
         with open(path, encoding="utf-8") as f:
             rows.append((int(m.group(1)), m.group(2), f.read()))
+    listed = {os.path.basename(f) for f in files}
+    on_disk = {f for f in os.listdir(os.path.dirname(files[0]) or ".") if re.match(r"^\d{4}_.*\.sql$", f)}
+    if on_disk != listed:
+        sys.exit("embed_migrations: migrations/ holds %s but meson.build lists %s: list every file in meson.build"
+                 % (sorted(on_disk), sorted(listed)))
     versions = [r[0] for r in rows]
     if versions != list(range(1, len(rows) + 1)):
         sys.exit("embed_migrations: migrations must be numbered 0001, 0002, ... without gaps")

@@ -291,6 +291,11 @@ class Server:
             self.contract.validate(method, path, resp)
         return resp
 
+    def rss(self):
+        """Resident memory of the server process, in bytes."""
+        with open("/proc/%d/statm" % self.proc.pid) as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
     def wait_for(self, predicate, timeout=10.0, what="condition"):
         deadline = time.time() + timeout
         while time.time() < deadline:

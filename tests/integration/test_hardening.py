@@ -1,0 +1,252 @@
+"""Issue 8: TLS, least privilege, and faults with the real binary and PostgreSQL."""
+import json
+import re
+import os
+import resource
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import http.client
+
+from harness import check, demo_csv, run, temp_dir, train
+
+ITEM = {"features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}
+
+
+def dbname(url):
+    return url.split("///")[1].split("?")[0]
+
+
+def test_tls_serves_https_with_a_self_signed_certificate(ctx):
+    d = temp_dir("sc-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "openssl: " + p.stderr)
+    url = ctx.db()
+    train(url, demo_csv(1200), extra=["--activate"])
+    port = ctx.h.free_port()
+    log = open(os.path.join(d, "serve.log"), "w")
+    proc = subprocess.Popen([ctx.h.BINARY, "serve", "--db", url, "--listen", "127.0.0.1:%d" % port,
+                             "--tls-cert", cert, "--tls-key", key], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        context = ssl.create_default_context(cafile=cert)
+        deadline, status = time.time() + 30, None
+        while time.time() < deadline:
+            try:
+                c = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+                c.request("GET", "/readyz")
+                r = c.getresponse()
+                status = r.status
+                r.read()
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        check(status == 200, "https readyz: %r" % status)
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+        c.request("POST", "/v1/predict", body=json.dumps({"items": [ITEM]}), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        body = r.read()
+        check(r.status == 200 and json.loads(body)["predictions"], "https predict: %d" % r.status)
+        ctx.contract.validate("POST", "/v1/predict", ctx.h.Response(r.status, r.getheaders(), body))
+        # plain HTTP to the TLS port gets no HTTP answer
+        plain = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            plain.request("GET", "/healthz")
+            got = plain.getresponse().status
+        except (OSError, http.client.HTTPException):
+            got = None
+        check(got is None, "plain HTTP was answered %r on the TLS port" % got)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        log.close()
+    check(code == 0, "exit %d: %s" % (code, open(os.path.join(d, "serve.log")).read()[-2000:]))
+    r = run(["serve", "--db", url, "--listen", "127.0.0.1:0", "--tls-cert", cert])
+    check(r.returncode == 1 and "go together" in r.stderr, "half a TLS configuration: %r" % r.stderr)
+
+
+def test_serving_works_with_the_read_only_role(ctx):
+    url = ctx.db()
+    db = dbname(url)
+    data = demo_csv(1200)
+    train(url, data, extra=["--activate"])
+    train(url, data)
+    ctx.pg.query(db, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sc_reader') THEN "
+                     "CREATE ROLE sc_reader LOGIN IN ROLE shelfcast_reader; END IF; "
+                     "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sc_writer') THEN "
+                     "CREATE ROLE sc_writer LOGIN IN ROLE shelfcast_writer; END IF; END $$")
+    reader = url.replace("user=postgres", "user=sc_reader")
+    writer = url.replace("user=postgres", "user=sc_writer")
+    token = "t0ken-for-the-test"
+    s = ctx.serve(db_url=reader, wait_ready=True, args=["--admin-token", token])
+    check(s.predict({"items": [ITEM]}).status == 200, "predict with the read-only role")
+    check(s.get("/healthz").json()["database"] == "ok", "healthz with the read-only role")
+    r = s.post("/v1/models/demo/versions/2/activate", headers={"Authorization": "Bearer " + token})
+    check(r.status == 409 and "shelfcast_writer" in r.json()["error"]["message"], "activation with the reader: %d %r" % (r.status, r.body))
+    # the reader cannot change the registry at all
+    r = run(["models", "activate", "demo", "2", "--db", reader])
+    check(r.returncode == 1 and "permission denied" in r.stderr, "CLI activation as the reader: %r" % r.stderr)
+    # the writer can, and the read-only server follows
+    r = run(["models", "activate", "demo", "2", "--db", writer])
+    check(r.returncode == 0, "activation as the writer: " + r.stderr)
+    s.wait_for(lambda: s.get("/v1/models", validate=False).json()["models"][0]["serving_version"] == 2, 2, "version 2")
+    r = run(["train", "--db", writer, "--data", data, "--config", ctx.h.example("demo", "dataset.json")])
+    check(r.returncode == 0, "training as the writer: " + r.stderr[-300:])
+    s.stop()
+
+
+def test_slow_clients_and_idle_connections_do_not_stop_normal_clients(ctx):
+    url = ctx.db()
+    train(url, demo_csv(1200), extra=["--activate"])
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 30000), hard))
+    s = ctx.serve(db_url=url, wait_ready=True, args=["--timeout", "10", "--connection-limit", "16384"])
+    held = []
+    try:
+        # 500 slowloris clients: headers trickle in, a byte at a time
+        for i in range(500):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            held.append(c)
+        t0 = time.time()
+        for _ in range(20):
+            check(s.predict({"items": [ITEM]}).status == 200, "a normal client failed beside 500 slow ones")
+        slow_ms = (time.time() - t0) / 20 * 1000
+        for c in held:
+            try:
+                c.sendall(b"a")
+            except OSError:
+                pass
+        # and 10,000 idle connections
+        for i in range(10000):
+            try:
+                held.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))
+            except OSError as e:
+                check(False, "connection %d refused: %s" % (i, e))
+        t0 = time.time()
+        for _ in range(20):
+            check(s.predict({"items": [ITEM]}).status == 200, "a normal client failed beside 10,000 idle connections")
+        idle_ms = (time.time() - t0) / 20 * 1000
+        print("# a normal request took %.2f ms beside 500 slowloris clients, %.2f ms beside 10,500 open connections"
+              % (slow_ms, idle_ms))
+        check(slow_ms < 50 and idle_ms < 50, "normal requests slowed to %.1f / %.1f ms" % (slow_ms, idle_ms))
+        fds = int(re.search(r"process_open_fds (\d+)", s.get("/metrics").body.decode()).group(1))
+        check(fds > 10000, "the server holds only %d descriptors" % fds)
+    finally:
+        for c in held:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    s.stop()
+
+
+def test_a_100_mb_body_and_100000_deep_json_are_refused_cheaply(ctx):
+    url = ctx.db()
+    train(url, demo_csv(1200), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True)
+    rss0 = s.rss()
+    # 100 MB streamed (a client that does not wait for the answer): 413, nothing buffered
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+    c.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+    sent = 0
+    chunk = b" " * 65536
+    try:
+        while sent < 100_000_000:
+            c.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass
+    resp = b""
+    try:
+        resp = c.recv(65536)
+    except OSError:
+        pass
+    c.close()
+    reply = ctx.h.parse_raw(resp)
+    check(reply is None or reply.status == 413, "100 MB: %r" % resp[:100])
+    if reply is not None:
+        ctx.contract.validate("POST", "/v1/predict", reply)
+    check(sent < 100_000_000 or reply is not None, "the server read the whole 100 MB")
+    check(s.rss() - rss0 < 20 * 1024 * 1024, "resident memory grew %d MB" % ((s.rss() - rss0) >> 20))
+    # JSON nested 100,000 deep: 400, the server still answers
+    deep = b"[" * 100000 + b"]" * 100000
+    r = s.post("/v1/predict", deep, headers={"Content-Type": "application/json"})
+    check(r.status == 400 and "depth" in r.json()["error"]["message"], "deep JSON: %d %r" % (r.status, r.body[:200]))
+    deep = b'{"items": [{"features": {"brand": ' + b"[" * 100000 + b"]" * 100000 + b"}}]}"
+    r = s.post("/v1/predict", deep, headers={"Content-Type": "application/json"})
+    check(r.status == 400, "deep JSON in a feature: %d" % r.status)
+    check(s.predict({"items": [ITEM]}).status == 200, "alive")
+    s.stop()
+
+
+def test_postgres_killed_while_a_version_loads_never_serves_a_partial_model(ctx):
+    pg = ctx.postgres()
+    url = pg.url("postgres")
+    check(run(["migrate", "--db", url]).returncode == 0, "migrate")
+    data = demo_csv(1500)
+    train(url, data, extra=["--activate"])
+    # a big version: its tensors take a while to read
+    d = temp_dir("sc-big-")
+    cfg = json.load(open(ctx.h.example("demo", "dataset.json")))
+    cfg["model"] = {"hidden": [2048, 1024], "epochs": 1, "seed": 1}
+    path = os.path.join(d, "big.json")
+    json.dump(cfg, open(path, "w"))
+    train(url, data, config=path)
+    s = ctx.serve(db_url=url, wait_ready=True)
+    versions, failures = set(), []
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                r = s.predict({"items": [ITEM]}, validate=False)
+                if r.status != 200:
+                    failures.append(r.status)
+                else:
+                    versions.add(r.json()["model"]["version"])
+            except OSError as e:
+                failures.append(repr(e))
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        activation = subprocess.Popen([ctx.h.BINARY, "models", "activate", "demo", "2", "--db", url],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # kill PostgreSQL as soon as the server (not the CLI) starts reading the new version
+        deadline, killed_during_load = time.time() + 20, False
+        while time.time() < deadline:
+            act = pg.query("postgres", "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'shelfcast-watcher' "
+                                       "AND query LIKE '%model_tensors%' AND state = 'active'")
+            if act != "0" and activation.poll() == 0:
+                killed_during_load = True
+                break
+            if any(m["serving_version"] == 2 for m in s.get("/v1/models", validate=False).json()["models"]):
+                break
+        pg.kill()
+        activation.wait(10)
+        print("# PostgreSQL killed %s" % ("while the server was reading the new version" if killed_during_load
+                                         else "(the server had already loaded it)"))
+        time.sleep(1)
+        served_during = set(versions)
+        pg.start()
+        s.wait_for(lambda: any(m["serving_version"] == 2 for m in s.get("/v1/models", validate=False).json()["models"]),
+                   40, "version 2 after PostgreSQL came back")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join()
+    check(not failures, "failed requests: %r" % failures[:5])
+    check(versions <= {1, 2} and 1 in served_during, "versions served: %r" % versions)
+    # what serves now is the whole version 2: the same answer as a fresh load gives
+    r = s.predict({"items": [ITEM], "include_levels": True}).json()
+    s2 = ctx.serve(db_url=url, wait_ready=True)
+    r2 = s2.predict({"items": [ITEM], "include_levels": True}).json()
+    check(r == r2, "the recovered server answers differently from a fresh one")
+    s2.stop()
+    s.stop()
