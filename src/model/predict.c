@@ -150,6 +150,9 @@ void predict_outcome_done(struct predict_outcome *o)
 
 static enum error_code json_syntax_error(const json_error_t *jerr, struct error *err)
 {
+	/* jansson leaves the text empty when its lexer cannot allocate */
+	if (json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
+		return error_nomem(err, "the request");
 	/* Numbers beyond double range are well-formed JSON that breaks the contract. */
 	if (json_error_code(jerr) == json_error_numeric_overflow)
 		return error_set(err, ERROR_INVALID, NULL,
@@ -316,10 +319,11 @@ static enum error_code finish(struct predict_batch *batch, const struct model *m
 		return error_nomem(err, "the reply");
 	outcome->items = batch->n;
 	outcome->unknown_counts = calloc(m->spec.n_categorical + 1, sizeof *outcome->unknown_counts);
-	if (outcome->unknown_counts)
-		for (i = 0; i < batch->n; i++)
-			for (u = 0; u < batch->n_unknown[i]; u++)
-				outcome->unknown_counts[batch->unknown[i * nc + u]]++;
+	if (!outcome->unknown_counts)
+		return error_nomem(err, "the unknown-category counts");
+	for (i = 0; i < batch->n; i++)
+		for (u = 0; u < batch->n_unknown[i]; u++)
+			outcome->unknown_counts[batch->unknown[i * nc + u]]++;
 	return ERROR_OK;
 }
 

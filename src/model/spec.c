@@ -590,8 +590,10 @@ enum error_code spec_parse_string(const char *text, size_t len, struct spec *spe
 
 	memset(spec, 0, sizeof *spec);
 	if (!json)
-		return error_set(err, ERROR_PARSE, NULL, "invalid model spec: %s at byte %d", jerr.text,
-				 jerr.position);
+		return json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]
+			       ? error_nomem(err, "the model spec")
+			       : error_set(err, ERROR_PARSE, NULL, "invalid model spec: %s at byte %d",
+					   jerr.text, jerr.position);
 	rc = spec_parse(json, spec, err);
 	json_decref(json);
 	return rc;

@@ -142,8 +142,10 @@ enum error_code safetensors_parse(const uint8_t *bytes, size_t len, struct safet
 		return error_set(err, ERROR_INVALID, NULL, "safetensors: header is empty");
 	header = json_loadb((const char *)bytes + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (!header)
-		return error_set(err, ERROR_INVALID, NULL, "safetensors: header is not valid JSON: %s",
-				 jerr.text);
+		return json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]
+			       ? error_nomem(err, "the safetensors header")
+			       : error_set(err, ERROR_INVALID, NULL,
+					   "safetensors: header is not valid JSON: %s", jerr.text);
 	if (!json_is_object(header)) {
 		rc = error_set(err, ERROR_INVALID, NULL, "safetensors: header must be a JSON object");
 		goto out;

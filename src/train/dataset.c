@@ -403,8 +403,10 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 	memset(cfg, 0, sizeof *cfg);
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return error_set(err, ERROR_PARSE, NULL, "dataset config: %s at line %d, column %d",
-				 jerr.text, jerr.line, jerr.column);
+		return json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]
+			       ? error_nomem(err, "the dataset config")
+			       : error_set(err, ERROR_PARSE, NULL, "dataset config: %s at line %d, column %d",
+					   jerr.text, jerr.line, jerr.column);
 	rc = jsonutil_expect_object(root, keys, "", err);
 	if (!rc)
 		rc = dup_name(root, "name", "", true, &cfg->name, err);

@@ -1,0 +1,35 @@
+# Shared by the bench/ scripts: a release build, a demo registry in a private data dir,
+# a server, and its resident memory.  Sourced, not run.
+bench_setup() {
+  scripts/deps bench >/dev/null
+  [ -d build-bench/meson-private ] || meson setup build-bench -Dbuildtype=release -Ddebug=false -Dtests=false >/dev/null
+  ninja -C build-bench >/dev/null
+  bin=$(pwd)/build-bench/shelfcast
+  work=$(mktemp -d /tmp/sc-bench-XXXXXX)
+  chmod 755 "$work"
+  export SHELFCAST_DATA_DIR=$work/state
+  mkdir -p bench/out
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"' EXIT
+  "$bin" demo-data --rows 5000 --out "$work/demo.csv"
+  "$bin" train --data "$work/demo.csv" --config examples/demo/dataset.json --activate >/dev/null 2>&1
+  "$bin" train --data "$work/demo.csv" --config examples/demo/dataset.json >/dev/null 2>&1
+  printf '{"items": [{"id": "sku-1", "features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}]}' >"$work/one.json"
+}
+
+bench_serve() { # extra serve arguments...
+  port=18480
+  "$bin" serve --listen 127.0.0.1:$port --admin-token bench-token "$@" 2>"$work/serve.log" &
+  serve_pid=$!
+  pids+=($serve_pid)
+  for i in $(seq 1 100); do curl -sf -o /dev/null http://127.0.0.1:$port/readyz && return 0; sleep 0.1; done
+  echo "the server did not become ready" >&2
+  return 1
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/$serve_pid/status; }
+
+activate() { # version
+  curl -sf -o /dev/null -X POST -H "Authorization: Bearer bench-token" \
+    http://127.0.0.1:$port/v1/models/demo/versions/$1/activate
+}
