@@ -22,7 +22,15 @@ bench_serve() { # extra serve arguments...
   "$bin" serve --listen 127.0.0.1:$port --admin-token bench-token "$@" 2>"$work/serve.log" &
   serve_pid=$!
   pids+=($serve_pid)
-  for i in $(seq 1 100); do curl -sf -o /dev/null http://127.0.0.1:$port/readyz && return 0; sleep 0.1; done
+  for i in $(seq 1 100); do
+    # Ready, and ours: a server left over on the port would be measured instead.
+    if curl -sf -o /dev/null http://127.0.0.1:$port/readyz; then
+      kill -0 $serve_pid 2>/dev/null && return 0
+      echo "port $port is taken by another process" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
   echo "the server did not become ready" >&2
   return 1
 }

@@ -29,6 +29,9 @@ static inline bool util_add_size(size_t a, size_t b, size_t *out)
 	return !__builtin_add_overflow(a, b, out);
 }
 
+/* Copy src into dst (size > 0), truncating; always NUL-terminated. Returns the length copied. */
+size_t util_copy(char *dst, size_t size, const char *src);
+
 /* calloc-like array allocation with an overflow check (NULL on overflow). */
 void *util_alloc_array(size_t n, size_t size);
 

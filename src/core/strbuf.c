@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/numfmt.h"
+
 void strbuf_init(struct strbuf *sb)
 {
 	sb->data = NULL;
@@ -184,35 +186,21 @@ void strbuf_json_string(struct strbuf *sb, const char *s, size_t len)
 
 void strbuf_json_double(struct strbuf *sb, double v, int digits)
 {
-	int n;
-
 	if (!isfinite(v)) {
 		strbuf_append(sb, "null", 4);
 		return;
 	}
 	if (v == 0.0)
 		v = 0.0; /* no "-0" */
-	if (!strbuf_reserve(sb, 32))
+	if (!strbuf_reserve(sb, NUMFMT_MAX))
 		return;
-	n = snprintf(sb->data + sb->len, 32, "%.*g", digits, v);
-	if (n > 0 && n < 32)
-		sb->len += (size_t)n;
-	sb->data[sb->len] = '\0';
+	sb->len += numfmt_g(sb->data + sb->len, v, digits);
 }
 
 void strbuf_json_int(struct strbuf *sb, long long v)
 {
-	char tmp[24];
-	int i = (int)sizeof tmp;
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-
-	do {
-		tmp[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		tmp[--i] = '-';
-	strbuf_append(sb, tmp + i, sizeof tmp - (size_t)i);
+	if (strbuf_reserve(sb, NUMFMT_MAX))
+		sb->len += numfmt_int(sb->data + sb->len, v);
 }
 
 void strbuf_reset(struct strbuf *sb)

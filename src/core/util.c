@@ -304,3 +304,12 @@ int util_open_fds(void)
 	closedir(d);
 	return n - 1; /* the directory stream's own descriptor */
 }
+
+size_t util_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "shelfcast/numfmt.h"
 #include "shelfcast/util.h"
 
 #define STATUS_MIN 100
@@ -113,11 +114,11 @@ static struct series *lookup(struct table *t, const char *a, const char *b)
 
 void metrics_observe_items(const char *model, int version, size_t items)
 {
-	char v[16];
+	char v[NUMFMT_MAX];
 	struct series *s;
 	size_t i;
 
-	snprintf(v, sizeof v, "%d", version);
+	numfmt_int(v, version);
 	s = lookup(&items_table, model, v);
 	if (s)
 		atomic_fetch_add_explicit(&s->value, items, memory_order_relaxed);

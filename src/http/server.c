@@ -535,7 +535,7 @@ static enum MHD_Result handle_predict(struct server *srv, struct MHD_Connection 
 	rc = predict_run(rq->body.data ? rq->body.data : "", rq->body.len, srv->cfg.max_items, resolve,
 			 srv->cfg.store, &reply, &outcome, &err);
 	if (outcome.model) {
-		snprintf(rq->model, sizeof rq->model, "%s", outcome.model->name);
+		util_copy(rq->model, sizeof rq->model, outcome.model->name);
 		rq->version = outcome.model->version;
 	}
 	if (rc == ERROR_OK) {
@@ -747,8 +747,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rq->start_ns = util_now_ns();
 		rq->status = 0;
 		strbuf_init(&rq->body);
-		snprintf(rq->path, sizeof rq->path, "%s", url);
-		snprintf(rq->method, sizeof rq->method, "%s", method);
+		util_copy(rq->path, sizeof rq->path, url);
+		util_copy(rq->method, sizeof rq->method, method);
 		set_request_id(conn, rq);
 		rq->route = classify(url, &allow, &rq->body_route, method);
 		atomic_fetch_add(&srv->in_flight, 1);

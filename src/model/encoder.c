@@ -8,6 +8,7 @@
 
 #include "shelfcast/hashmap.h"
 #include "shelfcast/jsonutil.h"
+#include "shelfcast/numfmt.h"
 
 struct encoder {
 	const struct spec *spec;
@@ -175,14 +176,14 @@ enum error_code encoder_encode(const struct encoder *enc, const struct encoder_v
 		if (v->kind == ENCODER_VALUE_STRING) {
 			slot = hashmap_get(enc->vocab[i], v->str, v->len);
 		} else if (v->kind == ENCODER_VALUE_NUMBER) {
-			char buf[32];
-			int n;
+			char buf[NUMFMT_MAX];
+			size_t n;
 			if (!isfinite(v->number) || v->number != floor(v->number) ||
 			    fabs(v->number) > 9007199254740992.0)
 				return field_error(field_prefix, spec->categorical[i].name, err,
 						   "expected a string or an integer category");
-			n = snprintf(buf, sizeof buf, "%.0f", v->number);
-			slot = hashmap_get(enc->vocab[i], buf, (size_t)n);
+			n = numfmt_int(buf, (long long)v->number); /* -0.0 is category "0" */
+			slot = hashmap_get(enc->vocab[i], buf, n);
 		}
 		if (slot < 0) {
 			slot = (int32_t)spec->categorical[i].n_vocabulary;
@@ -238,11 +239,10 @@ enum error_code encoder_values_from_json(const struct encoder *enc, const json_t
 			out->number = (double)json_integer_value(v);
 			if ((size_t)idx >= enc->spec->n_numeric) {
 				/* Keep the exact integer: 2^53+1 must not round into another category. */
-				int n = snprintf(out->buf, sizeof out->buf, "%lld",
-						 (long long)json_integer_value(v));
+				size_t n = numfmt_int(out->buf, (long long)json_integer_value(v));
 				out->kind = ENCODER_VALUE_STRING;
 				out->str = out->buf;
-				out->len = (size_t)n;
+				out->len = n;
 			}
 			break;
 		case JSON_REAL:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "shelfcast/jsonutil.h"
+#include "shelfcast/numfmt.h"
 #include "shelfcast/promo.h"
 #include "shelfcast/reqparse.h"
 #include "shelfcast/util.h"
@@ -231,7 +232,7 @@ static void write_levels_list(struct strbuf *sb, const struct spec *spec)
 	for (k = 0; k < spec->n_levels; k++) {
 		if (k)
 			strbuf_puts(sb, ", ");
-		strbuf_printf(sb, "%lld", spec->levels[k].level);
+		strbuf_json_int(sb, spec->levels[k].level);
 	}
 }
 
@@ -240,9 +241,7 @@ static void write_reply(struct strbuf *sb, const struct predict_batch *b, const 
 {
 	const struct spec *spec = &m->spec;
 	size_t nc = spec->n_categorical ? spec->n_categorical : 1, i, k, u;
-	char value_key[32];
-
-	snprintf(value_key, sizeof value_key, "\"expected_%s\":", spec_objective_name(objective));
+	const char *objective_name = spec_objective_name(objective);
 	strbuf_puts(sb, "{\"model\":{\"name\":");
 	strbuf_json_string(sb, m->name, strlen(m->name));
 	strbuf_puts(sb, ",\"version\":");
@@ -293,8 +292,9 @@ static void write_reply(struct strbuf *sb, const struct predict_batch *b, const 
 				strbuf_json_double(sb, b->sales[rk], PREDICT_DIGITS);
 				strbuf_puts(sb, ",\"exposure_probability\":");
 				strbuf_json_double(sb, b->exposure[rk], PREDICT_DIGITS);
-				strbuf_putc(sb, ',');
-				strbuf_puts(sb, value_key);
+				strbuf_puts(sb, ",\"expected_");
+				strbuf_puts(sb, objective_name);
+				strbuf_puts(sb, "\":");
 				strbuf_json_double(sb, b->value[rk], PREDICT_DIGITS);
 				strbuf_putc(sb, '}');
 			}
@@ -607,10 +607,10 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 					v->kind = ENCODER_VALUE_NUMBER;
 					v->number = (double)ft->value.i;
 				} else {
-					int k = snprintf(v->buf, sizeof v->buf, "%lld", ft->value.i);
+					size_t k = numfmt_int(v->buf, ft->value.i);
 					v->kind = ENCODER_VALUE_STRING;
 					v->str = v->buf;
-					v->len = (size_t)k;
+					v->len = k;
 				}
 				break;
 			case REQPARSE_REAL:

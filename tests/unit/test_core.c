@@ -1,9 +1,11 @@
 /* Unit tests: strbuf, sha256, hashmap, util parsing. */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "shelfcast/hashmap.h"
+#include "shelfcast/numfmt.h"
 #include "shelfcast/sha256.h"
 #include "shelfcast/strbuf.h"
 
@@ -130,6 +132,82 @@ static void test_util_parsers_are_strict(void **state)
 	assert_true(util_parse_double("nan", 3, &d) && isnan(d)); /* the caller decides what NaN means */
 }
 
+/* numfmt_g must write what snprintf("%.*g") writes; compare them and count the differences. */
+static int compare_g(double v, int digits)
+{
+	char want[64], got[NUMFMT_MAX];
+	size_t n = numfmt_g(got, v, digits);
+	snprintf(want, sizeof want, "%.*g", digits, v);
+	if (strcmp(want, got) || n != strlen(want)) {
+		print_error("numfmt_g(%a, %d) = \"%s\", snprintf gives \"%s\"\n", v, digits, got, want);
+		return 1;
+	}
+	return 0;
+}
+
+static void test_numfmt_g_matches_snprintf(void **state)
+{
+	uint64_t seed = 0x5eedf00dULL;
+	int bad = 0, k, d;
+	long i;
+	(void)state;
+	/* Random magnitudes over 1e-25..1e25, random precision. */
+	for (i = 0; i < 1000000; i++) {
+		double mant = (double)(test_rand(&seed) >> 11) / 9007199254740992.0;
+		int e = (int)(test_rand(&seed) % 51) - 25;
+		double v = mant * pow(10.0, e) * ((test_rand(&seed) & 1) ? -1 : 1);
+		bad += compare_g(v, 1 + (int)(test_rand(&seed) % 17));
+	}
+	/* Any bit pattern: subnormals, huge values, NaN and infinities. */
+	for (i = 0; i < 200000; i++) {
+		uint64_t bits = test_rand(&seed);
+		double v;
+		memcpy(&v, &bits, sizeof v);
+		bad += compare_g(v, 1 + (int)(test_rand(&seed) % 17));
+	}
+	/* Exact binary fractions: decimal ties at some precision (round half to even). */
+	for (i = 0; i < 200000; i++) {
+		double v = ldexp((double)(test_rand(&seed) % 2000000), -(int)(test_rand(&seed) % 12));
+		bad += compare_g(v, 1 + (int)(test_rand(&seed) % 8));
+	}
+	/* Beside every power of ten, where the exponent estimate is off by one, and at it. */
+	for (k = -30; k <= 30; k++) {
+		double p = pow(10.0, k);
+		for (d = 1; d <= 17; d++) {
+			bad += compare_g(p, d);
+			bad += compare_g(nextafter(p, 0), d);
+			bad += compare_g(nextafter(p, INFINITY), d);
+			bad += compare_g(p * 0.99999995, d); /* rounds up to the power at low precision */
+		}
+	}
+	for (i = 0; i <= 100000; i++)
+		bad += compare_g((double)i, 7) + compare_g((double)i / 1000.0, 7);
+	bad += compare_g(0.0, 7) + compare_g(-0.0, 7) + compare_g(DBL_MAX, 17) + compare_g(DBL_MIN, 17) +
+	       compare_g(5e-324, 3) + compare_g(0.0001, 7) + compare_g(0.00001, 7) + compare_g(1e7, 7);
+	assert_int_equal(bad, 0);
+}
+
+static void test_numfmt_int_covers_the_range(void **state)
+{
+	uint64_t seed = 42;
+	char want[32], got[NUMFMT_MAX];
+	long i;
+	(void)state;
+	assert_int_equal(numfmt_int(got, -9223372036854775807LL - 1), 20);
+	assert_string_equal(got, "-9223372036854775808");
+	numfmt_int(got, 9223372036854775807LL);
+	assert_string_equal(got, "9223372036854775807");
+	numfmt_int(got, 0);
+	assert_string_equal(got, "0");
+	for (i = 0; i < 100000; i++) {
+		long long v = (long long)test_rand(&seed) >> (test_rand(&seed) % 63);
+		size_t n = numfmt_int(got, v);
+		snprintf(want, sizeof want, "%lld", v);
+		assert_string_equal(got, want);
+		assert_int_equal(n, strlen(want));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +215,8 @@ int main(void)
 		cmocka_unit_test(test_strbuf_replaces_invalid_utf8),
 		cmocka_unit_test(test_strbuf_numbers_are_valid_json),
 		cmocka_unit_test(test_strbuf_printf_grows),
+		cmocka_unit_test(test_numfmt_g_matches_snprintf),
+		cmocka_unit_test(test_numfmt_int_covers_the_range),
 		cmocka_unit_test(test_sha256_matches_the_fips_vectors),
 		cmocka_unit_test(test_hashmap_keeps_first_value_and_grows),
 		cmocka_unit_test(test_util_parsers_are_strict),
