@@ -131,5 +131,20 @@ const char *spec_input_transform_name(enum spec_input_transform t);
 
 /* A name usable for a feature or column: 1..128 bytes, no control characters. */
 bool spec_valid_name(const char *s);
+/*
+ * The "promotion" member of root (column, price_column, unit_cost_column,
+ * objective, levels) into those fields of spec, each checked and named in
+ * errors; the spec and the dataset config share this block.  The strings are
+ * spec's to free (spec_done) even on error.
+ */
+enum error_code spec_parse_promotion(const json_t *root, struct spec *spec, struct error *err);
+/*
+ * The string member obj[key] (path names obj in errors) checked with
+ * spec_valid_name() and duplicated into *out (caller frees).  Absent and not
+ * required: ERROR_OK with *out untouched.  Shared by the spec and the dataset
+ * config parsers.
+ */
+enum error_code spec_get_name(const json_t *obj, const char *key, const char *path, bool required,
+			      char **out, struct error *err);
 
 #endif

@@ -906,7 +906,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages: its format strings, checked as such. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	size_t n;

@@ -108,9 +108,8 @@ void spec_done(struct spec *spec)
 	memset(spec, 0, sizeof *spec);
 }
 
-/* A required or optional name-valued string member, duplicated into *out. */
-static enum error_code get_name(const json_t *obj, const char *key, const char *path, bool required,
-				char **out, struct error *err)
+enum error_code spec_get_name(const json_t *obj, const char *key, const char *path, bool required,
+			      char **out, struct error *err)
 {
 	const char *s = NULL;
 	char field[JSONUTIL_PATH_MAX];
@@ -124,7 +123,7 @@ static enum error_code get_name(const json_t *obj, const char *key, const char *
 				 "%s: must be 1 to %d bytes without control characters", field,
 				 SPEC_NAME_MAX);
 	*out = strdup(s);
-	return *out ? ERROR_OK : error_nomem(err, "a spec name");
+	return *out ? ERROR_OK : error_nomem(err, "a name");
 }
 
 static enum error_code parse_numeric(const json_t *v, const char *path, struct spec_numeric *f,
@@ -140,7 +139,7 @@ static enum error_code parse_numeric(const json_t *v, const char *path, struct s
 
 	rc = jsonutil_expect_object(v, keys, path, err);
 	if (!rc)
-		rc = get_name(v, "name", path, true, &f->name, err);
+		rc = spec_get_name(v, "name", path, true, &f->name, err);
 	if (!rc)
 		rc = jsonutil_get_string(v, "transform", path, false, &transform, err);
 	if (!rc) {
@@ -201,7 +200,7 @@ static enum error_code parse_categorical(const json_t *v, const char *path,
 
 	rc = jsonutil_expect_object(v, keys, path, err);
 	if (!rc)
-		rc = get_name(v, "name", path, true, &f->name, err);
+		rc = spec_get_name(v, "name", path, true, &f->name, err);
 	if (!rc)
 		rc = jsonutil_get_typed(v, "vocabulary", path, true, JSON_ARRAY, &vocab, err);
 	if (rc)
@@ -288,7 +287,7 @@ static enum error_code parse_inputs(const json_t *root, struct spec *spec, struc
 	return ERROR_OK;
 }
 
-static enum error_code parse_promotion(const json_t *root, struct spec *spec, struct error *err)
+enum error_code spec_parse_promotion(const json_t *root, struct spec *spec, struct error *err)
 {
 	static const char *const keys[] = {"column", "price_column", "unit_cost_column",
 					   "objective", "levels", NULL};
@@ -303,11 +302,11 @@ static enum error_code parse_promotion(const json_t *root, struct spec *spec, st
 	if (!rc)
 		rc = jsonutil_expect_object(promo, keys, "promotion", err);
 	if (!rc)
-		rc = get_name(promo, "column", "promotion", true, &spec->promo_column, err);
+		rc = spec_get_name(promo, "column", "promotion", true, &spec->promo_column, err);
 	if (!rc)
-		rc = get_name(promo, "price_column", "promotion", true, &spec->price_column, err);
+		rc = spec_get_name(promo, "price_column", "promotion", true, &spec->price_column, err);
 	if (!rc)
-		rc = get_name(promo, "unit_cost_column", "promotion", false, &spec->unit_cost_column,
+		rc = spec_get_name(promo, "unit_cost_column", "promotion", false, &spec->unit_cost_column,
 			      err);
 	if (!rc)
 		rc = jsonutil_get_string(promo, "objective", "promotion", false, &objective, err);
@@ -363,7 +362,7 @@ static enum error_code parse_target(const json_t *root, struct spec *spec, struc
 	if (!rc)
 		rc = jsonutil_expect_object(target, keys, "target", err);
 	if (!rc)
-		rc = get_name(target, "column", "target", true, &spec->target_column, err);
+		rc = spec_get_name(target, "column", "target", true, &spec->target_column, err);
 	if (!rc)
 		rc = jsonutil_get_string(target, "transform", "target", false, &transform, err);
 	if (!rc) {
@@ -386,7 +385,7 @@ static enum error_code parse_target(const json_t *root, struct spec *spec, struc
 	if (!rc)
 		rc = jsonutil_expect_object(exposure, exposure_keys, "exposure", err);
 	if (!rc)
-		rc = get_name(exposure, "column", "exposure", true, &spec->exposure_column, err);
+		rc = spec_get_name(exposure, "column", "exposure", true, &spec->exposure_column, err);
 	return rc;
 }
 
@@ -566,11 +565,11 @@ enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *
 	if (!rc)
 		rc = parse_inputs(json, spec, err);
 	if (!rc)
-		rc = parse_promotion(json, spec, err);
+		rc = spec_parse_promotion(json, spec, err);
 	if (!rc)
 		rc = parse_target(json, spec, err);
 	if (!rc)
-		rc = get_name(json, "id_column", "", false, &spec->id_column, err);
+		rc = spec_get_name(json, "id_column", "", false, &spec->id_column, err);
 	if (!rc)
 		rc = parse_architecture(json, spec, err);
 	if (!rc)

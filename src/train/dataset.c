@@ -33,24 +33,6 @@ void dataset_config_done(struct dataset_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 }
 
-static enum error_code dup_name(const json_t *obj, const char *key, const char *path, bool required,
-				char **out, struct error *err)
-{
-	const char *s = NULL;
-	char field[JSONUTIL_PATH_MAX];
-	enum error_code rc = jsonutil_get_string(obj, key, path, required, &s, err);
-
-	if (rc || !s)
-		return rc;
-	jsonutil_path_key(field, path, key);
-	if (!spec_valid_name(s))
-		return error_set(err, ERROR_INVALID, field,
-				 "%s: a column name of 1 to %d bytes without control characters", field,
-				 SPEC_NAME_MAX);
-	*out = strdup(s);
-	return *out ? ERROR_OK : error_nomem(err, "a column name");
-}
-
 static enum error_code name_list(const json_t *obj, const char *key, const char *path, char ***out,
 				 size_t *n, struct error *err)
 {
@@ -84,61 +66,20 @@ static enum error_code name_list(const json_t *obj, const char *key, const char 
 static enum error_code parse_promotion(const json_t *root, struct dataset_config *cfg,
 				       struct error *err)
 {
-	static const char *const keys[] = {"column", "price_column", "unit_cost_column",
-					   "objective", "levels", NULL};
-	static const char *const level_keys[] = {"level", "discount", "cost", NULL};
-	char field[JSONUTIL_PATH_MAX], sub[JSONUTIL_PATH_MAX];
-	json_t *promo = NULL, *levels = NULL, *v;
-	const char *objective = "revenue";
+	struct spec promo;
 	enum error_code rc;
-	size_t i;
 
-	rc = jsonutil_get_typed(root, "promotion", "", true, JSON_OBJECT, &promo, err);
-	if (!rc)
-		rc = jsonutil_expect_object(promo, keys, "promotion", err);
-	if (!rc)
-		rc = dup_name(promo, "column", "promotion", true, &cfg->promo_column, err);
-	if (!rc)
-		rc = dup_name(promo, "price_column", "promotion", true, &cfg->price_column, err);
-	if (!rc)
-		rc = dup_name(promo, "unit_cost_column", "promotion", false, &cfg->unit_cost_column, err);
-	if (!rc)
-		rc = jsonutil_get_string(promo, "objective", "promotion", false, &objective, err);
-	if (!rc && !spec_objective_parse(objective, &cfg->objective))
-		rc = error_set(err, ERROR_INVALID, "promotion.objective",
-			       "promotion.objective: \"%s\" is not one of revenue, units, profit",
-			       objective);
-	if (!rc)
-		rc = jsonutil_get_typed(promo, "levels", "promotion", true, JSON_ARRAY, &levels, err);
+	memset(&promo, 0, sizeof promo);
+	rc = spec_parse_promotion(root, &promo, err);
+	/* The strings move to cfg, error or not: dataset_config_done frees them. */
+	cfg->promo_column = promo.promo_column;
+	cfg->price_column = promo.price_column;
+	cfg->unit_cost_column = promo.unit_cost_column;
+	cfg->objective = promo.objective;
+	memcpy(cfg->levels, promo.levels, sizeof cfg->levels);
+	cfg->n_levels = promo.n_levels;
 	if (rc)
 		return rc;
-	if (json_array_size(levels) < 1 || json_array_size(levels) > SPEC_MAX_LEVELS)
-		return error_set(err, ERROR_INVALID, "promotion.levels",
-				 "promotion.levels: expected 1 to %d levels", SPEC_MAX_LEVELS);
-	json_array_foreach(levels, i, v) {
-		struct spec_level *l = &cfg->levels[i];
-		jsonutil_path_index(field, "promotion.levels", i);
-		l->cost = 0;
-		rc = jsonutil_expect_object(v, level_keys, field, err);
-		if (!rc)
-			rc = jsonutil_get_int(v, "level", field, true, -1000000, 1000000, &l->level, err);
-		if (!rc)
-			rc = jsonutil_get_number(v, "discount", field, true, &l->discount, err);
-		if (!rc)
-			rc = jsonutil_get_number(v, "cost", field, false, &l->cost, err);
-		if (rc)
-			return rc;
-		if (l->discount < 0 || l->discount >= 1) {
-			jsonutil_path_key(sub, field, "discount");
-			return error_set(err, ERROR_INVALID, sub, "%s: must be in [0, 1)", sub);
-		}
-		if (i > 0 && l->level <= cfg->levels[i - 1].level) {
-			jsonutil_path_key(sub, field, "level");
-			return error_set(err, ERROR_INVALID, sub,
-					 "%s: levels must be listed in strictly increasing order", sub);
-		}
-		cfg->n_levels = i + 1;
-	}
 	if (cfg->objective == SPEC_OBJECTIVE_PROFIT && !cfg->unit_cost_column)
 		return error_set(err, ERROR_INVALID, "promotion.objective",
 				 "promotion.objective: profit needs promotion.unit_cost_column");
@@ -162,7 +103,7 @@ static enum error_code parse_split(const json_t *root, struct dataset_config *cf
 			return error_set(err, ERROR_INVALID, "split",
 					 "split: give either column + test_from or fraction, not both");
 		cfg->split_by_column = true;
-		rc = dup_name(split, "column", "split", true, &cfg->split_column, err);
+		rc = spec_get_name(split, "column", "split", true, &cfg->split_column, err);
 		if (!rc)
 			rc = jsonutil_get_number(split, "test_from", "split", true, &cfg->test_from, err);
 		return rc;
@@ -409,9 +350,9 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 					   jerr.text, jerr.line, jerr.column);
 	rc = jsonutil_expect_object(root, keys, "", err);
 	if (!rc)
-		rc = dup_name(root, "name", "", true, &cfg->name, err);
+		rc = spec_get_name(root, "name", "", true, &cfg->name, err);
 	if (!rc)
-		rc = dup_name(root, "id_column", "", false, &cfg->id_column, err);
+		rc = spec_get_name(root, "id_column", "", false, &cfg->id_column, err);
 	if (!rc)
 		rc = jsonutil_get_typed(root, "features", "", true, JSON_OBJECT, &features, err);
 	if (!rc)
@@ -428,7 +369,7 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 	if (!rc)
 		rc = jsonutil_expect_object(target, target_keys, "target", err);
 	if (!rc)
-		rc = dup_name(target, "column", "target", true, &cfg->target_column, err);
+		rc = spec_get_name(target, "column", "target", true, &cfg->target_column, err);
 	if (!rc)
 		rc = jsonutil_get_string(target, "transform", "target", false, &transform, err);
 	if (!rc) {
@@ -445,7 +386,7 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 	if (!rc)
 		rc = jsonutil_expect_object(exposure, exposure_keys, "exposure", err);
 	if (!rc)
-		rc = dup_name(exposure, "column", "exposure", true, &cfg->exposure_column, err);
+		rc = spec_get_name(exposure, "column", "exposure", true, &cfg->exposure_column, err);
 	if (!rc)
 		rc = parse_promotion(root, cfg, err);
 	if (!rc)

@@ -25,38 +25,7 @@ static struct model *resolve(void *ctx, const char *name, struct error *err)
 
 static void setup(void)
 {
-	struct spec spec;
-	struct error err;
-	struct tensor t[6];
-	static float w[13 * 8 + 8 + 8 * 4 + 4 + 4 * 2 + 2];
-	size_t dims[4] = {13, 8, 4, 2}, off = 0, l, i;
-
-	for (i = 0; i < sizeof w / sizeof w[0]; i++)
-		w[i] = (float)((int)(i * 7919 % 200) - 100) / 100.0f;
-	memset(t, 0, sizeof t);
-	for (l = 0; l < 3; l++) {
-		snprintf(t[2 * l].name, sizeof t[2 * l].name, "dense.%zu.weight", l);
-		snprintf(t[2 * l + 1].name, sizeof t[2 * l + 1].name, "dense.%zu.bias", l);
-		strcpy(t[2 * l].dtype, "F32");
-		strcpy(t[2 * l + 1].dtype, "F32");
-		t[2 * l].ndim = 2;
-		t[2 * l].shape[0] = dims[l + 1];
-		t[2 * l].shape[1] = dims[l];
-		t[2 * l].data = w + off;
-		t[2 * l].nbytes = dims[l + 1] * dims[l] * 4;
-		off += dims[l + 1] * dims[l];
-		t[2 * l + 1].ndim = 1;
-		t[2 * l + 1].shape[0] = dims[l + 1];
-		t[2 * l + 1].data = w + off;
-		t[2 * l + 1].nbytes = dims[l + 1] * 4;
-		off += dims[l + 1];
-	}
-	error_init(&err);
-	if (spec_parse_string(FUZZ_SPEC, strlen(FUZZ_SPEC), &spec, &err) ||
-	    model_new("fuzz", 1, &spec, t, 6, NULL, &model, &err)) {
-		fprintf(stderr, "fuzz_predict: %s\n", err.message);
-		abort();
-	}
+	model = test_model_named("fuzz", TEST_SPEC, 7, 1.0f, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (safetensors_parse(data, size, &st, &err) == ERROR_OK) {
 		struct spec spec;
 		struct model *m = NULL;
-		const char *text = st.spec_json ? st.spec_json : FUZZ_SPEC;
+		const char *text = st.spec_json ? st.spec_json : TEST_SPEC;
 		error_init(&err);
 		if (spec_parse_string(text, strlen(text), &spec, &err) == ERROR_OK &&
 		    model_new("fuzz", 1, &spec, st.tensors, st.n_tensors, NULL, &m, &err) == ERROR_OK)

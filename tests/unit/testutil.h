@@ -1,6 +1,6 @@
 /*
- * testutil — what the cmocka unit tests share: a small model spec, a model
- * with seeded random weights, and reading files under tests/data.
+ * testutil — what the cmocka unit tests share: the fixture in
+ * tests/common/testmodel.h, and reading files under tests/data.
  */
 #ifndef SHELFCAST_TESTUTIL_H
 #define SHELFCAST_TESTUTIL_H
@@ -19,87 +19,7 @@
 #include "shelfcast/spec.h"
 #include "shelfcast/util.h"
 
-/* inputs: price (clip 1..100), weight (required), log(price); brand {a,b,c}; store {1,2};
- * levels 0,1,2 at 0/10/20 % discount, costs 0/5/10; hidden 8, 4 -> width 3 + 4 + 3 + 3 = 13 */
-static const char TEST_SPEC[] =
-	"{\"format\": \"shelfcast.spec.v1\","
-	" \"inputs\": {\"numeric\": ["
-	"   {\"name\": \"price\", \"mean\": 10, \"std\": 2, \"default\": 10, \"clip\": [1, 100]},"
-	"   {\"name\": \"weight\", \"mean\": 1, \"std\": 0.5, \"required\": true},"
-	"   {\"name\": \"price\", \"transform\": \"log\", \"mean\": 2.3, \"std\": 0.2, \"default\": 2.3}],"
-	"  \"categorical\": [{\"name\": \"brand\", \"vocabulary\": [\"a\", \"b\", \"c\"]},"
-	"                  {\"name\": \"store\", \"vocabulary\": [\"1\", \"2\"]}]},"
-	" \"promotion\": {\"column\": \"level\", \"price_column\": \"price\", \"objective\": \"revenue\","
-	"   \"levels\": [{\"level\": 0, \"discount\": 0, \"cost\": 0}, {\"level\": 1, \"discount\": 0.1, \"cost\": 5},"
-	"              {\"level\": 2, \"discount\": 0.2, \"cost\": 10}]},"
-	" \"target\": {\"column\": \"units\", \"transform\": \"log1p\", \"mean\": 2, \"std\": 1},"
-	" \"exposure\": {\"column\": \"featured\"},"
-	" \"architecture\": {\"input_size\": 13, \"hidden\": [8, 4], \"activation\": \"relu\"}}";
-
-static inline uint64_t test_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline float test_uniform(uint64_t *s, float lo, float hi)
-{
-	return lo + (hi - lo) * (float)((double)(test_rand(s) >> 11) / 9007199254740992.0);
-}
-
-/* A model from spec_text with weights U(-scale, scale) from seed; weights: (out) the block to free.
- * Aborts the test binary when the spec or model is refused: a fixture that cannot be built is a bug. */
-static inline __attribute__((returns_nonnull)) struct model *
-test_model(const char *spec_text, uint64_t seed, float scale, float **weights)
-{
-	struct spec spec;
-	struct error err;
-	struct tensor t[2 * MLP_MAX_LAYERS];
-	size_t dims[SPEC_MAX_HIDDEN + 2], n, l, total = 0, off = 0, i;
-	struct model *m = NULL;
-	float *w;
-
-	error_init(&err);
-	if (spec_parse_string(spec_text, strlen(spec_text), &spec, &err) != ERROR_OK) {
-		fprintf(stderr, "test spec: %s\n", err.message);
-		abort();
-	}
-	n = spec_layer_dims(&spec, dims);
-	for (l = 0; l + 1 < n; l++)
-		total += dims[l + 1] * dims[l] + dims[l + 1];
-	w = calloc(total, sizeof *w);
-	for (i = 0; i < total; i++)
-		w[i] = test_uniform(&seed, -scale, scale);
-	memset(t, 0, sizeof t);
-	for (l = 0; l + 1 < n; l++) {
-		snprintf(t[2 * l].name, sizeof t[2 * l].name, "dense.%zu.weight", l);
-		snprintf(t[2 * l + 1].name, sizeof t[2 * l + 1].name, "dense.%zu.bias", l);
-		strcpy(t[2 * l].dtype, "F32");
-		strcpy(t[2 * l + 1].dtype, "F32");
-		t[2 * l].ndim = 2;
-		t[2 * l].shape[0] = dims[l + 1];
-		t[2 * l].shape[1] = dims[l];
-		t[2 * l].data = w + off;
-		t[2 * l].nbytes = dims[l + 1] * dims[l] * sizeof(float);
-		off += dims[l + 1] * dims[l];
-		t[2 * l + 1].ndim = 1;
-		t[2 * l + 1].shape[0] = dims[l + 1];
-		t[2 * l + 1].data = w + off;
-		t[2 * l + 1].nbytes = dims[l + 1] * sizeof(float);
-		off += dims[l + 1];
-	}
-	if (model_new("test", 1, &spec, t, 2 * (n - 1), NULL, &m, &err) != ERROR_OK) {
-		fprintf(stderr, "test model: %s\n", err.message);
-		abort();
-	}
-	if (weights)
-		*weights = w;
-	else
-		free(w);
-	return m;
-}
+#include "../common/testmodel.h"
 
 /* tests/data/<rel> read whole (NUL-terminated, caller frees), or NULL. */
 static inline char *test_data(const char *rel, size_t *len)
