@@ -16,6 +16,14 @@
 
 #define JSONUTIL_PATH_MAX 192
 
+/*
+ * json_dumps flags for what people read (metrics, catalogs, events): 15
+ * significant digits, so a stored 0.929964 comes back as 0.929964 and not as
+ * jansson's default 17 digits, 0.92996400000000001.  Not for specs, whose
+ * numbers must round-trip exactly.
+ */
+#define JSONUTIL_DISPLAY JSON_REAL_PRECISION(15)
+
 /* "a string", "an object", ... for messages. */
 const char *jsonutil_type_name(const json_t *v);
 

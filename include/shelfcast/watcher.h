@@ -50,4 +50,7 @@ bool watcher_db_up(struct watcher *w);
 /* Has the first sync after start completed (successfully or not)? */
 bool watcher_synced(struct watcher *w);
 
+/* Wait until watcher_synced() or `seconds` have passed; returns watcher_synced(). */
+bool watcher_wait_synced(struct watcher *w, double seconds);
+
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "shelfcast/jsonutil.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/safetensors.h"
 #include "shelfcast/strbuf.h"
@@ -81,7 +82,7 @@ static void print_show(const json_t *model, const json_t *events)
 	}
 	printf("\nrecent events:\n");
 	json_array_foreach(events, i, e) {
-		char *detail = json_dumps(json_object_get(e, "detail"), JSON_COMPACT);
+		char *detail = json_dumps(json_object_get(e, "detail"), JSON_COMPACT | JSONUTIL_DISPLAY);
 		printf("  %s  %-12s v%-4lld %-28s %s\n", json_string_value(json_object_get(e, "at")),
 		       json_string_value(json_object_get(e, "event")),
 		       (long long)json_integer_value(json_object_get(e, "version")),
@@ -167,7 +168,7 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 		training = NULL;
 		{
 			json_t *j = json_pack("{s:s, s:s}", "imported_from", weights, "actor", cli_actor());
-			training = j ? json_dumps(j, JSON_COMPACT) : NULL;
+			training = j ? json_dumps(j, JSON_COMPACT | JSONUTIL_DISPLAY) : NULL;
 			json_decref(j);
 		}
 		struct registry_version_in in = {name, description, &m->spec, canon, model_tensor_count(m),
@@ -268,12 +269,12 @@ int cmd_models(int argc, char **argv)
 			json_t *one = json_deep_copy(json_array_get(json_object_get(catalog, "models"), 0));
 			char *s;
 			json_object_set(one, "events", ev ? ev : json_array());
-			s = json_dumps(one, JSON_INDENT(2) | JSON_SORT_KEYS);
+			s = json_dumps(one, JSON_INDENT(2) | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
 			printf("%s\n", s ? s : "{}");
 			free(s);
 			json_decref(one);
 		} else if (json) {
-			char *s = json_dumps(catalog, JSON_INDENT(2) | JSON_SORT_KEYS);
+			char *s = json_dumps(catalog, JSON_INDENT(2) | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
 			printf("%s\n", s ? s : "{}");
 			free(s);
 		} else if (name) {

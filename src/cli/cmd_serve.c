@@ -20,6 +20,10 @@
 #include "shelfcast/migrate.h"
 #include "shelfcast/server.h"
 #include "shelfcast/util.h"
+#include "shelfcast/watcher.h"
+
+/* Seconds serve waits for the first registry sync before it listens. */
+#define FIRST_SYNC_WAIT_S 3
 
 /* Room for the connection limit: as many descriptors as the hard limit allows. */
 static void raise_fd_limit(void)
@@ -146,6 +150,14 @@ int cmd_serve(int argc, char **argv)
 		code = cli_fail("serve", &err);
 		goto out;
 	}
+	/*
+	 * Give the first registry sync a moment before listening, so that the first
+	 * /healthz and /readyz probes already tell the truth.  A database that does
+	 * not answer within it is retried in the background while serve listens.
+	 */
+	if (!watcher_wait_synced(watcher, FIRST_SYNC_WAIT_S))
+		log_msg(LOG_WARN, "database_slow",
+			"no answer from the registry database within %d s; listening anyway", FIRST_SYNC_WAIT_S);
 	scfg = (struct server_config){.listen = listen, .threads = (unsigned)n_threads,
 				      .max_body = body, .max_items = items,
 				      .connection_limit = (unsigned)limit,

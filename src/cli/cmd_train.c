@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "shelfcast/db.h"
+#include "shelfcast/jsonutil.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/strbuf.h"
 #include "shelfcast/train.h"
@@ -242,8 +243,8 @@ int cmd_train(int argc, char **argv)
 					      "activated", do_activate));
 	}
 	{
-		char *metrics = json_dumps(res.metrics, JSON_COMPACT);
-		char *training = json_dumps(res.training, JSON_COMPACT);
+		char *metrics = json_dumps(res.metrics, JSON_COMPACT | JSONUTIL_DISPLAY);
+		char *training = json_dumps(res.training, JSON_COMPACT | JSONUTIL_DISPLAY);
 		struct registry_version_in in = {cfg.name, description, &res.spec, res.tensors,
 						 res.n_tensors, res.checksum, metrics, training,
 						 cli_actor(), "registered"};
@@ -260,7 +261,7 @@ int cmd_train(int argc, char **argv)
 	json_object_set_new(res.metrics, "version", json_integer(version));
 	json_object_set_new(res.metrics, "activated", json_boolean(do_activate));
 	json_object_set_new(res.metrics, "training", json_incref(res.training));
-	text = json_dumps(res.metrics, JSON_COMPACT | JSON_SORT_KEYS);
+	text = json_dumps(res.metrics, JSON_COMPACT | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
 	if (text)
 		printf("%s\n", text);
 	free(text);

@@ -375,7 +375,7 @@ static json_t *model_entry(const json_t *cat, const struct model *m, const char 
 static enum MHD_Result reply_jansson(struct server *srv, struct MHD_Connection *conn,
 				     struct request *rq, unsigned status, json_t *j)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSONUTIL_DISPLAY) : NULL;
 	json_decref(j);
 	if (!text)
 		return send_error(srv, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shelfcast/db.h"
@@ -75,6 +76,16 @@ bool watcher_db_up(struct watcher *w)
 bool watcher_synced(struct watcher *w)
 {
 	return w && atomic_load(&w->synced);
+}
+
+bool watcher_wait_synced(struct watcher *w, double seconds)
+{
+	double deadline = util_now_s() + seconds;
+	struct timespec step = {0, 5 * 1000000L};
+
+	while (w && !atomic_load(&w->synced) && util_now_s() < deadline)
+		nanosleep(&step, NULL);
+	return watcher_synced(w);
 }
 
 static void set_up(struct watcher *w, bool up)
