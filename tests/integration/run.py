@@ -9,6 +9,7 @@ fresh database and prints TAP: "ok N - name" / "not ok N - name".
 """
 import importlib
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -88,8 +89,15 @@ class Context:
         return p
 
     def cleanup(self):
+        # SIGTERM first: a server that started an embedded cluster stops it on the way out
+        # (a failed test must not leave postgres running); SIGKILL after 10 s.
         for s in self._servers:
             if s.proc.poll() is None:
+                s.proc.terminate()
+        for s in self._servers:
+            try:
+                s.proc.wait(10)
+            except subprocess.TimeoutExpired:
                 s.proc.kill()
                 s.proc.wait()
         self._servers = []
