@@ -5,7 +5,7 @@ bench_setup() {
   [ -d build-bench/meson-private ] || meson setup build-bench -Dbuildtype=release -Ddebug=false -Dtests=false >/dev/null
   ninja -C build-bench >/dev/null
   bin=$(pwd)/build-bench/shelfcast
-  work=$(mktemp -d /tmp/sc-bench-XXXXXX)
+  work=$(mktemp -d --suffix=.sc-bench)
   chmod 755 "$work"
   export SHELFCAST_DATA_DIR=$work/state
   mkdir -p bench/out

@@ -29,6 +29,18 @@ static inline bool util_add_size(size_t a, size_t b, size_t *out)
 	return !__builtin_add_overflow(a, b, out);
 }
 
+/*
+ * Room for element n of a growable array of *cap elements of `size` bytes:
+ * the array itself while n < *cap, else the array reallocated to twice the
+ * capacity (`first` when empty), with *cap updated.  NULL when memory runs
+ * out or the size overflows; the array and *cap are then unchanged.
+ */
+void *util_grow_array(void *array, size_t *cap, size_t size, size_t first);
+static inline void *util_reserve(void *array, size_t *cap, size_t n, size_t size, size_t first)
+{
+	return n < *cap ? array : util_grow_array(array, cap, size, first);
+}
+
 /* Copy src into dst (size > 0), truncating; always NUL-terminated. Returns the length copied. */
 size_t util_copy(char *dst, size_t size, const char *src);
 

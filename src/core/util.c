@@ -313,3 +313,16 @@ size_t util_copy(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 	return n;
 }
+
+void *util_grow_array(void *array, size_t *cap, size_t size, size_t first)
+{
+	size_t n = *cap ? *cap : first, bytes;
+	void *p;
+
+	if ((*cap && !util_mul_size(n, 2, &n)) || !util_mul_size(n, size, &bytes))
+		return NULL;
+	p = realloc(array, bytes);
+	if (p)
+		*cap = n;
+	return p;
+}

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/util.h"
+
 struct cursor {
 	const unsigned char *p, *end;
 };
@@ -206,14 +208,12 @@ static bool key_is(const char *k, size_t n, const char *want)
 
 static bool push_feature(struct reqparse *r, const struct reqparse_feature *f)
 {
-	if (r->n_features == r->cap_features) {
-		size_t cap = r->cap_features ? r->cap_features * 2 : 64;
-		struct reqparse_feature *p = realloc(r->features, cap * sizeof *p);
-		if (!p)
-			return false;
-		r->features = p;
-		r->cap_features = cap;
-	}
+	struct reqparse_feature *p =
+		util_reserve(r->features, &r->cap_features, r->n_features, sizeof *p, 64);
+
+	if (!p)
+		return false;
+	r->features = p;
 	r->features[r->n_features++] = *f;
 	return true;
 }
@@ -292,14 +292,11 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 			if (eat(&c, ']'))
 				return REQPARSE_FALLBACK;
 			do {
-				if (r->n_items == r->cap_items) {
-					size_t cap = r->cap_items ? r->cap_items * 2 : 16;
-					struct reqparse_item *p = realloc(r->items, cap * sizeof *p);
-					if (!p)
-						return REQPARSE_FALLBACK;
-					r->items = p;
-					r->cap_items = cap;
-				}
+				struct reqparse_item *p = util_reserve(r->items, &r->cap_items,
+								       r->n_items, sizeof *p, 16);
+				if (!p)
+					return REQPARSE_FALLBACK;
+				r->items = p;
 				if (!item(&c, r, &r->items[r->n_items]))
 					return REQPARSE_FALLBACK;
 				r->n_items++;

@@ -151,16 +151,14 @@ static enum error_code cell_error(struct loader *L, const struct csvread_row *ro
 static int32_t intern(struct table_column *c, const char *s, size_t len)
 {
 	int32_t id = hashmap_get(c->intern, s, len);
+	char **p;
+
 	if (id >= 0)
 		return id;
-	if (c->n_strings == c->cap_strings) {
-		size_t cap = c->cap_strings ? c->cap_strings * 2 : 64;
-		char **p = realloc(c->strings, cap * sizeof *p);
-		if (!p)
-			return -1;
-		c->strings = p;
-		c->cap_strings = cap;
-	}
+	p = util_reserve(c->strings, &c->cap_strings, c->n_strings, sizeof *p, 64);
+	if (!p)
+		return -1;
+	c->strings = p;
 	c->strings[c->n_strings] = strdup(s);
 	if (!c->strings[c->n_strings])
 		return -1;

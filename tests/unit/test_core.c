@@ -208,6 +208,32 @@ static void test_numfmt_int_covers_the_range(void **state)
 	}
 }
 
+static void test_util_reserve_doubles_and_refuses_overflow(void **state)
+{
+	int *a = NULL, *p;
+	size_t cap = 0, n;
+	(void)state;
+	for (n = 0; n < 100; n++) {
+		p = util_reserve(a, &cap, n, sizeof *a, 4);
+		assert_non_null(p);
+		a = p;
+		a[n] = (int)n;
+		assert_true(cap > n);
+	}
+	assert_int_equal(cap, 128); /* 4, 8, ..., 128 */
+	for (n = 0; n < 100; n++)
+		assert_int_equal(a[n], (int)n);
+	assert_ptr_equal(util_reserve(a, &cap, 127, sizeof *a, 4), a); /* room left: no realloc */
+	/* A capacity that cannot double, or an element count whose byte size overflows: refused, unchanged. */
+	n = SIZE_MAX / 2 + 1;
+	assert_null(util_grow_array(a, &n, 1, 4));
+	assert_int_equal(n, SIZE_MAX / 2 + 1);
+	n = SIZE_MAX / 16;
+	assert_null(util_grow_array(a, &n, 16, 4));
+	assert_int_equal(n, SIZE_MAX / 16);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_matches_the_fips_vectors),
 		cmocka_unit_test(test_hashmap_keeps_first_value_and_grows),
 		cmocka_unit_test(test_util_parsers_are_strict),
+		cmocka_unit_test(test_util_reserve_doubles_and_refuses_overflow),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
