@@ -22,6 +22,7 @@
 #define SHELFCAST_ENCODER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,8 @@ size_t encoder_width(const struct encoder *enc);
 size_t encoder_level_offset(const struct encoder *enc);
 /* Input index of a feature name (its first input), or -1. */
 int encoder_input_index(const struct encoder *enc, const char *name, size_t len);
+/* Is input idx (< encoder_n_inputs) the first input of the feature called name? */
+bool encoder_input_is(const struct encoder *enc, int idx, const char *name, size_t len);
 /* The next input reading the same feature as input idx (a log input, say), or -1. */
 int encoder_next_same(const struct encoder *enc, int idx);
 

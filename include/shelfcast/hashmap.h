@@ -30,7 +30,7 @@ int32_t hashmap_put(struct hashmap *map, const char *key, size_t len, int32_t va
 int32_t hashmap_get(const struct hashmap *map, const char *key, size_t len);
 size_t hashmap_count(const struct hashmap *map);
 
-/* 64-bit FNV-1a; exposed for callers that hash rows. */
+/* A 64-bit hash, eight bytes at a step; exposed for callers that hash rows. Not stable across builds. */
 uint64_t hashmap_hash(const void *data, size_t len, uint64_t seed);
 
 #endif

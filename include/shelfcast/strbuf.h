@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct strbuf {
 	char *data; /* owned; NULL until the first append */
@@ -25,12 +26,44 @@ struct strbuf {
 void strbuf_init(struct strbuf *sb);
 void strbuf_done(struct strbuf *sb);
 
-/* Make room for at least `extra` more bytes (plus the terminator). false on failure. */
-bool strbuf_reserve(struct strbuf *sb, size_t extra);
+/* The slow half of strbuf_reserve: grow the buffer (or fail, stickily). */
+bool strbuf_grow(struct strbuf *sb, size_t extra);
 
-void strbuf_append(struct strbuf *sb, const void *data, size_t len);
-void strbuf_puts(struct strbuf *sb, const char *s);
-void strbuf_putc(struct strbuf *sb, char c);
+/*
+ * Make room for at least `extra` more bytes (plus the terminator). false on
+ * failure.  Inline with the appends below: a reply is built from many small
+ * pieces, and the common case is a compare and a copy.
+ */
+static inline bool strbuf_reserve(struct strbuf *sb, size_t extra)
+{
+	if (!sb->failed && extra < sb->cap - sb->len)
+		return true;
+	return strbuf_grow(sb, extra);
+}
+
+static inline void strbuf_append(struct strbuf *sb, const void *data, size_t len)
+{
+	if (!strbuf_reserve(sb, len))
+		return;
+	if (len)
+		memcpy(sb->data + sb->len, data, len);
+	sb->len += len;
+	sb->data[sb->len] = '\0';
+}
+
+static inline void strbuf_puts(struct strbuf *sb, const char *s)
+{
+	strbuf_append(sb, s, strlen(s));
+}
+
+static inline void strbuf_putc(struct strbuf *sb, char c)
+{
+	if (!strbuf_reserve(sb, 1))
+		return;
+	sb->data[sb->len++] = c;
+	sb->data[sb->len] = '\0';
+}
+
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A JSON string literal with quotes; s must be valid UTF-8 (escapes controls, " and \). */

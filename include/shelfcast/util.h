@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "shelfcast/error.h"
 
@@ -39,6 +40,36 @@ void *util_grow_array(void *array, size_t *cap, size_t size, size_t first);
 static inline void *util_reserve(void *array, size_t *cap, size_t n, size_t size, size_t first)
 {
 	return n < *cap ? array : util_grow_array(array, cap, size, first);
+}
+
+/*
+ * How many bytes from p (n available) can stand in a JSON string as they
+ * are: printable ASCII other than '"' and '\\'.  Eight bytes per step.
+ */
+static inline size_t util_json_plain_len(const unsigned char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	size_t i = 0;
+
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, q, b, m;
+		memcpy(&w, p + i, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		/*
+		 * High bit of each byte below 0x20 or from 0x80, or equal to '"' or
+		 * '\\'.  Borrows can mark bytes above a marked one, never below, so
+		 * the lowest mark is the first byte that is not plain.
+		 */
+		m = ((w - ones * 0x20) | w | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+		if (m)
+			return i + (size_t)__builtin_ctzll(m) / 8;
+	}
+#endif
+	while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+		i++;
+	return i;
 }
 
 /* Copy src into dst (size > 0), truncating; always NUL-terminated. Returns the length copied. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "shelfcast/numfmt.h"
+#include "shelfcast/util.h"
 
 void strbuf_init(struct strbuf *sb)
 {
@@ -26,7 +27,7 @@ void strbuf_done(struct strbuf *sb)
 	strbuf_init(sb);
 }
 
-bool strbuf_reserve(struct strbuf *sb, size_t extra)
+bool strbuf_grow(struct strbuf *sb, size_t extra)
 {
 	size_t need, cap;
 	char *p;
@@ -51,29 +52,6 @@ bool strbuf_reserve(struct strbuf *sb, size_t extra)
 	sb->data = p;
 	sb->cap = cap;
 	return true;
-}
-
-void strbuf_append(struct strbuf *sb, const void *data, size_t len)
-{
-	if (!strbuf_reserve(sb, len))
-		return;
-	if (len)
-		memcpy(sb->data + sb->len, data, len);
-	sb->len += len;
-	sb->data[sb->len] = '\0';
-}
-
-void strbuf_puts(struct strbuf *sb, const char *s)
-{
-	strbuf_append(sb, s, strlen(s));
-}
-
-void strbuf_putc(struct strbuf *sb, char c)
-{
-	if (!strbuf_reserve(sb, 1))
-		return;
-	sb->data[sb->len++] = c;
-	sb->data[sb->len] = '\0';
 }
 
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
@@ -142,13 +120,13 @@ void strbuf_json_string(struct strbuf *sb, const char *s, size_t len)
 	}
 	sb->data[sb->len++] = '"';
 	while (i < len) {
-		unsigned char c = u[i];
-		size_t n;
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			run++;
-			i++;
-			continue;
-		}
+		unsigned char c;
+		size_t n = util_json_plain_len(u + i, len - i);
+		run += n;
+		i += n;
+		if (i == len)
+			break;
+		c = u[i];
 		if (c >= 0x80 && (n = utf8_len(u + i, len - i)) > 0) {
 			run += n;
 			i += n;

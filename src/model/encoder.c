@@ -14,6 +14,9 @@ struct encoder {
 	const struct spec *spec;
 	struct hashmap *names;   /* feature name -> its first input index */
 	int *next_same;          /* per input: the next input reading the same feature, or -1 */
+	int *first;              /* per input: the first input reading its feature */
+	const char **name;       /* per input: its feature's name */
+	size_t *name_len;
 	struct hashmap **vocab;  /* per categorical: value -> slot */
 	size_t *cat_offset;      /* per categorical: first slot in the vector */
 	size_t level_offset;
@@ -33,6 +36,9 @@ void encoder_free(struct encoder *enc)
 	free(enc->vocab);
 	free(enc->cat_offset);
 	free(enc->next_same);
+	free(enc->first);
+	free(enc->name);
+	free(enc->name_len);
 	free(enc);
 }
 
@@ -49,15 +55,24 @@ struct encoder *encoder_new(const struct spec *spec, struct error *err)
 	enc->vocab = calloc(spec->n_categorical + 1, sizeof *enc->vocab);
 	enc->cat_offset = calloc(spec->n_categorical + 1, sizeof *enc->cat_offset);
 	enc->next_same = calloc(enc->n_inputs + 1, sizeof *enc->next_same);
-	if (!enc->names || !enc->vocab || !enc->cat_offset || !enc->next_same)
+	enc->first = calloc(enc->n_inputs + 1, sizeof *enc->first);
+	enc->name = calloc(enc->n_inputs + 1, sizeof *enc->name);
+	enc->name_len = calloc(enc->n_inputs + 1, sizeof *enc->name_len);
+	if (!enc->names || !enc->vocab || !enc->cat_offset || !enc->next_same || !enc->first ||
+	    !enc->name || !enc->name_len)
 		goto nomem;
-	for (i = 0; i < enc->n_inputs; i++)
+	for (i = 0; i < enc->n_inputs; i++) {
 		enc->next_same[i] = -1;
+		enc->name[i] = i < spec->n_numeric ? spec->numeric[i].name
+						   : spec->categorical[i - spec->n_numeric].name;
+		enc->name_len[i] = strlen(enc->name[i]);
+	}
 	for (i = 0; i < spec->n_numeric; i++) {
 		int32_t first = hashmap_put(enc->names, spec->numeric[i].name,
 					    strlen(spec->numeric[i].name), (int32_t)i);
 		if (first < 0)
 			goto nomem;
+		enc->first[i] = first;
 		if (first != (int32_t)i) { /* append to the chain of inputs reading this feature */
 			int last = first;
 			while (enc->next_same[last] >= 0)
@@ -68,8 +83,11 @@ struct encoder *encoder_new(const struct spec *spec, struct error *err)
 	off = spec->n_numeric;
 	for (i = 0; i < spec->n_categorical; i++) {
 		const struct spec_categorical *c = &spec->categorical[i];
-		if (hashmap_put(enc->names, c->name, strlen(c->name), (int32_t)(spec->n_numeric + i)) < 0)
+		int32_t first = hashmap_put(enc->names, c->name, strlen(c->name),
+					    (int32_t)(spec->n_numeric + i));
+		if (first < 0)
 			goto nomem;
+		enc->first[spec->n_numeric + i] = first;
 		enc->vocab[i] = hashmap_new(c->n_vocabulary);
 		if (!enc->vocab[i])
 			goto nomem;
@@ -109,6 +127,11 @@ size_t encoder_width(const struct encoder *enc)
 size_t encoder_level_offset(const struct encoder *enc)
 {
 	return enc->level_offset;
+}
+
+bool encoder_input_is(const struct encoder *enc, int idx, const char *name, size_t len)
+{
+	return enc->first[idx] == idx && enc->name_len[idx] == len && !memcmp(enc->name[idx], name, len);
 }
 
 int encoder_next_same(const struct encoder *enc, int idx)

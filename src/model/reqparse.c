@@ -59,7 +59,11 @@ static bool string(struct cursor *c, const char **s, size_t *len)
 		return false;
 	start = ++c->p;
 	while (c->p < c->end) {
-		unsigned char ch = *c->p;
+		unsigned char ch;
+		c->p += util_json_plain_len(c->p, (size_t)(c->end - c->p));
+		if (c->p >= c->end)
+			break;
+		ch = *c->p;
 		if (ch == '"') {
 			*s = (const char *)start;
 			*len = (size_t)(c->p - start);
@@ -68,10 +72,6 @@ static bool string(struct cursor *c, const char **s, size_t *len)
 		}
 		if (ch < 0x20 || ch == '\\')
 			return false; /* controls are invalid; escapes are jansson's job */
-		if (ch < 0x80) {
-			c->p++;
-			continue;
-		}
 		{
 			size_t n, i;
 			uint32_t cp;

@@ -116,6 +116,59 @@ static void test_hashmap_keeps_first_value_and_grows(void **state)
 	hashmap_free(m);
 }
 
+/* The word-at-a-time hash: every byte and the length count, whatever the alignment. */
+static void test_hash_sees_every_byte(void **state)
+{
+	char a[40], b[40];
+	size_t len, i;
+	(void)state;
+	for (len = 0; len < 33; len++) {
+		memset(a, 'x', sizeof a);
+		assert_true(hashmap_hash(a, len, 0) != hashmap_hash(a, len + 1, 0));
+		for (i = 0; i < len; i++) {
+			memcpy(b, a, sizeof b);
+			b[i] ^= 1;
+			assert_true(hashmap_hash(a, len, 0) != hashmap_hash(b, len, 0));
+			assert_true(hashmap_hash(a + 1, len, 7) == hashmap_hash(a + 1, len, 7));
+		}
+	}
+	assert_true(hashmap_hash("ab", 2, 0) != hashmap_hash("ab\0", 3, 0));
+	assert_true(hashmap_hash("ab", 2, 0) != hashmap_hash("ab", 2, 1));
+}
+
+/* The plain-run scanner agrees with a byte-by-byte loop on every position of a special byte. */
+static void test_json_plain_len_matches_a_byte_loop(void **state)
+{
+	static const unsigned char specials[] = {'"', '\\', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xff, 0x20, 'a'};
+	unsigned char buf[48];
+	uint64_t seed = 3;
+	size_t n, pos, k, trial;
+	(void)state;
+	for (n = 0; n <= sizeof buf; n++)
+		for (pos = 0; pos <= n; pos++)
+			for (k = 0; k < sizeof specials; k++) {
+				size_t want = 0;
+				memset(buf, 'q', sizeof buf);
+				if (pos < n)
+					buf[pos] = specials[k];
+				while (want < n && buf[want] >= 0x20 && buf[want] < 0x80 && buf[want] != '"' &&
+				       buf[want] != '\\')
+					want++;
+				assert_int_equal(util_json_plain_len(buf, n), want);
+			}
+	for (trial = 0; trial < 20000; trial++) { /* random bytes, mostly plain */
+		size_t want = 0;
+		n = test_rand(&seed) % sizeof buf;
+		for (k = 0; k < n; k++)
+			buf[k] = test_rand(&seed) % 16 ? (unsigned char)(0x20 + test_rand(&seed) % 0x60)
+						       : (unsigned char)test_rand(&seed);
+		while (want < n && buf[want] >= 0x20 && buf[want] < 0x80 && buf[want] != '"' &&
+		       buf[want] != '\\')
+			want++;
+		assert_int_equal(util_json_plain_len(buf, n), want);
+	}
+}
+
 static void test_util_parsers_are_strict(void **state)
 {
 	long long v;
@@ -245,6 +298,8 @@ int main(void)
 		cmocka_unit_test(test_numfmt_int_covers_the_range),
 		cmocka_unit_test(test_sha256_matches_the_fips_vectors),
 		cmocka_unit_test(test_hashmap_keeps_first_value_and_grows),
+		cmocka_unit_test(test_hash_sees_every_byte),
+		cmocka_unit_test(test_json_plain_len_matches_a_byte_loop),
 		cmocka_unit_test(test_util_parsers_are_strict),
 		cmocka_unit_test(test_util_reserve_doubles_and_refuses_overflow),
 	};
