@@ -2,10 +2,12 @@
  * metrics — the process's Prometheus metrics, rendered in the text
  * exposition format for GET /metrics.
  *
- * Counters are atomics bumped on the request path without locks; labelled
- * series keyed by model (items by model and version, unknown categories by
- * model and feature) live in append-only tables: lookups are lock-free, a
- * new series takes a mutex once.
+ * Counters live in one shard per thread, which only that thread writes
+ * (no locked instruction, no cache line bounced between workers on the
+ * request path); a scrape adds the shards up.  Labelled series keyed by
+ * model (items by model and version, unknown categories by model and
+ * feature) are rows of append-only tables: lookups are lock-free, a new
+ * series takes a mutex once, and each shard counts by row.
  *
  * Thread-safety: every function is safe from any thread.
  */

@@ -67,13 +67,18 @@ static inline int predict_reported_level(const struct predict_batch *b, size_t i
 /* Significant digits of every number in replies and offline output. */
 #define PREDICT_DIGITS 7
 
-/* Resolve a model name (NULL: the default model) to a new reference, or NULL with err set. */
+/*
+ * Resolve a model name (NULL: the default model), or NULL with err set.  The
+ * model is borrowed, not a new reference: it must stay valid until the caller
+ * of predict_run is done with the outcome (the server's comes from
+ * store_borrow, whose per-thread reference covers that).
+ */
 typedef struct model *(*predict_resolve_fn)(void *ctx, const char *name, struct error *err);
 
 struct predict_outcome {
-	struct model *model;      /* new reference or NULL: the model that answered */
+	struct model *model;      /* borrowed (see predict_resolve_fn) or NULL: the model that answered */
 	size_t items;
-	uint32_t *unknown_counts; /* (model n_categorical): unknown values per feature; new */
+	uint32_t *unknown_counts; /* (model n_categorical): unknown values per feature; new; NULL when none */
 };
 
 /*

@@ -36,6 +36,17 @@ enum error_code store_set_default(struct store *s, const char *name, struct erro
  */
 struct model *store_acquire(struct store *s, const char *name, struct error *err);
 
+/*
+ * The same model as store_acquire, borrowed: no reference is taken for the
+ * caller.  The pointer stays valid until this thread's next store_borrow.
+ * The request path's way: the thread keeps one reference per model it
+ * borrowed and hands the same pointer out again, with no lock and no
+ * shared write, until any store changes (one atomic load says so).  So a
+ * worker that goes idle keeps the version it last served in memory until
+ * its next request or its end.
+ */
+struct model *store_borrow(struct store *s, const char *name, struct error *err);
+
 /* Publish m (the reference is taken), replacing any model of the same name. */
 void store_put(struct store *s, struct model *m);
 

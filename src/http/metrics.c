@@ -4,6 +4,9 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -29,10 +32,9 @@ struct histogram {
 	atomic_uint_fast64_t sum_ns;
 };
 
-/* An append-only table of labelled counters. */
+/* An append-only table of label pairs; the counts are in the shards, by row. */
 struct series {
 	char a[80], b[144]; /* label values */
-	atomic_uint_fast64_t value;
 };
 
 struct table {
@@ -41,11 +43,26 @@ struct table {
 	pthread_mutex_t lock;
 };
 
-static struct {
+/*
+ * One thread's counters.  Only its own thread writes them (a relaxed load
+ * and store, no locked instruction and no cache line shared with another
+ * worker); a scrape adds up every shard.  Shards are never freed: the counts
+ * of a thread that ended still count.
+ */
+struct shard {
 	atomic_uint_fast64_t requests[METRICS_ROUTE_COUNT][STATUS_MAX - STATUS_MIN + 1];
 	struct histogram duration[METRICS_ROUTE_COUNT];
 	atomic_uint_fast64_t items_bucket[N_ITEMS + 1];
-	atomic_uint_fast64_t items_count, items_sum;
+	atomic_uint_fast64_t items_sum;
+	atomic_uint_fast64_t items_rows[SERIES_MAX], unknown_rows[SERIES_MAX];
+	/* the last items series this thread counted, to skip the lookup */
+	char last_model[80];
+	int last_version;
+	size_t last_row;
+	struct shard *next;
+};
+
+static struct {
 	atomic_uint_fast64_t loads_ok, loads_failed;
 	atomic_bool db_up;
 	double start_time;
@@ -53,6 +70,44 @@ static struct {
 
 static struct table items_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static struct table unknown_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static _Atomic(struct shard *) shards;
+static __thread struct shard *mine;
+
+/* This thread's shard, made on first use; NULL only when out of memory. */
+static struct shard *my_shard(void)
+{
+	struct shard *s = mine;
+	if (s)
+		return s;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->last_row = SIZE_MAX;
+	s->next = atomic_load(&shards);
+	while (!atomic_compare_exchange_weak(&shards, &s->next, s))
+		;
+	mine = s;
+	return s;
+}
+
+/* Add to a counter of this thread's shard: it is the only writer. */
+static inline void bump(atomic_uint_fast64_t *c, uint_fast64_t by)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
+}
+
+/* A counter summed over every shard; field is its offset in struct shard. */
+static uint64_t total(size_t offset)
+{
+	struct shard *s;
+	uint64_t sum = 0;
+	for (s = atomic_load(&shards); s; s = s->next)
+		sum += atomic_load_explicit((atomic_uint_fast64_t *)(void *)((char *)s + offset),
+					    memory_order_relaxed);
+	return sum;
+}
+
+#define TOTAL(member) total(offsetof(struct shard, member))
 
 const char *metrics_route_label(enum metrics_route route)
 {
@@ -70,70 +125,82 @@ void metrics_init(void)
 
 void metrics_observe_request(enum metrics_route route, int status, double seconds)
 {
+	struct shard *sh = my_shard();
 	struct histogram *h;
 	size_t i;
 
+	if (!sh)
+		return;
 	if (route >= METRICS_ROUTE_COUNT)
 		route = METRICS_ROUTE_OTHER;
 	if (status < STATUS_MIN || status > STATUS_MAX)
 		status = 500;
-	atomic_fetch_add_explicit(&M.requests[route][status - STATUS_MIN], 1, memory_order_relaxed);
-	h = &M.duration[route];
+	bump(&sh->requests[route][status - STATUS_MIN], 1);
+	h = &sh->duration[route];
 	for (i = 0; i < N_DURATION && seconds > duration_buckets[i]; i++)
 		;
-	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_ns, (uint_fast64_t)(seconds * 1e9), memory_order_relaxed);
+	bump(&h->bucket[i], 1);
+	bump(&h->count, 1);
+	bump(&h->sum_ns, (uint_fast64_t)(seconds * 1e9));
 }
 
-static struct series *lookup(struct table *t, const char *a, const char *b)
+/* The row of a label pair, added if new; SIZE_MAX when the table is full. */
+static size_t lookup(struct table *t, const char *a, const char *b)
 {
-	size_t n = atomic_load_explicit(&t->n, memory_order_acquire), i;
-	struct series *s = NULL;
+	size_t n = atomic_load_explicit(&t->n, memory_order_acquire), i, row = SIZE_MAX;
 
 	for (i = 0; i < n; i++)
 		if (!strcmp(t->rows[i].a, a) && !strcmp(t->rows[i].b, b))
-			return &t->rows[i];
+			return i;
 	pthread_mutex_lock(&t->lock);
 	n = atomic_load_explicit(&t->n, memory_order_relaxed);
 	for (i = 0; i < n; i++)
 		if (!strcmp(t->rows[i].a, a) && !strcmp(t->rows[i].b, b)) {
-			s = &t->rows[i];
+			row = i;
 			break;
 		}
-	if (!s && n < SERIES_MAX) {
-		s = &t->rows[n];
-		snprintf(s->a, sizeof s->a, "%s", a);
-		snprintf(s->b, sizeof s->b, "%s", b);
-		atomic_init(&s->value, 0);
+	if (row == SIZE_MAX && n < SERIES_MAX) {
+		util_copy(t->rows[n].a, sizeof t->rows[n].a, a);
+		util_copy(t->rows[n].b, sizeof t->rows[n].b, b);
 		atomic_store_explicit(&t->n, n + 1, memory_order_release);
+		row = n;
 	}
 	pthread_mutex_unlock(&t->lock);
-	return s;
+	return row;
 }
 
 void metrics_observe_items(const char *model, int version, size_t items)
 {
-	char v[NUMFMT_MAX];
-	struct series *s;
+	struct shard *sh = my_shard();
 	size_t i;
 
-	numfmt_int(v, version);
-	s = lookup(&items_table, model, v);
-	if (s)
-		atomic_fetch_add_explicit(&s->value, items, memory_order_relaxed);
+	if (!sh)
+		return;
+	if (sh->last_row == SIZE_MAX || sh->last_version != version || strcmp(sh->last_model, model)) {
+		char v[NUMFMT_MAX];
+		numfmt_int(v, version);
+		sh->last_row = lookup(&items_table, model, v);
+		sh->last_version = version;
+		util_copy(sh->last_model, sizeof sh->last_model, model);
+	}
+	if (sh->last_row != SIZE_MAX)
+		bump(&sh->items_rows[sh->last_row], items);
 	for (i = 0; i < N_ITEMS && (double)items > item_buckets[i]; i++)
 		;
-	atomic_fetch_add_explicit(&M.items_bucket[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&M.items_count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&M.items_sum, items, memory_order_relaxed);
+	bump(&sh->items_bucket[i], 1);
+	bump(&sh->items_sum, items);
 }
 
 void metrics_observe_unknown(const char *model, const char *feature, uint64_t count)
 {
-	struct series *s = lookup(&unknown_table, model, feature);
-	if (s)
-		atomic_fetch_add_explicit(&s->value, count, memory_order_relaxed);
+	struct shard *sh = my_shard();
+	size_t row;
+
+	if (!sh)
+		return;
+	row = lookup(&unknown_table, model, feature);
+	if (row != SIZE_MAX)
+		bump(&sh->unknown_rows[row], count);
 }
 
 void metrics_model_load(bool ok)
@@ -179,7 +246,7 @@ static void render_requests(struct strbuf *sb)
 	header(sb, "shelfcast_http_requests_total", "counter", "HTTP requests by route and status.");
 	for (r = 0; r < METRICS_ROUTE_COUNT; r++)
 		for (s = 0; s <= STATUS_MAX - STATUS_MIN; s++) {
-			uint64_t v = atomic_load_explicit(&M.requests[r][s], memory_order_relaxed);
+			uint64_t v = TOTAL(requests[r][s]);
 			if (!v)
 				continue;
 			strbuf_puts(sb, "shelfcast_http_requests_total{route=");
@@ -189,12 +256,11 @@ static void render_requests(struct strbuf *sb)
 	header(sb, "shelfcast_http_request_duration_seconds", "histogram",
 	       "HTTP request duration by route, from the first byte of the request to the reply.");
 	for (r = 0; r < METRICS_ROUTE_COUNT; r++) {
-		struct histogram *h = &M.duration[r];
-		uint64_t count = atomic_load(&h->count), cum = 0;
+		uint64_t count = TOTAL(duration[r].count), cum = 0;
 		if (!count)
 			continue;
 		for (i = 0; i <= N_DURATION; i++) {
-			cum += atomic_load(&h->bucket[i]);
+			cum += TOTAL(duration[r].bucket[i]);
 			strbuf_puts(sb, "shelfcast_http_request_duration_seconds_bucket{route=");
 			label(sb, metrics_route_label((enum metrics_route)r));
 			if (i < N_DURATION)
@@ -205,7 +271,7 @@ static void render_requests(struct strbuf *sb)
 		}
 		strbuf_puts(sb, "shelfcast_http_request_duration_seconds_sum{route=");
 		label(sb, metrics_route_label((enum metrics_route)r));
-		strbuf_printf(sb, "} %.9f\n", (double)atomic_load(&h->sum_ns) / 1e9);
+		strbuf_printf(sb, "} %.9f\n", (double)TOTAL(duration[r].sum_ns) / 1e9);
 		strbuf_puts(sb, "shelfcast_http_request_duration_seconds_count{route=");
 		label(sb, metrics_route_label((enum metrics_route)r));
 		strbuf_printf(sb, "} %llu\n", (unsigned long long)cum);
@@ -223,12 +289,12 @@ static void render_items(struct strbuf *sb)
 		label(sb, items_table.rows[i].a);
 		strbuf_puts(sb, ",version=");
 		label(sb, items_table.rows[i].b);
-		strbuf_printf(sb, "} %llu\n", (unsigned long long)atomic_load(&items_table.rows[i].value));
+		strbuf_printf(sb, "} %llu\n", (unsigned long long)TOTAL(items_rows[i]));
 	}
 	header(sb, "shelfcast_predict_items_per_request", "histogram",
 	       "Items per successful /v1/predict request.");
 	for (i = 0; i <= N_ITEMS; i++) {
-		cum += atomic_load(&M.items_bucket[i]);
+		cum += TOTAL(items_bucket[i]);
 		if (i < N_ITEMS)
 			strbuf_printf(sb, "shelfcast_predict_items_per_request_bucket{le=\"%g\"} %llu\n",
 				      item_buckets[i], (unsigned long long)cum);
@@ -237,7 +303,7 @@ static void render_items(struct strbuf *sb)
 				      (unsigned long long)cum);
 	}
 	strbuf_printf(sb, "shelfcast_predict_items_per_request_sum %llu\n",
-		      (unsigned long long)atomic_load(&M.items_sum));
+		      (unsigned long long)TOTAL(items_sum));
 	strbuf_printf(sb, "shelfcast_predict_items_per_request_count %llu\n", (unsigned long long)cum);
 
 	n = atomic_load_explicit(&unknown_table.n, memory_order_acquire);
@@ -249,7 +315,7 @@ static void render_items(struct strbuf *sb)
 		strbuf_puts(sb, ",feature=");
 		label(sb, unknown_table.rows[i].b);
 		strbuf_printf(sb, "} %llu\n",
-			      (unsigned long long)atomic_load(&unknown_table.rows[i].value));
+			      (unsigned long long)TOTAL(unknown_rows[i]));
 	}
 }
 

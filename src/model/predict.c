@@ -144,7 +144,6 @@ void predict_outcome_done(struct predict_outcome *o)
 {
 	if (!o)
 		return;
-	model_unref(o->model);
 	free(o->unknown_counts);
 	memset(o, 0, sizeof *o);
 }
@@ -318,6 +317,10 @@ static enum error_code finish(struct predict_batch *batch, const struct model *m
 	if (strbuf_failed(reply))
 		return error_nomem(err, "the reply");
 	outcome->items = batch->n;
+	for (i = 0; i < batch->n && !batch->n_unknown[i]; i++)
+		;
+	if (i == batch->n)
+		return ERROR_OK; /* no unknown category: no counts to allocate */
 	outcome->unknown_counts = calloc(m->spec.n_categorical + 1, sizeof *outcome->unknown_counts);
 	if (!outcome->unknown_counts)
 		return error_nomem(err, "the unknown-category counts");
@@ -450,10 +453,18 @@ out:
  */
 #define SCRATCH_KEEP (1u << 20)
 
+/*
+ * Clients send an item's features in the same order every time (one
+ * serializer): the thread remembers which input the f-th key named last
+ * time, and a key is first compared with that input's name, with no hashing.
+ */
+#define GUESSES 64
+
 struct scratch {
 	struct reqparse rp;
 	void *mem;
 	size_t cap;
+	int guess[GUESSES]; /* -1: no guess */
 };
 
 static pthread_key_t scratch_key;
@@ -478,7 +489,10 @@ static struct scratch *thread_scratch(void)
 	pthread_once(&scratch_once, make_scratch_key);
 	s = pthread_getspecific(scratch_key);
 	if (!s && (s = calloc(1, sizeof *s))) {
+		size_t i;
 		reqparse_init(&s->rp);
+		for (i = 0; i < GUESSES; i++)
+			s->guess[i] = -1;
 		if (pthread_setspecific(scratch_key, s) != 0) {
 			free(s);
 			s = NULL;
@@ -515,6 +529,20 @@ static void scratch_trim(struct scratch *s)
 		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
 		s->rp.include_levels = false;
 	}
+}
+
+/* The input the f-th feature key of an item names (see GUESSES), or -1. */
+static int input_index(struct scratch *sc, const struct encoder *enc, size_t n_in, size_t f,
+		       const char *key, size_t len)
+{
+	int idx, g = f < GUESSES ? sc->guess[f] : -1;
+
+	if (g >= 0 && (size_t)g < n_in && encoder_input_is(enc, g, key, len))
+		return g;
+	idx = encoder_input_index(enc, key, len);
+	if (f < GUESSES)
+		sc->guess[f] = idx;
+	return idx;
 }
 
 /*
@@ -588,7 +616,7 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 			values[f].kind = ENCODER_VALUE_MISSING;
 		for (f = 0; f < it->count; f++) {
 			const struct reqparse_feature *ft = &rp.features[it->first + f];
-			int idx = encoder_input_index(m->enc, ft->key, ft->key_len), j;
+			int idx = input_index(sc, m->enc, n_in, f, ft->key, ft->key_len), j;
 			struct encoder_value *v;
 			bool numeric;
 
@@ -645,7 +673,6 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 	*rc = finish(&batch, m, ids, rp.include_levels, objective, reply, outcome, &err);
 	if (*rc == ERROR_OK) {
 		outcome->model = m;
-		m = NULL;
 		done = true;
 	} else {
 		strbuf_reset(reply);
@@ -654,7 +681,6 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 	}
 out:
 #undef rp
-	model_unref(m);
 	scratch_trim(sc);
 	return done;
 }

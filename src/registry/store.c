@@ -2,6 +2,9 @@
 #include "shelfcast/store.h"
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +18,23 @@ struct store {
 	char *default_name; /* NULL when not configured */
 };
 
+/*
+ * Bumped after every change to any store (and when one is made or freed), so
+ * that a thread sees with one load whether what it borrowed may be stale.
+ */
+static atomic_uint_fast64_t generation = 1;
+
+static void changed(void)
+{
+	atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
+}
+
 struct store *store_new(void)
 {
 	struct store *s = calloc(1, sizeof *s);
 	if (s)
 		pthread_mutex_init(&s->lock, NULL);
+	changed();
 	return s;
 }
 
@@ -33,6 +48,7 @@ void store_free(struct store *s)
 	free(s->default_name);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+	changed();
 }
 
 enum error_code store_set_default(struct store *s, const char *name, struct error *err)
@@ -48,6 +64,7 @@ enum error_code store_set_default(struct store *s, const char *name, struct erro
 	pthread_mutex_lock(&s->lock);
 	old = s->default_name;
 	s->default_name = copy;
+	changed();
 	pthread_mutex_unlock(&s->lock);
 	free(old);
 	return ERROR_OK;
@@ -93,6 +110,86 @@ struct model *store_acquire(struct store *s, const char *name, struct error *err
 	return m;
 }
 
+/* ---- borrowing: a per-thread reference, reused while nothing changed ---- */
+
+#define BORROW_SLOTS 4
+
+struct borrowed {
+	uint_fast64_t generation;
+	size_t n;
+	struct {
+		const struct store *store;
+		bool is_default;     /* borrowed for name NULL */
+		struct model *model; /* a reference this thread holds */
+	} slot[BORROW_SLOTS];
+};
+
+static pthread_key_t borrow_key;
+static pthread_once_t borrow_once = PTHREAD_ONCE_INIT;
+static __thread struct borrowed *borrows;
+
+static void drop_borrows(struct borrowed *b)
+{
+	size_t i;
+	for (i = 0; i < b->n; i++)
+		model_unref(b->slot[i].model);
+	b->n = 0;
+}
+
+/* When the thread ends, its references go. */
+static void free_borrows(void *p)
+{
+	drop_borrows(p);
+	free(p);
+}
+
+static void make_borrow_key(void)
+{
+	pthread_key_create(&borrow_key, free_borrows);
+}
+
+struct model *store_borrow(struct store *s, const char *name, struct error *err)
+{
+	uint_fast64_t g = atomic_load_explicit(&generation, memory_order_acquire);
+	struct borrowed *b = borrows;
+	struct model *m;
+	size_t i;
+
+	if (b && b->generation == g)
+		for (i = 0; i < b->n; i++)
+			if (b->slot[i].store == s &&
+			    (name ? !b->slot[i].is_default && !strcmp(b->slot[i].model->name, name)
+				  : b->slot[i].is_default))
+				return b->slot[i].model;
+	if (!b) {
+		pthread_once(&borrow_once, make_borrow_key);
+		b = calloc(1, sizeof *b);
+		if (!b || pthread_setspecific(borrow_key, b) != 0) {
+			free(b);
+			error_nomem(err, "a model reference");
+			return NULL;
+		}
+		borrows = b;
+	}
+	if (b->generation != g) {
+		drop_borrows(b);
+		b->generation = g;
+	}
+	m = store_acquire(s, name, err);
+	if (!m)
+		return NULL;
+	if (b->n == BORROW_SLOTS) { /* the oldest goes */
+		model_unref(b->slot[0].model);
+		memmove(&b->slot[0], &b->slot[1], (BORROW_SLOTS - 1) * sizeof b->slot[0]);
+		b->n--;
+	}
+	b->slot[b->n].store = s;
+	b->slot[b->n].is_default = name == NULL;
+	b->slot[b->n].model = m;
+	b->n++;
+	return m;
+}
+
 void store_put(struct store *s, struct model *m)
 {
 	struct model *old = NULL;
@@ -112,6 +209,7 @@ void store_put(struct store *s, struct model *m)
 			old = m; /* full: refuse it rather than evict a serving model */
 		}
 	}
+	changed();
 	pthread_mutex_unlock(&s->lock);
 	/* Outside the lock: freeing a model may take a moment. */
 	model_unref(old);

@@ -20,7 +20,7 @@ static struct model *resolve(void *ctx, const char *name, struct error *err)
 		error_set(err, ERROR_NOT_FOUND, "model", "model \"%s\" is not served here", name);
 		return NULL;
 	}
-	return model_ref(model);
+	return model; /* borrowed: the target holds it */
 }
 
 static void setup(void)

@@ -258,7 +258,7 @@ static struct model *resolve(void *ctx, const char *name, struct error *err)
 	(void)ctx;
 	(void)name;
 	(void)err;
-	return model_ref(g_model);
+	return g_model; /* borrowed: the test holds it */
 }
 
 struct request_case {

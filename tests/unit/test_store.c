@@ -13,18 +13,19 @@ static atomic_long reads, torn;
 static void *reader(void *arg)
 {
 	struct error err;
-	(void)arg;
+	/* arg NULL: store_acquire and model_unref; else store_borrow */
 	while (!atomic_load(&stop)) {
 		struct model *m;
 		error_init(&err);
-		m = store_acquire(store, NULL, &err);
+		m = arg ? store_borrow(store, NULL, &err) : store_acquire(store, NULL, &err);
 		if (!m)
 			continue;
 		/* A version's weights are filled with its number: a torn model would mix them. */
 		if (m->block[0] != (float)m->version || m->block[m->block_floats - 1] != (float)m->version)
 			atomic_fetch_add(&torn, 1);
 		atomic_fetch_add(&reads, 1);
-		model_unref(m);
+		if (!arg)
+			model_unref(m);
 	}
 	return NULL;
 }
@@ -46,8 +47,10 @@ static void test_swaps_never_tear_or_free_a_model_in_use(void **state)
 	(void)state;
 	store = store_new();
 	store_put(store, versioned(1));
-	for (i = 0; i < 4; i++)
-		pthread_create(&t[i], NULL, reader, NULL);
+	atomic_store(&stop, false);
+	atomic_store(&reads, 0);
+	for (i = 0; i < 4; i++) /* two acquire, two borrow */
+		pthread_create(&t[i], NULL, reader, i % 2 ? store : NULL);
 	for (i = 2; i < 300; i++)
 		store_put(store, versioned(i));
 	atomic_store(&stop, true);
@@ -57,6 +60,42 @@ static void test_swaps_never_tear_or_free_a_model_in_use(void **state)
 	assert_true(atomic_load(&reads) > 0);
 	assert_int_equal(store_version(store, "test"), 299);
 	store_free(store);
+}
+
+/* A borrow is reused while nothing changes, follows a swap, and outlives the swap until the next borrow. */
+static void test_borrow_follows_swaps(void **state)
+{
+	struct store *s = store_new();
+	struct error err;
+	struct model *a, *b, *c;
+	(void)state;
+	error_init(&err);
+	assert_null(store_borrow(s, NULL, &err));
+	assert_int_equal(err.code, ERROR_UNAVAILABLE);
+	store_put(s, versioned(1));
+	a = store_borrow(s, NULL, &err);
+	assert_non_null(a);
+	assert_int_equal(a->version, 1);
+	assert_ptr_equal(store_borrow(s, NULL, &err), a); /* unchanged: the same pointer */
+	assert_ptr_equal(store_borrow(s, "test", &err), a);
+	a = store_borrow(s, NULL, &err);
+	store_put(s, versioned(2));
+	/* replaced, but this thread's reference keeps version 1 whole until its next borrow */
+	assert_true(a->block[0] == 1.0f && a->block[a->block_floats - 1] == 1.0f);
+	b = store_borrow(s, NULL, &err);
+	assert_int_equal(b->version, 2);
+	error_init(&err);
+	assert_null(store_borrow(s, "nope", &err));
+	assert_int_equal(err.code, ERROR_NOT_FOUND);
+	c = store_borrow(s, "test", &err);
+	assert_ptr_equal(c, b);
+	store_free(s);
+	/* a new store (perhaps at the old one's address) is not served from stale borrows */
+	s = store_new();
+	error_init(&err);
+	assert_null(store_borrow(s, NULL, &err));
+	assert_int_equal(err.code, ERROR_UNAVAILABLE);
+	store_free(s);
 }
 
 static void test_default_model_rules(void **state)
@@ -95,6 +134,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_swaps_never_tear_or_free_a_model_in_use),
+		cmocka_unit_test(test_borrow_follows_swaps),
 		cmocka_unit_test(test_default_model_rules),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
