@@ -241,9 +241,19 @@ bool util_parse_long(const char *s, long long min, long long max, long long *out
 {
 	char *end;
 	long long v;
+	size_t n;
 
 	if (!s || !*s)
 		return false;
+	/* Plain digits (a Content-Length on every request, say): no strtoll. */
+	for (n = 0, v = 0; n < 18 && s[n] >= '0' && s[n] <= '9'; n++)
+		v = v * 10 + (s[n] - '0');
+	if (n && !s[n]) {
+		if (v < min || v > max)
+			return false;
+		*out = v;
+		return true;
+	}
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno || *end || v < min || v > max)

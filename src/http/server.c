@@ -60,6 +60,7 @@ struct server {
 struct request {
 	uint64_t start_ns;
 	enum metrics_route route;
+	const char *allow;      /* the route's methods, for a 405 */
 	int status;
 	bool body_route;        /* collects a body */
 	bool too_large;
@@ -778,13 +779,11 @@ static bool json_content_type(struct MHD_Connection *conn)
 static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn, struct request *rq,
 				const char *url, const char *method)
 {
-	const char *allow;
-	bool body_route;
+	const char *allow = rq->allow;
 	char name[MODEL_NAME_MAX + 2];
 	int version = 0;
 	bool activate;
 
-	classify(url, &allow, &body_route, method);
 	if (rq->route == METRICS_ROUTE_OTHER)
 		return send_error(srv, conn, rq, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL,
 				  NULL);
@@ -833,7 +832,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct server *srv = cls;
 	struct request *rq = *req_cls;
-	const char *allow;
 
 	(void)version;
 	if (!rq) {
@@ -845,7 +843,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		util_copy(rq->path, sizeof rq->path, url);
 		util_copy(rq->method, sizeof rq->method, method);
 		set_request_id(conn, rq);
-		rq->route = classify(url, &allow, &rq->body_route, method);
+		rq->route = classify(url, &rq->allow, &rq->body_route, method);
 		{
 			struct activity *a = my_activity(srv);
 			atomic_fetch_add_explicit(&a->in_flight, 1, memory_order_relaxed);

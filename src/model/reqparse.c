@@ -113,7 +113,7 @@ static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
 
 static bool number(struct cursor *c, struct reqparse_value *v)
 {
-	const unsigned char *p = c->p, *end = c->end;
+	const unsigned char *p = c->p, *end = c->end, *d;
 	bool neg = false, real = false;
 	uint64_t m = 0;
 	int digits = 0, frac = 0, e = 0;
@@ -127,28 +127,24 @@ static bool number(struct cursor *c, struct reqparse_value *v)
 	if (*p == '0') {
 		p++;
 	} else {
-		while (p < end && *p >= '0' && *p <= '9') {
-			if (++digits > 18)
-				return false;
-			m = m * 10 + (uint64_t)(*p++ - '0');
-		}
+		/* m may wrap past 19 digits: such a number is refused below */
+		for (d = p; p < end && (unsigned)(*p - '0') <= 9; p++)
+			m = m * 10 + (uint64_t)(*p - '0');
+		digits = (int)(p - d);
+		if (digits > 18)
+			return false;
 	}
 	if (p < end && *p == '.') {
+		const unsigned char *f = ++p;
 		real = true;
-		p++;
-		if (p >= end || *p < '0' || *p > '9')
-			return false;
-		while (p < end && *p >= '0' && *p <= '9') {
-			if (m == 0 && *p == '0') { /* leading zeros of a fraction add no digits */
-				frac++;
+		if (m == 0) /* leading zeros of a fraction add no digits */
+			while (p < end && *p == '0')
 				p++;
-				continue;
-			}
-			if (++digits > 19)
-				return false;
-			m = m * 10 + (uint64_t)(*p++ - '0');
-			frac++;
-		}
+		for (d = p; p < end && (unsigned)(*p - '0') <= 9 && p - d < 20; p++)
+			m = m * 10 + (uint64_t)(*p - '0');
+		if (p == f || digits + (p - d) > 19)
+			return false;
+		frac = (int)(p - f);
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		bool eneg = false;
