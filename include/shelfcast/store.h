@@ -2,7 +2,8 @@
  * store — the models this process serves, by name: a pointer to an
  * immutable model per name, swapped whole.
  *
- * A request takes a reference (store_acquire), uses the model, drops it.
+ * A caller takes a reference (store_acquire), uses the model, drops it; the
+ * request path borrows instead (store_borrow, below: no shared write).
  * store_put publishes a fully built and validated model by exchanging the
  * pointer; the old model is freed by whichever holder drops the last
  * reference, so a request never sees half of one version and half of
