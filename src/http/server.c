@@ -85,44 +85,66 @@ static struct activity *my_activity(struct server *srv)
 }
 
 /*
- * Each worker thread keeps the request structs (and their body buffers) of
- * finished requests for the next ones: a small request allocates neither.
+ * What each worker thread keeps between requests, freed when the thread
+ * ends: the request structs (and body buffers) of finished requests, so that
+ * a small request allocates neither, and its access-log line buffer.
  */
 #define SPARE_REQUESTS 16
 #define KEEP_BODY_BYTES (64 * 1024)
 
-struct spares {
-	struct request *rq[SPARE_REQUESTS];
-	size_t n;
+struct worker {
+	struct request *spare[SPARE_REQUESTS];
+	size_t n_spare;
+	struct strbuf line;
 };
 
-static pthread_key_t spares_key;
-static pthread_once_t spares_once = PTHREAD_ONCE_INIT;
-static __thread struct spares *spares;
+static pthread_key_t worker_key;
+static pthread_once_t worker_once = PTHREAD_ONCE_INIT;
+static __thread struct worker *worker_tls;
 
-static void free_spares(void *p)
+static void free_worker(void *p)
 {
-	struct spares *s = p;
-	while (s->n) {
-		struct request *rq = s->rq[--s->n];
+	struct worker *w = p;
+	while (w->n_spare) {
+		struct request *rq = w->spare[--w->n_spare];
 		strbuf_done(&rq->body);
 		free(rq);
 	}
-	free(s);
+	strbuf_done(&w->line);
+	free(w);
 }
 
-static void make_spares_key(void)
+static void make_worker_key(void)
 {
-	pthread_key_create(&spares_key, free_spares);
+	pthread_key_create(&worker_key, free_worker);
+}
+
+/* This thread's state, made on first use; NULL when out of memory. */
+static struct worker *this_worker(void)
+{
+	struct worker *w = worker_tls;
+	if (w)
+		return w;
+	pthread_once(&worker_once, make_worker_key);
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	strbuf_init(&w->line);
+	if (pthread_setspecific(worker_key, w) != 0) {
+		free(w);
+		return NULL;
+	}
+	return worker_tls = w;
 }
 
 static struct request *new_request(void)
 {
+	struct worker *w = worker_tls;
 	struct request *rq;
 
-	if (spares && spares->n) {
+	if (w && w->n_spare) {
 		struct strbuf body;
-		rq = spares->rq[--spares->n];
+		rq = w->spare[--w->n_spare];
 		body = rq->body; /* emptied when it was put back */
 		memset(rq, 0, sizeof *rq);
 		rq->body = body;
@@ -134,23 +156,14 @@ static struct request *new_request(void)
 	return rq;
 }
 
-static void release_request(struct request *rq)
+static void release_request(struct worker *w, struct request *rq)
 {
-	if (!spares) {
-		struct spares *s = calloc(1, sizeof *s);
-		pthread_once(&spares_once, make_spares_key);
-		if (s && pthread_setspecific(spares_key, s) != 0) {
-			free(s);
-			s = NULL;
-		}
-		spares = s;
-	}
 	if (rq->body.cap > KEEP_BODY_BYTES || strbuf_failed(&rq->body))
 		strbuf_done(&rq->body);
 	else
 		strbuf_reset(&rq->body);
-	if (spares && spares->n < SPARE_REQUESTS) {
-		spares->rq[spares->n++] = rq;
+	if (w && w->n_spare < SPARE_REQUESTS) {
+		w->spare[w->n_spare++] = rq;
 		return;
 	}
 	strbuf_done(&rq->body);
@@ -914,56 +927,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return dispatch(srv, conn, rq, url, method);
 }
 
-/* Each worker thread's access-log line buffer, reused across requests, freed when the thread ends. */
-static pthread_key_t line_key;
-static pthread_once_t line_once = PTHREAD_ONCE_INIT;
-
-static void free_line(void *p)
+/* The request's access-log line, into the thread's buffer sb (reused: no allocation per request). */
+static void access_log(struct strbuf *sb, const struct request *rq, double seconds,
+		       enum MHD_RequestTerminationCode toe)
 {
-	strbuf_done(p);
-	free(p);
-}
-
-static void make_line_key(void)
-{
-	pthread_key_create(&line_key, free_line);
-}
-
-static struct strbuf *thread_line(void)
-{
-	struct strbuf *sb;
-	pthread_once(&line_once, make_line_key);
-	sb = pthread_getspecific(line_key);
-	if (!sb && (sb = malloc(sizeof *sb))) {
-		strbuf_init(sb);
-		if (pthread_setspecific(line_key, sb) != 0) {
-			free(sb);
-			sb = NULL;
-		}
-	}
-	return sb;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-			 enum MHD_RequestTerminationCode toe)
-{
-	struct server *srv = cls;
-	struct request *rq = *req_cls;
-	struct strbuf *sb = thread_line();
-	double seconds;
-
-	(void)conn;
-	if (!rq || !sb)
-		return;
-	*req_cls = NULL;
-	seconds = (double)(util_now_ns() - rq->start_ns) / 1e9;
-	if (!rq->status || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-		/* The client went away or the connection failed before a reply went out. */
-		if (!rq->status)
-			rq->status = 499;
-	}
-	metrics_observe_request(rq->route, rq->status, seconds);
-	/* The line's buffer is the thread's, reused: no allocation per request. */
 	strbuf_reset(sb);
 	log_begin(sb, rq->status >= 500 ? LOG_ERROR : LOG_INFO, "request");
 	strbuf_puts(sb, ",\"id\":");
@@ -997,7 +964,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	log_end_buffered(sb);
 	if (strbuf_failed(sb))
 		strbuf_done(sb);
-	release_request(rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct server *srv = cls;
+	struct request *rq = *req_cls;
+	struct worker *w = this_worker();
+	struct strbuf *sb = w ? &w->line : NULL;
+	double seconds;
+
+	(void)conn;
+	if (!rq)
+		return;
+	*req_cls = NULL;
+	seconds = (double)(util_now_ns() - rq->start_ns) / 1e9;
+	if (!rq->status || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		/* The client went away or the connection failed before a reply went out. */
+		if (!rq->status)
+			rq->status = 499;
+	}
+	metrics_observe_request(rq->route, rq->status, seconds);
+	if (sb) /* without it (out of memory), the request still counts, unlogged */
+		access_log(sb, rq, seconds, toe);
+	release_request(w, rq);
 	atomic_fetch_sub_explicit(&my_activity(srv)->in_flight, 1, memory_order_relaxed);
 }
 
@@ -1172,15 +1163,28 @@ const char *server_address(const struct server *s)
 void server_stop(struct server *s, double drain_seconds)
 {
 	double deadline;
-	MHD_socket fd;
+	int idle;
 
 	if (!s)
 		return;
 	atomic_store(&s->draining, true);
-	/* Stop accepting: new connections are refused at once, in-flight ones go on. */
-	fd = MHD_quiesce_daemon(s->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	/*
+	 * Stop accepting: new connections are refused at once, in-flight ones go
+	 * on.  Not with MHD_quiesce_daemon: with epoll worker threads it races a
+	 * worker that removes the listening socket from its epoll set too, and the
+	 * loser aborts the process ("Failed to remove listen FD from epoll set",
+	 * seen here in a test's SIGTERM).  Instead the listening socket is closed
+	 * under libmicrohttpd: a fresh socket that never listens takes its number
+	 * (dup2), the kernel refuses new connections and drops the old socket from
+	 * every epoll set by itself, and libmicrohttpd closes the stand-in when it
+	 * stops.
+	 */
+	idle = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (idle < 0 || dup2(idle, s->listen_fd) < 0)
+		log_msg(LOG_WARN, "drain", "cannot close the listening socket (%s): new connections are "
+			"still accepted while draining", strerror(errno));
+	if (idle >= 0)
+		close(idle);
 	/*
 	 * Requests clients already sent on open connections may not have been read
 	 * yet (every worker busy): done means nothing in flight and nothing new
