@@ -980,11 +980,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		return;
 	*req_cls = NULL;
 	seconds = (double)(util_now_ns() - rq->start_ns) / 1e9;
-	if (!rq->status || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-		/* The client went away or the connection failed before a reply went out. */
-		if (!rq->status)
-			rq->status = 499;
-	}
+	if (!rq->status) /* the client went away or the connection failed before a reply went out */
+		rq->status = 499;
 	metrics_observe_request(rq->route, rq->status, seconds);
 	if (sb) /* without it (out of memory), the request still counts, unlogged */
 		access_log(sb, rq, seconds, toe);

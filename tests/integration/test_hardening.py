@@ -279,7 +279,9 @@ def test_sigterm_refuses_new_connections_and_finishes_open_ones(ctx):
             t.start()
         kept = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
         kept.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
-        check(kept.getresponse().read() is not None, "the kept connection got no first answer")
+        first = kept.getresponse()
+        first.read()
+        check(first.status == 200, "the kept connection's first request got %d" % first.status)
         s.proc.send_signal(signal.SIGTERM)
         refused = False
         deadline = time.time() + 5
