@@ -33,13 +33,27 @@ void reqparse_done(struct reqparse *r)
 	reqparse_init(r);
 }
 
-static inline void skip_ws(struct cursor *c)
+/*
+ * The cursor is copied into locals: stores through the unsigned char
+ * pointers it holds could alias it, and the compiler would reload it on
+ * every byte.
+ */
+static void skip_ws_loop(struct cursor *c)
 {
-	while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
-		c->p++;
+	const unsigned char *p = c->p, *end = c->end;
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	c->p = p;
 }
 
-static inline bool eat(struct cursor *c, unsigned char ch)
+/* Inlined: the usual byte is not white space, and all four are <= ' '. */
+__attribute__((always_inline)) static inline void skip_ws(struct cursor *c)
+{
+	if (c->p < c->end && *c->p <= ' ')
+		skip_ws_loop(c);
+}
+
+__attribute__((always_inline)) static inline bool eat(struct cursor *c, unsigned char ch)
 {
 	skip_ws(c);
 	if (c->p < c->end && *c->p == ch) {
@@ -135,12 +149,14 @@ static bool number(struct cursor *c, struct reqparse_value *v)
 			return false;
 	}
 	if (p < end && *p == '.') {
-		const unsigned char *f = ++p;
+		const unsigned char *f = ++p, *lim;
 		real = true;
 		if (m == 0) /* leading zeros of a fraction add no digits */
 			while (p < end && *p == '0')
 				p++;
-		for (d = p; p < end && (unsigned)(*p - '0') <= 9 && p - d < 20; p++)
+		/* at most 20 digits are read: more are refused below either way */
+		lim = end - p > 20 ? p + 20 : end;
+		for (d = p; p < lim && (unsigned)(*p - '0') <= 9; p++)
 			m = m * 10 + (uint64_t)(*p - '0');
 		if (p == f || digits + (p - d) > 19)
 			return false;
@@ -202,16 +218,16 @@ static bool key_is(const char *k, size_t n, const char *want)
 	return strlen(want) == n && !memcmp(k, want, n);
 }
 
-static bool push_feature(struct reqparse *r, const struct reqparse_feature *f)
+/* The next feature's slot, parsed in place (NULL when out of memory). */
+static struct reqparse_feature *next_feature(struct reqparse *r)
 {
 	struct reqparse_feature *p =
 		util_reserve(r->features, &r->cap_features, r->n_features, sizeof *p, 64);
 
 	if (!p)
-		return false;
+		return NULL;
 	r->features = p;
-	r->features[r->n_features++] = *f;
-	return true;
+	return &p[r->n_features];
 }
 
 static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
@@ -238,10 +254,11 @@ static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 				return false;
 			if (!eat(c, '}')) {
 				do {
-					struct reqparse_feature f;
-					if (!string(c, &f.key, &f.key_len) || !eat(c, ':') || !scalar(c, &f.value) ||
-					    !push_feature(r, &f))
+					struct reqparse_feature *f = next_feature(r);
+					if (!f || !string(c, &f->key, &f->key_len) || !eat(c, ':') ||
+					    !scalar(c, &f->value))
 						return false;
+					r->n_features++;
 				} while (eat(c, ','));
 				if (!eat(c, '}'))
 					return false;
