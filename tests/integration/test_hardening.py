@@ -303,3 +303,34 @@ def test_sigterm_refuses_new_connections_and_finishes_open_ones(ctx):
             t.join(10)
         check(not load_failures, "load during the drain failed: %r" % load_failures[:3])
         s.stop(expect_code=0)
+
+
+def test_oversized_headers_get_431_and_the_server_keeps_answering(ctx):
+    url = ctx.db()
+    train(url, demo_csv(1200), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True)
+    other = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)  # a keep-alive client alongside
+    body = json.dumps({"items": [ITEM]}).encode()
+
+    def request(header_bytes):
+        return (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"X-Trace: " + b"t" * header_bytes + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    def other_answers(what):
+        other.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+        r = other.getresponse()
+        ctx.contract.validate("POST", "/v1/predict", ctx.h.Response(r.status, r.getheaders(), r.read()))
+        check(r.status == 200, "%s: the keep-alive client got %d" % (what, r.status))
+
+    other_answers("before")
+    # Headers of a few KB (a long token, a trace context) are served as usual.
+    r = s.raw(request(4000))
+    check(r is not None and r.status == 200, "4 KB of headers: %r" % (r and r.status))
+    for size in (20000, 32000):
+        r = s.raw(request(size))  # validated: HeaderFieldsTooLarge in openapi.yaml
+        check(r is not None and r.status == 431, "%d bytes of headers: %r" % (size, r and (r.status, r.body[:80])))
+        check((r.header("Connection") or "").lower() == "close", "431 must close the connection")
+        other_answers("after %d bytes of headers" % size)
+    check(s.predict({"items": [ITEM]}).status == 200, "alive")
+    other.close()
+    s.stop()
