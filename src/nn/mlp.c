@@ -14,14 +14,13 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 /*
  * One copy per instruction set, chosen once when the program loads (an
- * ifunc): x86-64-v4 (AVX-512), x86-64-v3 (AVX2 and FMA) and the baseline.  The v3 copy fuses
+ * ifunc): x86-64-v3 (AVX2 and FMA) and the baseline.  The v3 copy fuses
  * a * b + c into one rounding (fp-contract; C17 mode turns it off
  * elsewhere), as OpenBLAS's kernels do: results move by about one float
  * rounding, well inside what the tests against the naive loop allow.
  */
-#define MLP_CLONES                                                                     \
-	__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
-		       optimize("fp-contract=fast")))
+#define MLP_CLONES \
+	__attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
 #else
 #define MLP_CLONES
 #endif
@@ -71,45 +70,50 @@ static void layer_blas(const struct mlp_layer *L, const float *x, size_t B, floa
 /*
  * A layer over a few rows (rows <= MLP_SMALL_ROWS), by hand: at these sizes
  * cblas_sgemm's fixed cost (argument checks, dispatch, packing) is most of
- * its time.  Four rows by sixteen outputs are accumulated at once in four
- * vectors of sixteen floats (GNU vector extensions: a zmm register each in
- * the AVX-512 copy, two ymm in the AVX2 one) that stay in registers; narrow
- * outputs (the heads) are dot products with eight partial sums.
+ * its time.  Four rows by sixteen outputs are accumulated at once in eight
+ * vectors of eight floats (GNU vector extensions: a ymm register each where
+ * the clone has AVX2) that stay in registers; narrow outputs (the heads)
+ * are dot products with eight partial sums.
  */
 #define SMALL_ROWS 4
 #define SMALL_COLS 16
 typedef float v8f __attribute__((vector_size(8 * sizeof(float))));
-/* sixteen floats: one zmm register in the AVX-512 copy, two ymm in the AVX2 one */
-typedef float v16f __attribute__((vector_size(16 * sizeof(float))));
-typedef int v16i __attribute__((vector_size(16 * sizeof(int))));
+typedef int v8i __attribute__((vector_size(8 * sizeof(int))));
 /* an unaligned load; a macro, so that it is compiled for each clone's vector width */
 #define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(v8f))
-#define LOAD16(dst, p) memcpy(&(dst), (p), sizeof(v16f))
 
 /* max(v, 0) lane by lane; a lane of -0.0 or NaN becomes +0.0 */
-#define RELU16(v) ((v) = (v16f)((v16i)(v) & ((v) > (v16f){0})))
+#define RELU8(v) ((v) = (v8f)((v8i)(v) & ((v) > (v8f){0})))
 
 MLP_CLONES static void block_rows(const struct mlp_layer *L, const float *x, size_t rows, size_t o0,
 				  int relu_out, float *y)
 {
 	size_t n_in = L->in, n_out = L->out, i, r;
 	const float *xr[SMALL_ROWS];
-	v16f acc[SMALL_ROWS];
+	v8f lo[SMALL_ROWS], hi[SMALL_ROWS];
 
 	for (r = 0; r < SMALL_ROWS; r++) {
 		xr[r] = x + (r < rows ? r : 0) * n_in; /* a missing row repeats row 0, unstored */
-		LOAD16(acc[r], L->b + o0);
+		LOAD8(lo[r], L->b + o0);
+		LOAD8(hi[r], L->b + o0 + 8);
 	}
 	for (i = 0; i < n_in; i++) {
-		v16f w;
-		LOAD16(w, L->wt + i * n_out + o0);
-		for (r = 0; r < SMALL_ROWS; r++)
-			acc[r] += xr[r][i] * w;
+		const float *w = L->wt + i * n_out + o0;
+		v8f wl, wh;
+		LOAD8(wl, w);
+		LOAD8(wh, w + 8);
+		for (r = 0; r < SMALL_ROWS; r++) {
+			lo[r] += xr[r][i] * wl;
+			hi[r] += xr[r][i] * wh;
+		}
 	}
 	for (r = 0; r < rows && r < SMALL_ROWS; r++) {
-		if (relu_out)
-			RELU16(acc[r]);
-		memcpy(y + r * n_out + o0, &acc[r], sizeof acc[r]);
+		if (relu_out) {
+			RELU8(lo[r]);
+			RELU8(hi[r]);
+		}
+		memcpy(y + r * n_out + o0, &lo[r], sizeof lo[r]);
+		memcpy(y + r * n_out + o0 + 8, &hi[r], sizeof hi[r]);
 	}
 }
 
@@ -197,7 +201,7 @@ size_t mlp_levels_scratch_floats(const struct mlp *m, size_t K)
  * h: (O) = b + sum over the non-zero x_i of x_i * wt[i, :], wt: (I, O).
  * Most inputs are the zeros of one-hot blocks.  The non-zero ones are
  * listed first (eight inputs whose bits are all zero are passed over with
- * one test), then added in with 32 outputs at a time held in registers.
+ * one test), then added in with 32 outputs at a time held in four vectors.
  */
 #define SPARSE_BATCH 64
 
@@ -207,19 +211,27 @@ MLP_CLONES static void add_rows(const float *restrict wt, size_t O, const uint32
 	size_t o = 0, a;
 
 	for (; o + 32 <= O; o += 32) {
-		v16f s0, s1;
-		LOAD16(s0, h + o);
-		LOAD16(s1, h + o + 16);
+		v8f s0, s1, s2, s3;
+		LOAD8(s0, h + o);
+		LOAD8(s1, h + o + 8);
+		LOAD8(s2, h + o + 16);
+		LOAD8(s3, h + o + 24);
 		for (a = 0; a < n; a++) {
 			const float *w = wt + idx[a] * O + o;
-			v16f w0, w1;
-			LOAD16(w0, w);
-			LOAD16(w1, w + 16);
+			v8f w0, w1, w2, w3;
+			LOAD8(w0, w);
+			LOAD8(w1, w + 8);
+			LOAD8(w2, w + 16);
+			LOAD8(w3, w + 24);
 			s0 += val[a] * w0;
 			s1 += val[a] * w1;
+			s2 += val[a] * w2;
+			s3 += val[a] * w3;
 		}
 		memcpy(h + o, &s0, sizeof s0);
-		memcpy(h + o + 16, &s1, sizeof s1);
+		memcpy(h + o + 8, &s1, sizeof s1);
+		memcpy(h + o + 16, &s2, sizeof s2);
+		memcpy(h + o + 24, &s3, sizeof s3);
 	}
 	for (; o + 8 <= O; o += 8) {
 		v8f s0;
