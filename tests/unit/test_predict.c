@@ -6,6 +6,7 @@
 
 #include "shelfcast/predict.h"
 #include "shelfcast/promo.h"
+#include "shelfcast/reqparse.h"
 #include "shelfcast/strbuf.h"
 
 static struct model *the_model;
@@ -287,6 +288,67 @@ static void test_fast_path_and_jansson_path_answer_alike(void **state)
 	assert_true(ok > 1000);
 }
 
+/*
+ * The request parser's numbers against strtod/strtoll, bit for bit: random
+ * digit strings of every length (short ones and runs past eight digits, at
+ * the end of the body and not), with and without fraction and exponent.
+ * Whatever it does not take exactly it must hand to jansson.
+ */
+static void test_fast_numbers_are_exact_or_fall_back(void **state)
+{
+	uint64_t seed = 5;
+	int i, taken = 0;
+	(void)state;
+	for (i = 0; i < 200000; i++) {
+		char num[96], body[160];
+		size_t n = 0, k, int_digits = test_rand(&seed) % 21, frac_digits = test_rand(&seed) % 24;
+		bool frac = test_rand(&seed) % 3 != 0, expo = test_rand(&seed) % 5 == 0;
+		struct reqparse r;
+
+		if (test_rand(&seed) % 4 == 0)
+			num[n++] = '-';
+		if (int_digits == 0 || test_rand(&seed) % 8 == 0) {
+			num[n++] = '0';
+		} else {
+			num[n++] = (char)('1' + test_rand(&seed) % 9);
+			for (k = 1; k < int_digits; k++)
+				num[n++] = (char)('0' + test_rand(&seed) % 10);
+		}
+		if (frac) {
+			num[n++] = '.';
+			for (k = 0; k < 1 + frac_digits; k++) /* runs of zeros too */
+				num[n++] = (char)('0' + (test_rand(&seed) % 3 ? test_rand(&seed) % 10 : 0));
+		}
+		if (expo)
+			n += (size_t)snprintf(num + n, sizeof num - n, "e%s%d", test_rand(&seed) % 2 ? "-" : "",
+					      (int)(test_rand(&seed) % 40));
+		num[n] = '\0';
+		/* the number last in its object, then a tail of 4 bytes (fewer than 8) or more */
+		snprintf(body, sizeof body,
+			 test_rand(&seed) % 2 ? "{\"items\": [{\"features\": {\"x\": %s}}]}"
+					      : "{\"items\": [{\"features\": {\"x\": %s, \"y\": \"abcdefgh\"}}]}",
+			 num);
+		reqparse_init(&r);
+		if (reqparse_parse(&r, body, strlen(body)) == REQPARSE_OK) {
+			const struct reqparse_value *v = &r.features[0].value;
+			bool integer = !frac && !expo;
+			taken++;
+			if (integer) {
+				if (v->kind != REQPARSE_INT || v->i != strtoll(num, NULL, 10))
+					fail_msg("%s: read as kind %d, %lld", num, (int)v->kind, v->i);
+			} else {
+				double want = strtod(num, NULL);
+				if (v->kind != REQPARSE_REAL || memcmp(&v->d, &want, sizeof want))
+					fail_msg("%s: read as kind %d, %.17g; strtod gives %.17g", num, (int)v->kind,
+						 v->d, want);
+			}
+		}
+		reqparse_done(&r);
+	}
+	print_message("# %d of 200000 numbers taken by the fast parser, all exact\n", taken);
+	assert_true(taken > 50000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_items_is_too_large),
 		cmocka_unit_test(test_deep_nesting_is_malformed_not_a_crash),
 		cmocka_unit_test(test_fast_path_and_jansson_path_answer_alike),
+		cmocka_unit_test(test_fast_numbers_are_exact_or_fall_back),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, setup, teardown);
