@@ -19,6 +19,7 @@
 #define SHELFCAST_MODEL_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "shelfcast/encoder.h"
@@ -43,6 +44,7 @@ struct tensor {
 
 struct model {
 	atomic_int refs;
+	uint64_t serial;         /* this model object's number in the process, never reused */
 	char name[MODEL_NAME_MAX + 1];
 	int version;
 	char checksum[SHA256_HEX_SIZE];

@@ -47,6 +47,7 @@ struct reqparse_value {
 struct reqparse_feature {
 	const char *key;    /* into the body */
 	size_t key_len;
+	bool expected;      /* the key is its hint's text (see struct reqparse_hint) */
 	struct reqparse_value value;
 };
 
@@ -57,6 +58,17 @@ struct reqparse_item {
 	bool has_features;
 };
 
+/*
+ * What the caller expects an item's f-th feature key to be (the text it
+ * saw there last time, a string this parser accepted).  A key equal to its
+ * expectation is taken with one comparison instead of a scan; any other key
+ * is scanned as usual, so a hint never changes what a request means.
+ */
+struct reqparse_hint {
+	const char *key;
+	size_t len; /* 0: no expectation */
+};
+
 struct reqparse {
 	struct reqparse_value model;      /* NONE or STRING */
 	struct reqparse_value objective;  /* NONE or STRING */
@@ -65,6 +77,9 @@ struct reqparse {
 	size_t n_items, cap_items;
 	struct reqparse_feature *features;
 	size_t n_features, cap_features;
+	/* optional, the caller's, kept by reqparse_init's callers: hint[f] for f < n_hint */
+	const struct reqparse_hint *hint;
+	size_t n_hint;
 };
 
 void reqparse_init(struct reqparse *r);

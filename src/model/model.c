@@ -9,6 +9,8 @@
 
 #include "shelfcast/util.h"
 
+static atomic_uint_least64_t next_serial;
+
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "shelfcast stores float32 little-endian and reads it in place: little-endian hosts only"
 #endif
@@ -163,6 +165,7 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 		return error_nomem(err, "a model");
 	}
 	atomic_init(&m->refs, 1);
+	m->serial = atomic_fetch_add(&next_serial, 1) + 1;
 	snprintf(m->name, sizeof m->name, "%s", name);
 	m->version = version;
 	m->spec = *spec;

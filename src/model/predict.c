@@ -457,15 +457,35 @@ out:
  * Clients send an item's features in the same order every time (one
  * serializer): the thread remembers which input the f-th key named last
  * time, and a key is first compared with that input's name, with no hashing.
+ * The key's text is kept too, as the parser's hint: a key that is the same
+ * text as last time is read with one comparison instead of a scan, and names
+ * the guessed input with no further comparison.  That holds while
+ *   every hint f is the name, in the model numbered hint_serial, of input
+ *   guess[f]
+ * which is kept so: hints are cleared when the model changes, and a guess
+ * and its hint are only ever set together, from a key just looked up.  A
+ * hint that changes in the middle of a request voids the parser's marks for
+ * the rest of it (they were made against the old text).
  */
 #define GUESSES 64
+#define HINT_MAX 48
 
 struct scratch {
 	struct reqparse rp;
 	void *mem;
 	size_t cap;
 	int guess[GUESSES]; /* -1: no guess */
+	struct reqparse_hint hint[GUESSES];
+	char hint_text[GUESSES][HINT_MAX];
+	uint64_t hint_serial; /* the model the hints are names in (0: none) */
 };
+
+static void scratch_parser_init(struct scratch *s)
+{
+	reqparse_init(&s->rp);
+	s->rp.hint = s->hint;
+	s->rp.n_hint = GUESSES;
+}
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -490,7 +510,7 @@ static struct scratch *thread_scratch(void)
 	s = pthread_getspecific(scratch_key);
 	if (!s && (s = calloc(1, sizeof *s))) {
 		size_t i;
-		reqparse_init(&s->rp);
+		scratch_parser_init(s);
 		for (i = 0; i < GUESSES; i++)
 			s->guess[i] = -1;
 		if (pthread_setspecific(scratch_key, s) != 0) {
@@ -523,7 +543,7 @@ static void scratch_trim(struct scratch *s)
 	}
 	if (s->rp.cap_features * sizeof *s->rp.features > SCRATCH_KEEP) {
 		reqparse_done(&s->rp);
-		reqparse_init(&s->rp);
+		scratch_parser_init(s);
 	} else {
 		s->rp.n_items = s->rp.n_features = 0;
 		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
@@ -531,17 +551,48 @@ static void scratch_trim(struct scratch *s)
 	}
 }
 
-/* The input the f-th feature key of an item names (see GUESSES), or -1. */
-static int input_index(struct scratch *sc, const struct encoder *enc, size_t n_in, size_t f,
-		       const char *key, size_t len)
+/* Hints for model m from now on: cleared when they were another model's. Whether they already were m's. */
+static bool hints_for(struct scratch *sc, const struct model *m)
 {
-	int idx, g = f < GUESSES ? sc->guess[f] : -1;
+	size_t f;
 
-	if (g >= 0 && (size_t)g < n_in && encoder_input_is(enc, g, key, len))
-		return g;
-	idx = encoder_input_index(enc, key, len);
-	if (f < GUESSES)
-		sc->guess[f] = idx;
+	if (sc->hint_serial == m->serial)
+		return true;
+	for (f = 0; f < GUESSES; f++)
+		sc->hint[f].len = 0;
+	sc->hint_serial = m->serial;
+	return false;
+}
+
+/*
+ * The input the f-th feature key of an item names (see GUESSES), or -1.
+ * *trust: whether the parser's marks (feature.expected) still hold.
+ */
+static int input_index(struct scratch *sc, const struct encoder *enc, size_t n_in, size_t f,
+		       const struct reqparse_feature *ft, bool *trust)
+{
+	int idx, g;
+
+	if (f >= GUESSES)
+		return encoder_input_index(enc, ft->key, ft->key_len);
+	g = sc->guess[f];
+	if (*trust && ft->expected && g >= 0)
+		return g; /* the hint's text, which is the name of input g in this model */
+	if (g >= 0 && (size_t)g < n_in && encoder_input_is(enc, g, ft->key, ft->key_len))
+		idx = g;
+	else
+		idx = sc->guess[f] = encoder_input_index(enc, ft->key, ft->key_len);
+	if (sc->hint[f].len != ft->key_len || memcmp(sc->hint_text[f], ft->key, ft->key_len)) {
+		*trust = false; /* this request's marks were made against the old hint */
+		sc->hint[f].len = 0;
+		if (idx >= 0 && ft->key_len <= HINT_MAX) {
+			memcpy(sc->hint_text[f], ft->key, ft->key_len);
+			sc->hint[f] = (struct reqparse_hint){sc->hint_text[f], ft->key_len};
+		}
+	} else if (idx < 0) {
+		*trust = false;
+		sc->hint[f].len = 0;
+	}
 	return idx;
 }
 
@@ -564,7 +615,7 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 	struct error err;
 	struct model *m = NULL;
 	char name[MODEL_NAME_MAX + 1], *mem;
-	bool done = false;
+	bool done = false, trust;
 	size_t i, f, n_in, batch_bytes, extra;
 
 	if (!sc)
@@ -582,6 +633,7 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 	m = resolve(ctx, rp.model.kind == REQPARSE_STRING ? name : NULL, &err);
 	if (!m)
 		goto out;
+	trust = hints_for(sc, m);
 	objective = m->spec.objective;
 	if (rp.objective.kind == REQPARSE_STRING) {
 		char o[16];
@@ -616,7 +668,7 @@ static bool run_fast(const char *body, size_t len, size_t max_items, predict_res
 			values[f].kind = ENCODER_VALUE_MISSING;
 		for (f = 0; f < it->count; f++) {
 			const struct reqparse_feature *ft = &rp.features[it->first + f];
-			int idx = input_index(sc, m->enc, n_in, f, ft->key, ft->key_len), j;
+			int idx = input_index(sc, m->enc, n_in, f, ft, &trust), j;
 			struct encoder_value *v;
 			bool numeric;
 

@@ -218,6 +218,22 @@ static bool key_is(const char *k, size_t n, const char *want)
 	return strlen(want) == n && !memcmp(k, want, n);
 }
 
+/* The key at the cursor if it is exactly the expected one (a string scanned and accepted before). */
+static bool expected_key(struct cursor *c, const struct reqparse_hint *h, const char **key, size_t *len)
+{
+	const unsigned char *p;
+
+	skip_ws(c);
+	p = c->p;
+	if (!h->len || (size_t)(c->end - p) < h->len + 2 || *p != '"' || p[h->len + 1] != '"' ||
+	    memcmp(p + 1, h->key, h->len))
+		return false;
+	*key = (const char *)p + 1;
+	*len = h->len;
+	c->p = p + h->len + 2;
+	return true;
+}
+
 /* The next feature's slot, parsed in place (NULL when out of memory). */
 static struct reqparse_feature *next_feature(struct reqparse *r)
 {
@@ -255,7 +271,12 @@ static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 			if (!eat(c, '}')) {
 				do {
 					struct reqparse_feature *f = next_feature(r);
-					if (!f || !string(c, &f->key, &f->key_len) || !eat(c, ':') ||
+					size_t at = r->n_features - it->first;
+					if (!f)
+						return false;
+					f->expected = at < r->n_hint &&
+						      expected_key(c, &r->hint[at], &f->key, &f->key_len);
+					if ((!f->expected && !string(c, &f->key, &f->key_len)) || !eat(c, ':') ||
 					    !scalar(c, &f->value))
 						return false;
 					r->n_features++;

@@ -289,6 +289,64 @@ static void test_fast_path_and_jansson_path_answer_alike(void **state)
 }
 
 /*
+ * Feature keys the thread has seen before are taken on trust from the last
+ * request: that must never carry over to another model whose inputs are the
+ * same names in another order, nor to an item whose keys come in another
+ * order than the item before it.  Two such models in turn, items of shifting
+ * key order, each request checked against the jansson path.
+ */
+static struct model *resolve_ctx(void *ctx, const char *name, struct error *err)
+{
+	(void)name;
+	(void)err;
+	return ctx;
+}
+
+static void test_key_hints_never_carry_over_to_another_model_or_order(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"items\": [{\"features\": {\"price\": 3, \"weight\": 2, \"brand\": \"a\", \"store\": 1}}]}",
+		"{\"items\": [{\"features\": {\"weight\": 2, \"price\": 3, \"store\": 1, \"brand\": \"a\"}}]}",
+		"{\"items\": [{\"features\": {\"price\": 3, \"weight\": 2}}, {\"features\": {\"weight\": 5, \"price\": 7}},"
+		" {\"features\": {\"price\": 9, \"weight\": 1, \"brand\": \"c\"}}]}",
+	};
+	/* the same inputs as TEST_SPEC, numeric ones in another order: price and weight swap places */
+	char spec_b[sizeof TEST_SPEC + 16];
+	const char *w = strstr(TEST_SPEC, "{\"name\": \"weight\""), *p = strstr(TEST_SPEC, "{\"name\": \"price\"");
+	const char *w_end = strchr(w, '}') + 1, *p_end = strchr(p, '}') + 1;
+	struct model *models[2];
+	int round;
+	(void)state;
+	assert_true(p < w && p_end + 1 < w); /* "price {...}, weight {...}" in TEST_SPEC */
+	snprintf(spec_b, sizeof spec_b, "%.*s%.*s, %.*s%s", (int)(p - TEST_SPEC), TEST_SPEC, (int)(w_end - w), w,
+		 (int)(p_end - p), p, w_end);
+	models[0] = the_model;
+	models[1] = test_model_named("other", spec_b, 12, 0.5f, NULL);
+	for (round = 0; round < 60; round++) {
+		const char *body = bodies[(round / 2) % 3];
+		struct model *m = models[round % 2 ? round % 4 == 1 : 0];
+		struct strbuf r1, r2;
+		struct predict_outcome o1, o2;
+		struct error e1, e2;
+		enum error_code c1, c2;
+		strbuf_init(&r1);
+		strbuf_init(&r2);
+		error_init(&e1);
+		error_init(&e2);
+		c1 = predict_run(body, strlen(body), 100, resolve_ctx, m, &r1, &o1, &e1);
+		c2 = predict_run_jansson(body, strlen(body), 100, resolve_ctx, m, &r2, &o2, &e2);
+		if (c1 != ERROR_OK || c2 != ERROR_OK || r1.len != r2.len || memcmp(r1.data, r2.data, r1.len))
+			fail_msg("round %d, model %s, %s\nfast: %s %s\njansson: %s %s", round, m->name, body,
+				 r1.data ? r1.data : "", e1.message, r2.data ? r2.data : "", e2.message);
+		predict_outcome_done(&o1);
+		predict_outcome_done(&o2);
+		strbuf_done(&r1);
+		strbuf_done(&r2);
+	}
+	model_unref(models[1]);
+}
+
+/*
  * The request parser's numbers against strtod/strtoll, bit for bit: random
  * digit strings of every length (short ones and runs past eight digits, at
  * the end of the body and not), with and without fraction and exponent.
@@ -359,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting_is_malformed_not_a_crash),
 		cmocka_unit_test(test_fast_path_and_jansson_path_answer_alike),
 		cmocka_unit_test(test_fast_numbers_are_exact_or_fall_back),
+		cmocka_unit_test(test_key_hints_never_carry_over_to_another_model_or_order),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, setup, teardown);
