@@ -23,6 +23,7 @@
 #ifndef SHELFCAST_MLP_H
 #define SHELFCAST_MLP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MLP_MAX_LAYERS 9
@@ -65,5 +66,12 @@ void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scr
 void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t level_offset,
 			size_t K, float *scratch, float *y);
 size_t mlp_levels_scratch_floats(const struct mlp *m, size_t K);
+
+/*
+ * Where the CPU has AVX-512, the small path uses it (the default).  Off:
+ * the AVX2 or baseline code, as on a CPU without it; for tests, which check
+ * both.  Not for use while other threads run the engine.
+ */
+void mlp_allow_avx512(bool on);
 
 #endif

@@ -46,11 +46,20 @@ static void skip_ws_loop(struct cursor *c)
 	c->p = p;
 }
 
-/* Inlined: the usual byte is not white space, and all four are <= ' '. */
+/*
+ * Inlined: the usual byte is not white space (all four are <= ' '), and the
+ * usual white space is the one space of ", " and ": ".
+ */
 __attribute__((always_inline)) static inline void skip_ws(struct cursor *c)
 {
-	if (c->p < c->end && *c->p <= ' ')
-		skip_ws_loop(c);
+	const unsigned char *p = c->p;
+
+	if (p < c->end && *p <= ' ') {
+		if (*p == ' ' && c->end - p > 1 && p[1] > ' ')
+			c->p = p + 1;
+		else
+			skip_ws_loop(c);
+	}
 }
 
 __attribute__((always_inline)) static inline bool eat(struct cursor *c, unsigned char ch)

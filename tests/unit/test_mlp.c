@@ -96,14 +96,27 @@ static void test_blas_forward_matches_the_naive_loop_on_random_shapes(void **sta
 	print_message("# worst relative error %g\n", worst);
 }
 
-/* The serving path equals mlp_forward on the rows it stands for: each item at each level. */
+/*
+ * The serving path equals mlp_forward on the rows it stands for: each item at
+ * each level.  Run twice: with AVX-512 where the CPU has it, and without.
+ */
+static void levels_path_matches(void);
+
 static void test_levels_path_matches_the_naive_loop_on_expanded_rows(void **state)
+{
+	(void)state;
+	levels_path_matches();
+	mlp_allow_avx512(false);
+	levels_path_matches();
+	mlp_allow_avx512(true);
+}
+
+static void levels_path_matches(void)
 {
 	static const size_t items[] = {1, 2, 5, 63, 64, 65, 200};
 	uint64_t seed = 7;
 	double worst = 0;
 	int trial;
-	(void)state;
 	for (trial = 0; trial < 20; trial++) {
 		size_t K = 1 + (size_t)(test_rand(&seed) % 5), dims[MLP_MAX_LAYERS + 1],
 		       n_layers = 1 + (size_t)(test_rand(&seed) % 3), l, t;
