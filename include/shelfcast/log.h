@@ -26,6 +26,8 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
  * pairs and finishes with log_end (written at once) or log_end_buffered.
  */
 void log_begin(struct strbuf *sb, enum log_level level, const char *event);
+/* The same, stamped with the given time (unix seconds) instead of now. */
+void log_begin_at(struct strbuf *sb, enum log_level level, const char *event, double unix_seconds);
 void log_end(struct strbuf *sb);
 
 /*

@@ -19,6 +19,12 @@ double util_now_s(void);
 /* Wall clock as RFC 3339 UTC with milliseconds: "2026-11-28T06:31:19.123Z" (buf >= 32). */
 void util_format_time(char *buf, size_t size, double unix_seconds);
 double util_unix_time(void);
+/*
+ * The wall-clock time (unix seconds) at monotonic time mono_ns (from
+ * util_now_ns), through a per-thread offset between the two clocks that is
+ * read again once a second: most calls read no clock.
+ */
+double util_unix_time_at(uint64_t mono_ns);
 
 /* a*b without overflow: false when it would overflow. */
 static inline bool util_mul_size(size_t a, size_t b, size_t *out)

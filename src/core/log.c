@@ -32,8 +32,13 @@ static const char *level_name(enum log_level level)
 
 void log_begin(struct strbuf *sb, enum log_level level, const char *event)
 {
+	log_begin_at(sb, level, event, util_unix_time());
+}
+
+void log_begin_at(struct strbuf *sb, enum log_level level, const char *event, double unix_seconds)
+{
 	char ts[40];
-	util_format_time(ts, sizeof ts, util_unix_time());
+	util_format_time(ts, sizeof ts, unix_seconds);
 	strbuf_puts(sb, "{\"ts\":\"");
 	strbuf_puts(sb, ts);
 	strbuf_puts(sb, "\",\"level\":\"");

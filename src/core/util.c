@@ -32,6 +32,18 @@ double util_unix_time(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double util_unix_time_at(uint64_t mono_ns)
+{
+	static __thread uint64_t base_mono; /* 0: not read yet */
+	static __thread double base_unix;
+
+	if (!base_mono || mono_ns > base_mono + 1000000000ULL) {
+		base_unix = util_unix_time();
+		base_mono = util_now_ns();
+	}
+	return base_unix + (double)(int64_t)(mono_ns - base_mono) / 1e9;
+}
+
 void util_format_time(char *buf, size_t size, double t)
 {
 	/* Every log line formats the time: the seconds part changes once a second, so keep it. */

@@ -73,6 +73,7 @@ struct request {
 	size_t items;
 	char path[256];
 	char method[16];
+	size_t id_len, path_len, method_len;
 };
 
 static struct activity *my_activity(struct server *srv)
@@ -754,6 +755,7 @@ static void set_request_id(struct MHD_Connection *conn, struct request *rq)
 		}
 		if (i == n) {
 			memcpy(rq->id, given, n + 1);
+			rq->id_len = n;
 			return;
 		}
 	}
@@ -767,6 +769,7 @@ static void set_request_id(struct MHD_Connection *conn, struct request *rq)
 		rq->id[2 * i + 1] = hex[raw[i] & 15];
 	}
 	rq->id[32] = '\0';
+	rq->id_len = 32;
 }
 
 static bool json_content_type(struct MHD_Connection *conn)
@@ -853,8 +856,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!rq)
 			return MHD_NO;
 		rq->start_ns = util_now_ns();
-		util_copy(rq->path, sizeof rq->path, url);
-		util_copy(rq->method, sizeof rq->method, method);
+		rq->path_len = util_copy(rq->path, sizeof rq->path, url);
+		rq->method_len = util_copy(rq->method, sizeof rq->method, method);
 		set_request_id(conn, rq);
 		rq->route = classify(url, &rq->allow, &rq->body_route, method);
 		{
@@ -928,17 +931,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 /* The request's access-log line, into the thread's buffer sb (reused: no allocation per request). */
-static void access_log(struct strbuf *sb, const struct request *rq, double seconds,
+static void access_log(struct strbuf *sb, const struct request *rq, uint64_t end_ns, double seconds,
 		       enum MHD_RequestTerminationCode toe)
 {
 	strbuf_reset(sb);
-	log_begin(sb, rq->status >= 500 ? LOG_ERROR : LOG_INFO, "request");
-	strbuf_puts(sb, ",\"id\":");
-	strbuf_json_string(sb, rq->id, strlen(rq->id));
-	strbuf_puts(sb, ",\"method\":");
-	strbuf_json_string(sb, rq->method, strlen(rq->method));
+	log_begin_at(sb, rq->status >= 500 ? LOG_ERROR : LOG_INFO, "request", util_unix_time_at(end_ns));
+	/* the id is the client's only when it is of [A-Za-z0-9._:-]: nothing to escape */
+	strbuf_puts(sb, ",\"id\":\"");
+	strbuf_append(sb, rq->id, rq->id_len);
+	strbuf_puts(sb, "\",\"method\":");
+	strbuf_json_string(sb, rq->method, rq->method_len);
 	strbuf_puts(sb, ",\"path\":");
-	strbuf_json_string(sb, rq->path, strlen(rq->path));
+	strbuf_json_string(sb, rq->path, rq->path_len);
 	strbuf_puts(sb, ",\"status\":");
 	strbuf_json_int(sb, rq->status);
 	strbuf_puts(sb, ",\"duration_ms\":");
@@ -973,18 +977,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct request *rq = *req_cls;
 	struct worker *w = this_worker();
 	struct strbuf *sb = w ? &w->line : NULL;
+	uint64_t end_ns;
 	double seconds;
 
 	(void)conn;
 	if (!rq)
 		return;
 	*req_cls = NULL;
-	seconds = (double)(util_now_ns() - rq->start_ns) / 1e9;
+	end_ns = util_now_ns();
+	seconds = (double)(end_ns - rq->start_ns) / 1e9;
 	if (!rq->status) /* the client went away or the connection failed before a reply went out */
 		rq->status = 499;
 	metrics_observe_request(rq->route, rq->status, seconds);
 	if (sb) /* without it (out of memory), the request still counts, unlogged */
-		access_log(sb, rq, seconds, toe);
+		access_log(sb, rq, end_ns, seconds, toe);
 	release_request(w, rq);
 	atomic_fetch_sub_explicit(&my_activity(srv)->in_flight, 1, memory_order_relaxed);
 }
