@@ -290,6 +290,20 @@ static void test_util_reserve_doubles_and_refuses_overflow(void **state)
 	free(a);
 }
 
+/* The wall clock from a monotonic reading: now is now, and time moves with the monotonic clock. */
+static void test_unix_time_at_follows_both_clocks(void **state)
+{
+	uint64_t now = util_now_ns();
+	double wall = util_unix_time(), at = util_unix_time_at(now);
+	(void)state;
+	if (fabs(at - wall) > 0.05)
+		fail_msg("util_unix_time_at(now) %.3f, util_unix_time() %.3f", at, wall);
+	/* 1.5 s and 3 s later (past the once-a-second refresh), and 0.25 s earlier */
+	assert_true(fabs(util_unix_time_at(now + 1500000000ULL) - at - 1.5) < 0.05);
+	assert_true(fabs(util_unix_time_at(now + 3000000000ULL) - at - 3.0) < 0.05);
+	assert_true(fabs(util_unix_time_at(now - 250000000ULL) - at + 0.25) < 0.05);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_json_plain_len_matches_a_byte_loop),
 		cmocka_unit_test(test_util_parsers_are_strict),
 		cmocka_unit_test(test_util_reserve_doubles_and_refuses_overflow),
+		cmocka_unit_test(test_unix_time_at_follows_both_clocks),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
