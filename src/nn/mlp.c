@@ -165,7 +165,10 @@ static void block_rows(const struct mlp_layer *L, const float *x, size_t rows, s
 		       float *y)
 {
 #ifdef MLP_X86
-	if (avx512_allowed && __builtin_cpu_supports("avx512f")) {
+	/* what x86-64-v4 adds, all of it: a CPU with AVX-512F alone (Xeon Phi) would fault */
+	if (avx512_allowed && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512cd")) {
 		block_rows16(L, x, rows, o0, relu_out, y);
 		return;
 	}
