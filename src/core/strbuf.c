@@ -119,6 +119,19 @@ void strbuf_json_string(struct strbuf *sb, const char *s, size_t len)
 		return;
 	}
 	sb->data[sb->len++] = '"';
+	if (len <= 32) {
+		/* short strings (ids, names, paths): copied byte by byte while plain */
+		char *d = sb->data + sb->len;
+		while (i < len && u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' && u[i] != '\\')
+			d[i] = (char)u[i], i++;
+		if (i == len) {
+			sb->len += len;
+			sb->data[sb->len++] = '"';
+			sb->data[sb->len] = '\0';
+			return;
+		}
+		run = i; /* the plain bytes so far are copied again below, with the rest */
+	}
 	while (i < len) {
 		unsigned char c;
 		size_t n = util_json_plain_len(u + i, len - i);

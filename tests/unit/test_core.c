@@ -29,6 +29,36 @@ static void test_strbuf_replaces_invalid_utf8(void **state)
 	strbuf_done(&sb);
 }
 
+/*
+ * Strings of up to 32 bytes take a short path: it must write exactly what the
+ * general one does.  Each random short string is also written with 40 plain
+ * bytes after it (the general path), and the two must agree.
+ */
+static void test_strbuf_short_strings_match_the_general_path(void **state)
+{
+	static const char alphabet[] = "aZ0 /\"\\\n\x01\x1f\xc3\xa9\xe2\x82\xac\xff\xed\xa0";
+	uint64_t seed = 3;
+	int t;
+	(void)state;
+	for (t = 0; t < 100000; t++) {
+		char in[80];
+		size_t len = test_rand(&seed) % 33, i;
+		struct strbuf a, b;
+		for (i = 0; i < len; i++)
+			in[i] = alphabet[test_rand(&seed) % (sizeof alphabet - 1)];
+		memset(in + len, 'a', 40);
+		strbuf_init(&a);
+		strbuf_init(&b);
+		strbuf_json_string(&a, in, len);
+		strbuf_json_string(&b, in, len + 40);
+		/* b is a without its closing quote, then the 40 a's and the quote */
+		if (b.len != a.len + 40 || memcmp(a.data, b.data, a.len - 1))
+			fail_msg("%zu bytes: short path %s, general path %s", len, a.data, b.data);
+		strbuf_done(&a);
+		strbuf_done(&b);
+	}
+}
+
 static void test_strbuf_numbers_are_valid_json(void **state)
 {
 	struct strbuf sb;
@@ -309,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strbuf_escapes_json_strings),
 		cmocka_unit_test(test_strbuf_replaces_invalid_utf8),
+		cmocka_unit_test(test_strbuf_short_strings_match_the_general_path),
 		cmocka_unit_test(test_strbuf_numbers_are_valid_json),
 		cmocka_unit_test(test_strbuf_printf_grows),
 		cmocka_unit_test(test_numfmt_g_matches_snprintf),
