@@ -334,3 +334,29 @@ def test_oversized_headers_get_431_and_the_server_keeps_answering(ctx):
     check(s.predict({"items": [ITEM]}).status == 200, "alive")
     other.close()
     s.stop()
+
+
+def test_the_http_layers_own_errors_are_in_the_contract_and_harmless(ctx):
+    """Broken chunked framing (400) and an unknown HTTP version (505) are answered by
+    libmicrohttpd itself; raw() checks each reply against openapi.yaml."""
+    url = ctx.db()
+    train(url, demo_csv(1200), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True)
+    body = json.dumps({"items": [ITEM]}).encode()
+    broken = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n" + body + b"\r\n0\r\n\r\n")
+    r = s.raw(broken)
+    check(r is not None and r.status == 400, "broken chunked framing: %r" % ((r and (r.status, r.body[:80])),))
+    check((r.header("Connection") or "").lower() == "close", "the framing error must close the connection")
+    r = s.raw(b"POST /v1/models/demo/versions/1/activate HTTP/1.1\r\nHost: x\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n", path="/v1/models/demo/versions/1/activate")
+    check(r is not None and r.status == 400, "broken framing on activate: %r" % (r and r.status))
+    r = s.raw(b"GET /healthz HTTP/2.5\r\nHost: x\r\n\r\n", path="/healthz", method="GET")
+    check(r is not None and r.status == 505, "HTTP/2.5: %r" % (r and r.status))
+    # a well-formed chunked upload is read as usual
+    ok = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+    r = s.raw(ok)
+    check(r is not None and r.status == 200, "chunked upload: %r" % (r and r.status))
+    check(s.predict({"items": [ITEM]}).status == 200, "alive")
+    s.stop()
