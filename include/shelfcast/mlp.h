@@ -6,11 +6,11 @@
  * ReLU between layers, none after the last).  mlp_forward_levels is the
  * serving path (see below): it uses cblas_sgemm too, except for a tile of at
  * most 64 rows (16 items at 4 levels, the common small request), where a
- * register-blocked loop compiled for AVX2 (with a plain fallback, picked at
- * load time) avoids sgemm's fixed cost: 0.39 us against 0.72 us for one
- * item (bench/bench_engine).  The two round differently in the last bits of
- * a float.  mlp_forward_naive is the plain reference loop the tests and
- * benchmarks compare against.
+ * register-blocked loop avoids sgemm's fixed cost: 0.35-0.37 us against
+ * 0.72 us for one item (bench/bench_engine).  That loop has an AVX-512 copy,
+ * an AVX2+FMA copy and a plain one; the CPU picks.  The two paths round
+ * differently in the last bits of a float.  mlp_forward_naive is the plain
+ * reference loop the tests and benchmarks compare against.
  *
  * The struct only points at weights it does not own (the model owns one
  * contiguous block).  Scratch memory is the caller's, sized once with

@@ -77,7 +77,7 @@ struct reqparse {
 	size_t n_items, cap_items;
 	struct reqparse_feature *features;
 	size_t n_features, cap_features;
-	/* optional, the caller's, kept by reqparse_init's callers: hint[f] for f < n_hint */
+	/* optional, the caller's: hint[f] for f < n_hint; set after reqparse_init, which clears it */
 	const struct reqparse_hint *hint;
 	size_t n_hint;
 };

@@ -582,6 +582,7 @@ static int input_index(struct scratch *sc, const struct encoder *enc, size_t n_i
 		idx = g;
 	else
 		idx = sc->guess[f] = encoder_input_index(enc, ft->key, ft->key_len);
+	/* a key equal to its hint names the same input (idx): only a new text changes the hint */
 	if (sc->hint[f].len != ft->key_len || memcmp(sc->hint_text[f], ft->key, ft->key_len)) {
 		*trust = false; /* this request's marks were made against the old hint */
 		sc->hint[f].len = 0;
@@ -589,9 +590,6 @@ static int input_index(struct scratch *sc, const struct encoder *enc, size_t n_i
 			memcpy(sc->hint_text[f], ft->key, ft->key_len);
 			sc->hint[f] = (struct reqparse_hint){sc->hint_text[f], ft->key_len};
 		}
-	} else if (idx < 0) {
-		*trust = false;
-		sc->hint[f].len = 0;
 	}
 	return idx;
 }

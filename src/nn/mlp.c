@@ -154,21 +154,30 @@ block_rows16(const struct mlp_layer *L, const float *x, size_t rows, size_t o0, 
 }
 #endif
 
-static bool avx512_allowed = true;
+static bool avx512_cpu, use_avx512;
+
+#ifdef MLP_X86
+/* Once, when the program loads: what x86-64-v4 adds, all of it (a CPU with AVX-512F alone would fault). */
+__attribute__((constructor)) static void detect_avx512(void)
+{
+	__builtin_cpu_init();
+	avx512_cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+		     __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+		     __builtin_cpu_supports("avx512cd");
+	use_avx512 = avx512_cpu;
+}
+#endif
 
 void mlp_allow_avx512(bool on)
 {
-	avx512_allowed = on;
+	use_avx512 = on && avx512_cpu;
 }
 
 static void block_rows(const struct mlp_layer *L, const float *x, size_t rows, size_t o0, int relu_out,
 		       float *y)
 {
 #ifdef MLP_X86
-	/* what x86-64-v4 adds, all of it: a CPU with AVX-512F alone (Xeon Phi) would fault */
-	if (avx512_allowed && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-	    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-	    __builtin_cpu_supports("avx512cd")) {
+	if (use_avx512) {
 		block_rows16(L, x, rows, o0, relu_out, y);
 		return;
 	}
