@@ -70,9 +70,19 @@ void log_end(struct strbuf *sb)
 #define BUFFER_BYTES 16384
 #define MAX_BUFFERS 256
 
+/*
+ * A thread's buffer.  Only its thread appends, with no lock: the line is
+ * copied past len, then len is published (a release store).  Writing out
+ * takes the lock: the flusher writes what was published since the last time
+ * (from flushed to len, bytes no one changes any more); the owner, when a
+ * line no longer fits, writes the rest and starts the buffer over.  So the
+ * lock is taken once per buffer-full, not once per line: a locked
+ * instruction per request waits for all the request's stores to drain.
+ */
 struct line_buffer {
 	pthread_mutex_t lock;
-	size_t len;
+	atomic_size_t len;  /* bytes appended; stored by the owning thread only */
+	size_t flushed;     /* bytes of data[0, len) written out, under lock */
 	char data[BUFFER_BYTES];
 };
 
@@ -84,12 +94,13 @@ static atomic_bool flusher_on;
 static pthread_t flusher;
 static unsigned flush_ms;
 
-static void flush_buffer(struct line_buffer *b)
+/* With b->lock held: whole lines only, one write. */
+static void write_published(struct line_buffer *b)
 {
-	/* Called with b->lock held: one write per buffer, whole lines only. */
-	if (b->len) {
-		write_all(b->data, b->len);
-		b->len = 0;
+	size_t len = atomic_load_explicit(&b->len, memory_order_acquire);
+	if (len > b->flushed) {
+		write_all(b->data + b->flushed, len - b->flushed);
+		b->flushed = len;
 	}
 }
 
@@ -114,20 +125,31 @@ static struct line_buffer *my_buffer(void)
 void log_end_buffered(struct strbuf *sb)
 {
 	struct line_buffer *b;
+	size_t len;
 
 	strbuf_puts(sb, "}\n");
 	if (strbuf_failed(sb))
 		return;
-	if (!atomic_load(&flusher_on) || sb->len > BUFFER_BYTES || !(b = my_buffer())) {
+	if (!atomic_load(&flusher_on) || !(b = my_buffer())) {
 		write_all(sb->data, sb->len);
 		return;
 	}
-	pthread_mutex_lock(&b->lock);
-	if (b->len + sb->len > BUFFER_BYTES)
-		flush_buffer(b);
-	memcpy(b->data + b->len, sb->data, sb->len);
-	b->len += sb->len;
-	pthread_mutex_unlock(&b->lock);
+	len = atomic_load_explicit(&b->len, memory_order_relaxed); /* this thread's own store */
+	if (len + sb->len > BUFFER_BYTES) {
+		/* what is buffered goes first; a line longer than the buffer goes straight after it */
+		pthread_mutex_lock(&b->lock);
+		write_published(b);
+		b->flushed = 0;
+		atomic_store_explicit(&b->len, 0, memory_order_relaxed);
+		if (sb->len > BUFFER_BYTES)
+			write_all(sb->data, sb->len);
+		pthread_mutex_unlock(&b->lock);
+		if (sb->len > BUFFER_BYTES)
+			return;
+		len = 0;
+	}
+	memcpy(b->data + len, sb->data, sb->len);
+	atomic_store_explicit(&b->len, len + sb->len, memory_order_release);
 }
 
 static void flush_all(void)
@@ -135,7 +157,7 @@ static void flush_all(void)
 	size_t i, n = atomic_load(&n_buffers);
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&buffers[i]->lock);
-		flush_buffer(buffers[i]);
+		write_published(buffers[i]);
 		pthread_mutex_unlock(&buffers[i]->lock);
 	}
 }

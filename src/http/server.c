@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,10 @@ extern const size_t server_openapi_yaml_len;
  * Requests in flight and when the latest began, kept per worker thread so
  * that workers do not write one cache line on every request; the drain adds
  * them up.  128 bytes apart: the hot fields of two slots never share a line.
+ * A thread has a slot to itself (all but the last, which the threads past
+ * the others share) and counts in it with a plain load and store, not a
+ * locked read-modify-write, which waits for every store before it (the
+ * access-log line) to drain.
  */
 #define ACTIVITY_SLOTS 64
 struct activity {
@@ -52,12 +57,15 @@ struct server {
 	int listen_fd;
 	char address[128];
 	struct activity activity[ACTIVITY_SLOTS];
+	atomic_uint next_slot; /* slots handed to worker threads so far */
 	atomic_bool draining;
 	double started_at; /* unix seconds */
 	char *tls_cert_pem, *tls_key_pem;
 };
 
 struct request {
+	struct strbuf body;     /* kept, emptied, when the struct is reused */
+	/* From here to model: zeroed for each request (new_request). */
 	uint64_t start_ns;
 	enum metrics_route route;
 	const char *allow;      /* the route's methods, for a 405 */
@@ -66,23 +74,45 @@ struct request {
 	bool too_large;
 	size_t cap;
 	size_t discarded;       /* bytes of an oversized body read and dropped */
-	struct strbuf body;
-	char id[REQUEST_ID_MAX + 1];
-	char model[MODEL_NAME_MAX + 1];
 	int version;
 	size_t items;
+	size_t id_len, path_len, method_len;
+	/* Strings: model starts empty, the others are written first thing (on_request). */
+	char model[MODEL_NAME_MAX + 1];
+	char id[REQUEST_ID_MAX + 1];
 	char path[256];
 	char method[16];
-	size_t id_len, path_len, method_len;
 };
 
-static struct activity *my_activity(struct server *srv)
+/* The calling worker's slot; *shared when another thread may count in it too. */
+static struct activity *my_activity(struct server *srv, bool *shared)
 {
-	static atomic_uint next;
-	static __thread unsigned slot = UINT_MAX;
-	if (slot == UINT_MAX)
-		slot = atomic_fetch_add(&next, 1) % ACTIVITY_SLOTS;
+	static __thread const struct server *owner;
+	static __thread unsigned slot;
+	static __thread bool slot_shared;
+
+	if (owner != srv) {
+		/* the last slot is shared by every thread past the others */
+		unsigned n = atomic_fetch_add(&srv->next_slot, 1);
+		slot_shared = n >= ACTIVITY_SLOTS - 1;
+		slot = slot_shared ? ACTIVITY_SLOTS - 1 : n;
+		owner = srv;
+	}
+	*shared = slot_shared;
 	return &srv->activity[slot];
+}
+
+static void count_in_flight(struct server *srv, long delta)
+{
+	bool shared;
+	struct activity *a = my_activity(srv, &shared);
+
+	if (shared)
+		atomic_fetch_add_explicit(&a->in_flight, delta, memory_order_relaxed);
+	else
+		atomic_store_explicit(&a->in_flight,
+				      atomic_load_explicit(&a->in_flight, memory_order_relaxed) + delta,
+				      memory_order_relaxed);
 }
 
 /*
@@ -144,11 +174,10 @@ static struct request *new_request(void)
 	struct request *rq;
 
 	if (w && w->n_spare) {
-		struct strbuf body;
+		/* the body was emptied when it was put back; the strings are not read before written */
 		rq = w->spare[--w->n_spare];
-		body = rq->body; /* emptied when it was put back */
-		memset(rq, 0, sizeof *rq);
-		rq->body = body;
+		memset(&rq->start_ns, 0, offsetof(struct request, model) - offsetof(struct request, start_ns));
+		rq->model[0] = '\0';
 		return rq;
 	}
 	rq = calloc(1, sizeof *rq);
@@ -860,10 +889,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rq->method_len = util_copy(rq->method, sizeof rq->method, method);
 		set_request_id(conn, rq);
 		rq->route = classify(url, &rq->allow, &rq->body_route, method);
+		count_in_flight(srv, 1);
 		{
-			struct activity *a = my_activity(srv);
-			atomic_fetch_add_explicit(&a->in_flight, 1, memory_order_relaxed);
-			atomic_store_explicit(&a->last_start_ns, rq->start_ns, memory_order_relaxed);
+			bool shared;
+			atomic_store_explicit(&my_activity(srv, &shared)->last_start_ns, rq->start_ns,
+					      memory_order_relaxed);
 		}
 		*req_cls = rq;
 		/*
@@ -992,7 +1022,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (sb) /* without it (out of memory), the request still counts, unlogged */
 		access_log(sb, rq, end_ns, seconds, toe);
 	release_request(w, rq);
-	atomic_fetch_sub_explicit(&my_activity(srv)->in_flight, 1, memory_order_relaxed);
+	count_in_flight(srv, -1);
 }
 
 /* libmicrohttpd's own messages: its format strings, checked as such. */

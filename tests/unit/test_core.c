@@ -1,10 +1,15 @@
-/* Unit tests: strbuf, sha256, hashmap, util parsing. */
+/* Unit tests: strbuf, sha256, hashmap, util parsing, buffered log lines. */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "shelfcast/hashmap.h"
+#include "shelfcast/log.h"
 #include "shelfcast/numfmt.h"
 #include "shelfcast/sha256.h"
 #include "shelfcast/strbuf.h"
@@ -334,6 +339,88 @@ static void test_unix_time_at_follows_both_clocks(void **state)
 	assert_true(fabs(util_unix_time_at(now - 250000000ULL) - at + 0.25) < 0.05);
 }
 
+/*
+ * Buffered log lines from several threads, with the flusher writing every
+ * millisecond meanwhile: every line arrives exactly once, whole, and each
+ * thread's lines in the order it wrote them.  Lengths vary so that buffers
+ * fill at every offset, and each thread writes a few lines longer than a
+ * buffer (written at once).
+ */
+#define LOG_THREADS 4
+#define LOG_LINES 6000
+
+static void *log_lines(void *arg)
+{
+	int t = (int)(intptr_t)arg, i;
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (i = 0; i < LOG_LINES; i++) {
+		int pad = i % 1000 == 999 ? 20000 : (i * 37 + t * 11) % 300, k;
+		strbuf_reset(&sb);
+		strbuf_printf(&sb, "{\"t\":%d,\"i\":%d,\"p\":\"", t, i);
+		for (k = 0; k < pad; k++)
+			strbuf_putc(&sb, (char)('a' + (i + k) % 26));
+		strbuf_putc(&sb, '"');
+		log_end_buffered(&sb);
+		if (i % 500 == 0)
+			usleep(300); /* let the flusher in between lines */
+	}
+	strbuf_done(&sb);
+	return NULL;
+}
+
+static void test_buffered_log_lines_arrive_once_whole_and_in_order(void **state)
+{
+	char path[] = "/tmp/shelfcast-logtest-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO), t, next[LOG_THREADS] = {0};
+	pthread_t th[LOG_THREADS];
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	long lines = 0;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+	log_start_flusher(1);
+	for (t = 0; t < LOG_THREADS; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, log_lines, (void *)(intptr_t)t), 0);
+	for (t = 0; t < LOG_THREADS; t++)
+		pthread_join(th[t], NULL);
+	log_stop_flusher();
+	assert_true(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
+	close(saved);
+	close(fd);
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		int tt, i, used = 0, pad, k;
+		if (sscanf(line, "{\"t\":%d,\"i\":%d,\"p\":\"%n", &tt, &i, &used) != 2 || !used ||
+		    tt < 0 || tt >= LOG_THREADS)
+			fail_msg("line %ld is not a whole line: %.60s", lines + 1, line);
+		if (i != next[tt])
+			fail_msg("thread %d: line %d where %d was due (lost, repeated or out of order)", tt,
+				 i, next[tt]);
+		next[tt]++;
+		pad = i % 1000 == 999 ? 20000 : (i * 37 + tt * 11) % 300;
+		if (n != used + pad + 3 || strcmp(line + used + pad, "\"}\n") != 0)
+			fail_msg("thread %d line %d: %zd bytes, %d expected", tt, i, n, used + pad + 3);
+		for (k = 0; k < pad; k++)
+			if (line[used + k] != (char)('a' + (i + k) % 26))
+				fail_msg("thread %d line %d: byte %d changed", tt, i, k);
+		lines++;
+	}
+	free(line);
+	fclose(f);
+	unlink(path);
+	assert_int_equal(lines, LOG_THREADS * LOG_LINES);
+	for (t = 0; t < LOG_THREADS; t++)
+		assert_int_equal(next[t], LOG_LINES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_util_parsers_are_strict),
 		cmocka_unit_test(test_util_reserve_doubles_and_refuses_overflow),
 		cmocka_unit_test(test_unix_time_at_follows_both_clocks),
+		cmocka_unit_test(test_buffered_log_lines_arrive_once_whole_and_in_order),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
