@@ -84,7 +84,10 @@ struct request {
 	char method[16];
 };
 
-/* The calling worker's slot; *shared when another thread may count in it too. */
+/*
+ * The calling worker's slot; *shared when another thread may count in it
+ * too.  A worker thread serves one daemon and ends with it.
+ */
 static struct activity *my_activity(struct server *srv, bool *shared)
 {
 	static __thread const struct server *owner;
@@ -102,7 +105,8 @@ static struct activity *my_activity(struct server *srv, bool *shared)
 	return &srv->activity[slot];
 }
 
-static void count_in_flight(struct server *srv, long delta)
+/* A request begins (+1) or ends (-1) on this thread; at its beginning, its start time. */
+static void count_in_flight(struct server *srv, long delta, uint64_t start_ns)
 {
 	bool shared;
 	struct activity *a = my_activity(srv, &shared);
@@ -113,6 +117,8 @@ static void count_in_flight(struct server *srv, long delta)
 		atomic_store_explicit(&a->in_flight,
 				      atomic_load_explicit(&a->in_flight, memory_order_relaxed) + delta,
 				      memory_order_relaxed);
+	if (delta > 0)
+		atomic_store_explicit(&a->last_start_ns, start_ns, memory_order_relaxed);
 }
 
 /*
@@ -889,12 +895,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rq->method_len = util_copy(rq->method, sizeof rq->method, method);
 		set_request_id(conn, rq);
 		rq->route = classify(url, &rq->allow, &rq->body_route, method);
-		count_in_flight(srv, 1);
-		{
-			bool shared;
-			atomic_store_explicit(&my_activity(srv, &shared)->last_start_ns, rq->start_ns,
-					      memory_order_relaxed);
-		}
+		count_in_flight(srv, 1, rq->start_ns);
 		*req_cls = rq;
 		/*
 		 * Answer on a later call: a reply queued before the request is fully
@@ -1022,7 +1023,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (sb) /* without it (out of memory), the request still counts, unlogged */
 		access_log(sb, rq, end_ns, seconds, toe);
 	release_request(w, rq);
-	count_in_flight(srv, -1);
+	count_in_flight(srv, -1, 0);
 }
 
 /* libmicrohttpd's own messages: its format strings, checked as such. */
