@@ -1,7 +1,6 @@
 /* Unit tests: strbuf, sha256, hashmap, util parsing, buffered log lines. */
 #include "testutil.h"
 
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -372,10 +371,9 @@ static void *log_lines(void *arg)
 
 static void test_buffered_log_lines_arrive_once_whole_and_in_order(void **state)
 {
-	char path[] = "/tmp/shelfcast-logtest-XXXXXX";
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO), t, next[LOG_THREADS] = {0};
+	FILE *f = tmpfile();
+	int fd = f ? fileno(f) : -1, saved = dup(STDERR_FILENO), t, next[LOG_THREADS] = {0};
 	pthread_t th[LOG_THREADS];
-	FILE *f;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -392,10 +390,8 @@ static void test_buffered_log_lines_arrive_once_whole_and_in_order(void **state)
 	log_stop_flusher();
 	assert_true(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
 	close(saved);
-	close(fd);
 
-	f = fopen(path, "r");
-	assert_non_null(f);
+	rewind(f);
 	while ((n = getline(&line, &cap, f)) > 0) {
 		int tt, i, used = 0, pad, k;
 		if (sscanf(line, "{\"t\":%d,\"i\":%d,\"p\":\"%n", &tt, &i, &used) != 2 || !used ||
@@ -415,7 +411,6 @@ static void test_buffered_log_lines_arrive_once_whole_and_in_order(void **state)
 	}
 	free(line);
 	fclose(f);
-	unlink(path);
 	assert_int_equal(lines, LOG_THREADS * LOG_LINES);
 	for (t = 0; t < LOG_THREADS; t++)
 		assert_int_equal(next[t], LOG_LINES);
