@@ -137,14 +137,15 @@ void log_end_buffered(struct strbuf *sb)
 	len = atomic_load_explicit(&b->len, memory_order_relaxed); /* this thread's own store */
 	if (len + sb->len > BUFFER_BYTES) {
 		/* what is buffered goes first; a line longer than the buffer goes straight after it */
+		bool fits = sb->len <= BUFFER_BYTES;
 		pthread_mutex_lock(&b->lock);
 		write_published(b);
 		b->flushed = 0;
 		atomic_store_explicit(&b->len, 0, memory_order_relaxed);
-		if (sb->len > BUFFER_BYTES)
+		if (!fits)
 			write_all(sb->data, sb->len);
 		pthread_mutex_unlock(&b->lock);
-		if (sb->len > BUFFER_BYTES)
+		if (!fits)
 			return;
 		len = 0;
 	}
