@@ -29,7 +29,7 @@ enum error_code db_exec(PGconn *c, const char *sql, struct error *err);
 enum error_code db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 			 PGresult **out, struct error *err);
 
-/* Render a result's error into err, with a context prefix. */
+/* Render a result's error into err, with a context prefix: ERROR_PERMISSION when the role lacks a privilege, else ERROR_DB. */
 enum error_code db_result_error(PGconn *c, const PGresult *r, const char *context,
 				struct error *err);
 

@@ -29,6 +29,7 @@ enum error_code {
 	ERROR_NOMEM,       /* an allocation failed */
 	ERROR_IO,          /* a file or system call failed */
 	ERROR_DB,          /* the database failed or is unreachable */
+	ERROR_PERMISSION,  /* the database role lacks a privilege (SQLSTATE 42501) */
 	ERROR_INTERNAL,    /* a bug: an invariant did not hold */
 };
 

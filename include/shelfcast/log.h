@@ -10,7 +10,11 @@
 #ifndef SHELFCAST_LOG_H
 #define SHELFCAST_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "shelfcast/strbuf.h"
+#include "shelfcast/util.h"
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -21,24 +25,37 @@ void log_set_level(enum log_level level);
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Whether lines of this level are written (build a costly line only then). */
+bool log_enabled(enum log_level level);
+
 /*
  * Start a line with ts, level and event; the caller appends ",\"key\":value"
  * pairs and finishes with log_end (written at once) or log_end_buffered.
  */
 void log_begin(struct strbuf *sb, enum log_level level, const char *event);
-/* The same, stamped with the given time (unix seconds) instead of now. */
-void log_begin_at(struct strbuf *sb, enum log_level level, const char *event, double unix_seconds);
+/* The same, stamped with a monotonic time (util_now_ns) through a writer's clock cache. */
+void log_begin_at(struct strbuf *sb, enum log_level level, const char *event,
+		  struct util_clock *clock, uint64_t mono_ns);
 void log_end(struct strbuf *sb);
 
 /*
- * Buffered lines, for the access log: appended to the calling thread's
- * buffer, written when it fills (16 KiB) and by a flusher thread every
- * `interval_ms`, so a busy server makes one write(2) per buffer instead of
- * one per request.  log_start_flusher/log_stop_flusher bracket a server's
- * life; log_stop_flusher writes everything left.  Without a flusher running,
- * log_end_buffered writes at once.
+ * Buffered lines, for the access log: a writer (a server worker) owns a
+ * buffer and appends its lines to it; the buffer is written when it fills
+ * (16 KiB), by a flusher thread every `interval_ms`, and when it is freed,
+ * so a busy server makes one write(2) per buffer instead of one per
+ * request.  Lines of one buffer come out whole, once, and in order.
+ *
+ * log_buffer_new: new, registered with the flusher; NULL when out of memory
+ * or when 256 buffers exist (then pass NULL: lines are written at once).
+ * log_buffer_free writes what is left and accepts NULL.  One writer per
+ * buffer; the flusher may run concurrently.
  */
-void log_end_buffered(struct strbuf *sb);
+struct log_buffer;
+struct log_buffer *log_buffer_new(void);
+void log_buffer_free(struct log_buffer *b);
+/* Finish the line in sb and append it to b; without b or without a flusher running, write it at once. */
+void log_end_buffered(struct log_buffer *b, struct strbuf *sb);
+/* log_start_flusher/log_stop_flusher bracket a server's life; log_stop_flusher writes everything left. */
 void log_start_flusher(unsigned interval_ms);
 void log_stop_flusher(void);
 

@@ -2,9 +2,9 @@
  * metrics — the process's Prometheus metrics, rendered in the text
  * exposition format for GET /metrics.
  *
- * Counters live in one shard per thread, which only that thread writes
- * (no locked instruction, no cache line bounced between workers on the
- * request path); a scrape adds the shards up.  Labelled series keyed by
+ * Counters live in one shard per server worker, which only that worker
+ * writes (no locked instruction, no cache line bounced between workers on
+ * the request path); a scrape adds the shards up.  Labelled series keyed by
  * model (items by model and version, unknown categories by model and
  * feature) are rows of append-only tables: lookups are lock-free, a new
  * series takes a mutex once, and each shard counts by row.
@@ -18,36 +18,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shelfcast/route.h"
 #include "shelfcast/store.h"
 #include "shelfcast/strbuf.h"
+#include "shelfcast/watcher.h"
 
-enum metrics_route {
-	METRICS_ROUTE_PREDICT,
-	METRICS_ROUTE_MODELS,
-	METRICS_ROUTE_MODEL,
-	METRICS_ROUTE_ACTIVATE,
-	METRICS_ROUTE_HEALTHZ,
-	METRICS_ROUTE_READYZ,
-	METRICS_ROUTE_METRICS,
-	METRICS_ROUTE_OPENAPI,
-	METRICS_ROUTE_OTHER,
-	METRICS_ROUTE_COUNT
-};
-
-/* The route label, e.g. "/v1/predict", "/v1/models/{name}". */
-const char *metrics_route_label(enum metrics_route route);
+/*
+ * One writer's counters (a server worker owns one): new, registered for
+ * good, never freed, so the counts of a worker that ended still count.
+ * NULL when out of memory (then the observe functions count nothing).
+ */
+struct metrics_shard;
+struct metrics_shard *metrics_shard_new(void);
 
 /* Record the process start (for process_start_time_seconds). */
 void metrics_init(void);
 
-void metrics_observe_request(enum metrics_route route, int status, double seconds);
-void metrics_observe_items(const char *model, int version, size_t items);
-void metrics_observe_unknown(const char *model, const char *feature, uint64_t count);
-void metrics_model_load(bool ok);
-void metrics_set_db_up(bool up);
-bool metrics_db_up(void);
+/* Counting into a shard: only its writer calls these for it. */
+void metrics_observe_request(struct metrics_shard *sh, enum route_id route, int status, double seconds);
+void metrics_observe_items(struct metrics_shard *sh, const char *model, int version, size_t items);
+void metrics_observe_unknown(struct metrics_shard *sh, const char *model, const char *feature,
+			     uint64_t count);
 
-/* Render everything; store supplies shelfcast_model_info. */
-void metrics_render(struct strbuf *sb, struct store *store);
+/*
+ * Render everything: the counters of every shard, store's models
+ * (shelfcast_model_info) and watcher's loads and database state; either may
+ * be NULL.
+ */
+void metrics_render(struct strbuf *sb, struct store *store, struct watcher *watcher);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * predict — scoring items at every promotion level, shared by the HTTP API
- * (predict_run: a /v1/predict body in, a reply body out) and the offline
- * `shelfcast predict` (predict_batch_* directly), so both give the same
- * numbers for the same rows.
+ * predict — batch scoring of encoded items at every promotion level, shared
+ * by the HTTP API (predict_api.h: a /v1/predict body in, a reply out) and
+ * the offline `shelfcast predict`, so both give the same numbers for the
+ * same rows.
  *
  * A batch of n items is scored at all K promotion levels at once: each
  * item's features are encoded once (level slots zero) and
@@ -20,7 +20,6 @@
 
 #include "shelfcast/error.h"
 #include "shelfcast/model.h"
-#include "shelfcast/strbuf.h"
 
 struct predict_batch {
 	size_t n, K, d;         /* items, levels, encoded width */
@@ -66,40 +65,5 @@ static inline int predict_reported_level(const struct predict_batch *b, size_t i
 
 /* Significant digits of every number in replies and offline output. */
 #define PREDICT_DIGITS 7
-
-/*
- * Resolve a model name (NULL: the default model), or NULL with err set.  The
- * model is borrowed, not a new reference: it must stay valid until the caller
- * of predict_run is done with the outcome (the server's comes from
- * store_borrow, whose per-thread reference covers that).
- */
-typedef struct model *(*predict_resolve_fn)(void *ctx, const char *name, struct error *err);
-
-struct predict_outcome {
-	struct model *model;      /* borrowed (see predict_resolve_fn) or NULL: the model that answered */
-	size_t items;
-	uint32_t *unknown_counts; /* (model n_categorical): unknown values per feature; new; NULL when none */
-};
-
-/*
- * Handle a /v1/predict body.  On success the reply JSON is appended to
- * `reply`.  On failure err says why: ERROR_PARSE (malformed JSON, with the
- * byte offset), ERROR_INVALID (valid JSON breaking the contract, with the
- * field), ERROR_TOO_LARGE (too many items), ERROR_NOT_FOUND (unknown model),
- * ERROR_UNAVAILABLE (no model loaded), ERROR_NOMEM.
- */
-enum error_code predict_run(const char *body, size_t len, size_t max_items,
-			    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
-			    struct predict_outcome *outcome, struct error *err);
-
-/*
- * The same through jansson only.  predict_run first tries a stricter, faster
- * parser (reqparse) and falls back to this one whenever that parser is not
- * sure; both give byte-identical replies (tests and the fuzzer compare them).
- */
-enum error_code predict_run_jansson(const char *body, size_t len, size_t max_items,
-				    predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
-				    struct predict_outcome *outcome, struct error *err);
-void predict_outcome_done(struct predict_outcome *o);
 
 #endif

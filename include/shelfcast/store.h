@@ -3,7 +3,8 @@
  * immutable model per name, swapped whole.
  *
  * A caller takes a reference (store_acquire), uses the model, drops it; the
- * request path borrows instead (store_borrow, below: no shared write).
+ * request path borrows through its worker's borrower instead (store_borrow,
+ * below: no shared write).
  * store_put publishes a fully built and validated model by exchanging the
  * pointer; the old model is freed by whichever holder drops the last
  * reference, so a request never sees half of one version and half of
@@ -38,18 +39,37 @@ enum error_code store_set_default(struct store *s, const char *name, struct erro
 struct model *store_acquire(struct store *s, const char *name, struct error *err);
 
 /*
- * The same model as store_acquire, borrowed: no reference is taken for the
- * caller.  The pointer stays valid until this thread's next store_borrow.
- * The request path's way: the thread keeps one reference per model it
- * borrowed and hands the same pointer out again, with no lock and no
- * shared write, until any store changes (one atomic load says so).  So a
- * worker that goes idle keeps the version it last served in memory until
- * its next request or its end.
+ * A borrower: the request path's way to a model, one per server worker.
+ * It keeps one reference per model it handed out and hands the same
+ * pointer out again, with no shared write, until the store changes (one
+ * atomic load says so).  store_put drops the references every borrower
+ * holds once it is not in the middle of a borrow, so a worker that goes
+ * idle never keeps a replaced version alive.
+ *
+ * store_borrower_new: new, registered with s (which must outlive it); NULL
+ * when out of memory.  store_borrower_free drops its references and
+ * accepts NULL.  One thread at a time uses a borrower.
  */
-struct model *store_borrow(struct store *s, const char *name, struct error *err);
+struct store_borrower;
+struct store_borrower *store_borrower_new(struct store *s);
+void store_borrower_free(struct store_borrower *b);
 
-/* Publish m (the reference is taken), replacing any model of the same name. */
-void store_put(struct store *s, struct model *m);
+/*
+ * A borrow: between store_borrow_begin and store_borrow_end, store_borrow
+ * gives the same model as store_acquire (or NULL with err set alike),
+ * borrowed: valid until store_borrow_end.  store_put waits for a borrower
+ * that is between the two, so keep the span to one request's work.
+ */
+void store_borrow_begin(struct store_borrower *b);
+struct model *store_borrow(struct store_borrower *b, const char *name, struct error *err);
+void store_borrow_end(struct store_borrower *b);
+
+/*
+ * Publish m, replacing any model of the same name.  The reference is taken
+ * either way: when the store is full (256 names), m is dropped and
+ * ERROR_TOO_LARGE says so; the models served do not change.
+ */
+enum error_code store_put(struct store *s, struct model *m, struct error *err);
 
 /* Version served for name, or 0. */
 int store_version(struct store *s, const char *name);

@@ -1,7 +1,8 @@
 /*
  * util — small system helpers: clocks, whole-file reads with a cap, paths,
  * overflow-checked sizes, random bytes.  No logging, no exits.
- * Thread-safety: every function is safe to call from any thread.
+ * Thread-safety: every function is safe to call from any thread; a struct
+ * util_clock or util_rng belongs to one thread at a time.
  */
 #ifndef SHELFCAST_UTIL_H
 #define SHELFCAST_UTIL_H
@@ -16,15 +17,29 @@
 /* Monotonic clock in nanoseconds / seconds. */
 uint64_t util_now_ns(void);
 double util_now_s(void);
-/* Wall clock as RFC 3339 UTC with milliseconds: "2026-11-28T06:31:19.123Z" (buf >= 32). */
+/* Wall clock as RFC 3339 UTC with milliseconds: "2026-11-28T06:31:19.123Z" (buf >= UTIL_TIME_SIZE). */
+#define UTIL_TIME_SIZE 32
 void util_format_time(char *buf, size_t size, double unix_seconds);
 double util_unix_time(void);
+
 /*
- * The wall-clock time (unix seconds) at monotonic time mono_ns (from
- * util_now_ns), through a per-thread offset between the two clocks that is
- * read again once a second: most calls read no clock.
+ * A clock cache for one writer at a time (a server worker owns one): the
+ * offset between the monotonic and the wall clock, read again once a
+ * second, and the formatted second, so that stamping a line reads no clock
+ * and formats no date most of the time.  Caller-owned: util_clock_init.
  */
-double util_unix_time_at(uint64_t mono_ns);
+#define UTIL_CLOCK_REFRESH_NS 1000000000ULL
+struct util_clock {
+	uint64_t base_mono; /* 0: not read yet */
+	double base_unix;
+	int64_t cached_secs;
+	char cached[24];
+};
+void util_clock_init(struct util_clock *c);
+/* The wall-clock time (unix seconds) at monotonic time mono_ns (from util_now_ns). */
+double util_clock_unix_at(struct util_clock *c, uint64_t mono_ns);
+/* util_format_time through the cache. */
+void util_clock_format(struct util_clock *c, char *buf, size_t size, double unix_seconds);
 
 /* a*b without overflow: false when it would overflow. */
 static inline bool util_mul_size(size_t a, size_t b, size_t *out)
@@ -98,8 +113,12 @@ enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err);
 
 /* Fill buf with random bytes (getrandom, falling back to time and pid). */
 void util_random_bytes(void *buf, size_t len);
-/* A fast per-thread pseudo-random number (ids, not secrets). */
-uint64_t util_random_u64(void);
+/* A fast pseudo-random generator (ids, not secrets), one user at a time; seeded from util_random_bytes. */
+struct util_rng {
+	uint64_t state;
+};
+void util_rng_seed(struct util_rng *r);
+uint64_t util_rng_next(struct util_rng *r);
 
 /* Online CPUs, at least 1. */
 unsigned util_cpu_count(void);

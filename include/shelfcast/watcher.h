@@ -19,6 +19,7 @@
 #define SHELFCAST_WATCHER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "shelfcast/error.h"
 #include "shelfcast/store.h"
@@ -46,6 +47,9 @@ char *watcher_catalog(struct watcher *w);
 
 /* Is the database connection up? */
 bool watcher_db_up(struct watcher *w);
+
+/* Versions loaded and published, and versions that failed to load or publish, so far (0 without a watcher). */
+void watcher_loads(struct watcher *w, uint64_t *ok, uint64_t *failed);
 
 /* Has the first sync after start completed (successfully or not)? */
 bool watcher_synced(struct watcher *w);

@@ -49,9 +49,9 @@ struct table {
  * worker); a scrape adds up every shard.  Shards are never freed: the counts
  * of a thread that ended still count.
  */
-struct shard {
-	atomic_uint_fast64_t requests[METRICS_ROUTE_COUNT][STATUS_MAX - STATUS_MIN + 1];
-	struct histogram duration[METRICS_ROUTE_COUNT];
+struct metrics_shard {
+	atomic_uint_fast64_t requests[ROUTE_COUNT][STATUS_MAX - STATUS_MIN + 1];
+	struct histogram duration[ROUTE_COUNT];
 	atomic_uint_fast64_t items_bucket[N_ITEMS + 1];
 	atomic_uint_fast64_t items_sum;
 	atomic_uint_fast64_t items_rows[SERIES_MAX], unknown_rows[SERIES_MAX];
@@ -59,34 +59,26 @@ struct shard {
 	char last_model[80];
 	int last_version;
 	size_t last_row;
-	struct shard *next;
+	struct metrics_shard *next;
 };
 
 static struct {
-	atomic_uint_fast64_t loads_ok, loads_failed;
-	atomic_bool db_up;
 	double start_time;
 } M;
 
 static struct table items_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static struct table unknown_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
-static _Atomic(struct shard *) shards;
-static __thread struct shard *mine;
+static _Atomic(struct metrics_shard *) shards;
 
-/* This thread's shard, made on first use; NULL only when out of memory. */
-static struct shard *my_shard(void)
+struct metrics_shard *metrics_shard_new(void)
 {
-	struct shard *s = mine;
-	if (s)
-		return s;
-	s = calloc(1, sizeof *s);
+	struct metrics_shard *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->last_row = SIZE_MAX;
 	s->next = atomic_load(&shards);
 	while (!atomic_compare_exchange_weak(&shards, &s->next, s))
 		;
-	mine = s;
 	return s;
 }
 
@@ -96,10 +88,10 @@ static inline void bump(atomic_uint_fast64_t *c, uint_fast64_t by)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
 }
 
-/* A counter summed over every shard; field is its offset in struct shard. */
+/* A counter summed over every shard; offset: the counter's in struct metrics_shard. */
 static uint64_t total(size_t offset)
 {
-	struct shard *s;
+	struct metrics_shard *s;
 	uint64_t sum = 0;
 	for (s = atomic_load(&shards); s; s = s->next)
 		sum += atomic_load_explicit((atomic_uint_fast64_t *)(void *)((char *)s + offset),
@@ -107,32 +99,22 @@ static uint64_t total(size_t offset)
 	return sum;
 }
 
-#define TOTAL(member) total(offsetof(struct shard, member))
-
-const char *metrics_route_label(enum metrics_route route)
-{
-	static const char *const labels[METRICS_ROUTE_COUNT] = {
-		"/v1/predict", "/v1/models", "/v1/models/{name}",
-		"/v1/models/{name}/versions/{version}/activate", "/healthz", "/readyz", "/metrics",
-		"/openapi.yaml", "other"};
-	return route < METRICS_ROUTE_COUNT ? labels[route] : "other";
-}
+#define TOTAL(member) total(offsetof(struct metrics_shard, member))
 
 void metrics_init(void)
 {
 	M.start_time = util_unix_time();
 }
 
-void metrics_observe_request(enum metrics_route route, int status, double seconds)
+void metrics_observe_request(struct metrics_shard *sh, enum route_id route, int status, double seconds)
 {
-	struct shard *sh = my_shard();
 	struct histogram *h;
 	size_t i;
 
 	if (!sh)
 		return;
-	if (route >= METRICS_ROUTE_COUNT)
-		route = METRICS_ROUTE_OTHER;
+	if (route >= ROUTE_COUNT)
+		route = ROUTE_OTHER;
 	if (status < STATUS_MIN || status > STATUS_MAX)
 		status = 500;
 	bump(&sh->requests[route][status - STATUS_MIN], 1);
@@ -169,9 +151,8 @@ static size_t lookup(struct table *t, const char *a, const char *b)
 	return row;
 }
 
-void metrics_observe_items(const char *model, int version, size_t items)
+void metrics_observe_items(struct metrics_shard *sh, const char *model, int version, size_t items)
 {
-	struct shard *sh = my_shard();
 	size_t i;
 
 	if (!sh)
@@ -191,9 +172,9 @@ void metrics_observe_items(const char *model, int version, size_t items)
 	bump(&sh->items_sum, items);
 }
 
-void metrics_observe_unknown(const char *model, const char *feature, uint64_t count)
+void metrics_observe_unknown(struct metrics_shard *sh, const char *model, const char *feature,
+			     uint64_t count)
 {
-	struct shard *sh = my_shard();
 	size_t row;
 
 	if (!sh)
@@ -201,21 +182,6 @@ void metrics_observe_unknown(const char *model, const char *feature, uint64_t co
 	row = lookup(&unknown_table, model, feature);
 	if (row != SIZE_MAX)
 		bump(&sh->unknown_rows[row], count);
-}
-
-void metrics_model_load(bool ok)
-{
-	atomic_fetch_add_explicit(ok ? &M.loads_ok : &M.loads_failed, 1, memory_order_relaxed);
-}
-
-void metrics_set_db_up(bool up)
-{
-	atomic_store(&M.db_up, up);
-}
-
-bool metrics_db_up(void)
-{
-	return atomic_load(&M.db_up);
 }
 
 /* A label value with \, " and newline escaped. */
@@ -244,25 +210,25 @@ static void render_requests(struct strbuf *sb)
 	size_t r, s, i;
 
 	header(sb, "shelfcast_http_requests_total", "counter", "HTTP requests by route and status.");
-	for (r = 0; r < METRICS_ROUTE_COUNT; r++)
+	for (r = 0; r < ROUTE_COUNT; r++)
 		for (s = 0; s <= STATUS_MAX - STATUS_MIN; s++) {
 			uint64_t v = TOTAL(requests[r][s]);
 			if (!v)
 				continue;
 			strbuf_puts(sb, "shelfcast_http_requests_total{route=");
-			label(sb, metrics_route_label((enum metrics_route)r));
+			label(sb, route_label((enum route_id)r));
 			strbuf_printf(sb, ",status=\"%zu\"} %llu\n", s + STATUS_MIN, (unsigned long long)v);
 		}
 	header(sb, "shelfcast_http_request_duration_seconds", "histogram",
 	       "HTTP request duration by route, from the first byte of the request to the reply.");
-	for (r = 0; r < METRICS_ROUTE_COUNT; r++) {
+	for (r = 0; r < ROUTE_COUNT; r++) {
 		uint64_t count = TOTAL(duration[r].count), cum = 0;
 		if (!count)
 			continue;
 		for (i = 0; i <= N_DURATION; i++) {
 			cum += TOTAL(duration[r].bucket[i]);
 			strbuf_puts(sb, "shelfcast_http_request_duration_seconds_bucket{route=");
-			label(sb, metrics_route_label((enum metrics_route)r));
+			label(sb, route_label((enum route_id)r));
 			if (i < N_DURATION)
 				strbuf_printf(sb, ",le=\"%g\"} %llu\n", duration_buckets[i],
 					      (unsigned long long)cum);
@@ -270,10 +236,10 @@ static void render_requests(struct strbuf *sb)
 				strbuf_printf(sb, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
 		}
 		strbuf_puts(sb, "shelfcast_http_request_duration_seconds_sum{route=");
-		label(sb, metrics_route_label((enum metrics_route)r));
+		label(sb, route_label((enum route_id)r));
 		strbuf_printf(sb, "} %.9f\n", (double)TOTAL(duration[r].sum_ns) / 1e9);
 		strbuf_puts(sb, "shelfcast_http_request_duration_seconds_count{route=");
-		label(sb, metrics_route_label((enum metrics_route)r));
+		label(sb, route_label((enum route_id)r));
 		strbuf_printf(sb, "} %llu\n", (unsigned long long)cum);
 	}
 }
@@ -319,8 +285,9 @@ static void render_items(struct strbuf *sb)
 	}
 }
 
-static void render_models(struct strbuf *sb, struct store *store)
+static void render_models(struct strbuf *sb, struct store *store, struct watcher *watcher)
 {
+	uint64_t ok, failed;
 	size_t n = 0, i;
 	struct model **models = store ? store_snapshot(store, &n) : NULL;
 
@@ -331,17 +298,16 @@ static void render_models(struct strbuf *sb, struct store *store)
 		strbuf_printf(sb, ",version=\"%d\"} 1\n", models[i]->version);
 	}
 	store_release_all(models, n);
+	watcher_loads(watcher, &ok, &failed);
 	header(sb, "shelfcast_model_loads_total", "counter", "Model version loads by result.");
-	strbuf_printf(sb, "shelfcast_model_loads_total{result=\"success\"} %llu\n",
-		      (unsigned long long)atomic_load(&M.loads_ok));
+	strbuf_printf(sb, "shelfcast_model_loads_total{result=\"success\"} %llu\n", (unsigned long long)ok);
 	strbuf_printf(sb, "shelfcast_model_loads_total{result=\"failure\"} %llu\n",
-		      (unsigned long long)atomic_load(&M.loads_failed));
+		      (unsigned long long)failed);
 	header(sb, "shelfcast_model_load_failures_total", "counter",
 	       "Model versions that failed validation or could not be read.");
-	strbuf_printf(sb, "shelfcast_model_load_failures_total %llu\n",
-		      (unsigned long long)atomic_load(&M.loads_failed));
+	strbuf_printf(sb, "shelfcast_model_load_failures_total %llu\n", (unsigned long long)failed);
 	header(sb, "shelfcast_db_up", "gauge", "1 when the registry database answers, else 0.");
-	strbuf_printf(sb, "shelfcast_db_up %d\n", atomic_load(&M.db_up) ? 1 : 0);
+	strbuf_printf(sb, "shelfcast_db_up %d\n", watcher_db_up(watcher) ? 1 : 0);
 }
 
 static void render_process(struct strbuf *sb)
@@ -371,10 +337,10 @@ static void render_process(struct strbuf *sb)
 	strbuf_puts(sb, "} 1\n");
 }
 
-void metrics_render(struct strbuf *sb, struct store *store)
+void metrics_render(struct strbuf *sb, struct store *store, struct watcher *watcher)
 {
 	render_requests(sb);
 	render_items(sb);
-	render_models(sb, store);
+	render_models(sb, store, watcher);
 	render_process(sb);
 }

@@ -66,6 +66,7 @@ const char *error_code_name(enum error_code code)
 	case ERROR_NOMEM: return "out_of_memory";
 	case ERROR_IO: return "io";
 	case ERROR_DB: return "database";
+	case ERROR_PERMISSION: return "permission";
 	case ERROR_INTERNAL: return "internal";
 	}
 	return "internal";

@@ -30,21 +30,34 @@ static const char *level_name(enum log_level level)
 	return "info";
 }
 
-void log_begin(struct strbuf *sb, enum log_level level, const char *event)
+bool log_enabled(enum log_level level)
 {
-	log_begin_at(sb, level, event, util_unix_time());
+	return level >= min_level;
 }
 
-void log_begin_at(struct strbuf *sb, enum log_level level, const char *event, double unix_seconds)
+static void begin(struct strbuf *sb, enum log_level level, const char *event, const char *ts)
 {
-	char ts[40];
-	util_format_time(ts, sizeof ts, unix_seconds);
 	strbuf_puts(sb, "{\"ts\":\"");
 	strbuf_puts(sb, ts);
 	strbuf_puts(sb, "\",\"level\":\"");
 	strbuf_puts(sb, level_name(level));
 	strbuf_puts(sb, "\",\"event\":");
 	strbuf_json_string(sb, event, strlen(event));
+}
+
+void log_begin(struct strbuf *sb, enum log_level level, const char *event)
+{
+	char ts[UTIL_TIME_SIZE];
+	util_format_time(ts, sizeof ts, util_unix_time());
+	begin(sb, level, event, ts);
+}
+
+void log_begin_at(struct strbuf *sb, enum log_level level, const char *event,
+		  struct util_clock *clock, uint64_t mono_ns)
+{
+	char ts[UTIL_TIME_SIZE];
+	util_clock_format(clock, ts, sizeof ts, util_clock_unix_at(clock, mono_ns));
+	begin(sb, level, event, ts);
 }
 
 static void write_all(const char *p, size_t len)
@@ -71,96 +84,98 @@ void log_end(struct strbuf *sb)
 #define MAX_BUFFERS 256
 
 /*
- * A thread's buffer.  Only its thread appends, with no lock: the line is
- * copied past len, then len is published (a release store).  Writing out
- * takes the lock: the flusher writes what was published since the last time
- * (from flushed to len, bytes no one changes any more); the owner, when a
- * line no longer fits, writes the rest and starts the buffer over.  So the
- * lock is taken once per buffer-full, not once per line: a locked
- * instruction per request waits for all the request's stores to drain.
+ * A writer's buffer of whole lines.  Its writer appends under the lock; the
+ * flusher writes it out under the same lock, so a line is written once,
+ * whole, and in the order its writer appended it.
  */
-struct line_buffer {
+struct log_buffer {
 	pthread_mutex_t lock;
-	atomic_size_t len;  /* bytes appended; stored by the owning thread only */
-	size_t flushed;     /* bytes of data[0, len) written out, under lock */
+	size_t len;
 	char data[BUFFER_BYTES];
 };
 
-static struct line_buffer *buffers[MAX_BUFFERS];
-static atomic_size_t n_buffers;
+/* Every buffer that exists, for the flusher. */
+static struct log_buffer *buffers[MAX_BUFFERS];
+static size_t n_buffers;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread struct line_buffer *mine;
 static atomic_bool flusher_on;
 static pthread_t flusher;
 static unsigned flush_ms;
 
-/* With b->lock held: whole lines only, one write. */
-static void write_published(struct line_buffer *b)
+/* Called with b->lock held. */
+static void flush_buffer(struct log_buffer *b)
 {
-	size_t len = atomic_load_explicit(&b->len, memory_order_acquire);
-	if (len > b->flushed) {
-		write_all(b->data + b->flushed, len - b->flushed);
-		b->flushed = len;
+	if (b->len) {
+		write_all(b->data, b->len);
+		b->len = 0;
 	}
 }
 
-static struct line_buffer *my_buffer(void)
+struct log_buffer *log_buffer_new(void)
 {
-	if (mine)
-		return mine;
+	struct log_buffer *b = NULL;
+
 	pthread_mutex_lock(&registry_lock);
-	if (atomic_load(&n_buffers) < MAX_BUFFERS) {
-		struct line_buffer *b = calloc(1, sizeof *b);
-		if (b) {
-			pthread_mutex_init(&b->lock, NULL);
-			buffers[atomic_load(&n_buffers)] = b;
-			atomic_fetch_add(&n_buffers, 1);
-			mine = b;
-		}
+	if (n_buffers < MAX_BUFFERS && (b = malloc(sizeof *b))) {
+		pthread_mutex_init(&b->lock, NULL);
+		b->len = 0;
+		buffers[n_buffers++] = b;
 	}
 	pthread_mutex_unlock(&registry_lock);
-	return mine;
+	return b;
 }
 
-void log_end_buffered(struct strbuf *sb)
+void log_buffer_free(struct log_buffer *b)
 {
-	struct line_buffer *b;
-	size_t len;
+	size_t i;
 
+	if (!b)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	for (i = 0; i < n_buffers && buffers[i] != b; i++)
+		;
+	if (i < n_buffers)
+		buffers[i] = buffers[--n_buffers];
+	pthread_mutex_unlock(&registry_lock);
+	pthread_mutex_lock(&b->lock);
+	flush_buffer(b);
+	pthread_mutex_unlock(&b->lock);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+void log_end_buffered(struct log_buffer *b, struct strbuf *sb)
+{
 	strbuf_puts(sb, "}\n");
 	if (strbuf_failed(sb))
 		return;
-	if (!atomic_load(&flusher_on) || !(b = my_buffer())) {
+	if (!b || !atomic_load(&flusher_on)) {
 		write_all(sb->data, sb->len);
 		return;
 	}
-	len = atomic_load_explicit(&b->len, memory_order_relaxed); /* this thread's own store */
-	if (len + sb->len > BUFFER_BYTES) {
-		/* what is buffered goes first; a line longer than the buffer goes straight after it */
-		bool fits = sb->len <= BUFFER_BYTES;
-		pthread_mutex_lock(&b->lock);
-		write_published(b);
-		b->flushed = 0;
-		atomic_store_explicit(&b->len, 0, memory_order_relaxed);
-		if (!fits)
-			write_all(sb->data, sb->len);
-		pthread_mutex_unlock(&b->lock);
-		if (!fits)
-			return;
-		len = 0;
+	pthread_mutex_lock(&b->lock);
+	if (b->len + sb->len > BUFFER_BYTES)
+		flush_buffer(b);
+	if (sb->len > BUFFER_BYTES) {
+		write_all(sb->data, sb->len); /* after the lines buffered before it */
+	} else {
+		memcpy(b->data + b->len, sb->data, sb->len);
+		b->len += sb->len;
 	}
-	memcpy(b->data + len, sb->data, sb->len);
-	atomic_store_explicit(&b->len, len + sb->len, memory_order_release);
+	pthread_mutex_unlock(&b->lock);
 }
 
 static void flush_all(void)
 {
-	size_t i, n = atomic_load(&n_buffers);
-	for (i = 0; i < n; i++) {
+	size_t i;
+
+	pthread_mutex_lock(&registry_lock);
+	for (i = 0; i < n_buffers; i++) {
 		pthread_mutex_lock(&buffers[i]->lock);
-		write_published(buffers[i]);
+		flush_buffer(buffers[i]);
 		pthread_mutex_unlock(&buffers[i]->lock);
 	}
+	pthread_mutex_unlock(&registry_lock);
 }
 
 static void *flush_loop(void *arg)

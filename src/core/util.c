@@ -32,46 +32,55 @@ double util_unix_time(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double util_unix_time_at(uint64_t mono_ns)
+void util_clock_init(struct util_clock *c)
 {
-	static __thread uint64_t base_mono; /* 0: not read yet */
-	static __thread double base_unix;
-
-	if (!base_mono || mono_ns > base_mono + 1000000000ULL) {
-		base_unix = util_unix_time();
-		base_mono = util_now_ns();
-	}
-	return base_unix + (double)(int64_t)(mono_ns - base_mono) / 1e9;
+	memset(c, 0, sizeof *c);
+	c->cached_secs = -1;
 }
 
-void util_format_time(char *buf, size_t size, double t)
+double util_clock_unix_at(struct util_clock *c, uint64_t mono_ns)
 {
-	/* Every log line formats the time: the seconds part changes once a second, so keep it. */
-	static __thread time_t cached_secs = -1;
-	static __thread char cached[24];
+	if (!c->base_mono || mono_ns > c->base_mono + UTIL_CLOCK_REFRESH_NS) {
+		c->base_unix = util_unix_time();
+		c->base_mono = util_now_ns();
+	}
+	return c->base_unix + (double)(int64_t)(mono_ns - c->base_mono) / 1e9;
+}
+
+void util_clock_format(struct util_clock *c, char *buf, size_t size, double t)
+{
 	time_t secs = (time_t)t;
 	int ms = (int)((t - (double)secs) * 1000.0);
 
+	if (size < UTIL_TIME_SIZE)
+		return;
 	if (ms < 0)
 		ms = 0;
 	if (ms > 999)
 		ms = 999;
-	if (secs != cached_secs) {
+	/* the seconds part changes once a second: format it only then */
+	if (secs != c->cached_secs) {
 		struct tm tm;
 		gmtime_r(&secs, &tm);
-		snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+		snprintf(c->cached, sizeof c->cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		cached_secs = secs;
+		c->cached_secs = secs;
 	}
-	if (size < 25)
-		return;
-	memcpy(buf, cached, 19);
+	memcpy(buf, c->cached, 19);
 	buf[19] = '.';
 	buf[20] = (char)('0' + ms / 100);
 	buf[21] = (char)('0' + ms / 10 % 10);
 	buf[22] = (char)('0' + ms % 10);
 	buf[23] = 'Z';
 	buf[24] = '\0';
+}
+
+void util_format_time(char *buf, size_t size, double t)
+{
+	struct util_clock c;
+
+	util_clock_init(&c);
+	util_clock_format(&c, buf, size, t);
 }
 
 void *util_alloc_array(size_t n, size_t size)
@@ -204,20 +213,20 @@ enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err)
 	return ERROR_OK;
 }
 
-uint64_t util_random_u64(void)
+void util_rng_seed(struct util_rng *r)
 {
-	/* xorshift64*, seeded once per thread from the system's entropy */
-	static __thread uint64_t state;
-	uint64_t x;
-	if (!state) {
-		util_random_bytes(&state, sizeof state);
-		state |= 1;
-	}
-	x = state;
+	util_random_bytes(&r->state, sizeof r->state);
+	r->state |= 1; /* xorshift never leaves 0 */
+}
+
+uint64_t util_rng_next(struct util_rng *r)
+{
+	/* xorshift64* */
+	uint64_t x = r->state;
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	state = x;
+	r->state = x;
 	return x * 0x2545f4914f6cdd1dULL;
 }
 

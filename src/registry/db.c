@@ -54,6 +54,7 @@ enum error_code db_result_error(PGconn *c, const PGresult *r, const char *contex
 {
 	char msg[ERROR_MESSAGE_MAX];
 	const char *m = r ? PQresultErrorMessage(r) : "";
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
 	if (!m || !*m)
 		m = c ? PQerrorMessage(c) : "unknown error";
@@ -61,7 +62,8 @@ enum error_code db_result_error(PGconn *c, const PGresult *r, const char *contex
 	trim_message(msg);
 	if (strncmp(msg, "ERROR:  ", 8) == 0)
 		memmove(msg, msg + 8, strlen(msg + 8) + 1);
-	return error_set(err, ERROR_DB, NULL, "%s: %s", context, msg);
+	return error_set(err, state && !strcmp(state, "42501") ? ERROR_PERMISSION : ERROR_DB, NULL,
+			 "%s: %s", context, msg);
 }
 
 enum error_code db_exec(PGconn *c, const char *sql, struct error *err)

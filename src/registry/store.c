@@ -11,30 +11,34 @@
 
 #define STORE_MAX_MODELS 256
 
+/*
+ * Lock order: borrowers_lock, then a borrower's lock, then lock.  Nothing
+ * holding `lock` takes another.
+ */
 struct store {
 	pthread_mutex_t lock;
 	struct model *models[STORE_MAX_MODELS];
 	size_t n;
 	char *default_name; /* NULL when not configured */
+	/* Bumped after every change, so that a borrower sees with one load whether what it holds may be stale. */
+	atomic_uint_fast64_t generation;
+	pthread_mutex_t borrowers_lock;
+	struct store_borrower *borrowers; /* every borrower of this store, linked */
 };
 
-/*
- * Bumped after every change to any store (and when one is made or freed), so
- * that a thread sees with one load whether what it borrowed may be stale.
- */
-static atomic_uint_fast64_t generation = 1;
-
-static void changed(void)
+static void changed(struct store *s)
 {
-	atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
+	atomic_fetch_add_explicit(&s->generation, 1, memory_order_acq_rel);
 }
 
 struct store *store_new(void)
 {
 	struct store *s = calloc(1, sizeof *s);
-	if (s)
-		pthread_mutex_init(&s->lock, NULL);
-	changed();
+	if (!s)
+		return NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->borrowers_lock, NULL);
+	atomic_init(&s->generation, 1);
 	return s;
 }
 
@@ -47,8 +51,8 @@ void store_free(struct store *s)
 		model_unref(s->models[i]);
 	free(s->default_name);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->borrowers_lock);
 	free(s);
-	changed();
 }
 
 enum error_code store_set_default(struct store *s, const char *name, struct error *err)
@@ -64,7 +68,7 @@ enum error_code store_set_default(struct store *s, const char *name, struct erro
 	pthread_mutex_lock(&s->lock);
 	old = s->default_name;
 	s->default_name = copy;
-	changed();
+	changed(s);
 	pthread_mutex_unlock(&s->lock);
 	free(old);
 	return ERROR_OK;
@@ -110,25 +114,24 @@ struct model *store_acquire(struct store *s, const char *name, struct error *err
 	return m;
 }
 
-/* ---- borrowing: a per-thread reference, reused while nothing changed ---- */
+/* ---- borrowing: a worker's references, reused while nothing changed ---- */
 
 #define BORROW_SLOTS 4
 
-struct borrowed {
-	uint_fast64_t generation;
+struct store_borrower {
+	struct store *store;
+	pthread_mutex_t lock;        /* held from store_borrow_begin to store_borrow_end */
+	uint_fast64_t generation;    /* the store's when the slots were filled */
 	size_t n;
 	struct {
-		const struct store *store;
 		bool is_default;     /* borrowed for name NULL */
-		struct model *model; /* a reference this thread holds */
+		struct model *model; /* a reference this borrower holds */
 	} slot[BORROW_SLOTS];
+	struct store_borrower *next; /* in the store's list */
 };
 
-static pthread_key_t borrow_key;
-static pthread_once_t borrow_once = PTHREAD_ONCE_INIT;
-static __thread struct borrowed *borrows;
-
-static void drop_borrows(struct borrowed *b)
+/* Called with b->lock held. */
+static void drop_borrows(struct store_borrower *b)
 {
 	size_t i;
 	for (i = 0; i < b->n; i++)
@@ -136,46 +139,65 @@ static void drop_borrows(struct borrowed *b)
 	b->n = 0;
 }
 
-/* When the thread ends, its references go. */
-static void free_borrows(void *p)
+struct store_borrower *store_borrower_new(struct store *s)
 {
-	drop_borrows(p);
-	free(p);
+	struct store_borrower *b = calloc(1, sizeof *b);
+
+	if (!b)
+		return NULL;
+	b->store = s;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_mutex_lock(&s->borrowers_lock);
+	b->next = s->borrowers;
+	s->borrowers = b;
+	pthread_mutex_unlock(&s->borrowers_lock);
+	return b;
 }
 
-static void make_borrow_key(void)
+void store_borrower_free(struct store_borrower *b)
 {
-	pthread_key_create(&borrow_key, free_borrows);
+	struct store_borrower **p;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->store->borrowers_lock);
+	for (p = &b->store->borrowers; *p && *p != b; p = &(*p)->next)
+		;
+	if (*p)
+		*p = b->next;
+	pthread_mutex_unlock(&b->store->borrowers_lock);
+	drop_borrows(b);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
 }
 
-struct model *store_borrow(struct store *s, const char *name, struct error *err)
+void store_borrow_begin(struct store_borrower *b)
 {
-	uint_fast64_t g = atomic_load_explicit(&generation, memory_order_acquire);
-	struct borrowed *b = borrows;
+	pthread_mutex_lock(&b->lock);
+}
+
+void store_borrow_end(struct store_borrower *b)
+{
+	pthread_mutex_unlock(&b->lock);
+}
+
+struct model *store_borrow(struct store_borrower *b, const char *name, struct error *err)
+{
+	uint_fast64_t g;
 	struct model *m;
 	size_t i;
 
-	if (b && b->generation == g)
+	g = atomic_load_explicit(&b->store->generation, memory_order_acquire);
+	if (b->generation == g) {
 		for (i = 0; i < b->n; i++)
-			if (b->slot[i].store == s &&
-			    (name ? !b->slot[i].is_default && !strcmp(b->slot[i].model->name, name)
-				  : b->slot[i].is_default))
+			if (name ? !b->slot[i].is_default && !strcmp(b->slot[i].model->name, name)
+				 : b->slot[i].is_default)
 				return b->slot[i].model;
-	if (!b) {
-		pthread_once(&borrow_once, make_borrow_key);
-		b = calloc(1, sizeof *b);
-		if (!b || pthread_setspecific(borrow_key, b) != 0) {
-			free(b);
-			error_nomem(err, "a model reference");
-			return NULL;
-		}
-		borrows = b;
-	}
-	if (b->generation != g) {
+	} else {
 		drop_borrows(b);
 		b->generation = g;
 	}
-	m = store_acquire(s, name, err);
+	m = store_acquire(b->store, name, err);
 	if (!m)
 		return NULL;
 	if (b->n == BORROW_SLOTS) { /* the oldest goes */
@@ -183,36 +205,55 @@ struct model *store_borrow(struct store *s, const char *name, struct error *err)
 		memmove(&b->slot[0], &b->slot[1], (BORROW_SLOTS - 1) * sizeof b->slot[0]);
 		b->n--;
 	}
-	b->slot[b->n].store = s;
 	b->slot[b->n].is_default = name == NULL;
 	b->slot[b->n].model = m;
 	b->n++;
 	return m;
 }
 
-void store_put(struct store *s, struct model *m)
+/* After a change: every borrower lets go of what it holds (one in a borrow, when it returns). */
+static void release_borrowers(struct store *s)
+{
+	struct store_borrower *b;
+
+	pthread_mutex_lock(&s->borrowers_lock);
+	for (b = s->borrowers; b; b = b->next) {
+		pthread_mutex_lock(&b->lock);
+		if (b->generation != atomic_load(&s->generation))
+			drop_borrows(b);
+		pthread_mutex_unlock(&b->lock);
+	}
+	pthread_mutex_unlock(&s->borrowers_lock);
+}
+
+enum error_code store_put(struct store *s, struct model *m, struct error *err)
 {
 	struct model *old = NULL;
+	enum error_code rc = ERROR_OK;
 	size_t i;
 
 	pthread_mutex_lock(&s->lock);
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->models[i]->name, m->name)) {
-			old = s->models[i];
-			s->models[i] = m;
-			break;
-		}
-	if (i == s->n) {
-		if (s->n < STORE_MAX_MODELS) {
-			s->models[s->n++] = m;
-		} else {
-			old = m; /* full: refuse it rather than evict a serving model */
-		}
+	for (i = 0; i < s->n && strcmp(s->models[i]->name, m->name); i++)
+		;
+	if (i < s->n) {
+		old = s->models[i];
+		s->models[i] = m;
+	} else if (s->n < STORE_MAX_MODELS) {
+		s->models[s->n++] = m;
+	} else {
+		old = m; /* full: refuse it rather than evict a serving model */
+		rc = error_set(err, ERROR_TOO_LARGE, "model",
+			       "cannot serve model %s: this process already serves %d models", m->name,
+			       STORE_MAX_MODELS);
 	}
-	changed();
+	if (!rc)
+		changed(s);
 	pthread_mutex_unlock(&s->lock);
+	if (!rc)
+		release_borrowers(s);
 	/* Outside the lock: freeing a model may take a moment. */
 	model_unref(old);
+	return rc;
 }
 
 int store_version(struct store *s, const char *name)

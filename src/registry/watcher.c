@@ -14,7 +14,6 @@
 
 #include "shelfcast/db.h"
 #include "shelfcast/log.h"
-#include "shelfcast/metrics.h"
 #include "shelfcast/migrate.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/util.h"
@@ -36,6 +35,7 @@ struct watcher {
 	atomic_bool stop;
 	atomic_bool db_up;
 	atomic_bool synced;
+	atomic_uint_fast64_t loads_ok, loads_failed;
 	PGconn *conn;
 	pthread_mutex_t lock; /* guards catalog */
 	char *catalog;
@@ -88,10 +88,15 @@ bool watcher_wait_synced(struct watcher *w, double seconds)
 	return watcher_synced(w);
 }
 
+void watcher_loads(struct watcher *w, uint64_t *ok, uint64_t *failed)
+{
+	*ok = w ? atomic_load(&w->loads_ok) : 0;
+	*failed = w ? atomic_load(&w->loads_failed) : 0;
+}
+
 static void set_up(struct watcher *w, bool up)
 {
 	atomic_store(&w->db_up, up);
-	metrics_set_db_up(up);
 }
 
 static void drop_connection(struct watcher *w, const char *why)
@@ -198,15 +203,23 @@ static bool load_one(struct watcher *w, const struct registry_active *a)
 
 	error_init(&err);
 	if (registry_load_version(w->conn, a->model, a->version, &m, &err) == ERROR_OK) {
-		store_put(w->cfg.store, m);
-		metrics_model_load(true);
-		log_msg(LOG_INFO, "model_loaded", "serving model %s version %d (was %d), loaded in %.1f ms",
-			a->model, a->version, served, (util_now_s() - t0) * 1000.0);
+		if (store_put(w->cfg.store, m, &err) == ERROR_OK) {
+			atomic_fetch_add(&w->loads_ok, 1);
+			log_msg(LOG_INFO, "model_loaded",
+				"serving model %s version %d (was %d), loaded in %.1f ms", a->model,
+				a->version, served, (util_now_s() - t0) * 1000.0);
+			return true;
+		}
+		/* a sound version this process has no room for: not the version's fault, not marked */
+		atomic_fetch_add(&w->loads_failed, 1);
+		remember_failed(w, a->model, a->version);
+		log_msg(LOG_ERROR, "model_load_failed", "model %s version %d will not serve: %s", a->model,
+			a->version, err.message);
 		return true;
 	}
-	if (err.code == ERROR_DB || !db_ok(w->conn))
+	if (err.code == ERROR_DB || err.code == ERROR_PERMISSION || !db_ok(w->conn))
 		return false;
-	metrics_model_load(false);
+	atomic_fetch_add(&w->loads_failed, 1);
 	remember_failed(w, a->model, a->version);
 	log_msg(LOG_ERROR, "model_load_failed",
 		"model %s version %d failed to load and will not serve (still serving version %d): %s",

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "shelfcast/predict.h"
+#include "shelfcast/predict_api.h"
 #include "shelfcast/safetensors.h"
 #include "shelfcast/strbuf.h"
 
@@ -252,6 +252,7 @@ static enum error_code op_safetensors(void *arg)
 }
 
 static struct model *g_model;
+static struct predict_api_scratch *g_scratch;
 
 static struct model *resolve(void *ctx, const char *name, struct error *err)
 {
@@ -278,8 +279,8 @@ static enum error_code op_request(void *arg)
 	strbuf_init(&reply);
 	error_init(&err);
 	rc = c->jansson_only
-		     ? predict_run_jansson(c->body, strlen(c->body), 100, resolve, NULL, &reply, &o, &err)
-		     : predict_run(c->body, strlen(c->body), 100, resolve, NULL, &reply, &o, &err);
+		     ? predict_api_run_jansson(c->body, strlen(c->body), 100, resolve, NULL, &reply, &o, &err)
+		     : predict_api_run(g_scratch, c->body, strlen(c->body), 100, resolve, NULL, &reply, &o, &err);
 	predict_outcome_done(&o);
 	strbuf_done(&reply);
 	/* An expected contract error is this operation's success. */
@@ -342,10 +343,12 @@ static void test_request_path_survives_every_allocation_failure(void **state)
 	size_t i;
 	(void)state;
 	g_model = test_model(TEST_SPEC, 9, 0.5f, NULL);
-	/* The fast path keeps a per-thread scratch between requests: make it first, unarmed. */
+	/* The fast path keeps its scratch between requests: make it first, unarmed, and warm it. */
+	g_scratch = predict_api_scratch_new();
+	assert_non_null(g_scratch);
 	strbuf_init(&warm);
 	error_init(&err);
-	predict_run(cases[0].body, strlen(cases[0].body), 100, resolve, NULL, &warm, &o, &err);
+	predict_api_run(g_scratch, cases[0].body, strlen(cases[0].body), 100, resolve, NULL, &warm, &o, &err);
 	predict_outcome_done(&o);
 	strbuf_done(&warm);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -353,6 +356,8 @@ static void test_request_path_survives_every_allocation_failure(void **state)
 		snprintf(what, sizeof what, "request path, case %zu", i);
 		every_failure(what, op_request, (void *)&cases[i], !cases[i].jansson_only);
 	}
+	predict_api_scratch_free(g_scratch);
+	g_scratch = NULL;
 	model_unref(g_model);
 }
 

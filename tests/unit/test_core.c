@@ -324,18 +324,38 @@ static void test_util_reserve_doubles_and_refuses_overflow(void **state)
 	free(a);
 }
 
-/* The wall clock from a monotonic reading: now is now, and time moves with the monotonic clock. */
-static void test_unix_time_at_follows_both_clocks(void **state)
+/*
+ * The wall clock from a monotonic reading: now is now, time moves with the
+ * monotonic clock, and an offset older than a second is read again (a clock
+ * whose offset is planted 100 s wrong and 2 s old comes right).
+ */
+static void test_clock_follows_both_clocks_and_refreshes_a_stale_offset(void **state)
 {
+	struct util_clock c;
 	uint64_t now = util_now_ns();
-	double wall = util_unix_time(), at = util_unix_time_at(now);
+	double wall = util_unix_time(), at;
+	char a[UTIL_TIME_SIZE], b[UTIL_TIME_SIZE];
 	(void)state;
+	util_clock_init(&c);
+	at = util_clock_unix_at(&c, now);
 	if (fabs(at - wall) > 0.05)
-		fail_msg("util_unix_time_at(now) %.3f, util_unix_time() %.3f", at, wall);
-	/* 1.5 s and 3 s later (past the once-a-second refresh), and 0.25 s earlier */
-	assert_true(fabs(util_unix_time_at(now + 1500000000ULL) - at - 1.5) < 0.05);
-	assert_true(fabs(util_unix_time_at(now + 3000000000ULL) - at - 3.0) < 0.05);
-	assert_true(fabs(util_unix_time_at(now - 250000000ULL) - at + 0.25) < 0.05);
+		fail_msg("util_clock_unix_at(now) %.3f, util_unix_time() %.3f", at, wall);
+	/* 0.5 s later and 0.25 s earlier: the same offset */
+	assert_true(fabs(util_clock_unix_at(&c, now + 500000000ULL) - at - 0.5) < 0.05);
+	assert_true(fabs(util_clock_unix_at(&c, now - 250000000ULL) - at + 0.25) < 0.05);
+	/* an offset read 2 s ago that is 100 s off: the next reading refreshes it */
+	now = util_now_ns();
+	c.base_mono = now - 2 * UTIL_CLOCK_REFRESH_NS;
+	c.base_unix = util_unix_time() - 2.0 - 100.0;
+	at = util_clock_unix_at(&c, now);
+	if (fabs(at - util_unix_time()) > 0.05)
+		fail_msg("a stale offset was not read again: %.3f against %.3f", at, util_unix_time());
+	/* the cached format gives what the uncached one gives, across a second's change */
+	util_clock_format(&c, a, sizeof a, 1764484279.123);
+	util_format_time(b, sizeof b, 1764484279.123);
+	assert_string_equal(a, b);
+	util_clock_format(&c, a, sizeof a, 1764484280.5);
+	assert_string_equal(a, "2025-11-30T06:31:20.500Z");
 }
 
 /*
@@ -351,8 +371,10 @@ static void test_unix_time_at_follows_both_clocks(void **state)
 static void *log_lines(void *arg)
 {
 	int t = (int)(intptr_t)arg, i;
+	struct log_buffer *b = log_buffer_new(); /* each writer its own, as each server worker */
 	struct strbuf sb;
 
+	assert_non_null(b);
 	strbuf_init(&sb);
 	for (i = 0; i < LOG_LINES; i++) {
 		int pad = i % 1000 == 999 ? 20000 : (i * 37 + t * 11) % 300, k;
@@ -361,11 +383,12 @@ static void *log_lines(void *arg)
 		for (k = 0; k < pad; k++)
 			strbuf_putc(&sb, (char)('a' + (i + k) % 26));
 		strbuf_putc(&sb, '"');
-		log_end_buffered(&sb);
+		log_end_buffered(b, &sb);
 		if (i % 500 == 0)
 			usleep(300); /* let the flusher in between lines */
 	}
 	strbuf_done(&sb);
+	log_buffer_free(b);
 	return NULL;
 }
 
@@ -432,7 +455,7 @@ int main(void)
 		cmocka_unit_test(test_json_plain_len_matches_a_byte_loop),
 		cmocka_unit_test(test_util_parsers_are_strict),
 		cmocka_unit_test(test_util_reserve_doubles_and_refuses_overflow),
-		cmocka_unit_test(test_unix_time_at_follows_both_clocks),
+		cmocka_unit_test(test_clock_follows_both_clocks_and_refreshes_a_stale_offset),
 		cmocka_unit_test(test_buffered_log_lines_arrive_once_whole_and_in_order),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);

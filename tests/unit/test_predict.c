@@ -5,11 +5,13 @@
 #include <math.h>
 
 #include "shelfcast/predict.h"
+#include "shelfcast/predict_api.h"
 #include "shelfcast/promo.h"
 #include "shelfcast/reqparse.h"
 #include "shelfcast/strbuf.h"
 
 static struct model *the_model;
+static struct predict_api_scratch *the_scratch; /* the fast path's, kept between requests as a worker keeps it */
 
 static struct model *resolve(void *ctx, const char *name, struct error *err)
 {
@@ -30,7 +32,7 @@ static json_t *run_ok(const char *body)
 
 	strbuf_init(&reply);
 	error_init(&err);
-	if (predict_run(body, strlen(body), 100, resolve, NULL, &reply, &o, &err) != ERROR_OK)
+	if (predict_api_run(the_scratch, body, strlen(body), 100, resolve, NULL, &reply, &o, &err) != ERROR_OK)
 		fail_msg("%s: %s", body, err.message);
 	j = json_loads(reply.data, 0, NULL);
 	assert_non_null(j);
@@ -48,7 +50,7 @@ static void run_err(const char *body, enum error_code code, const char *field, c
 
 	strbuf_init(&reply);
 	error_init(&err);
-	rc = predict_run(body, strlen(body), 100, resolve, NULL, &reply, &o, &err);
+	rc = predict_api_run(the_scratch, body, strlen(body), 100, resolve, NULL, &reply, &o, &err);
 	if (rc != code)
 		fail_msg("%s: code %d (%s), expected %d", body, rc, err.message, code);
 	if (field && strcmp(err.field, field))
@@ -63,6 +65,7 @@ static int setup(void **state)
 {
 	(void)state;
 	the_model = test_model(TEST_SPEC, 11, 0.5f, NULL);
+	the_scratch = predict_api_scratch_new();
 	return the_model ? 0 : -1;
 }
 
@@ -70,6 +73,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	model_unref(the_model);
+	predict_api_scratch_free(the_scratch);
 	return 0;
 }
 
@@ -271,8 +275,8 @@ static void test_fast_path_and_jansson_path_answer_alike(void **state)
 		error_init(&e1);
 		error_init(&e2);
 		random_request(&body, &seed);
-		c1 = predict_run(body.data, body.len, 100, resolve, NULL, &r1, &o1, &e1);
-		c2 = predict_run_jansson(body.data, body.len, 100, resolve, NULL, &r2, &o2, &e2);
+		c1 = predict_api_run(the_scratch, body.data, body.len, 100, resolve, NULL, &r1, &o1, &e1);
+		c2 = predict_api_run_jansson(body.data, body.len, 100, resolve, NULL, &r2, &o2, &e2);
 		if (c1 != c2 || (c1 == ERROR_OK && (r1.len != r2.len || memcmp(r1.data, r2.data, r1.len))) ||
 		    strcmp(e1.message, e2.message) || strcmp(e1.field, e2.field))
 			fail_msg("request %s\nfast: %d %s %s\njansson: %d %s %s", body.data, c1,
@@ -333,8 +337,8 @@ static void test_key_hints_never_carry_over_to_another_model_or_order(void **sta
 		strbuf_init(&r2);
 		error_init(&e1);
 		error_init(&e2);
-		c1 = predict_run(body, strlen(body), 100, resolve_ctx, m, &r1, &o1, &e1);
-		c2 = predict_run_jansson(body, strlen(body), 100, resolve_ctx, m, &r2, &o2, &e2);
+		c1 = predict_api_run(the_scratch, body, strlen(body), 100, resolve_ctx, m, &r1, &o1, &e1);
+		c2 = predict_api_run_jansson(body, strlen(body), 100, resolve_ctx, m, &r2, &o2, &e2);
 		if (c1 != ERROR_OK || c2 != ERROR_OK || r1.len != r2.len || memcmp(r1.data, r2.data, r1.len))
 			fail_msg("round %d, model %s, %s\nfast: %s %s\njansson: %s %s", round, m->name, body,
 				 r1.data ? r1.data : "", e1.message, r2.data ? r2.data : "", e2.message);

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "shelfcast/store.h"
 
@@ -12,22 +13,35 @@ static atomic_long reads, torn;
 
 static void *reader(void *arg)
 {
+	struct store_borrower *b = arg ? store_borrower_new(store) : NULL;
 	struct error err;
-	/* arg NULL: store_acquire and model_unref; else store_borrow */
+	/* arg NULL: store_acquire and model_unref; else a borrower, as a server worker has */
 	while (!atomic_load(&stop)) {
 		struct model *m;
 		error_init(&err);
-		m = arg ? store_borrow(store, NULL, &err) : store_acquire(store, NULL, &err);
-		if (!m)
-			continue;
+		if (b)
+			store_borrow_begin(b);
+		m = b ? store_borrow(b, NULL, &err) : store_acquire(store, NULL, &err);
 		/* A version's weights are filled with its number: a torn model would mix them. */
-		if (m->block[0] != (float)m->version || m->block[m->block_floats - 1] != (float)m->version)
+		if (m && (m->block[0] != (float)m->version || m->block[m->block_floats - 1] != (float)m->version))
 			atomic_fetch_add(&torn, 1);
-		atomic_fetch_add(&reads, 1);
-		if (!arg)
+		if (m)
+			atomic_fetch_add(&reads, 1);
+		if (b)
+			store_borrow_end(b);
+		else
 			model_unref(m);
 	}
+	store_borrower_free(b);
 	return NULL;
+}
+
+static void put(struct store *s, struct model *m)
+{
+	struct error err;
+	error_init(&err);
+	if (store_put(s, m, &err) != ERROR_OK)
+		fail_msg("store_put: %s", err.message);
 }
 
 static struct model *versioned(int version)
@@ -46,13 +60,13 @@ static void test_swaps_never_tear_or_free_a_model_in_use(void **state)
 	int i;
 	(void)state;
 	store = store_new();
-	store_put(store, versioned(1));
+	put(store, versioned(1));
 	atomic_store(&stop, false);
 	atomic_store(&reads, 0);
 	for (i = 0; i < 4; i++) /* two acquire, two borrow */
 		pthread_create(&t[i], NULL, reader, i % 2 ? store : NULL);
 	for (i = 2; i < 300; i++)
-		store_put(store, versioned(i));
+		put(store, versioned(i));
 	atomic_store(&stop, true);
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
@@ -62,39 +76,130 @@ static void test_swaps_never_tear_or_free_a_model_in_use(void **state)
 	store_free(store);
 }
 
-/* A borrow is reused while nothing changes, follows a swap, and outlives the swap until the next borrow. */
+/* One borrow: begin, borrow, end. */
+static struct model *borrow_once(struct store_borrower *b, const char *name, struct error *err)
+{
+	struct model *m;
+	store_borrow_begin(b);
+	m = store_borrow(b, name, err);
+	store_borrow_end(b);
+	return m;
+}
+
+/* A borrow is reused while nothing changes and follows a swap. */
 static void test_borrow_follows_swaps(void **state)
 {
 	struct store *s = store_new();
+	struct store_borrower *br = store_borrower_new(s);
 	struct error err;
-	struct model *a, *b, *c;
+	struct model *a, *b;
 	(void)state;
 	error_init(&err);
-	assert_null(store_borrow(s, NULL, &err));
+	assert_null(borrow_once(br, NULL, &err));
 	assert_int_equal(err.code, ERROR_UNAVAILABLE);
-	store_put(s, versioned(1));
-	a = store_borrow(s, NULL, &err);
+	put(s, versioned(1));
+	a = borrow_once(br, NULL, &err);
 	assert_non_null(a);
 	assert_int_equal(a->version, 1);
-	assert_ptr_equal(store_borrow(s, NULL, &err), a); /* unchanged: the same pointer */
-	assert_ptr_equal(store_borrow(s, "test", &err), a);
-	a = store_borrow(s, NULL, &err);
-	store_put(s, versioned(2));
-	/* replaced, but this thread's reference keeps version 1 whole until its next borrow */
-	assert_true(a->block[0] == 1.0f && a->block[a->block_floats - 1] == 1.0f);
-	b = store_borrow(s, NULL, &err);
+	assert_ptr_equal(borrow_once(br, NULL, &err), a); /* unchanged: the same pointer */
+	assert_ptr_equal(borrow_once(br, "test", &err), a);
+	put(s, versioned(2));
+	b = borrow_once(br, NULL, &err);
 	assert_int_equal(b->version, 2);
 	error_init(&err);
-	assert_null(store_borrow(s, "nope", &err));
+	assert_null(borrow_once(br, "nope", &err));
 	assert_int_equal(err.code, ERROR_NOT_FOUND);
-	c = store_borrow(s, "test", &err);
-	assert_ptr_equal(c, b);
+	assert_ptr_equal(borrow_once(br, "test", &err), b);
+	store_borrower_free(br);
 	store_free(s);
-	/* a new store (perhaps at the old one's address) is not served from stale borrows */
-	s = store_new();
+}
+
+/* A borrower that went idle does not keep a replaced version alive. */
+static void test_idle_borrower_lets_a_replaced_version_go(void **state)
+{
+	struct store *s = store_new();
+	struct store_borrower *br = store_borrower_new(s);
+	struct error err;
+	struct model *v1 = versioned(1);
+	(void)state;
 	error_init(&err);
-	assert_null(store_borrow(s, NULL, &err));
-	assert_int_equal(err.code, ERROR_UNAVAILABLE);
+	model_ref(v1); /* the test's own reference, to watch the count */
+	put(s, v1);
+	assert_ptr_equal(borrow_once(br, NULL, &err), v1);
+	assert_int_equal(atomic_load(&v1->refs), 3); /* the test, the store, the borrower */
+	put(s, versioned(2));
+	/* the store's and the idle borrower's references are gone at once, not at its next borrow */
+	assert_int_equal(atomic_load(&v1->refs), 1);
+	model_unref(v1);
+	store_borrower_free(br);
+	store_free(s);
+}
+
+struct putter {
+	struct store *s;
+	atomic_bool done;
+};
+
+static void *put_v2(void *arg)
+{
+	struct putter *p = arg;
+	put(p->s, versioned(2));
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/* A model borrowed in the middle of a request stays whole: a swap waits for the borrow's end. */
+static void test_swap_waits_for_a_borrow_in_progress(void **state)
+{
+	struct putter p = {store_new(), false};
+	struct store_borrower *br = store_borrower_new(p.s);
+	struct timespec ms50 = {0, 50 * 1000 * 1000};
+	struct error err;
+	struct model *m;
+	pthread_t t;
+	(void)state;
+	error_init(&err);
+	put(p.s, versioned(1));
+	store_borrow_begin(br);
+	m = store_borrow(br, NULL, &err);
+	assert_int_equal(pthread_create(&t, NULL, put_v2, &p), 0);
+	nanosleep(&ms50, NULL);
+	assert_false(atomic_load(&p.done)); /* the swap has not let go of version 1 under us */
+	assert_true(m->block[0] == 1.0f && m->block[m->block_floats - 1] == 1.0f);
+	store_borrow_end(br);
+	pthread_join(t, NULL);
+	assert_true(atomic_load(&p.done));
+	assert_int_equal(borrow_once(br, NULL, &err)->version, 2);
+	store_borrower_free(br);
+	store_free(p.s);
+}
+
+/* A full store refuses a new name, says so, and keeps serving what it had. */
+static void test_full_store_refuses_a_new_model(void **state)
+{
+	struct store *s = store_new();
+	struct error err;
+	struct model *m;
+	int i;
+	(void)state;
+	for (i = 0; i < 256; i++) {
+		m = test_model(TEST_SPEC, 5, 0.1f, NULL);
+		snprintf(m->name, sizeof m->name, "m%d", i);
+		put(s, m);
+	}
+	m = test_model(TEST_SPEC, 5, 0.1f, NULL);
+	snprintf(m->name, sizeof m->name, "one-too-many");
+	error_init(&err);
+	assert_int_equal(store_put(s, m, &err), ERROR_TOO_LARGE);
+	assert_non_null(strstr(err.message, "one-too-many"));
+	assert_int_equal(store_version(s, "one-too-many"), 0);
+	assert_int_equal(store_version(s, "m255"), 1);
+	/* a new version of a served name still goes in */
+	m = test_model(TEST_SPEC, 5, 0.1f, NULL);
+	snprintf(m->name, sizeof m->name, "m7");
+	m->version = 2;
+	put(s, m);
+	assert_int_equal(store_version(s, "m7"), 2);
 	store_free(s);
 }
 
@@ -109,13 +214,13 @@ static void test_default_model_rules(void **state)
 	assert_null(store_acquire(s, NULL, &err));
 	assert_int_equal(err.code, ERROR_UNAVAILABLE);
 	assert_false(store_ready(s, reason, sizeof reason));
-	store_put(s, test_model(TEST_SPEC, 5, 0.1f, NULL));
+	put(s, test_model(TEST_SPEC, 5, 0.1f, NULL));
 	m = store_acquire(s, NULL, &err);
 	assert_non_null(m); /* the only model is the default */
 	model_unref(m);
 	other = test_model(TEST_SPEC, 6, 0.1f, NULL);
 	snprintf(other->name, sizeof other->name, "other");
-	store_put(s, other);
+	put(s, other);
 	error_init(&err);
 	assert_null(store_acquire(s, NULL, &err)); /* two models, no default */
 	assert_int_equal(err.code, ERROR_INVALID);
@@ -135,6 +240,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_swaps_never_tear_or_free_a_model_in_use),
 		cmocka_unit_test(test_borrow_follows_swaps),
+		cmocka_unit_test(test_idle_borrower_lets_a_replaced_version_go),
+		cmocka_unit_test(test_swap_waits_for_a_borrow_in_progress),
+		cmocka_unit_test(test_full_store_refuses_a_new_model),
 		cmocka_unit_test(test_default_model_rules),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);

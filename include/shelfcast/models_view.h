@@ -1,0 +1,33 @@
+/*
+ * models_view — the /v1/models and /v1/models/{name} documents: what the
+ * registry's catalog says (the watcher's JSON text, see watcher.h) merged
+ * with what this process serves.  Pure JSON: no I/O, no locks.
+ *
+ *   {"models": [{"name", "description", "active_version", "serving_version",
+ *                "loaded_at", "status": "serving"|"stale"|"not_loaded",
+ *                "metrics": {headline figures}, "objective", "promotion_levels",
+ *                "inputs", ["versions": catalog rows, for one model only]}]}
+ *
+ * Thread-safety: no shared state.
+ */
+#ifndef SHELFCAST_MODELS_VIEW_H
+#define SHELFCAST_MODELS_VIEW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "shelfcast/model.h"
+
+/*
+ * only NULL: the list document, every model the catalog names then any
+ * served model it does not.  only set: that model's entry with its
+ * versions, or NULL when neither the catalog nor models knows it.
+ * catalog_text may be NULL (no catalog yet); models: sorted by name,
+ * borrowed.  New reference; NULL when out of memory (*found true) or not
+ * found (*found false).
+ */
+json_t *models_view(const char *catalog_text, struct model *const *models, size_t n,
+		    const char *only, bool *found);
+
+#endif

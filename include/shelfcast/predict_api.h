@@ -1,0 +1,72 @@
+/*
+ * predict_api — the /v1/predict wire format: a request body in, a reply
+ * body out, through batch scoring (predict.h).
+ *
+ *   {"model": "...", "objective": "...", "include_levels": bool,
+ *    "items": [{"id": ..., "features": {...}, "promotion_level": int}, ...]}
+ *
+ * Two parsers read the body.  jansson is the reference
+ * (predict_api_run_jansson); predict_api_run first tries a stricter, faster
+ * one (reqparse.h) straight into the encoder and falls back to jansson
+ * whenever that parser is not sure, so both give byte-identical replies
+ * (tests and the fuzzer compare them).
+ *
+ * Thread-safety: a struct predict_api_scratch belongs to one thread at a
+ * time (a server worker's context owns one); the model is shared and
+ * read-only.
+ */
+#ifndef SHELFCAST_PREDICT_API_H
+#define SHELFCAST_PREDICT_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shelfcast/error.h"
+#include "shelfcast/model.h"
+#include "shelfcast/strbuf.h"
+
+/*
+ * Resolve a model name (NULL: the default model), or NULL with err set.  The
+ * model is borrowed, not a new reference: it must stay valid until the caller
+ * of predict_api_run is done with the outcome (the server's comes from its
+ * worker's store_borrow, which holds it until store_borrow_end).
+ */
+typedef struct model *(*predict_resolve_fn)(void *ctx, const char *name, struct error *err);
+
+struct predict_outcome {
+	struct model *model;      /* borrowed (see predict_resolve_fn) or NULL: the model that answered */
+	size_t items;
+	uint32_t *unknown_counts; /* (model n_categorical): unknown values per feature; new; NULL when none */
+};
+
+void predict_outcome_done(struct predict_outcome *o);
+
+/*
+ * What the fast path keeps between requests of one thread: the parser's
+ * arrays, the batch's memory (more than 1 MiB is given back after each
+ * request) and the feature-key hints.  New; free with
+ * predict_api_scratch_free (accepts NULL).  NULL when out of memory.
+ */
+struct predict_api_scratch;
+struct predict_api_scratch *predict_api_scratch_new(void);
+void predict_api_scratch_free(struct predict_api_scratch *s);
+
+/*
+ * Handle a /v1/predict body.  On success the reply JSON is appended to
+ * `reply`.  On failure err says why: ERROR_PARSE (malformed JSON, with the
+ * byte offset), ERROR_INVALID (valid JSON breaking the contract, with the
+ * field), ERROR_TOO_LARGE (too many items), ERROR_NOT_FOUND (unknown model),
+ * ERROR_UNAVAILABLE (no model loaded), ERROR_NOMEM.  sc may be NULL: then
+ * only the jansson path runs.
+ */
+enum error_code predict_api_run(struct predict_api_scratch *sc, const char *body, size_t len,
+				size_t max_items, predict_resolve_fn resolve, void *ctx,
+				struct strbuf *reply, struct predict_outcome *outcome,
+				struct error *err);
+
+/* The same through jansson only (the reference the fast path is held to). */
+enum error_code predict_api_run_jansson(const char *body, size_t len, size_t max_items,
+					predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+					struct predict_outcome *outcome, struct error *err);
+
+#endif

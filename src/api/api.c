@@ -1,0 +1,286 @@
+/* api — see include/shelfcast/api.h. */
+#include "shelfcast/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/db.h"
+#include "shelfcast/log.h"
+#include "shelfcast/models_view.h"
+#include "shelfcast/registry.h"
+#include "shelfcast/sha256.h"
+#include "shelfcast/util.h"
+
+extern const char server_openapi_yaml[];
+extern const size_t server_openapi_yaml_len;
+
+enum error_code api_worker_init(struct api_worker *w, struct store *store, struct error *err)
+{
+	w->predict = predict_api_scratch_new();
+	w->models = store_borrower_new(store);
+	w->metrics = metrics_shard_new();
+	if (!w->predict || !w->models || !w->metrics) {
+		api_worker_done(w);
+		return error_nomem(err, "a worker's state");
+	}
+	return ERROR_OK;
+}
+
+void api_worker_done(struct api_worker *w)
+{
+	predict_api_scratch_free(w->predict);
+	store_borrower_free(w->models);
+	/* a metrics shard is never freed: its counts still count */
+	memset(w, 0, sizeof *w);
+}
+
+static void healthz(const struct api_config *cfg, struct reply *out)
+{
+	struct strbuf sb;
+	size_t n = 0;
+	struct model **models = store_snapshot(cfg->store, &n);
+
+	store_release_all(models, n);
+	strbuf_init(&sb);
+	strbuf_printf(&sb,
+		      "{\"status\":\"ok\",\"database\":\"%s\",\"models_loaded\":%zu,"
+		      "\"uptime_seconds\":%.3f}",
+		      watcher_db_up(cfg->watcher) ? "ok" : "unreachable", n,
+		      util_unix_time() - cfg->started_at);
+	reply_json(out, 200, &sb);
+}
+
+static void readyz(const struct api_config *cfg, bool draining, struct reply *out)
+{
+	char reason[256] = "", msg[512];
+	struct strbuf sb;
+
+	if (draining) {
+		reply_error(out, 503, "not_ready", "shutting down", NULL);
+		return;
+	}
+	if (!store_ready(cfg->store, reason, sizeof reason)) {
+		snprintf(msg, sizeof msg, "%s%s", reason,
+			 watcher_db_up(cfg->watcher) ? "" : " (the registry database is unreachable)");
+		reply_error(out, 503, "not_ready", msg, NULL);
+		return;
+	}
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "{\"status\":\"ready\"}");
+	reply_json(out, 200, &sb);
+}
+
+static void metrics(const struct api_config *cfg, struct reply *out)
+{
+	struct strbuf sb;
+	size_t len;
+	char *body;
+
+	strbuf_init(&sb);
+	metrics_render(&sb, cfg->store, cfg->watcher);
+	len = sb.len;
+	body = strbuf_failed(&sb) ? NULL : strbuf_steal(&sb);
+	strbuf_done(&sb);
+	if (!body) {
+		reply_error(out, 503, "overloaded", "out of memory", NULL);
+		return;
+	}
+	reply_static(out, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
+	out->owned = true;
+}
+
+static void models(const struct api_config *cfg, const char *only, struct reply *out)
+{
+	char *catalog = watcher_catalog(cfg->watcher), msg[160];
+	size_t n = 0;
+	struct model **served = store_snapshot(cfg->store, &n);
+	bool found;
+	json_t *view = models_view(catalog, served, n, only, &found);
+
+	free(catalog);
+	store_release_all(served, n);
+	if (only && !found) {
+		snprintf(msg, sizeof msg, "model \"%.64s\" does not exist", only);
+		reply_error(out, 404, "not_found", msg, "name");
+		return;
+	}
+	reply_jansson(out, 200, view);
+}
+
+static bool token_matches(const char *given, const char *expected)
+{
+	/* Compare digests, in constant time: no early exit, no length leak. */
+	uint8_t a[SHA256_DIGEST_SIZE], b[SHA256_DIGEST_SIZE];
+	struct sha256 ctx;
+	unsigned diff = 0;
+	size_t i;
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, given, strlen(given));
+	sha256_final(&ctx, a);
+	sha256_init(&ctx);
+	sha256_update(&ctx, expected, strlen(expected));
+	sha256_final(&ctx, b);
+	for (i = 0; i < SHA256_DIGEST_SIZE; i++)
+		diff |= (unsigned)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* May this request activate?  When not, out says why. */
+static bool authorized(const struct api_config *cfg, const char *auth, struct reply *out)
+{
+	if (!cfg->admin_token || !*cfg->admin_token) {
+		reply_error(out, 403, "forbidden",
+			    "activation over the API is off: start the server with --admin-token "
+			    "or SHELFCAST_ADMIN_TOKEN",
+			    NULL);
+		return false;
+	}
+	if (!auth || strncmp(auth, "Bearer ", 7) || !token_matches(auth + 7, cfg->admin_token)) {
+		reply_error(out, 401, "unauthorized",
+			    auth ? "the bearer token is not valid" : "an Authorization: Bearer token is required",
+			    NULL);
+		return false;
+	}
+	if (!cfg->db_conninfo) {
+		reply_error(out, 503, "database_unavailable", "this server has no registry database", NULL);
+		return false;
+	}
+	return true;
+}
+
+static void activate(const struct api_config *cfg, const struct api_request *rq, struct reply *out,
+		     struct api_result *res)
+{
+	const char *name = rq->target.name;
+	int version = rq->target.version, previous = 0;
+	struct error err;
+	struct strbuf sb;
+	PGconn *c = NULL;
+
+	if (!authorized(cfg, rq->authorization, out))
+		return;
+	error_init(&err);
+	if (db_connect(cfg->db_conninfo, &c, &err) == ERROR_OK &&
+	    registry_activate(c, name, version, rq->client, &previous, &err) == ERROR_OK) {
+		PQfinish(c);
+		watcher_kick(cfg->watcher);
+		util_copy(res->model, sizeof res->model, name);
+		res->version = version;
+		strbuf_init(&sb);
+		strbuf_puts(&sb, "{\"model\":");
+		strbuf_json_string(&sb, name, strlen(name));
+		strbuf_printf(&sb, ",\"version\":%d,\"previous_version\":", version);
+		if (previous)
+			strbuf_printf(&sb, "%d", previous);
+		else
+			strbuf_puts(&sb, "null");
+		strbuf_puts(&sb, ",\"status\":\"active\"}");
+		log_msg(LOG_INFO, "model_activated", "%s activated model %s version %d (was %d)",
+			rq->client, name, version, previous);
+		reply_json(out, 200, &sb);
+		return;
+	}
+	PQfinish(c);
+	if (err.code == ERROR_PERMISSION)
+		snprintf(err.message, sizeof err.message, "%s",
+			 "the server's database role may not write: activation needs the "
+			 "shelfcast_writer role (see README, least privilege)");
+	reply_from_error(out, &err);
+}
+
+static struct model *borrow(void *ctx, const char *name, struct error *err)
+{
+	return store_borrow(ctx, name, err);
+}
+
+static void predict(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
+		    struct reply *out, struct api_result *res)
+{
+	struct predict_outcome outcome;
+	struct error err;
+	struct strbuf reply;
+	size_t i;
+
+	error_init(&err);
+	strbuf_init(&reply);
+	store_borrow_begin(w->models);
+	if (predict_api_run(w->predict, rq->body, rq->len, cfg->max_items, borrow, w->models, &reply,
+			    &outcome, &err) != ERROR_OK) {
+		strbuf_done(&reply);
+		reply_from_error(out, &err);
+	} else {
+		reply_json(out, 200, &reply);
+		res->items = outcome.items;
+		metrics_observe_items(w->metrics, outcome.model->name, outcome.model->version,
+				      outcome.items);
+		for (i = 0; outcome.unknown_counts && i < outcome.model->spec.n_categorical; i++)
+			if (outcome.unknown_counts[i])
+				metrics_observe_unknown(w->metrics, outcome.model->name,
+							outcome.model->spec.categorical[i].name,
+							outcome.unknown_counts[i]);
+	}
+	if (outcome.model) {
+		util_copy(res->model, sizeof res->model, outcome.model->name);
+		res->version = outcome.model->version;
+	}
+	predict_outcome_done(&outcome);
+	store_borrow_end(w->models); /* the outcome's model is not used past here */
+}
+
+/* A 405 naming what the route takes. */
+static void wrong_method(const struct api_request *rq, struct reply *out)
+{
+	const char *allow = route_allow(rq->target.id);
+	char msg[96];
+
+	snprintf(msg, sizeof msg, "method %.16s is not allowed here; use %s", rq->method,
+		 strcmp(allow, "POST") ? "GET" : "POST");
+	reply_error(out, 405, "method_not_allowed", msg, NULL);
+	out->allow = allow;
+}
+
+void api_handle(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
+		struct reply *out, struct api_result *res)
+{
+	memset(res, 0, sizeof *res);
+	if (rq->target.id == ROUTE_OTHER) {
+		reply_error(out, 404, "not_found", "no such route", NULL);
+		return;
+	}
+	if (!route_allows(rq->target.id, rq->method)) {
+		wrong_method(rq, out);
+		return;
+	}
+	switch (rq->target.id) {
+	case ROUTE_PREDICT:
+		predict(cfg, w, rq, out, res);
+		return;
+	case ROUTE_HEALTHZ:
+		healthz(cfg, out);
+		return;
+	case ROUTE_READYZ:
+		readyz(cfg, rq->draining, out);
+		return;
+	case ROUTE_METRICS:
+		metrics(cfg, out);
+		return;
+	case ROUTE_OPENAPI:
+		reply_static(out, 200, "application/yaml", server_openapi_yaml, server_openapi_yaml_len);
+		return;
+	case ROUTE_MODELS:
+		models(cfg, NULL, out);
+		return;
+	case ROUTE_MODEL:
+		models(cfg, rq->target.name, out);
+		return;
+	case ROUTE_ACTIVATE:
+		activate(cfg, rq, out, res);
+		return;
+	case ROUTE_OTHER:
+	case ROUTE_COUNT:
+		break;
+	}
+	reply_error(out, 404, "not_found", "no such route", NULL);
+}

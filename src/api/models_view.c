@@ -1,0 +1,184 @@
+/* models_view — see include/shelfcast/models_view.h. */
+#include "shelfcast/models_view.h"
+
+#include <string.h>
+
+#include "shelfcast/jsonutil.h"
+#include "shelfcast/util.h"
+
+static json_t *headline_metrics(const json_t *metrics)
+{
+	json_t *sales = json_object_get(metrics, "sales"), *expo = json_object_get(metrics, "exposure"),
+	       *base = json_object_get(metrics, "baselines"), *out = json_object();
+	json_t *v;
+
+	if (!out)
+		return NULL;
+#define COPY(key, obj, field)                                                                    \
+	do {                                                                                     \
+		v = json_object_get((obj), (field));                                             \
+		json_object_set_new(out, (key), json_is_number(v) ? json_real(json_number_value(v)) \
+								  : json_null());                \
+	} while (0)
+	COPY("sales_r2_log", sales, "r2_log");
+	COPY("sales_wmape", sales, "wmape");
+	COPY("exposure_auc", expo, "auc");
+	COPY("exposure_log_loss", expo, "log_loss");
+	COPY("baseline_linear_r2_log", json_object_get(base, "linear"), "r2_log");
+	COPY("baseline_logistic_auc", json_object_get(base, "logistic"), "auc");
+#undef COPY
+	return out;
+}
+
+/* What a caller sends: each feature once (a numeric one may feed several inputs). */
+static json_t *model_inputs(const struct model *m)
+{
+	json_t *arr = json_array();
+	size_t i, j;
+	for (i = 0; arr && i < m->spec.n_numeric; i++) {
+		for (j = 0; j < i && strcmp(m->spec.numeric[j].name, m->spec.numeric[i].name); j++)
+			;
+		if (j < i)
+			continue;
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "name", m->spec.numeric[i].name,
+						     "type", "numeric", "required",
+						     m->spec.numeric[i].required));
+	}
+	for (i = 0; arr && i < m->spec.n_categorical; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", m->spec.categorical[i].name,
+						     "type", "categorical"));
+	return arr;
+}
+
+static json_t *model_levels(const struct model *m)
+{
+	json_t *arr = json_array();
+	size_t k;
+	for (k = 0; arr && k < m->spec.n_levels; k++)
+		json_array_append_new(arr, json_pack("{s:I, s:f, s:f}", "level",
+						     (json_int_t)m->spec.levels[k].level, "discount",
+						     m->spec.levels[k].discount, "cost",
+						     m->spec.levels[k].cost));
+	return arr;
+}
+
+static const json_t *find_catalog_version(const json_t *entry, int version)
+{
+	const json_t *v;
+	size_t i;
+	json_array_foreach(json_object_get(entry, "versions"), i, v)
+		if (json_integer_value(json_object_get(v, "version")) == version)
+			return v;
+	return NULL;
+}
+
+/* One /v1/models entry from what the catalog says (may be NULL) and what this process serves (may be NULL). */
+static json_t *model_entry(const json_t *cat, const struct model *m, const char *name, bool detail)
+{
+	json_t *o = json_object(), *active = json_object_get(cat, "active_version");
+	const json_t *version_row = NULL;
+	json_t *metrics = NULL;
+	char ts[40];
+	const char *status;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "description",
+			    json_string(json_string_value(json_object_get(cat, "description"))
+					? json_string_value(json_object_get(cat, "description"))
+					: ""));
+	json_object_set_new(o, "active_version", json_is_integer(active) ? json_copy(active) : json_null());
+	json_object_set_new(o, "serving_version", m ? json_integer(m->version) : json_null());
+	if (m) {
+		util_format_time(ts, sizeof ts, m->loaded_at);
+		json_object_set_new(o, "loaded_at", json_string(ts));
+	} else {
+		json_object_set_new(o, "loaded_at", json_null());
+	}
+	if (!m)
+		status = "not_loaded";
+	else if (!cat || (json_is_integer(active) && json_integer_value(active) == m->version))
+		status = "serving";
+	else
+		status = "stale";
+	json_object_set_new(o, "status", json_string(status));
+	if (m && m->metrics_json)
+		metrics = json_loads(m->metrics_json, 0, NULL);
+	else if (cat && json_is_integer(active) &&
+		 (version_row = find_catalog_version(cat, (int)json_integer_value(active))))
+		metrics = json_incref(json_object_get(version_row, "metrics"));
+	json_object_set_new(o, "metrics", headline_metrics(metrics));
+	json_decref(metrics);
+	if (m) {
+		json_object_set_new(o, "objective", json_string(spec_objective_name(m->spec.objective)));
+		json_object_set_new(o, "promotion_levels", model_levels(m));
+		json_object_set_new(o, "inputs", model_inputs(m));
+	} else {
+		json_object_set_new(o, "objective", json_null());
+		json_object_set_new(o, "promotion_levels", json_array());
+		json_object_set_new(o, "inputs", json_array());
+	}
+	if (detail) {
+		json_t *versions = json_array();
+		const json_t *v;
+		size_t i;
+		json_array_foreach(json_object_get(cat, "versions"), i, v)
+			json_array_append_new(versions, json_deep_copy(v));
+		json_object_set_new(o, "versions", versions);
+	}
+	return o;
+}
+
+/* The served model called name, or NULL. */
+static const struct model *served(struct model *const *models, size_t n, const char *name)
+{
+	size_t j;
+	for (j = 0; j < n; j++)
+		if (!strcmp(models[j]->name, name))
+			return models[j];
+	return NULL;
+}
+
+/* Does the catalog list a model called name? */
+static bool listed(const json_t *cat_models, const char *name)
+{
+	const json_t *e;
+	size_t i;
+	json_array_foreach(cat_models, i, e) {
+		const char *n = json_string_value(json_object_get(e, "name"));
+		if (n && !strcmp(n, name))
+			return true;
+	}
+	return false;
+}
+
+json_t *models_view(const char *catalog_text, struct model *const *models, size_t n,
+		    const char *only, bool *found)
+{
+	json_t *catalog = catalog_text ? json_loads(catalog_text, 0, NULL) : NULL;
+	json_t *list = json_array(), *cat_models = json_object_get(catalog, "models"), *e, *out;
+	size_t i, j;
+
+	*found = false;
+	/* Every model the registry knows, then any served model it does not list (no catalog yet). */
+	json_array_foreach(cat_models, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (!name || (only && strcmp(only, name)))
+			continue;
+		json_array_append_new(list, model_entry(e, served(models, n, name), name, only != NULL));
+		*found = true;
+	}
+	for (j = 0; j < n; j++) {
+		if (listed(cat_models, models[j]->name) || (only && strcmp(only, models[j]->name)))
+			continue;
+		json_array_append_new(list, model_entry(NULL, models[j], models[j]->name, only != NULL));
+		*found = true;
+	}
+	json_decref(catalog);
+	if (!only)
+		return json_pack("{s:o}", "models", list);
+	out = *found ? json_incref(json_array_get(list, 0)) : NULL;
+	json_decref(list);
+	return out;
+}
