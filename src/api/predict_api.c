@@ -109,6 +109,17 @@ static void write_levels_list(struct strbuf *sb, const struct spec *spec)
 	}
 }
 
+/* A level's number, then row r's "predicted_sales" and "exposure_probability". */
+static void write_row(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec, int level,
+		      size_t r)
+{
+	strbuf_json_int(sb, spec->levels[level].level);
+	strbuf_puts(sb, ",\"predicted_sales\":");
+	strbuf_json_double(sb, b->sales[r], PREDICT_DIGITS);
+	strbuf_puts(sb, ",\"exposure_probability\":");
+	strbuf_json_double(sb, b->exposure[r], PREDICT_DIGITS);
+}
+
 static void write_reply(struct strbuf *sb, const struct predict_batch *b, const struct model *m,
 			const struct item_id *ids, bool include_levels, enum spec_objective objective)
 {
@@ -136,11 +147,7 @@ static void write_reply(struct strbuf *sb, const struct predict_batch *b, const 
 			strbuf_putc(sb, ',');
 		}
 		strbuf_puts(sb, "\"promotion_level\":");
-		strbuf_json_int(sb, spec->levels[lv].level);
-		strbuf_puts(sb, ",\"predicted_sales\":");
-		strbuf_json_double(sb, b->sales[r], PREDICT_DIGITS);
-		strbuf_puts(sb, ",\"exposure_probability\":");
-		strbuf_json_double(sb, b->exposure[r], PREDICT_DIGITS);
+		write_row(sb, b, spec, lv, r);
 		strbuf_puts(sb, ",\"recommended_promotion_level\":");
 		strbuf_json_int(sb, spec->levels[b->recommended[i]].level);
 		if (b->n_unknown[i]) {
@@ -160,11 +167,7 @@ static void write_reply(struct strbuf *sb, const struct predict_batch *b, const 
 				if (k)
 					strbuf_putc(sb, ',');
 				strbuf_puts(sb, "{\"level\":");
-				strbuf_json_int(sb, spec->levels[k].level);
-				strbuf_puts(sb, ",\"predicted_sales\":");
-				strbuf_json_double(sb, b->sales[rk], PREDICT_DIGITS);
-				strbuf_puts(sb, ",\"exposure_probability\":");
-				strbuf_json_double(sb, b->exposure[rk], PREDICT_DIGITS);
+				write_row(sb, b, spec, (int)k, rk);
 				strbuf_puts(sb, ",\"expected_");
 				strbuf_puts(sb, objective_name);
 				strbuf_puts(sb, "\":");
