@@ -1,0 +1,2 @@
+/* peer: nn */
+int peer(void);

@@ -1,0 +1,2 @@
+/* high: http */
+#include "shelfcast/low.h"

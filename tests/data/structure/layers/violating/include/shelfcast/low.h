@@ -1,0 +1,4 @@
+/* low: nn, includes an http header */
+#include "shelfcast/base.h"
+#include "shelfcast/high.h"
+int low(void);

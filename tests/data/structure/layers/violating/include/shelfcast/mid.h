@@ -1,0 +1,2 @@
+/* mid: model, includes a header that does not exist */
+#include "shelfcast/nothere.h"

@@ -1,0 +1,1 @@
+/* odd: implemented in a directory that is not a layer */

@@ -1,0 +1,1 @@
+/* orphan: no implementation anywhere */

@@ -1,0 +1,1 @@
+/* twice: implemented in two layers */
