@@ -25,7 +25,7 @@
 struct api_config {
 	struct store *store;
 	struct watcher *watcher;     /* may be NULL */
-	size_t max_items;            /* items per /v1/predict */
+	struct predict_limits limits; /* per /v1/predict request */
 	const char *admin_token;     /* NULL or "": activation over the API is off */
 	const char *db_conninfo;     /* for activation; may be NULL */
 	double started_at;           /* unix seconds */

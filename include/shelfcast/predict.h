@@ -54,8 +54,19 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 				  const struct encoder_value *values, int asked,
 				  const char *field_prefix, struct error *err);
 
-/* Score every item at every level and choose levels by `objective`. */
-void predict_batch_run(struct predict_batch *b, const struct model *m, enum spec_objective objective);
+/* Score the first n items (n <= b->n) at every level and choose levels by `objective`. */
+void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
+		       enum spec_objective objective);
+
+/*
+ * Items per tile for model m: a request is encoded and scored a tile at a
+ * time, so its working memory is about PREDICT_TILE_BYTES whatever its item
+ * count and the model's width (at least one item, at most
+ * PREDICT_TILE_ITEMS).
+ */
+#define PREDICT_TILE_ITEMS 256
+#define PREDICT_TILE_BYTES (1u << 20)
+size_t predict_tile_items(const struct model *m);
 
 /* The level index an item's predicted_sales / exposure_probability refer to. */
 static inline int predict_reported_level(const struct predict_batch *b, size_t i)

@@ -41,6 +41,11 @@ struct predict_outcome {
 
 void predict_outcome_done(struct predict_outcome *o);
 
+struct predict_limits {
+	size_t max_items;   /* items per request; the parsers stop at the one past it */
+	size_t max_memory;  /* bytes a request's reply and encoding may take (0: no limit) */
+};
+
 /*
  * What the fast path keeps between requests of one thread: the parser's
  * arrays, the batch's memory (more than 1 MiB is given back after each
@@ -53,20 +58,25 @@ void predict_api_scratch_free(struct predict_api_scratch *s);
 
 /*
  * Handle a /v1/predict body.  On success the reply JSON is appended to
- * `reply`.  On failure err says why: ERROR_PARSE (malformed JSON, with the
- * byte offset), ERROR_INVALID (valid JSON breaking the contract, with the
- * field), ERROR_TOO_LARGE (too many items), ERROR_NOT_FOUND (unknown model),
- * ERROR_UNAVAILABLE (no model loaded), ERROR_NOMEM.  sc may be NULL: then
- * only the jansson path runs.
+ * `reply`.  On failure err says why and reply is left empty: ERROR_PARSE
+ * (malformed JSON, with the byte offset), ERROR_INVALID (valid JSON
+ * breaking the contract, with the field; also an item whose output is not
+ * a finite number), ERROR_TOO_LARGE (more items than lim->max_items, found
+ * before the body is parsed, or more memory than lim->max_memory, found
+ * before any item is encoded), ERROR_NOT_FOUND (unknown model),
+ * ERROR_UNAVAILABLE (no model loaded), ERROR_NOMEM.  Items are encoded and
+ * scored a tile at a time (predict_reply.h).  sc may be NULL: then only
+ * the jansson path runs.
  */
 enum error_code predict_api_run(struct predict_api_scratch *sc, const char *body, size_t len,
-				size_t max_items, predict_resolve_fn resolve, void *ctx,
-				struct strbuf *reply, struct predict_outcome *outcome,
+				const struct predict_limits *lim, predict_resolve_fn resolve,
+				void *ctx, struct strbuf *reply, struct predict_outcome *outcome,
 				struct error *err);
 
 /* The same through jansson only (the reference the fast path is held to). */
-enum error_code predict_api_run_jansson(const char *body, size_t len, size_t max_items,
-					predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+enum error_code predict_api_run_jansson(const char *body, size_t len,
+					const struct predict_limits *lim, predict_resolve_fn resolve,
+					void *ctx, struct strbuf *reply,
 					struct predict_outcome *outcome, struct error *err);
 
 #endif

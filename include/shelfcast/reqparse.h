@@ -77,7 +77,9 @@ struct reqparse {
 	size_t n_items, cap_items;
 	struct reqparse_feature *features;
 	size_t n_features, cap_features;
-	/* optional, the caller's: hint[f] for f < n_hint; set after reqparse_init, which clears it */
+	/* optional, the caller's, set after reqparse_init (which clears them): */
+	size_t max_items; /* more items than this (0: no limit) stop the parser: REQPARSE_FALLBACK */
+	/* hint[f] for f < n_hint */
 	const struct reqparse_hint *hint;
 	size_t n_hint;
 };

@@ -31,6 +31,7 @@ struct server_config {
 	unsigned threads;              /* worker threads; 0: one per core */
 	size_t max_body;               /* bytes */
 	size_t max_items;              /* items per /v1/predict */
+	size_t max_request_memory;     /* bytes a request's reply and encoding may take (0: no limit) */
 	unsigned connection_limit;
 	unsigned connection_timeout;   /* seconds an idle or slow connection may live */
 	const char *admin_token;       /* NULL or "": activation over the API is off */

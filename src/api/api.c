@@ -206,7 +206,7 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	error_init(&err);
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
-	if (predict_api_run(w->predict, rq->body, rq->len, cfg->max_items, borrow, w->models, &reply,
+	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w->models, &reply,
 			    &outcome, &err) != ERROR_OK) {
 		strbuf_done(&reply);
 		reply_from_error(out, &err);

@@ -9,8 +9,14 @@
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/numfmt.h"
 #include "shelfcast/predict.h"
+#include "shelfcast/predict_reply.h"
 #include "shelfcast/reqparse.h"
 #include "shelfcast/util.h"
+
+/* What a reply costs at most per item (besides its id) and per listed level, for the memory limit. */
+#define REPLY_ITEM_BYTES 256
+#define REPLY_LEVEL_BYTES 128
+#define MIB (1024.0 * 1024.0)
 
 void predict_outcome_done(struct predict_outcome *o)
 {
@@ -32,16 +38,6 @@ static enum error_code json_syntax_error(const json_error_t *jerr, struct error 
 	return error_set(err, ERROR_PARSE, NULL, "malformed JSON at byte %d: %s", jerr->position,
 			 jerr->text);
 }
-
-/* An item's id as the reply echoes it. */
-enum item_id_kind { ITEM_ID_NONE = 0, ITEM_ID_STRING, ITEM_ID_INTEGER };
-
-struct item_id {
-	enum item_id_kind kind;
-	const char *s;   /* ITEM_ID_STRING: unescaped bytes */
-	size_t len;
-	long long i;     /* ITEM_ID_INTEGER */
-};
 
 /* Per-item fields, validated (the jansson path). */
 struct item_in {
@@ -109,216 +105,248 @@ static void write_levels_list(struct strbuf *sb, const struct spec *spec)
 	}
 }
 
-/* A level's number, then row r's "predicted_sales" and "exposure_probability". */
-static void write_row(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec, int level,
-		      size_t r)
+/*
+ * Whether the body's top-level "items" array holds more than limit
+ * elements, found by scanning its structure only (strings and nesting) and
+ * stopping at element limit + 1: a body far over the item limit is refused
+ * before it is parsed.  A body the scan cannot follow (not JSON, the key
+ * written with escapes) gives false, and the parser decides.
+ */
+static bool more_items_than(const char *body, size_t len, size_t limit)
 {
-	strbuf_json_int(sb, spec->levels[level].level);
-	strbuf_puts(sb, ",\"predicted_sales\":");
-	strbuf_json_double(sb, b->sales[r], PREDICT_DIGITS);
-	strbuf_puts(sb, ",\"exposure_probability\":");
-	strbuf_json_double(sb, b->exposure[r], PREDICT_DIGITS);
-}
+	const char *p = body, *end = body + len, *s;
+	bool items_key = false, in_items = false;
+	char last = 0; /* the last structural byte seen at depth 1 */
+	size_t count = 0;
+	int depth = 0;
 
-static void write_reply(struct strbuf *sb, const struct predict_batch *b, const struct model *m,
-			const struct item_id *ids, bool include_levels, enum spec_objective objective)
-{
-	const struct spec *spec = &m->spec;
-	size_t nc = spec->n_categorical ? spec->n_categorical : 1, i, k, u;
-	const char *objective_name = spec_objective_name(objective);
-	strbuf_puts(sb, "{\"model\":{\"name\":");
-	strbuf_json_string(sb, m->name, strlen(m->name));
-	strbuf_puts(sb, ",\"version\":");
-	strbuf_json_int(sb, m->version);
-	strbuf_puts(sb, "},\"predictions\":[");
-	for (i = 0; i < b->n; i++) {
-		int lv = predict_reported_level(b, i);
-		size_t r = i * b->K + (size_t)lv;
-
-		if (i)
-			strbuf_putc(sb, ',');
-		strbuf_putc(sb, '{');
-		if (ids[i].kind != ITEM_ID_NONE) {
-			strbuf_puts(sb, "\"id\":");
-			if (ids[i].kind == ITEM_ID_STRING)
-				strbuf_json_string(sb, ids[i].s, ids[i].len);
-			else
-				strbuf_json_int(sb, ids[i].i);
-			strbuf_putc(sb, ',');
+	for (; p < end; p++) {
+		char c = *p;
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if (in_items && depth == 2 && count == 0 && c != ']')
+			count = 1; /* the first element begins */
+		switch (c) {
+		case '"':
+			for (s = ++p; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			if (p >= end)
+				return false;
+			if (depth == 1 && (last == '{' || last == ','))
+				items_key = p - s == 5 && !memcmp(s, "items", 5);
+			break;
+		case '{':
+		case '[':
+			if (++depth == 1)
+				last = c;
+			else if (depth == 2 && c == '[' && last == ':' && items_key)
+				in_items = true;
+			break;
+		case '}':
+		case ']':
+			if (depth == 2)
+				in_items = false;
+			if (--depth == 1)
+				last = c;
+			break;
+		case ',':
+		case ':':
+			if (depth == 1)
+				last = c;
+			else if (c == ',' && depth == 2 && in_items && ++count > limit)
+				return true;
+			break;
+		default:
+			break;
 		}
-		strbuf_puts(sb, "\"promotion_level\":");
-		write_row(sb, b, spec, lv, r);
-		strbuf_puts(sb, ",\"recommended_promotion_level\":");
-		strbuf_json_int(sb, spec->levels[b->recommended[i]].level);
-		if (b->n_unknown[i]) {
-			strbuf_puts(sb, ",\"unknown\":[");
-			for (u = 0; u < b->n_unknown[i]; u++) {
-				const char *name = spec->categorical[b->unknown[i * nc + u]].name;
-				if (u)
-					strbuf_putc(sb, ',');
-				strbuf_json_string(sb, name, strlen(name));
-			}
-			strbuf_putc(sb, ']');
-		}
-		if (include_levels) {
-			strbuf_puts(sb, ",\"levels\":[");
-			for (k = 0; k < b->K; k++) {
-				size_t rk = i * b->K + k;
-				if (k)
-					strbuf_putc(sb, ',');
-				strbuf_puts(sb, "{\"level\":");
-				write_row(sb, b, spec, (int)k, rk);
-				strbuf_puts(sb, ",\"expected_");
-				strbuf_puts(sb, objective_name);
-				strbuf_puts(sb, "\":");
-				strbuf_json_double(sb, b->value[rk], PREDICT_DIGITS);
-				strbuf_putc(sb, '}');
-			}
-			strbuf_putc(sb, ']');
-		}
-		strbuf_putc(sb, '}');
 	}
-	strbuf_puts(sb, "]}");
+	return false;
 }
 
-/* Score, write the reply, count unknown categories: the end both paths share. */
-static enum error_code finish(struct predict_batch *batch, const struct model *m,
-			      const struct item_id *ids, bool include_levels,
-			      enum spec_objective objective, struct strbuf *reply,
-			      struct predict_outcome *outcome, struct error *err)
+static enum error_code too_many_items(size_t max_items, struct error *err)
 {
-	size_t nc = m->spec.n_categorical ? m->spec.n_categorical : 1, i, u;
+	return error_set(err, ERROR_TOO_LARGE, "items",
+			 "items: more than the limit of %zu items per request", max_items);
+}
 
-	predict_batch_run(batch, m, objective);
-	write_reply(reply, batch, m, ids, include_levels, objective);
-	if (strbuf_failed(reply))
-		return error_nomem(err, "the reply");
-	outcome->items = batch->n;
-	for (i = 0; i < batch->n && !batch->n_unknown[i]; i++)
-		;
-	if (i == batch->n)
-		return ERROR_OK; /* no unknown category: no counts to allocate */
-	outcome->unknown_counts = calloc(m->spec.n_categorical + 1, sizeof *outcome->unknown_counts);
-	if (!outcome->unknown_counts)
-		return error_nomem(err, "the unknown-category counts");
-	for (i = 0; i < batch->n; i++)
-		for (u = 0; u < batch->n_unknown[i]; u++)
-			outcome->unknown_counts[batch->unknown[i * nc + u]]++;
+/*
+ * What n items of model m would cost beyond the body: the reply and the
+ * encoding work (n rows of the model's width, zeroed and scanned, a tile at
+ * a time).  Refused before any work when over the limit.
+ */
+static enum error_code check_memory(const struct model *m, size_t n, bool include_levels,
+				    size_t max_memory, struct error *err)
+{
+	double per_item = REPLY_ITEM_BYTES + (double)m->spec.input_size * sizeof(float) +
+			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0);
+	double bytes = (double)n * per_item;
+
+	if (max_memory && bytes > (double)max_memory)
+		return error_set(err, ERROR_TOO_LARGE, "items",
+				 "items: %zu items of model %s would take about %.1f MiB to encode and "
+				 "answer, more than the limit of %.1f MiB per request",
+				 n, m->name, bytes / MIB, (double)max_memory / MIB);
 	return ERROR_OK;
 }
 
-enum error_code predict_api_run_jansson(const char *body, size_t len, size_t max_items,
-					predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
-					struct predict_outcome *outcome, struct error *err)
+/* The request's top-level fields (the jansson path). */
+struct request_in {
+	const char *model_name, *objective_name;
+	bool include_levels;
+	json_t *items;
+	size_t n;
+};
+
+static enum error_code read_request(json_t *root, size_t max_items, struct request_in *in,
+				    struct error *err)
 {
 	static const char *const top_keys[] = {"model", "objective", "include_levels", "items", NULL};
-	struct predict_batch batch = {0};
+	enum error_code rc;
+
+	memset(in, 0, sizeof *in);
+	rc = jsonutil_expect_object(root, top_keys, "", err);
+	if (!rc)
+		rc = jsonutil_get_string(root, "model", "", false, &in->model_name, err);
+	if (!rc)
+		rc = jsonutil_get_string(root, "objective", "", false, &in->objective_name, err);
+	if (!rc)
+		rc = jsonutil_get_bool(root, "include_levels", "", false, &in->include_levels, err);
+	if (!rc)
+		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
+	if (rc)
+		return rc;
+	in->n = json_array_size(in->items);
+	if (in->n == 0)
+		return error_set(err, ERROR_INVALID, "items", "items: must hold at least one item");
+	if (in->n > max_items)
+		return too_many_items(max_items, err);
+	return ERROR_OK;
+}
+
+/* The objective asked for (NULL: the model's), checked against the model. */
+static enum error_code objective_for(const struct model *m, const char *name,
+				     enum spec_objective *objective, struct error *err)
+{
+	*objective = m->spec.objective;
+	if (name && !spec_objective_parse(name, objective))
+		return error_set(err, ERROR_INVALID, "objective",
+				 "objective: \"%s\" is not one of revenue, units, profit", name);
+	if (*objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
+		return error_set(err, ERROR_INVALID, "objective",
+				 "objective: profit needs a unit-cost feature, and model %s has none",
+				 m->name);
+	return ERROR_OK;
+}
+
+static enum error_code unknown_level(const struct model *m, size_t i, long long level,
+				     struct error *err)
+{
+	struct strbuf levels;
+	char field[JSONUTIL_PATH_MAX];
+	enum error_code rc;
+
+	strbuf_init(&levels);
+	write_levels_list(&levels, &m->spec);
+	snprintf(field, sizeof field, "items[%zu].promotion_level", i);
+	rc = error_set(err, ERROR_INVALID, field, "%s: %lld is not a promotion level of model %s (levels: %s)",
+		       field, level, m->name, levels.data ? levels.data : "");
+	strbuf_done(&levels);
+	return rc;
+}
+
+/* Item i into the reply's next slot (the jansson path). */
+static enum error_code jansson_item(const struct model *m, const json_t *item, size_t i,
+				    struct encoder_value *values, struct predict_reply *r,
+				    struct error *err)
+{
+	char prefix[JSONUTIL_PATH_MAX];
+	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0};
+	struct item_in in;
+	enum error_code rc;
+	int asked = -1;
+
+	rc = read_item(item, i, &in, err);
+	if (rc)
+		return rc;
+	if (json_is_string(in.id))
+		id = (struct predict_id){PREDICT_ID_STRING, json_string_value(in.id), json_string_length(in.id), 0};
+	else if (json_is_integer(in.id))
+		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, (long long)json_integer_value(in.id)};
+	snprintf(prefix, sizeof prefix, "items[%zu].features", i);
+	rc = encoder_values_from_json(m->enc, in.features, values, prefix, err);
+	if (rc)
+		return rc;
+	if (in.has_level && (asked = spec_level_index(&m->spec, in.level)) < 0)
+		return unknown_level(m, i, in.level, err);
+	rc = predict_batch_set(&r->batch, m, predict_reply_slot(r), values, asked, prefix, err);
+	return rc ? rc : predict_reply_push(r, &id, err);
+}
+
+/* The reply's end both paths share: its counts go to the outcome. */
+static enum error_code finish(struct predict_reply *r, struct predict_outcome *outcome,
+			      struct error *err)
+{
+	enum error_code rc = predict_reply_end(r, err);
+
+	if (rc)
+		return rc;
+	outcome->items = predict_reply_items(r);
+	outcome->unknown_counts = r->unknown_counts;
+	r->unknown_counts = NULL;
+	return ERROR_OK;
+}
+
+enum error_code predict_api_run_jansson(const char *body, size_t len,
+					const struct predict_limits *lim, predict_resolve_fn resolve,
+					void *ctx, struct strbuf *reply,
+					struct predict_outcome *outcome, struct error *err)
+{
+	struct predict_reply r = {0};
 	struct encoder_value *values = NULL;
-	struct item_in *items = NULL;
-	struct item_id *ids = NULL;
-	const char *model_name = NULL, *objective_name = NULL;
-	bool include_levels = false;
 	enum spec_objective objective;
+	struct request_in in;
 	json_error_t jerr;
-	json_t *root, *arr = NULL;
+	json_t *root;
 	struct model *m = NULL;
 	enum error_code rc;
-	size_t n, i;
+	size_t i;
 
 	memset(outcome, 0, sizeof *outcome);
+	if (more_items_than(body, len, lim->max_items))
+		return too_many_items(lim->max_items, err);
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
 		return json_syntax_error(&jerr, err);
-
-	rc = jsonutil_expect_object(root, top_keys, "", err);
-	if (!rc)
-		rc = jsonutil_get_string(root, "model", "", false, &model_name, err);
-	if (!rc)
-		rc = jsonutil_get_string(root, "objective", "", false, &objective_name, err);
-	if (!rc)
-		rc = jsonutil_get_bool(root, "include_levels", "", false, &include_levels, err);
-	if (!rc)
-		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &arr, err);
+	rc = read_request(root, lim->max_items, &in, err);
 	if (rc)
 		goto out;
-	n = json_array_size(arr);
-	if (n == 0) {
-		rc = error_set(err, ERROR_INVALID, "items", "items: must hold at least one item");
-		goto out;
-	}
-	if (n > max_items) {
-		rc = error_set(err, ERROR_TOO_LARGE, "items",
-			       "items: %zu items is more than the limit of %zu per request", n, max_items);
-		goto out;
-	}
-	m = resolve(ctx, model_name, err);
+	m = resolve(ctx, in.model_name, err);
 	if (!m) {
 		rc = err && err->code ? err->code : ERROR_UNAVAILABLE;
 		goto out;
 	}
-	objective = m->spec.objective;
-	if (objective_name && !spec_objective_parse(objective_name, &objective)) {
-		rc = error_set(err, ERROR_INVALID, "objective",
-			       "objective: \"%s\" is not one of revenue, units, profit", objective_name);
+	rc = objective_for(m, in.objective_name, &objective, err);
+	if (!rc)
+		rc = check_memory(m, in.n, in.include_levels, lim->max_memory, err);
+	if (rc)
 		goto out;
-	}
-	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) {
-		rc = error_set(err, ERROR_INVALID, "objective",
-			       "objective: profit needs a unit-cost feature, and model %s has none",
-			       m->name);
-		goto out;
-	}
-	items = calloc(n, sizeof *items);
-	ids = calloc(n, sizeof *ids);
 	values = calloc(encoder_n_inputs(m->enc) + 1, sizeof *values);
-	if (!items || !ids || !values) {
+	if (!values) {
 		rc = error_nomem(err, "request items");
 		goto out;
 	}
-	rc = predict_batch_init(&batch, m, n, err);
-	for (i = 0; !rc && i < n; i++) {
-		char prefix[JSONUTIL_PATH_MAX];
-		int asked = -1;
-
-		rc = read_item(json_array_get(arr, i), i, &items[i], err);
-		if (rc)
-			break;
-		if (json_is_string(items[i].id))
-			ids[i] = (struct item_id){ITEM_ID_STRING, json_string_value(items[i].id),
-						  json_string_length(items[i].id), 0};
-		else if (json_is_integer(items[i].id))
-			ids[i] = (struct item_id){ITEM_ID_INTEGER, NULL, 0, (long long)json_integer_value(items[i].id)};
-		snprintf(prefix, sizeof prefix, "items[%zu].features", i);
-		rc = encoder_values_from_json(m->enc, items[i].features, values, prefix, err);
-		if (rc)
-			break;
-		if (items[i].has_level) {
-			asked = spec_level_index(&m->spec, items[i].level);
-			if (asked < 0) {
-				struct strbuf levels;
-				char field[JSONUTIL_PATH_MAX];
-				strbuf_init(&levels);
-				write_levels_list(&levels, &m->spec);
-				snprintf(field, sizeof field, "items[%zu].promotion_level", i);
-				rc = error_set(err, ERROR_INVALID, field,
-					       "%s: %lld is not a promotion level of model %s (levels: %s)",
-					       field, items[i].level, m->name,
-					       levels.data ? levels.data : "");
-				strbuf_done(&levels);
-				break;
-			}
-		}
-		rc = predict_batch_set(&batch, m, i, values, asked, prefix, err);
-	}
-	if (rc)
-		goto out;
-	rc = finish(&batch, m, ids, include_levels, objective, reply, outcome, err);
+	rc = predict_reply_begin(&r, m, objective, in.include_levels, reply, NULL, err);
+	for (i = 0; !rc && i < in.n; i++)
+		rc = jansson_item(m, json_array_get(in.items, i), i, values, &r, err);
+	if (!rc)
+		rc = finish(&r, outcome, err);
 out:
 	outcome->model = m; /* reported even on failure: the access log names it */
-	predict_batch_done(&batch);
+	if (rc)
+		strbuf_reset(reply);
+	predict_reply_done(&r);
 	free(values);
-	free(items);
-	free(ids);
 	json_decref(root);
 	return rc;
 }
@@ -501,39 +529,36 @@ static bool fast_value(const struct model *m, int idx, const struct reqparse_val
 	return true;
 }
 
-/* The fast path's per-request arrays, carved from the scratch's memory. */
+/* The fast path's per-request memory, from the scratch: the reply's tile, then values and seen. */
 struct fast_arrays {
-	struct predict_batch batch;
 	struct encoder_value *values; /* (n_in + 1) */
-	struct item_id *ids;          /* (n_items) */
 	uint32_t *seen;               /* (n_in + 1): the item (i + 1) that last set each input */
+	void *reply_mem;              /* predict_reply_bytes */
 };
 
-static bool fast_arrays(struct predict_api_scratch *sc, const struct model *m, size_t n_items,
-			size_t n_in, struct fast_arrays *a)
+static bool fast_arrays(struct predict_api_scratch *sc, const struct model *m, size_t n_in,
+			struct fast_arrays *a)
 {
-	/* One piece of the scratch: the batch, then values, ids and seen. */
-	size_t batch_bytes = (predict_batch_bytes(m, n_items) + 63) & ~(size_t)63; /* keeps what follows aligned */
-	size_t extra = (n_in + 1) * (sizeof *a->values + sizeof *a->seen) + n_items * sizeof *a->ids + 64;
-	char *mem;
+	size_t reply_bytes = (predict_reply_bytes(m) + 63) & ~(size_t)63; /* keeps what follows aligned */
+	size_t extra = (n_in + 1) * (sizeof *a->values + sizeof *a->seen);
+	char *mem = scratch_get(sc, reply_bytes + extra);
 
-	if (batch_bytes < 64 || !(mem = scratch_get(sc, batch_bytes + extra)))
+	if (!mem)
 		return false;
-	predict_batch_layout(&a->batch, m, n_items, mem);
-	a->values = (struct encoder_value *)(void *)(mem + batch_bytes);
-	a->ids = (struct item_id *)(void *)(a->values + n_in + 1);
-	a->seen = (uint32_t *)(void *)(a->ids + n_items);
+	a->reply_mem = mem;
+	a->values = (struct encoder_value *)(void *)(mem + reply_bytes);
+	a->seen = (uint32_t *)(void *)(a->values + n_in + 1);
 	memset(a->seen, 0, (n_in + 1) * sizeof *a->seen);
-	memset(a->ids, 0, n_items * sizeof *a->ids);
 	return true;
 }
 
-/* Item i from the tape into the batch; false: let jansson decide. */
+/* Item i from the tape into the reply's next slot; false: let jansson decide. */
 static bool fast_item(struct predict_api_scratch *sc, const struct model *m, size_t i,
-		      struct fast_arrays *a, bool *trust)
+		      struct fast_arrays *a, struct predict_reply *r, bool *trust)
 {
 	const struct reqparse_item *it = &sc->rp.items[i];
 	size_t n_in = encoder_n_inputs(m->enc), f;
+	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0};
 	struct error err;
 	int asked = -1;
 
@@ -552,19 +577,16 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 		if (!fast_value(m, idx, &ft->value, a->values))
 			return false;
 	}
-	if (it->level.kind == REQPARSE_INT) {
-		asked = spec_level_index(&m->spec, it->level.i);
-		if (asked < 0)
-			return false;
-	}
-	error_init(&err);
-	if (predict_batch_set(&a->batch, m, i, a->values, asked, NULL, &err) != ERROR_OK)
+	if (it->level.kind == REQPARSE_INT && (asked = spec_level_index(&m->spec, it->level.i)) < 0)
 		return false;
 	if (it->id.kind == REQPARSE_STRING)
-		a->ids[i] = (struct item_id){ITEM_ID_STRING, it->id.s, it->id.len, 0};
+		id = (struct predict_id){PREDICT_ID_STRING, it->id.s, it->id.len, 0};
 	else if (it->id.kind == REQPARSE_INT)
-		a->ids[i] = (struct item_id){ITEM_ID_INTEGER, NULL, 0, it->id.i};
-	return true;
+		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, it->id.i};
+	error_init(&err);
+	return predict_batch_set(&r->batch, m, predict_reply_slot(r), a->values, asked, NULL, &err) ==
+		       ERROR_OK &&
+	       predict_reply_push(r, &id, &err) == ERROR_OK;
 }
 
 /* A string of the tape as a C string in buf; false when it does not fit or holds a NUL. */
@@ -583,11 +605,12 @@ static bool tape_string(const struct reqparse_value *v, char *buf, size_t size)
  * (an unknown or repeated feature, a type the contract refuses, an unknown
  * level, any error at all), it gives up and the jansson path decides.
  */
-static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t len, size_t max_items,
-		     predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
-		     struct predict_outcome *outcome, enum error_code *rc)
+static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t len,
+		     const struct predict_limits *lim, predict_resolve_fn resolve, void *ctx,
+		     struct strbuf *reply, struct predict_outcome *outcome)
 {
 	struct reqparse *rp = &sc->rp;
+	struct predict_reply r = {0};
 	struct fast_arrays a;
 	enum spec_objective objective;
 	struct error err;
@@ -597,7 +620,8 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	size_t i;
 
 	error_init(&err);
-	if (reqparse_parse(rp, body, len) != REQPARSE_OK || rp->n_items > max_items)
+	rp->max_items = lim->max_items;
+	if (reqparse_parse(rp, body, len) != REQPARSE_OK)
 		goto out;
 	if (rp->model.kind == REQPARSE_STRING && !tape_string(&rp->model, name, sizeof name))
 		goto out;
@@ -610,36 +634,33 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	    (!tape_string(&rp->objective, objective_name, sizeof objective_name) ||
 	     !spec_objective_parse(objective_name, &objective)))
 		goto out;
-	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
-		goto out;
-	if (!fast_arrays(sc, m, rp->n_items, encoder_n_inputs(m->enc), &a))
+	if ((objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) ||
+	    check_memory(m, rp->n_items, rp->include_levels, lim->max_memory, &err) != ERROR_OK ||
+	    !fast_arrays(sc, m, encoder_n_inputs(m->enc), &a) ||
+	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err))
 		goto out;
 	for (i = 0; i < rp->n_items; i++)
-		if (!fast_item(sc, m, i, &a, &trust))
+		if (!fast_item(sc, m, i, &a, &r, &trust))
 			goto out;
-	*rc = finish(&a.batch, m, a.ids, rp->include_levels, objective, reply, outcome, &err);
-	if (*rc == ERROR_OK) {
+	if (finish(&r, outcome, &err) == ERROR_OK) {
 		outcome->model = m;
 		done = true;
-	} else {
-		strbuf_reset(reply);
-		free(outcome->unknown_counts);
-		outcome->unknown_counts = NULL;
 	}
 out:
+	if (!done)
+		strbuf_reset(reply);
+	predict_reply_done(&r);
 	scratch_trim(sc);
 	return done;
 }
 
 enum error_code predict_api_run(struct predict_api_scratch *sc, const char *body, size_t len,
-				size_t max_items, predict_resolve_fn resolve, void *ctx,
-				struct strbuf *reply, struct predict_outcome *outcome,
+				const struct predict_limits *lim, predict_resolve_fn resolve,
+				void *ctx, struct strbuf *reply, struct predict_outcome *outcome,
 				struct error *err)
 {
-	enum error_code rc = ERROR_OK;
-
 	memset(outcome, 0, sizeof *outcome);
-	if (sc && run_fast(sc, body, len, max_items, resolve, ctx, reply, outcome, &rc))
-		return rc;
-	return predict_api_run_jansson(body, len, max_items, resolve, ctx, reply, outcome, err);
+	if (sc && run_fast(sc, body, len, lim, resolve, ctx, reply, outcome))
+		return ERROR_OK;
+	return predict_api_run_jansson(body, len, lim, resolve, ctx, reply, outcome, err);
 }

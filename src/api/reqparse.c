@@ -335,8 +335,10 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 			if (eat(&c, ']'))
 				return REQPARSE_FALLBACK;
 			do {
-				struct reqparse_item *p = util_reserve(r->items, &r->cap_items,
-								       r->n_items, sizeof *p, 16);
+				struct reqparse_item *p;
+				if (r->max_items && r->n_items == r->max_items)
+					return REQPARSE_FALLBACK; /* one too many: read no further */
+				p = util_reserve(r->items, &r->cap_items, r->n_items, sizeof *p, 16);
 				if (!p)
 					return REQPARSE_FALLBACK;
 				r->items = p;

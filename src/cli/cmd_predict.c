@@ -203,7 +203,7 @@ int cmd_predict(int argc, char **argv)
 				goto out;
 			}
 		}
-		predict_batch_run(&batch, m, objective);
+		predict_batch_run(&batch, m, B, objective);
 		for (k = 0; k < B; k++) {
 			int lv = predict_reported_level(&batch, k);
 			size_t r = k * batch.K + (size_t)lv;

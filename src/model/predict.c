@@ -115,16 +115,25 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 	return ERROR_OK;
 }
 
-void predict_batch_run(struct predict_batch *b, const struct model *m, enum spec_objective objective)
+size_t predict_tile_items(const struct model *m)
 {
-	size_t rows = b->n * b->K, r, i;
+	size_t per_item = predict_batch_bytes(m, 1), n;
 
-	mlp_forward_levels(&m->mlp, b->x, b->n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
+	n = per_item ? PREDICT_TILE_BYTES / per_item : 1;
+	return n < 1 ? 1 : n > PREDICT_TILE_ITEMS ? PREDICT_TILE_ITEMS : n;
+}
+
+void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
+		       enum spec_objective objective)
+{
+	size_t rows = n * b->K, r, i;
+
+	mlp_forward_levels(&m->mlp, b->x, n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
 	for (r = 0; r < rows; r++) {
 		b->sales[r] = promo_sales_head(&m->spec, b->y[2 * r]);
 		b->exposure[r] = promo_exposure_head(b->y[2 * r + 1]);
 	}
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < n; i++)
 		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->sales + i * b->K,
 						      b->price[i], b->unit_cost[i],
 						      b->value + i * b->K);

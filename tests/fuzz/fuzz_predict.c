@@ -11,6 +11,7 @@
 #include "shelfcast/predict_api.h"
 #include "shelfcast/strbuf.h"
 
+static const struct predict_limits limits = {64, 64u << 20};
 static struct model *model;
 static struct predict_api_scratch *scratch;
 
@@ -43,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strbuf_init(&r2);
 	error_init(&e1);
 	error_init(&e2);
-	c1 = predict_api_run(scratch, (const char *)data, size, 64, resolve, NULL, &r1, &o1, &e1);
-	c2 = predict_api_run_jansson((const char *)data, size, 64, resolve, NULL, &r2, &o2, &e2);
+	c1 = predict_api_run(scratch, (const char *)data, size, &limits, resolve, NULL, &r1, &o1, &e1);
+	c2 = predict_api_run_jansson((const char *)data, size, &limits, resolve, NULL, &r2, &o2, &e2);
 	if (c1 != c2 || (c1 == ERROR_OK && (r1.len != r2.len || memcmp(r1.data, r2.data, r1.len))) ||
 	    strcmp(e1.message, e2.message) || strcmp(e1.field, e2.field)) {
 		fprintf(stderr, "fast path and jansson path differ: %d %s / %d %s\n", c1, e1.message, c2,

@@ -32,6 +32,7 @@ char *__wrap_strndup(const char *s, size_t n);
 /* ---- a counting, failing allocator with a table of live blocks ---- */
 
 #define LIVE_SLOTS (1u << 20)
+static const struct predict_limits limits = {100, 64u << 20};
 static void *live[LIVE_SLOTS]; /* open addressing; (void *)1 marks a deleted slot */
 static size_t live_count;
 static long armed_calls, fail_at;
@@ -279,8 +280,8 @@ static enum error_code op_request(void *arg)
 	strbuf_init(&reply);
 	error_init(&err);
 	rc = c->jansson_only
-		     ? predict_api_run_jansson(c->body, strlen(c->body), 100, resolve, NULL, &reply, &o, &err)
-		     : predict_api_run(g_scratch, c->body, strlen(c->body), 100, resolve, NULL, &reply, &o, &err);
+		     ? predict_api_run_jansson(c->body, strlen(c->body), &limits, resolve, NULL, &reply, &o, &err)
+		     : predict_api_run(g_scratch, c->body, strlen(c->body), &limits, resolve, NULL, &reply, &o, &err);
 	predict_outcome_done(&o);
 	strbuf_done(&reply);
 	/* An expected contract error is this operation's success. */
@@ -348,7 +349,7 @@ static void test_request_path_survives_every_allocation_failure(void **state)
 	assert_non_null(g_scratch);
 	strbuf_init(&warm);
 	error_init(&err);
-	predict_api_run(g_scratch, cases[0].body, strlen(cases[0].body), 100, resolve, NULL, &warm, &o, &err);
+	predict_api_run(g_scratch, cases[0].body, strlen(cases[0].body), &limits, resolve, NULL, &warm, &o, &err);
 	predict_outcome_done(&o);
 	strbuf_done(&warm);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -10,6 +10,7 @@
 #include "shelfcast/reqparse.h"
 #include "shelfcast/strbuf.h"
 
+static const struct predict_limits limits = {100, 64u << 20};
 static struct model *the_model;
 static struct predict_api_scratch *the_scratch; /* the fast path's, kept between requests as a worker keeps it */
 
@@ -32,7 +33,7 @@ static json_t *run_ok(const char *body)
 
 	strbuf_init(&reply);
 	error_init(&err);
-	if (predict_api_run(the_scratch, body, strlen(body), 100, resolve, NULL, &reply, &o, &err) != ERROR_OK)
+	if (predict_api_run(the_scratch, body, strlen(body), &limits, resolve, NULL, &reply, &o, &err) != ERROR_OK)
 		fail_msg("%s: %s", body, err.message);
 	j = json_loads(reply.data, 0, NULL);
 	assert_non_null(j);
@@ -50,7 +51,7 @@ static void run_err(const char *body, enum error_code code, const char *field, c
 
 	strbuf_init(&reply);
 	error_init(&err);
-	rc = predict_api_run(the_scratch, body, strlen(body), 100, resolve, NULL, &reply, &o, &err);
+	rc = predict_api_run(the_scratch, body, strlen(body), &limits, resolve, NULL, &reply, &o, &err);
 	if (rc != code)
 		fail_msg("%s: code %d (%s), expected %d", body, rc, err.message, code);
 	if (field && strcmp(err.field, field))
@@ -175,7 +176,125 @@ static void test_too_many_items_is_too_large(void **state)
 	for (i = 0; i < 101; i++)
 		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
 	strbuf_puts(&body, "]}");
-	run_err(body.data, ERROR_TOO_LARGE, "items", "limit of 100");
+	run_err(body.data, ERROR_TOO_LARGE, "items", "more than the limit of 100 items");
+	strbuf_done(&body);
+}
+
+/*
+ * The item limit is found by a scan that stops at the item past it, before
+ * the body is parsed: what comes after (even broken JSON) is never read.
+ * Commas, brackets and the word "items" inside strings or deeper values do
+ * not count; "items" written with escapes is the same key to jansson and is
+ * refused after the parse with the same message.
+ */
+static void test_item_limit_stops_reading_at_the_item_past_it(void **state)
+{
+	struct strbuf body;
+	int i;
+	(void)state;
+	strbuf_init(&body);
+	strbuf_puts(&body, "{\"model\": \"a,b]\\\"items\", \"items\": [");
+	for (i = 0; i < 101; i++)
+		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1, \"brand\": \",[{\"}}", i ? "," : "");
+	strbuf_puts(&body, ", this is not JSON");
+	run_err(body.data, ERROR_TOO_LARGE, "items", "more than the limit of 100 items");
+	strbuf_done(&body);
+	/* exactly at the limit, with nested arrays and commas in strings: scored */
+	strbuf_init(&body);
+	strbuf_puts(&body, "{\"items\": [");
+	for (i = 0; i < 100; i++)
+		strbuf_printf(&body, "%s{\"id\": \"a,b,[c]\", \"features\": {\"weight\": 1, \"brand\": \"a\"}}", i ? ", " : "");
+	strbuf_puts(&body, "]}");
+	json_decref(run_ok(body.data));
+	strbuf_done(&body);
+	/* the key with an escape: jansson's "items", counted after the parse */
+	strbuf_init(&body);
+	strbuf_puts(&body, "{\"it\\u0065ms\": [");
+	for (i = 0; i < 101; i++)
+		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
+	strbuf_puts(&body, "]}");
+	run_err(body.data, ERROR_TOO_LARGE, "items", "more than the limit of 100 items");
+	strbuf_done(&body);
+	/* "items" deeper down is not the items array */
+	run_err("{\"model\": \"test\", \"objective\": \"revenue\", \"x\": {\"items\": [1,2,3]}}", ERROR_INVALID, "x", NULL);
+}
+
+/* Items are scored a tile at a time: a request of several tiles answers as its items one by one. */
+static void test_several_tiles_answer_as_items_one_by_one(void **state)
+{
+	size_t tile = predict_tile_items(the_model), n = 2 * tile + 7, i;
+	struct strbuf body;
+	json_t *all, *one;
+	char item[160];
+	(void)state;
+	assert_true(tile >= 1 && tile <= PREDICT_TILE_ITEMS);
+	strbuf_init(&body);
+	strbuf_puts(&body, "{\"include_levels\": true, \"items\": [");
+	for (i = 0; i < n; i++)
+		strbuf_printf(&body, "%s{\"id\": %zu, \"features\": {\"weight\": %zu.5, \"price\": %zu, \"brand\": \"%s\"}}",
+			      i ? "," : "", i, i % 7, 1 + i % 40, i % 3 ? "a" : "zz");
+	strbuf_puts(&body, "]}");
+	{
+		struct predict_limits big = {1000, 64u << 20};
+		struct strbuf reply;
+		struct predict_outcome o;
+		struct error err;
+		strbuf_init(&reply);
+		error_init(&err);
+		assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &big, resolve, NULL, &reply, &o,
+						 &err), ERROR_OK);
+		assert_int_equal(o.items, n);
+		assert_non_null(o.unknown_counts); /* brand "zz" on a third of the items */
+		all = json_loads(reply.data, 0, NULL);
+		predict_outcome_done(&o);
+		strbuf_done(&reply);
+	}
+	assert_int_equal(json_array_size(json_object_get(all, "predictions")), n);
+	for (i = 0; i < n; i += 13) {
+		snprintf(item, sizeof item, "{\"include_levels\": true, \"items\": [{\"id\": %zu, \"features\": "
+			 "{\"weight\": %zu.5, \"price\": %zu, \"brand\": \"%s\"}}]}", i, i % 7, 1 + i % 40, i % 3 ? "a" : "zz");
+		one = run_ok(item);
+		if (!json_equal(json_array_get(json_object_get(one, "predictions"), 0),
+				json_array_get(json_object_get(all, "predictions"), i)))
+			fail_msg("item %zu differs from its own request", i);
+		json_decref(one);
+	}
+	json_decref(all);
+	strbuf_done(&body);
+}
+
+/* A model whose output overflows for an item answers 422 naming it, never a null or a 500. */
+static void test_a_non_finite_output_names_its_item(void **state)
+{
+	(void)state;
+	/* weight has no clip bounds: (1e308 - 1) / 0.5 is beyond float and double */
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}}, {\"features\": {\"weight\": 1e308}}]}",
+		ERROR_INVALID, "items[1]", "not a finite number");
+}
+
+/* A request whose reply and encoding would pass the memory limit is refused before any work. */
+static void test_memory_limit_refuses_before_the_work(void **state)
+{
+	struct predict_limits tight = {100, 4096};
+	struct strbuf body, reply;
+	struct predict_outcome o;
+	struct error err;
+	int i;
+	(void)state;
+	strbuf_init(&body);
+	strbuf_puts(&body, "{\"items\": [");
+	for (i = 0; i < 50; i++)
+		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
+	strbuf_puts(&body, "]}");
+	strbuf_init(&reply);
+	error_init(&err);
+	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
+			 ERROR_TOO_LARGE);
+	assert_string_equal(err.field, "items");
+	assert_non_null(strstr(err.message, "50 items of model test"));
+	assert_int_equal(reply.len, 0);
+	predict_outcome_done(&o);
+	strbuf_done(&reply);
 	strbuf_done(&body);
 }
 
@@ -275,8 +394,8 @@ static void test_fast_path_and_jansson_path_answer_alike(void **state)
 		error_init(&e1);
 		error_init(&e2);
 		random_request(&body, &seed);
-		c1 = predict_api_run(the_scratch, body.data, body.len, 100, resolve, NULL, &r1, &o1, &e1);
-		c2 = predict_api_run_jansson(body.data, body.len, 100, resolve, NULL, &r2, &o2, &e2);
+		c1 = predict_api_run(the_scratch, body.data, body.len, &limits, resolve, NULL, &r1, &o1, &e1);
+		c2 = predict_api_run_jansson(body.data, body.len, &limits, resolve, NULL, &r2, &o2, &e2);
 		if (c1 != c2 || (c1 == ERROR_OK && (r1.len != r2.len || memcmp(r1.data, r2.data, r1.len))) ||
 		    strcmp(e1.message, e2.message) || strcmp(e1.field, e2.field))
 			fail_msg("request %s\nfast: %d %s %s\njansson: %d %s %s", body.data, c1,
@@ -337,8 +456,8 @@ static void test_key_hints_never_carry_over_to_another_model_or_order(void **sta
 		strbuf_init(&r2);
 		error_init(&e1);
 		error_init(&e2);
-		c1 = predict_api_run(the_scratch, body, strlen(body), 100, resolve_ctx, m, &r1, &o1, &e1);
-		c2 = predict_api_run_jansson(body, strlen(body), 100, resolve_ctx, m, &r2, &o2, &e2);
+		c1 = predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, m, &r1, &o1, &e1);
+		c2 = predict_api_run_jansson(body, strlen(body), &limits, resolve_ctx, m, &r2, &o2, &e2);
 		if (c1 != ERROR_OK || c2 != ERROR_OK || r1.len != r2.len || memcmp(r1.data, r2.data, r1.len))
 			fail_msg("round %d, model %s, %s\nfast: %s %s\njansson: %s %s", round, m->name, body,
 				 r1.data ? r1.data : "", e1.message, r2.data ? r2.data : "", e2.message);
@@ -418,6 +537,10 @@ int main(void)
 		cmocka_unit_test(test_reported_numbers_match_a_direct_forward_pass),
 		cmocka_unit_test(test_bad_requests_name_their_field),
 		cmocka_unit_test(test_too_many_items_is_too_large),
+		cmocka_unit_test(test_item_limit_stops_reading_at_the_item_past_it),
+		cmocka_unit_test(test_several_tiles_answer_as_items_one_by_one),
+		cmocka_unit_test(test_a_non_finite_output_names_its_item),
+		cmocka_unit_test(test_memory_limit_refuses_before_the_work),
 		cmocka_unit_test(test_deep_nesting_is_malformed_not_a_crash),
 		cmocka_unit_test(test_fast_path_and_jansson_path_answer_alike),
 		cmocka_unit_test(test_fast_numbers_are_exact_or_fall_back),

@@ -1,0 +1,92 @@
+/*
+ * predict_reply — the /v1/predict reply, written while items are scored a
+ * tile at a time (predict_tile_items): each full tile is scored and its
+ * predictions appended before the next is encoded, so a request's working
+ * memory is one tile whatever its item count and the model's width.
+ *
+ *   {"model": {"name", "version"},
+ *    "predictions": [{"id"?, "promotion_level", "predicted_sales",
+ *                     "exposure_probability", "recommended_promotion_level",
+ *                     "unknown"?: [feature, ...],
+ *                     "levels"?: [{"level", "predicted_sales", "exposure_probability",
+ *                                  "expected_<objective>"}, ...]}, ...]}
+ *
+ * Use: predict_reply_begin; per item, encode into slot predict_reply_slot
+ * of r->batch (predict_batch_set) and predict_reply_push; predict_reply_end.
+ *
+ * Thread-safety: a struct predict_reply belongs to one request.
+ */
+#ifndef SHELFCAST_PREDICT_REPLY_H
+#define SHELFCAST_PREDICT_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shelfcast/error.h"
+#include "shelfcast/model.h"
+#include "shelfcast/predict.h"
+#include "shelfcast/strbuf.h"
+
+/* An item's id as the reply echoes it. */
+enum predict_id_kind { PREDICT_ID_NONE = 0, PREDICT_ID_STRING, PREDICT_ID_INTEGER };
+
+struct predict_id {
+	enum predict_id_kind kind;
+	const char *s;   /* PREDICT_ID_STRING: unescaped bytes, borrowed until the item's tile is written */
+	size_t len;
+	long long i;     /* PREDICT_ID_INTEGER */
+};
+
+struct predict_reply {
+	const struct model *m;
+	enum spec_objective objective;
+	bool include_levels;
+	struct strbuf *out;
+	struct predict_batch batch;   /* one tile */
+	struct predict_id *ids;       /* (tile) */
+	size_t tile, fill, written;   /* items per tile, in the current tile, written before it */
+	uint32_t *unknown_counts;     /* (n_categorical) unknown values per feature: new, NULL until one */
+	void *own;                    /* what begin allocated (mem NULL), freed by done */
+};
+
+/* Bytes predict_reply_begin needs for model m when the caller provides them. */
+size_t predict_reply_bytes(const struct model *m);
+
+/*
+ * Start the reply, appended to out.  mem: predict_reply_bytes(m) bytes the
+ * caller keeps until predict_reply_done, 64-byte aligned, or NULL to
+ * allocate them.
+ */
+enum error_code predict_reply_begin(struct predict_reply *r, const struct model *m,
+				    enum spec_objective objective, bool include_levels,
+				    struct strbuf *out, void *mem, struct error *err);
+
+/* The slot of r->batch the next item is encoded into. */
+static inline size_t predict_reply_slot(const struct predict_reply *r)
+{
+	return r->fill;
+}
+
+/*
+ * The item in the slot is encoded: keep its id, and when the tile is full,
+ * score it and write its predictions.  Fails with ERROR_INVALID naming the
+ * item (items[i]) when the model's output for it is not a finite number,
+ * ERROR_NOMEM when the reply cannot grow.
+ */
+enum error_code predict_reply_push(struct predict_reply *r, const struct predict_id *id,
+				   struct error *err);
+
+/* Score and write the last tile, close the reply.  The same errors as push. */
+enum error_code predict_reply_end(struct predict_reply *r, struct error *err);
+
+/* Items written so far. */
+static inline size_t predict_reply_items(const struct predict_reply *r)
+{
+	return r->written;
+}
+
+/* Free what begin allocated (not the caller's mem, not unknown_counts once taken). Accepts a zeroed struct. */
+void predict_reply_done(struct predict_reply *r);
+
+#endif

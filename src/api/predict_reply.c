@@ -1,0 +1,201 @@
+/* predict_reply — see include/shelfcast/predict_reply.h. */
+#include "shelfcast/predict_reply.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/util.h"
+
+/* The tile's batch, then its ids. */
+static size_t batch_part(const struct model *m)
+{
+	return (predict_batch_bytes(m, predict_tile_items(m)) + 63) & ~(size_t)63;
+}
+
+size_t predict_reply_bytes(const struct model *m)
+{
+	return batch_part(m) + predict_tile_items(m) * sizeof(struct predict_id);
+}
+
+enum error_code predict_reply_begin(struct predict_reply *r, const struct model *m,
+				    enum spec_objective objective, bool include_levels,
+				    struct strbuf *out, void *mem, struct error *err)
+{
+	memset(r, 0, sizeof *r);
+	if (!mem && !(mem = r->own = malloc(predict_reply_bytes(m))))
+		return error_nomem(err, "a tile of items");
+	r->m = m;
+	r->objective = objective;
+	r->include_levels = include_levels;
+	r->out = out;
+	r->tile = predict_tile_items(m);
+	predict_batch_layout(&r->batch, m, r->tile, mem);
+	r->ids = (struct predict_id *)(void *)((char *)mem + batch_part(m));
+	strbuf_puts(out, "{\"model\":{\"name\":");
+	strbuf_json_string(out, m->name, strlen(m->name));
+	strbuf_puts(out, ",\"version\":");
+	strbuf_json_int(out, m->version);
+	strbuf_puts(out, "},\"predictions\":[");
+	return ERROR_OK;
+}
+
+void predict_reply_done(struct predict_reply *r)
+{
+	free(r->own);
+	free(r->unknown_counts);
+	memset(r, 0, sizeof *r);
+}
+
+/* A level's number, then row r's "predicted_sales" and "exposure_probability". */
+static void write_row(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec,
+		      size_t level, size_t row)
+{
+	strbuf_json_int(sb, spec->levels[level].level);
+	strbuf_puts(sb, ",\"predicted_sales\":");
+	strbuf_json_double(sb, b->sales[row], PREDICT_DIGITS);
+	strbuf_puts(sb, ",\"exposure_probability\":");
+	strbuf_json_double(sb, b->exposure[row], PREDICT_DIGITS);
+}
+
+static void write_unknown(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec,
+			  size_t k)
+{
+	size_t nc = spec->n_categorical ? spec->n_categorical : 1, u;
+
+	strbuf_puts(sb, ",\"unknown\":[");
+	for (u = 0; u < b->n_unknown[k]; u++) {
+		const char *name = spec->categorical[b->unknown[k * nc + u]].name;
+		if (u)
+			strbuf_putc(sb, ',');
+		strbuf_json_string(sb, name, strlen(name));
+	}
+	strbuf_putc(sb, ']');
+}
+
+static void write_levels(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec,
+			 size_t k, const char *objective_name)
+{
+	size_t l;
+
+	strbuf_puts(sb, ",\"levels\":[");
+	for (l = 0; l < b->K; l++) {
+		size_t row = k * b->K + l;
+		if (l)
+			strbuf_putc(sb, ',');
+		strbuf_puts(sb, "{\"level\":");
+		write_row(sb, b, spec, l, row);
+		strbuf_puts(sb, ",\"expected_");
+		strbuf_puts(sb, objective_name);
+		strbuf_puts(sb, "\":");
+		strbuf_json_double(sb, b->value[row], PREDICT_DIGITS);
+		strbuf_putc(sb, '}');
+	}
+	strbuf_putc(sb, ']');
+}
+
+/* Item k of the tile. */
+static void write_prediction(struct predict_reply *r, size_t k)
+{
+	const struct predict_batch *b = &r->batch;
+	const struct spec *spec = &r->m->spec;
+	const struct predict_id *id = &r->ids[k];
+	struct strbuf *sb = r->out;
+	int lv = predict_reported_level(b, k);
+
+	if (r->written + k)
+		strbuf_putc(sb, ',');
+	strbuf_putc(sb, '{');
+	if (id->kind != PREDICT_ID_NONE) {
+		strbuf_puts(sb, "\"id\":");
+		if (id->kind == PREDICT_ID_STRING)
+			strbuf_json_string(sb, id->s, id->len);
+		else
+			strbuf_json_int(sb, id->i);
+		strbuf_putc(sb, ',');
+	}
+	strbuf_puts(sb, "\"promotion_level\":");
+	write_row(sb, b, spec, (size_t)lv, k * b->K + (size_t)lv);
+	strbuf_puts(sb, ",\"recommended_promotion_level\":");
+	strbuf_json_int(sb, spec->levels[b->recommended[k]].level);
+	if (b->n_unknown[k])
+		write_unknown(sb, b, spec, k);
+	if (r->include_levels)
+		write_levels(sb, b, spec, k, spec_objective_name(r->objective));
+	strbuf_putc(sb, '}');
+}
+
+/* Are item k's numbers, at every level, finite? */
+static bool finite_item(const struct predict_batch *b, size_t k)
+{
+	size_t l;
+	for (l = 0; l < b->K; l++) {
+		size_t row = k * b->K + l;
+		if (!isfinite(b->sales[row]) || !isfinite(b->exposure[row]) || !isfinite(b->value[row]))
+			return false;
+	}
+	return true;
+}
+
+static enum error_code count_unknown(struct predict_reply *r, size_t k, struct error *err)
+{
+	const struct predict_batch *b = &r->batch;
+	size_t nc = r->m->spec.n_categorical ? r->m->spec.n_categorical : 1, u;
+
+	if (!b->n_unknown[k])
+		return ERROR_OK;
+	if (!r->unknown_counts &&
+	    !(r->unknown_counts = calloc(r->m->spec.n_categorical + 1, sizeof *r->unknown_counts)))
+		return error_nomem(err, "the unknown-category counts");
+	for (u = 0; u < b->n_unknown[k]; u++)
+		r->unknown_counts[b->unknown[k * nc + u]]++;
+	return ERROR_OK;
+}
+
+/* Score the tile's items and write them. */
+static enum error_code flush(struct predict_reply *r, struct error *err)
+{
+	enum error_code rc;
+	size_t k;
+
+	if (!r->fill)
+		return ERROR_OK;
+	predict_batch_run(&r->batch, r->m, r->fill, r->objective);
+	for (k = 0; k < r->fill; k++) {
+		if (!finite_item(&r->batch, k)) {
+			char field[32];
+			snprintf(field, sizeof field, "items[%zu]", r->written + k);
+			return error_set(err, ERROR_INVALID, field,
+					 "%s: the model's output for this item is not a finite number "
+					 "(an input far outside anything it was trained on?)",
+					 field);
+		}
+		write_prediction(r, k);
+		rc = count_unknown(r, k, err);
+		if (rc)
+			return rc;
+	}
+	r->written += r->fill;
+	r->fill = 0;
+	return strbuf_failed(r->out) ? error_nomem(err, "the reply") : ERROR_OK;
+}
+
+enum error_code predict_reply_push(struct predict_reply *r, const struct predict_id *id,
+				   struct error *err)
+{
+	r->ids[r->fill] = id ? *id : (struct predict_id){PREDICT_ID_NONE, NULL, 0, 0};
+	if (++r->fill < r->tile)
+		return ERROR_OK;
+	return flush(r, err);
+}
+
+enum error_code predict_reply_end(struct predict_reply *r, struct error *err)
+{
+	enum error_code rc = flush(r, err);
+
+	if (rc)
+		return rc;
+	strbuf_puts(r->out, "]}");
+	return strbuf_failed(r->out) ? error_nomem(err, "the reply") : ERROR_OK;
+}
