@@ -48,12 +48,14 @@ static void test_log_msg_writes_one_json_line_with_ts_level_event_and_msg(void *
 {
 	json_t *line, *ts;
 	json_error_t jerr;
-	char *text;
+	char *text, before[32], after[32];
 	size_t len;
 	(void)state;
+	util_format_time(before, sizeof before, util_unix_time());
 	capture_begin();
 	log_msg(LOG_WARN, "disk \"full\"", "only %d%% left\non /%s", 3, "var");
 	text = capture_end(&len);
+	util_format_time(after, sizeof after, util_unix_time());
 	assert_true(len > 0 && text[len - 1] == '\n');
 	assert_null(memchr(text, '\n', len - 1)); /* one line: the newline in msg is escaped */
 	line = json_loads(text, 0, &jerr);
@@ -62,6 +64,8 @@ static void test_log_msg_writes_one_json_line_with_ts_level_event_and_msg(void *
 	assert_int_equal(json_object_size(line), 4);
 	ts = json_object_get(line, "ts");
 	assert_true(json_is_string(ts) && json_string_length(ts) == 24);
+	/* stamped now: RFC 3339 times of one length sort as text */
+	assert_true(strcmp(before, json_string_value(ts)) <= 0 && strcmp(json_string_value(ts), after) <= 0);
 	assert_string_equal(json_string_value(json_object_get(line, "level")), "warn");
 	assert_string_equal(json_string_value(json_object_get(line, "event")), "disk \"full\"");
 	assert_string_equal(json_string_value(json_object_get(line, "msg")), "only 3% left\non /var");
