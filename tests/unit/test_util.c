@@ -285,11 +285,11 @@ static void run_steps_in_a_new_thread(const struct clock_step *s)
 static void test_util_unix_time_at_reads_no_clock_within_a_second(void **state)
 {
 	static const struct clock_step s[] = {
-		/* now            realtime-mono  asked for          answer on  reads */
-		{1000 * SEC,       WALL0, 1000 * SEC + SEC / 5, WALL0, 2}, /* first call: both clocks */
-		{1000 * SEC + SEC / 2, WALL0, 1000 * SEC + SEC / 2, WALL0, 0}, /* half a second on */
-		{1000 * SEC + SEC / 2, WALL0, 1000 * SEC - SEC / 4, WALL0, 0}, /* before the first call */
-		{1001 * SEC,       WALL0, 1001 * SEC,           WALL0, 0}, /* a second on, not past it */
+		/* now                 realtime-mono  asked for             answer on  reads */
+		{1000 * SEC,            WALL0,         1000 * SEC + SEC / 5,  WALL0,     2}, /* first: both clocks */
+		{1000 * SEC + SEC / 2,  WALL0,         1000 * SEC + SEC / 2,  WALL0,     0}, /* half a second on */
+		{1000 * SEC + SEC / 2,  WALL0,         1000 * SEC - SEC / 4,  WALL0,     0}, /* before the first */
+		{1001 * SEC,            WALL0,         1001 * SEC,            WALL0,     0}, /* a second on, not past */
 		{0, 0, 0, 0, 0},
 	};
 	(void)state;
@@ -305,12 +305,12 @@ static void test_util_unix_time_at_reads_no_clock_within_a_second(void **state)
 static void test_util_unix_time_at_follows_a_wall_clock_step_after_a_second(void **state)
 {
 	static const struct clock_step s[] = {
-		/* now                 realtime-mono  asked for           answer on     reads */
-		{1000 * SEC,            WALL0,        1000 * SEC,            WALL0,        2},
-		{1000 * SEC + SEC / 2,  WALL0 + STEP, 1000 * SEC + SEC / 2,  WALL0,        0}, /* not seen yet */
-		{1001 * SEC + SEC / 2,  WALL0 + STEP, 1001 * SEC + SEC / 2,  WALL0 + STEP, 2}, /* past the second */
-		{1002 * SEC,            WALL0 + STEP, 1002 * SEC,            WALL0 + STEP, 0},
-		{1003 * SEC,            WALL0 - STEP, 1003 * SEC,            WALL0 - STEP, 2}, /* stepped back */
+		/* now                 realtime-mono  asked for             answer on     reads */
+		{1000 * SEC,            WALL0,         1000 * SEC,            WALL0,        2},
+		{1000 * SEC + SEC / 2,  WALL0 + STEP,  1000 * SEC + SEC / 2,  WALL0,        0}, /* not seen yet */
+		{1001 * SEC + SEC / 2,  WALL0 + STEP,  1001 * SEC + SEC / 2,  WALL0 + STEP, 2}, /* past the second */
+		{1002 * SEC,            WALL0 + STEP,  1002 * SEC,            WALL0 + STEP, 0},
+		{1003 * SEC,            WALL0 - STEP,  1003 * SEC,            WALL0 - STEP, 2}, /* stepped back */
 		{0, 0, 0, 0, 0},
 	};
 	(void)state;
