@@ -126,13 +126,14 @@ static void write_prediction(struct predict_reply *r, size_t k)
 	strbuf_putc(sb, '}');
 }
 
-/* Are item k's numbers, at every level, finite? */
+/* Are item k's outputs and numbers, at every level, finite (a NaN output maps to 0 units otherwise)? */
 static bool finite_item(const struct predict_batch *b, size_t k)
 {
 	size_t l;
 	for (l = 0; l < b->K; l++) {
 		size_t row = k * b->K + l;
-		if (!isfinite(b->sales[row]) || !isfinite(b->exposure[row]) || !isfinite(b->value[row]))
+		if (!isfinite(b->y[2 * row]) || !isfinite(b->y[2 * row + 1]) || !isfinite(b->sales[row]) ||
+		    !isfinite(b->exposure[row]) || !isfinite(b->value[row]))
 			return false;
 	}
 	return true;

@@ -52,7 +52,7 @@ void util_clock_format(struct util_clock *c, char *buf, size_t size, double t)
 	time_t secs = (time_t)t;
 	int ms = (int)((t - (double)secs) * 1000.0);
 
-	if (size < UTIL_TIME_SIZE)
+	if (size < 25) /* 24 characters and the NUL */
 		return;
 	if (ms < 0)
 		ms = 0;

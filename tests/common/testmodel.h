@@ -46,17 +46,20 @@ static inline float test_uniform(uint64_t *s, float lo, float hi)
 	return lo + (hi - lo) * (float)((double)(test_rand(s) >> 11) / 9007199254740992.0);
 }
 
-/* A model from spec_text with weights U(-scale, scale) from seed; weights: (out) the block to free.
- * Aborts the test binary when the spec or model is refused: a fixture that cannot be built is a bug. */
+/*
+ * A model from a spec and its weights w, layer by layer (each weight (O, I)
+ * then its bias (O)), set before the model is built: a model is never
+ * written to once it exists.  Aborts the test binary when the spec or model
+ * is refused: a fixture that cannot be built is a bug.
+ */
 static inline __attribute__((returns_nonnull)) struct model *
-test_model_named(const char *name, const char *spec_text, uint64_t seed, float scale, float **weights)
+test_model_from(const char *name, int version, const char *spec_text, const float *w)
 {
 	struct spec spec;
 	struct error err;
 	struct tensor t[2 * MLP_MAX_LAYERS];
-	size_t dims[SPEC_MAX_HIDDEN + 2], n, l, total = 0, off = 0, i;
+	size_t dims[SPEC_MAX_HIDDEN + 2], n, l, off = 0;
 	struct model *m = NULL;
-	float *w;
 
 	error_init(&err);
 	if (spec_parse_string(spec_text, strlen(spec_text), &spec, &err) != ERROR_OK) {
@@ -64,11 +67,6 @@ test_model_named(const char *name, const char *spec_text, uint64_t seed, float s
 		abort();
 	}
 	n = spec_layer_dims(&spec, dims);
-	for (l = 0; l + 1 < n; l++)
-		total += dims[l + 1] * dims[l] + dims[l + 1];
-	w = calloc(total, sizeof *w);
-	for (i = 0; i < total; i++)
-		w[i] = test_uniform(&seed, -scale, scale);
 	memset(t, 0, sizeof t);
 	for (l = 0; l + 1 < n; l++) {
 		snprintf(t[2 * l].name, sizeof t[2 * l].name, "dense.%zu.weight", l);
@@ -87,10 +85,43 @@ test_model_named(const char *name, const char *spec_text, uint64_t seed, float s
 		t[2 * l + 1].nbytes = dims[l + 1] * sizeof(float);
 		off += dims[l + 1];
 	}
-	if (model_new(name, 1, &spec, t, 2 * (n - 1), NULL, &m, &err) != ERROR_OK) {
+	if (model_new(name, version, &spec, t, 2 * (n - 1), NULL, &m, &err) != ERROR_OK) {
 		fprintf(stderr, "test model: %s\n", err.message);
 		abort();
 	}
+	return m;
+}
+
+/* Floats of weights and biases a spec's network has. */
+static inline size_t test_weight_count(const char *spec_text)
+{
+	struct spec spec;
+	struct error err;
+	size_t dims[SPEC_MAX_HIDDEN + 2], n, l, total = 0;
+
+	error_init(&err);
+	if (spec_parse_string(spec_text, strlen(spec_text), &spec, &err) != ERROR_OK) {
+		fprintf(stderr, "test spec: %s\n", err.message);
+		abort();
+	}
+	n = spec_layer_dims(&spec, dims);
+	for (l = 0; l + 1 < n; l++)
+		total += dims[l + 1] * dims[l] + dims[l + 1];
+	spec_done(&spec);
+	return total;
+}
+
+/* A model with weights drawn uniformly from [-scale, scale] by seed; *weights (if asked) is a copy, caller frees. */
+static inline __attribute__((returns_nonnull)) struct model *
+test_model_named(const char *name, const char *spec_text, uint64_t seed, float scale, float **weights)
+{
+	size_t total = test_weight_count(spec_text), i;
+	float *w = calloc(total, sizeof *w);
+	struct model *m;
+
+	for (i = 0; i < total; i++)
+		w[i] = test_uniform(&seed, -scale, scale);
+	m = test_model_from(name, 1, spec_text, w);
 	if (weights)
 		*weights = w;
 	else

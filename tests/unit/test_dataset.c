@@ -29,7 +29,7 @@ static void expect(const char *text, const char *fragment)
 		fail_msg("\"%s\" lacks \"%s\"", err.message, fragment);
 }
 
-static void test_defaults_are_sensible(void **state)
+static void test_dataset_defaults_are_sensible(void **state)
 {
 	struct dataset_config cfg;
 	struct error err;
@@ -47,7 +47,7 @@ static void test_defaults_are_sensible(void **state)
 	dataset_config_done(&cfg);
 }
 
-static void test_bad_configs_are_refused_naming_the_field(void **state)
+static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 {
 	char text[4096];
 	(void)state;
@@ -82,7 +82,7 @@ static void test_bad_configs_are_refused_naming_the_field(void **state)
 	       "split.column");
 }
 
-static void test_log_columns_may_be_numeric_or_their_own(void **state)
+static void test_dataset_log_columns_may_be_numeric_or_their_own(void **state)
 {
 	struct dataset_config cfg;
 	struct error err;
@@ -105,9 +105,9 @@ static void test_log_columns_may_be_numeric_or_their_own(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_are_sensible),
-		cmocka_unit_test(test_bad_configs_are_refused_naming_the_field),
-		cmocka_unit_test(test_log_columns_may_be_numeric_or_their_own),
+		cmocka_unit_test(test_dataset_defaults_are_sensible),
+		cmocka_unit_test(test_dataset_bad_configs_are_refused_naming_the_field),
+		cmocka_unit_test(test_dataset_log_columns_may_be_numeric_or_their_own),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

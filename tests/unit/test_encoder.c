@@ -7,7 +7,29 @@
 
 #include "shelfcast/encoder.h"
 
-static void run_case(const struct model *m, const char *name)
+/* The encoder of TEST_SPEC, built from the spec alone (no model, no weights). */
+struct fixture {
+	struct spec spec;
+	struct encoder *enc; /* borrows spec */
+};
+
+static void fixture_init(struct fixture *f)
+{
+	struct error err;
+	error_init(&err);
+	assert_int_equal(spec_parse_string(TEST_SPEC, strlen(TEST_SPEC), &f->spec, &err), ERROR_OK);
+	f->enc = encoder_new(&f->spec, &err);
+	if (!f->enc)
+		fail_msg("encoder_new: %s", err.message);
+}
+
+static void fixture_done(struct fixture *f)
+{
+	encoder_free(f->enc);
+	spec_done(&f->spec);
+}
+
+static void run_case(const struct fixture *f, const char *name)
 {
 	char rel[512], *features_text, *level_text, *expected_text;
 	json_t *features, *expected;
@@ -32,9 +54,9 @@ static void run_case(const struct model *m, const char *name)
 	expected = json_loads(expected_text, 0, NULL);
 	level = atoi(level_text);
 	error_init(&err);
-	rc = encoder_values_from_json(m->enc, features, values, "items[0].features", &err);
+	rc = encoder_values_from_json(f->enc, features, values, "items[0].features", &err);
 	if (!rc)
-		rc = encoder_encode(m->enc, values, level, out, unknown, &n_unknown, "items[0].features", &err);
+		rc = encoder_encode(f->enc, values, level, out, unknown, &n_unknown, "items[0].features", &err);
 	if (json_object_get(expected, "error_field")) {
 		if (rc == ERROR_OK)
 			fail_msg("case %s: expected an error", name);
@@ -47,7 +69,7 @@ static void run_case(const struct model *m, const char *name)
 		json_t *vec = json_object_get(expected, "vector"), *unk = json_object_get(expected, "unknown");
 		if (rc != ERROR_OK)
 			fail_msg("case %s: %s", name, err.message);
-		assert_int_equal(json_array_size(vec), encoder_width(m->enc));
+		assert_int_equal(json_array_size(vec), encoder_width(f->enc));
 		for (i = 0; i < json_array_size(vec); i++) {
 			double want = json_number_value(json_array_get(vec, i));
 			if (fabs(out[i] - want) > 1e-5 * (1 + fabs(want)))
@@ -55,7 +77,7 @@ static void run_case(const struct model *m, const char *name)
 		}
 		assert_int_equal(n_unknown, json_array_size(unk));
 		for (i = 0; i < n_unknown; i++)
-			assert_string_equal(m->spec.categorical[unknown[i]].name,
+			assert_string_equal(f->spec.categorical[unknown[i]].name,
 					    json_string_value(json_array_get(unk, i)));
 	}
 	json_decref(features);
@@ -65,72 +87,74 @@ static void run_case(const struct model *m, const char *name)
 	free(expected_text);
 }
 
-static void test_golden_cases(void **state)
+static void test_encoder_golden_cases_encode_or_name_their_field(void **state)
 {
-	struct model *m = test_model(TEST_SPEC, 1, 0.5f, NULL);
+	struct fixture f;
 	const char *root = getenv("SHELFCAST_TEST_DATA");
 	char dir[1024];
 	struct dirent *e;
 	DIR *d;
 	int n = 0;
 	(void)state;
-	assert_non_null(m);
+	fixture_init(&f);
 	snprintf(dir, sizeof dir, "%s/encoder", root ? root : "tests/data");
 	d = opendir(dir);
 	assert_non_null(d);
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		run_case(m, e->d_name);
+		run_case(&f, e->d_name);
 		n++;
 	}
 	closedir(d);
 	assert_true(n >= 10);
-	model_unref(m);
+	fixture_done(&f);
 }
 
-static void test_set_level_moves_the_one_hot(void **state)
+static void test_encoder_set_level_moves_the_one_hot(void **state)
 {
-	struct model *m = test_model(TEST_SPEC, 1, 0.5f, NULL);
+	struct fixture f;
 	struct encoder_value v[5] = {{0}};
 	float out[13];
 	struct error err;
 	(void)state;
+	fixture_init(&f);
 	error_init(&err);
 	v[1].kind = ENCODER_VALUE_NUMBER;
 	v[1].number = 1;
-	assert_int_equal(encoder_encode(m->enc, v, 0, out, NULL, NULL, NULL, &err), ERROR_OK);
+	assert_int_equal(encoder_encode(f.enc, v, 0, out, NULL, NULL, NULL, &err), ERROR_OK);
 	assert_true(out[10] == 1 && out[11] == 0 && out[12] == 0);
-	encoder_set_level(m->enc, out, 2);
+	encoder_set_level(f.enc, out, 2);
 	assert_true(out[10] == 0 && out[11] == 0 && out[12] == 1);
-	assert_int_equal(encoder_encode(m->enc, v, 3, out, NULL, NULL, "row", &err), ERROR_INVALID);
-	model_unref(m);
+	assert_int_equal(encoder_encode(f.enc, v, 3, out, NULL, NULL, "row", &err), ERROR_INVALID);
+	fixture_done(&f);
 }
 
-static void test_non_finite_numbers_are_refused(void **state)
+static void test_encoder_refuses_non_finite_numbers(void **state)
 {
-	struct model *m = test_model(TEST_SPEC, 1, 0.5f, NULL);
+	struct fixture f;
 	struct encoder_value v[5] = {{0}};
 	float out[13];
 	struct error err;
 	(void)state;
+	fixture_init(&f);
 	error_init(&err);
 	v[0].kind = ENCODER_VALUE_NUMBER;
 	v[0].number = NAN;
 	v[1].kind = ENCODER_VALUE_NUMBER;
 	v[1].number = 1;
-	assert_int_equal(encoder_encode(m->enc, v, 0, out, NULL, NULL, "items[3].features", &err), ERROR_INVALID);
+	assert_int_equal(encoder_encode(f.enc, v, 0, out, NULL, NULL, "items[3].features", &err), ERROR_INVALID);
 	assert_string_equal(err.field, "items[3].features.price");
 	assert_non_null(strstr(err.message, "finite"));
-	model_unref(m);
+	fixture_done(&f);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_golden_cases),
-		cmocka_unit_test(test_set_level_moves_the_one_hot),
-		cmocka_unit_test(test_non_finite_numbers_are_refused),
+		cmocka_unit_test(test_encoder_golden_cases_encode_or_name_their_field),
+		cmocka_unit_test(test_encoder_set_level_moves_the_one_hot),
+		cmocka_unit_test(test_encoder_refuses_non_finite_numbers),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,9 +16,9 @@ static const char catalog[] =
 
 static struct model *named(const char *name, int version)
 {
-	struct model *m = test_model(TEST_SPEC, 3, 0.2f, NULL);
-	snprintf(m->name, sizeof m->name, "%s", name);
-	m->version = version;
+	float *w = calloc(test_weight_count(TEST_SPEC), sizeof *w);
+	struct model *m = test_model_from(name, version, TEST_SPEC, w);
+	free(w);
 	return m;
 }
 

@@ -24,6 +24,13 @@ static struct model *resolve(void *ctx, const char *name, struct error *err)
 	return the_model; /* borrowed: the test holds it */
 }
 
+static struct model *resolve_ctx(void *ctx, const char *name, struct error *err)
+{
+	(void)name;
+	(void)err;
+	return ctx;
+}
+
 static json_t *run_ok(const char *body)
 {
 	struct strbuf reply;
@@ -219,6 +226,35 @@ static void test_item_limit_stops_reading_at_the_item_past_it(void **state)
 	run_err("{\"model\": \"test\", \"objective\": \"revenue\", \"x\": {\"items\": [1,2,3]}}", ERROR_INVALID, "x", NULL);
 }
 
+/* Two numbers of the reply, within float rounding (one item alone takes the small-batch kernel). */
+static void close_enough(const json_t *a, const json_t *b, size_t i, const char *what)
+{
+	double x = json_number_value(a), y = json_number_value(b);
+	if (!json_is_number(a) || !json_is_number(b) || fabs(x - y) > 1e-5 * (1 + fabs(x)))
+		fail_msg("item %zu: %s %g alone, %g in the request", i, what, x, y);
+}
+
+/* The same prediction: ids, levels and unknown features exactly, numbers within rounding. */
+static void same_prediction(const json_t *alone, const json_t *in_batch, size_t i)
+{
+	static const char *const exact[] = {"id", "promotion_level", "recommended_promotion_level", "unknown"};
+	const json_t *la = json_object_get(alone, "levels"), *lb = json_object_get(in_batch, "levels");
+	size_t k;
+
+	for (k = 0; k < sizeof exact / sizeof exact[0]; k++)
+		if (!json_equal(json_object_get(alone, exact[k]), json_object_get(in_batch, exact[k])) &&
+		    (json_object_get(alone, exact[k]) || json_object_get(in_batch, exact[k])))
+			fail_msg("item %zu: %s differs from its own request", i, exact[k]);
+	close_enough(json_object_get(alone, "predicted_sales"), json_object_get(in_batch, "predicted_sales"), i,
+		     "predicted_sales");
+	close_enough(json_object_get(alone, "exposure_probability"),
+		     json_object_get(in_batch, "exposure_probability"), i, "exposure_probability");
+	assert_int_equal(json_array_size(la), json_array_size(lb));
+	for (k = 0; k < json_array_size(la); k++)
+		close_enough(json_object_get(json_array_get(la, k), "expected_revenue"),
+			     json_object_get(json_array_get(lb, k), "expected_revenue"), i, "expected_revenue");
+}
+
 /* Items are scored a tile at a time: a request of several tiles answers as its items one by one. */
 static void test_several_tiles_answer_as_items_one_by_one(void **state)
 {
@@ -254,22 +290,60 @@ static void test_several_tiles_answer_as_items_one_by_one(void **state)
 		snprintf(item, sizeof item, "{\"include_levels\": true, \"items\": [{\"id\": %zu, \"features\": "
 			 "{\"weight\": %zu.5, \"price\": %zu, \"brand\": \"%s\"}}]}", i, i % 7, 1 + i % 40, i % 3 ? "a" : "zz");
 		one = run_ok(item);
-		if (!json_equal(json_array_get(json_object_get(one, "predictions"), 0),
-				json_array_get(json_object_get(all, "predictions"), i)))
-			fail_msg("item %zu differs from its own request", i);
+		same_prediction(json_array_get(json_object_get(one, "predictions"), 0),
+				json_array_get(json_object_get(all, "predictions"), i), i);
 		json_decref(one);
 	}
 	json_decref(all);
 	strbuf_done(&body);
 }
 
-/* A model whose output overflows for an item answers 422 naming it, never a null or a 500. */
+/*
+ * A model whose output is not a number for an item answers 422 naming it,
+ * never a null or a 500.  One unclipped input x (and the price the spec
+ * needs, unused), two hidden units that both copy x, and a sales output of
+ * h0 - h1: for x = 1e308 (beyond float) that is inf - inf.
+ */
+static const char NAN_SPEC[] =
+	"{\"format\": \"shelfcast.spec.v1\","
+	" \"inputs\": {\"numeric\": [{\"name\": \"x\", \"mean\": 0, \"std\": 1, \"required\": true},"
+	"   {\"name\": \"price\", \"mean\": 0, \"std\": 1, \"default\": 1, \"clip\": [0, 2]}], \"categorical\": []},"
+	" \"promotion\": {\"column\": \"level\", \"price_column\": \"price\", \"objective\": \"units\","
+	"   \"levels\": [{\"level\": 0, \"discount\": 0, \"cost\": 0}]},"
+	" \"target\": {\"column\": \"units\", \"transform\": \"log1p\", \"mean\": 0, \"std\": 1},"
+	" \"exposure\": {\"column\": \"featured\"},"
+	" \"architecture\": {\"input_size\": 3, \"hidden\": [2], \"activation\": \"relu\"}}";
+
 static void test_a_non_finite_output_names_its_item(void **state)
 {
+	/* dense.0: (2, 3) rows over [x, price, level] then bias (2); dense.1: (2, 2) then bias (2) */
+	static const float w[] = {1, 0, 0, 1, 0, 0, 0, 0, 1, -1, 0, 0, 0, 0};
+	struct model *m = test_model_from("nan", 1, NAN_SPEC, w);
+	const char *body = "{\"items\": [{\"features\": {\"x\": 3}}, {\"features\": {\"x\": 1e308}}]}";
+	struct strbuf reply;
+	struct predict_outcome o;
+	struct error e1, e2;
 	(void)state;
-	/* weight has no clip bounds: (1e308 - 1) / 0.5 is beyond float and double */
-	run_err("{\"items\": [{\"features\": {\"weight\": 1}}, {\"features\": {\"weight\": 1e308}}]}",
-		ERROR_INVALID, "items[1]", "not a finite number");
+	strbuf_init(&reply);
+	error_init(&e1);
+	error_init(&e2);
+	assert_int_equal(predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, m, &reply, &o, &e1),
+			 ERROR_INVALID);
+	predict_outcome_done(&o);
+	assert_int_equal(predict_api_run_jansson(body, strlen(body), &limits, resolve_ctx, m, &reply, &o, &e2),
+			 ERROR_INVALID);
+	predict_outcome_done(&o);
+	assert_string_equal(e1.field, "items[1]");
+	assert_string_equal(e2.field, "items[1]");
+	assert_non_null(strstr(e1.message, "not a finite number"));
+	assert_int_equal(reply.len, 0);
+	/* the first item alone is fine */
+	body = "{\"items\": [{\"features\": {\"x\": 3}}]}";
+	assert_int_equal(predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, m, &reply, &o, &e1),
+			 ERROR_OK);
+	predict_outcome_done(&o);
+	strbuf_done(&reply);
+	model_unref(m);
 }
 
 /* A request whose reply and encoding would pass the memory limit is refused before any work. */
@@ -418,12 +492,6 @@ static void test_fast_path_and_jansson_path_answer_alike(void **state)
  * order than the item before it.  Two such models in turn, items of shifting
  * key order, each request checked against the jansson path.
  */
-static struct model *resolve_ctx(void *ctx, const char *name, struct error *err)
-{
-	(void)name;
-	(void)err;
-	return ctx;
-}
 
 static void test_key_hints_never_carry_over_to_another_model_or_order(void **state)
 {

@@ -58,7 +58,7 @@ static void run_case(const char *name)
 	free(expected);
 }
 
-static void test_every_spec_case_parses_or_names_its_field(void **state)
+static void test_spec_every_case_parses_or_names_its_field(void **state)
 {
 	const char *root = getenv("SHELFCAST_TEST_DATA");
 	char dir[1024];
@@ -111,7 +111,7 @@ static void test_spec_layer_dims_follow_the_architecture(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_spec_case_parses_or_names_its_field),
+		cmocka_unit_test(test_spec_every_case_parses_or_names_its_field),
 		cmocka_unit_test(test_spec_rejects_malformed_json_with_offset),
 		cmocka_unit_test(test_spec_layer_dims_follow_the_architecture),
 	};

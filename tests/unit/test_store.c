@@ -44,13 +44,17 @@ static void put(struct store *s, struct model *m)
 		fail_msg("store_put: %s", err.message);
 }
 
+/* Version `version` with every weight equal to its number, set before the model is built. */
 static struct model *versioned(int version)
 {
-	struct model *m = test_model(TEST_SPEC, 5, 0.1f, NULL);
-	size_t i;
-	m->version = version;
-	for (i = 0; i < m->block_floats; i++)
-		m->block[i] = (float)version;
+	size_t n = test_weight_count(TEST_SPEC), i;
+	float *w = malloc(n * sizeof *w);
+	struct model *m;
+
+	for (i = 0; i < n; i++)
+		w[i] = (float)version;
+	m = test_model_from("test", version, TEST_SPEC, w);
+	free(w);
 	return m;
 }
 
@@ -178,28 +182,26 @@ static void test_swap_waits_for_a_borrow_in_progress(void **state)
 static void test_full_store_refuses_a_new_model(void **state)
 {
 	struct store *s = store_new();
+	float *w = calloc(test_weight_count(TEST_SPEC), sizeof *w);
 	struct error err;
 	struct model *m;
 	int i;
 	(void)state;
 	for (i = 0; i < 256; i++) {
-		m = test_model(TEST_SPEC, 5, 0.1f, NULL);
-		snprintf(m->name, sizeof m->name, "m%d", i);
-		put(s, m);
+		char name[16];
+		snprintf(name, sizeof name, "m%d", i);
+		put(s, test_model_from(name, 1, TEST_SPEC, w));
 	}
-	m = test_model(TEST_SPEC, 5, 0.1f, NULL);
-	snprintf(m->name, sizeof m->name, "one-too-many");
+	m = test_model_from("one-too-many", 1, TEST_SPEC, w);
 	error_init(&err);
 	assert_int_equal(store_put(s, m, &err), ERROR_TOO_LARGE);
 	assert_non_null(strstr(err.message, "one-too-many"));
 	assert_int_equal(store_version(s, "one-too-many"), 0);
 	assert_int_equal(store_version(s, "m255"), 1);
 	/* a new version of a served name still goes in */
-	m = test_model(TEST_SPEC, 5, 0.1f, NULL);
-	snprintf(m->name, sizeof m->name, "m7");
-	m->version = 2;
-	put(s, m);
+	put(s, test_model_from("m7", 2, TEST_SPEC, w));
 	assert_int_equal(store_version(s, "m7"), 2);
+	free(w);
 	store_free(s);
 }
 
@@ -218,8 +220,7 @@ static void test_default_model_rules(void **state)
 	m = store_acquire(s, NULL, &err);
 	assert_non_null(m); /* the only model is the default */
 	model_unref(m);
-	other = test_model(TEST_SPEC, 6, 0.1f, NULL);
-	snprintf(other->name, sizeof other->name, "other");
+	other = test_model_named("other", TEST_SPEC, 6, 0.1f, NULL);
 	put(s, other);
 	error_init(&err);
 	assert_null(store_acquire(s, NULL, &err)); /* two models, no default */

@@ -1,75 +1,9 @@
-/* Unit tests: RFC 4180 CSV reading and the table loader's cleaning and errors. */
+/* Unit tests: table, the CSV loader's typed columns, cleaning and errors. */
 #include "testutil.h"
 
 #include <math.h>
 
-#include "shelfcast/csvread.h"
 #include "shelfcast/table.h"
-
-struct rows {
-	char fields[16][8][64];
-	size_t n[16], line[16];
-	size_t count;
-};
-
-static enum error_code keep(void *ctx, const struct csvread_row *row, struct error *err)
-{
-	struct rows *r = ctx;
-	size_t i;
-	(void)err;
-	for (i = 0; i < row->n && i < 8; i++)
-		snprintf(r->fields[r->count][i], 64, "%s", row->fields[i]);
-	r->n[r->count] = row->n;
-	r->line[r->count] = row->line;
-	r->count++;
-	return ERROR_OK;
-}
-
-static enum error_code read_string(const char *text, struct rows *r, struct error *err)
-{
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
-	enum error_code rc;
-	memset(r, 0, sizeof *r);
-	rc = csvread_stream(f, "test.csv", keep, keep, r, NULL, err);
-	fclose(f);
-	return rc;
-}
-
-static void test_quotes_commas_newlines_and_crlf(void **state)
-{
-	struct rows r;
-	struct error err;
-	(void)state;
-	error_init(&err);
-	assert_int_equal(read_string("a,b,c\r\n\"x,1\",\"he said \"\"hi\"\"\",\"two\nlines\"\r\n4,,6\r\n", &r, &err), ERROR_OK);
-	assert_int_equal(r.count, 3);
-	assert_string_equal(r.fields[1][0], "x,1");
-	assert_string_equal(r.fields[1][1], "he said \"hi\"");
-	assert_string_equal(r.fields[1][2], "two\nlines");
-	assert_string_equal(r.fields[2][1], "");
-	assert_int_equal(r.line[1], 2);
-	assert_int_equal(r.line[2], 4); /* the quoted newline took a physical line */
-}
-
-static void test_ragged_rows_and_bad_quotes_name_the_line(void **state)
-{
-	struct rows r;
-	struct error err;
-	(void)state;
-	error_init(&err);
-	assert_int_equal(read_string("a,b\n1,2\n3\n", &r, &err), ERROR_INVALID);
-	assert_non_null(strstr(err.message, "line 3"));
-	assert_non_null(strstr(err.message, "1 fields, but the header has 2"));
-	error_init(&err);
-	assert_int_equal(read_string("a,b\n1,\"2\n", &r, &err), ERROR_INVALID);
-	assert_non_null(strstr(err.message, "line 2"));
-	error_init(&err);
-	assert_int_equal(read_string("a,b\n1,x\"y\"\n", &r, &err), ERROR_INVALID);
-	assert_non_null(strstr(err.message, "malformed CSV"));
-	error_init(&err);
-	assert_int_equal(read_string("", &r, &err), ERROR_INVALID);
-	assert_non_null(strstr(err.message, "empty"));
-}
 
 static enum error_code load(const char *text, struct table *t, struct error *err)
 {
@@ -88,7 +22,7 @@ static enum error_code load(const char *text, struct table *t, struct error *err
 	return rc;
 }
 
-static void test_cleaning_counts_every_dropped_row(void **state)
+static void test_table_cleaning_counts_every_dropped_row(void **state)
 {
 	struct table t;
 	struct error err;
@@ -119,7 +53,7 @@ static void test_cleaning_counts_every_dropped_row(void **state)
 	table_done(&t);
 }
 
-static void test_bad_cells_are_errors_with_line_and_column(void **state)
+static void test_table_bad_cells_are_errors_with_line_and_column(void **state)
 {
 	struct table t;
 	struct error err;
@@ -148,10 +82,8 @@ static void test_bad_cells_are_errors_with_line_and_column(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quotes_commas_newlines_and_crlf),
-		cmocka_unit_test(test_ragged_rows_and_bad_quotes_name_the_line),
-		cmocka_unit_test(test_cleaning_counts_every_dropped_row),
-		cmocka_unit_test(test_bad_cells_are_errors_with_line_and_column),
+		cmocka_unit_test(test_table_cleaning_counts_every_dropped_row),
+		cmocka_unit_test(test_table_bad_cells_are_errors_with_line_and_column),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
