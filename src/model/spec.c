@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "shelfcast/hashmap.h"
+#include "shelfcast/heads.h"
 #include "shelfcast/jsonutil.h"
 
 const char *spec_objective_name(enum spec_objective o)
@@ -389,11 +390,18 @@ static enum error_code parse_target(const json_t *root, struct spec *spec, struc
 	return rc;
 }
 
+/* The network's outputs as the spec names them, by output index (heads.h computes them). */
+static const struct {
+	const char *name, *kind;
+} head_table[HEADS_COUNT] = {
+	[HEADS_SALES] = {"sales", "linear"},
+	[HEADS_EXPOSURE] = {"exposure", "logit"},
+};
+
 static enum error_code parse_architecture(const json_t *root, struct spec *spec, struct error *err)
 {
 	static const char *const keys[] = {"input_size", "hidden", "activation", "heads", NULL};
 	static const char *const head_keys[] = {"name", "kind", "output", NULL};
-	static const char *const names[2] = {"sales", "exposure"}, *const kinds[2] = {"linear", "logit"};
 	char field[JSONUTIL_PATH_MAX], sub[JSONUTIL_PATH_MAX];
 	json_t *arch = NULL, *hidden = NULL, *heads = NULL, *v;
 	const char *activation = "relu";
@@ -450,11 +458,11 @@ static enum error_code parse_architecture(const json_t *root, struct spec *spec,
 				rc = jsonutil_get_int(v, "output", field, true, 0, 1, &out, err);
 			if (rc)
 				return rc;
-			if (strcmp(name, names[out]) || strcmp(kind, kinds[out])) {
+			if (strcmp(name, head_table[out].name) || strcmp(kind, head_table[out].kind)) {
 				jsonutil_path_key(sub, field, "name");
 				return error_set(err, ERROR_INVALID, sub,
 						 "%s: output %lld must be the %s head of kind %s", sub,
-						 out, names[out], kinds[out]);
+						 out, head_table[out].name, head_table[out].kind);
 			}
 		}
 	}
@@ -471,47 +479,59 @@ static int numeric_index(const struct spec *spec, const char *name)
 	return -1;
 }
 
-static enum error_code check_cross(struct spec *spec, struct error *err)
+/*
+ * Each input once: a numeric feature may feed one input per transform (price
+ * and log price), a categorical feature one input, and no categorical input
+ * may share a numeric one's name.  Returns the index of the input that
+ * repeats an earlier one, -1 when none does, -2 when memory ran out.
+ */
+static long repeated_input(const struct spec *spec)
 {
-	char field[JSONUTIL_PATH_MAX];
-	struct hashmap *seen;
-	enum error_code rc = ERROR_OK;
-	size_t i, expected;
+	/* names[SPEC_INPUT_IDENTITY], names[SPEC_INPUT_LOG]: numeric inputs by transform; names[2]: every name */
+	struct hashmap *names[3] = {NULL, NULL, NULL};
+	size_t n = spec->n_numeric + spec->n_categorical, i, m;
+	long found = -1;
 
-	/* A numeric feature may feed one input per transform; a categorical name is used once. */
-	seen = hashmap_new(2 * (spec->n_numeric + spec->n_categorical));
-	if (!seen)
-		return error_nomem(err, "a name table");
-	for (i = 0; i < spec->n_numeric + spec->n_categorical && !rc; i++) {
+	for (m = 0; m < 3; m++)
+		if (!(names[m] = hashmap_new(n)))
+			found = -2;
+	for (i = 0; i < n && found == -1; i++) {
 		bool num = i < spec->n_numeric;
 		const char *name = num ? spec->numeric[i].name : spec->categorical[i - spec->n_numeric].name;
 		size_t len = strlen(name);
-		char key[SPEC_NAME_MAX + 2];
-		int32_t got;
+		int32_t by_transform = -1, any;
 
-		key[0] = num ? (char)('0' + spec->numeric[i].transform) : 'c';
-		memcpy(key + 1, name, len);
-		got = hashmap_put(seen, key, len + 1, (int32_t)i);
-		if (got >= 0 && got == (int32_t)i) {
-			key[0] = '#'; /* the feature name itself, shared by a numeric feature's inputs */
-			got = hashmap_put(seen, key, len + 1, (int32_t)i);
-			if (got >= 0 && got != (int32_t)i && (!num || got >= (int32_t)spec->n_numeric))
-				got = -2;
-			else if (got >= 0)
-				got = (int32_t)i;
-		}
-		if (got == -1) {
-			rc = error_nomem(err, "a name table");
-		} else if (got != (int32_t)i) {
-			jsonutil_path_index(field, num ? "inputs.numeric" : "inputs.categorical",
-					    num ? i : i - spec->n_numeric);
-			rc = error_set(err, ERROR_INVALID, field, "%s: the input \"%s\" is listed twice",
-				       field, name);
-		}
+		if (num)
+			by_transform = hashmap_put(names[spec->numeric[i].transform], name, len, (int32_t)i);
+		any = hashmap_put(names[2], name, len, (int32_t)i);
+		if ((num && by_transform == -1) || any == -1)
+			found = -2;
+		else if (num && by_transform != (int32_t)i)
+			found = (long)i; /* the same name with the same transform */
+		else if (!num && any != (int32_t)i)
+			found = (long)i; /* a categorical name already used */
 	}
-	hashmap_free(seen);
-	if (rc)
-		return rc;
+	for (m = 0; m < 3; m++)
+		hashmap_free(names[m]);
+	return found;
+}
+
+static enum error_code check_cross(struct spec *spec, struct error *err)
+{
+	char field[JSONUTIL_PATH_MAX];
+	size_t i, expected;
+	long repeated = repeated_input(spec);
+
+	if (repeated == -2)
+		return error_nomem(err, "a name table");
+	if (repeated >= 0) {
+		bool num = (size_t)repeated < spec->n_numeric;
+		i = (size_t)repeated;
+		jsonutil_path_index(field, num ? "inputs.numeric" : "inputs.categorical",
+				    num ? i : i - spec->n_numeric);
+		return error_set(err, ERROR_INVALID, field, "%s: the input \"%s\" is listed twice", field,
+				 num ? spec->numeric[i].name : spec->categorical[i - spec->n_numeric].name);
+	}
 	if (spec->n_numeric + spec->n_categorical == 0)
 		return error_set(err, ERROR_INVALID, "inputs", "inputs: no features at all");
 	spec->price_index = numeric_index(spec, spec->price_column);
@@ -652,8 +672,11 @@ json_t *spec_to_json(const struct spec *spec)
 		     &fail);
 	for (i = 0; !fail && i < spec->n_hidden; i++)
 		push(hidden, json_integer((json_int_t)spec->hidden[i]), &fail);
-	push(heads, json_pack("{sssssi}", "name", "sales", "kind", "linear", "output", 0), &fail);
-	push(heads, json_pack("{sssssi}", "name", "exposure", "kind", "logit", "output", 1), &fail);
+	for (i = 0; !fail && i < HEADS_COUNT; i++)
+		push(heads,
+		     json_pack("{sssssi}", "name", head_table[i].name, "kind", head_table[i].kind, "output",
+			       (int)i),
+		     &fail);
 
 	put(inputs, "numeric", num, &fail);
 	put(inputs, "categorical", cat, &fail);
