@@ -13,27 +13,24 @@
 #include "shelfcast/heads.h"
 #include "shelfcast/jsonutil.h"
 
+static const char *const objective_names[] = {
+	[SPEC_OBJECTIVE_REVENUE] = "revenue", [SPEC_OBJECTIVE_UNITS] = "units", [SPEC_OBJECTIVE_PROFIT] = "profit"};
+#define N_OBJECTIVES (sizeof objective_names / sizeof objective_names[0])
+
 const char *spec_objective_name(enum spec_objective o)
 {
-	switch (o) {
-	case SPEC_OBJECTIVE_REVENUE: return "revenue";
-	case SPEC_OBJECTIVE_UNITS: return "units";
-	case SPEC_OBJECTIVE_PROFIT: return "profit";
-	}
-	return "revenue";
+	return (size_t)o < N_OBJECTIVES ? objective_names[o] : "revenue";
 }
 
 bool spec_objective_parse(const char *s, enum spec_objective *o)
 {
-	if (!strcmp(s, "revenue"))
-		*o = SPEC_OBJECTIVE_REVENUE;
-	else if (!strcmp(s, "units"))
-		*o = SPEC_OBJECTIVE_UNITS;
-	else if (!strcmp(s, "profit"))
-		*o = SPEC_OBJECTIVE_PROFIT;
-	else
-		return false;
-	return true;
+	size_t i;
+	for (i = 0; i < N_OBJECTIVES; i++)
+		if (!strcmp(s, objective_names[i])) {
+			*o = (enum spec_objective)i;
+			return true;
+		}
+	return false;
 }
 
 const char *spec_transform_name(enum spec_transform t)
@@ -390,13 +387,9 @@ static enum error_code parse_target(const json_t *root, struct spec *spec, struc
 	return rc;
 }
 
-/* The network's outputs as the spec names them, by output index (heads.h computes them). */
-static const struct {
-	const char *name, *kind;
-} head_table[HEADS_COUNT] = {
-	[HEADS_SALES] = {"sales", "linear"},
-	[HEADS_EXPOSURE] = {"exposure", "logit"},
-};
+/* The network's outputs as the spec names them, by enum heads_output (heads.h computes them). */
+static const char *const head_name[HEADS_COUNT] = {"sales", "exposure"},
+		  *const head_kind[HEADS_COUNT] = {"linear", "logit"};
 
 static enum error_code parse_architecture(const json_t *root, struct spec *spec, struct error *err)
 {
@@ -458,11 +451,11 @@ static enum error_code parse_architecture(const json_t *root, struct spec *spec,
 				rc = jsonutil_get_int(v, "output", field, true, 0, 1, &out, err);
 			if (rc)
 				return rc;
-			if (strcmp(name, head_table[out].name) || strcmp(kind, head_table[out].kind)) {
+			if (strcmp(name, head_name[out]) || strcmp(kind, head_kind[out])) {
 				jsonutil_path_key(sub, field, "name");
 				return error_set(err, ERROR_INVALID, sub,
 						 "%s: output %lld must be the %s head of kind %s", sub,
-						 out, head_table[out].name, head_table[out].kind);
+						 out, head_name[out], head_kind[out]);
 			}
 		}
 	}
@@ -481,57 +474,45 @@ static int numeric_index(const struct spec *spec, const char *name)
 
 /*
  * Each input once: a numeric feature may feed one input per transform (price
- * and log price), a categorical feature one input, and no categorical input
- * may share a numeric one's name.  Returns the index of the input that
- * repeats an earlier one, -1 when none does, -2 when memory ran out.
+ * and log price); a categorical name may not be used again, numeric names included.
  */
-static long repeated_input(const struct spec *spec)
+static enum error_code check_unique_inputs(const struct spec *spec, struct error *err)
 {
-	/* names[SPEC_INPUT_IDENTITY], names[SPEC_INPUT_LOG]: numeric inputs by transform; names[2]: every name */
-	struct hashmap *names[3] = {NULL, NULL, NULL};
-	size_t n = spec->n_numeric + spec->n_categorical, i, m;
-	long found = -1;
+	char field[JSONUTIL_PATH_MAX];
+	size_t n = spec->n_numeric + spec->n_categorical, i;
+	struct hashmap *by_transform[SPEC_INPUT_LOG + 1] = {hashmap_new(n), hashmap_new(n)};
+	struct hashmap *all = hashmap_new(n);
+	enum error_code rc =
+		by_transform[0] && by_transform[1] && all ? ERROR_OK : error_nomem(err, "a name table");
 
-	for (m = 0; m < 3; m++)
-		if (!(names[m] = hashmap_new(n)))
-			found = -2;
-	for (i = 0; i < n && found == -1; i++) {
+	for (i = 0; i < n && !rc; i++) {
 		bool num = i < spec->n_numeric;
 		const char *name = num ? spec->numeric[i].name : spec->categorical[i - spec->n_numeric].name;
-		size_t len = strlen(name);
-		int32_t by_transform = -1, any;
-
-		if (num)
-			by_transform = hashmap_put(names[spec->numeric[i].transform], name, len, (int32_t)i);
-		any = hashmap_put(names[2], name, len, (int32_t)i);
-		if ((num && by_transform == -1) || any == -1)
-			found = -2;
-		else if (num && by_transform != (int32_t)i)
-			found = (long)i; /* the same name with the same transform */
-		else if (!num && any != (int32_t)i)
-			found = (long)i; /* a categorical name already used */
+		/* the first input with this name (numeric: and this transform) */
+		int32_t first = hashmap_put(num ? by_transform[spec->numeric[i].transform] : all, name,
+					    strlen(name), (int32_t)i);
+		if (first == -1 || hashmap_put(all, name, strlen(name), (int32_t)i) == -1) {
+			rc = error_nomem(err, "a name table");
+		} else if (first != (int32_t)i) {
+			jsonutil_path_index(field, num ? "inputs.numeric" : "inputs.categorical",
+					    num ? i : i - spec->n_numeric);
+			rc = error_set(err, ERROR_INVALID, field, "%s: the input \"%s\" is listed twice",
+				       field, name);
+		}
 	}
-	for (m = 0; m < 3; m++)
-		hashmap_free(names[m]);
-	return found;
+	hashmap_free(by_transform[0]);
+	hashmap_free(by_transform[1]);
+	hashmap_free(all);
+	return rc;
 }
 
 static enum error_code check_cross(struct spec *spec, struct error *err)
 {
-	char field[JSONUTIL_PATH_MAX];
 	size_t i, expected;
-	long repeated = repeated_input(spec);
+	enum error_code rc = check_unique_inputs(spec, err);
 
-	if (repeated == -2)
-		return error_nomem(err, "a name table");
-	if (repeated >= 0) {
-		bool num = (size_t)repeated < spec->n_numeric;
-		i = (size_t)repeated;
-		jsonutil_path_index(field, num ? "inputs.numeric" : "inputs.categorical",
-				    num ? i : i - spec->n_numeric);
-		return error_set(err, ERROR_INVALID, field, "%s: the input \"%s\" is listed twice", field,
-				 num ? spec->numeric[i].name : spec->categorical[i - spec->n_numeric].name);
-	}
+	if (rc)
+		return rc;
 	if (spec->n_numeric + spec->n_categorical == 0)
 		return error_set(err, ERROR_INVALID, "inputs", "inputs: no features at all");
 	spec->price_index = numeric_index(spec, spec->price_column);
@@ -673,10 +654,7 @@ json_t *spec_to_json(const struct spec *spec)
 	for (i = 0; !fail && i < spec->n_hidden; i++)
 		push(hidden, json_integer((json_int_t)spec->hidden[i]), &fail);
 	for (i = 0; !fail && i < HEADS_COUNT; i++)
-		push(heads,
-		     json_pack("{sssssi}", "name", head_table[i].name, "kind", head_table[i].kind, "output",
-			       (int)i),
-		     &fail);
+		push(heads, json_pack("{sssssi}", "name", head_name[i], "kind", head_kind[i], "output", (int)i), &fail);
 
 	put(inputs, "numeric", num, &fail);
 	put(inputs, "categorical", cat, &fail);
