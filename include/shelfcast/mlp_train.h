@@ -65,7 +65,7 @@ void mlp_train_adam_step(struct mlp_train *t, struct adam *a, double lr, double 
  * Make params_block the live parameters (n_params floats, not owned) and
  * return the block that was live.  For evaluating another copy of the
  * weights (a running average) through the same trainer; swap back before
- * the next step.
+ * the next step and before mlp_train_done, which frees the live block.
  */
 float *mlp_train_swap_params(struct mlp_train *t, float *params_block);
 

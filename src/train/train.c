@@ -119,12 +119,14 @@ static enum error_code encode_rows(const struct table *t, const struct spec *spe
 		rc = error_nomem(err, "the encoded data");
 		goto out;
 	}
-	for (i = 0; i < N && !rc; i++) {
+	for (i = 0; i < N; i++) {
 		table_encoder_values(t, colmap, n_feat, i, vals);
 		rc = encoder_encode(enc, vals, t->cols[level_col].id[i], e->X + i * e->d, NULL, NULL,
 				    NULL, err);
-		if (rc)
+		if (rc) {
 			error_prefix(err, "row %zu", i + 1);
+			break;
+		}
 		e->target[i] = heads_standardize(spec, t->cols[target_col].num[i]);
 		e->exposure[i] = t->cols[exposure_col].num[i];
 	}
