@@ -68,7 +68,7 @@ size_t spec_layer_dims(const struct spec *spec, size_t dims[SPEC_MAX_HIDDEN + 2]
 	dims[n++] = spec->input_size;
 	for (i = 0; i < spec->n_hidden; i++)
 		dims[n++] = spec->hidden[i];
-	dims[n++] = 2;
+	dims[n++] = HEADS_COUNT;
 	return n;
 }
 
