@@ -2,7 +2,8 @@
  * evaluate — held-out metrics for the sales and exposure heads, computed
  * the same way for the MLP and the baselines.
  *
- * Sales (n rows): on the transformed scale (log1p(units) for log1p),
+ * Sales (n rows): on the transformed scale (log1p(units) for log1p; units
+ * from it by heads_units, as served),
  * r2_log = 1 - SS_res / SS_tot and mae_log; on units, rmse, mape (rows with
  * units > 0) and wmape = sum |err| / sum units.
  * Exposure: auc (Mann-Whitney, ties averaged), log_loss (p clipped to
@@ -38,9 +39,6 @@ enum error_code evaluate_exposure(const double *y, const double *p, size_t n,
 /* Area under the ROC curve (0.5 when one class is absent). */
 enum error_code evaluate_auc(const double *y, const double *p, size_t n, double *auc,
 			     struct error *err);
-
-/* units from a transformed value: max(0, inverse(t)). */
-double evaluate_units(enum spec_transform transform, double t);
 
 json_t *evaluate_sales_json(const struct sales_metrics *m);
 json_t *evaluate_exposure_json(const struct exposure_metrics *m);

@@ -40,6 +40,24 @@ struct mlp {
 	struct mlp_layer layer[MLP_MAX_LAYERS];
 };
 
+/*
+ * The parameter block: for each layer l, its weight (O, I) then its bias
+ * (O), back to back in layer order, as the model and the trainer keep it.
+ * dims: (n_layers + 1) widths, dims[0] the input.  mlp_bind points m's
+ * layers into params (borrowed, for as long as m is used); wt stays NULL,
+ * so mlp_forward_levels cannot run on it.
+ */
+size_t mlp_params_count(const size_t *dims, size_t n_layers);
+void mlp_bind(struct mlp *m, const size_t *dims, size_t n_layers, const float *params);
+
+/*
+ * The tensor names of layer l's parameters, spelled here only:
+ * "dense.<l>.weight" and "dense.<l>.bias" (PyTorch's nn.Linear names
+ * under a module called dense).
+ */
+enum mlp_param { MLP_PARAM_WEIGHT, MLP_PARAM_BIAS };
+void mlp_param_name(char *buf, size_t size, size_t layer, enum mlp_param which);
+
 size_t mlp_input_size(const struct mlp *m);
 size_t mlp_output_size(const struct mlp *m);
 /* Floats of scratch a forward over B rows needs. */
@@ -47,6 +65,12 @@ size_t mlp_scratch_floats(const struct mlp *m, size_t B);
 
 /* x: (B, I), scratch: mlp_scratch_floats(m, B), y: (B, O_last). */
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
+/*
+ * The same forward keeping every layer's output, for backpropagation:
+ * act[l]: (B, O of layer l), after the ReLU for hidden layers; the last is
+ * the network's output.  mlp_forward is this with two ping-pong buffers.
+ */
+void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *const *act);
 /* Reference: textbook loops in double accumulation, no BLAS. */
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
 

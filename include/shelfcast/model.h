@@ -75,6 +75,12 @@ enum error_code model_set_metrics(struct model *m, const char *metrics_json, str
 /* Number of tensors and the i-th tensor of the model (borrowing its weights). */
 size_t model_tensor_count(const struct model *m);
 void model_tensor_at(const struct model *m, size_t i, struct tensor *t);
+/*
+ * The i-th tensor of a network, in the model's order (dense.0.weight,
+ * dense.0.bias, dense.1.weight, ...), borrowing its weights: what
+ * model_tensor_at gives for a model, for a network not yet in one.
+ */
+void model_mlp_tensor_at(const struct mlp *mlp, size_t i, struct tensor *t);
 
 /* Checksum over tensors in the given order (see the header comment). */
 void model_checksum_tensors(const struct tensor *tensors, size_t n, char hex[SHA256_HEX_SIZE]);

@@ -1,11 +1,7 @@
 /*
- * promo — the promotion optimizer and the output heads.
- *
- * Every item is scored at every level; promo_choose picks the level whose
- * objective value is highest, ties going to the lower level:
- *   revenue = units * price * (1 - discount) - cost
- *   units   = units
- *   profit  = units * (price * (1 - discount) - unit_cost) - cost
+ * promo — the promotion choice: every item is scored at every level, and
+ * promo_choose picks the level whose objective value (heads_value, see
+ * heads.h) is highest, ties going to the lower level.
  *
  * Thread-safety: pure functions.
  */
@@ -14,16 +10,12 @@
 
 #include <stddef.h>
 
+#include "shelfcast/heads.h"
 #include "shelfcast/spec.h"
 
-/* predicted_sales = max(0, inverse_transform(y)); y is the standardized transformed target. */
+/* The serving path's names for heads_sales and heads_exposure on a float output. */
 double promo_sales_head(const struct spec *spec, float y);
-/* exposure_probability = sigmoid(z), stable for any finite z (+-1000 included). */
 double promo_exposure_head(float z);
-
-/* The objective value of selling `units` at level index k. */
-double promo_value(const struct spec *spec, enum spec_objective objective, size_t k, double units,
-		   double price, double unit_cost);
 
 /*
  * Choose a level.  units: (K) predicted units per level, K = spec->n_levels.

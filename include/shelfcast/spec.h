@@ -118,7 +118,7 @@ char *spec_to_string(const struct spec *spec);
 
 /* The input size the layout implies. */
 size_t spec_expected_input_size(const struct spec *spec);
-/* Layer widths: dims[0] = input, then hidden..., then 2 outputs. Returns the count. */
+/* Layer widths: dims[0] = input, then hidden..., then the 2 heads (heads.h). Returns the count. */
 size_t spec_layer_dims(const struct spec *spec, size_t dims[SPEC_MAX_HIDDEN + 2]);
 
 /* Level number -> index, or -1. */

@@ -16,6 +16,10 @@
  * The same seed on the same data gives the same weights: shuffles come
  * from a seeded generator and BLAS runs single-threaded.
  *
+ * The steps are modules of their own: split.h (the parts), fit.h (the
+ * encoder's statistics), learn.h (the network's training), evaluate.h and
+ * baseline.h (the held-out scores), report.h (the stored JSON).
+ *
  * Thread-safety: one run per thread; the table is read-only.
  */
 #ifndef SHELFCAST_TRAIN_H
@@ -69,14 +73,5 @@ void train_result_done(struct train_result *res);
 enum error_code train_compare(const struct train_result *res, const struct dataset_config *cfg,
 			      const struct table *t, const struct model *other, double *r2_log,
 			      struct error *err);
-
-/*
- * Self-check of backpropagation, for the tests: on a random network of the
- * given widths and a random batch, the largest difference between the
- * analytic gradient of the training loss and central finite differences,
- * relative to the largest gradient, over every parameter.
- */
-double train_gradient_check(size_t inputs, const size_t *hidden, size_t n_hidden, size_t batch,
-			    double exposure_weight, uint64_t seed);
 
 #endif

@@ -61,25 +61,30 @@ size_t model_tensor_count(const struct model *m)
 	return m->mlp.n_layers * 2;
 }
 
-void model_tensor_at(const struct model *m, size_t i, struct tensor *t)
+void model_mlp_tensor_at(const struct mlp *mlp, size_t i, struct tensor *t)
 {
-	const struct mlp_layer *L = &m->mlp.layer[i / 2];
+	const struct mlp_layer *L = &mlp->layer[i / 2];
 	memset(t, 0, sizeof *t);
 	memcpy(t->dtype, "F32", 4);
 	if (i % 2 == 0) {
-		snprintf(t->name, sizeof t->name, "dense.%zu.weight", i / 2);
+		mlp_param_name(t->name, sizeof t->name, i / 2, MLP_PARAM_WEIGHT);
 		t->ndim = 2;
 		t->shape[0] = L->out;
 		t->shape[1] = L->in;
 		t->data = L->w;
 		t->nbytes = L->out * L->in * sizeof(float);
 	} else {
-		snprintf(t->name, sizeof t->name, "dense.%zu.bias", i / 2);
+		mlp_param_name(t->name, sizeof t->name, i / 2, MLP_PARAM_BIAS);
 		t->ndim = 1;
 		t->shape[0] = L->out;
 		t->data = L->b;
 		t->nbytes = L->out * sizeof(float);
 	}
+}
+
+void model_tensor_at(const struct model *m, size_t i, struct tensor *t)
+{
+	model_mlp_tensor_at(&m->mlp, i, t);
 }
 
 static const struct tensor *find_tensor(const struct tensor *tensors, size_t n, const char *name)
@@ -187,8 +192,8 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 			bool expected = false;
 			for (l = 0; l < m->mlp.n_layers && !expected; l++) {
 				char wname[TENSOR_NAME_MAX], bname[TENSOR_NAME_MAX];
-				snprintf(wname, sizeof wname, "dense.%zu.weight", l);
-				snprintf(bname, sizeof bname, "dense.%zu.bias", l);
+				mlp_param_name(wname, sizeof wname, l, MLP_PARAM_WEIGHT);
+				mlp_param_name(bname, sizeof bname, l, MLP_PARAM_BIAS);
 				expected = !strcmp(tensors[i].name, wname) || !strcmp(tensors[i].name, bname);
 			}
 			if (!expected) {
@@ -215,8 +220,8 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 
 		L->in = dims[l];
 		L->out = dims[l + 1];
-		snprintf(wname, sizeof wname, "dense.%zu.weight", l);
-		snprintf(bname, sizeof bname, "dense.%zu.bias", l);
+		mlp_param_name(wname, sizeof wname, l, MLP_PARAM_WEIGHT);
+		mlp_param_name(bname, sizeof bname, l, MLP_PARAM_BIAS);
 		rc = take_tensor(tensors, n_tensors, wname, 2, wshape, w, err);
 		off += L->in * L->out;
 		b = m->block + off;

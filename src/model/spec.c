@@ -10,29 +10,27 @@
 #include <string.h>
 
 #include "shelfcast/hashmap.h"
+#include "shelfcast/heads.h"
 #include "shelfcast/jsonutil.h"
+
+static const char *const objective_names[] = {
+	[SPEC_OBJECTIVE_REVENUE] = "revenue", [SPEC_OBJECTIVE_UNITS] = "units", [SPEC_OBJECTIVE_PROFIT] = "profit"};
+#define N_OBJECTIVES (sizeof objective_names / sizeof objective_names[0])
 
 const char *spec_objective_name(enum spec_objective o)
 {
-	switch (o) {
-	case SPEC_OBJECTIVE_REVENUE: return "revenue";
-	case SPEC_OBJECTIVE_UNITS: return "units";
-	case SPEC_OBJECTIVE_PROFIT: return "profit";
-	}
-	return "revenue";
+	return (size_t)o < N_OBJECTIVES ? objective_names[o] : "revenue";
 }
 
 bool spec_objective_parse(const char *s, enum spec_objective *o)
 {
-	if (!strcmp(s, "revenue"))
-		*o = SPEC_OBJECTIVE_REVENUE;
-	else if (!strcmp(s, "units"))
-		*o = SPEC_OBJECTIVE_UNITS;
-	else if (!strcmp(s, "profit"))
-		*o = SPEC_OBJECTIVE_PROFIT;
-	else
-		return false;
-	return true;
+	size_t i;
+	for (i = 0; i < N_OBJECTIVES; i++)
+		if (!strcmp(s, objective_names[i])) {
+			*o = (enum spec_objective)i;
+			return true;
+		}
+	return false;
 }
 
 const char *spec_transform_name(enum spec_transform t)
@@ -70,7 +68,7 @@ size_t spec_layer_dims(const struct spec *spec, size_t dims[SPEC_MAX_HIDDEN + 2]
 	dims[n++] = spec->input_size;
 	for (i = 0; i < spec->n_hidden; i++)
 		dims[n++] = spec->hidden[i];
-	dims[n++] = 2;
+	dims[n++] = HEADS_COUNT;
 	return n;
 }
 
@@ -389,11 +387,14 @@ static enum error_code parse_target(const json_t *root, struct spec *spec, struc
 	return rc;
 }
 
+/* The network's outputs as the spec names them, by enum heads_output (heads.h computes them). */
+static const char *const head_name[HEADS_COUNT] = {"sales", "exposure"},
+		  *const head_kind[HEADS_COUNT] = {"linear", "logit"};
+
 static enum error_code parse_architecture(const json_t *root, struct spec *spec, struct error *err)
 {
 	static const char *const keys[] = {"input_size", "hidden", "activation", "heads", NULL};
 	static const char *const head_keys[] = {"name", "kind", "output", NULL};
-	static const char *const names[2] = {"sales", "exposure"}, *const kinds[2] = {"linear", "logit"};
 	char field[JSONUTIL_PATH_MAX], sub[JSONUTIL_PATH_MAX];
 	json_t *arch = NULL, *hidden = NULL, *heads = NULL, *v;
 	const char *activation = "relu";
@@ -450,11 +451,11 @@ static enum error_code parse_architecture(const json_t *root, struct spec *spec,
 				rc = jsonutil_get_int(v, "output", field, true, 0, 1, &out, err);
 			if (rc)
 				return rc;
-			if (strcmp(name, names[out]) || strcmp(kind, kinds[out])) {
+			if (strcmp(name, head_name[out]) || strcmp(kind, head_kind[out])) {
 				jsonutil_path_key(sub, field, "name");
 				return error_set(err, ERROR_INVALID, sub,
 						 "%s: output %lld must be the %s head of kind %s", sub,
-						 out, names[out], kinds[out]);
+						 out, head_name[out], head_kind[out]);
 			}
 		}
 	}
@@ -471,45 +472,45 @@ static int numeric_index(const struct spec *spec, const char *name)
 	return -1;
 }
 
-static enum error_code check_cross(struct spec *spec, struct error *err)
+/*
+ * Each input once: a numeric feature may feed one input per transform (price
+ * and log price); a categorical name may not be used again, numeric names included.
+ */
+static enum error_code check_unique_inputs(const struct spec *spec, struct error *err)
 {
 	char field[JSONUTIL_PATH_MAX];
-	struct hashmap *seen;
-	enum error_code rc = ERROR_OK;
-	size_t i, expected;
+	size_t n = spec->n_numeric + spec->n_categorical, i;
+	struct hashmap *by_transform[SPEC_INPUT_LOG + 1] = {hashmap_new(n), hashmap_new(n)};
+	struct hashmap *all = hashmap_new(n);
+	enum error_code rc =
+		by_transform[0] && by_transform[1] && all ? ERROR_OK : error_nomem(err, "a name table");
 
-	/* A numeric feature may feed one input per transform; a categorical name is used once. */
-	seen = hashmap_new(2 * (spec->n_numeric + spec->n_categorical));
-	if (!seen)
-		return error_nomem(err, "a name table");
-	for (i = 0; i < spec->n_numeric + spec->n_categorical && !rc; i++) {
+	for (i = 0; i < n && !rc; i++) {
 		bool num = i < spec->n_numeric;
 		const char *name = num ? spec->numeric[i].name : spec->categorical[i - spec->n_numeric].name;
-		size_t len = strlen(name);
-		char key[SPEC_NAME_MAX + 2];
-		int32_t got;
-
-		key[0] = num ? (char)('0' + spec->numeric[i].transform) : 'c';
-		memcpy(key + 1, name, len);
-		got = hashmap_put(seen, key, len + 1, (int32_t)i);
-		if (got >= 0 && got == (int32_t)i) {
-			key[0] = '#'; /* the feature name itself, shared by a numeric feature's inputs */
-			got = hashmap_put(seen, key, len + 1, (int32_t)i);
-			if (got >= 0 && got != (int32_t)i && (!num || got >= (int32_t)spec->n_numeric))
-				got = -2;
-			else if (got >= 0)
-				got = (int32_t)i;
-		}
-		if (got == -1) {
+		/* the first input with this name (numeric: and this transform) */
+		int32_t first = hashmap_put(num ? by_transform[spec->numeric[i].transform] : all, name,
+					    strlen(name), (int32_t)i);
+		if (first == -1 || hashmap_put(all, name, strlen(name), (int32_t)i) == -1) {
 			rc = error_nomem(err, "a name table");
-		} else if (got != (int32_t)i) {
+		} else if (first != (int32_t)i) {
 			jsonutil_path_index(field, num ? "inputs.numeric" : "inputs.categorical",
 					    num ? i : i - spec->n_numeric);
 			rc = error_set(err, ERROR_INVALID, field, "%s: the input \"%s\" is listed twice",
 				       field, name);
 		}
 	}
-	hashmap_free(seen);
+	hashmap_free(by_transform[0]);
+	hashmap_free(by_transform[1]);
+	hashmap_free(all);
+	return rc;
+}
+
+static enum error_code check_cross(struct spec *spec, struct error *err)
+{
+	size_t i, expected;
+	enum error_code rc = check_unique_inputs(spec, err);
+
 	if (rc)
 		return rc;
 	if (spec->n_numeric + spec->n_categorical == 0)
@@ -652,8 +653,8 @@ json_t *spec_to_json(const struct spec *spec)
 		     &fail);
 	for (i = 0; !fail && i < spec->n_hidden; i++)
 		push(hidden, json_integer((json_int_t)spec->hidden[i]), &fail);
-	push(heads, json_pack("{sssssi}", "name", "sales", "kind", "linear", "output", 0), &fail);
-	push(heads, json_pack("{sssssi}", "name", "exposure", "kind", "logit", "output", 1), &fail);
+	for (i = 0; !fail && i < HEADS_COUNT; i++)
+		push(heads, json_pack("{sssssi}", "name", head_name[i], "kind", head_kind[i], "output", (int)i), &fail);
 
 	put(inputs, "numeric", num, &fail);
 	put(inputs, "categorical", cat, &fail);

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /*
@@ -25,6 +26,35 @@
 #else
 #define MLP_CLONES
 #endif
+
+void mlp_param_name(char *buf, size_t size, size_t layer, enum mlp_param which)
+{
+	snprintf(buf, size, "dense.%zu.%s", layer, which == MLP_PARAM_WEIGHT ? "weight" : "bias");
+}
+
+size_t mlp_params_count(const size_t *dims, size_t n_layers)
+{
+	size_t l, n = 0;
+	for (l = 0; l < n_layers; l++)
+		n += dims[l + 1] * dims[l] + dims[l + 1];
+	return n;
+}
+
+void mlp_bind(struct mlp *m, const size_t *dims, size_t n_layers, const float *params)
+{
+	size_t l;
+
+	memset(m, 0, sizeof *m);
+	m->n_layers = n_layers;
+	for (l = 0; l < n_layers; l++) {
+		struct mlp_layer *L = &m->layer[l];
+		L->in = dims[l];
+		L->out = dims[l + 1];
+		L->w = params;
+		L->b = params + L->out * L->in;
+		params = L->b + L->out;
+	}
+}
 
 size_t mlp_input_size(const struct mlp *m)
 {
@@ -221,21 +251,30 @@ static void layer_small(const struct mlp_layer *L, const float *x, size_t rows, 
 		}
 }
 
-void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
+void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *const *act)
 {
 	const float *in = x;
-	float *bufs[2] = {scratch, scratch + B * max_hidden(m)};
 	size_t l;
 
 	for (l = 0; l < m->n_layers; l++) {
 		const struct mlp_layer *L = &m->layer[l];
-		int last = l + 1 == m->n_layers;
-		float *out = last ? y : bufs[l & 1];
-		layer_blas(L, in, B, out);
-		if (!last)
-			relu(out, B * L->out);
-		in = out;
+		layer_blas(L, in, B, act[l]);
+		if (l + 1 < m->n_layers)
+			relu(act[l], B * L->out);
+		in = act[l];
 	}
+}
+
+void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
+{
+	float *act[MLP_MAX_LAYERS];
+	size_t l;
+
+	/* the hidden layers take turns in two buffers; the last writes y */
+	for (l = 0; l + 1 < m->n_layers; l++)
+		act[l] = scratch + (l & 1) * B * max_hidden(m);
+	act[m->n_layers - 1] = y;
+	mlp_forward_layers(m, x, B, act);
 }
 
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "shelfcast/rng.h"
+
 #define N_LEVELS 4
 
 static const double discount[N_LEVELS] = {0.0, 0.10, 0.20, 0.30};
@@ -29,21 +31,10 @@ static const struct {
 #define N_CAT (sizeof categories / sizeof categories[0])
 #define N_BRAND (sizeof brands / sizeof brands[0])
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t next(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
+/* Uniform on (0, 1), never 0: Box-Muller takes its log. */
 static double uniform(struct rng *r)
 {
-	return ((double)(next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return ((double)(rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 static double normal(struct rng *r)
@@ -93,10 +84,10 @@ enum error_code demo_write(FILE *out, FILE *truth, size_t rows, uint64_t seed, s
 		fprintf(truth, "\n");
 	}
 	for (i = 0; i < rows; i++) {
-		size_t c = (size_t)(next(&r) % N_CAT), b = (size_t)(next(&r) % N_BRAND);
+		size_t c = (size_t)(rng_next(&r) % N_CAT), b = (size_t)(rng_next(&r) % N_BRAND);
 		double price = categories[c].ref_price * exp(0.35 * normal(&r));
 		double weight = categories[c].ref_weight * exp(0.4 * normal(&r));
-		int level = (int)(next(&r) % N_LEVELS);
+		int level = (int)(rng_next(&r) % N_LEVELS);
 		double lambda = expected_units(c, b, price, weight, level);
 		double units = poisson(&r, lambda * exp(0.2 * normal(&r)));
 		double z = -1.5 + brands[b].exposure + 0.6 * level + 0.3 * log(lambda / 50.0);

@@ -6,11 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-double evaluate_units(enum spec_transform transform, double t)
-{
-	double u = transform == SPEC_TRANSFORM_LOG1P ? expm1(t > 700 ? 700 : t) : t;
-	return u > 0 ? u : 0;
-}
+#include "shelfcast/heads.h"
 
 void evaluate_sales(enum spec_transform transform, const double *t_true, const double *t_pred,
 		    size_t n, struct sales_metrics *out)
@@ -23,8 +19,8 @@ void evaluate_sales(enum spec_transform transform, const double *t_true, const d
 	mean = n ? mean / (double)n : 0;
 	for (i = 0; i < n; i++) {
 		double d = t_pred[i] - t_true[i];
-		double u_true = evaluate_units(transform, t_true[i]);
-		double u_pred = evaluate_units(transform, t_pred[i]);
+		double u_true = heads_units(transform, t_true[i]);
+		double u_pred = heads_units(transform, t_pred[i]);
 		ss_tot += (t_true[i] - mean) * (t_true[i] - mean);
 		ss_res += d * d;
 		abs_t += fabs(d);

@@ -1,0 +1,39 @@
+/*
+ * split — which rows of a table train, validate and test.
+ *
+ *   test: rows whose split column is >= split.test_from, or a seeded random
+ *     split.fraction of them (split.seed);
+ *   validation: carved from the rest (all_train), its latest
+ *     validation_fraction by the split column, or a random share when
+ *     validation_random (or when there is no split column);
+ *   train: the rest of all_train.
+ * Row numbers are table rows.  The same config on the same table gives the
+ * same split.
+ *
+ * Thread-safety: pure; the table is read-only.
+ */
+#ifndef SHELFCAST_SPLIT_H
+#define SHELFCAST_SPLIT_H
+
+#include <stddef.h>
+
+#include "shelfcast/dataset.h"
+#include "shelfcast/error.h"
+#include "shelfcast/table.h"
+
+struct split {
+	size_t *train, *valid, *test; /* owned: row numbers */
+	size_t *all_train;            /* owned: train and valid together, in row order */
+	size_t n_train, n_valid, n_test, n_all_train;
+};
+
+/*
+ * Split t's rows.  split_col: the table column of cfg->split_column, or -1
+ * when the config has none.  A part left empty is an error naming the
+ * config field to change.
+ */
+enum error_code split_make(const struct dataset_config *cfg, const struct table *t, int split_col,
+			   struct split *s, struct error *err);
+void split_done(struct split *s);
+
+#endif

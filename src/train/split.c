@@ -1,0 +1,120 @@
+/* split — see include/shelfcast/split.h. */
+#include "shelfcast/split.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/rng.h"
+
+struct keyed {
+	double key;
+	size_t row;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+void split_done(struct split *s)
+{
+	if (!s)
+		return;
+	free(s->train);
+	free(s->valid);
+	free(s->test);
+	free(s->all_train);
+	memset(s, 0, sizeof *s);
+}
+
+enum error_code split_make(const struct dataset_config *cfg, const struct table *t, int split_col,
+			   struct split *s, struct error *err)
+{
+	size_t n = t->n_rows, i, n_valid;
+	struct keyed *k = calloc(n + 1, sizeof *k);
+	struct rng r = {cfg->split_seed ^ 0x5eed5eedULL};
+
+	memset(s, 0, sizeof *s);
+	s->train = calloc(n + 1, sizeof *s->train);
+	s->valid = calloc(n + 1, sizeof *s->valid);
+	s->test = calloc(n + 1, sizeof *s->test);
+	s->all_train = calloc(n + 1, sizeof *s->all_train);
+	if (!k || !s->train || !s->valid || !s->test || !s->all_train) {
+		free(k);
+		split_done(s);
+		return error_nomem(err, "the split");
+	}
+	if (cfg->split_by_column) {
+		for (i = 0; i < n; i++) {
+			double v = t->cols[split_col].num[i];
+			if (v >= cfg->test_from)
+				s->test[s->n_test++] = i;
+			else
+				s->all_train[s->n_all_train++] = i;
+		}
+	} else {
+		/* s->train is free until the validation carve-out: use it for the permutation. */
+		size_t *perm = s->train, n_test;
+		for (i = 0; i < n; i++)
+			perm[i] = i;
+		rng_shuffle(&r, perm, n);
+		n_test = (size_t)ceil(cfg->test_fraction * (double)n);
+		for (i = 0; i < n; i++) {
+			if (i < n_test)
+				s->test[s->n_test++] = perm[i];
+			else
+				s->all_train[s->n_all_train++] = perm[i];
+		}
+		/* Keep row order stable inside each part. */
+		for (i = 0; i < s->n_test; i++)
+			k[i] = (struct keyed){(double)s->test[i], s->test[i]};
+		qsort(k, s->n_test, sizeof *k, by_key);
+		for (i = 0; i < s->n_test; i++)
+			s->test[i] = k[i].row;
+		for (i = 0; i < s->n_all_train; i++)
+			k[i] = (struct keyed){(double)s->all_train[i], s->all_train[i]};
+		qsort(k, s->n_all_train, sizeof *k, by_key);
+		for (i = 0; i < s->n_all_train; i++)
+			s->all_train[i] = k[i].row;
+	}
+	if (s->n_test == 0) {
+		free(k);
+		split_done(s);
+		if (cfg->split_by_column)
+			return error_set(err, ERROR_INVALID, "split.test_from",
+					 "split: no row has %s >= %g, so the test part is empty",
+					 cfg->split_column, cfg->test_from);
+		return error_set(err, ERROR_INVALID, "split.fraction", "split: the test part is empty");
+	}
+	if (s->n_all_train < 2) {
+		free(k);
+		split_done(s);
+		return error_set(err, ERROR_INVALID, "split",
+				 "split: the training part has %zu rows; it needs at least 2",
+				 s->n_all_train);
+	}
+	/* Validation: the latest share of the training part by the split column, else a random share. */
+	n_valid = (size_t)ceil(cfg->validation_fraction * (double)s->n_all_train);
+	if (n_valid >= s->n_all_train)
+		n_valid = s->n_all_train - 1;
+	if (!cfg->validation_random) {
+		for (i = 0; i < s->n_all_train; i++)
+			k[i] = (struct keyed){t->cols[split_col].num[s->all_train[i]], s->all_train[i]};
+	} else {
+		for (i = 0; i < s->n_all_train; i++)
+			k[i] = (struct keyed){rng_uniform(&r), s->all_train[i]};
+	}
+	qsort(k, s->n_all_train, sizeof *k, by_key);
+	for (i = 0; i < s->n_all_train; i++) {
+		if (i >= s->n_all_train - n_valid)
+			s->valid[s->n_valid++] = k[i].row;
+		else
+			s->train[s->n_train++] = k[i].row;
+	}
+	free(k);
+	return ERROR_OK;
+}

@@ -1,0 +1,122 @@
+/* Unit tests: the output heads, the training loss and the promotion objective. */
+#include "testutil.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "shelfcast/heads.h"
+
+static struct spec spec_log1p(void)
+{
+	struct spec s;
+	memset(&s, 0, sizeof s);
+	s.n_levels = 2;
+	s.levels[0] = (struct spec_level){0, 0.0, 0.0};
+	s.levels[1] = (struct spec_level){1, 0.4, 3.0};
+	s.transform = SPEC_TRANSFORM_LOG1P;
+	s.target_mean = 2;
+	s.target_std = 0.5;
+	return s;
+}
+
+static void test_heads_inverts_log1p_and_clamps_at_zero(void **state)
+{
+	struct spec s = spec_log1p();
+	(void)state;
+	/* y = 0 -> t = 2 -> expm1(2) */
+	assert_true(fabs(heads_sales(&s, 0.0) - expm1(2.0)) < 1e-9);
+	/* t = 2 + 0.5 * -10 = -3 -> expm1(-3) < 0 -> 0 */
+	assert_true(heads_sales(&s, -10.0) == 0.0);
+	/* an enormous output does not overflow into inf */
+	assert_true(isfinite(heads_sales(&s, 1e30)));
+	assert_true(heads_units(SPEC_TRANSFORM_LOG1P, 1e6) == expm1(700.0));
+	s.transform = SPEC_TRANSFORM_NONE;
+	assert_true(heads_sales(&s, 1.0) == 2.5);
+	assert_true(heads_sales(&s, -5.0) == 0.0);
+	assert_true(heads_sales(&s, NAN) == 0.0);
+	assert_true(heads_units(SPEC_TRANSFORM_NONE, INFINITY) == DBL_MAX);
+}
+
+static void test_heads_transform_and_standardize_round_trip(void **state)
+{
+	struct spec s = spec_log1p();
+	const double units[] = {0, 1, 3.5, 120, 98765};
+	size_t i;
+	(void)state;
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		double t = heads_transform(SPEC_TRANSFORM_LOG1P, units[i]);
+		assert_true(t == log1p(units[i]));
+		assert_true(fabs(heads_units(SPEC_TRANSFORM_LOG1P, t) - units[i]) <= 1e-9 * (1 + units[i]));
+		/* the training target of units, served back, is those units */
+		assert_true(fabs(heads_sales(&s, heads_standardize(&s, units[i])) - units[i]) <=
+			    1e-9 * (1 + units[i]));
+		assert_true(fabs(heads_unstandardize(&s, heads_standardize(&s, units[i])) - t) < 1e-12);
+	}
+	assert_true(heads_transform(SPEC_TRANSFORM_NONE, 7.25) == 7.25);
+}
+
+static void test_heads_exposure_is_stable_for_huge_logits(void **state)
+{
+	(void)state;
+	assert_true(heads_exposure(1000.0) == 1.0);
+	assert_true(heads_exposure(-1000.0) == 0.0);
+	assert_true(fabs(heads_exposure(0.0) - 0.5) < 1e-12);
+	assert_true(fabs(heads_exposure(2.0) - 1.0 / (1.0 + exp(-2.0))) < 1e-12);
+	assert_true(fabs(heads_exposure(-30.0) - exp(-30.0) / (1 + exp(-30.0))) < 1e-20);
+}
+
+static void test_heads_loss_is_squared_error_plus_weighted_cross_entropy(void **state)
+{
+	double dy, dz;
+	(void)state;
+	/* y - t = 0.5; z = 0, e = 1: bce = log 2 */
+	assert_true(fabs(heads_loss(1.5, 1.0, 0.0, 1.0, 0.3, &dy, &dz) - (0.25 + 0.3 * log(2.0))) < 1e-12);
+	assert_true(dy == 1.0);
+	assert_true(fabs(dz - 0.3 * (0.5 - 1.0)) < 1e-12);
+	/* a confident right answer costs almost nothing, and stays finite far out */
+	assert_true(heads_loss(0, 0, 800.0, 1.0, 1.0, NULL, NULL) < 1e-300);
+	assert_true(fabs(heads_loss(0, 0, -800.0, 1.0, 1.0, NULL, NULL) - 800.0) < 1e-9);
+}
+
+static void test_heads_loss_derivatives_match_finite_differences(void **state)
+{
+	const double pts[][4] = {{0.3, -0.2, 1.7, 1}, {-1.1, 0.4, -2.5, 0}, {2.0, 2.0, 0.1, 1}};
+	const double h = 1e-6;
+	size_t i;
+	(void)state;
+	for (i = 0; i < sizeof pts / sizeof pts[0]; i++) {
+		double y = pts[i][0], t = pts[i][1], z = pts[i][2], e = pts[i][3], dy, dz, ny, nz;
+		heads_loss(y, t, z, e, 0.7, &dy, &dz);
+		ny = (heads_loss(y + h, t, z, e, 0.7, NULL, NULL) - heads_loss(y - h, t, z, e, 0.7, NULL, NULL)) /
+		     (2 * h);
+		nz = (heads_loss(y, t, z + h, e, 0.7, NULL, NULL) - heads_loss(y, t, z - h, e, 0.7, NULL, NULL)) /
+		     (2 * h);
+		assert_true(fabs(dy - ny) < 1e-6);
+		assert_true(fabs(dz - nz) < 1e-6);
+	}
+}
+
+static void test_heads_value_of_each_objective(void **state)
+{
+	struct spec s = spec_log1p();
+	(void)state;
+	/* level 1: discount 0.4, cost 3; 10 units at price 10, unit cost 5 */
+	assert_true(heads_value(&s, SPEC_OBJECTIVE_UNITS, 1, 10, 10, 5) == 10);
+	assert_true(fabs(heads_value(&s, SPEC_OBJECTIVE_REVENUE, 1, 10, 10, 5) - (60 - 3)) < 1e-9);
+	assert_true(fabs(heads_value(&s, SPEC_OBJECTIVE_PROFIT, 1, 10, 10, 5) - (10 * (6 - 5) - 3)) < 1e-9);
+	assert_true(fabs(heads_value(&s, SPEC_OBJECTIVE_REVENUE, 0, 10, 10, 5) - 100) < 1e-9);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_heads_inverts_log1p_and_clamps_at_zero),
+		cmocka_unit_test(test_heads_transform_and_standardize_round_trip),
+		cmocka_unit_test(test_heads_exposure_is_stable_for_huge_logits),
+		cmocka_unit_test(test_heads_loss_is_squared_error_plus_weighted_cross_entropy),
+		cmocka_unit_test(test_heads_loss_derivatives_match_finite_differences),
+		cmocka_unit_test(test_heads_value_of_each_objective),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,138 @@
+/* Unit tests: the train / validation / test split. */
+#include "traintable.h"
+
+#include "shelfcast/split.h"
+
+/* 20 rows, week 1..20; columns the config needs and nothing more. */
+static char *csv_of_weeks(size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	int w;
+	fprintf(f, "week,price,units,featured,level\n");
+	for (w = 1; w <= 20; w++)
+		fprintf(f, "%d,%d.5,%d,%d,%d\n", w, w, w % 7, w % 2, w % 2);
+	fclose(f);
+	return buf;
+}
+
+static const char CONFIG[] =
+	"{\"name\": \"s\", \"features\": {\"numeric\": [\"price\"]},"
+	" \"target\": {\"column\": \"units\"}, \"exposure\": {\"column\": \"featured\"},"
+	" \"promotion\": {\"column\": \"level\", \"price_column\": \"price\","
+	"   \"levels\": [{\"level\": 0, \"discount\": 0}, {\"level\": 1, \"discount\": 0.1}]},"
+	" \"split\": %s, \"model\": {\"validation_fraction\": 0.25%s}}";
+
+static void load(const char *split, const char *model_extra, struct dataset_config *cfg,
+		 struct table *t)
+{
+	char text[1024], *csv;
+	size_t len;
+	snprintf(text, sizeof text, CONFIG, split, model_extra);
+	csv = csv_of_weeks(&len);
+	traintable_load(text, csv, len, cfg, t);
+	free(csv);
+}
+
+static void test_split_by_week_tests_the_latest_and_validates_on_the_latest_training_weeks(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split s;
+	struct error err;
+	size_t i;
+	(void)state;
+	load("{\"column\": \"week\", \"test_from\": 17}", "", &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, table_column(&t, "week"), &s, &err), ERROR_OK);
+	/* weeks 17..20 test; 1..16 train, of which the latest 4 (13..16) validate */
+	assert_int_equal(s.n_test, 4);
+	assert_int_equal(s.n_all_train, 16);
+	assert_int_equal(s.n_valid, 4);
+	assert_int_equal(s.n_train, 12);
+	for (i = 0; i < s.n_test; i++)
+		assert_int_equal(s.test[i], 16 + i);
+	for (i = 0; i < s.n_valid; i++)
+		assert_int_equal(s.valid[i], 12 + i);
+	for (i = 0; i < s.n_train; i++)
+		assert_int_equal(s.train[i], i);
+	split_done(&s);
+	split_done(NULL);
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
+static void test_split_by_fraction_is_seeded_and_covers_every_row_once(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split a, b;
+	struct error err;
+	int seen[20] = {0};
+	size_t i;
+	(void)state;
+	load("{\"fraction\": 0.25, \"seed\": 5}", ", \"validation\": \"random\"", &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, -1, &a, &err), ERROR_OK);
+	assert_int_equal(split_make(&cfg, &t, -1, &b, &err), ERROR_OK);
+	assert_int_equal(a.n_test, 5);
+	assert_memory_equal(a.test, b.test, a.n_test * sizeof *a.test);
+	assert_memory_equal(a.valid, b.valid, a.n_valid * sizeof *a.valid);
+	for (i = 0; i < a.n_test; i++)
+		seen[a.test[i]]++;
+	for (i = 0; i < a.n_train; i++)
+		seen[a.train[i]]++;
+	for (i = 0; i < a.n_valid; i++)
+		seen[a.valid[i]]++;
+	for (i = 0; i < 20; i++)
+		assert_int_equal(seen[i], 1);
+	for (i = 1; i < a.n_test; i++) /* row order kept inside the part */
+		assert_true(a.test[i - 1] < a.test[i]);
+	split_done(&a);
+	split_done(&b);
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
+static void test_split_with_no_row_past_test_from_names_the_field(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split s;
+	struct error err;
+	(void)state;
+	load("{\"column\": \"week\", \"test_from\": 99}", "", &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, table_column(&t, "week"), &s, &err), ERROR_INVALID);
+	assert_string_equal(err.field, "split.test_from");
+	assert_null(s.test);
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
+static void test_split_with_one_training_row_is_refused(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split s;
+	struct error err;
+	(void)state;
+	load("{\"column\": \"week\", \"test_from\": 2}", "", &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, table_column(&t, "week"), &s, &err), ERROR_INVALID);
+	assert_string_equal(err.field, "split");
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_by_week_tests_the_latest_and_validates_on_the_latest_training_weeks),
+		cmocka_unit_test(test_split_by_fraction_is_seeded_and_covers_every_row_once),
+		cmocka_unit_test(test_split_with_no_row_past_test_from_names_the_field),
+		cmocka_unit_test(test_split_with_one_training_row_is_refused),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
