@@ -9,8 +9,7 @@
  * of every weight, and — when one is given — the checksum.  A model that
  * fails is never built, so a bad version can never serve.
  *
- * The checksum is SHA-256 over, for each tensor in layer order:
- *   name, NUL, each dimension as u64 little-endian, the raw f32 data.
+ * The checksum is tensor_checksum (tensor.h) over its tensors in layer order.
  *
  * Thread-safety: immutable after model_new; model_ref/model_unref are
  * atomic; the last unref frees it, from whichever thread drops it.
@@ -27,21 +26,9 @@
 #include "shelfcast/mlp.h"
 #include "shelfcast/sha256.h"
 #include "shelfcast/spec.h"
+#include "shelfcast/tensor.h"
 
 #define MODEL_NAME_MAX 64
-#define TENSOR_NAME_MAX 64
-#define TENSOR_MAX_DIMS 4
-
-/* A tensor as it arrives from outside (a registry row, a safetensors file). */
-struct tensor {
-	char name[TENSOR_NAME_MAX];
-	char dtype[8];                  /* "F32" is the only one accepted */
-	size_t ndim;
-	size_t shape[TENSOR_MAX_DIMS];
-	const void *data;               /* borrowed: little-endian elements */
-	size_t nbytes;
-};
-
 struct model {
 	atomic_int refs;
 	uint64_t serial;         /* this model object's number in the process, never reused */
@@ -82,7 +69,5 @@ void model_tensor_at(const struct model *m, size_t i, struct tensor *t);
  */
 void model_mlp_tensor_at(const struct mlp *mlp, size_t i, struct tensor *t);
 
-/* Checksum over tensors in the given order (see the header comment). */
-void model_checksum_tensors(const struct tensor *tensors, size_t n, char hex[SHA256_HEX_SIZE]);
 
 #endif

@@ -13,10 +13,6 @@
 #include "shelfcast/heads.h"
 #include "shelfcast/spec.h"
 
-/* The serving path's names for heads_sales and heads_exposure on a float output. */
-double promo_sales_head(const struct spec *spec, float y);
-double promo_exposure_head(float z);
-
 /*
  * Choose a level.  units: (K) predicted units per level, K = spec->n_levels.
  * values: (K) out, the objective per level (may be NULL).  Returns the

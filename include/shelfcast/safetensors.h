@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "shelfcast/error.h"
-#include "shelfcast/model.h"
+#include "shelfcast/tensor.h"
 #include "shelfcast/strbuf.h"
 
 #define SAFETENSORS_MAX_HEADER (100u * 1024u * 1024u)

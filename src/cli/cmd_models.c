@@ -164,7 +164,7 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 	if (!rc) {
 		for (i = 0; i < model_tensor_count(m); i++)
 			model_tensor_at(m, i, &canon[i]);
-		model_checksum_tensors(canon, model_tensor_count(m), checksum);
+		tensor_checksum(canon, model_tensor_count(m), checksum);
 		training = NULL;
 		{
 			json_t *j = json_pack("{s:s, s:s}", "imported_from", weights, "actor", cli_actor());

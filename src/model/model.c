@@ -35,27 +35,6 @@ void model_unref(struct model *m)
 	free(m);
 }
 
-void model_checksum_tensors(const struct tensor *tensors, size_t n, char hex[SHA256_HEX_SIZE])
-{
-	struct sha256 ctx;
-	size_t i, d;
-
-	sha256_init(&ctx);
-	for (i = 0; i < n; i++) {
-		sha256_update(&ctx, tensors[i].name, strlen(tensors[i].name) + 1);
-		for (d = 0; d < tensors[i].ndim; d++) {
-			uint64_t dim = tensors[i].shape[d];
-			uint8_t le[8];
-			int b;
-			for (b = 0; b < 8; b++)
-				le[b] = (uint8_t)(dim >> (8 * b));
-			sha256_update(&ctx, le, sizeof le);
-		}
-		sha256_update(&ctx, tensors[i].data, tensors[i].nbytes);
-	}
-	sha256_final_hex(&ctx, hex);
-}
-
 size_t model_tensor_count(const struct model *m)
 {
 	return m->mlp.n_layers * 2;
@@ -240,7 +219,7 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 	}
 	for (i = 0; i < model_tensor_count(m); i++)
 		model_tensor_at(m, i, &canon[i]);
-	model_checksum_tensors(canon, model_tensor_count(m), m->checksum);
+	tensor_checksum(canon, model_tensor_count(m), m->checksum);
 	if (expected_checksum && strcmp(expected_checksum, m->checksum)) {
 		rc = error_set(err, ERROR_INVALID, "checksum",
 			       "checksum mismatch: the registry says %.16s..., the tensors hash to "

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/heads.h"
 #include "shelfcast/promo.h"
 #include "shelfcast/util.h"
 
@@ -130,8 +131,8 @@ void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 
 	mlp_forward_levels(&m->mlp, b->x, n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
 	for (r = 0; r < rows; r++) {
-		b->sales[r] = promo_sales_head(&m->spec, b->y[2 * r]);
-		b->exposure[r] = promo_exposure_head(b->y[2 * r + 1]);
+		b->sales[r] = heads_sales(&m->spec, (double)b->y[2 * r]);
+		b->exposure[r] = heads_exposure((double)b->y[2 * r + 1]);
 	}
 	for (i = 0; i < n; i++)
 		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->sales + i * b->K,

@@ -3,16 +3,6 @@
 
 #include <math.h>
 
-double promo_sales_head(const struct spec *spec, float y)
-{
-	return heads_sales(spec, (double)y);
-}
-
-double promo_exposure_head(float z)
-{
-	return heads_exposure((double)z);
-}
-
 size_t promo_choose(const struct spec *spec, enum spec_objective objective, const double *units,
 		    double price, double unit_cost, double *values)
 {

@@ -229,7 +229,7 @@ static void take_weights(struct train_result *res, struct learn_outcome *learned
 	res->n_tensors = 2 * net.n_layers;
 	for (i = 0; i < res->n_tensors; i++)
 		model_mlp_tensor_at(&net, i, &res->tensors[i]);
-	model_checksum_tensors(res->tensors, res->n_tensors, res->checksum);
+	tensor_checksum(res->tensors, res->n_tensors, res->checksum);
 }
 
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,

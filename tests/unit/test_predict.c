@@ -6,6 +6,7 @@
 
 #include "shelfcast/predict.h"
 #include "shelfcast/predict_api.h"
+#include "shelfcast/heads.h"
 #include "shelfcast/promo.h"
 #include "shelfcast/reqparse.h"
 #include "shelfcast/strbuf.h"
@@ -124,10 +125,10 @@ static void test_reported_numbers_match_a_direct_forward_pass(void **state)
 	assert_int_equal(encoder_values_from_json(the_model->enc, features, v, "f", &err), ERROR_OK);
 	assert_int_equal(encoder_encode(the_model->enc, v, 2, x, NULL, NULL, "f", &err), ERROR_OK);
 	mlp_forward_naive(&the_model->mlp, x, 1, scratch, y);
-	units = promo_sales_head(&the_model->spec, y[0]);
+	units = heads_sales(&the_model->spec, (double)y[0]);
 	assert_true(fabs(json_number_value(json_object_get(p, "predicted_sales")) - units) <= 1e-5 * (1 + units));
 	assert_true(fabs(json_number_value(json_object_get(p, "exposure_probability")) -
-			 promo_exposure_head(y[1])) < 1e-6);
+			 heads_exposure((double)y[1])) < 1e-6);
 	json_decref(features);
 	json_decref(r);
 }

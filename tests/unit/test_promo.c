@@ -20,21 +20,6 @@ static struct spec spec_with(size_t K, const double *discount, const double *cos
 	return s;
 }
 
-static void test_promo_heads_are_the_heads_module_on_a_float(void **state)
-{
-	struct spec s = spec_with(1, (double[]){0}, (double[]){0});
-	const float ys[] = {-1000.0f, -3.5f, -0.0f, 0.0f, 0.25f, 2.0f, 1e30f, NAN};
-	size_t i;
-	(void)state;
-	for (i = 0; i < sizeof ys / sizeof ys[0]; i++) {
-		double a = promo_sales_head(&s, ys[i]), b = heads_sales(&s, (double)ys[i]);
-		double c = promo_exposure_head(ys[i]), d = heads_exposure((double)ys[i]);
-		assert_memory_equal(&a, &b, sizeof a);
-		if (!isnan(ys[i]))
-			assert_memory_equal(&c, &d, sizeof c);
-	}
-}
-
 static void test_revenue_picks_the_best_level(void **state)
 {
 	struct spec s = spec_with(3, (double[]){0, 0.1, 0.2}, (double[]){0, 5, 10});
@@ -91,7 +76,6 @@ static void test_units_and_profit_objectives(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_promo_heads_are_the_heads_module_on_a_float),
 		cmocka_unit_test(test_revenue_picks_the_best_level),
 		cmocka_unit_test(test_ties_go_to_the_lower_level),
 		cmocka_unit_test(test_negative_revenue_still_chooses_the_least_bad),
