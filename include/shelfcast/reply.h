@@ -24,6 +24,7 @@ struct reply {
 	size_t len;
 	bool owned;
 	const char *allow;        /* static or NULL: the Allow header of a 405 */
+	bool close;               /* close the connection after it */
 	const char *error_code;   /* an error reply's code (static), for the access log; else NULL */
 	char error_field[64];     /* and its field, cut to fit; "" when none */
 };

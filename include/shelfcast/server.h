@@ -14,6 +14,14 @@
  * only, and frees per-request state in the completed-request callback.
  * Every 4xx/5xx reply has one shape: {"error": {"code", "message", "field"?}}.
  *
+ * Resources are bounded by design: a body is collected up to max_body and
+ * counts against body_budget, shared by every connection (503 overloaded
+ * past it); a request must arrive whole within request_deadline, however
+ * slowly it trickles; a client address holds at most per_ip_limit
+ * connections; and /v1/predict works a tile at a time within
+ * max_request_memory (predict_api.h).  Bodies large enough to matter come
+ * from mmap and go back to the system when freed.
+ *
  * Thread-safety: server_* are called from the main thread; handlers run on
  * the pool threads and share only the store, the watcher and the metrics.
  */
@@ -32,6 +40,9 @@ struct server_config {
 	size_t max_body;               /* bytes */
 	size_t max_items;              /* items per /v1/predict */
 	size_t max_request_memory;     /* bytes a request's reply and encoding may take (0: no limit) */
+	size_t body_budget;            /* bytes of request bodies held at once, all connections (0: no limit) */
+	unsigned per_ip_limit;         /* open connections per client address (0: no limit) */
+	unsigned request_deadline;     /* seconds a request may take to arrive, however it trickles (0: none) */
 	unsigned connection_limit;
 	unsigned connection_timeout;   /* seconds an idle or slow connection may live */
 	const char *admin_token;       /* NULL or "": activation over the API is off */

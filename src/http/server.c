@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -46,6 +47,8 @@ struct request {
 		struct route_target target;
 		bool body_route;        /* collects a body */
 		bool too_large;
+		bool over_budget;       /* the server-wide body budget could not hold it */
+		size_t reserved;        /* bytes of the body budget this request holds */
 		size_t cap;
 		size_t discarded;       /* bytes of an oversized body read and dropped */
 		int status;             /* 0 until a reply is queued */
@@ -94,6 +97,7 @@ struct server {
 	struct worker *workers;
 	unsigned n_workers;
 	atomic_bool draining;
+	atomic_size_t body_bytes; /* request bodies held now, against cfg.body_budget */
 	char *tls_cert_pem, *tls_key_pem;
 };
 
@@ -194,6 +198,26 @@ static size_t drain_limit(size_t cap)
 	return cap < 2 * 1024 * 1024 ? 8 * 1024 * 1024 : 4 * cap;
 }
 
+/* Take n more bytes of the server-wide body budget for rq; false (nothing taken) past the budget. */
+static bool reserve_body(struct server *srv, struct request *rq, size_t n)
+{
+	size_t held = atomic_load(&srv->body_bytes);
+
+	do {
+		if (srv->cfg.body_budget && held + n > srv->cfg.body_budget)
+			return false;
+	} while (!atomic_compare_exchange_weak(&srv->body_bytes, &held, held + n));
+	rq->st.reserved += n;
+	return true;
+}
+
+static void release_body(struct server *srv, struct request *rq)
+{
+	if (rq->st.reserved)
+		atomic_fetch_sub(&srv->body_bytes, rq->st.reserved);
+	rq->st.reserved = 0;
+}
+
 /* ---- replies ------------------------------------------------------------------------ */
 
 /* Queue r (done'd here) as the reply to rq. */
@@ -220,7 +244,7 @@ static enum MHD_Result send_reply(struct server *srv, struct MHD_Connection *con
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"shelfcast\"");
-	if (atomic_load(&srv->draining))
+	if (r->close || atomic_load(&srv->draining))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	rq->st.status = (int)r->status;
 	ret = MHD_queue_response(conn, r->status, resp);
@@ -237,6 +261,19 @@ static enum MHD_Result send_error(struct server *srv, struct MHD_Connection *con
 
 	reply_init(&r);
 	reply_error(&r, status, code, message, NULL);
+	return send_reply(srv, conn, rq, &r);
+}
+
+/* An error after which the connection is closed (framing that cannot be trusted, a budget spent). */
+static enum MHD_Result send_error_close(struct server *srv, struct MHD_Connection *conn,
+					struct request *rq, unsigned status, const char *code,
+					const char *message)
+{
+	struct reply r;
+
+	reply_init(&r);
+	reply_error(&r, status, code, message, NULL);
+	r.close = true;
 	return send_reply(srv, conn, rq, &r);
 }
 
@@ -361,10 +398,14 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 									     : SMALL_BODY_CAP;
 	if (!rq->st.body_route)
 		return MHD_YES;
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	/* Both framings: a proxy may read the body one way and us the other (request smuggling). */
+	if (cl && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return send_error_close(srv, conn, rq, MHD_HTTP_BAD_REQUEST, "bad_framing",
+					"a request may not have both Content-Length and Transfer-Encoding");
 	if (rq->st.target.id == ROUTE_PREDICT && !json_content_type(conn))
 		return send_error(srv, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 				  "Content-Type must be application/json");
-	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (!cl)
 		return MHD_YES;
 	if (!util_parse_long(cl, 0, 0x7fffffffffffffffLL, &len) ||
@@ -380,6 +421,8 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	 */
 	if ((unsigned long long)len > rq->st.cap)
 		rq->st.too_large = true;
+	else if (len > 0 && !reserve_body(srv, rq, (size_t)len))
+		rq->st.over_budget = true; /* read and dropped, then 503 */
 	else if (len > 0)
 		strbuf_reserve(&rq->body, (size_t)len); /* one allocation for the body */
 	return MHD_YES;
@@ -399,13 +442,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (!rq)
 		return begin(srv, w, conn, url, method, req_cls);
+	if (srv->cfg.request_deadline &&
+	    util_now_ns() - rq->st.start_ns > (uint64_t)srv->cfg.request_deadline * 1000000000ULL)
+		return MHD_NO; /* still arriving past the deadline: a trickle, closed */
 	if (*upload_size) {
 		/* A body (chunked, say) can grow past the cap: from then on it is discarded. */
-		if (!rq->st.too_large && rq->body.len + *upload_size <= rq->st.cap) {
+		if (!rq->st.too_large && !rq->st.over_budget && rq->body.len + *upload_size <= rq->st.cap &&
+		    (rq->body.len + *upload_size <= rq->st.reserved ||
+		     reserve_body(srv, rq, rq->body.len + *upload_size - rq->st.reserved))) {
 			strbuf_append(&rq->body, upload, *upload_size);
 		} else {
-			rq->st.too_large = true;
+			/* over the cap (413) or over the server's budget (503): read and dropped from here */
+			if (!rq->st.too_large && !rq->st.over_budget) {
+				if (rq->body.len + *upload_size <= rq->st.cap)
+					rq->st.over_budget = true;
+				else
+					rq->st.too_large = true;
+			}
 			strbuf_done(&rq->body);
+			release_body(srv, rq);
 			rq->st.discarded += *upload_size;
 			if (rq->st.discarded > drain_limit(rq->st.cap))
 				return MHD_NO; /* an endless upload: close the connection */
@@ -419,6 +474,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes", rq->st.cap);
 		return send_error(srv, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
 	}
+	if (rq->st.over_budget)
+		return send_error_close(srv, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+					"the server holds as many request bodies as it may; retry later");
 	if (strbuf_failed(&rq->body))
 		return send_error(srv, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
 				  "out of memory reading the body");
@@ -493,6 +551,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	seconds = (double)(end_ns - rq->st.start_ns) / 1e9;
 	if (!rq->st.status) /* the client went away or the connection failed before a reply went out */
 		rq->st.status = 499;
+	release_body(srv, rq);
 	if (!w) { /* out of memory for the context: the request is let go, uncounted */
 		strbuf_done(&rq->body);
 		free(rq);
@@ -582,6 +641,12 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 				       cfg->admin_token, cfg->db_conninfo, util_unix_time()};
 	if (!srv->cfg.threads)
 		srv->cfg.threads = util_cpu_count();
+	/*
+	 * Bodies of 128 KiB and more from mmap, returned to the system when freed:
+	 * without this glibc raises its threshold as large blocks are freed, and a
+	 * burst of large bodies stays resident after their connections close.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	rc = tls_options(srv, &flags, opts, &n, err);
 	if (!rc)
 		rc = listen_bind(cfg->listen, &srv->listen_fd, srv->address, sizeof srv->address, err);
@@ -596,6 +661,8 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	 */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit, NULL};
+	if (cfg->per_ip_limit)
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
