@@ -118,10 +118,20 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 
 size_t predict_tile_items(const struct model *m)
 {
-	size_t per_item = predict_batch_bytes(m, 1), n;
+	/* what one more item costs (the forward's scratch is the same for any n) */
+	size_t per_item = predict_batch_bytes(m, 2) - predict_batch_bytes(m, 1), n;
 
 	n = per_item ? PREDICT_TILE_BYTES / per_item : 1;
-	return n < 1 ? 1 : n > PREDICT_TILE_ITEMS ? PREDICT_TILE_ITEMS : n;
+	if (n > PREDICT_TILE_ITEMS)
+		n = PREDICT_TILE_ITEMS;
+	/*
+	 * Whole MLP_TILEs where they fit: mlp_forward_levels works MLP_TILE items
+	 * at a time, so a request scored tile by tile meets exactly the chunks it
+	 * would meet scored whole, and gets the same bits.
+	 */
+	if (n >= MLP_TILE)
+		n -= n % MLP_TILE;
+	return n < 1 ? 1 : n;
 }
 
 void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
