@@ -1,0 +1,189 @@
+"""Resource limits of the serving path, against the real binary and PostgreSQL (issue 21, items 1 and 8).
+
+- a request's working memory does not grow with items x input width (a tile at a time);
+- --max-request-memory refuses a request before its work, not after;
+- --body-budget caps the request bodies held at once, over all connections, and the
+  memory comes back when they close; --request-timeout closes a request that trickles;
+- --max-connections-per-ip caps one address's connections.
+"""
+import json
+import os
+import random
+import socket
+import struct
+import tempfile
+import time
+
+from harness import check, run
+
+WIDE = 5000  # categories of the wide model's one categorical input
+
+
+def safetensors_bytes(tensors):
+    """{name: (shape, flat floats)} as a safetensors file (F32, little endian)."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        shape, flat = tensors[name]
+        blob = struct.pack("<%df" % len(flat), *flat)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+
+
+def import_wide_model(url):
+    """A model whose input is WIDE + 3 wide: one numeric price, a WIDE-category brand, two levels."""
+    d = tempfile.mkdtemp(prefix="sc-wide-", dir=os.environ.get("SHELFCAST_TEST_TMP", "/tmp"))
+    width, hidden = 1 + WIDE + 1 + 2, 8
+    spec = {
+        "format": "shelfcast.spec.v1",
+        "inputs": {"numeric": [{"name": "price", "mean": 3, "std": 1, "default": 3, "clip": [0.5, 10]}],
+                   "categorical": [{"name": "brand", "vocabulary": ["b%d" % i for i in range(WIDE)]}]},
+        "promotion": {"column": "promo", "price_column": "price", "objective": "revenue",
+                      "levels": [{"level": 0, "discount": 0, "cost": 0}, {"level": 1, "discount": 0.1, "cost": 1}]},
+        "target": {"column": "units", "transform": "log1p", "mean": 2, "std": 1},
+        "exposure": {"column": "featured"},
+        "architecture": {"input_size": width, "hidden": [hidden], "activation": "relu"},
+    }
+    rnd = random.Random(21)
+    tensors = {
+        "dense.0.weight": ([hidden, width], [rnd.uniform(-0.1, 0.1) for _ in range(hidden * width)]),
+        "dense.0.bias": ([hidden], [0.0] * hidden),
+        "dense.1.weight": ([2, hidden], [rnd.uniform(-0.5, 0.5) for _ in range(2 * hidden)]),
+        "dense.1.bias": ([2], [0.0, 0.0]),
+    }
+    with open(os.path.join(d, "spec.json"), "w") as f:
+        json.dump(spec, f)
+    with open(os.path.join(d, "w.safetensors"), "wb") as f:
+        f.write(safetensors_bytes(tensors))
+    r = run(["models", "import", "wide", "--weights", os.path.join(d, "w.safetensors"),
+             "--spec", os.path.join(d, "spec.json"), "--activate", "--db", url])
+    check(r.returncode == 0, "models import wide: %s" % r.stderr)
+
+
+def test_a_wide_model_request_works_a_tile_at_a_time_within_its_memory_limit(ctx):
+    url = ctx.db()
+    import_wide_model(url)
+    body = json.dumps({"items": [{"features": {}}] * 10000})  # 160 KB: 10,000 x 5,004 floats if encoded at once
+    # a generous per-request limit: the request is worked, a tile at a time
+    s = ctx.serve(db_url=url, wait_ready=True,
+                  args=["--max-body", "1048576", "--max-request-memory", str(1 << 30)])
+    s.predict({"items": [{"features": {"brand": "b7"}}]})
+    idle = s.rss()
+    t0 = time.time()
+    r = s.predict(body, headers={"Content-Type": "application/json"}, timeout=120)
+    took = time.time() - t0
+    check(r.status == 200, "wide request: %d %s" % (r.status, r.body[:300]))
+    check(len(r.json()["predictions"]) == 10000, "every item answered")
+    grown = s.rss() - idle
+    print("# wide model (%d inputs), 10,000 items: %.2f s, resident +%.1f MB" % (WIDE + 4, took, grown / 1e6))
+    check(grown < 64 << 20, "resident memory grew by %.1f MB (limit 64 MB)" % (grown / 1e6))
+    s.stop()
+    # the default limit: refused before the work, naming the cause
+    s = ctx.serve(db_url=url, wait_ready=True, args=["--max-body", "1048576"])
+    t0 = time.time()
+    r = s.predict(body, headers={"Content-Type": "application/json"})
+    check(r.status == 413, "default limit: %d %s" % (r.status, r.body[:300]))
+    err = r.json()["error"]
+    check(err["field"] == "items" and "10000 items of model wide" in err["message"], err)
+    check(time.time() - t0 < 2.0, "refused after %.2f s: the work was done first" % (time.time() - t0))
+    s.stop()
+
+
+def test_the_item_limit_stops_reading_before_a_huge_body_is_parsed(ctx):
+    from test_api import served
+    _, s = served(ctx, "--max-items", "100", "--max-body", str(4 << 20))
+    body = b'{"items": [' + b",".join([b"{}"] * 349000) + b"]}"  # ~1 MB of empty items
+    t0 = time.time()
+    r = s.post("/v1/predict", body, headers={"Content-Type": "application/json"})
+    check(r.status == 413 and "more than the limit of 100 items" in r.json()["error"]["message"], r.body[:200])
+    print("# 349,000 items refused in %.1f ms" % ((time.time() - t0) * 1000))
+    s.stop()
+
+
+def recv_closed(c, wait):
+    """Whether the server closed (or reset) connection c within `wait` seconds."""
+    c.settimeout(wait)
+    try:
+        while True:
+            data = c.recv(65536)
+            if not data:
+                return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ctx):
+    from test_api import served
+    mib = 1 << 20
+    _, s = served(ctx, "--max-body", str(mib), "--body-budget", str(4 * mib), "--request-timeout", "3",
+                  "--timeout", "10")
+    idle = s.rss()
+    head = ("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % mib).encode()
+    conns, overloaded = [], 0
+    for _ in range(12):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(head + b" " * (mib - 1))  # all but the last byte
+        conns.append(c)
+    time.sleep(1.0)
+    held = s.rss() - idle
+    print("# 12 bodies of 1 MiB - 1 sent against a 4 MiB budget: resident +%.1f MB" % (held / 1e6))
+    check(held < 12 * mib, "held %.1f MB: more than the budget and its slack" % (held / 1e6))
+    # a normal client is still answered meanwhile
+    from test_api import ITEM
+    check(s.predict({"items": [ITEM]}).status == 200, "a normal client answered")
+    # trickle the last bytes slowly: the request deadline closes every one, whatever the idle timeout
+    t0 = time.time()
+    for c in conns:
+        try:
+            c.sendall(b" ")  # the budget's refused ones now get their 503; the held ones wait for nothing
+        except OSError:
+            pass
+    for c in conns:
+        data = b""
+        c.settimeout(5)
+        try:
+            data = c.recv(65536)
+        except OSError:
+            pass
+        if data.startswith(b"HTTP/1.1 503"):
+            overloaded += 1
+            check(b'"overloaded"' in data and b"Connection: close" in data, data[:300])
+        c.close()
+    check(overloaded >= 12 - 4, "only %d of 12 were refused past a budget of 4 bodies" % overloaded)
+    # a request that never completes: closed at the deadline, not at the 10 s idle timeout
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(head + b" " * 10)
+    t0 = time.time()
+    closed = False
+    while time.time() - t0 < 8 and not closed:
+        try:
+            c.sendall(b" ")
+        except OSError:
+            closed = True
+            break
+        closed = recv_closed(c, 1.0)
+    check(closed and time.time() - t0 < 6, "a trickling request lived %.1f s (deadline 3 s)" % (time.time() - t0))
+    c.close()
+    s.wait_for(lambda: s.rss() - idle < 16 << 20, 10, "the bodies' memory to come back")
+    s.stop()
+
+
+def test_one_address_holds_at_most_its_connection_limit(ctx):
+    from test_api import served
+    _, s = served(ctx, "--max-connections-per-ip", "5")
+    held = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(5)]
+    extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    check(recv_closed(extra, 2.0), "a sixth connection from one address was kept")
+    extra.close()
+    held.pop().close()
+    time.sleep(0.2)
+    check(s.get("/healthz").status == 200, "a connection is taken again once one closed")
+    for c in held:
+        c.close()
+    s.stop()
