@@ -99,6 +99,17 @@ int cli_fail(const char *command, const struct error *err);
 bool cli_uint(const char *name, const char *value, unsigned long long min, unsigned long long max,
 	      unsigned long long *out);
 
+/*
+ * The admin token from --admin-token or --admin-token-file (give at most
+ * one), checked: at least 32 visible ASCII bytes, at least 8 different
+ * characters, not made of placeholder words ("change-me", "secret", ...).
+ * *out is new (free it with cli_admin_token_free); NULL when neither is
+ * given, which leaves activation over the API off.
+ */
+enum error_code cli_admin_token(const char *token, const char *file, char **out, struct error *err);
+/* Wipe and free a token from cli_admin_token (NULL is fine). */
+void cli_admin_token_free(char *token);
+
 /* Commands. */
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);

@@ -58,7 +58,7 @@ int cmd_serve(int argc, char **argv)
 	const char *db_url = NULL, *data_dir = NULL, *listen = "127.0.0.1:8080", *threads = NULL,
 		   *model = NULL, *max_body = "1048576", *max_items = "10000",
 		   *conn_limit = "16384", *timeout = "10", *admin_token = NULL, *poll = "30",
-		   *tls_cert = NULL, *tls_key = NULL, *drain = "30";
+		   *tls_cert = NULL, *tls_key = NULL, *drain = "30", *admin_token_file = NULL;
 	const struct cli_option options[] = {
 		{"--listen", "SHELFCAST_LISTEN", CLI_STRING, &listen, NULL, "ADDR",
 		 "address to listen on, HOST:PORT (default 127.0.0.1:8080)"},
@@ -75,7 +75,10 @@ int cmd_serve(int argc, char **argv)
 		{"--timeout", "SHELFCAST_TIMEOUT", CLI_STRING, &timeout, NULL, "SECONDS",
 		 "close idle or slow connections after this long (default 10)"},
 		{"--admin-token", "SHELFCAST_ADMIN_TOKEN", CLI_STRING, &admin_token, NULL, "TOKEN",
-		 "bearer token for POST .../activate (default: that endpoint is off)"},
+		 "bearer token for POST .../activate, at least 32 random bytes (default: that "
+		 "endpoint is off)"},
+		{"--admin-token-file", "SHELFCAST_ADMIN_TOKEN_FILE", CLI_STRING, &admin_token_file, NULL,
+		 "FILE", "read the admin token from FILE instead (kept out of argv and the environment)"},
 		{"--poll-interval", "SHELFCAST_POLL_INTERVAL", CLI_STRING, &poll, NULL, "SECONDS",
 		 "registry poll, the fallback beside LISTEN/NOTIFY (default 30)"},
 		{"--drain", "SHELFCAST_DRAIN", CLI_STRING, &drain, NULL, "SECONDS",
@@ -100,7 +103,7 @@ int cmd_serve(int argc, char **argv)
 	struct store *store = NULL;
 	struct cli_db db;
 	struct error err;
-	char **args = NULL, actor[128], host[64] = "localhost";
+	char **args = NULL, actor[128], host[64] = "localhost", *token = NULL;
 	size_t n;
 	int code, sig = 0;
 
@@ -124,9 +127,12 @@ int cmd_serve(int argc, char **argv)
 		openblas_get_config());
 
 	error_init(&err);
+	if (cli_admin_token(admin_token, admin_token_file, &token, &err) != ERROR_OK)
+		return cli_fail("serve", &err);
 	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
 	    (!db.embedded && check_external(db.conninfo, &err) != ERROR_OK)) {
 		cli_db_close(&db);
+		cli_admin_token_free(token);
 		return cli_fail("serve", &err);
 	}
 	if (db.embedded)
@@ -162,7 +168,7 @@ int cmd_serve(int argc, char **argv)
 				      .max_body = body, .max_items = items,
 				      .connection_limit = (unsigned)limit,
 				      .connection_timeout = (unsigned)secs,
-				      .admin_token = admin_token, .db_conninfo = db.conninfo,
+				      .admin_token = token, .db_conninfo = db.conninfo,
 				      .tls_cert = tls_cert, .tls_key = tls_key, .store = store,
 				      .watcher = watcher};
 	log_start_flusher(50); /* access lines: one write per thread every 50 ms at most */
@@ -185,6 +191,7 @@ out:
 	watcher_stop(watcher);
 	store_free(store);
 	cli_db_close(&db);
+	cli_admin_token_free(token);
 	if (code == 0)
 		log_msg(LOG_INFO, "stopped", "bye");
 	return code;

@@ -145,3 +145,110 @@ def test_rollback_checks_what_the_event_log_says(ctx):
     forge('{"from": 2, "to": 3}')
     r = run(["models", "rollback", "demo", "--db", writer])
     check(r.returncode == 0 and "from version 3 to version 2" in r.stdout, r.stdout + r.stderr)
+
+
+def serve_refused(args, env=None):
+    """`serve` with args must exit 1 before listening; returns its stderr."""
+    r = run(["serve", "--listen", "127.0.0.1:0", "--db", "postgresql:///nowhere?host=/nonexistent"] + args,
+            timeout=30, env=env)
+    check(r.returncode == 1, "serve %r started or failed otherwise: %d %r" % (args, r.returncode, r.stderr[-500:]))
+    return r.stderr
+
+
+def test_admin_tokens_that_are_short_or_placeholders_are_refused(ctx):
+    good = os.urandom(32).hex()
+    for token, why in (("change-me", "at least 32 are needed"),
+                       ("s3cret-token-value", "at least 32 are needed"),
+                       ("x" * 31, "at least 32 are needed"),
+                       ("change-me-change-me-change-me-change-me", "is a placeholder"),
+                       ("CHANGEME_changeme_ChangeMe_2024_please"[:32] + "secret", "placeholder"),
+                       ("my-secret-admin-token-for-shelfcast-2024", "is a placeholder"),
+                       ("Password1Password1Password1Password1", "is a placeholder"),
+                       ("a" * 64, "only 1 different characters"),
+                       ("ab" * 20, "only 2 different characters"),
+                       (good[:20] + " " + good[20:], "not a visible ASCII character"),
+                       (good[:20] + "\u00e9" + good[20:], "not a visible ASCII character")):
+        err = serve_refused(["--admin-token", token])
+        check(why in err, "%r: %r" % (token, err))
+        check(token not in err, "the refused token is printed: %r" % err)
+    # the same checks through the environment variable
+    check("at least 32" in serve_refused([], env={"SHELFCAST_ADMIN_TOKEN": "changeme"}), "env token")
+
+
+def test_admin_token_file(ctx):
+    url = ctx.db()
+    train(url, demo_csv(1200), extra=["--activate"])
+    train(url, demo_csv(1200, seed=8))
+    d = temp_dir("sc-token-")
+    token = os.urandom(32).hex()
+    path = os.path.join(d, "admin_token")
+    with open(path, "w") as f:
+        f.write(token + "\n")  # a trailing newline, as `openssl rand -hex 32 > file` writes
+    s = ctx.serve(db_url=url, wait_ready=True, env={"SHELFCAST_ADMIN_TOKEN_FILE": path})
+    r = s.post("/v1/models/demo/versions/2/activate", headers={"Authorization": "Bearer " + token[:-1]})
+    check(r.status == 401, "a prefix of the token from the file: %d" % r.status)
+    r = s.post("/v1/models/demo/versions/2/activate", headers={"Authorization": "Bearer " + token})
+    check(r.status == 200, "the token from the file: %d %r" % (r.status, r.body))
+    s.stop()
+    check(token not in s.output(), "the token appears in the log")
+    # bad inputs: each refused at start with the reason, and the token never printed
+    bad = {
+        "missing": (os.path.join(d, "nope"), "cannot open"),
+        "empty": ("", "the file is empty"),
+        "blank": (" \n\n", "the file is empty"),
+        "short": ("0123456789abcdef\n", "at least 32 are needed"),
+        "placeholder": ("change-me-change-me-change-me-change-me\n", "is a placeholder"),
+        "two lines": (token[:32] + "\n" + token[32:] + "\n", "not a visible ASCII character"),
+        "NUL": (token + "\0" + token, "NUL byte"),
+        "too big": (token * 100, "larger than 4096 bytes"),
+    }
+    for name, (content, why) in bad.items():
+        p = os.path.join(d, name.replace(" ", "_"))
+        if name == "missing":
+            p = content
+        else:
+            with open(p, "w") as f:
+                f.write(content)
+        err = serve_refused(["--admin-token-file", p])
+        check("--admin-token-file" in err and why in err, "%s: %r" % (name, err))
+        check(token not in err, "%s: the file's content is printed" % name)
+    err = serve_refused(["--admin-token-file", d])
+    check("is a directory" in err, "a directory: %r" % err)
+    err = serve_refused(["--admin-token-file", path, "--admin-token", token])
+    check("not both" in err, "both: %r" % err)
+    err = serve_refused(["--admin-token-file", path], env={"SHELFCAST_ADMIN_TOKEN": token})
+    check("not both" in err, "file and environment: %r" % err)
+
+
+def test_deployment_examples_bind_locally_serve_read_only_and_hold_no_secret(ctx):
+    import yaml
+    from harness import SOURCE_ROOT
+    compose_path = os.path.join(SOURCE_ROOT, "deploy", "compose.yaml")
+    text = open(compose_path).read()
+    compose = yaml.safe_load(text)
+    services = compose["services"]
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            check(str(port).startswith("127.0.0.1:"), "%s publishes %r beyond the loopback address" % (name, port))
+        env = svc.get("environment", {}) or {}
+        for key, value in env.items():
+            check(not (("PASSWORD" in key and not key.endswith("_FILE")) or "TOKEN" in key),
+                  "%s sets %s in the file" % (name, key))
+            if "://" in str(value):
+                check(":" not in str(value).split("@")[0].split("//")[-1], "%s: a password in %s" % (name, key))
+    check("change-me" not in text and "POSTGRES_PASSWORD:" not in text, "a fixed secret in compose.yaml")
+    serve = services["shelfcast"]["environment"]
+    check(serve["DATABASE_URL"].startswith("postgresql://shelfcast_serve@"), "serve's role: %r" % serve["DATABASE_URL"])
+    init = open(os.path.join(SOURCE_ROOT, "deploy", "postgres", "initdb.d", "10-serve-role.sh")).read()
+    check("CREATE ROLE shelfcast_serve LOGIN PASSWORD :'pw' IN ROLE shelfcast_reader" in init, "serve's role is not a reader")
+    check("secrets" in services and "od -An -N32" in services["secrets"]["command"][0], "no generated secrets")
+    k8s = os.path.join(SOURCE_ROOT, "deploy", "k8s")
+    secret = yaml.safe_load(open(os.path.join(k8s, "secret.example.yaml")))["stringData"]
+    check(secret["DATABASE_URL"].startswith("postgresql://shelfcast_serve:REPLACE-"), "the example gives serving %r"
+          % secret["DATABASE_URL"])
+    check(not any("TOKEN" in k for k in secret) and "change-me" not in open(os.path.join(k8s, "secret.example.yaml")).read(),
+          "a placeholder token in the example Secret")
+    dep = yaml.safe_load(open(os.path.join(k8s, "deployment.yaml")))
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    check(env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_URL", "serving's URL")
+    check("SHELFCAST_ADMIN_TOKEN" not in env, "the deployment passes a token in the environment")
