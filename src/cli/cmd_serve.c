@@ -19,6 +19,7 @@
 #include "shelfcast/metrics.h"
 #include "shelfcast/migrate.h"
 #include "shelfcast/server.h"
+#include "shelfcast/tls.h"
 #include "shelfcast/util.h"
 #include "shelfcast/watcher.h"
 
@@ -59,6 +60,7 @@ int cmd_serve(int argc, char **argv)
 		   *model = NULL, *max_body = "1048576", *max_items = "10000",
 		   *conn_limit = "16384", *timeout = "10", *admin_token = NULL, *poll = "30",
 		   *tls_cert = NULL, *tls_key = NULL, *drain = "30", *admin_token_file = NULL;
+	bool tls_readable_key = false;
 	const struct cli_option options[] = {
 		{"--listen", "SHELFCAST_LISTEN", CLI_STRING, &listen, NULL, "ADDR",
 		 "address to listen on, HOST:PORT (default 127.0.0.1:8080)"},
@@ -86,7 +88,9 @@ int cmd_serve(int argc, char **argv)
 		{"--tls-cert", "SHELFCAST_TLS_CERT", CLI_STRING, &tls_cert, NULL, "FILE",
 		 "PEM certificate: serve HTTPS"},
 		{"--tls-key", "SHELFCAST_TLS_KEY", CLI_STRING, &tls_key, NULL, "FILE",
-		 "PEM private key for --tls-cert"},
+		 "PEM private key for --tls-cert; refused when group or others may read it"},
+		{"--tls-allow-readable-key", "SHELFCAST_TLS_ALLOW_READABLE_KEY", CLI_FLAG, NULL,
+		 &tls_readable_key, NULL, "accept a --tls-key file that group or others may read"},
 		CLI_DB_OPTIONS(db_url, data_dir)};
 	const struct cli_command cmd = {
 		"serve",
@@ -169,8 +173,13 @@ int cmd_serve(int argc, char **argv)
 				      .connection_limit = (unsigned)limit,
 				      .connection_timeout = (unsigned)secs,
 				      .admin_token = token, .db_conninfo = db.conninfo,
-				      .tls_cert = tls_cert, .tls_key = tls_key, .store = store,
+				      .tls_cert = tls_cert, .tls_key = tls_key,
+				      .tls_allow_readable_key = tls_readable_key, .store = store,
 				      .watcher = watcher};
+	if (tls_cert && tls_readable_key && tls_check_key_mode(tls_key ? tls_key : "", &err) != ERROR_OK)
+		log_msg(LOG_WARN, "tls_key_readable", "%s: accepted (--tls-allow-readable-key)",
+			err.message);
+	error_init(&err);
 	log_start_flusher(50); /* access lines: one write per thread every 50 ms at most */
 	if (server_start(&scfg, &srv, &err) != ERROR_OK) {
 		code = cli_fail("serve", &err);

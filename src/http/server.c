@@ -25,6 +25,7 @@
 #include "shelfcast/registry.h"
 #include "shelfcast/sha256.h"
 #include "shelfcast/strbuf.h"
+#include "shelfcast/tls.h"
 #include "shelfcast/util.h"
 
 extern const char server_openapi_yaml[];
@@ -1123,7 +1124,6 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 	enum error_code rc;
-	size_t len;
 
 	*out = NULL;
 	/* First, so that every message of libmicrohttpd goes through it. */
@@ -1140,19 +1140,11 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 		goto fail;
 	}
 	if (cfg->tls_cert && *cfg->tls_cert) {
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			rc = error_set(err, ERROR_INVALID, "tls",
-				       "this libmicrohttpd was built without TLS support");
-			goto fail;
-		}
-		rc = util_read_file(cfg->tls_cert, 1 << 20, &srv->tls_cert_pem, &len, err);
-		if (!rc)
-			rc = util_read_file(cfg->tls_key, 1 << 20, &srv->tls_key_pem, &len, err);
+		rc = tls_add_options(cfg->tls_cert, cfg->tls_key, cfg->tls_allow_readable_key,
+				     &srv->tls_cert_pem, &srv->tls_key_pem, opts, &n, err);
 		if (rc)
 			goto fail;
 		flags |= MHD_USE_TLS;
-		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem};
-		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem};
 	}
 	rc = bind_listen(cfg->listen, &srv->listen_fd, srv->address, sizeof srv->address, err);
 	if (rc)

@@ -252,3 +252,120 @@ def test_deployment_examples_bind_locally_serve_read_only_and_hold_no_secret(ctx
     env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
     check(env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_URL", "serving's URL")
     check("SHELFCAST_ADMIN_TOKEN" not in env, "the deployment passes a token in the environment")
+
+
+def tls_files(d):
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "openssl: " + p.stderr)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def handshake(port, *args):
+    """openssl s_client with the client's own floor lowered, so any refusal is the server's."""
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "127.0.0.1",
+                        "-brief"] + list(args), input="", capture_output=True, text=True, timeout=30)
+    return p.returncode == 0, p.stdout + p.stderr
+
+
+class TlsServer:
+    """`serve` over HTTPS (the harness's Server speaks plain HTTP); use it in a with block."""
+
+    def __init__(self, ctx, url, args):
+        import signal
+        import ssl
+        import time
+        self.signal = signal
+        self.port = ctx.h.free_port()
+        self.log_path = os.path.join(temp_dir("sc-log-"), "serve.log")
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen([ctx.h.BINARY, "serve", "--db", url, "--listen", "127.0.0.1:%d" % self.port]
+                                         + list(args), stdout=log, stderr=subprocess.STDOUT)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            check(self.proc.poll() is None, "serve exited: " + self.output()[-2000:])
+            try:
+                with context.wrap_socket(__import__("socket").create_connection(("127.0.0.1", self.port), timeout=5)):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        check(False, "serve did not come up over TLS: " + self.output()[-2000:])
+
+    def output(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(self.signal.SIGTERM)
+            self.proc.wait(30)
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_tls_offers_only_tls12_and_13_with_forward_secret_aead_suites(ctx):
+    url = ctx.db()
+    cert, key = tls_files(temp_dir("sc-tls-"))
+    with TlsServer(ctx, url, ["--tls-cert", cert, "--tls-key", key]) as s:
+        tls_probe(s)
+        check(s.stop() == 0, "serve exit: " + s.output()[-1000:])
+
+
+def tls_probe(s):
+    low = "DEFAULT:@SECLEVEL=0"
+    for args, want in ((["-tls1_2"], True), (["-tls1_3"], True),
+                       (["-tls1_1", "-cipher", low], False), (["-tls1", "-cipher", low], False),
+                       (["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"], False),          # static RSA, CBC
+                       (["-tls1_2", "-cipher", "AES256-GCM-SHA384:@SECLEVEL=0"], False),    # static RSA, AEAD
+                       (["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"], False),  # forward secret, CBC
+                       (["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], True),
+                       (["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305"], True)):
+        ok, out = handshake(s.port, *args)
+        check(ok == want, "%s: handshake %s, expected %s: %s" % (" ".join(args), ok, want, out[-400:]))
+
+
+def test_tls_key_open_to_group_or_others_is_refused(ctx):
+    url = ctx.db()
+    d = temp_dir("sc-tls-")
+    cert, key = tls_files(d)
+    for mode in (0o640, 0o604, 0o660, 0o666):
+        os.chmod(key, mode)
+        r = run(["serve", "--db", url, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key], timeout=30)
+        check(r.returncode == 1 and "open to group or others (mode %04o)" % mode in r.stderr
+              and "--tls-allow-readable-key" in r.stderr, "mode %o: %d %r" % (mode, r.returncode, r.stderr))
+    # the same file through a symbolic link: the mode of the file is what counts
+    link = os.path.join(d, "link.pem")
+    os.symlink(key, link)
+    r = run(["serve", "--db", url, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", link], timeout=30)
+    check(r.returncode == 1 and "mode 0666" in r.stderr, "through a link: %r" % r.stderr)
+    # the operator may accept it, loudly
+    with TlsServer(ctx, url, ["--tls-cert", cert, "--tls-key", key, "--tls-allow-readable-key"]) as s:
+        check(handshake(s.port, "-tls1_2")[0], "no handshake with an accepted readable key")
+        check(s.stop() == 0, "serve exit: " + s.output()[-1000:])
+    check("tls_key_readable" in s.output() and "mode 0666" in s.output(), "no warning: " + s.output()[-800:])
+    # bad inputs: a missing key, a missing certificate, a key that is not PEM
+    os.chmod(key, 0o600)
+    r = run(["serve", "--db", url, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key + ".nope"])
+    check(r.returncode == 1 and "cannot inspect --tls-key" in r.stderr, r.stderr)
+    r = run(["serve", "--db", url, "--listen", "127.0.0.1:0", "--tls-cert", cert + ".nope", "--tls-key", key])
+    check(r.returncode == 1 and "cannot open" in r.stderr and "cert.pem.nope" in r.stderr, r.stderr)
+    junk = os.path.join(d, "junk.pem")
+    with open(junk, "w") as f:
+        f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    os.chmod(junk, 0o600)
+    r = run(["serve", "--db", url, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", junk], timeout=30)
+    check(r.returncode == 1 and "cannot start the HTTP server" in r.stderr, "a junk key: %r" % r.stderr[-500:])
