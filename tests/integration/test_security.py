@@ -369,3 +369,118 @@ def test_tls_key_open_to_group_or_others_is_refused(ctx):
     os.chmod(junk, 0o600)
     r = run(["serve", "--db", url, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", junk], timeout=30)
     check(r.returncode == 1 and "cannot start the HTTP server" in r.stderr, "a junk key: %r" % r.stderr[-500:])
+
+
+def snapshot(path):
+    """What a planted link points at, as it is: content, mode, owner (None when missing)."""
+    if not os.path.lexists(path):
+        return None
+    st = os.lstat(path)
+    content = open(path, "rb").read() if os.path.isfile(path) else sorted(os.listdir(path))
+    return (content, st.st_mode, st.st_uid, st.st_gid)
+
+
+def embedded(data, *cmd):
+    return run(list(cmd or ["models", "list"]) + ["--data-dir", data], timeout=120)
+
+
+def test_embedded_data_dir_owned_by_another_user_or_writable_by_others_is_refused(ctx):
+    import pwd
+    for mode, owner, why in ((0o775, None, "is writable by group or others"),
+                             (0o757, None, "is writable by group or others"),
+                             (0o1777, None, "is writable by group or others"),
+                             (0o755, "nobody", "belongs to another user")):
+        data = temp_dir("sc-dd-")
+        os.chmod(data, mode)
+        if owner:
+            pw = pwd.getpwnam(owner)
+            os.chown(data, pw.pw_uid, pw.pw_gid)
+        r = embedded(data)
+        check(r.returncode == 1 and why in r.stderr and data in r.stderr, "%o %s: %d %r" % (mode, owner, r.returncode, r.stderr))
+        check(os.listdir(data) == [], "something was created in the refused directory: %r" % os.listdir(data))
+    # a data directory that is itself a link is resolved first: its target is what is checked
+    target = temp_dir("sc-dd-")
+    os.chmod(target, 0o777)
+    link = os.path.join(temp_dir("sc-dd-"), "state")
+    os.symlink(target, link)
+    r = embedded(link)
+    check(r.returncode == 1 and "writable by group or others" in r.stderr, "through a link: %r" % r.stderr)
+    # one made by shelfcast is private whatever the umask
+    old = os.umask(0o002)
+    try:
+        fresh = os.path.join(temp_dir("sc-dd-"), "state")
+        r = embedded(fresh, "migrate")
+    finally:
+        os.umask(old)
+    check(r.returncode == 0, "a fresh data directory under umask 002: %r" % r.stderr[-500:])
+    check(os.stat(fresh).st_mode & 0o777 == 0o755, "mode %o" % os.stat(fresh).st_mode)
+
+
+def test_embedded_cluster_follows_no_planted_link(ctx):
+    outside = temp_dir("sc-victim-")
+    victim = os.path.join(outside, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.chmod(victim, 0o640)
+    victim_dir = os.path.join(outside, "victim-dir")
+    os.mkdir(victim_dir, 0o700)
+    for name in ("postgres.log", "start.lock", "users.lock"):
+        for target in (victim, os.path.join(outside, "created-" + name)):
+            data = temp_dir("sc-plant-")
+            os.symlink(target, os.path.join(data, name))
+            before = (snapshot(victim), snapshot(victim_dir))
+            r = embedded(data)
+            check(r.returncode == 1 and "symbolic link" in r.stderr and name in r.stderr,
+                  "%s -> %s: %d %r" % (name, target, r.returncode, r.stderr[-400:]))
+            check((snapshot(victim), snapshot(victim_dir)) == before, "%s: the file it points at changed" % name)
+            check(not os.path.lexists(os.path.join(outside, "created-" + name)), "%s: created its target" % name)
+            check(not os.path.lexists(os.path.join(data, "pg")), "%s: a cluster was made anyway" % name)
+    # a hard link to a file elsewhere (same filesystem) is not ours to append to either
+    data = temp_dir("sc-plant-")
+    os.link(victim, os.path.join(data, "postgres.log"))
+    r = embedded(data)
+    check(r.returncode == 1 and "single name" in r.stderr, "hard link: %r" % r.stderr[-400:])
+    check(open(victim).read() == "precious\n", "appended to through a hard link")
+    # pg: only the link shelfcast makes itself when it moves the cluster; never one to elsewhere
+    data = temp_dir("sc-plant-")
+    os.symlink(victim_dir, os.path.join(data, "pg"))
+    before = snapshot(victim_dir)
+    r = embedded(data)
+    check(r.returncode == 1 and "symbolic link" in r.stderr and "/pg" in r.stderr, "pg link: %r" % r.stderr[-400:])
+    check(snapshot(victim_dir) == before, "the directory pg pointed at was changed (owner or content)")
+    # and a clean data directory next to them still works
+    data = os.path.join(temp_dir("sc-plant-"), "state")
+    r = embedded(data, "migrate")
+    check(r.returncode == 0, r.stderr[-500:])
+    for name in ("postgres.log", "start.lock", "users.lock"):
+        st = os.lstat(os.path.join(data, name))
+        check(st.st_mode & 0o777 == 0o600 and st.st_nlink == 1, "%s: mode %o" % (name, st.st_mode))
+
+
+def test_relocated_cluster_link_must_be_the_one_shelfcast_made(ctx):
+    import shutil
+    if os.geteuid() != 0:
+        return  # relocation happens only as root, when the cluster's user cannot reach the data directory
+    outside = temp_dir("sc-victim-")
+    data = temp_dir("sc-reloc-")
+    os.chmod(data, 0o700)  # the cluster's user cannot enter: the cluster moves under /var/lib/shelfcast
+    os.symlink(outside, os.path.join(data, "pg"))
+    before = snapshot(outside)
+    r = embedded(data)
+    check(r.returncode == 1 and "expected a link of this user's to /var/lib/shelfcast/clusters/" in r.stderr,
+          "a planted pg link: %r" % r.stderr[-400:])
+    check(snapshot(outside) == before, "the planted link's target changed")
+    os.unlink(os.path.join(data, "pg"))
+    r = embedded(data, "migrate")
+    check(r.returncode == 0, "relocation: " + r.stderr[-500:])
+    cluster = os.readlink(os.path.join(data, "pg"))
+    try:
+        check(cluster.startswith("/var/lib/shelfcast/clusters/") and os.path.exists(os.path.join(cluster, "PG_VERSION")),
+              "pg -> %s" % cluster)
+        check(embedded(data).returncode == 0, "the link it made is reused")
+        # the right target, but a link someone else made
+        os.lchown(os.path.join(data, "pg"), 65534, 65534)
+        r = embedded(data)
+        check(r.returncode == 1 and "expected a link of this user's" in r.stderr, "another user's link: %r" % r.stderr[-400:])
+    finally:
+        shutil.rmtree(cluster, ignore_errors=True)
