@@ -484,3 +484,38 @@ def test_relocated_cluster_link_must_be_the_one_shelfcast_made(ctx):
         check(r.returncode == 1 and "expected a link of this user's" in r.stderr, "another user's link: %r" % r.stderr[-400:])
     finally:
         shutil.rmtree(cluster, ignore_errors=True)
+
+
+def test_cli_output_files_replace_links_instead_of_following_them(ctx):
+    import glob
+    url = ctx.db()
+    train(url, demo_csv(1200), extra=["--activate"])
+    outside = temp_dir("sc-victim-")
+    victim = os.path.join(outside, "victim")
+    d = temp_dir("sc-out-")
+    for argv, name in ((["models", "export", "demo", "1", "--db", url, "--out"], "model.safetensors"),
+                       (["demo-data", "--rows", "50", "--out"], "demo.csv"),
+                       (["demo-data", "--rows", "50", "--out", os.path.join(d, "d2.csv"), "--truth"], "truth.csv"),
+                       (["predict", "--model", "demo", "--data", demo_csv(50), "--db", url, "--out"], "scores.csv")):
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        out = os.path.join(d, name)
+        # the old temporary name (<out>.tmp.<pid>) and the destination itself, both planted links
+        for pid in range(os.getpid(), os.getpid() + 200):
+            os.symlink(victim, "%s.tmp.%d" % (out, pid))
+        os.symlink(victim, out)
+        r = run(argv + [out], timeout=120)
+        check(r.returncode == 0, "%s: %r" % (name, r.stderr[-400:]))
+        check(open(victim).read() == "precious\n", "%s: wrote through a link" % name)
+        check(not os.path.islink(out) and os.path.getsize(out) > 0, "%s: the link was not replaced" % name)
+        check(os.stat(out).st_mode & 0o777 == 0o644, "%s: mode %o" % (name, os.stat(out).st_mode))
+        check(not glob.glob(os.path.join(d, "." + name + ".*")), "%s: a temporary file was left" % name)
+        for p in glob.glob(out + ".tmp.*"):
+            os.unlink(p)
+    # a failure leaves neither a half-written file nor a temporary one
+    r = run(["models", "export", "demo", "9", "--db", url, "--out", os.path.join(d, "none.safetensors")])
+    check(r.returncode == 1 and not glob.glob(os.path.join(d, "*none*")), "failed export left files")
+    r = run(["demo-data", "--out", os.path.join(d, "no-such-dir", "x.csv")])
+    check(r.returncode == 1 and "cannot create a file beside" in r.stderr, r.stderr)
+    r = run(["demo-data", "--out", d + "/"])
+    check(r.returncode == 1 and "not a file name" in r.stderr, r.stderr)
