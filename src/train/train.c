@@ -12,6 +12,7 @@
 #include "shelfcast/encoder.h"
 #include "shelfcast/evaluate.h"
 #include "shelfcast/promo.h"
+#include "shelfcast/trainmem.h"
 #include "shelfcast/util.h"
 
 #define EVAL_BATCH 4096
@@ -733,6 +734,9 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = make_split(cfg, t, &roles, &sp, err);
 	if (!rc)
 		rc = fit_spec(cfg, t, &roles, sp.all_train, sp.n_all_train, &res->spec, &rep, err);
+	if (!rc)
+		rc = trainmem_check(&res->spec, N, cfg->batch_size > EVAL_BATCH ? cfg->batch_size : EVAL_BATCH,
+				    err);
 	if (rc)
 		goto out;
 	enc = encoder_new(&res->spec, err);

@@ -519,3 +519,63 @@ def test_cli_output_files_replace_links_instead_of_following_them(ctx):
     check(r.returncode == 1 and "cannot create a file beside" in r.stderr, r.stderr)
     r = run(["demo-data", "--out", d + "/"])
     check(r.returncode == 1 and "not a file name" in r.stderr, r.stderr)
+
+
+def wide_dataset(rows, categories, seed=5):
+    """A CSV like demo-data's, with `categories` brands spread evenly over `rows` rows."""
+    import random
+    rnd = random.Random(seed)
+    path = os.path.join(temp_dir("sc-wide-"), "wide.csv")
+    with open(path, "w") as f:
+        f.write("item_id,brand,category,price,weight_kg,promo_level,units,featured\n")
+        for i in range(rows):
+            b = i % categories
+            price = round(1 + rnd.random() * 20, 2)
+            level = rnd.randrange(4)
+            units = int(20 + 30 * level + (b % 7) * 5 + rnd.random() * 10)
+            f.write("item-%07d,b%06d,c%d,%s,%.3f,%d,%d,%d\n"
+                    % (i, b, b % 5, price, rnd.random() * 2, level, units, int(rnd.random() < 0.3 + 0.1 * level)))
+    return path
+
+
+def wide_config(min_count, epochs=1):
+    cfg = json.load(open(example("demo", "dataset.json")))
+    cfg["model"].update({"epochs": epochs, "hidden": [16]})
+    cfg["cleaning"] = {"min_count": min_count}
+    path = os.path.join(temp_dir("sc-wide-"), "dataset.json")
+    json.dump(cfg, open(path, "w"))
+    return path
+
+
+def test_hundred_thousand_categories_train_within_memory_or_are_refused_first(ctx):
+    import resource
+    import time
+    url = ctx.db()
+    # 100,000 brands each seen twice, all kept (min_count 2): 200,000 rows x ~100,000 inputs is ~80 GB encoded
+    data = wide_dataset(200000, 100000)
+    t0 = time.time()
+    r = run(["train", "--db", url, "--data", data, "--config", wide_config(2)], timeout=300)
+    took = time.time() - t0
+    check(r.returncode == 1 and "training would need about" in r.stderr and "feature brand alone has" in r.stderr
+          and "cleaning.min_count" in r.stderr, "%d %r" % (r.returncode, r.stderr[-600:]))
+    check(took < 120, "the refusal took %.0f s" % took)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    check(peak < 2 << 30, "train reached %.1f GB before refusing" % (peak / 2 ** 30))
+    # the same 100,000 brands each seen once fall below min_count: a narrow model that trains
+    data = wide_dataset(100000, 100000)
+    r = run(["train", "--db", url, "--data", data, "--config", wide_config(5)], timeout=600)
+    check(r.returncode == 0, "rare categories: %r" % r.stderr[-600:])
+    vocab = json.loads(r.stdout)["training"]
+    check("brand" in json.dumps(vocab), "no vocabulary report: %r" % vocab)
+
+
+def test_wide_model_trains_with_iterative_baselines(ctx):
+    url = ctx.db()
+    # 3,000 brands seen 10 times each, kept from 3 on: over 2,048 inputs, past the dense baseline solver's limit
+    r = run(["train", "--db", url, "--data", wide_dataset(30000, 3000), "--config", wide_config(3)], timeout=900)
+    check(r.returncode == 0, r.stderr[-600:])
+    m = json.loads(r.stdout)
+    inputs = int(ctx.pg.query(dbname(url), "SELECT (spec->'architecture'->>'input_size')::int FROM shelfcast.model_versions"))
+    check(inputs > 2900, "only %d inputs" % inputs)
+    lin, log = m["baselines"]["linear"], m["baselines"]["logistic"]
+    check(lin["r2_log"] > 0.3 and 0.5 < log["auc"] <= 1, "baselines: %r" % m["baselines"])
