@@ -176,7 +176,7 @@ int cmd_serve(int argc, char **argv)
 				      .tls_cert = tls_cert, .tls_key = tls_key,
 				      .tls_allow_readable_key = tls_readable_key, .store = store,
 				      .watcher = watcher};
-	if (tls_cert && tls_readable_key && tls_check_key_mode(tls_key ? tls_key : "", &err) != ERROR_OK)
+	if (tls_cert && tls_key && tls_readable_key && tls_check_key_mode(tls_key, &err) != ERROR_OK)
 		log_msg(LOG_WARN, "tls_key_readable", "%s: accepted (--tls-allow-readable-key)",
 			err.message);
 	error_init(&err);
