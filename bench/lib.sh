@@ -19,7 +19,8 @@ bench_setup() {
 
 bench_serve() { # extra serve arguments...
   port=18480
-  "$bin" serve --listen 127.0.0.1:$port --admin-token bench-token "$@" 2>"$work/serve.log" &
+  bench_token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') # serve refuses short or well-known tokens
+  "$bin" serve --listen 127.0.0.1:$port --admin-token "$bench_token" "$@" 2>"$work/serve.log" &
   serve_pid=$!
   pids+=($serve_pid)
   for i in $(seq 1 100); do
@@ -38,6 +39,6 @@ bench_serve() { # extra serve arguments...
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$serve_pid/status; }
 
 activate() { # version
-  curl -sf -o /dev/null -X POST -H "Authorization: Bearer bench-token" \
+  curl -sf -o /dev/null -X POST -H "Authorization: Bearer $bench_token" \
     http://127.0.0.1:$port/v1/models/demo/versions/$1/activate
 }

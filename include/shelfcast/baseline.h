@@ -2,9 +2,20 @@
  * baseline — the reference models every training run is compared with, fit
  * on the same encoded inputs and the same split as the MLP:
  *   linear regression of the standardized transformed target (least squares
- *   with a small ridge, solved by Cholesky through LAPACK's dposv in OpenBLAS)
- *   and logistic regression of the exposure label (Newton's method / IRLS
- *   with the same ridge).  The intercept is not penalized.
+ *   with a small ridge) and logistic regression of the exposure label (with
+ *   the same ridge).  The intercept is not penalized.
+ *
+ * Solvers, by the number of weights D = d + 1:
+ *   D <= BASELINE_DENSE_MAX   the (D, D) normal equations, formed and solved
+ *                             exactly: Cholesky (LAPACK dposv in OpenBLAS),
+ *                             Newton's method / IRLS for the logistic
+ *   larger                    never formed (100,000 one-hot categories would
+ *                             make it 80 GB): conjugate gradients on the
+ *                             normal equations, each product X^T (X v) one
+ *                             pass over the rows; L-BFGS for the logistic.
+ *                             Memory O(D) plus a 16 MiB row block.
+ * Both reach the same optimum (a unit test pads a problem across the
+ * threshold and compares).
  *
  * Weights: (d + 1) doubles, the last one the intercept.
  * Thread-safety: pure functions (BLAS calls only).
@@ -13,6 +24,9 @@
 #define SHELFCAST_BASELINE_H
 
 #include <stddef.h>
+
+/* Largest D = d + 1 solved with the dense (D, D) system (32 MiB of doubles). */
+#define BASELINE_DENSE_MAX 2048
 
 #include "shelfcast/error.h"
 

@@ -2,9 +2,14 @@
  * pgembed — the embedded PostgreSQL: a private cluster under the data
  * directory, used when no database URL is given.
  *
- *   <data-dir>/              owned by the invoking user
+ *   <data-dir>/              owned by the invoking user, writable by nobody else
+ *                            (refused otherwise: see docs/security.md)
  *     pg/                    the cluster (PGDATA), owned by the user postgres runs as;
- *                            its Unix socket lives here too, and TCP is off
+ *                            its Unix socket lives here too, and TCP is off.  A
+ *                            directory, or, only when the cluster's user cannot reach
+ *                            <data-dir>, this user's link to /var/lib/shelfcast/clusters/<hash>
+ *     postgres.log, *.lock   regular files opened without following links (O_NOFOLLOW,
+ *                            O_EXCL when new)
  *     postgres.log           the server's log
  *     start.lock             flock: serializes start, stop and the user count
  *     users.lock             flock: every shelfcast process using the cluster holds it shared
@@ -39,6 +44,7 @@ struct pgembed {
 	char bindir[PATH_MAX];   /* where initdb and postgres are */
 	char conninfo[PATH_MAX + 128];
 	int start_fd, users_fd;  /* -1 when closed */
+	int log_fd;              /* postgres.log, open during pgembed_open only; else -1 */
 	bool open;
 	bool started_here;       /* this process started the server */
 	bool switch_user;        /* run initdb/postgres as run_uid/run_gid */
@@ -60,5 +66,34 @@ enum error_code pgembed_open(struct pgembed *pg, const char *data_dir, struct er
 
 /* Give the cluster up; stops it when this is its last user. Idempotent. */
 void pgembed_close(struct pgembed *pg);
+
+/* ---- file rules (src/registry/pgembed_files.c), used by pgembed_open ---- */
+
+/* Where clusters go when the cluster's user cannot reach the data directory. */
+#define PGEMBED_CLUSTERS_DIR "/var/lib/shelfcast/clusters"
+
+/*
+ * A directory shelfcast keeps files in (as root, perhaps) must be a real
+ * directory (not a link) of the effective user that group and others may
+ * not write: nobody else can then plant a link or a file there for us to
+ * follow.  ERROR_IO naming the directory and what is wrong otherwise.
+ */
+enum error_code pgembed_check_private_dir(const char *dir, struct error *err);
+
+/*
+ * Open `name` in the directory `dir` (an fd): created new (O_EXCL) when
+ * missing, never through a link (O_NOFOLLOW), and only a regular file with
+ * one name, owned by the effective user or by the cluster's user.  Returns
+ * the fd (close it), or -1 with err set.
+ */
+int pgembed_open_private_file(const struct pgembed *pg, int dir, const char *name, int flags,
+			      struct error *err);
+
+/*
+ * The cluster directory: *exists when it holds a cluster (PG_VERSION), false
+ * when it is missing or empty; an error when it is a link, not a directory,
+ * or a non-empty directory without a cluster.
+ */
+enum error_code pgembed_check_cluster_dir(const char *cluster, bool *exists, struct error *err);
 
 #endif

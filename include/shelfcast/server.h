@@ -28,6 +28,7 @@
 #ifndef SHELFCAST_SERVER_H
 #define SHELFCAST_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "shelfcast/error.h"
@@ -49,6 +50,7 @@ struct server_config {
 	const char *db_conninfo;       /* for activation; may be NULL */
 	const char *tls_cert;          /* PEM file paths; both or neither */
 	const char *tls_key;
+	bool tls_allow_readable_key;   /* accept a key file group or others may read */
 	struct store *store;
 	struct watcher *watcher;
 };

@@ -99,6 +99,36 @@ int cli_fail(const char *command, const struct error *err);
 bool cli_uint(const char *name, const char *value, unsigned long long min, unsigned long long max,
 	      unsigned long long *out);
 
+/*
+ * An output file written whole or not at all, never through a link: the
+ * bytes go to a new temporary file beside the destination (mkstemp:
+ * O_CREAT | O_EXCL, so nothing planted at a guessable name is followed or
+ * truncated), which then replaces the destination by rename (a link at the
+ * destination is replaced, not followed).
+ */
+struct cli_out {
+	FILE *f;              /* write here between open and commit */
+	char tmp[4096];       /* the temporary file */
+	const char *path;     /* borrowed: the destination */
+};
+/* Create the temporary file (mode 0666 less the umask, as a plain create would give). */
+enum error_code cli_out_open(struct cli_out *o, const char *path, struct error *err);
+/* Flush, fsync, close and rename it over the destination; on failure it is removed. */
+enum error_code cli_out_commit(struct cli_out *o, struct error *err);
+/* Close and remove the temporary file, if any (after a failure; idempotent). */
+void cli_out_abort(struct cli_out *o);
+
+/*
+ * The admin token from --admin-token or --admin-token-file (give at most
+ * one), checked: at least 32 visible ASCII bytes, at least 8 different
+ * characters, not made of placeholder words ("change-me", "secret", ...).
+ * *out is new (free it with cli_admin_token_free); NULL when neither is
+ * given, which leaves activation over the API off.
+ */
+enum error_code cli_admin_token(const char *token, const char *file, char **out, struct error *err);
+/* Wipe and free a token from cli_admin_token (NULL is fine). */
+void cli_admin_token_free(char *token);
+
 /* Commands. */
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);

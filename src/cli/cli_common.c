@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shelfcast/db.h"
@@ -270,4 +271,61 @@ int cli_fail(const char *command, const struct error *err)
 {
 	fprintf(stderr, "shelfcast %s: error: %s\n", command, err->message);
 	return 1;
+}
+
+enum error_code cli_out_open(struct cli_out *o, const char *path, struct error *err)
+{
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0, fd;
+	mode_t mask;
+
+	memset(o, 0, sizeof *o);
+	o->path = path;
+	if (!*path || (slash && !slash[1]))
+		return error_set(err, ERROR_IO, NULL, "%s: not a file name", path);
+	if (snprintf(o->tmp, sizeof o->tmp, "%.*s.%s.XXXXXX", dir_len, path, slash ? slash + 1 : path) >=
+	    (int)sizeof o->tmp)
+		return error_set(err, ERROR_IO, NULL, "path too long: %s", path);
+	fd = mkostemp(o->tmp, O_CLOEXEC);
+	if (fd < 0) {
+		error_set(err, ERROR_IO, NULL, "cannot create a file beside %s: %s", path, strerror(errno));
+		o->tmp[0] = '\0';
+		return ERROR_IO;
+	}
+	mask = umask(0);
+	umask(mask);
+	o->f = fdopen(fd, "w");
+	if (fchmod(fd, 0666 & ~mask) != 0 || !o->f) {
+		error_set(err, ERROR_IO, NULL, "cannot create a file beside %s: %s", path, strerror(errno));
+		if (!o->f)
+			close(fd);
+		cli_out_abort(o);
+		return ERROR_IO;
+	}
+	return ERROR_OK;
+}
+
+enum error_code cli_out_commit(struct cli_out *o, struct error *err)
+{
+	bool ok = fflush(o->f) == 0 && !ferror(o->f) && fsync(fileno(o->f)) == 0;
+
+	ok = fclose(o->f) == 0 && ok;
+	o->f = NULL;
+	if (!ok || rename(o->tmp, o->path) != 0) {
+		error_set(err, ERROR_IO, NULL, "cannot write %s: %s", o->path, strerror(errno));
+		cli_out_abort(o);
+		return ERROR_IO;
+	}
+	o->tmp[0] = '\0';
+	return ERROR_OK;
+}
+
+void cli_out_abort(struct cli_out *o)
+{
+	if (o->f)
+		fclose(o->f);
+	o->f = NULL;
+	if (o->tmp[0])
+		unlink(o->tmp);
+	o->tmp[0] = '\0';
 }

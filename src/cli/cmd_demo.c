@@ -1,5 +1,4 @@
 /* shelfcast demo-data — a synthetic catalog with a documented ground truth. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,7 @@ int cmd_demo_data(int argc, char **argv)
 		sizeof options / sizeof options[0], 0, 0};
 	unsigned long long n_rows, s;
 	struct error err;
-	FILE *out = stdout, *truth = NULL;
+	struct cli_out out = {0}, truth = {0};
 	char **args = NULL;
 	size_t n;
 	int code;
@@ -36,21 +35,16 @@ int cmd_demo_data(int argc, char **argv)
 	    !cli_uint("--seed", seed, 0, 0x7fffffffffffffffULL, &s))
 		return EXIT_USAGE;
 	error_init(&err);
-	if (out_path && !(out = fopen(out_path, "we"))) {
-		fprintf(stderr, "shelfcast demo-data: error: cannot create %s: %s\n", out_path, strerror(errno));
-		return 1;
+	out.f = stdout;
+	if ((out_path && cli_out_open(&out, out_path, &err) != ERROR_OK) ||
+	    (truth_path && cli_out_open(&truth, truth_path, &err) != ERROR_OK) ||
+	    demo_write(out.f, truth.f, (size_t)n_rows, s, &err) != ERROR_OK ||
+	    (truth_path && cli_out_commit(&truth, &err) != ERROR_OK) ||
+	    (out_path && cli_out_commit(&out, &err) != ERROR_OK)) {
+		if (out_path)
+			cli_out_abort(&out);
+		cli_out_abort(&truth);
+		return cli_fail("demo-data", &err);
 	}
-	if (truth_path && !(truth = fopen(truth_path, "we"))) {
-		fprintf(stderr, "shelfcast demo-data: error: cannot create %s: %s\n", truth_path,
-			strerror(errno));
-		if (out != stdout)
-			fclose(out);
-		return 1;
-	}
-	code = demo_write(out, truth, (size_t)n_rows, s, &err) == ERROR_OK ? 0 : cli_fail("demo-data", &err);
-	if (truth && fclose(truth) != 0)
-		code = 1;
-	if (out != stdout && fclose(out) != 0)
-		code = 1;
-	return code;
+	return fflush(stdout) == 0 ? 0 : 1;
 }

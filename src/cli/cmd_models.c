@@ -102,6 +102,21 @@ static bool parse_version(const char *s, int *v)
 	return true;
 }
 
+/* data to path through a new temporary file in its directory, renamed into place. */
+static enum error_code write_whole(const char *path, const char *data, size_t len, struct error *err)
+{
+	struct cli_out o;
+	enum error_code rc = cli_out_open(&o, path, err);
+
+	if (rc)
+		return rc;
+	if (fwrite(data, 1, len, o.f) != len) {
+		cli_out_abort(&o);
+		return error_set(err, ERROR_IO, NULL, "cannot write %s", path);
+	}
+	return cli_out_commit(&o, err);
+}
+
 static int do_export(PGconn *c, const char *name, int version, const char *out, struct error *err)
 {
 	struct tensor tensors[2 * MLP_MAX_LAYERS];
@@ -120,7 +135,7 @@ static int do_export(PGconn *c, const char *name, int version, const char *out, 
 	rc = spec ? safetensors_write(tensors, model_tensor_count(m), spec, &sb, err)
 		  : error_nomem(err, "the spec");
 	if (!rc)
-		rc = util_write_file(out, sb.data, sb.len, err);
+		rc = write_whole(out, sb.data, sb.len, err);
 	strbuf_done(&sb);
 	free(spec);
 	model_unref(m);

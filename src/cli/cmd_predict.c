@@ -86,6 +86,7 @@ int cmd_predict(int argc, char **argv)
 	enum spec_objective objective;
 	PGconn *c = NULL;
 	FILE *in = NULL, *out = stdout;
+	struct cli_out out_file = {0};
 	int *map = NULL, version = 0, code, level_col, id_col;
 	size_t n, i, k, n_cols = 0;
 
@@ -175,12 +176,11 @@ int cmd_predict(int argc, char **argv)
 		id_col = -1;
 	map = table_encoder_map(&t, &m->spec);
 	vals = calloc(encoder_n_inputs(m->enc) + 1, sizeof *vals);
-	if (out_path && !(out = fopen(out_path, "we"))) {
-		out = stdout;
-		error_set(&err, ERROR_IO, NULL, "cannot create %s: %s", out_path, strerror(errno));
+	if (out_path && cli_out_open(&out_file, out_path, &err) != ERROR_OK) {
 		code = cli_fail("predict", &err);
 		goto out;
 	}
+	out = out_path ? out_file.f : stdout;
 	if (!map || !vals) {
 		code = cli_fail("predict", &(struct error){ERROR_NOMEM, "", "out of memory"});
 		goto out;
@@ -220,8 +220,9 @@ int cmd_predict(int argc, char **argv)
 		}
 		predict_batch_done(&batch);
 	}
-	if (fflush(out) != 0 || ferror(out)) {
-		error_set(&err, ERROR_IO, NULL, "cannot write %s", out_path ? out_path : "stdout");
+	if (!out_path && (fflush(out) != 0 || ferror(out)))
+		error_set(&err, ERROR_IO, NULL, "cannot write stdout");
+	if ((out_path && cli_out_commit(&out_file, &err) != ERROR_OK) || err.code) {
 		code = cli_fail("predict", &err);
 		goto out;
 	}
@@ -229,8 +230,7 @@ int cmd_predict(int argc, char **argv)
 	code = 0;
 out:
 	predict_batch_done(&batch);
-	if (out != stdout)
-		fclose(out);
+	cli_out_abort(&out_file);
 	if (in)
 		fclose(in);
 	free(map);

@@ -19,6 +19,7 @@
 #include "shelfcast/metrics.h"
 #include "shelfcast/migrate.h"
 #include "shelfcast/server.h"
+#include "shelfcast/tls.h"
 #include "shelfcast/util.h"
 #include "shelfcast/watcher.h"
 
@@ -53,138 +54,202 @@ static enum error_code check_external(const char *conninfo, struct error *err)
 	return rc;
 }
 
-int cmd_serve(int argc, char **argv)
+/* serve's settings as given (strings until checked). */
+struct serve_opts {
+	const char *db_url, *data_dir, *listen, *threads, *model, *max_body, *max_items, *max_memory,
+		*body_budget, *per_ip, *request_timeout, *conn_limit, *timeout, *admin_token,
+		*admin_token_file, *poll, *tls_cert, *tls_key, *drain;
+	bool tls_readable_key;
+};
+
+/* Parse argv into o; false with *code the exit code (after --help, or a usage error). */
+static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 {
-	const char *db_url = NULL, *data_dir = NULL, *listen = "127.0.0.1:8080", *threads = NULL,
-		   *model = NULL, *max_body = "1048576", *max_items = "10000",
-		   *conn_limit = "16384", *timeout = "10", *admin_token = NULL, *poll = "30",
-		   *tls_cert = NULL, *tls_key = NULL, *drain = "30";
 	const struct cli_option options[] = {
-		{"--listen", "SHELFCAST_LISTEN", CLI_STRING, &listen, NULL, "ADDR",
+		{"--listen", "SHELFCAST_LISTEN", CLI_STRING, &o->listen, NULL, "ADDR",
 		 "address to listen on, HOST:PORT (default 127.0.0.1:8080)"},
-		{"--threads", "SHELFCAST_THREADS", CLI_STRING, &threads, NULL, "N",
+		{"--threads", "SHELFCAST_THREADS", CLI_STRING, &o->threads, NULL, "N",
 		 "HTTP worker threads (default: one per core)"},
-		{"--model", "SHELFCAST_MODEL", CLI_STRING, &model, NULL, "NAME",
+		{"--model", "SHELFCAST_MODEL", CLI_STRING, &o->model, NULL, "NAME",
 		 "default model for requests that name none (default: the only model)"},
-		{"--max-body", "SHELFCAST_MAX_BODY", CLI_STRING, &max_body, NULL, "BYTES",
+		{"--max-body", "SHELFCAST_MAX_BODY", CLI_STRING, &o->max_body, NULL, "BYTES",
 		 "largest request body (default 1048576)"},
-		{"--max-items", "SHELFCAST_MAX_ITEMS", CLI_STRING, &max_items, NULL, "N",
+		{"--max-items", "SHELFCAST_MAX_ITEMS", CLI_STRING, &o->max_items, NULL, "N",
 		 "most items per /v1/predict (default 10000)"},
-		{"--connection-limit", "SHELFCAST_CONNECTION_LIMIT", CLI_STRING, &conn_limit, NULL, "N",
+		{"--max-request-memory", "SHELFCAST_MAX_REQUEST_MEMORY", CLI_STRING, &o->max_memory, NULL,
+		 "BYTES", "most a request's reply and encoding may take, refused before the work (default 67108864)"},
+		{"--body-budget", "SHELFCAST_BODY_BUDGET", CLI_STRING, &o->body_budget, NULL, "BYTES",
+		 "request bodies held at once over all connections; 503 past it (default 134217728)"},
+		{"--max-connections-per-ip", "SHELFCAST_MAX_CONNECTIONS_PER_IP", CLI_STRING, &o->per_ip, NULL,
+		 "N", "open connections per client address, 0 for no limit (default 1024)"},
+		{"--request-timeout", "SHELFCAST_REQUEST_TIMEOUT", CLI_STRING, &o->request_timeout, NULL,
+		 "SECONDS", "a request must arrive whole within this, however it trickles (default 30)"},
+		{"--connection-limit", "SHELFCAST_CONNECTION_LIMIT", CLI_STRING, &o->conn_limit, NULL, "N",
 		 "most open connections (default 16384)"},
-		{"--timeout", "SHELFCAST_TIMEOUT", CLI_STRING, &timeout, NULL, "SECONDS",
+		{"--timeout", "SHELFCAST_TIMEOUT", CLI_STRING, &o->timeout, NULL, "SECONDS",
 		 "close idle or slow connections after this long (default 10)"},
-		{"--admin-token", "SHELFCAST_ADMIN_TOKEN", CLI_STRING, &admin_token, NULL, "TOKEN",
-		 "bearer token for POST .../activate (default: that endpoint is off)"},
-		{"--poll-interval", "SHELFCAST_POLL_INTERVAL", CLI_STRING, &poll, NULL, "SECONDS",
+		{"--admin-token", "SHELFCAST_ADMIN_TOKEN", CLI_STRING, &o->admin_token, NULL, "TOKEN",
+		 "bearer token for POST .../activate, at least 32 random bytes (default: that "
+		 "endpoint is off)"},
+		{"--admin-token-file", "SHELFCAST_ADMIN_TOKEN_FILE", CLI_STRING, &o->admin_token_file, NULL,
+		 "FILE", "read the admin token from FILE instead (kept out of argv and the environment)"},
+		{"--poll-interval", "SHELFCAST_POLL_INTERVAL", CLI_STRING, &o->poll, NULL, "SECONDS",
 		 "registry poll, the fallback beside LISTEN/NOTIFY (default 30)"},
-		{"--drain", "SHELFCAST_DRAIN", CLI_STRING, &drain, NULL, "SECONDS",
+		{"--drain", "SHELFCAST_DRAIN", CLI_STRING, &o->drain, NULL, "SECONDS",
 		 "on SIGTERM, how long in-flight requests may take to finish (default 30)"},
-		{"--tls-cert", "SHELFCAST_TLS_CERT", CLI_STRING, &tls_cert, NULL, "FILE",
+		{"--tls-cert", "SHELFCAST_TLS_CERT", CLI_STRING, &o->tls_cert, NULL, "FILE",
 		 "PEM certificate: serve HTTPS"},
-		{"--tls-key", "SHELFCAST_TLS_KEY", CLI_STRING, &tls_key, NULL, "FILE",
-		 "PEM private key for --tls-cert"},
-		CLI_DB_OPTIONS(db_url, data_dir)};
+		{"--tls-key", "SHELFCAST_TLS_KEY", CLI_STRING, &o->tls_key, NULL, "FILE",
+		 "PEM private key for --tls-cert; refused when group or others may read it"},
+		{"--tls-allow-readable-key", "SHELFCAST_TLS_ALLOW_READABLE_KEY", CLI_FLAG, NULL,
+		 &o->tls_readable_key, NULL, "accept a --tls-key file that group or others may read"},
+		CLI_DB_OPTIONS(o->db_url, o->data_dir)};
 	const struct cli_command cmd = {
 		"serve",
 		"Serve the JSON API. Loads the active version of every model, follows activations\n"
 		"(LISTEN/NOTIFY, with a poll as fallback) and keeps serving if the database goes away.\n"
 		"SIGTERM or SIGINT: stop accepting, finish in-flight requests, exit 0.",
 		"shelfcast serve [options]", options, sizeof options / sizeof options[0], 0, 0};
-	unsigned long long n_threads = 0, body = 0, items = 0, limit = 0, secs = 0, poll_s = 0,
-			   drain_s = 0;
-	struct server_config scfg;
+	char **args = NULL;
+	size_t n;
+
+	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = "1048576", .max_items = "10000",
+				 .max_memory = "67108864", .body_budget = "134217728", .per_ip = "1024",
+				 .request_timeout = "30", .conn_limit = "16384", .timeout = "10",
+				 .poll = "30", .drain = "30"};
+	if (!cli_parse(&cmd, argc, argv, &args, &n, code))
+		return false;
+	free(args);
+	return true;
+}
+
+/* The numbers of o into cfg (and the watcher's poll, the drain); false after a usage error. */
+static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg, double *poll_s,
+			  double *drain_s)
+{
+	unsigned long long threads = 0, body, items, memory, budget, per_ip, deadline, limit, secs, poll,
+			   drain;
+
+	if ((o->threads && !cli_uint("--threads", o->threads, 1, 1024, &threads)) ||
+	    !cli_uint("--max-body", o->max_body, 64, 1ULL << 32, &body) ||
+	    !cli_uint("--max-items", o->max_items, 1, 10000000, &items) ||
+	    !cli_uint("--max-request-memory", o->max_memory, 1 << 20, 1ULL << 40, &memory) ||
+	    !cli_uint("--body-budget", o->body_budget, 0, 1ULL << 40, &budget) ||
+	    !cli_uint("--max-connections-per-ip", o->per_ip, 0, 1000000, &per_ip) ||
+	    !cli_uint("--request-timeout", o->request_timeout, 1, 3600, &deadline) ||
+	    !cli_uint("--connection-limit", o->conn_limit, 1, 1000000, &limit) ||
+	    !cli_uint("--timeout", o->timeout, 1, 3600, &secs) ||
+	    !cli_uint("--poll-interval", o->poll, 1, 86400, &poll) ||
+	    !cli_uint("--drain", o->drain, 0, 3600, &drain))
+		return false;
+	*cfg = (struct server_config){.listen = o->listen, .threads = (unsigned)threads, .max_body = body,
+				      .max_items = items, .max_request_memory = memory, .body_budget = budget,
+				      .per_ip_limit = (unsigned)per_ip, .request_deadline = (unsigned)deadline,
+				      .connection_limit = (unsigned)limit, .connection_timeout = (unsigned)secs,
+				      .tls_cert = o->tls_cert, .tls_key = o->tls_key,
+				      .tls_allow_readable_key = o->tls_readable_key};
+	*poll_s = (double)poll;
+	*drain_s = (double)drain;
+	return true;
+}
+
+/* The store and the watcher following the registry, with the first sync given a moment. */
+static enum error_code follow_registry(const struct cli_db *db, const char *model, struct store **store,
+				       struct watcher **watcher, char *actor, size_t actor_size, double poll_s,
+				       struct error *err)
+{
 	struct watcher_config wcfg;
+	char host[64] = "localhost";
+
+	*store = store_new();
+	if (!*store)
+		return error_nomem(err, "the model store");
+	if (store_set_default(*store, model, err) != ERROR_OK)
+		return err->code;
+	gethostname(host, sizeof host - 1);
+	snprintf(actor, actor_size, "server:%s:%ld", host, (long)getpid());
+	wcfg = (struct watcher_config){.conninfo = db->conninfo, .store = *store, .poll_interval = poll_s,
+				       .health_interval = 5, .actor = actor};
+	*watcher = watcher_start(&wcfg, err);
+	if (!*watcher)
+		return err->code;
+	/*
+	 * Give the first registry sync a moment before listening, so that the first
+	 * /healthz and /readyz probes already tell the truth.  A database that does
+	 * not answer within it is retried in the background while serve listens.
+	 */
+	if (!watcher_wait_synced(*watcher, FIRST_SYNC_WAIT_S))
+		log_msg(LOG_WARN, "database_slow",
+			"no answer from the registry database within %d s; listening anyway", FIRST_SYNC_WAIT_S);
+	return ERROR_OK;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_opts o;
+	struct server_config scfg;
 	struct server *srv = NULL;
 	struct watcher *watcher = NULL;
 	struct store *store = NULL;
 	struct cli_db db;
 	struct error err;
-	char **args = NULL, actor[128], host[64] = "localhost";
-	size_t n;
+	char actor[128], *token = NULL;
+	double poll_s, drain_s;
 	int code, sig = 0;
 
-	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
+	if (!serve_parse(argc, argv, &o, &code))
 		return code;
-	free(args);
-	if ((threads && !cli_uint("--threads", threads, 1, 1024, &n_threads)) ||
-	    !cli_uint("--max-body", max_body, 64, 1ULL << 32, &body) ||
-	    !cli_uint("--max-items", max_items, 1, 10000000, &items) ||
-	    !cli_uint("--connection-limit", conn_limit, 1, 1000000, &limit) ||
-	    !cli_uint("--timeout", timeout, 1, 3600, &secs) ||
-	    !cli_uint("--poll-interval", poll, 1, 86400, &poll_s) ||
-	    !cli_uint("--drain", drain, 0, 3600, &drain_s))
+	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s))
 		return EXIT_USAGE;
-
 	/* The HTTP pool is the parallelism: BLAS threads inside it would only fight over cores. */
 	openblas_set_num_threads(1);
 	metrics_init();
 	raise_fd_limit();
 	log_msg(LOG_INFO, "starting", "shelfcast %s (%s), BLAS: %s", SHELFCAST_VERSION, SHELFCAST_COMMIT,
 		openblas_get_config());
-
 	error_init(&err);
-	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
+	if (cli_admin_token(o.admin_token, o.admin_token_file, &token, &err) != ERROR_OK)
+		return cli_fail("serve", &err);
+	if (cli_db_open(&db, o.db_url, o.data_dir, true, &err) != ERROR_OK ||
 	    (!db.embedded && check_external(db.conninfo, &err) != ERROR_OK)) {
 		cli_db_close(&db);
+		cli_admin_token_free(token);
 		return cli_fail("serve", &err);
 	}
 	if (db.embedded)
 		log_msg(LOG_INFO, "database", "embedded PostgreSQL at %s (%s)", db.pg.cluster,
 			db.pg.started_here ? "started" : "already running");
-
-	store = store_new();
-	if (!store || store_set_default(store, model, &err) != ERROR_OK) {
-		if (!store)
-			error_nomem(&err, "the model store");
+	if (follow_registry(&db, o.model, &store, &watcher, actor, sizeof actor, poll_s, &err) != ERROR_OK) {
 		code = cli_fail("serve", &err);
 		goto out;
 	}
-	gethostname(host, sizeof host - 1);
-	snprintf(actor, sizeof actor, "server:%s:%ld", host, (long)getpid());
-	wcfg = (struct watcher_config){.conninfo = db.conninfo, .store = store,
-				       .poll_interval = (double)poll_s, .health_interval = 5,
-				       .actor = actor};
-	watcher = watcher_start(&wcfg, &err);
-	if (!watcher) {
-		code = cli_fail("serve", &err);
-		goto out;
-	}
-	/*
-	 * Give the first registry sync a moment before listening, so that the first
-	 * /healthz and /readyz probes already tell the truth.  A database that does
-	 * not answer within it is retried in the background while serve listens.
-	 */
-	if (!watcher_wait_synced(watcher, FIRST_SYNC_WAIT_S))
-		log_msg(LOG_WARN, "database_slow",
-			"no answer from the registry database within %d s; listening anyway", FIRST_SYNC_WAIT_S);
-	scfg = (struct server_config){.listen = listen, .threads = (unsigned)n_threads,
-				      .max_body = body, .max_items = items,
-				      .connection_limit = (unsigned)limit,
-				      .connection_timeout = (unsigned)secs,
-				      .admin_token = admin_token, .db_conninfo = db.conninfo,
-				      .tls_cert = tls_cert, .tls_key = tls_key, .store = store,
-				      .watcher = watcher};
-	log_start_flusher(50); /* access lines: one write per thread every 50 ms at most */
+	scfg.admin_token = token;
+	scfg.db_conninfo = db.conninfo;
+	scfg.store = store;
+	scfg.watcher = watcher;
+	if (o.tls_cert && o.tls_key && o.tls_readable_key && tls_check_key_mode(o.tls_key, &err) != ERROR_OK)
+		log_msg(LOG_WARN, "tls_key_readable", "%s: accepted (--tls-allow-readable-key)",
+			err.message);
+	error_init(&err);
+	log_start_flusher(50); /* access lines: one write per worker every 50 ms at most */
 	if (server_start(&scfg, &srv, &err) != ERROR_OK) {
 		code = cli_fail("serve", &err);
 		goto out;
 	}
-	log_msg(LOG_INFO, "listening", "serving on %s://%s with %llu threads",
-		tls_cert ? "https" : "http", server_address(srv),
-		n_threads ? n_threads : (unsigned long long)util_cpu_count());
-
+	log_msg(LOG_INFO, "listening", "serving on %s://%s with %u threads", o.tls_cert ? "https" : "http",
+		server_address(srv), scfg.threads ? scfg.threads : (unsigned)util_cpu_count());
 	do {
 		sig = cli_wait_signal();
 	} while (sig == SIGHUP);
 	log_msg(LOG_INFO, "stopping", "signal %d: draining in-flight requests", sig);
-	server_stop(srv, (double)drain_s);
+	server_stop(srv, drain_s);
 	code = 0;
 out:
 	log_stop_flusher();
 	watcher_stop(watcher);
 	store_free(store);
 	cli_db_close(&db);
+	cli_admin_token_free(token);
 	if (code == 0)
 		log_msg(LOG_INFO, "stopped", "bye");
 	return code;

@@ -41,50 +41,112 @@ static void on_epoch(void *ctx, const struct train_epoch *e)
 	}
 }
 
-/* COPY (query) TO STDOUT as CSV into a temporary file, inside a read-only transaction. */
+/* One CSV field as COPY ... (FORMAT csv) writes it: NULL empty, quoted when it must be. */
+static void put_csv_field(FILE *f, const PGresult *r, int row, int col)
+{
+	const char *v = PQgetvalue(r, row, col), *p;
+
+	if (PQgetisnull(r, row, col))
+		return;
+	if (*v && !strpbrk(v, ",\"\r\n")) {
+		fputs(v, f);
+		return;
+	}
+	fputc('"', f);
+	for (p = v; *p; p++) {
+		if (*p == '"')
+			fputc('"', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* Write one FETCH's rows (and, first, the header) as CSV; false when the file cannot be written. */
+static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
+{
+	int nf = PQnfields(r), i, j;
+
+	for (j = 0; header && j < nf; j++) {
+		if (j)
+			fputc(',', f);
+		fputc('"', f);
+		fputs(PQfname(r, j), f);
+		fputc('"', f);
+	}
+	if (header)
+		fputc('\n', f);
+	for (i = 0; i < PQntuples(r); i++) {
+		for (j = 0; j < nf; j++) {
+			if (j)
+				fputc(',', f);
+			put_csv_field(f, r, i, j);
+		}
+		fputc('\n', f);
+	}
+	return !ferror(f);
+}
+
+/*
+ * The rows of the operator's query as CSV in a temporary file.  The query
+ * runs as exactly one statement, DECLARE ... CURSOR FOR <query>, sent with
+ * PQexecParams (the extended protocol refuses several statements in one
+ * string), inside a READ ONLY transaction that is rolled back at the end:
+ * it can read, and nothing else.
+ */
 static FILE *copy_query(const char *conninfo, const char *sql, struct error *err)
 {
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	FILE *f = NULL;
 	struct strbuf q;
-	char *buf;
-	int n;
+	bool first = true;
 
 	if (db_connect(conninfo, &c, err) != ERROR_OK)
 		return NULL;
 	strbuf_init(&q);
-	/* The query is the operator's own SQL: it cannot be a parameter of COPY, so it runs read-only. */
-	strbuf_printf(&q, "COPY (%s) TO STDOUT (FORMAT csv, HEADER)", sql);
-	if (strbuf_failed(&q) || db_exec(c, "BEGIN READ ONLY", err) != ERROR_OK)
+	strbuf_printf(&q, "DECLARE shelfcast_sql NO SCROLL CURSOR FOR %s", sql);
+	if (strbuf_failed(&q)) {
+		error_nomem(err, "--sql");
 		goto fail;
-	r = PQexec(c, q.data);
-	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		db_result_error(c, r, "--sql", err);
+	}
+	if (db_exec(c, "BEGIN TRANSACTION READ ONLY", err) != ERROR_OK)
+		goto fail;
+	r = PQexecParams(c, q.data, 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		db_result_error(c, r, "--sql must be one SELECT (it runs as a read-only cursor)", err);
 		goto fail;
 	}
 	PQclear(r);
 	r = NULL;
 	f = tmpfile();
 	if (!f) {
-		error_set(err, ERROR_IO, NULL, "cannot create a temporary file for --sql");
+		error_set(err, ERROR_IO, NULL, "cannot create a temporary file for --sql: %s",
+			  strerror(errno));
 		goto fail;
 	}
-	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
-		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n) {
-			PQfreemem(buf);
+	for (;;) {
+		r = PQexecParams(c, "FETCH FORWARD 10000 FROM shelfcast_sql", 0, NULL, NULL, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			db_result_error(c, r, "--sql", err);
+			goto fail;
+		}
+		if (!put_csv_rows(f, r, first)) {
 			error_set(err, ERROR_IO, NULL, "cannot write the --sql result to a temporary file");
 			goto fail;
 		}
-		PQfreemem(buf);
-	}
-	r = PQgetResult(c);
-	if (n == -2 || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_result_error(c, r, "--sql", err);
-		goto fail;
+		first = false;
+		if (PQntuples(r) == 0)
+			break;
+		PQclear(r);
 	}
 	PQclear(r);
-	db_exec(c, "COMMIT", err);
+	r = NULL;
+	if (fflush(f) != 0) {
+		error_set(err, ERROR_IO, NULL, "cannot write the --sql result to a temporary file");
+		goto fail;
+	}
+	/* Read-only: there is nothing to commit. */
+	db_exec(c, "ROLLBACK", err);
 	PQfinish(c);
 	strbuf_done(&q);
 	rewind(f);
@@ -121,7 +183,7 @@ int cmd_train(int argc, char **argv)
 	const struct cli_option options[] = {
 		{"--data", NULL, CLI_STRING, &data, NULL, "FILE.csv", "training data (RFC 4180 CSV with a header)"},
 		{"--sql", NULL, CLI_STRING, &sql, NULL, "QUERY",
-		 "read the columns from SELECT ... instead (COPY ... TO STDOUT, read-only)"},
+		 "read the columns from one SELECT instead (run as a cursor in a read-only transaction)"},
 		{"--sql-db", NULL, CLI_STRING, &sql_db, NULL, "URL",
 		 "database for --sql (default: the registry's)"},
 		{"--config", NULL, CLI_STRING, &config, NULL, "FILE.json", "the dataset config"},

@@ -39,6 +39,7 @@ void pgembed_init(struct pgembed *pg)
 	memset(pg, 0, sizeof *pg);
 	pg->start_fd = -1;
 	pg->users_fd = -1;
+	pg->log_fd = -1;
 	pthread_mutex_init(&pg->lock, NULL);
 }
 
@@ -138,8 +139,18 @@ static void child_drop_privileges(const struct pgembed *pg)
 	}
 }
 
-/* Run argv (as the cluster's user) with output appended to log_path; return its exit status. */
-static int run_program(const struct pgembed *pg, char *const argv[], const char *log_path)
+/* In a forked child: stdout and stderr to the log (opened by the parent, never by path), stdin from /dev/null. */
+static void child_redirect(const struct pgembed *pg)
+{
+	int null = open("/dev/null", O_RDONLY);
+	dup2(pg->log_fd, 1);
+	dup2(pg->log_fd, 2);
+	if (null >= 0)
+		dup2(null, 0);
+}
+
+/* Run argv (as the cluster's user) with output appended to the log; return its exit status. */
+static int run_program(const struct pgembed *pg, char *const argv[])
 {
 	pid_t pid = fork();
 	int status;
@@ -147,14 +158,7 @@ static int run_program(const struct pgembed *pg, char *const argv[], const char 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		int null = open("/dev/null", O_RDONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (null >= 0)
-			dup2(null, 0);
+		child_redirect(pg);
 		child_drop_privileges(pg);
 		execv(argv[0], argv);
 		fprintf(stderr, "shelfcast: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -197,20 +201,25 @@ static enum error_code relocate_cluster(struct pgembed *pg, struct error *err)
 	sha256_init(&h);
 	sha256_update(&h, pg->data_dir, strlen(pg->data_dir));
 	sha256_final_hex(&h, hex);
-	snprintf(pg->cluster, sizeof pg->cluster, "/var/lib/shelfcast/clusters/%.16s", hex);
+	snprintf(pg->cluster, sizeof pg->cluster, PGEMBED_CLUSTERS_DIR "/%.16s", hex);
 	snprintf(link_path, sizeof link_path, "%s/pg", pg->data_dir);
-	if (util_mkdirs("/var/lib/shelfcast/clusters", 0755, err) != ERROR_OK)
+	if (util_mkdirs(PGEMBED_CLUSTERS_DIR, 0755, err) != ERROR_OK ||
+	    pgembed_check_private_dir("/var/lib/shelfcast", err) != ERROR_OK ||
+	    pgembed_check_private_dir(PGEMBED_CLUSTERS_DIR, err) != ERROR_OK)
 		return err->code;
-	if (!user_can_reach(pg, "/var/lib/shelfcast/clusters"))
+	if (!user_can_reach(pg, PGEMBED_CLUSTERS_DIR))
 		return error_set(err, ERROR_IO, NULL,
-				 "PostgreSQL runs as user %s, who cannot reach %s or "
-				 "/var/lib/shelfcast/clusters: choose another --data-dir",
+				 "PostgreSQL runs as user %s, who cannot reach %s or " PGEMBED_CLUSTERS_DIR
+				 ": choose another --data-dir",
 				 pg->run_user, pg->data_dir);
 	n = readlink(link_path, target, sizeof target - 1);
 	if (n >= 0) {
+		/* Only the link made below: pointing where this data directory's cluster goes, ours. */
 		target[n] = '\0';
-		if (strcmp(target, pg->cluster))
-			return error_set(err, ERROR_IO, NULL, "%s links to %s, expected %s: refusing to touch it",
+		if (strcmp(target, pg->cluster) || lstat(link_path, &st) != 0 || st.st_uid != geteuid())
+			return error_set(err, ERROR_IO, NULL,
+					 "%s links to %s, expected a link of this user's to %s: refusing "
+					 "to touch it",
 					 link_path, target, pg->cluster);
 	} else if (lstat(link_path, &st) == 0) {
 		return error_set(err, ERROR_IO, NULL,
@@ -226,11 +235,15 @@ static enum error_code relocate_cluster(struct pgembed *pg, struct error *err)
 
 static void log_tail(const char *path, char *out, size_t size)
 {
-	FILE *f = fopen(path, "re");
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char line[512];
 	out[0] = '\0';
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	/* Keep the last non-empty line: PostgreSQL's fatal message is usually it. */
 	while (fgets(line, sizeof line, f)) {
 		size_t n = strlen(line);
@@ -310,61 +323,29 @@ static void conn_escape(char *out, size_t size, const char *s)
 	out[o] = '\0';
 }
 
-static enum error_code check_dir_is_cluster(const char *cluster, bool *exists, struct error *err)
-{
-	char p[PATH_MAX];
-	DIR *d;
-	struct dirent *e;
-	bool empty = true;
-	struct stat st;
-
-	*exists = false;
-	if (stat(cluster, &st) != 0) {
-		if (errno == ENOENT)
-			return ERROR_OK;
-		return error_set(err, ERROR_IO, NULL, "cannot inspect %s: %s", cluster, strerror(errno));
-	}
-	if (!S_ISDIR(st.st_mode))
-		return error_set(err, ERROR_IO, NULL,
-				 "%s exists and is not a directory: not a PostgreSQL cluster, refusing "
-				 "to touch it",
-				 cluster);
-	snprintf(p, sizeof p, "%s/PG_VERSION", cluster);
-	if (access(p, F_OK) == 0) {
-		*exists = true;
-		return ERROR_OK;
-	}
-	d = opendir(cluster);
-	if (!d)
-		return error_set(err, ERROR_IO, NULL, "cannot read %s: %s", cluster, strerror(errno));
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			empty = false;
-	closedir(d);
-	if (!empty)
-		return error_set(err, ERROR_IO, NULL,
-				 "%s is not empty and holds no PostgreSQL cluster (no PG_VERSION): "
-				 "refusing to touch it; move it away or choose another --data-dir",
-				 cluster);
-	return ERROR_OK;
-}
-
 static enum error_code init_cluster(struct pgembed *pg, const char *log_path, struct error *err)
 {
 	char initdb[PATH_MAX + 16], tail[400];
 	char *argv[] = {initdb, (char *)"-D", pg->cluster, (char *)"-U", (char *)"shelfcast",
 			(char *)"-A", (char *)"trust", (char *)"-E", (char *)"UTF8",
 			(char *)"--locale=C", (char *)"--no-instructions", NULL};
-	int rc;
+	int rc, fd;
 
 	if (mkdir(pg->cluster, 0700) != 0 && errno != EEXIST)
 		return error_set(err, ERROR_IO, NULL, "cannot create %s: %s", pg->cluster,
 				 strerror(errno));
-	if (pg->switch_user && chown(pg->cluster, pg->run_uid, pg->run_gid) != 0)
-		return error_set(err, ERROR_IO, NULL, "cannot hand %s to user %s: %s", pg->cluster,
-				 pg->run_user, strerror(errno));
+	/* The directory itself, never what a link in its place points to. */
+	fd = open(pg->cluster, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (pg->switch_user && fchown(fd, pg->run_uid, pg->run_gid) != 0)) {
+		rc = error_set(err, ERROR_IO, NULL, "cannot hand %s to user %s: %s", pg->cluster,
+			       pg->switch_user ? pg->run_user : "this one", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	close(fd);
 	snprintf(initdb, sizeof initdb, "%s/initdb", pg->bindir);
-	rc = run_program(pg, argv, log_path);
+	rc = run_program(pg, argv);
 	if (rc != 0) {
 		log_tail(log_path, tail, sizeof tail);
 		return error_set(err, ERROR_IO, NULL, "initdb failed for %s (exit %d): %s", pg->cluster,
@@ -404,18 +385,10 @@ static enum error_code start_server(struct pgembed *pg, const char *log_path, st
 	if (pid < 0)
 		return error_set(err, ERROR_IO, NULL, "cannot fork: %s", strerror(errno));
 	if (pid == 0) {
-		int fd, null;
 		setsid();
 		if (fork() != 0)
 			_exit(0);
-		fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		null = open("/dev/null", O_RDONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (null >= 0)
-			dup2(null, 0);
+		child_redirect(pg);
 		child_drop_privileges(pg);
 		execv(postgres, argv);
 		fprintf(stderr, "shelfcast: cannot run %s: %s\n", postgres, strerror(errno));
@@ -502,7 +475,7 @@ static enum error_code open_locked(struct pgembed *pg, const char *log_path, str
 	bool exists;
 	PGPing r;
 
-	rc = check_dir_is_cluster(pg->cluster, &exists, err);
+	rc = pgembed_check_cluster_dir(pg->cluster, &exists, err);
 	if (rc)
 		return rc;
 	if (!exists) {
@@ -533,27 +506,33 @@ static enum error_code open_locked(struct pgembed *pg, const char *log_path, str
 
 enum error_code pgembed_open(struct pgembed *pg, const char *data_dir, struct error *err)
 {
-	char path[PATH_MAX], esc[PATH_MAX + 8], log_path[PATH_MAX];
-	struct stat st;
+	char esc[PATH_MAX + 8], log_path[PATH_MAX];
 	enum error_code rc;
-	int fd;
+	int dir = -1;
+	bool created;
 
 	pthread_mutex_lock(&pg->lock);
 	if (pg->open) {
 		pthread_mutex_unlock(&pg->lock);
 		return ERROR_OK;
 	}
+	created = access(data_dir, F_OK) != 0;
 	rc = util_mkdirs(data_dir, 0755, err);
 	if (rc)
 		goto out;
+	/* A directory made here is 0755 whatever the umask (a umask of 002 would leave it group-writable). */
+	if (created && (dir = open(data_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		fchmod(dir, 0755);
+		close(dir);
+		dir = -1;
+	}
 	if (!realpath(data_dir, pg->data_dir)) {
 		rc = error_set(err, ERROR_IO, NULL, "cannot resolve %s: %s", data_dir, strerror(errno));
 		goto out;
 	}
-	if (stat(pg->data_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		rc = error_set(err, ERROR_IO, NULL, "data directory %s is not a directory", data_dir);
+	rc = pgembed_check_private_dir(pg->data_dir, err);
+	if (rc)
 		goto out;
-	}
 	if (access(pg->data_dir, W_OK | X_OK) != 0) {
 		rc = error_set(err, ERROR_IO, NULL, "data directory %s is not writable: %s",
 			       pg->data_dir, strerror(errno));
@@ -584,24 +563,24 @@ enum error_code pgembed_open(struct pgembed *pg, const char *data_dir, struct er
 			goto out;
 	}
 
-	snprintf(path, sizeof path, "%s/start.lock", pg->data_dir);
-	pg->start_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	snprintf(path, sizeof path, "%s/users.lock", pg->data_dir);
-	pg->users_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (pg->start_fd < 0 || pg->users_fd < 0) {
-		rc = error_set(err, ERROR_IO, NULL, "cannot create lock files in %s: %s", pg->data_dir,
+	/* Every file here is opened relative to the directory checked above, never through a link. */
+	dir = open(pg->data_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0) {
+		rc = error_set(err, ERROR_IO, NULL, "cannot open data directory %s: %s", pg->data_dir,
 			       strerror(errno));
 		goto out;
 	}
-	snprintf(log_path, sizeof log_path, "%s/postgres.log", pg->data_dir);
-	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0 || (pg->switch_user && fchown(fd, pg->run_uid, pg->run_gid) != 0)) {
-		rc = error_set(err, ERROR_IO, NULL, "cannot prepare %s: %s", log_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if ((pg->start_fd = pgembed_open_private_file(pg, dir, "start.lock", O_RDWR, err)) < 0 ||
+	    (pg->users_fd = pgembed_open_private_file(pg, dir, "users.lock", O_RDWR, err)) < 0 ||
+	    (pg->log_fd = pgembed_open_private_file(pg, dir, "postgres.log", O_WRONLY | O_APPEND, err)) < 0) {
+		rc = err->code;
 		goto out;
 	}
-	close(fd);
+	snprintf(log_path, sizeof log_path, "%s/postgres.log", pg->data_dir);
+	if (pg->switch_user && fchown(pg->log_fd, pg->run_uid, pg->run_gid) != 0) {
+		rc = error_set(err, ERROR_IO, NULL, "cannot prepare %s: %s", log_path, strerror(errno));
+		goto out;
+	}
 
 	conn_escape(esc, sizeof esc, pg->cluster);
 	snprintf(pg->conninfo, sizeof pg->conninfo, "host=%s port=" PG_PORT " user=shelfcast dbname=shelfcast",
@@ -616,6 +595,11 @@ enum error_code pgembed_open(struct pgembed *pg, const char *data_dir, struct er
 	}
 	flock(pg->start_fd, LOCK_UN);
 out:
+	if (dir >= 0)
+		close(dir);
+	if (pg->log_fd >= 0)
+		close(pg->log_fd); /* the server keeps its own copy */
+	pg->log_fd = -1;
 	if (rc) {
 		if (pg->start_fd >= 0)
 			close(pg->start_fd);

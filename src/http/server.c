@@ -18,9 +18,10 @@
 #include "shelfcast/api.h"
 #include "shelfcast/listen.h"
 #include "shelfcast/log.h"
+#include "shelfcast/tls.h"
 #include "shelfcast/util.h"
+#include "shelfcast/worker.h"
 
-#define REQUEST_ID_MAX 128
 #define SMALL_BODY_CAP 4096 /* for routes that take no body */
 #define DRAIN_QUIET_NS 500000000ULL
 #define CONNECTION_MEMORY (16 * 1024)
@@ -37,53 +38,6 @@ struct activity {
 	atomic_long in_flight;
 	atomic_uint_fast64_t last_start_ns;
 	char pad[128 - sizeof(atomic_long) - sizeof(atomic_uint_fast64_t)];
-};
-
-/* One request's state; `st` is zeroed whole when the struct is reused. */
-struct request {
-	struct strbuf body; /* kept, emptied, when the struct is reused */
-	struct {
-		uint64_t start_ns;
-		struct route_target target;
-		bool body_route;        /* collects a body */
-		bool too_large;
-		bool over_budget;       /* the server-wide body budget could not hold it */
-		size_t reserved;        /* bytes of the body budget this request holds */
-		size_t cap;
-		size_t discarded;       /* bytes of an oversized body read and dropped */
-		int status;             /* 0 until a reply is queued */
-		struct api_result result;
-		const char *error_code; /* of an error reply, static; NULL otherwise */
-		char error_field[64];
-		size_t id_len, path_len, method_len;
-		char id[REQUEST_ID_MAX + 1];
-		char path[256];
-		char method[16];
-	} st;
-};
-
-/*
- * A worker's context: everything one libmicrohttpd worker thread keeps
- * between requests, in one place.  Made on the thread's first request,
- * found again through the one thread-local pointer below, listed in its
- * server, and freed by server_stop once libmicrohttpd has joined the
- * threads (a worker thread belongs to one daemon and ends with it).
- */
-#define SPARE_REQUESTS 16
-#define KEEP_BODY_BYTES (64 * 1024)
-
-struct worker {
-	struct server *srv;
-	struct api_worker api;        /* predict scratch, model borrower, metrics shard */
-	struct log_buffer *log;       /* access-log lines (NULL: written at once) */
-	struct strbuf line;           /* the access-log line being written */
-	struct util_clock clock;      /* stamps access-log lines */
-	struct util_rng rng;          /* request ids */
-	struct activity *activity;
-	bool activity_shared;         /* the last slot, which other workers count in too */
-	struct request *spare[SPARE_REQUESTS];
-	size_t n_spare;
-	struct worker *next;          /* in srv->workers */
 };
 
 struct server {
@@ -103,41 +57,17 @@ struct server {
 
 static __thread struct worker *this_worker;
 
-static void worker_free(struct worker *w)
-{
-	if (!w)
-		return;
-	while (w->n_spare) {
-		struct request *rq = w->spare[--w->n_spare];
-		strbuf_done(&rq->body);
-		free(rq);
-	}
-	api_worker_done(&w->api);
-	log_buffer_free(w->log);
-	strbuf_done(&w->line);
-	free(w);
-}
-
 /* The calling thread's context in srv, made on its first request; NULL when out of memory. */
 static struct worker *worker_of(struct server *srv)
 {
 	struct worker *w = this_worker;
-	struct error err;
 	unsigned slot;
 
-	if (w && w->srv == srv)
+	if (w && w->owner == srv)
 		return w;
-	w = calloc(1, sizeof *w);
-	error_init(&err);
-	if (!w || api_worker_init(&w->api, srv->cfg.store, &err) != ERROR_OK) {
-		free(w);
+	w = worker_new(srv, srv->cfg.store);
+	if (!w)
 		return NULL;
-	}
-	w->srv = srv;
-	w->log = log_buffer_new();
-	strbuf_init(&w->line);
-	util_clock_init(&w->clock);
-	util_rng_seed(&w->rng);
 	pthread_mutex_lock(&srv->workers_lock);
 	slot = srv->n_workers++;
 	w->next = srv->workers;
@@ -161,35 +91,6 @@ static void count_in_flight(struct worker *w, long delta, uint64_t start_ns)
 				      memory_order_relaxed);
 	if (delta > 0)
 		atomic_store_explicit(&a->last_start_ns, start_ns, memory_order_relaxed);
-}
-
-static struct request *new_request(struct worker *w)
-{
-	struct request *rq;
-
-	if (w->n_spare) {
-		rq = w->spare[--w->n_spare]; /* its body was emptied when it was put back */
-		memset(&rq->st, 0, sizeof rq->st);
-		return rq;
-	}
-	rq = calloc(1, sizeof *rq);
-	if (rq)
-		strbuf_init(&rq->body);
-	return rq;
-}
-
-static void release_request(struct worker *w, struct request *rq)
-{
-	if (rq->body.cap > KEEP_BODY_BYTES || strbuf_failed(&rq->body))
-		strbuf_done(&rq->body);
-	else
-		strbuf_reset(&rq->body);
-	if (w->n_spare < SPARE_REQUESTS) {
-		w->spare[w->n_spare++] = rq;
-		return;
-	}
-	strbuf_done(&rq->body);
-	free(rq);
 }
 
 /* How much of an oversized body is read (and dropped) before the connection is closed instead. */
@@ -279,39 +180,6 @@ static enum MHD_Result send_error_close(struct server *srv, struct MHD_Connectio
 
 /* ---- requests ----------------------------------------------------------------------- */
 
-static void set_request_id(struct MHD_Connection *conn, struct worker *w, struct request *rq)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-	uint8_t raw[16];
-	uint64_t a, b;
-	size_t i, n;
-
-	if (given && (n = strlen(given)) > 0 && n <= REQUEST_ID_MAX) {
-		for (i = 0; i < n; i++) {
-			char c = given[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			      c == '-' || c == '_' || c == '.' || c == ':'))
-				break;
-		}
-		if (i == n) {
-			memcpy(rq->st.id, given, n + 1);
-			rq->st.id_len = n;
-			return;
-		}
-	}
-	a = util_rng_next(&w->rng);
-	b = util_rng_next(&w->rng);
-	memcpy(raw, &a, 8);
-	memcpy(raw + 8, &b, 8);
-	for (i = 0; i < sizeof raw; i++) {
-		rq->st.id[2 * i] = hex[raw[i] >> 4];
-		rq->st.id[2 * i + 1] = hex[raw[i] & 15];
-	}
-	rq->st.id[32] = '\0';
-	rq->st.id_len = 32;
-}
-
 static bool json_content_type(struct MHD_Connection *conn)
 {
 	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -378,7 +246,7 @@ static enum MHD_Result dispatch(struct server *srv, struct worker *w, struct MHD
 static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Connection *conn,
 			     const char *url, const char *method, void **req_cls)
 {
-	struct request *rq = new_request(w);
+	struct request *rq = worker_request(w);
 	const char *cl;
 	long long len;
 	char msg[128];
@@ -388,7 +256,7 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	rq->st.start_ns = util_now_ns();
 	rq->st.path_len = util_copy(rq->st.path, sizeof rq->st.path, url);
 	rq->st.method_len = util_copy(rq->st.method, sizeof rq->st.method, method);
-	set_request_id(conn, w, rq);
+	worker_request_id(w, rq, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id"));
 	route_parse(url, &rq->st.target);
 	rq->st.body_route = route_takes_body(rq->st.target.id, method);
 	count_in_flight(w, 1, rq->st.start_ns);
@@ -483,57 +351,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return dispatch(srv, w, conn, rq);
 }
 
-/* The request's access-log line, through the worker's line buffer (reused: no allocation per request). */
-static void access_log(struct worker *w, const struct request *rq, uint64_t end_ns, double seconds,
-		       enum MHD_RequestTerminationCode toe)
-{
-	enum log_level level = rq->st.status >= 500 ? LOG_ERROR : LOG_INFO;
-	struct strbuf *sb = &w->line;
-	long long us = (long long)(seconds * 1e6);
-	char frac[5] = {'.', (char)('0' + us % 1000 / 100), (char)('0' + us % 100 / 10),
-			(char)('0' + us % 10), 0};
-
-	if (!log_enabled(level))
-		return;
-	strbuf_reset(sb);
-	log_begin_at(sb, level, "request", &w->clock, end_ns);
-	/* the id is the client's only when it is of [A-Za-z0-9._:-]: nothing to escape */
-	strbuf_puts(sb, ",\"id\":\"");
-	strbuf_append(sb, rq->st.id, rq->st.id_len);
-	strbuf_puts(sb, "\",\"method\":");
-	strbuf_json_string(sb, rq->st.method, rq->st.method_len);
-	strbuf_puts(sb, ",\"path\":");
-	strbuf_json_string(sb, rq->st.path, rq->st.path_len);
-	strbuf_puts(sb, ",\"status\":");
-	strbuf_json_int(sb, rq->st.status);
-	strbuf_puts(sb, ",\"duration_ms\":");
-	strbuf_json_int(sb, us / 1000);
-	strbuf_puts(sb, frac);
-	strbuf_puts(sb, ",\"items\":");
-	strbuf_json_int(sb, (long long)rq->st.result.items);
-	if (rq->st.result.model[0]) {
-		strbuf_puts(sb, ",\"model\":");
-		strbuf_json_string(sb, rq->st.result.model, strlen(rq->st.result.model));
-		strbuf_puts(sb, ",\"version\":");
-		strbuf_json_int(sb, rq->st.result.version);
-	} else {
-		strbuf_puts(sb, ",\"model\":null,\"version\":null");
-	}
-	if (rq->st.error_code) {
-		strbuf_puts(sb, ",\"error\":");
-		strbuf_json_string(sb, rq->st.error_code, strlen(rq->st.error_code));
-		if (rq->st.error_field[0]) {
-			strbuf_puts(sb, ",\"field\":");
-			strbuf_json_string(sb, rq->st.error_field, strlen(rq->st.error_field));
-		}
-	}
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		strbuf_printf(sb, ",\"terminated\":%d", (int)toe);
-	log_end_buffered(w->log, sb);
-	if (strbuf_failed(sb))
-		strbuf_done(sb);
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -557,9 +374,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		free(rq);
 		return;
 	}
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		rq->st.terminated = (int)toe;
 	metrics_observe_request(w->api.metrics, rq->st.target.id, rq->st.status, seconds);
-	access_log(w, rq, end_ns, seconds, toe);
-	release_request(w, rq);
+	worker_access_log(w, rq, end_ns, seconds);
+	worker_release(w, rq);
 	count_in_flight(w, -1, 0);
 }
 
@@ -594,29 +413,22 @@ static void server_free(struct server *srv)
 	free(srv);
 }
 
-/* The TLS options, when a certificate is configured. */
+/* The TLS options (tls.h: TLS 1.2 and 1.3, forward-secret AEAD suites), when a certificate is configured. */
 static enum error_code tls_options(struct server *srv, unsigned *flags, struct MHD_OptionItem *opts,
 				   size_t *n, struct error *err)
 {
 	const struct server_config *cfg = &srv->cfg;
 	enum error_code rc;
-	size_t len;
 
 	if ((cfg->tls_cert && *cfg->tls_cert) != (cfg->tls_key && *cfg->tls_key))
 		return error_set(err, ERROR_INVALID, "tls", "--tls-cert and --tls-key go together");
 	if (!cfg->tls_cert || !*cfg->tls_cert)
 		return ERROR_OK;
-	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-		return error_set(err, ERROR_INVALID, "tls", "this libmicrohttpd was built without TLS support");
-	rc = util_read_file(cfg->tls_cert, 1 << 20, &srv->tls_cert_pem, &len, err);
+	rc = tls_add_options(cfg->tls_cert, cfg->tls_key, cfg->tls_allow_readable_key, &srv->tls_cert_pem,
+			     &srv->tls_key_pem, opts, n, err);
 	if (!rc)
-		rc = util_read_file(cfg->tls_key, 1 << 20, &srv->tls_key_pem, &len, err);
-	if (rc)
-		return rc;
-	*flags |= MHD_USE_TLS;
-	opts[(*n)++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem};
-	opts[(*n)++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem};
-	return ERROR_OK;
+		*flags |= MHD_USE_TLS;
+	return rc;
 }
 
 enum error_code server_start(const struct server_config *cfg, struct server **out,

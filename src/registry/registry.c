@@ -7,6 +7,7 @@
 
 #include "shelfcast/db.h"
 #include "shelfcast/strbuf.h"
+#include "shelfcast/util.h"
 
 static void rollback_quietly(PGconn *c)
 {
@@ -403,13 +404,77 @@ fail:
 	return rc;
 }
 
-enum error_code registry_rollback(PGconn *c, const char *model, const char *actor, int *from,
-				  int *to, struct error *err)
+/*
+ * The version the event log says was active before `current`, checked
+ * rather than trusted: the newest activation event of `current` must say it
+ * replaced `current` ("to"), name a whole version number other than it
+ * ("from"), and that version must have been active before (archived, with
+ * an activation time) and still load as a server would load it.
+ */
+static enum error_code rollback_target(PGconn *c, const char *model, int current, int *target,
+				       struct error *err)
 {
 	char v[16];
 	const char *params[2] = {model, v};
 	PGresult *r = NULL;
-	int current = 0, target;
+	struct model *m = NULL;
+	long long from = 0, to = 0;
+	enum error_code rc;
+
+	snprintf(v, sizeof v, "%d", current);
+	rc = db_query(c,
+		      "SELECT detail->>'from', detail->>'to' FROM shelfcast.model_events "
+		      "WHERE model = $1 AND version = $2 "
+		      "AND event IN ('activated', 'rolled_back', 'restored') "
+		      "ORDER BY id DESC LIMIT 1",
+		      2, params, &r, err);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
+		PQclear(r);
+		return error_set(err, ERROR_CONFLICT, "model",
+				 "nothing to roll back to: version %d was the first active version of "
+				 "model \"%s\"",
+				 current, model);
+	}
+	if (!util_parse_long(PQgetvalue(r, 0, 0), 1, 2147483647, &from) || from == current ||
+	    PQgetisnull(r, 0, 1) || !util_parse_long(PQgetvalue(r, 0, 1), 1, 2147483647, &to) ||
+	    to != current) {
+		rc = error_set(err, ERROR_CONFLICT, "model",
+			       "the event log of model \"%s\" does not say which version preceded "
+			       "version %d (from %.20s, to %.20s): activate one with `shelfcast models "
+			       "activate`",
+			       model, current, PQgetvalue(r, 0, 0),
+			       PQgetisnull(r, 0, 1) ? "null" : PQgetvalue(r, 0, 1));
+		PQclear(r);
+		return rc;
+	}
+	PQclear(r);
+	snprintf(v, sizeof v, "%lld", from);
+	rc = db_query(c,
+		      "SELECT 1 FROM shelfcast.model_versions WHERE model = $1 AND version = $2 "
+		      "AND status = 'archived' AND activated_at IS NOT NULL",
+		      2, params, &r, err);
+	if (!rc && PQntuples(r) == 0)
+		rc = error_set(err, ERROR_CONFLICT, "model",
+			       "the event log of model \"%s\" names version %lld as the one before "
+			       "version %d, but it is not an archived, once active version: activate "
+			       "one with `shelfcast models activate`",
+			       model, from, current);
+	PQclear(r);
+	if (!rc)
+		rc = registry_load_version(c, model, (int)from, &m, err);
+	if (rc == ERROR_INVALID)
+		error_prefix(err, "version %lld, the one to roll back to, does not load", from);
+	model_unref(m);
+	*target = (int)from;
+	return rc;
+}
+
+enum error_code registry_rollback(PGconn *c, const char *model, const char *actor, int *from,
+				  int *to, struct error *err)
+{
+	int current = 0, target = 0;
 	enum error_code rc;
 
 	*from = *to = 0;
@@ -419,44 +484,22 @@ enum error_code registry_rollback(PGconn *c, const char *model, const char *acto
 	rc = lock_model(c, model, err);
 	if (!rc)
 		rc = active_version(c, model, &current, err);
-	if (rc)
-		goto fail;
-	if (current == 0) {
+	if (!rc && current == 0)
 		rc = error_set(err, ERROR_CONFLICT, "model", "model \"%s\" has no active version",
 			       model);
-		goto fail;
-	}
-	snprintf(v, sizeof v, "%d", current);
-	rc = db_query(c,
-		      "SELECT (detail->>'from')::integer FROM shelfcast.model_events "
-		      "WHERE model = $1 AND version = $2 "
-		      "AND event IN ('activated', 'rolled_back', 'restored') "
-		      "ORDER BY id DESC LIMIT 1",
-		      2, params, &r, err);
-	if (rc)
-		goto fail;
-	if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
-		rc = error_set(err, ERROR_CONFLICT, "model",
-			       "nothing to roll back to: version %d was the first active version of "
-			       "model \"%s\"",
-			       current, model);
-		goto fail;
-	}
-	target = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	r = NULL;
-	rc = activate_locked(c, model, target, actor, "rolled_back", NULL, err);
+	if (!rc)
+		rc = rollback_target(c, model, current, &target, err);
+	if (!rc)
+		rc = activate_locked(c, model, target, actor, "rolled_back", NULL, err);
 	if (!rc)
 		rc = db_exec(c, "COMMIT", err);
-	if (rc)
-		goto fail;
+	if (rc) {
+		rollback_quietly(c);
+		return rc;
+	}
 	*from = current;
 	*to = target;
 	return ERROR_OK;
-fail:
-	PQclear(r);
-	rollback_quietly(c);
-	return rc;
 }
 
 enum error_code registry_archive(PGconn *c, const char *model, int version, const char *actor,

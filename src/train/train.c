@@ -18,6 +18,7 @@
 #include "shelfcast/learn.h"
 #include "shelfcast/report.h"
 #include "shelfcast/split.h"
+#include "shelfcast/trainmem.h"
 #include "shelfcast/util.h"
 
 #define RIDGE 1.0
@@ -254,6 +255,9 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = split_make(cfg, t, split_col, &sp, err);
 	if (!rc)
 		rc = fit_spec(cfg, t, target, sp.all_train, sp.n_all_train, &res->spec, &fit, err);
+	if (!rc) /* before any large allocation: refuse a run that would not fit, with the reason */
+		rc = trainmem_check(&res->spec, t->n_rows,
+				    cfg->batch_size > LEARN_EVAL_ROWS ? cfg->batch_size : LEARN_EVAL_ROWS, err);
 	if (!rc && !(enc = encoder_new(&res->spec, err)))
 		rc = err->code;
 	if (!rc)

@@ -84,7 +84,7 @@ def test_serving_works_with_the_read_only_role(ctx):
                      "CREATE ROLE sc_writer LOGIN IN ROLE shelfcast_writer; END IF; END $$")
     reader = url.replace("user=postgres", "user=sc_reader")
     writer = url.replace("user=postgres", "user=sc_writer")
-    token = "t0ken-for-the-test"
+    token = "t0ken-for-the-test-" + os.urandom(16).hex()
     s = ctx.serve(db_url=reader, wait_ready=True, args=["--admin-token", token])
     check(s.predict({"items": [ITEM]}).status == 200, "predict with the read-only role")
     check(s.get("/healthz").json()["database"] == "ok", "healthz with the read-only role")

@@ -190,7 +190,7 @@ def test_activation_over_the_api_needs_the_admin_token(ctx):
     r = s.post("/v1/models/demo/versions/2/activate")
     check(r.status == 403 and r.json()["error"]["code"] == "forbidden", "no token configured: %d" % r.status)
     s.stop()
-    token = "s3cret-token-value"
+    token = "activation-" + os.urandom(24).hex()
     s = ctx.serve(db_url=url, wait_ready=True, args=["--admin-token", token])
     r = s.post("/v1/models/demo/versions/2/activate")
     check(r.status == 401 and r.header("WWW-Authenticate"), "no Authorization: %d" % r.status)
