@@ -36,7 +36,7 @@ SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 CORPUS = os.path.join(SOURCE_ROOT, "tests", "data", "golden")
 MODELS = os.path.join(CORPUS, "models")
 UPDATE = os.environ.get("SHELFCAST_GOLDEN_UPDATE") == "1"
-ADMIN_TOKEN = "golden-admin-token"
+ADMIN_TOKEN = "golden-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e"
 
 # The servers a case may name.  "main" and "plain" share one database (alpha and beta active,
 # alpha version 2 staged); "empty" has a migrated database with no model.
