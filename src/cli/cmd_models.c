@@ -201,6 +201,42 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 	return 0;
 }
 
+/* models list (name NULL) and models show NAME, as text or JSON; the exit code. */
+static int do_show(PGconn *c, const char *name, bool json, struct error *err)
+{
+	char *text = NULL, *events = NULL, *s;
+	json_t *catalog, *ev, *one;
+
+	if (registry_catalog(c, name, &text, err) != ERROR_OK ||
+	    (name && registry_events(c, name, 20, &events, err) != ERROR_OK)) {
+		free(text);
+		return cli_fail("models", err);
+	}
+	catalog = json_loads(text, 0, NULL);
+	ev = events ? json_loads(events, 0, NULL) : NULL;
+	if (json && name) {
+		one = json_deep_copy(json_array_get(json_object_get(catalog, "models"), 0));
+		json_object_set_new(one, "events", ev ? json_incref(ev) : json_array());
+		s = json_dumps(one, JSON_INDENT(2) | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
+		printf("%s\n", s ? s : "{}");
+		free(s);
+		json_decref(one);
+	} else if (json) {
+		s = json_dumps(catalog, JSON_INDENT(2) | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else if (name) {
+		print_show(json_array_get(json_object_get(catalog, "models"), 0), ev);
+	} else {
+		print_list(catalog);
+	}
+	json_decref(catalog);
+	json_decref(ev);
+	free(text);
+	free(events);
+	return 0;
+}
+
 int cmd_models(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *out = NULL, *weights = NULL, *spec = NULL,
@@ -223,7 +259,7 @@ int cmd_models(int argc, char **argv)
 	struct cli_db db = {0};
 	struct error err;
 	PGconn *c = NULL;
-	char **args = NULL, *text = NULL, *events = NULL;
+	char **args = NULL;
 	const char *action;
 	size_t n;
 	int code, version = 0, prev = 0, from = 0, to = 0;
@@ -271,34 +307,7 @@ int cmd_models(int argc, char **argv)
 	cli_cleanup_on_signal(&db);
 	code = 0;
 	if (!strcmp(action, "list") || !strcmp(action, "show")) {
-		const char *name = n > 1 ? args[1] : NULL;
-		json_t *catalog = NULL, *ev = NULL;
-		if (registry_catalog(c, name, &text, &err) != ERROR_OK ||
-		    (name && registry_events(c, name, 20, &events, &err) != ERROR_OK)) {
-			code = cli_fail("models", &err);
-			goto out;
-		}
-		catalog = json_loads(text, 0, NULL);
-		ev = events ? json_loads(events, 0, NULL) : NULL;
-		if (json && name) {
-			json_t *one = json_deep_copy(json_array_get(json_object_get(catalog, "models"), 0));
-			char *s;
-			json_object_set(one, "events", ev ? ev : json_array());
-			s = json_dumps(one, JSON_INDENT(2) | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
-			printf("%s\n", s ? s : "{}");
-			free(s);
-			json_decref(one);
-		} else if (json) {
-			char *s = json_dumps(catalog, JSON_INDENT(2) | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
-			printf("%s\n", s ? s : "{}");
-			free(s);
-		} else if (name) {
-			print_show(json_array_get(json_object_get(catalog, "models"), 0), ev);
-		} else {
-			print_list(catalog);
-		}
-		json_decref(catalog);
-		json_decref(ev);
+		code = do_show(c, n > 1 ? args[1] : NULL, json, &err);
 	} else if (!strcmp(action, "activate")) {
 		if (registry_activate(c, args[1], version, cli_actor(), &prev, &err) != ERROR_OK)
 			code = cli_fail("models activate", &err);
@@ -323,8 +332,6 @@ int cmd_models(int argc, char **argv)
 		code = do_import(c, args[1], weights, spec, description, activate, &err);
 	}
 out:
-	free(text);
-	free(events);
 	free(args);
 	PQfinish(c);
 	cli_db_close(&db);

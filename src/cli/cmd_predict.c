@@ -55,6 +55,110 @@ static bool parse_ref(const char *ref, char *name, size_t size, int *version)
 	return true;
 }
 
+/* The version to score with: the one named, else the active one; *m new. */
+static enum error_code load_model(PGconn *c, const char *name, int *version, struct model **m,
+				  struct error *err)
+{
+	struct registry_active *a = NULL;
+	size_t na = 0, i;
+
+	if (!*version) {
+		if (registry_active_versions(c, &a, &na, err) != ERROR_OK)
+			return err->code;
+		for (i = 0; i < na; i++)
+			if (!strcmp(a[i].model, name))
+				*version = a[i].version;
+		free(a);
+		if (!*version)
+			return error_set(err, ERROR_NOT_FOUND, NULL,
+					 "model \"%s\" has no active version: name one as %s@VERSION", name, name);
+	}
+	return registry_load_version(c, name, *version, m, err);
+}
+
+/* The CSV's columns the model reads (a required numeric one must be there), its level and id columns. */
+static enum error_code load_rows(const struct model *m, const char *data, struct table *t,
+				 struct error *err)
+{
+	const struct spec *spec = &m->spec;
+	struct table_options topt = {spec->levels, spec->n_levels, false, 0};
+	struct table_colspec *cols = calloc(spec->n_numeric + spec->n_categorical + 3, sizeof *cols);
+	size_t n_cols = 0, i;
+	enum error_code rc;
+	FILE *in;
+
+	if (!cols)
+		return error_nomem(err, "the columns");
+	for (i = 0; i < spec->n_numeric; i++)
+		cols[n_cols++] = (struct table_colspec){spec->numeric[i].name, TABLE_NUMBER,
+							!spec->numeric[i].required, false, false};
+	for (i = 0; i < spec->n_categorical; i++)
+		cols[n_cols++] = (struct table_colspec){spec->categorical[i].name, TABLE_CATEGORY, true, false,
+							false};
+	cols[n_cols++] = (struct table_colspec){spec->promo_column, TABLE_LEVEL, true, false, false};
+	if (spec->id_column)
+		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
+	in = fopen(data, "re");
+	if (!in)
+		rc = error_set(err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
+	else
+		rc = table_load(in, data, cols, n_cols, &topt, t, err);
+	if (in)
+		fclose(in);
+	free(cols);
+	return rc;
+}
+
+/* One output row per table row, CHUNK rows at a time through the API's batch scoring. */
+static enum error_code score_rows(const struct model *m, const struct table *t, enum spec_objective objective,
+				  FILE *out, struct error *err)
+{
+	int level_col = table_column(t, m->spec.promo_column),
+	    id_col = m->spec.id_column ? table_column(t, m->spec.id_column) : -1;
+	int *map = table_encoder_map(t, &m->spec);
+	struct encoder_value *vals = calloc(encoder_n_inputs(m->enc) + 1, sizeof *vals);
+	struct predict_batch batch = {0};
+	enum error_code rc = ERROR_OK;
+	size_t i, k;
+
+	if (id_col >= 0 && t->cols[id_col].csv_index < 0)
+		id_col = -1;
+	if (!map || !vals)
+		rc = error_nomem(err, "the rows");
+	csv_field(out, id_col >= 0 ? m->spec.id_column : "row");
+	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level\n");
+	for (i = 0; !rc && i < t->n_rows; i += CHUNK) {
+		size_t B = t->n_rows - i < CHUNK ? t->n_rows - i : CHUNK;
+		rc = predict_batch_init(&batch, m, B, err);
+		for (k = 0; !rc && k < B; k++) {
+			char prefix[64];
+			snprintf(prefix, sizeof prefix, "row %zu", i + k + 1);
+			table_encoder_values(t, map, encoder_n_inputs(m->enc), i + k, vals);
+			rc = predict_batch_set(&batch, m, k, vals, t->cols[level_col].id[i + k], prefix, err);
+		}
+		if (!rc)
+			predict_batch_run(&batch, m, B, objective);
+		for (k = 0; !rc && k < B; k++) {
+			int lv = predict_reported_level(&batch, k);
+			size_t r = k * batch.K + (size_t)lv;
+			int32_t id = id_col >= 0 ? t->cols[id_col].id[i + k] : -1;
+			if (id_col >= 0)
+				csv_field(out, id >= 0 ? t->cols[id_col].strings[id] : "");
+			else
+				fprintf(out, "%zu", i + k + 1);
+			fprintf(out, ",%lld,", m->spec.levels[lv].level);
+			number(out, batch.sales[r]);
+			fputc(',', out);
+			number(out, batch.exposure[r]);
+			fprintf(out, ",%lld\n", m->spec.levels[batch.recommended[k]].level);
+		}
+		predict_batch_done(&batch);
+	}
+	free(map);
+	free(vals);
+	return rc;
+}
+
 int cmd_predict(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *model_ref = NULL, *data = NULL, *out_path = NULL,
@@ -80,15 +184,11 @@ int cmd_predict(int argc, char **argv)
 	struct error err;
 	struct model *m = NULL;
 	struct table t = {0};
-	struct table_colspec *cols = NULL;
-	struct encoder_value *vals = NULL;
-	struct predict_batch batch = {0};
 	enum spec_objective objective;
 	PGconn *c = NULL;
-	FILE *in = NULL, *out = stdout;
 	struct cli_out out_file = {0};
-	int *map = NULL, version = 0, code, level_col, id_col;
-	size_t n, i, k, n_cols = 0;
+	int version = 0, code;
+	size_t n;
 
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
 		return code;
@@ -107,25 +207,7 @@ int cmd_predict(int argc, char **argv)
 		goto out;
 	}
 	cli_cleanup_on_signal(&db);
-	if (!version) {
-		struct registry_active *a = NULL;
-		size_t na = 0;
-		if (registry_active_versions(c, &a, &na, &err) != ERROR_OK) {
-			code = cli_fail("predict", &err);
-			goto out;
-		}
-		for (i = 0; i < na; i++)
-			if (!strcmp(a[i].model, name))
-				version = a[i].version;
-		free(a);
-		if (!version) {
-			error_set(&err, ERROR_NOT_FOUND, NULL,
-				  "model \"%s\" has no active version: name one as %s@VERSION", name, name);
-			code = cli_fail("predict", &err);
-			goto out;
-		}
-	}
-	if (registry_load_version(c, name, version, &m, &err) != ERROR_OK) {
+	if (load_model(c, name, &version, &m, &err) != ERROR_OK) {
 		code = cli_fail("predict", &err);
 		goto out;
 	}
@@ -136,91 +218,16 @@ int cmd_predict(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto out;
 	}
-	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) {
+	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
 		error_set(&err, ERROR_INVALID, "objective", "profit needs a unit-cost feature; model %s has none",
 			  name);
+	if (err.code || load_rows(m, data, &t, &err) != ERROR_OK ||
+	    (out_path && cli_out_open(&out_file, out_path, &err) != ERROR_OK) ||
+	    score_rows(m, &t, objective, out_path ? out_file.f : stdout, &err) != ERROR_OK) {
 		code = cli_fail("predict", &err);
 		goto out;
 	}
-	in = fopen(data, "re");
-	if (!in) {
-		error_set(&err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
-		code = cli_fail("predict", &err);
-		goto out;
-	}
-	/* The model's inputs (a required numeric one must be there), its level and id columns. */
-	cols = calloc(m->spec.n_numeric + m->spec.n_categorical + 3, sizeof *cols);
-	if (!cols) {
-		code = cli_fail("predict", &(struct error){ERROR_NOMEM, "", "out of memory"});
-		goto out;
-	}
-	for (i = 0; i < m->spec.n_numeric; i++)
-		cols[n_cols++] = (struct table_colspec){m->spec.numeric[i].name, TABLE_NUMBER,
-							!m->spec.numeric[i].required, false, false};
-	for (i = 0; i < m->spec.n_categorical; i++)
-		cols[n_cols++] = (struct table_colspec){m->spec.categorical[i].name, TABLE_CATEGORY, true,
-							false, false};
-	cols[n_cols++] = (struct table_colspec){m->spec.promo_column, TABLE_LEVEL, true, false, false};
-	if (m->spec.id_column)
-		cols[n_cols++] = (struct table_colspec){m->spec.id_column, TABLE_TEXT, true, false, false};
-	{
-		struct table_options topt = {m->spec.levels, m->spec.n_levels, false, 0};
-		if (table_load(in, data, cols, n_cols, &topt, &t, &err) != ERROR_OK) {
-			code = cli_fail("predict", &err);
-			goto out;
-		}
-	}
-	level_col = table_column(&t, m->spec.promo_column);
-	id_col = m->spec.id_column ? table_column(&t, m->spec.id_column) : -1;
-	if (id_col >= 0 && t.cols[id_col].csv_index < 0)
-		id_col = -1;
-	map = table_encoder_map(&t, &m->spec);
-	vals = calloc(encoder_n_inputs(m->enc) + 1, sizeof *vals);
-	if (out_path && cli_out_open(&out_file, out_path, &err) != ERROR_OK) {
-		code = cli_fail("predict", &err);
-		goto out;
-	}
-	out = out_path ? out_file.f : stdout;
-	if (!map || !vals) {
-		code = cli_fail("predict", &(struct error){ERROR_NOMEM, "", "out of memory"});
-		goto out;
-	}
-	csv_field(out, id_col >= 0 ? m->spec.id_column : "row");
-	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level\n");
-	for (i = 0; i < t.n_rows; i += CHUNK) {
-		size_t B = t.n_rows - i < CHUNK ? t.n_rows - i : CHUNK;
-		if (predict_batch_init(&batch, m, B, &err) != ERROR_OK) {
-			code = cli_fail("predict", &err);
-			goto out;
-		}
-		for (k = 0; k < B; k++) {
-			char prefix[64];
-			snprintf(prefix, sizeof prefix, "row %zu", i + k + 1);
-			table_encoder_values(&t, map, encoder_n_inputs(m->enc), i + k, vals);
-			if (predict_batch_set(&batch, m, k, vals, t.cols[level_col].id[i + k], prefix,
-					      &err) != ERROR_OK) {
-				code = cli_fail("predict", &err);
-				goto out;
-			}
-		}
-		predict_batch_run(&batch, m, B, objective);
-		for (k = 0; k < B; k++) {
-			int lv = predict_reported_level(&batch, k);
-			size_t r = k * batch.K + (size_t)lv;
-			int32_t id = id_col >= 0 ? t.cols[id_col].id[i + k] : -1;
-			if (id_col >= 0)
-				csv_field(out, id >= 0 ? t.cols[id_col].strings[id] : "");
-			else
-				fprintf(out, "%zu", i + k + 1);
-			fprintf(out, ",%lld,", m->spec.levels[lv].level);
-			number(out, batch.sales[r]);
-			fputc(',', out);
-			number(out, batch.exposure[r]);
-			fprintf(out, ",%lld\n", m->spec.levels[batch.recommended[k]].level);
-		}
-		predict_batch_done(&batch);
-	}
-	if (!out_path && (fflush(out) != 0 || ferror(out)))
+	if (!out_path && (fflush(stdout) != 0 || ferror(stdout)))
 		error_set(&err, ERROR_IO, NULL, "cannot write stdout");
 	if ((out_path && cli_out_commit(&out_file, &err) != ERROR_OK) || err.code) {
 		code = cli_fail("predict", &err);
@@ -229,13 +236,7 @@ int cmd_predict(int argc, char **argv)
 	fprintf(stderr, "shelfcast predict: scored %zu rows with %s version %d\n", t.n_rows, name, version);
 	code = 0;
 out:
-	predict_batch_done(&batch);
 	cli_out_abort(&out_file);
-	if (in)
-		fclose(in);
-	free(map);
-	free(vals);
-	free(cols);
 	table_done(&t);
 	model_unref(m);
 	PQfinish(c);

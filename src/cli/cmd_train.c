@@ -175,6 +175,65 @@ static int active_version_of(PGconn *c, const char *name, struct error *err)
 	return v;
 }
 
+/*
+ * Whether the new version becomes active: --activate says so; with
+ * --activate-if-better, when its sales.r2_log beats the active version's on
+ * this run's test split (or nothing is active).  The comparison goes into
+ * the metrics as compared_with.
+ */
+static enum error_code decide_activation(PGconn *c, const struct dataset_config *cfg, const struct table *t,
+					 struct train_result *res, bool activate, bool if_better,
+					 bool *do_activate, struct error *err)
+{
+	double r2 = json_real_value(json_object_get(json_object_get(res->metrics, "sales"), "r2_log"));
+	double other_r2 = NAN;
+	struct model *m = NULL;
+	int active;
+
+	*do_activate = activate;
+	if (!if_better)
+		return ERROR_OK;
+	active = active_version_of(c, cfg->name, err);
+	if (active < 0)
+		return err->code;
+	if (active == 0) {
+		*do_activate = true;
+		fprintf(stderr, "shelfcast train: %s has no active version: activating this one\n", cfg->name);
+	} else {
+		if (registry_load_version(c, cfg->name, active, &m, err) != ERROR_OK ||
+		    train_compare(res, cfg, t, m, &other_r2, err) != ERROR_OK) {
+			model_unref(m);
+			return err->code;
+		}
+		model_unref(m);
+		*do_activate = r2 > other_r2;
+		fprintf(stderr, "shelfcast train: sales.r2_log %.4f %s version %d's %.4f on this test split: %s\n",
+			r2, *do_activate ? "beats" : "does not beat", active, other_r2,
+			*do_activate ? "activating" : "staged, not activated");
+	}
+	json_object_set_new(res->metrics, "compared_with",
+			    json_pack("{s:o, s:o, s:b}", "version", active ? json_integer(active) : json_null(),
+				      "r2_log", isnan(other_r2) ? json_null() : json_real(other_r2), "activated",
+				      *do_activate));
+	return ERROR_OK;
+}
+
+/* The trained version into the registry (active or staged); *version its number. */
+static enum error_code register_version(PGconn *c, const struct dataset_config *cfg, const char *description,
+					const struct train_result *res, bool activate, int *version,
+					struct error *err)
+{
+	char *metrics = json_dumps(res->metrics, JSON_COMPACT | JSONUTIL_DISPLAY);
+	char *training = json_dumps(res->training, JSON_COMPACT | JSONUTIL_DISPLAY);
+	struct registry_version_in in = {cfg->name, description, &res->spec, res->tensors, res->n_tensors,
+					 res->checksum, metrics, training, cli_actor(), "registered"};
+	enum error_code rc = metrics && training ? registry_register(c, &in, activate, version, err)
+						 : error_nomem(err, "the metrics");
+	free(metrics);
+	free(training);
+	return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *data = NULL, *config = NULL, *name = NULL,
@@ -213,9 +272,8 @@ int cmd_train(int argc, char **argv)
 	FILE *f = NULL;
 	char **args = NULL, *text = NULL;
 	size_t n, n_cols;
-	int code, version = 0, active = 0;
-	bool do_activate;
-	double other_r2 = NAN, r2;
+	int code, version = 0;
+	bool do_activate = false;
 
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
 		return code;
@@ -270,54 +328,10 @@ int cmd_train(int argc, char **argv)
 	if (prog.tty)
 		fprintf(stderr, "\n");
 
-	r2 = json_real_value(json_object_get(json_object_get(res.metrics, "sales"), "r2_log"));
-	do_activate = activate;
-	if (if_better) {
-		active = active_version_of(c, cfg.name, &err);
-		if (active < 0) {
-			code = cli_fail("train", &err);
-			goto out;
-		}
-		if (active == 0) {
-			do_activate = true;
-			fprintf(stderr, "shelfcast train: %s has no active version: activating this one\n",
-				cfg.name);
-		} else {
-			struct model *m = NULL;
-			if (registry_load_version(c, cfg.name, active, &m, &err) != ERROR_OK ||
-			    train_compare(&res, &cfg, &t, m, &other_r2, &err) != ERROR_OK) {
-				model_unref(m);
-				code = cli_fail("train", &err);
-				goto out;
-			}
-			model_unref(m);
-			do_activate = r2 > other_r2;
-			fprintf(stderr,
-				"shelfcast train: sales.r2_log %.4f %s version %d's %.4f on this test split: "
-				"%s\n",
-				r2, do_activate ? "beats" : "does not beat", active, other_r2,
-				do_activate ? "activating" : "staged, not activated");
-		}
-		json_object_set_new(res.metrics, "compared_with",
-				    json_pack("{s:o, s:o, s:b}", "version",
-					      active ? json_integer(active) : json_null(), "r2_log",
-					      isnan(other_r2) ? json_null() : json_real(other_r2),
-					      "activated", do_activate));
-	}
-	{
-		char *metrics = json_dumps(res.metrics, JSON_COMPACT | JSONUTIL_DISPLAY);
-		char *training = json_dumps(res.training, JSON_COMPACT | JSONUTIL_DISPLAY);
-		struct registry_version_in in = {cfg.name, description, &res.spec, res.tensors,
-						 res.n_tensors, res.checksum, metrics, training,
-						 cli_actor(), "registered"};
-		enum error_code rc = metrics && training ? registry_register(c, &in, do_activate, &version, &err)
-							 : error_nomem(&err, "the metrics");
-		free(metrics);
-		free(training);
-		if (rc) {
-			code = cli_fail("train", &err);
-			goto out;
-		}
+	if (decide_activation(c, &cfg, &t, &res, activate, if_better, &do_activate, &err) != ERROR_OK ||
+	    register_version(c, &cfg, description, &res, do_activate, &version, &err) != ERROR_OK) {
+		code = cli_fail("train", &err);
+		goto out;
 	}
 	json_object_set_new(res.metrics, "model", json_string(cfg.name));
 	json_object_set_new(res.metrics, "version", json_integer(version));
