@@ -154,27 +154,16 @@ static enum MHD_Result send_reply(struct server *srv, struct MHD_Connection *con
 	return ret;
 }
 
+/* An error of the HTTP layer's own; close: then the connection (framing that cannot be trusted, a budget spent). */
 static enum MHD_Result send_error(struct server *srv, struct MHD_Connection *conn,
 				  struct request *rq, unsigned status, const char *code,
-				  const char *message)
+				  const char *message, bool close)
 {
 	struct reply r;
 
 	reply_init(&r);
 	reply_error(&r, status, code, message, NULL);
-	return send_reply(srv, conn, rq, &r);
-}
-
-/* An error after which the connection is closed (framing that cannot be trusted, a budget spent). */
-static enum MHD_Result send_error_close(struct server *srv, struct MHD_Connection *conn,
-					struct request *rq, unsigned status, const char *code,
-					const char *message)
-{
-	struct reply r;
-
-	reply_init(&r);
-	reply_error(&r, status, code, message, NULL);
-	r.close = true;
+	r.close = close;
 	return send_reply(srv, conn, rq, &r);
 }
 
@@ -269,18 +258,18 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	/* Both framings: a proxy may read the body one way and us the other (request smuggling). */
 	if (cl && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		return send_error_close(srv, conn, rq, MHD_HTTP_BAD_REQUEST, "bad_framing",
-					"a request may not have both Content-Length and Transfer-Encoding");
+		return send_error(srv, conn, rq, MHD_HTTP_BAD_REQUEST, "bad_framing",
+				  "a request may not have both Content-Length and Transfer-Encoding", true);
 	if (rq->st.target.id == ROUTE_PREDICT && !json_content_type(conn))
 		return send_error(srv, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-				  "Content-Type must be application/json");
+				  "Content-Type must be application/json", false);
 	if (!cl)
 		return MHD_YES;
 	if (!util_parse_long(cl, 0, 0x7fffffffffffffffLL, &len) ||
 	    (unsigned long long)len > drain_limit(rq->st.cap)) {
 		/* Far too large to even read: refuse now and close the connection. */
 		snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes", rq->st.cap);
-		return send_error(srv, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
+		return send_error(srv, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, false);
 	}
 	/*
 	 * Over the cap but not absurdly: read and discard it, then answer 413, so a
@@ -340,14 +329,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	if (rq->st.too_large) {
 		snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes", rq->st.cap);
-		return send_error(srv, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
+		return send_error(srv, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, false);
 	}
 	if (rq->st.over_budget)
-		return send_error_close(srv, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
-					"the server holds as many request bodies as it may; retry later");
+		return send_error(srv, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+				  "the server holds as many request bodies as it may; retry later", true);
 	if (strbuf_failed(&rq->body))
 		return send_error(srv, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
-				  "out of memory reading the body");
+				  "out of memory reading the body", false);
 	return dispatch(srv, w, conn, rq);
 }
 

@@ -9,6 +9,28 @@
 #include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
 
+/* The parameters of a statement about one version: $1 the model, $2 a number. */
+struct version_params {
+	char number[24];
+	const char *p[2];
+};
+
+static const char *const *version_params(struct version_params *vp, const char *model, long long n)
+{
+	snprintf(vp->number, sizeof vp->number, "%lld", n);
+	vp->p[0] = model;
+	vp->p[1] = vp->number;
+	return vp->p;
+}
+
+/* db_query with $1 the model and $2 the number n. */
+static enum error_code query_version(PGconn *c, const char *sql, const char *model, long long n,
+				     PGresult **out, struct error *err)
+{
+	struct version_params vp;
+	return db_query(c, sql, 2, version_params(&vp, model, n), out, err);
+}
+
 static void rollback_quietly(PGconn *c)
 {
 	struct error ignored;
@@ -102,16 +124,13 @@ static enum error_code active_version(PGconn *c, const char *model, int *version
 static enum error_code version_status(PGconn *c, const char *model, int version, char *status,
 				      size_t size, struct error *err)
 {
-	char v[16];
-	const char *params[2] = {model, v};
 	PGresult *r;
 	enum error_code rc;
 
-	snprintf(v, sizeof v, "%d", version);
-	rc = db_query(c,
-		      "SELECT status FROM shelfcast.model_versions WHERE model = $1 AND version = $2 "
-		      "FOR UPDATE",
-		      2, params, &r, err);
+	rc = query_version(c,
+			   "SELECT status FROM shelfcast.model_versions WHERE model = $1 AND version = $2 "
+			   "FOR UPDATE",
+			   model, version, &r, err);
 	if (!rc && PQntuples(r) == 0)
 		rc = error_set(err, ERROR_NOT_FOUND, "version", "model \"%s\" has no version %d", model,
 			       version);
@@ -125,8 +144,9 @@ static enum error_code version_status(PGconn *c, const char *model, int version,
 static enum error_code activate_locked(PGconn *c, const char *model, int version, const char *actor,
 				       const char *ev, int *previous, struct error *err)
 {
-	char v[16], detail[160], status[16];
-	const char *params[2] = {model, v};
+	char detail[160], status[16];
+	struct version_params vp;
+	const char *const *params;
 	int prev = 0;
 	enum error_code rc;
 
@@ -144,7 +164,7 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 		*previous = prev;
 	if (prev == version)
 		return ERROR_OK;
-	snprintf(v, sizeof v, "%d", version);
+	params = version_params(&vp, model, version);
 	rc = run(c,
 		 "UPDATE shelfcast.model_versions SET status = 'archived' "
 		 "WHERE model = $1 AND status = 'active'",
@@ -249,8 +269,7 @@ static bool parse_shape(const char *text, struct tensor *t)
 enum error_code registry_load_version(PGconn *c, const char *model, int version,
 				      struct model **out, struct error *err)
 {
-	char v[16];
-	const char *params[2] = {model, v};
+	struct version_params vp;
 	struct tensor *tensors = NULL;
 	struct spec spec;
 	PGresult *meta = NULL, *rows = NULL;
@@ -258,11 +277,10 @@ enum error_code registry_load_version(PGconn *c, const char *model, int version,
 	int i, n;
 
 	*out = NULL;
-	snprintf(v, sizeof v, "%d", version);
-	rc = db_query(c,
-		      "SELECT spec::text, checksum, metrics::text FROM shelfcast.model_versions "
-		      "WHERE model = $1 AND version = $2",
-		      2, params, &meta, err);
+	rc = query_version(c,
+			   "SELECT spec::text, checksum, metrics::text FROM shelfcast.model_versions "
+			   "WHERE model = $1 AND version = $2",
+			   model, version, &meta, err);
 	if (rc)
 		return rc;
 	if (PQntuples(meta) == 0) {
@@ -273,7 +291,7 @@ enum error_code registry_load_version(PGconn *c, const char *model, int version,
 	rows = PQexecParams(c,
 			    "SELECT name, dtype, array_to_json(shape)::text, data "
 			    "FROM shelfcast.model_tensors WHERE model = $1 AND version = $2 ORDER BY name",
-			    2, NULL, params, NULL, NULL, 1);
+			    2, NULL, version_params(&vp, model, version), NULL, NULL, 1);
 	if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
 		rc = db_result_error(c, rows, "cannot read the tensors", err);
 		goto out;
@@ -330,12 +348,13 @@ enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
 				     const char *reason, const char *actor, int restore,
 				     struct error *err)
 {
-	char v[16], detail[ERROR_MESSAGE_MAX * 2 + 64], quoted[ERROR_MESSAGE_MAX * 2];
-	const char *params[2] = {model, v};
+	char detail[ERROR_MESSAGE_MAX * 2 + 64], quoted[ERROR_MESSAGE_MAX * 2];
+	struct version_params vp;
+	const char *const *params;
 	int active = 0;
 	enum error_code rc;
 
-	snprintf(v, sizeof v, "%d", version);
+	params = version_params(&vp, model, version);
 	json_escape_into(quoted, sizeof quoted, reason);
 	snprintf(detail, sizeof detail, "{\"reason\": %s}", quoted);
 	rc = db_exec(c, "BEGIN", err);
@@ -414,20 +433,17 @@ fail:
 static enum error_code rollback_target(PGconn *c, const char *model, int current, int *target,
 				       struct error *err)
 {
-	char v[16];
-	const char *params[2] = {model, v};
 	PGresult *r = NULL;
 	struct model *m = NULL;
 	long long from = 0, to = 0;
 	enum error_code rc;
 
-	snprintf(v, sizeof v, "%d", current);
-	rc = db_query(c,
-		      "SELECT detail->>'from', detail->>'to' FROM shelfcast.model_events "
-		      "WHERE model = $1 AND version = $2 "
-		      "AND event IN ('activated', 'rolled_back', 'restored') "
-		      "ORDER BY id DESC LIMIT 1",
-		      2, params, &r, err);
+	rc = query_version(c,
+			   "SELECT detail->>'from', detail->>'to' FROM shelfcast.model_events "
+			   "WHERE model = $1 AND version = $2 "
+			   "AND event IN ('activated', 'rolled_back', 'restored') "
+			   "ORDER BY id DESC LIMIT 1",
+			   model, current, &r, err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
@@ -450,11 +466,10 @@ static enum error_code rollback_target(PGconn *c, const char *model, int current
 		return rc;
 	}
 	PQclear(r);
-	snprintf(v, sizeof v, "%lld", from);
-	rc = db_query(c,
-		      "SELECT 1 FROM shelfcast.model_versions WHERE model = $1 AND version = $2 "
-		      "AND status = 'archived' AND activated_at IS NOT NULL",
-		      2, params, &r, err);
+	rc = query_version(c,
+			   "SELECT 1 FROM shelfcast.model_versions WHERE model = $1 AND version = $2 "
+			   "AND status = 'archived' AND activated_at IS NOT NULL",
+			   model, from, &r, err);
 	if (!rc && PQntuples(r) == 0)
 		rc = error_set(err, ERROR_CONFLICT, "model",
 			       "the event log of model \"%s\" names version %lld as the one before "
@@ -505,11 +520,12 @@ enum error_code registry_rollback(PGconn *c, const char *model, const char *acto
 enum error_code registry_archive(PGconn *c, const char *model, int version, const char *actor,
 				 struct error *err)
 {
-	char v[16], status[16];
-	const char *params[2] = {model, v};
+	char status[16];
+	struct version_params vp;
+	const char *const *params;
 	enum error_code rc;
 
-	snprintf(v, sizeof v, "%d", version);
+	params = version_params(&vp, model, version);
 	rc = db_exec(c, "BEGIN", err);
 	if (rc)
 		return rc;
@@ -603,21 +619,18 @@ enum error_code registry_catalog(PGconn *c, const char *model, char **json, stru
 enum error_code registry_events(PGconn *c, const char *model, int limit, char **json,
 				struct error *err)
 {
-	char l[16];
-	const char *params[2] = {model, l};
 	PGresult *r;
 	enum error_code rc;
 
 	*json = NULL;
-	snprintf(l, sizeof l, "%d", limit);
-	rc = db_query(c,
-		      "SELECT coalesce(json_agg(json_build_object('id', e.id, 'version', e.version,"
-		      " 'event', e.event, 'actor', e.actor,"
-		      " 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-		      " 'detail', e.detail) ORDER BY e.id DESC), '[]'::json)::text "
-		      "FROM (SELECT * FROM shelfcast.model_events WHERE model = $1 "
-		      "      ORDER BY id DESC LIMIT $2) e",
-		      2, params, &r, err);
+	rc = query_version(c,
+			   "SELECT coalesce(json_agg(json_build_object('id', e.id, 'version', e.version,"
+			   " 'event', e.event, 'actor', e.actor,"
+			   " 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+			   " 'detail', e.detail) ORDER BY e.id DESC), '[]'::json)::text "
+			   "FROM (SELECT * FROM shelfcast.model_events WHERE model = $1 "
+			   "      ORDER BY id DESC LIMIT $2) e",
+			   model, limit, &r, err);
 	if (rc)
 		return rc;
 	*json = strdup(PQgetvalue(r, 0, 0));
