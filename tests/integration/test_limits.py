@@ -118,61 +118,63 @@ def recv_closed(c, wait):
 
 
 def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ctx):
-    from test_api import served
+    from test_api import ITEM, served
     mib = 1 << 20
-    _, s = served(ctx, "--max-body", str(mib), "--body-budget", str(4 * mib), "--request-timeout", "3",
+    budget, senders = 24, 40  # MiB held at most; clients each sending 1 MiB - 1 bytes of a 1 MiB body
+    _, s = served(ctx, "--max-body", str(mib), "--body-budget", str(budget * mib), "--request-timeout", "4",
                   "--timeout", "10")
     idle = s.rss()
     head = ("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\n\r\n" % mib).encode()
-    conns, overloaded = [], 0
-    for _ in range(12):
+    conns = []
+    for _ in range(senders):
         c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         c.sendall(head + b" " * (mib - 1))  # all but the last byte
         conns.append(c)
     time.sleep(1.0)
     held = s.rss() - idle
-    print("# 12 bodies of 1 MiB - 1 sent against a 4 MiB budget: resident +%.1f MB" % (held / 1e6))
-    check(held < 12 * mib, "held %.1f MB: more than the budget and its slack" % (held / 1e6))
+    print("# %d bodies of 1 MiB - 1 sent against a %d MiB budget: resident +%.1f MB" % (senders, budget, held / 1e6))
+    check(held < (budget + 8) * mib, "held %.1f MB: more than the budget and its slack" % (held / 1e6))
     # the server still answers what needs no body; a body now is refused, in the contract's shape
-    from test_api import ITEM
     check(s.get("/healthz").status == 200, "healthz answered while the budget is spent")
     r = s.predict({"items": [ITEM]})
     check(r.status == 503 and r.json()["error"]["code"] == "overloaded", "a body past the budget: %d" % r.status)
-    # trickle the last bytes slowly: the request deadline closes every one, whatever the idle timeout
-    t0 = time.time()
+    # the refused ones get 503 and are closed once their body is in; the held ones wait for a byte that never comes
+    overloaded = 0
     for c in conns:
         try:
-            c.sendall(b" ")  # the budget's refused ones now get their 503; the held ones wait for nothing
+            c.sendall(b" ")
         except OSError:
             pass
     for c in conns:
-        data = b""
-        c.settimeout(5)
+        c.settimeout(1)
         try:
-            data = c.recv(65536)
+            if c.recv(65536).startswith(b"HTTP/1.1 503"):
+                overloaded += 1
         except OSError:
             pass
-        if data.startswith(b"HTTP/1.1 503"):
-            overloaded += 1
-            check(b'"overloaded"' in data and b"Connection: close" in data, data[:300])
-        c.close()
-    check(overloaded >= 12 - 4, "only %d of 12 were refused past a budget of 4 bodies" % overloaded)
-    # a request that never completes: closed at the deadline, not at the 10 s idle timeout
+    check(overloaded >= senders - budget, "only %d of %d were refused past a budget of %d bodies"
+          % (overloaded, senders, budget))
+    # a request that trickles: closed at the 4 s deadline, not at the 10 s idle timeout
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     c.sendall(head + b" " * 10)
     t0 = time.time()
     closed = False
-    while time.time() - t0 < 8 and not closed:
+    while time.time() - t0 < 9 and not closed:
         try:
             c.sendall(b" ")
         except OSError:
             closed = True
             break
         closed = recv_closed(c, 1.0)
-    check(closed and time.time() - t0 < 6, "a trickling request lived %.1f s (deadline 3 s)" % (time.time() - t0))
+    check(closed and time.time() - t0 < 7, "a trickling request lived %.1f s (deadline 4 s)" % (time.time() - t0))
     c.close()
-    s.wait_for(lambda: s.rss() - idle < 16 << 20, 10, "the bodies' memory to come back")
+    for c in conns:
+        c.close()
+    # the held bodies' memory goes back to the system once the last of them is gone
+    s.wait_for(lambda: s.rss() - idle < 12 << 20, 15, "the bodies' memory to come back (resident +%.1f MB)"
+               % ((s.rss() - idle) / 1e6))
+    print("# after they are gone: resident +%.1f MB" % ((s.rss() - idle) / 1e6))
     check(s.predict({"items": [ITEM]}).status == 200, "a normal client is answered once the bodies are gone")
     s.stop()
 
