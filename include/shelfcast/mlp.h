@@ -6,8 +6,8 @@
  * ReLU between layers, none after the last).  mlp_forward_levels is the
  * serving path (see below): it uses cblas_sgemm too, except for a tile of at
  * most 64 rows (16 items at 4 levels, the common small request), where a
- * register-blocked loop avoids sgemm's fixed cost: 0.35-0.37 us against
- * 0.72 us for one item (bench/bench_engine).  That loop has an AVX-512 copy,
+ * register-blocked loop avoids sgemm's fixed cost (bench/bench_engine times
+ * both: docs/performance.md, "The engine").  That loop has an AVX-512 copy,
  * an AVX2+FMA copy and a plain one; the CPU picks.  The two paths round
  * differently in the last bits of a float.  mlp_forward_naive is the plain
  * reference loop the tests and benchmarks compare against.
