@@ -40,10 +40,10 @@ struct cli_command {
 };
 
 /*
- * Parse argv (argv[0] is the subcommand).  Returns 0 and the positional
- * arguments, or an exit code: 0 after printing --help, EXIT_USAGE after
- * printing the usage error.  *ret must be used as the exit code when the
- * function returns non-zero through *done.
+ * Parse argv (argv[0] is the subcommand) into the options' variables.  True:
+ * go on, with *args (new, free it) holding the *n_args positional arguments.
+ * False: stop and exit with *exit_code, 0 after printing --help, EXIT_USAGE
+ * after printing a usage error, 1 when out of memory.
  */
 bool cli_parse(const struct cli_command *cmd, int argc, char **argv, char ***args, size_t *n_args,
 	       int *exit_code);
