@@ -1,0 +1,66 @@
+"""The watcher's states (src/registry/watcher.c), against a real PostgreSQL and the real binary.
+
+listening (NOTIFY) -> database lost (serving on, healthz unreachable) -> reconnected and listening again;
+a version that fails to load is tried once, counted once, and not tried again by the poll.
+"""
+import re
+
+from harness import check, demo_csv, run, train
+from test_api import ITEM
+from test_registry import CORRUPTIONS, dbname, serving
+
+
+def loads(s, result):
+    m = re.search(r'shelfcast_model_loads_total\{result="%s"\} (\d+)' % result, s.get("/metrics").body.decode())
+    return int(m.group(1)) if m else -1
+
+
+def test_notify_brings_activations_and_is_listened_to_again_after_a_reconnect(ctx):
+    pg = ctx.postgres()
+    url = pg.url("postgres")
+    check(run(["migrate", "--db", url]).returncode == 0, "migrate")
+    data = demo_csv(1200)
+    train(url, data, extra=["--activate"])
+    train(url, data)
+    train(url, data)
+    # an hour between polls: only NOTIFY can bring an activation within seconds
+    s = ctx.serve(db_url=url, wait_ready=True, args=["--poll-interval", "3600"])
+    check(run(["models", "activate", "demo", "2", "--db", url]).returncode == 0, "activate 2")
+    s.wait_for(lambda: serving(s, 2), 3, "version 2 through NOTIFY")
+    check(loads(s, "success") == 2, "two loads counted: %d" % loads(s, "success"))
+    pg.stop()
+    s.wait_for(lambda: s.get("/healthz").json()["database"] == "unreachable", 10, "the outage noticed")
+    check(s.predict({"items": [ITEM]}).json()["model"]["version"] == 2, "serving through the outage")
+    pg.start()
+    s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 40, "the watcher to reconnect")
+    # reconnected: it LISTENs again (the next poll is an hour away)
+    check(run(["models", "activate", "demo", "3", "--db", url]).returncode == 0, "activate 3")
+    s.wait_for(lambda: serving(s, 3), 3, "version 3 through NOTIFY after the reconnect")
+    s.stop()
+
+
+def test_a_version_that_fails_to_load_is_tried_once_not_on_every_poll(ctx):
+    url = ctx.db()
+    db = dbname(url)
+    data = demo_csv(1200)
+    train(url, data, extra=["--activate"])
+    train(url, data)
+    ctx.pg.query(db, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sc_watch_reader') THEN "
+                     "CREATE ROLE sc_watch_reader LOGIN IN ROLE shelfcast_reader; END IF; END $$")
+    # a reader cannot mark the version failed, so it stays active in the registry: only the
+    # watcher's memory of the failure keeps the poll from loading it again and again
+    reader = url.replace("user=postgres", "user=sc_watch_reader")
+    s = ctx.serve(db_url=reader, wait_ready=True, args=["--poll-interval", "1"])
+    ctx.pg.query(db, CORRUPTIONS["a NaN weight"])
+    ctx.pg.query(db, "UPDATE shelfcast.model_versions SET status = 'archived' WHERE version = 1; "
+                     "UPDATE shelfcast.model_versions SET status = 'active' WHERE version = 2")
+    s.wait_for(lambda: loads(s, "failure") == 1, 5, "the failed load to be counted")
+    import time
+    time.sleep(3.5)  # three polls
+    check(loads(s, "failure") == 1, "the failed version was tried again: %d failures" % loads(s, "failure"))
+    check(s.predict({"items": [ITEM]}).json()["model"]["version"] == 1, "the good version keeps serving")
+    check(ctx.pg.query(db, "SELECT status FROM shelfcast.model_versions WHERE version = 2") == "active",
+          "the reader could not mark it (the premise of this test)")
+    m = s.get("/v1/models").json()["models"][0]
+    check(m["status"] == "stale" and m["serving_version"] == 1 and m["active_version"] == 2, "v1/models: %r" % m)
+    s.stop()
