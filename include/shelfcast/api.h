@@ -34,7 +34,7 @@ struct api_config {
 /*
  * What one worker keeps for the routes between requests: the fast
  * parser's scratch, its model borrower and its metrics shard.  Owned by
- * the worker's context (see server.c); one thread at a time.
+ * the worker's context (worker.h); one thread at a time.
  */
 struct api_worker {
 	struct predict_api_scratch *predict;

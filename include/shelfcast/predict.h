@@ -60,10 +60,10 @@ void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 
 /*
  * Items per tile for model m: a request is encoded and scored a tile at a
- * time, so its working memory is about PREDICT_TILE_BYTES whatever its item
- * count and the model's width (at least one item, at most
- * PREDICT_TILE_ITEMS, a multiple of MLP_TILE when it can be: then a request
- * scored tile by tile gets the same bits as scored whole).
+ * time, so its working memory is one tile whatever its item count: about
+ * PREDICT_TILE_BYTES, at most PREDICT_TILE_ITEMS items, always a whole
+ * number of MLP_TILEs (so a request scored tile by tile gets the same bits
+ * as scored whole; for a very wide model the tile is MLP_TILE items).
  */
 #define PREDICT_TILE_ITEMS 256
 #define PREDICT_TILE_BYTES (1u << 20)

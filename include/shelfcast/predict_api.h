@@ -42,7 +42,7 @@ struct predict_outcome {
 void predict_outcome_done(struct predict_outcome *o);
 
 struct predict_limits {
-	size_t max_items;   /* items per request; the parsers stop at the one past it */
+	size_t max_items;   /* items per request, at least 1; the parsers stop at the one past it */
 	size_t max_memory;  /* bytes a request's reply and encoding may take (0: no limit) */
 };
 

@@ -19,8 +19,8 @@
  * past it); a request must arrive whole within request_deadline, however
  * slowly it trickles; a client address holds at most per_ip_limit
  * connections; and /v1/predict works a tile at a time within
- * max_request_memory (predict_api.h).  Bodies large enough to matter come
- * from mmap and go back to the system when freed.
+ * max_request_memory (predict_api.h).  What a burst of bodies leaves in the
+ * heap goes back to the system once it is over (malloc_trim).
  *
  * Thread-safety: server_* are called from the main thread; handlers run on
  * the pool threads and share only the store, the watcher and the metrics.
@@ -39,7 +39,7 @@ struct server_config {
 	const char *listen;            /* "host:port", "[v6]:port" or ":port" */
 	unsigned threads;              /* worker threads; 0: one per core */
 	size_t max_body;               /* bytes */
-	size_t max_items;              /* items per /v1/predict */
+	size_t max_items;              /* items per /v1/predict, at least 1 */
 	size_t max_request_memory;     /* bytes a request's reply and encoding may take (0: no limit) */
 	size_t body_budget;            /* bytes of request bodies held at once, all connections (0: no limit) */
 	unsigned per_ip_limit;         /* open connections per client address (0: no limit) */

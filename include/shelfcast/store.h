@@ -10,8 +10,10 @@
  * reference, so a request never sees half of one version and half of
  * another, and a swap never waits for requests to finish.
  *
- * Thread-safety: all functions are safe from any thread.  The mutex is held
- * only for the pointer exchange and the reference increment.
+ * Thread-safety: all functions are safe from any thread.  The store's mutex
+ * is held only for the pointer exchange and the reference increment; a
+ * borrower's (below) only by its own worker for a request, and tried, never
+ * waited for, by a swap.
  */
 #ifndef SHELFCAST_STORE_H
 #define SHELFCAST_STORE_H
@@ -40,11 +42,12 @@ struct model *store_acquire(struct store *s, const char *name, struct error *err
 
 /*
  * A borrower: the request path's way to a model, one per server worker.
- * It keeps one reference per model it handed out and hands the same
- * pointer out again, with no shared write, until the store changes (one
- * atomic load says so).  store_put drops the references every borrower
- * holds once it is not in the middle of a borrow, so a worker that goes
- * idle never keeps a replaced version alive.
+ * It keeps one reference per model it handed out (up to 8) and hands the
+ * same pointer out again, with no shared write, until the store changes
+ * (one atomic load says so).  store_put drops the references of every
+ * borrower not in a borrow at once, and of one in a borrow at that borrow's
+ * end, without waiting for it: a worker that goes idle never keeps a
+ * replaced version alive.
  *
  * store_borrower_new: new, registered with s (which must outlive it); NULL
  * when out of memory.  store_borrower_free drops its references and
@@ -56,9 +59,11 @@ void store_borrower_free(struct store_borrower *b);
 
 /*
  * A borrow: between store_borrow_begin and store_borrow_end, store_borrow
- * gives the same model as store_acquire (or NULL with err set alike),
- * borrowed: valid until store_borrow_end.  store_put waits for a borrower
- * that is between the two, so keep the span to one request's work.
+ * gives the same model as store_acquire (or NULL with err set alike; also
+ * ERROR_TOO_LARGE past 8 models in one borrow), borrowed: valid until
+ * store_borrow_end, and the same model for the same name throughout the
+ * borrow even if the store changes meanwhile.  Keep the span to one
+ * request's work.
  */
 void store_borrow_begin(struct store_borrower *b);
 struct model *store_borrow(struct store_borrower *b, const char *name, struct error *err);

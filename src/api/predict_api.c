@@ -171,17 +171,23 @@ static enum error_code too_many_items(size_t max_items, struct error *err)
 }
 
 /*
- * What n items of model m would cost beyond the body: the reply and the
- * encoding work (n rows of the model's width, zeroed and scanned, a tile at
- * a time).  Refused before any work when over the limit.
+ * What n items of model m would cost beyond the body: the reply (a fixed
+ * part, every categorical feature's name when all are unknown, and the
+ * levels when listed) and the encoding work (n rows of the model's width,
+ * zeroed and scanned, a tile at a time).  Refused before any work when over
+ * the limit.
  */
 static enum error_code check_memory(const struct model *m, size_t n, bool include_levels,
 				    size_t max_memory, struct error *err)
 {
 	double per_item = REPLY_ITEM_BYTES + (double)m->spec.input_size * sizeof(float) +
 			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0);
-	double bytes = (double)n * per_item;
+	double bytes;
+	size_t c;
 
+	for (c = 0; c < m->spec.n_categorical; c++) /* "name", in the item's unknown list */
+		per_item += (double)strlen(m->spec.categorical[c].name) + 3;
+	bytes = (double)n * per_item;
 	if (max_memory && bytes > (double)max_memory)
 		return error_set(err, ERROR_TOO_LARGE, "items",
 				 "items: %zu items of model %s would take about %.1f MiB to encode and "

@@ -117,6 +117,8 @@ void reply_error(struct reply *r, unsigned status, const char *code, const char 
 	}
 	strbuf_puts(&sb, "}}");
 	reply_json(r, status, &sb);
+	if (r->status != status) /* the body could not be built: reply_json answered overloaded */
+		return;
 	r->error_code = code;
 	snprintf(r->error_field, sizeof r->error_field, "%s", field ? field : "");
 }

@@ -24,22 +24,26 @@
 #include "shelfcast/worker.h"
 
 #define SMALL_BODY_CAP 4096 /* for routes that take no body */
+#define FIRST_BODY_BYTES KEEP_BODY_BYTES /* a body's first buffer (a spare request keeps one that size) */
 #define DRAIN_QUIET_NS 500000000ULL
 #define CONNECTION_MEMORY (16 * 1024)
 
 /*
  * Memory: large request buffers (bodies, replies, the parser's arrays) are
- * kept in the heap for reuse, under fixed thresholds.  With glibc's adaptive
- * ones a 1,000-item request here mapped, faulted in (~300 fresh pages) and
- * unmapped its buffers every time: 580-690 against 1,100-1,140 requests/s
- * (perf stat -e page-faults; bench/http's 1,000-item row).  What a burst of
- * bodies leaves behind is given back once they are gone: when the bodies held
- * have passed TRIM_MARK, the request that brings them back to zero trims the
- * heap (malloc_trim).
+ * kept in the heap for reuse, under fixed thresholds: nothing under 8 MiB is
+ * mapped per request, and a heap's free top is given back past 16 MiB, more
+ * than a request's buffers.  With glibc's adaptive thresholds a 1,000-item
+ * request here mapped, faulted in (~300 fresh pages) and unmapped its
+ * buffers every time: 580-690 against 1,100-1,140 requests/s (perf stat -e
+ * page-faults; bench/ab_items).  What a burst of bodies leaves behind goes
+ * back once it is over: when the bodies held have passed TRIM_MARK, the heap
+ * is trimmed (malloc_trim, which also frees pages inside free chunks) when
+ * they fall back under a quarter of it, and again when the last is gone.
  */
 #define MMAP_THRESHOLD (8 * 1024 * 1024)
-#define TRIM_THRESHOLD (64 * 1024 * 1024)
+#define TRIM_THRESHOLD (16 * 1024 * 1024)
 #define TRIM_MARK ((size_t)16 * 1024 * 1024)
+enum { TRIM_NONE, TRIM_DUE, TRIM_AT_ZERO };
 
 /*
  * Requests in flight and when the latest began, kept per worker so that
@@ -67,7 +71,7 @@ struct server {
 	unsigned n_workers;
 	atomic_bool draining;
 	atomic_size_t body_bytes; /* request bodies held now, against cfg.body_budget */
-	atomic_bool trim_due;     /* bodies held passed TRIM_MARK: give memory back once they are gone */
+	atomic_int trim_due;      /* TRIM_DUE: bodies held passed TRIM_MARK; TRIM_AT_ZERO: trimmed once, again at 0 */
 	char *tls_cert_pem, *tls_key_pem;
 };
 
@@ -126,16 +130,26 @@ static bool reserve_body(struct server *srv, struct request *rq, size_t n)
 	} while (!atomic_compare_exchange_weak(&srv->body_bytes, &held, held + n));
 	rq->st.reserved += n;
 	if (held + n >= TRIM_MARK)
-		atomic_store(&srv->trim_due, true);
+		atomic_store(&srv->trim_due, TRIM_DUE);
 	return true;
 }
 
 static void release_body(struct server *srv, struct request *rq)
 {
-	if (rq->st.reserved && atomic_fetch_sub(&srv->body_bytes, rq->st.reserved) == rq->st.reserved &&
-	    atomic_exchange(&srv->trim_due, false))
-		malloc_trim(0); /* the last of a burst of bodies is gone */
+	size_t left;
+
+	if (!rq->st.reserved)
+		return;
+	left = atomic_fetch_sub(&srv->body_bytes, rq->st.reserved) - rq->st.reserved;
 	rq->st.reserved = 0;
+	/*
+	 * After a burst (trim_due: the bodies held passed TRIM_MARK), what it left
+	 * in the heap goes back: once when they fall under a quarter of the mark,
+	 * and again when the last is gone.
+	 */
+	if (left == 0 ? atomic_exchange(&srv->trim_due, TRIM_NONE) != TRIM_NONE
+		      : left < TRIM_MARK / 4 && atomic_exchange(&srv->trim_due, TRIM_AT_ZERO) == TRIM_DUE)
+		malloc_trim(0);
 }
 
 /* ---- replies ------------------------------------------------------------------------ */
@@ -255,7 +269,7 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 			     const char *url, const char *method, void **req_cls)
 {
 	struct request *rq = worker_request(w);
-	const char *cl;
+	const char *cl, *te;
 	long long len;
 	char msg[128];
 
@@ -272,13 +286,20 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	/* Answer on a later call: a reply queued before the request is fully read closes the connection. */
 	rq->st.cap = rq->st.target.id == ROUTE_PREDICT && rq->st.body_route ? srv->cfg.max_body
 									     : SMALL_BODY_CAP;
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	/*
+	 * Framing a proxy in front might read another way than we do (request
+	 * smuggling), on any route: both lengths, or a transfer coding other than
+	 * chunked.  Refused before the body, and the connection closed.
+	 */
+	if ((cl && te) || (te && strcasecmp(te, "chunked")))
+		return send_error(srv, conn, rq, MHD_HTTP_BAD_REQUEST, "bad_framing",
+				  cl && te ? "a request may not have both Content-Length and Transfer-Encoding"
+					   : "Transfer-Encoding must be chunked",
+				  true);
 	if (!rq->st.body_route)
 		return MHD_YES;
-	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	/* Both framings: a proxy may read the body one way and us the other (request smuggling). */
-	if (cl && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-		return send_error(srv, conn, rq, MHD_HTTP_BAD_REQUEST, "bad_framing",
-				  "a request may not have both Content-Length and Transfer-Encoding", true);
 	if (rq->st.target.id == ROUTE_PREDICT && !json_content_type(conn))
 		return send_error(srv, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 				  "Content-Type must be application/json", false);
@@ -293,14 +314,15 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	/*
 	 * Over the cap but not absurdly: read and discard it, then answer 413, so a
 	 * client that sends its whole body before reading sees the answer instead
-	 * of a reset.  Nothing past the cap is kept.
+	 * of a reset.  Nothing past the cap is kept.  Within it, the body budget is
+	 * charged as bytes arrive (a client announcing a length it never sends
+	 * holds none of it), and the buffer grows with them past its first
+	 * FIRST_BODY_BYTES: what is resident follows what was received.
 	 */
 	if ((unsigned long long)len > rq->st.cap)
 		rq->st.too_large = true;
-	else if (len > 0 && !reserve_body(srv, rq, (size_t)len))
-		rq->st.over_budget = true; /* read and dropped, then 503 */
 	else if (len > 0)
-		strbuf_reserve(&rq->body, (size_t)len); /* one allocation for the body */
+		strbuf_reserve(&rq->body, (size_t)len < FIRST_BODY_BYTES ? (size_t)len : FIRST_BODY_BYTES);
 	return MHD_YES;
 }
 

@@ -125,13 +125,13 @@ size_t predict_tile_items(const struct model *m)
 	if (n > PREDICT_TILE_ITEMS)
 		n = PREDICT_TILE_ITEMS;
 	/*
-	 * Whole MLP_TILEs where they fit: mlp_forward_levels works MLP_TILE items
-	 * at a time, so a request scored tile by tile meets exactly the chunks it
-	 * would meet scored whole, and gets the same bits.
+	 * Whole MLP_TILEs, at least one: mlp_forward_levels works MLP_TILE items at
+	 * a time, so a request scored tile by tile meets exactly the chunks it
+	 * would meet scored whole, and gets the same bits (for a model so wide
+	 * that MLP_TILE items pass PREDICT_TILE_BYTES, the tile is that much larger).
 	 */
-	if (n >= MLP_TILE)
-		n -= n % MLP_TILE;
-	return n < 1 ? 1 : n;
+	n -= n % MLP_TILE;
+	return n < MLP_TILE ? MLP_TILE : n;
 }
 
 void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,

@@ -116,15 +116,17 @@ struct model *store_acquire(struct store *s, const char *name, struct error *err
 
 /* ---- borrowing: a worker's references, reused while nothing changed ---- */
 
-#define BORROW_SLOTS 4
+#define BORROW_SLOTS 8
 
 struct store_borrower {
 	struct store *store;
 	pthread_mutex_t lock;        /* held from store_borrow_begin to store_borrow_end */
-	uint_fast64_t generation;    /* the store's when the slots were filled */
+	uint_fast64_t generation;    /* the store's when the slots were checked last */
+	atomic_bool release_due;     /* the store changed during a borrow: let go at its end */
 	size_t n;
 	struct {
 		bool is_default;     /* borrowed for name NULL */
+		bool in_span;        /* handed out in the current borrow: kept until its end */
 		struct model *model; /* a reference this borrower holds */
 	} slot[BORROW_SLOTS];
 	struct store_borrower *next; /* in the store's list */
@@ -137,6 +139,17 @@ static void drop_borrows(struct store_borrower *b)
 	for (i = 0; i < b->n; i++)
 		model_unref(b->slot[i].model);
 	b->n = 0;
+}
+
+/* Called with b->lock held: references taken before a store change go. */
+static void drop_if_stale(struct store_borrower *b)
+{
+	uint_fast64_t g = atomic_load_explicit(&b->store->generation, memory_order_acquire);
+
+	if (b->generation != g) {
+		drop_borrows(b);
+		b->generation = g;
+	}
 }
 
 struct store_borrower *store_borrower_new(struct store *s)
@@ -173,54 +186,82 @@ void store_borrower_free(struct store_borrower *b)
 
 void store_borrow_begin(struct store_borrower *b)
 {
+	size_t i;
+
 	pthread_mutex_lock(&b->lock);
+	atomic_store(&b->release_due, false);
+	drop_if_stale(b);
+	for (i = 0; i < b->n; i++)
+		b->slot[i].in_span = false;
 }
 
 void store_borrow_end(struct store_borrower *b)
 {
+	if (atomic_exchange(&b->release_due, false))
+		drop_if_stale(b);
 	pthread_mutex_unlock(&b->lock);
+}
+
+/* A slot for a new reference: a free one, else the first not handed out in this borrow; -1 if none. */
+static int free_slot(struct store_borrower *b)
+{
+	size_t i;
+
+	if (b->n < BORROW_SLOTS)
+		return (int)b->n++;
+	for (i = 0; i < b->n && b->slot[i].in_span; i++)
+		;
+	if (i == b->n)
+		return -1;
+	model_unref(b->slot[i].model);
+	return (int)i;
 }
 
 struct model *store_borrow(struct store_borrower *b, const char *name, struct error *err)
 {
-	uint_fast64_t g;
 	struct model *m;
 	size_t i;
+	int k;
 
-	g = atomic_load_explicit(&b->store->generation, memory_order_acquire);
-	if (b->generation == g) {
-		for (i = 0; i < b->n; i++)
-			if (name ? !b->slot[i].is_default && !strcmp(b->slot[i].model->name, name)
-				 : b->slot[i].is_default)
-				return b->slot[i].model;
-	} else {
-		drop_borrows(b);
-		b->generation = g;
-	}
+	/* within a borrow, the same name gives the same model, even if the store changed meanwhile */
+	for (i = 0; i < b->n; i++)
+		if (name ? !b->slot[i].is_default && !strcmp(b->slot[i].model->name, name) : b->slot[i].is_default) {
+			b->slot[i].in_span = true;
+			return b->slot[i].model;
+		}
 	m = store_acquire(b->store, name, err);
 	if (!m)
 		return NULL;
-	if (b->n == BORROW_SLOTS) { /* the oldest goes */
-		model_unref(b->slot[0].model);
-		memmove(&b->slot[0], &b->slot[1], (BORROW_SLOTS - 1) * sizeof b->slot[0]);
-		b->n--;
+	k = free_slot(b);
+	if (k < 0) {
+		model_unref(m);
+		error_set(err, ERROR_TOO_LARGE, "model", "a request may use at most %d models", BORROW_SLOTS);
+		return NULL;
 	}
-	b->slot[b->n].is_default = name == NULL;
-	b->slot[b->n].model = m;
-	b->n++;
+	b->slot[k].is_default = name == NULL;
+	b->slot[k].in_span = true;
+	b->slot[k].model = m;
 	return m;
 }
 
-/* After a change: every borrower lets go of what it holds (one in a borrow, when it returns). */
+/*
+ * After a change: every borrower lets go of what it holds at once, or, when
+ * it is in a borrow, at the borrow's end (store_borrow_end reads release_due
+ * under its lock; the second trylock covers a borrow that ended between the
+ * first and the flag).  Never waits for a request.
+ */
 static void release_borrowers(struct store *s)
 {
 	struct store_borrower *b;
 
 	pthread_mutex_lock(&s->borrowers_lock);
 	for (b = s->borrowers; b; b = b->next) {
-		pthread_mutex_lock(&b->lock);
-		if (b->generation != atomic_load(&s->generation))
-			drop_borrows(b);
+		if (pthread_mutex_trylock(&b->lock) != 0) {
+			atomic_store(&b->release_due, true);
+			if (pthread_mutex_trylock(&b->lock) != 0)
+				continue;
+		}
+		drop_if_stale(b);
 		pthread_mutex_unlock(&b->lock);
 	}
 	pthread_mutex_unlock(&s->borrowers_lock);

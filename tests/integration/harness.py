@@ -18,6 +18,8 @@ import time
 import uuid
 
 BINARY = os.environ.get("SHELFCAST_BIN", "")
+# The binary runs under a sanitizer's allocator: resident-memory figures are not the program's own.
+SANITIZED = os.environ.get("SHELFCAST_SANITIZED") == "1"
 SOURCE_ROOT = os.environ.get("SHELFCAST_SOURCE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 

@@ -233,3 +233,30 @@ def test_sigterm_finishes_in_flight_requests(ctx):
         check(False, "still accepting after exit")
     except OSError:
         pass
+
+
+def test_access_log_names_an_error_and_obeys_the_log_level(ctx):
+    url, s = served(ctx)
+    bad = {"items": [{"id": "x", "features": {"brand": "Acme", "category": "snacks", "price": "abc"}}]}
+    r = s.predict(bad, headers={"X-Request-Id": "bad-price-1"})
+    check(r.status == 422, "bad price: %d" % r.status)
+    check(s.predict({"items": [ITEM]}, headers={"X-Request-Id": "good-1"}).status == 200, "good request")
+
+    def line(rid):
+        for l in s.output().splitlines():
+            if '"id":"%s"' % rid in l:
+                return json.loads(l)
+        return None
+    s.wait_for(lambda: line("bad-price-1") and line("good-1"), 5, "both access lines")
+    bad_line, good_line = line("bad-price-1"), line("good-1")
+    check(bad_line["status"] == 422 and bad_line["error"] == "invalid_request"
+          and bad_line["field"] == "items[0].features.price", "error line: %r" % bad_line)
+    check("error" not in good_line and "field" not in good_line, "a 200 names no error: %r" % good_line)
+    s.stop()
+    # at warn, neither request line is written (a 5xx would be, at error)
+    quiet = ctx.serve(db_url=url, wait_ready=True, env={"SHELFCAST_LOG_LEVEL": "warn"})
+    quiet.predict(bad, headers={"X-Request-Id": "bad-price-2"})
+    quiet.predict({"items": [ITEM]}, headers={"X-Request-Id": "good-2"})
+    quiet.stop()
+    out = quiet.output()
+    check('"event":"request"' not in out, "request lines at warn: %r" % out[-500:])

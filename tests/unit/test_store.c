@@ -139,43 +139,69 @@ static void test_idle_borrower_lets_a_replaced_version_go(void **state)
 	store_free(s);
 }
 
-struct putter {
-	struct store *s;
-	atomic_bool done;
-};
-
-static void *put_v2(void *arg)
+/*
+ * A swap does not wait for a borrow in progress: the borrowed version stays
+ * whole and keeps its reference until the borrow ends, and is let go then.
+ */
+static void test_swap_does_not_wait_for_a_borrow_and_the_old_version_goes_at_its_end(void **state)
 {
-	struct putter *p = arg;
-	put(p->s, versioned(2));
-	atomic_store(&p->done, true);
-	return NULL;
-}
-
-/* A model borrowed in the middle of a request stays whole: a swap waits for the borrow's end. */
-static void test_swap_waits_for_a_borrow_in_progress(void **state)
-{
-	struct putter p = {store_new(), false};
-	struct store_borrower *br = store_borrower_new(p.s);
-	struct timespec ms50 = {0, 50 * 1000 * 1000};
+	struct store *s = store_new();
+	struct store_borrower *br = store_borrower_new(s);
+	struct model *v1 = versioned(1), *m;
 	struct error err;
-	struct model *m;
-	pthread_t t;
 	(void)state;
 	error_init(&err);
-	put(p.s, versioned(1));
+	model_ref(v1); /* the test's own reference, to watch the count */
+	put(s, v1);
 	store_borrow_begin(br);
 	m = store_borrow(br, NULL, &err);
-	assert_int_equal(pthread_create(&t, NULL, put_v2, &p), 0);
-	nanosleep(&ms50, NULL);
-	assert_false(atomic_load(&p.done)); /* the swap has not let go of version 1 under us */
+	assert_ptr_equal(m, v1);
+	put(s, versioned(2)); /* this thread holds the borrow: the swap must not wait for it */
+	assert_ptr_equal(store_borrow(br, NULL, &err), v1); /* the same model within the borrow */
+	assert_int_equal(atomic_load(&v1->refs), 2);        /* the test, the borrower */
 	assert_true(m->block[0] == 1.0f && m->block[m->block_floats - 1] == 1.0f);
 	store_borrow_end(br);
-	pthread_join(t, NULL);
-	assert_true(atomic_load(&p.done));
+	assert_int_equal(atomic_load(&v1->refs), 1);        /* let go at the borrow's end */
 	assert_int_equal(borrow_once(br, NULL, &err)->version, 2);
+	model_unref(v1);
 	store_borrower_free(br);
-	store_free(p.s);
+	store_free(s);
+}
+
+/* Models handed out in a borrow are never let go before its end; past 8 in one borrow, an error. */
+static void test_a_borrow_keeps_every_model_it_handed_out(void **state)
+{
+	float *w = calloc(test_weight_count(TEST_SPEC), sizeof *w);
+	struct store *s = store_new();
+	struct store_borrower *br = store_borrower_new(s);
+	struct model *got[8];
+	struct error err;
+	char name[16];
+	int i;
+	(void)state;
+	for (i = 0; i < 9; i++) {
+		snprintf(name, sizeof name, "m%d", i);
+		put(s, test_model_from(name, 1, TEST_SPEC, w));
+	}
+	store_borrow_begin(br);
+	for (i = 0; i < 8; i++) {
+		snprintf(name, sizeof name, "m%d", i);
+		error_init(&err);
+		got[i] = store_borrow(br, name, &err);
+		assert_non_null(got[i]);
+	}
+	error_init(&err);
+	assert_null(store_borrow(br, "m8", &err));
+	assert_int_equal(err.code, ERROR_TOO_LARGE);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(atomic_load(&got[i]->refs), 2); /* the store's and the borrower's */
+	store_borrow_end(br);
+	/* a new borrow may use a ninth model: one of the others makes room */
+	error_init(&err);
+	assert_non_null(borrow_once(br, "m8", &err));
+	free(w);
+	store_borrower_free(br);
+	store_free(s);
 }
 
 /* A full store refuses a new name, says so, and keeps serving what it had. */
@@ -242,7 +268,8 @@ int main(void)
 		cmocka_unit_test(test_swaps_never_tear_or_free_a_model_in_use),
 		cmocka_unit_test(test_borrow_follows_swaps),
 		cmocka_unit_test(test_idle_borrower_lets_a_replaced_version_go),
-		cmocka_unit_test(test_swap_waits_for_a_borrow_in_progress),
+		cmocka_unit_test(test_swap_does_not_wait_for_a_borrow_and_the_old_version_goes_at_its_end),
+		cmocka_unit_test(test_a_borrow_keeps_every_model_it_handed_out),
 		cmocka_unit_test(test_full_store_refuses_a_new_model),
 		cmocka_unit_test(test_default_model_rules),
 	};
