@@ -265,6 +265,22 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
 	}
 }
 
+void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
+{
+	const float *in = pre;
+	size_t l;
+
+	relu(pre, B * m->layer[0].out);
+	for (l = 1; l < m->n_layers; l++) {
+		const struct mlp_layer *L = &m->layer[l];
+		float *out = l + 1 == m->n_layers ? y : scratch + (l & 1) * B * max_hidden(m);
+		layer_blas(L, in, B, out);
+		if (l + 1 < m->n_layers)
+			relu(out, B * L->out);
+		in = out;
+	}
+}
+
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
 {
 	float *act[MLP_MAX_LAYERS];
