@@ -75,6 +75,15 @@ int explainer_exact(const struct explainer *e);
  */
 void explainer_row(struct explainer *e, const float *x, double *phi);
 
+/*
+ * The reference the trainer stores (spec "reference"): EXPLAIN_REFERENCE_ROWS
+ * of the encoded training rows X (d wide, each at its own level) listed in
+ * rows, drawn without replacement by seed (all of them when fewer).
+ */
+#define EXPLAIN_REFERENCE_ROWS 32
+enum error_code explain_sample_reference(struct spec *spec, const float *X, const size_t *rows,
+					 size_t n, uint64_t seed, struct error *err);
+
 /* A model's features, named as the client names them, and its explainer. */
 struct explain_model {
 	const struct model *model;

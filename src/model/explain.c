@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shelfcast/heads.h"
+#include "shelfcast/rng.h"
 #include "shelfcast/util.h"
 
 /* Carve n bytes (aligned to 64) from *p. */
@@ -357,4 +358,28 @@ void explain_model_item(struct explain_model *x, const float *row, int k, double
 		sales[j] = x->phi[2 * j + HEADS_SALES] * spec->target_std;
 		exposure[j] = x->phi[2 * j + HEADS_EXPOSURE];
 	}
+}
+
+enum error_code explain_sample_reference(struct spec *spec, const float *X, const size_t *rows,
+					 size_t n, uint64_t seed, struct error *err)
+{
+	size_t k = n < EXPLAIN_REFERENCE_ROWS ? n : EXPLAIN_REFERENCE_ROWS, d = spec->input_size, i;
+	size_t *pick = util_alloc_array(n, sizeof *pick);
+	float *ref = util_alloc_array(k * d, sizeof *ref);
+	struct rng r = {seed};
+	enum error_code rc;
+
+	if (!pick || !ref) {
+		rc = error_nomem(err, "the reference rows");
+		goto out;
+	}
+	memcpy(pick, rows, n * sizeof *pick);
+	rng_shuffle(&r, pick, n);
+	for (i = 0; i < k; i++)
+		memcpy(ref + i * d, X + pick[i] * d, d * sizeof *ref);
+	rc = spec_set_reference(spec, ref, k, err);
+out:
+	free(pick);
+	free(ref);
+	return rc;
 }
