@@ -170,6 +170,11 @@ static enum error_code too_many_items(size_t max_items, struct error *err)
 			 "items: more than the limit of %zu items per request", max_items);
 }
 
+static bool too_many_explained(const struct predict_limits *lim, bool explain, size_t n)
+{
+	return explain && lim->max_explain_items && n > lim->max_explain_items;
+}
+
 /*
  * What n items of model m would cost beyond the body: the reply and the
  * encoding work (n rows of the model's width, zeroed and scanned, a tile at
@@ -193,7 +198,7 @@ static enum error_code check_memory(const struct model *m, size_t n, bool includ
 /* The request's top-level fields (the jansson path). */
 struct request_in {
 	const char *model_name, *objective_name;
-	bool include_levels;
+	bool include_levels, explain;
 	json_t *items;
 	size_t n;
 };
@@ -201,7 +206,8 @@ struct request_in {
 static enum error_code read_request(json_t *root, size_t max_items, struct request_in *in,
 				    struct error *err)
 {
-	static const char *const top_keys[] = {"model", "objective", "include_levels", "items", NULL};
+	static const char *const top_keys[] = {"model", "objective", "include_levels", "items",
+					       "explain", NULL};
 	enum error_code rc;
 
 	memset(in, 0, sizeof *in);
@@ -212,6 +218,8 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 		rc = jsonutil_get_string(root, "objective", "", false, &in->objective_name, err);
 	if (!rc)
 		rc = jsonutil_get_bool(root, "include_levels", "", false, &in->include_levels, err);
+	if (!rc)
+		rc = jsonutil_get_bool(root, "explain", "", false, &in->explain, err);
 	if (!rc)
 		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
 	if (rc)
@@ -319,6 +327,10 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	if (!root)
 		return json_syntax_error(&jerr, err);
 	rc = read_request(root, lim->max_items, &in, err);
+	if (!rc && too_many_explained(lim, in.explain, in.n))
+		rc = error_set(err, ERROR_TOO_LARGE, "explain",
+			       "explain: more than the limit of %zu explained items per request",
+			       lim->max_explain_items);
 	if (rc)
 		goto out;
 	m = resolve(ctx, in.model_name, err);
@@ -337,6 +349,8 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		goto out;
 	}
 	rc = predict_reply_begin(&r, m, objective, in.include_levels, reply, NULL, err);
+	if (!rc && in.explain)
+		rc = predict_reply_explain(&r, err);
 	for (i = 0; !rc && i < in.n; i++)
 		rc = jansson_item(m, json_array_get(in.items, i), i, values, &r, err);
 	if (!rc)
@@ -440,7 +454,7 @@ static void scratch_trim(struct predict_api_scratch *s)
 	} else {
 		s->rp.n_items = s->rp.n_features = 0;
 		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
-		s->rp.include_levels = false;
+		s->rp.include_levels = s->rp.explain = false;
 	}
 }
 
@@ -621,7 +635,8 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 
 	error_init(&err);
 	rp->max_items = lim->max_items;
-	if (reqparse_parse(rp, body, len) != REQPARSE_OK)
+	if (reqparse_parse(rp, body, len) != REQPARSE_OK ||
+	    too_many_explained(lim, rp->explain, rp->n_items))
 		goto out;
 	if (rp->model.kind == REQPARSE_STRING && !tape_string(&rp->model, name, sizeof name))
 		goto out;
@@ -637,7 +652,8 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	if ((objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) ||
 	    check_memory(m, rp->n_items, rp->include_levels, lim->max_memory, &err) != ERROR_OK ||
 	    !fast_arrays(sc, m, encoder_n_inputs(m->enc), &a) ||
-	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err))
+	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err) ||
+	    (rp->explain && predict_reply_explain(&r, &err)))
 		goto out;
 	for (i = 0; i < rp->n_items; i++)
 		if (!fast_item(sc, m, i, &a, &r, &trust))

@@ -363,6 +363,15 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 				r->include_levels = true;
 			else if (!literal(&c, "false", 5))
 				return REQPARSE_FALLBACK;
+		} else if (key_is(k, n, "explain")) {
+			if (seen & 16)
+				return REQPARSE_FALLBACK;
+			seen |= 16;
+			skip_ws(&c);
+			if (literal(&c, "true", 4))
+				r->explain = true;
+			else if (!literal(&c, "false", 5))
+				return REQPARSE_FALLBACK;
 		} else {
 			return REQPARSE_FALLBACK;
 		}
