@@ -39,7 +39,7 @@
 
 #define EXPLAIN_MAX_FEATURES 256
 #define EXPLAIN_EXACT_ROWS 16384
-#define EXPLAIN_CHUNK 256
+#define EXPLAIN_CHUNK 64
 /* The feature name the promotion level is explained under. */
 #define EXPLAIN_LEVEL_FEATURE "promotion_level"
 
@@ -54,7 +54,7 @@ struct explainer {
 	double *delta;             /* (M, H) per-feature first-layer parts for one reference row */
 	double *acc;               /* (H) running pre-activation */
 	float *rows, *out, *scratch; /* (EXPLAIN_CHUNK, H), (EXPLAIN_CHUNK, 2), forward scratch */
-	uint32_t *coal;            /* (EXPLAIN_CHUNK) coalition or step of each chunk row */
+	uint64_t *coal;            /* (EXPLAIN_CHUNK) coalition or walk step of each chunk row */
 	double *value;             /* (2^M, 2) coalition values, exact mode only */
 	size_t *order;             /* (M) sampling mode's feature order */
 	void *block;

@@ -58,7 +58,8 @@ enum error_code explainer_init(struct explainer *e, const struct mlp *mlp, const
 	char *p;
 
 	memset(e, 0, sizeof *e);
-	if (M < 1 || M > EXPLAIN_MAX_FEATURES || R < 1 || mlp_output_size(mlp) != 2)
+	if (M < 1 || M > EXPLAIN_MAX_FEATURES || R < 1 || R > SPEC_MAX_REFERENCE ||
+	    mlp_output_size(mlp) != 2)
 		return error_set(err, ERROR_INVALID, "explain",
 				 "explain: %zu features and %zu reference rows cannot be explained",
 				 M, R);
@@ -71,7 +72,7 @@ enum error_code explainer_init(struct explainer *e, const struct mlp *mlp, const
 	sizes[4] = C * H * sizeof(float);
 	sizes[5] = C * 2 * sizeof(float);
 	sizes[6] = mlp_scratch_floats(mlp, C) * sizeof(float);
-	sizes[7] = C * sizeof(uint32_t);
+	sizes[7] = C * sizeof(uint64_t);
 	sizes[8] = n_value * 2 * sizeof(double);
 	sizes[9] = M * sizeof(size_t);
 	for (i = 0; i < 10; i++)
@@ -143,7 +144,7 @@ static void add_part(struct explainer *e, size_t j, double sign)
 static void exact_values(struct explainer *e, const float *x)
 {
 	size_t n = (size_t)1 << e->M, r, k, fill, i;
-	uint32_t *mask = e->coal;
+	uint64_t *mask = e->coal;
 
 	memset(e->value, 0, n * 2 * sizeof(double));
 	for (r = 0; r < e->R; r++) {
@@ -154,7 +155,7 @@ static void exact_values(struct explainer *e, const float *x)
 				size_t bit = (size_t)__builtin_ctzll(k);
 				add_part(e, bit, ((k ^ (k >> 1)) >> bit) & 1 ? 1.0 : -1.0);
 			}
-			mask[fill] = (uint32_t)(k ^ (k >> 1));
+			mask[fill] = k ^ (k >> 1);
 			put_row(e, fill++);
 			if (fill == EXPLAIN_CHUNK || k + 1 == n) {
 				mlp_forward_rest(e->mlp, e->rows, fill, e->scratch, e->out);
@@ -214,55 +215,110 @@ static uint64_t row_seed(const float *x, size_t d)
 	return h;
 }
 
-/* Walk reference row r's order, chunk by chunk: phi[order[k]] += f(step k) - f(step k-1). */
-static void sample_walk(struct explainer *e, size_t r, double *phi, double weight)
-{
-	size_t k = 0, i;
-	double prev[2] = {e->ref_out[2 * r], e->ref_out[2 * r + 1]};
+/*
+ * The rows of the sampled walks wait in e->rows until a chunk is full; coal
+ * says which feature each row adds (bits 0-15), for which reference row
+ * (16-31), whether it is its walk's first step (whose predecessor is the
+ * reference row itself) and, for the next-to-last step, the last feature + 1
+ * (bits 32-47): every walk ends at x itself, whose output fx is computed once.
+ */
+#define WALK_FIRST (1ull << 63)
 
-	start_walk(e, r);
-	while (k < e->M) {
-		size_t fill = 0;
-		for (; k < e->M && fill < EXPLAIN_CHUNK; k++) {
-			add_part(e, e->order[k], 1.0);
-			e->coal[fill] = (uint32_t)e->order[k];
-			put_row(e, fill++);
+static void flush_walks(struct explainer *e, size_t fill, double *phi, double prev[2],
+			const float fx[2])
+{
+	double weight = 1.0 / (double)e->R;
+	size_t i;
+
+	mlp_forward_rest(e->mlp, e->rows, fill, e->scratch, e->out);
+	for (i = 0; i < fill; i++) {
+		uint64_t c = e->coal[i];
+		size_t j = c & 0xffff, r = (c >> 16) & 0xffff, last = (c >> 32) & 0xffff;
+		if (c & WALK_FIRST) {
+			prev[0] = e->ref_out[2 * r];
+			prev[1] = e->ref_out[2 * r + 1];
 		}
-		mlp_forward_rest(e->mlp, e->rows, fill, e->scratch, e->out);
-		for (i = 0; i < fill; i++) {
-			phi[2 * e->coal[i]] += weight * (e->out[2 * i] - prev[0]);
-			phi[2 * e->coal[i] + 1] += weight * (e->out[2 * i + 1] - prev[1]);
-			prev[0] = e->out[2 * i];
-			prev[1] = e->out[2 * i + 1];
+		phi[2 * j] += weight * (e->out[2 * i] - prev[0]);
+		phi[2 * j + 1] += weight * (e->out[2 * i + 1] - prev[1]);
+		prev[0] = e->out[2 * i];
+		prev[1] = e->out[2 * i + 1];
+		if (last) {
+			phi[2 * (last - 1)] += weight * (fx[0] - prev[0]);
+			phi[2 * (last - 1) + 1] += weight * (fx[1] - prev[1]);
 		}
+	}
+}
+
+/* The network's output on x itself, through the same path as the walks' rows. */
+static void own_output(struct explainer *e, const float *x, float fx[2])
+{
+	const struct mlp_layer *L = &e->mlp->layer[0];
+	size_t c, o;
+
+	for (o = 0; o < e->H; o++)
+		e->acc[o] = L->b[o];
+	for (c = 0; c < e->d; c++)
+		if (x[c] != 0)
+			for (o = 0; o < e->H; o++)
+				e->acc[o] += (double)x[c] * L->wt[c * e->H + o];
+	put_row(e, 0);
+	mlp_forward_rest(e->mlp, e->rows, 1, e->scratch, fx);
+}
+
+/* The next feature order: random for even reference rows, the previous one reversed for odd. */
+static void next_order(struct explainer *e, size_t r, uint64_t *seed)
+{
+	size_t j, M = e->M;
+
+	if (r % 2 == 0) {
+		for (j = 0; j < M; j++)
+			e->order[j] = j;
+		for (j = M - 1; j > 0; j--) {
+			size_t t = (size_t)(mix(seed) % (j + 1)), v = e->order[j];
+			e->order[j] = e->order[t];
+			e->order[t] = v;
+		}
+		return;
+	}
+	for (j = 0; j < M / 2; j++) {
+		size_t v = e->order[j];
+		e->order[j] = e->order[M - 1 - j];
+		e->order[M - 1 - j] = v;
 	}
 }
 
 static void sampled_shapley(struct explainer *e, const float *x, double *phi)
 {
 	uint64_t seed = row_seed(x, e->d);
-	size_t r, j, M = e->M;
+	double prev[2] = {0, 0}, weight = 1.0 / (double)e->R;
+	size_t r, k, fill = 0, M = e->M;
+	float fx[2];
 
 	memset(phi, 0, M * 2 * sizeof(double));
+	own_output(e, x, fx);
 	for (r = 0; r < e->R; r++) {
-		if (r % 2 == 0) {
-			for (j = 0; j < M; j++)
-				e->order[j] = j;
-			for (j = M - 1; j > 0; j--) {
-				size_t t = (size_t)(mix(&seed) % (j + 1)), v = e->order[j];
-				e->order[j] = e->order[t];
-				e->order[t] = v;
-			}
-		} else {
-			for (j = 0; j < M / 2; j++) {
-				size_t v = e->order[j];
-				e->order[j] = e->order[M - 1 - j];
-				e->order[M - 1 - j] = v;
-			}
+		next_order(e, r, &seed);
+		if (M == 1) { /* the walk is one step, from r to x */
+			phi[0] += weight * (fx[0] - e->ref_out[2 * r]);
+			phi[1] += weight * (fx[1] - e->ref_out[2 * r + 1]);
+			continue;
 		}
 		feature_parts(e, x, e->ref + r * e->d);
-		sample_walk(e, r, phi, 1.0 / (double)e->R);
+		start_walk(e, r);
+		for (k = 0; k + 1 < M; k++) {
+			add_part(e, e->order[k], 1.0);
+			e->coal[fill] = (uint64_t)e->order[k] | (uint64_t)r << 16 |
+					(k + 2 == M ? (uint64_t)(e->order[k + 1] + 1) << 32 : 0) |
+					(k ? 0 : WALK_FIRST);
+			put_row(e, fill++);
+			if (fill == EXPLAIN_CHUNK) {
+				flush_walks(e, fill, phi, prev, fx);
+				fill = 0;
+			}
+		}
 	}
+	if (fill)
+		flush_walks(e, fill, phi, prev, fx);
 }
 
 void explainer_row(struct explainer *e, const float *x, double *phi)

@@ -273,10 +273,15 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
 	relu(pre, B * m->layer[0].out);
 	for (l = 1; l < m->n_layers; l++) {
 		const struct mlp_layer *L = &m->layer[l];
-		float *out = l + 1 == m->n_layers ? y : scratch + (l & 1) * B * max_hidden(m);
-		layer_blas(L, in, B, out);
-		if (l + 1 < m->n_layers)
-			relu(out, B * L->out);
+		int last = l + 1 == m->n_layers;
+		float *out = last ? y : scratch + (l & 1) * B * max_hidden(m);
+		if (B <= MLP_SMALL_ROWS) {
+			layer_small(L, in, B, !last, out);
+		} else {
+			layer_blas(L, in, B, out);
+			if (!last)
+				relu(out, B * L->out);
+		}
 		in = out;
 	}
 }
