@@ -287,10 +287,14 @@ static void next_order(struct explainer *e, size_t r, uint64_t *seed)
 	}
 }
 
+/*
+ * Sampling happens when R * 2^M > EXPLAIN_EXACT_ROWS with R <= SPEC_MAX_REFERENCE,
+ * so M >= 7: every walk has a next-to-last step.
+ */
 static void sampled_shapley(struct explainer *e, const float *x, double *phi)
 {
 	uint64_t seed = row_seed(x, e->d);
-	double prev[2] = {0, 0}, weight = 1.0 / (double)e->R;
+	double prev[2] = {0, 0};
 	size_t r, k, fill = 0, M = e->M;
 	float fx[2];
 
@@ -298,11 +302,6 @@ static void sampled_shapley(struct explainer *e, const float *x, double *phi)
 	own_output(e, x, fx);
 	for (r = 0; r < e->R; r++) {
 		next_order(e, r, &seed);
-		if (M == 1) { /* the walk is one step, from r to x */
-			phi[0] += weight * (fx[0] - e->ref_out[2 * r]);
-			phi[1] += weight * (fx[1] - e->ref_out[2 * r + 1]);
-			continue;
-		}
 		feature_parts(e, x, e->ref + r * e->d);
 		start_walk(e, r);
 		for (k = 0; k + 1 < M; k++) {
