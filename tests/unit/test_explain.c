@@ -202,6 +202,51 @@ static void test_complete(void **state)
 }
 
 /*
+ * Sampling estimates the exact values: every column its own feature (M =
+ * 13), one reference row (exact: 2^13 sets) against 256 copies of it
+ * (sampled: 256 walks); the estimates land near the exact values.
+ */
+static void test_sampled_estimates_exact(void **state)
+{
+	char *text = with_reference(TEST_SPEC, 1, 21);
+	struct model *m = test_model(text, 4, 1.0f, NULL);
+	float *copies = malloc(256 * WIDTH * sizeof(float)), x[WIDTH];
+	uint16_t col[WIDTH];
+	struct explainer exact, sampled;
+	struct error err;
+	double a[2 * WIDTH], b[2 * WIDTH], worst = 0, scale = 0;
+	uint64_t seed = 5;
+	size_t i, j;
+
+	(void)state;
+	for (j = 0; j < WIDTH; j++)
+		col[j] = (uint16_t)j;
+	for (i = 0; i < 256; i++)
+		memcpy(copies + i * WIDTH, m->spec.reference, WIDTH * sizeof(float));
+	error_init(&err);
+	assert_int_equal(explainer_init(&exact, &m->mlp, col, WIDTH, m->spec.reference, 1, &err), ERROR_OK);
+	assert_int_equal(explainer_init(&sampled, &m->mlp, col, WIDTH, copies, 256, &err), ERROR_OK);
+	assert_true(explainer_exact(&exact) && !explainer_exact(&sampled));
+	for (i = 0; i < 50; i++) {
+		random_row(&seed, x);
+		x[10 + test_rand(&seed) % 3] = 1;
+		explainer_row(&exact, x, a);
+		explainer_row(&sampled, x, b);
+		for (j = 0; j < 2 * WIDTH; j++) {
+			worst = fmax(worst, fabs(a[j] - b[j]));
+			scale = fmax(scale, fabs(a[j]));
+		}
+	}
+	print_message("# sampled vs exact: largest difference %.3g, largest value %.3g\n", worst, scale);
+	assert_true(worst < 0.1 * scale);
+	explainer_done(&exact);
+	explainer_done(&sampled);
+	model_unref(m);
+	free(copies);
+	free(text);
+}
+
+/*
  * A hand-built network over inputs a, b (identical weights), c (all weights
  * zero: ignored) and a level block: a's and b's shares are equal when the
  * item and every reference row have a = b, and c's is 0.
@@ -255,6 +300,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_reference),
 		cmocka_unit_test(test_complete),
+		cmocka_unit_test(test_sampled_estimates_exact),
 		cmocka_unit_test(test_symmetry_dummy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
