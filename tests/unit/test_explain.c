@@ -303,5 +303,6 @@ int main(void)
 		cmocka_unit_test(test_sampled_estimates_exact),
 		cmocka_unit_test(test_symmetry_dummy),
 	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
