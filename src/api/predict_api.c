@@ -16,6 +16,9 @@
 /* What a reply costs at most per item (besides its id) and per listed level, for the memory limit. */
 #define REPLY_ITEM_BYTES 256
 #define REPLY_LEVEL_BYTES 128
+/* and, with explain, per explanation and per contribution */
+#define REPLY_EXPLAIN_BYTES 192
+#define REPLY_CONTRIBUTION_BYTES 192
 #define MIB (1024.0 * 1024.0)
 
 void predict_outcome_done(struct predict_outcome *o)
@@ -178,13 +181,16 @@ static bool too_many_explained(const struct predict_limits *lim, bool explain, s
 /*
  * What n items of model m would cost beyond the body: the reply and the
  * encoding work (n rows of the model's width, zeroed and scanned, a tile at
- * a time).  Refused before any work when over the limit.
+ * a time), and explanations when asked.  Refused before any work when over
+ * the limit.
  */
-static enum error_code check_memory(const struct model *m, size_t n, bool include_levels,
+static enum error_code check_memory(const struct model *m, size_t n, bool include_levels, bool explain,
 				    size_t max_memory, struct error *err)
 {
+	double features = (double)(m->spec.n_numeric + m->spec.n_categorical + 1); /* at most */
 	double per_item = REPLY_ITEM_BYTES + (double)m->spec.input_size * sizeof(float) +
-			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0);
+			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0) +
+			  (explain ? REPLY_EXPLAIN_BYTES + features * REPLY_CONTRIBUTION_BYTES : 0.0);
 	double bytes = (double)n * per_item;
 
 	if (max_memory && bytes > (double)max_memory)
@@ -340,7 +346,7 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	}
 	rc = objective_for(m, in.objective_name, &objective, err);
 	if (!rc)
-		rc = check_memory(m, in.n, in.include_levels, lim->max_memory, err);
+		rc = check_memory(m, in.n, in.include_levels, in.explain, lim->max_memory, err);
 	if (rc)
 		goto out;
 	values = calloc(encoder_n_inputs(m->enc) + 1, sizeof *values);
@@ -650,7 +656,8 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	     !spec_objective_parse(objective_name, &objective)))
 		goto out;
 	if ((objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) ||
-	    check_memory(m, rp->n_items, rp->include_levels, lim->max_memory, &err) != ERROR_OK ||
+	    check_memory(m, rp->n_items, rp->include_levels, rp->explain, lim->max_memory, &err) !=
+		    ERROR_OK ||
 	    !fast_arrays(sc, m, encoder_n_inputs(m->enc), &a) ||
 	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err) ||
 	    (rp->explain && predict_reply_explain(&r, &err)))

@@ -371,6 +371,25 @@ static void test_memory_limit_refuses_before_the_work(void **state)
 	assert_non_null(strstr(err.message, "50 items of model test"));
 	assert_int_equal(reply.len, 0);
 	predict_outcome_done(&o);
+	/* 5 items fit, but not with their explanations */
+	strbuf_reset(&body);
+	strbuf_puts(&body, "{\"items\": [");
+	for (i = 0; i < 5; i++)
+		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
+	strbuf_puts(&body, "]}");
+	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
+			 ERROR_OK);
+	predict_outcome_done(&o);
+	strbuf_reset(&reply);
+	strbuf_reset(&body);
+	strbuf_puts(&body, "{\"explain\": true, \"items\": [");
+	for (i = 0; i < 5; i++)
+		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
+	strbuf_puts(&body, "]}");
+	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
+			 ERROR_TOO_LARGE);
+	assert_string_equal(err.field, "items");
+	predict_outcome_done(&o);
 	strbuf_done(&reply);
 	strbuf_done(&body);
 }
