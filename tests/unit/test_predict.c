@@ -349,6 +349,17 @@ static void test_a_non_finite_output_names_its_item(void **state)
 	model_unref(m);
 }
 
+/* head, then "items": n items of weight 1, closed. */
+static void weight_items(struct strbuf *b, const char *head, int n)
+{
+	int i;
+	strbuf_puts(b, head);
+	strbuf_puts(b, "\"items\": [");
+	for (i = 0; i < n; i++)
+		strbuf_printf(b, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
+	strbuf_puts(b, "]}");
+}
+
 /* A request whose reply and encoding would pass the memory limit is refused before any work. */
 static void test_memory_limit_refuses_before_the_work(void **state)
 {
@@ -356,13 +367,9 @@ static void test_memory_limit_refuses_before_the_work(void **state)
 	struct strbuf body, reply;
 	struct predict_outcome o;
 	struct error err;
-	int i;
 	(void)state;
 	strbuf_init(&body);
-	strbuf_puts(&body, "{\"items\": [");
-	for (i = 0; i < 50; i++)
-		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
-	strbuf_puts(&body, "]}");
+	weight_items(&body, "{", 50);
 	strbuf_init(&reply);
 	error_init(&err);
 	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
@@ -373,19 +380,13 @@ static void test_memory_limit_refuses_before_the_work(void **state)
 	predict_outcome_done(&o);
 	/* 5 items fit, but not with their explanations */
 	strbuf_reset(&body);
-	strbuf_puts(&body, "{\"items\": [");
-	for (i = 0; i < 5; i++)
-		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
-	strbuf_puts(&body, "]}");
+	weight_items(&body, "{", 5);
 	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
 			 ERROR_OK);
 	predict_outcome_done(&o);
 	strbuf_reset(&reply);
 	strbuf_reset(&body);
-	strbuf_puts(&body, "{\"explain\": true, \"items\": [");
-	for (i = 0; i < 5; i++)
-		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
-	strbuf_puts(&body, "]}");
+	weight_items(&body, "{\"explain\": true, ", 5);
 	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
 			 ERROR_TOO_LARGE);
 	assert_string_equal(err.field, "items");
@@ -452,10 +453,7 @@ static void test_explain_request(void **state)
 	{
 		struct strbuf b;
 		strbuf_init(&b);
-		strbuf_puts(&b, "{\"explain\": true, \"items\": [");
-		for (i = 0; i < 51; i++) /* limits.max_explain_items is 50 */
-			strbuf_puts(&b, i ? ", {\"features\": {\"weight\": 1}}" : "{\"features\": {\"weight\": 1}}");
-		strbuf_puts(&b, "]}");
+		weight_items(&b, "{\"explain\": true, ", 51); /* limits.max_explain_items is 50 */
 		run_err(b.data, ERROR_TOO_LARGE, "explain", "50 explained items");
 		strbuf_done(&b);
 	}
