@@ -4,6 +4,10 @@
  * batches of 1, 16, 256 and 4096 items x 4 levels, for the serving path
  * (mlp_forward_levels), the plain forward (one cblas_sgemm per layer over
  * the expanded rows) and the naive reference loop, measured in the same run.
+ * Then explanations (explain.h): microseconds per explained item for the
+ * OJ model's 18 features (16 numeric inputs, regular_price read raw and
+ * through log; brand, 11 slots; store, 82; 4 levels) against 32 reference
+ * rows, the trainer's count.
  *
  * usage: bench_engine [SECONDS_PER_CASE]
  */
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/explain.h"
 #include "shelfcast/mlp.h"
 #include "shelfcast/util.h"
 
@@ -56,6 +61,55 @@ static double time_it(forward_fn f, const struct mlp *m, const float *x, size_t 
 		t = util_now_s() - t0;
 	} while (t < budget);
 	return t / (double)calls;
+}
+
+/* A random encoded row of the OJ layout, at a random level. */
+static void oj_row(float *r)
+{
+	size_t j;
+	memset(r, 0, 113 * sizeof(float));
+	for (j = 0; j < 16; j++)
+		r[j] = uniform(-2, 2);
+	r[16 + (size_t)uniform(0, 10.99f)] = 1;
+	r[27 + (size_t)uniform(0, 81.99f)] = 1;
+	r[109 + (size_t)uniform(0, 3.99f)] = 1;
+}
+
+/* Microseconds per explained item, over `items` random items. */
+static void bench_explain(const struct mlp *m, double budget)
+{
+	enum { ITEMS = 256, REF = 32 };
+	static uint16_t col[113];
+	float *ref = malloc(REF * 113 * sizeof(float)), *x = malloc(ITEMS * 113 * sizeof(float));
+	double phi[2 * 18], t0, t;
+	size_t i, n = 0;
+	struct explainer e;
+	struct error err;
+
+	for (i = 0; i < 113; i++) /* numeric 0-15 (13: log regular_price, feature 0), brand, store, level */
+		col[i] = (uint16_t)(i < 16 ? (i == 13 ? 0 : i < 13 ? i : i - 1)
+				   : i < 27 ? 15 : i < 109 ? 16 : 17);
+	for (i = 0; i < REF; i++)
+		oj_row(ref + i * 113);
+	for (i = 0; i < ITEMS; i++)
+		oj_row(x + i * 113);
+	error_init(&err);
+	if (explainer_init(&e, m, col, 18, ref, REF, &err) != ERROR_OK) {
+		fprintf(stderr, "explainer: %s\n", err.message);
+		exit(1);
+	}
+	t0 = util_now_s();
+	do {
+		for (i = 0; i < ITEMS; i++)
+			explainer_row(&e, x + i * 113, phi);
+		n += ITEMS;
+		t = util_now_s() - t0;
+	} while (t < budget);
+	printf("\nexplain: %.1f us per item (M = 18 features, %d reference rows, %s), goal <= 100\n",
+	       t / (double)n * 1e6, REF, explainer_exact(&e) ? "exact" : "sampled");
+	explainer_done(&e);
+	free(ref);
+	free(x);
 }
 
 int main(int argc, char **argv)
@@ -126,6 +180,7 @@ int main(int argc, char **argv)
 	       "reference loop. GFLOP/s counts the dense work of the expanded rows (the serving path\n"
 	       "skips zero inputs and computes the first layer once per item, so it does less).\n");
 	printf("goals: >= 5,000,000 il/s at 4096 items; batch 1 within 2x of the naive loop's latency.\n");
+	bench_explain(&m, budget);
 	for (l = 0; l < 3; l++) {
 		free(w[l]);
 		free(b[l]);

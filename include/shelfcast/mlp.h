@@ -71,6 +71,14 @@ void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, 
  * the network's output.  mlp_forward is this with two ping-pong buffers.
  */
 void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *const *act);
+/*
+ * The network after its first layer's affine map: pre (B, O of layer 0)
+ * holds first-layer pre-activations (bias included) and is overwritten by
+ * their ReLU; the other layers run as in mlp_forward.  For callers that
+ * build first-layer pre-activations themselves, as sums of per-input parts
+ * (explain.h).  scratch: mlp_scratch_floats(m, B); y: (B, O_last).
+ */
+void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y);
 /* Reference: textbook loops in double accumulation, no BLAS. */
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
 

@@ -2,7 +2,7 @@
  * predict_api — the /v1/predict wire format: a request body in, a reply
  * body out, through batch scoring (predict.h).
  *
- *   {"model": "...", "objective": "...", "include_levels": bool,
+ *   {"model": "...", "objective": "...", "include_levels": bool, "explain": bool,
  *    "items": [{"id": ..., "features": {...}, "promotion_level": int}, ...]}
  *
  * Two parsers read the body.  jansson is the reference
@@ -44,6 +44,7 @@ void predict_outcome_done(struct predict_outcome *o);
 struct predict_limits {
 	size_t max_items;   /* items per request, at least 1; the parsers stop at the one past it */
 	size_t max_memory;  /* bytes a request's reply and encoding may take (0: no limit) */
+	size_t max_explain_items; /* items per request with "explain": true (0: no limit) */
 };
 
 /*
@@ -62,7 +63,8 @@ void predict_api_scratch_free(struct predict_api_scratch *s);
  * (malformed JSON, with the byte offset), ERROR_INVALID (valid JSON
  * breaking the contract, with the field; also an item whose output is not
  * a finite number), ERROR_TOO_LARGE (more items than lim->max_items, found
- * before the body is parsed, or more memory than lim->max_memory, found
+ * before the body is parsed, more items than lim->max_explain_items with
+ * "explain": true, or more memory than lim->max_memory, found
  * before any item is encoded), ERROR_NOT_FOUND (unknown model),
  * ERROR_UNAVAILABLE (no model loaded), ERROR_NOMEM.  Items are encoded and
  * scored a tile at a time (predict_reply.h).  sc may be NULL: then only

@@ -8,6 +8,7 @@
  *    "predictions": [{"id"?, "promotion_level", "predicted_sales",
  *                     "exposure_probability", "recommended_promotion_level",
  *                     "unknown"?: [feature, ...],
+ *                     "explanation"?: {...} (explain_reply.h),
  *                     "levels"?: [{"level", "predicted_sales", "exposure_probability",
  *                                  "expected_<objective>"}, ...]}, ...]}
  *
@@ -48,6 +49,7 @@ struct predict_reply {
 	size_t tile, fill, written;   /* items per tile, in the current tile, written before it */
 	uint32_t *unknown_counts;     /* (n_categorical) unknown values per feature: new, NULL until one */
 	void *own;                    /* what begin allocated (mem NULL), freed by done */
+	struct explain_model *explain; /* set by predict_reply_explain: every prediction explained */
 };
 
 /* Bytes predict_reply_begin needs for model m when the caller provides them. */
@@ -61,6 +63,13 @@ size_t predict_reply_bytes(const struct model *m);
 enum error_code predict_reply_begin(struct predict_reply *r, const struct model *m,
 				    enum spec_objective objective, bool include_levels,
 				    struct strbuf *out, void *mem, struct error *err);
+
+/*
+ * Explain every prediction of this reply (an "explanation" member, written
+ * by explain_reply.h).  Right after begin.  ERROR_INVALID naming "explain"
+ * when the model has no reference rows, ERROR_NOMEM.
+ */
+enum error_code predict_reply_explain(struct predict_reply *r, struct error *err);
 
 /* The slot of r->batch the next item is encoded into. */
 static inline size_t predict_reply_slot(const struct predict_reply *r)

@@ -2,7 +2,7 @@
  * reqparse — a strict, allocation-light parser for the one hot JSON shape:
  * the /v1/predict request.
  *
- *   {"model": "...", "objective": "...", "include_levels": bool,
+ *   {"model": "...", "objective": "...", "include_levels": bool, "explain": bool,
  *    "items": [{"id": "..."|int|null, "features": {"k": number|string|null, ...},
  *               "promotion_level": int|null}, ...]}
  *
@@ -73,6 +73,7 @@ struct reqparse {
 	struct reqparse_value model;      /* NONE or STRING */
 	struct reqparse_value objective;  /* NONE or STRING */
 	bool include_levels;
+	bool explain;
 	struct reqparse_item *items;
 	size_t n_items, cap_items;
 	struct reqparse_feature *features;

@@ -40,6 +40,7 @@ struct server_config {
 	unsigned threads;              /* worker threads; 0: one per core */
 	size_t max_body;               /* bytes */
 	size_t max_items;              /* items per /v1/predict, at least 1 */
+	size_t max_explain_items;      /* items per request with "explain": true (0: no limit) */
 	size_t max_request_memory;     /* bytes a request's reply and encoding may take (0: no limit) */
 	size_t body_budget;            /* bytes of request bodies held at once, all connections (0: no limit) */
 	unsigned per_ip_limit;         /* open connections per client address (0: no limit) */

@@ -17,7 +17,8 @@
  *    "id_column": "sku",                        (optional)
  *    "architecture": {"input_size": 113, "hidden": [64, 32], "activation": "relu",
  *                     "heads": [{"name": "sales", "kind": "linear", "output": 0},
- *                               {"name": "exposure", "kind": "logit", "output": 1}]}}
+ *                               {"name": "exposure", "kind": "logit", "output": 1}]},
+ *    "reference": [[0.1, -0.3, ...], ...]}      (optional)
  *
  * A numeric input reads the feature `name` and may transform it first:
  * "log" takes log(x) (x <= 0 counts as missing for that input).  One
@@ -29,6 +30,11 @@
  *   [per categorical: one slot per vocabulary entry, then its unknown slot]
  *   [promotion level one-hot, in spec level order]
  * so input_size = n_numeric + sum(|vocabulary| + 1) + n_levels.
+ *
+ * "reference" holds encoded rows (input_size values each, level slots
+ * included, every value finite; 1 to SPEC_MAX_REFERENCE rows): the
+ * reference distribution explanations are measured against (explain.h).
+ * The trainer stores rows sampled from the training part.
  *
  * Levels are listed in strictly increasing level number; "lower level" in
  * tie-breaking means earlier in this list.
@@ -51,6 +57,7 @@
 #define SPEC_MAX_VOCABULARY 1000000
 #define SPEC_MAX_WIDTH 65536
 #define SPEC_NAME_MAX 128
+#define SPEC_MAX_REFERENCE 256
 
 enum spec_transform { SPEC_TRANSFORM_NONE, SPEC_TRANSFORM_LOG1P };
 enum spec_objective { SPEC_OBJECTIVE_REVENUE, SPEC_OBJECTIVE_UNITS, SPEC_OBJECTIVE_PROFIT };
@@ -102,6 +109,9 @@ struct spec {
 	size_t input_size;
 	size_t hidden[SPEC_MAX_HIDDEN];
 	size_t n_hidden;
+
+	float *reference;   /* (n_reference, input_size) encoded rows, or NULL */
+	size_t n_reference;
 };
 
 /* Parse and validate; errors name the offending field ("inputs.numeric[2].std"). */
@@ -115,6 +125,19 @@ void spec_done(struct spec *spec);
 json_t *spec_to_json(const struct spec *spec);
 /* Serialize to a compact string (new, free it). */
 char *spec_to_string(const struct spec *spec);
+
+/*
+ * The optional "reference" member of root into spec->reference (after
+ * input_size is known): an array of 1..SPEC_MAX_REFERENCE rows of
+ * input_size finite numbers; errors name "reference[i]" or
+ * "reference[i][j]".  spec_reference_put adds it to a serialized spec when
+ * there is one; nonzero on allocation failure.
+ */
+enum error_code spec_parse_reference(const json_t *root, struct spec *spec, struct error *err);
+int spec_reference_put(json_t *root, const struct spec *spec);
+/* Copy n rows of input_size floats in as the reference (replacing any). */
+enum error_code spec_set_reference(struct spec *spec, const float *rows, size_t n,
+				   struct error *err);
 
 /* The input size the layout implies. */
 size_t spec_expected_input_size(const struct spec *spec);

@@ -16,6 +16,9 @@
 /* What a reply costs at most per item (besides its id) and per listed level, for the memory limit. */
 #define REPLY_ITEM_BYTES 256
 #define REPLY_LEVEL_BYTES 128
+/* and, with explain, per explanation and per contribution */
+#define REPLY_EXPLAIN_BYTES 192
+#define REPLY_CONTRIBUTION_BYTES 192
 #define MIB (1024.0 * 1024.0)
 
 void predict_outcome_done(struct predict_outcome *o)
@@ -170,18 +173,26 @@ static enum error_code too_many_items(size_t max_items, struct error *err)
 			 "items: more than the limit of %zu items per request", max_items);
 }
 
+static bool too_many_explained(const struct predict_limits *lim, bool explain, size_t n)
+{
+	return explain && lim->max_explain_items && n > lim->max_explain_items;
+}
+
 /*
  * What n items of model m would cost beyond the body: the reply (a fixed
- * part, every categorical feature's name when all are unknown, and the
- * levels when listed) and the encoding work (n rows of the model's width,
- * zeroed and scanned, a tile at a time).  Refused before any work when over
+ * part, every categorical feature's name when all are unknown, the levels
+ * when listed, explanations when asked) and the encoding work (n rows of the
+ * model's width, zeroed and scanned, a tile at a time).  Refused before any
+ * work when over
  * the limit.
  */
-static enum error_code check_memory(const struct model *m, size_t n, bool include_levels,
+static enum error_code check_memory(const struct model *m, size_t n, bool include_levels, bool explain,
 				    size_t max_memory, struct error *err)
 {
+	double features = (double)(m->spec.n_numeric + m->spec.n_categorical + 1); /* at most */
 	double per_item = REPLY_ITEM_BYTES + (double)m->spec.input_size * sizeof(float) +
-			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0);
+			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0) +
+			  (explain ? REPLY_EXPLAIN_BYTES + features * REPLY_CONTRIBUTION_BYTES : 0.0);
 	double bytes;
 	size_t c;
 
@@ -199,7 +210,7 @@ static enum error_code check_memory(const struct model *m, size_t n, bool includ
 /* The request's top-level fields (the jansson path). */
 struct request_in {
 	const char *model_name, *objective_name;
-	bool include_levels;
+	bool include_levels, explain;
 	json_t *items;
 	size_t n;
 };
@@ -207,7 +218,8 @@ struct request_in {
 static enum error_code read_request(json_t *root, size_t max_items, struct request_in *in,
 				    struct error *err)
 {
-	static const char *const top_keys[] = {"model", "objective", "include_levels", "items", NULL};
+	static const char *const top_keys[] = {"model", "objective", "include_levels", "items",
+					       "explain", NULL};
 	enum error_code rc;
 
 	memset(in, 0, sizeof *in);
@@ -218,6 +230,8 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 		rc = jsonutil_get_string(root, "objective", "", false, &in->objective_name, err);
 	if (!rc)
 		rc = jsonutil_get_bool(root, "include_levels", "", false, &in->include_levels, err);
+	if (!rc)
+		rc = jsonutil_get_bool(root, "explain", "", false, &in->explain, err);
 	if (!rc)
 		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
 	if (rc)
@@ -325,6 +339,10 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	if (!root)
 		return json_syntax_error(&jerr, err);
 	rc = read_request(root, lim->max_items, &in, err);
+	if (!rc && too_many_explained(lim, in.explain, in.n))
+		rc = error_set(err, ERROR_TOO_LARGE, "explain",
+			       "explain: more than the limit of %zu explained items per request",
+			       lim->max_explain_items);
 	if (rc)
 		goto out;
 	m = resolve(ctx, in.model_name, err);
@@ -334,7 +352,7 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	}
 	rc = objective_for(m, in.objective_name, &objective, err);
 	if (!rc)
-		rc = check_memory(m, in.n, in.include_levels, lim->max_memory, err);
+		rc = check_memory(m, in.n, in.include_levels, in.explain, lim->max_memory, err);
 	if (rc)
 		goto out;
 	values = calloc(encoder_n_inputs(m->enc) + 1, sizeof *values);
@@ -343,6 +361,8 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		goto out;
 	}
 	rc = predict_reply_begin(&r, m, objective, in.include_levels, reply, NULL, err);
+	if (!rc && in.explain)
+		rc = predict_reply_explain(&r, err);
 	for (i = 0; !rc && i < in.n; i++)
 		rc = jansson_item(m, json_array_get(in.items, i), i, values, &r, err);
 	if (!rc)
@@ -446,7 +466,7 @@ static void scratch_trim(struct predict_api_scratch *s)
 	} else {
 		s->rp.n_items = s->rp.n_features = 0;
 		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
-		s->rp.include_levels = false;
+		s->rp.include_levels = s->rp.explain = false;
 	}
 }
 
@@ -627,7 +647,8 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 
 	error_init(&err);
 	rp->max_items = lim->max_items;
-	if (reqparse_parse(rp, body, len) != REQPARSE_OK)
+	if (reqparse_parse(rp, body, len) != REQPARSE_OK ||
+	    too_many_explained(lim, rp->explain, rp->n_items))
 		goto out;
 	if (rp->model.kind == REQPARSE_STRING && !tape_string(&rp->model, name, sizeof name))
 		goto out;
@@ -641,9 +662,11 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	     !spec_objective_parse(objective_name, &objective)))
 		goto out;
 	if ((objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) ||
-	    check_memory(m, rp->n_items, rp->include_levels, lim->max_memory, &err) != ERROR_OK ||
+	    check_memory(m, rp->n_items, rp->include_levels, rp->explain, lim->max_memory, &err) !=
+		    ERROR_OK ||
 	    !fast_arrays(sc, m, encoder_n_inputs(m->enc), &a) ||
-	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err))
+	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err) ||
+	    (rp->explain && predict_reply_explain(&r, &err)))
 		goto out;
 	for (i = 0; i < rp->n_items; i++)
 		if (!fast_item(sc, m, i, &a, &r, &trust))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/explain_reply.h"
 #include "shelfcast/util.h"
 
 /* The tile's batch, then its ids. */
@@ -41,8 +42,25 @@ enum error_code predict_reply_begin(struct predict_reply *r, const struct model 
 	return ERROR_OK;
 }
 
+enum error_code predict_reply_explain(struct predict_reply *r, struct error *err)
+{
+	enum error_code rc;
+
+	if (!(r->explain = malloc(sizeof *r->explain)))
+		return error_nomem(err, "the explainer");
+	rc = explain_model_init(r->explain, r->m, err);
+	if (rc) {
+		free(r->explain);
+		r->explain = NULL;
+	}
+	return rc;
+}
+
 void predict_reply_done(struct predict_reply *r)
 {
+	if (r->explain)
+		explain_model_done(r->explain);
+	free(r->explain);
 	free(r->own);
 	free(r->unknown_counts);
 	memset(r, 0, sizeof *r);
@@ -123,6 +141,10 @@ static void write_prediction(struct predict_reply *r, size_t k)
 		write_unknown(sb, b, spec, k);
 	if (r->include_levels)
 		write_levels(sb, b, spec, k, spec_objective_name(r->objective));
+	if (r->explain) {
+		strbuf_puts(sb, ",\"explanation\":");
+		explain_reply_write(sb, r->explain, b->x + k * b->d, lv);
+	}
 	strbuf_putc(sb, '}');
 }
 

@@ -314,6 +314,20 @@ static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 	return eat(c, '}');
 }
 
+/* A top-level boolean seen once (its `bit` in *seen): true or false, else false. */
+static bool boolean(struct cursor *c, unsigned *seen, unsigned bit, bool *out)
+{
+	if (*seen & bit)
+		return false;
+	*seen |= bit;
+	skip_ws(c);
+	if (literal(c, "true", 4))
+		*out = true;
+	else if (!literal(c, "false", 5))
+		return false;
+	return true;
+}
+
 enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len)
 {
 	struct cursor c = {(const unsigned char *)body, (const unsigned char *)body + len};
@@ -355,13 +369,10 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 				return REQPARSE_FALLBACK;
 			seen |= bit;
 		} else if (key_is(k, n, "include_levels")) {
-			if (seen & 8)
+			if (!boolean(&c, &seen, 8, &r->include_levels))
 				return REQPARSE_FALLBACK;
-			seen |= 8;
-			skip_ws(&c);
-			if (literal(&c, "true", 4))
-				r->include_levels = true;
-			else if (!literal(&c, "false", 5))
+		} else if (key_is(k, n, "explain")) {
+			if (!boolean(&c, &seen, 16, &r->explain))
 				return REQPARSE_FALLBACK;
 		} else {
 			return REQPARSE_FALLBACK;

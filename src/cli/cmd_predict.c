@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include "cli.h"
+#include "shelfcast/explain.h"
 #include "shelfcast/predict.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/strbuf.h"
@@ -109,9 +110,46 @@ static enum error_code load_rows(const struct model *m, const char *data, struct
 	return rc;
 }
 
-/* One output row per table row, CHUNK rows at a time through the API's batch scoring. */
+/* --explain's header: both baselines, then sales_<feature> and exposure_<feature> per feature. */
+static void explain_header(FILE *out, const struct explain_model *x)
+{
+	size_t j;
+	char col[SPEC_NAME_MAX + 16];
+
+	fputs(",sales_baseline,exposure_baseline", out);
+	for (j = 0; j < 2 * x->M; j++) {
+		snprintf(col, sizeof col, "%s_%s", j % 2 ? "exposure" : "sales", x->name[j / 2]);
+		fputc(',', out);
+		csv_field(out, col);
+	}
+}
+
+/* --explain's columns of item k of batch b, at level index lv. */
+static void explain_columns(FILE *out, struct explain_model *x, const struct predict_batch *b,
+			    size_t k, int lv)
+{
+	double sales[EXPLAIN_MAX_FEATURES], exposure[EXPLAIN_MAX_FEATURES];
+	size_t j;
+
+	explain_model_item(x, b->x + k * b->d, lv, sales, exposure);
+	fputc(',', out);
+	number(out, x->sales_baseline);
+	fputc(',', out);
+	number(out, x->exposure_baseline);
+	for (j = 0; j < x->M; j++) {
+		fputc(',', out);
+		number(out, sales[j]);
+		fputc(',', out);
+		number(out, exposure[j]);
+	}
+}
+
+/*
+ * One output row per table row, CHUNK rows at a time through the API's batch
+ * scoring; with x, the explanation columns too.
+ */
 static enum error_code score_rows(const struct model *m, const struct table *t, enum spec_objective objective,
-				  FILE *out, struct error *err)
+				  struct explain_model *x, FILE *out, struct error *err)
 {
 	int level_col = table_column(t, m->spec.promo_column),
 	    id_col = m->spec.id_column ? table_column(t, m->spec.id_column) : -1;
@@ -126,7 +164,10 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 	if (!map || !vals)
 		rc = error_nomem(err, "the rows");
 	csv_field(out, id_col >= 0 ? m->spec.id_column : "row");
-	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level\n");
+	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level");
+	if (x)
+		explain_header(out, x);
+	fputc('\n', out);
 	for (i = 0; !rc && i < t->n_rows; i += CHUNK) {
 		size_t B = t->n_rows - i < CHUNK ? t->n_rows - i : CHUNK;
 		rc = predict_batch_init(&batch, m, B, err);
@@ -150,7 +191,10 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 			number(out, batch.sales[r]);
 			fputc(',', out);
 			number(out, batch.exposure[r]);
-			fprintf(out, ",%lld\n", m->spec.levels[batch.recommended[k]].level);
+			fprintf(out, ",%lld", m->spec.levels[batch.recommended[k]].level);
+			if (x)
+				explain_columns(out, x, &batch, k, lv);
+			fputc('\n', out);
 		}
 		predict_batch_done(&batch);
 	}
@@ -163,6 +207,7 @@ int cmd_predict(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *model_ref = NULL, *data = NULL, *out_path = NULL,
 		   *objective_name = NULL;
+	bool explain = false;
 	const struct cli_option options[] = {
 		{"--model", NULL, CLI_STRING, &model_ref, NULL, "NAME[@VERSION]",
 		 "the model (default version: the active one)"},
@@ -170,6 +215,9 @@ int cmd_predict(int argc, char **argv)
 		{"--out", NULL, CLI_STRING, &out_path, NULL, "FILE.csv", "write here (default stdout)"},
 		{"--objective", NULL, CLI_STRING, &objective_name, NULL, "NAME",
 		 "revenue, units or profit (default: the model's)"},
+		{"--explain", NULL, CLI_FLAG, NULL, &explain, NULL,
+		 "add sales_baseline, exposure_baseline and each feature's contributions "
+		 "(sales_<feature>, exposure_<feature>), as \"explain\" does in the API"},
 		CLI_DB_OPTIONS(db_url, data_dir)};
 	const struct cli_command cmd = {
 		"predict",
@@ -177,12 +225,14 @@ int cmd_predict(int argc, char **argv)
 		"POST /v1/predict does. Writes the id column (or the row number), the level the numbers\n"
 		"are for (the row's promotion level when it has one, else the recommended one),\n"
 		"predicted_sales, exposure_probability and recommended_promotion_level.",
-		"shelfcast predict --model NAME[@VERSION] --data FILE.csv [--out FILE.csv]", options,
+		"shelfcast predict --model NAME[@VERSION] --data FILE.csv [--out FILE.csv] [--explain]",
+		options,
 		sizeof options / sizeof options[0], 0, 0};
 	char **args = NULL, name[MODEL_NAME_MAX + 2];
 	struct cli_db db = {0};
 	struct error err;
 	struct model *m = NULL;
+	struct explain_model x = {0};
 	struct table t = {0};
 	enum spec_objective objective;
 	PGconn *c = NULL;
@@ -221,9 +271,12 @@ int cmd_predict(int argc, char **argv)
 	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
 		error_set(&err, ERROR_INVALID, "objective", "profit needs a unit-cost feature; model %s has none",
 			  name);
+	if (!err.code && explain)
+		explain_model_init(&x, m, &err);
 	if (err.code || load_rows(m, data, &t, &err) != ERROR_OK ||
 	    (out_path && cli_out_open(&out_file, out_path, &err) != ERROR_OK) ||
-	    score_rows(m, &t, objective, out_path ? out_file.f : stdout, &err) != ERROR_OK) {
+	    score_rows(m, &t, objective, explain ? &x : NULL, out_path ? out_file.f : stdout, &err) !=
+		    ERROR_OK) {
 		code = cli_fail("predict", &err);
 		goto out;
 	}
@@ -237,6 +290,7 @@ int cmd_predict(int argc, char **argv)
 	code = 0;
 out:
 	cli_out_abort(&out_file);
+	explain_model_done(&x);
 	table_done(&t);
 	model_unref(m);
 	PQfinish(c);

@@ -58,7 +58,7 @@ static enum error_code check_external(const char *conninfo, struct error *err)
 struct serve_opts {
 	const char *db_url, *data_dir, *listen, *threads, *model, *max_body, *max_items, *max_memory,
 		*body_budget, *per_ip, *request_timeout, *conn_limit, *timeout, *admin_token,
-		*admin_token_file, *poll, *tls_cert, *tls_key, *drain;
+		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_explain;
 	bool tls_readable_key;
 };
 
@@ -76,6 +76,8 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		 "largest request body (default 1048576)"},
 		{"--max-items", "SHELFCAST_MAX_ITEMS", CLI_STRING, &o->max_items, NULL, "N",
 		 "most items per /v1/predict (default 10000)"},
+		{"--max-explain-items", "SHELFCAST_MAX_EXPLAIN_ITEMS", CLI_STRING, &o->max_explain, NULL,
+		 "N", "most items per request with \"explain\": true; 413 past it (default 1000)"},
 		{"--max-request-memory", "SHELFCAST_MAX_REQUEST_MEMORY", CLI_STRING, &o->max_memory, NULL,
 		 "BYTES", "most a request's reply and encoding may take, refused before the work (default 67108864)"},
 		{"--body-budget", "SHELFCAST_BODY_BUDGET", CLI_STRING, &o->body_budget, NULL, "BYTES",
@@ -116,7 +118,7 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = "1048576", .max_items = "10000",
 				 .max_memory = "67108864", .body_budget = "134217728", .per_ip = "1024",
 				 .request_timeout = "30", .conn_limit = "16384", .timeout = "10",
-				 .poll = "30", .drain = "30"};
+				 .poll = "30", .drain = "30", .max_explain = "1000"};
 	if (!cli_parse(&cmd, argc, argv, &args, &n, code))
 		return false;
 	free(args);
@@ -128,11 +130,12 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 			  double *drain_s)
 {
 	unsigned long long threads = 0, body, items, memory, budget, per_ip, deadline, limit, secs, poll,
-			   drain;
+			   drain, explain;
 
 	if ((o->threads && !cli_uint("--threads", o->threads, 1, 1024, &threads)) ||
 	    !cli_uint("--max-body", o->max_body, 64, 1ULL << 32, &body) ||
 	    !cli_uint("--max-items", o->max_items, 1, 10000000, &items) ||
+	    !cli_uint("--max-explain-items", o->max_explain, 1, 10000000, &explain) ||
 	    !cli_uint("--max-request-memory", o->max_memory, 1 << 20, 1ULL << 40, &memory) ||
 	    !cli_uint("--body-budget", o->body_budget, 0, 1ULL << 40, &budget) ||
 	    !cli_uint("--max-connections-per-ip", o->per_ip, 0, 1000000, &per_ip) ||
@@ -143,7 +146,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 	    !cli_uint("--drain", o->drain, 0, 3600, &drain))
 		return false;
 	*cfg = (struct server_config){.listen = o->listen, .threads = (unsigned)threads, .max_body = body,
-				      .max_items = items, .max_request_memory = memory, .body_budget = budget,
+				      .max_items = items, .max_explain_items = explain,
+				      .max_request_memory = memory, .body_budget = budget,
 				      .per_ip_limit = (unsigned)per_ip, .request_deadline = (unsigned)deadline,
 				      .connection_limit = (unsigned)limit, .connection_timeout = (unsigned)secs,
 				      .tls_cert = o->tls_cert, .tls_key = o->tls_key,

@@ -103,6 +103,7 @@ void spec_done(struct spec *spec)
 	free(spec->target_column);
 	free(spec->exposure_column);
 	free(spec->id_column);
+	free(spec->reference);
 	memset(spec, 0, sizeof *spec);
 }
 
@@ -459,7 +460,7 @@ static enum error_code parse_architecture(const json_t *root, struct spec *spec,
 			}
 		}
 	}
-	return ERROR_OK;
+	return spec_parse_reference(root, spec, err);
 }
 
 /* The untransformed numeric input called name, or -1. */
@@ -552,7 +553,7 @@ static enum error_code check_cross(struct spec *spec, struct error *err)
 enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *err)
 {
 	static const char *const keys[] = {"format", "inputs", "promotion", "target", "exposure",
-					   "architecture", "id_column", "name", NULL};
+					   "architecture", "id_column", "name", "reference", NULL};
 	const char *format = NULL;
 	enum error_code rc;
 
@@ -682,6 +683,7 @@ json_t *spec_to_json(const struct spec *spec)
 	if (spec->id_column)
 		put(root, "id_column", json_string(spec->id_column), &fail);
 	put(root, "architecture", arch, &fail);
+	fail |= spec_reference_put(root, spec);
 	if (fail) {
 		json_decref(root);
 		return NULL;

@@ -265,6 +265,39 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
 	}
 }
 
+/*
+ * Layers 1.. over `rows` rows of layer 0's activations `in`: the hidden ones
+ * take turns in bufs[l & 1], the last writes y.  Small batches through
+ * layer_small, others through BLAS.
+ */
+static void layers_after_first(const struct mlp *m, const float *in, size_t rows,
+			       float *const bufs[2], float *y)
+{
+	size_t l;
+
+	for (l = 1; l < m->n_layers; l++) {
+		const struct mlp_layer *L = &m->layer[l];
+		int last = l + 1 == m->n_layers;
+		float *out = last ? y : bufs[l & 1];
+		if (rows <= MLP_SMALL_ROWS) {
+			layer_small(L, in, rows, !last, out);
+		} else {
+			layer_blas(L, in, rows, out);
+			if (!last)
+				relu(out, rows * L->out);
+		}
+		in = out;
+	}
+}
+
+void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
+{
+	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
+
+	relu(pre, B * m->layer[0].out);
+	layers_after_first(m, pre, B, bufs, y);
+}
+
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
 {
 	float *act[MLP_MAX_LAYERS];
@@ -400,7 +433,7 @@ void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t
 			size_t K, float *scratch, float *y)
 {
 	const struct mlp_layer *L0 = &m->layer[0];
-	size_t H = L0->out, W = max_hidden(m), O_last = mlp_output_size(m), t0, i, k, o, l;
+	size_t H = L0->out, W = max_hidden(m), O_last = mlp_output_size(m), t0, i, k, o;
 	float *h1 = scratch, *bufs[2] = {scratch + MLP_TILE * H, scratch + MLP_TILE * H + MLP_TILE * K * W};
 
 	for (t0 = 0; t0 < n; t0 += MLP_TILE) {
@@ -421,18 +454,6 @@ void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t
 							h1[i * H + o] + L0->wt[(level_offset + k) * H + o];
 			continue;
 		}
-		for (l = 1; l < m->n_layers; l++) {
-			const struct mlp_layer *L = &m->layer[l];
-			int last = l + 1 == m->n_layers;
-			float *out = last ? y + t0 * K * O_last : bufs[l & 1];
-			if (rows <= MLP_SMALL_ROWS) {
-				layer_small(L, in, rows, !last, out);
-			} else {
-				layer_blas(L, in, rows, out);
-				if (!last)
-					relu(out, rows * L->out);
-			}
-			in = out;
-		}
+		layers_after_first(m, in, rows, bufs, y + t0 * K * O_last);
 	}
 }

@@ -12,6 +12,7 @@
 
 #include "shelfcast/baseline.h"
 #include "shelfcast/encoder.h"
+#include "shelfcast/explain.h"
 #include "shelfcast/evaluate.h"
 #include "shelfcast/fit.h"
 #include "shelfcast/heads.h"
@@ -268,6 +269,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	}
 	if (!rc)
 		rc = score_test(&res->spec, learned.params, &e, &sp, res, &scores, err);
+	if (!rc) /* the reference explanations are measured against (explain.h) */
+		rc = explain_sample_reference(&res->spec, e.X, sp.train, sp.n_train, cfg->seed, err);
 	if (rc)
 		goto out;
 	res->metrics = report_metrics(&scores);

@@ -129,6 +129,29 @@ test_model_named(const char *name, const char *spec_text, uint64_t seed, float s
 	return m;
 }
 
+/*
+ * spec_text (ending in its closing brace) with a "reference" member of n
+ * rows of `width` values drawn from [-1, 1] by seed: a model that can
+ * explain.  New string, caller frees.
+ */
+static inline char *test_spec_with_reference(const char *spec_text, size_t width, size_t n,
+					     uint64_t seed)
+{
+	size_t len = strlen(spec_text), cap = len + 32 + n * width * 16, at, i, j;
+	char *s = malloc(cap);
+
+	if (!s)
+		abort();
+	memcpy(s, spec_text, len - 1);
+	at = len - 1 + (size_t)snprintf(s + len - 1, cap - len + 1, ", \"reference\": [");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < width; j++)
+			at += (size_t)snprintf(s + at, cap - at, "%s%.6f", j ? ", " : (i ? "], [" : "["),
+					       (double)test_uniform(&seed, -1, 1));
+	snprintf(s + at, cap - at, "]]}");
+	return s;
+}
+
 static inline __attribute__((returns_nonnull)) struct model *
 test_model(const char *spec_text, uint64_t seed, float scale, float **weights)
 {

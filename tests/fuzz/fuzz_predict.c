@@ -11,7 +11,7 @@
 #include "shelfcast/predict_api.h"
 #include "shelfcast/strbuf.h"
 
-static const struct predict_limits limits = {64, 64u << 20};
+static const struct predict_limits limits = {64, 64u << 20, 16};
 static struct model *model;
 static struct predict_api_scratch *scratch;
 
@@ -27,7 +27,9 @@ static struct model *resolve(void *ctx, const char *name, struct error *err)
 
 static void setup(void)
 {
-	model = test_model_named("fuzz", TEST_SPEC, 7, 1.0f, NULL);
+	char *spec = test_spec_with_reference(TEST_SPEC, 13, 4, 3); /* it can explain */
+	model = test_model_named("fuzz", spec, 7, 1.0f, NULL);
+	free(spec);
 	scratch = predict_api_scratch_new();
 }
 

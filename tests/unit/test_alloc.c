@@ -32,7 +32,7 @@ char *__wrap_strndup(const char *s, size_t n);
 /* ---- a counting, failing allocator with a table of live blocks ---- */
 
 #define LIVE_SLOTS (1u << 20)
-static const struct predict_limits limits = {100, 64u << 20};
+static const struct predict_limits limits = {100, 64u << 20, 50};
 static void *live[LIVE_SLOTS]; /* open addressing; (void *)1 marks a deleted slot */
 static size_t live_count;
 static long armed_calls, fail_at;

@@ -11,7 +11,7 @@
 #include "shelfcast/reqparse.h"
 #include "shelfcast/strbuf.h"
 
-static const struct predict_limits limits = {100, 64u << 20};
+static const struct predict_limits limits = {100, 64u << 20, 50};
 static struct model *the_model;
 static struct predict_api_scratch *the_scratch; /* the fast path's, kept between requests as a worker keeps it */
 
@@ -73,7 +73,9 @@ static void run_err(const char *body, enum error_code code, const char *field, c
 static int setup(void **state)
 {
 	(void)state;
-	the_model = test_model(TEST_SPEC, 11, 0.5f, NULL);
+	char *spec = test_spec_with_reference(TEST_SPEC, 13, 6, 5); /* so that it can explain */
+	the_model = test_model(spec, 11, 0.5f, NULL);
+	free(spec);
 	the_scratch = predict_api_scratch_new();
 	return the_model ? 0 : -1;
 }
@@ -272,7 +274,7 @@ static void test_several_tiles_answer_as_items_one_by_one(void **state)
 			      i ? "," : "", i, i % 7, 1 + i % 40, i % 3 ? "a" : "zz");
 	strbuf_puts(&body, "]}");
 	{
-		struct predict_limits big = {1000, 64u << 20};
+		struct predict_limits big = {1000, 64u << 20, 0};
 		struct strbuf reply;
 		struct predict_outcome o;
 		struct error err;
@@ -347,20 +349,27 @@ static void test_a_non_finite_output_names_its_item(void **state)
 	model_unref(m);
 }
 
+/* head, then "items": n items of weight 1, closed. */
+static void weight_items(struct strbuf *b, const char *head, int n)
+{
+	int i;
+	strbuf_puts(b, head);
+	strbuf_puts(b, "\"items\": [");
+	for (i = 0; i < n; i++)
+		strbuf_printf(b, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
+	strbuf_puts(b, "]}");
+}
+
 /* A request whose reply and encoding would pass the memory limit is refused before any work. */
 static void test_memory_limit_refuses_before_the_work(void **state)
 {
-	struct predict_limits tight = {100, 4096};
+	struct predict_limits tight = {100, 4096, 0};
 	struct strbuf body, reply;
 	struct predict_outcome o;
 	struct error err;
-	int i;
 	(void)state;
 	strbuf_init(&body);
-	strbuf_puts(&body, "{\"items\": [");
-	for (i = 0; i < 50; i++)
-		strbuf_printf(&body, "%s{\"features\": {\"weight\": 1}}", i ? "," : "");
-	strbuf_puts(&body, "]}");
+	weight_items(&body, "{", 50);
 	strbuf_init(&reply);
 	error_init(&err);
 	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
@@ -368,6 +377,19 @@ static void test_memory_limit_refuses_before_the_work(void **state)
 	assert_string_equal(err.field, "items");
 	assert_non_null(strstr(err.message, "50 items of model test"));
 	assert_int_equal(reply.len, 0);
+	predict_outcome_done(&o);
+	/* 5 items fit, but not with their explanations */
+	strbuf_reset(&body);
+	weight_items(&body, "{", 5);
+	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
+			 ERROR_OK);
+	predict_outcome_done(&o);
+	strbuf_reset(&reply);
+	strbuf_reset(&body);
+	weight_items(&body, "{\"explain\": true, ", 5);
+	assert_int_equal(predict_api_run(the_scratch, body.data, body.len, &tight, resolve, NULL, &reply, &o, &err),
+			 ERROR_TOO_LARGE);
+	assert_string_equal(err.field, "items");
 	predict_outcome_done(&o);
 	strbuf_done(&reply);
 	strbuf_done(&body);
@@ -385,6 +407,82 @@ static void test_deep_nesting_is_malformed_not_a_crash(void **state)
 	body[2 * depth] = '\0';
 	run_err(body, ERROR_PARSE, NULL, "depth");
 	free(body);
+}
+
+/*
+ * "explain": true: every prediction carries an explanation whose baseline
+ * plus contributions is the reported output (log1p of predicted_sales, the
+ * logit of exposure_probability), contributions sorted by |sales|, one per
+ * feature; a non-boolean is 422, too many items 413, a model without a
+ * reference 422.
+ */
+static void test_explain_request(void **state)
+{
+	json_t *r = run_ok("{\"explain\": true, \"items\": [{\"features\": {\"price\": 12, \"weight\": 1, \"brand\": \"b\"}},"
+			   " {\"features\": {\"weight\": 2, \"store\": 1}, \"promotion_level\": 2}]}");
+	json_t *p = json_object_get(r, "predictions"), *item, *c;
+	size_t i, j;
+	(void)state;
+	json_array_foreach(p, i, item) {
+		json_t *x = json_object_get(item, "explanation"), *list = json_object_get(x, "contributions");
+		double s = json_real_value(json_object_get(x, "sales_baseline")),
+		       e = json_real_value(json_object_get(x, "exposure_baseline")), prev = INFINITY;
+		double units = json_real_value(json_object_get(item, "predicted_sales")),
+		       prob = json_real_value(json_object_get(item, "exposure_probability"));
+		assert_string_equal(json_string_value(json_object_get(x, "method")), "shapley");
+		assert_int_equal(json_array_size(list), 5);
+		json_array_foreach(list, j, c) {
+			double cs = json_number_value(json_object_get(c, "sales"));
+			assert_true(fabs(cs) <= prev);
+			prev = fabs(cs);
+			s += cs;
+			e += json_number_value(json_object_get(c, "exposure"));
+		}
+		/* the reply's numbers have 7 significant digits */
+		assert_true(fabs(expm1(s) - units) <= 1e-4 * (1 + units));
+		assert_true(fabs(1 / (1 + exp(-e)) - prob) <= 1e-5);
+	}
+	json_decref(r);
+	r = run_ok("{\"explain\": false, \"items\": [{\"features\": {\"weight\": 1}}]}");
+	assert_null(json_object_get(json_array_get(json_object_get(r, "predictions"), 0), "explanation"));
+	json_decref(r);
+	run_err("{\"explain\": 1, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"explain", "boolean");
+	run_err("{\"explain\": \"true\", \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"explain", NULL);
+	{
+		struct strbuf b;
+		strbuf_init(&b);
+		weight_items(&b, "{\"explain\": true, ", 51); /* limits.max_explain_items is 50 */
+		run_err(b.data, ERROR_TOO_LARGE, "explain", "50 explained items");
+		strbuf_done(&b);
+	}
+}
+
+static void test_explain_needs_a_reference(void **state)
+{
+	struct model *plain = test_model(TEST_SPEC, 11, 0.5f, NULL);
+	const char *body = "{\"explain\": true, \"items\": [{\"features\": {\"weight\": 1}}]}";
+	struct strbuf r1, r2;
+	struct predict_outcome o1, o2;
+	struct error e1, e2;
+	(void)state;
+	strbuf_init(&r1);
+	strbuf_init(&r2);
+	error_init(&e1);
+	error_init(&e2);
+	assert_int_equal(predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, plain, &r1,
+					 &o1, &e1), ERROR_INVALID);
+	assert_int_equal(predict_api_run_jansson(body, strlen(body), &limits, resolve_ctx, plain, &r2, &o2,
+						 &e2), ERROR_INVALID);
+	assert_string_equal(e1.field, "explain");
+	assert_string_equal(e1.message, e2.message);
+	assert_non_null(strstr(e1.message, "no reference rows"));
+	predict_outcome_done(&o1);
+	predict_outcome_done(&o2);
+	strbuf_done(&r1);
+	strbuf_done(&r2);
+	model_unref(plain);
 }
 
 /* Random requests, valid and broken: the fast path and the jansson path must answer alike. */
@@ -419,6 +517,10 @@ static void random_request(struct strbuf *b, uint64_t *seed)
 		strbuf_puts(b, test_rand(seed) % 2 ? "\"objective\": \"units\", " : "\"objective\": \"fun\", ");
 	if (test_rand(seed) % 8 == 0)
 		strbuf_puts(b, "\"model\": \"test\", ");
+	if (test_rand(seed) % 5 == 0) {
+		static const char *const explain[] = {"true", "false", "1", "\"yes\"", "null", "tru"};
+		strbuf_printf(b, "\"explain\": %s, ", explain[test_rand(seed) % 6]);
+	}
 	strbuf_puts(b, "\"items\": [");
 	for (i = 0; i < n; i++) {
 		int k = 0;
@@ -612,6 +714,8 @@ int main(void)
 		cmocka_unit_test(test_memory_limit_refuses_before_the_work),
 		cmocka_unit_test(test_deep_nesting_is_malformed_not_a_crash),
 		cmocka_unit_test(test_fast_path_and_jansson_path_answer_alike),
+		cmocka_unit_test(test_explain_request),
+		cmocka_unit_test(test_explain_needs_a_reference),
 		cmocka_unit_test(test_fast_numbers_are_exact_or_fall_back),
 		cmocka_unit_test(test_key_hints_never_carry_over_to_another_model_or_order),
 	};

@@ -18,6 +18,19 @@ static const char CONFIG[] =
 	" \"split\": {\"fraction\": 0.2, \"seed\": 3},"
 	" \"model\": {\"hidden\": [16, 8], \"epochs\": 40, \"batch_size\": 64, \"learning_rate\": 0.003, \"patience\": 40, \"seed\": %d, \"ema\": 0.99}}";
 
+/* The stored reference: 32 encoded training rows, each at exactly one level. */
+static void check_reference(const struct spec *spec)
+{
+	size_t i, k, d = spec->input_size;
+	assert_int_equal(spec->n_reference, 32);
+	for (i = 0; i < spec->n_reference; i++) {
+		float levels = 0;
+		for (k = 0; k < spec->n_levels; k++)
+			levels += spec->reference[i * d + d - spec->n_levels + k];
+		assert_true(levels == 1.0f);
+	}
+}
+
 static void train_once(int seed, char checksum[65], double *r2)
 {
 	struct dataset_config cfg;
@@ -46,6 +59,7 @@ static void train_once(int seed, char checksum[65], double *r2)
 	*r2 = json_real_value(json_object_get(json_object_get(res.metrics, "sales"), "r2_log"));
 	assert_int_equal(res.spec.n_numeric, 3);
 	assert_int_equal(res.spec.numeric[2].transform, SPEC_INPUT_LOG);
+	check_reference(&res.spec);
 	train_result_done(&res);
 	table_done(&t);
 	free(cols);
