@@ -124,10 +124,11 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 {
 	static const char *const keys[] = {"hidden", "epochs", "batch_size", "learning_rate",
 					   "patience", "seed", "weight_decay", "exposure_weight",
-					   "validation_fraction", "validation", "ema", "refit", NULL};
+					   "validation_fraction", "validation", "ema", "refit", "members",
+					   NULL};
 	char field[JSONUTIL_PATH_MAX];
 	json_t *model = NULL, *hidden = NULL, *v;
-	long long epochs = 40, batch = 256, patience = 4, seed = 7;
+	long long epochs = 40, batch = 256, patience = 4, seed = 7, members = 4;
 	enum error_code rc;
 	size_t i;
 
@@ -182,6 +183,8 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 			rc = jsonutil_get_number(model, "ema", "model", false, &cfg->ema, err);
 		if (!rc)
 			rc = jsonutil_get_bool(model, "refit", "model", false, &cfg->refit, err);
+		if (!rc)
+			rc = jsonutil_get_int(model, "members", "model", false, 1, 16, &members, err);
 		if (!rc) {
 			const char *how = NULL;
 			rc = jsonutil_get_string(model, "validation", "model", false, &how, err);
@@ -214,6 +217,7 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	cfg->batch_size = (size_t)batch;
 	cfg->patience = (int)patience;
 	cfg->seed = (uint64_t)seed;
+	cfg->members = (size_t)members;
 	return ERROR_OK;
 }
 

@@ -12,6 +12,7 @@
 
 #include "shelfcast/baseline.h"
 #include "shelfcast/encoder.h"
+#include "shelfcast/ensemble.h"
 #include "shelfcast/evaluate.h"
 #include "shelfcast/fit.h"
 #include "shelfcast/heads.h"
@@ -20,8 +21,6 @@
 #include "shelfcast/split.h"
 #include "shelfcast/trainmem.h"
 #include "shelfcast/util.h"
-
-#define RIDGE 1.0
 
 struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_out)
 {
@@ -192,11 +191,11 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->sales);
 	rc = evaluate_exposure(label, pred_p, n, &scores->exposure, err);
 	if (!rc)
-		rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, RIDGE,
+		rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, BASELINE_RIDGE,
 					 w_lin, err);
 	if (!rc)
 		rc = baseline_logistic_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->exposure,
-					   RIDGE, w_log, err);
+					   BASELINE_RIDGE, w_log, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -247,6 +246,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	struct encoded e = {0};
 	struct learn_outcome learned = {0};
 	struct report_scores scores;
+	json_t *ensemble = NULL;
 	enum error_code rc;
 
 	memset(res, 0, sizeof *res);
@@ -264,7 +264,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = encode_rows(t, &res->spec, enc, target, exposure, level, &e, err);
 	if (!rc) {
 		struct learn_data data = {e.X, e.d, e.target, e.exposure};
-		rc = learn_network(cfg, &res->spec, &data, &sp, progress, ctx, &learned, err);
+		rc = ensemble_learn(cfg, &res->spec, &data, &sp, progress, ctx, &learned, &ensemble,
+				    err);
 	}
 	if (!rc)
 		rc = score_test(&res->spec, learned.params, &e, &sp, res, &scores, err);
@@ -272,12 +273,18 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		goto out;
 	res->metrics = report_metrics(&scores);
 	res->training = report_training(cfg, t, &sp, &fit, &learned, util_now_s() - t0);
-	if (!res->metrics || !res->training) {
+	if (!res->training)
+		json_decref(ensemble);
+	else if (json_object_set_new(res->training, "ensemble", ensemble))
+		json_object_clear(res->training); /* set_new took ensemble; an empty report is refused */
+	ensemble = NULL;
+	if (!res->metrics || !res->training || !json_object_size(res->training)) {
 		rc = error_nomem(err, "the metrics");
 		goto out;
 	}
 	take_weights(res, &learned);
 out:
+	json_decref(ensemble);
 	fit_report_done(&fit);
 	encoder_free(enc);
 	encoded_done(&e);
