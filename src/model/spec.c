@@ -552,7 +552,7 @@ static enum error_code check_cross(struct spec *spec, struct error *err)
 enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *err)
 {
 	static const char *const keys[] = {"format", "inputs", "promotion", "target", "exposure",
-					   "architecture", "id_column", "name", NULL};
+					   "architecture", "id_column", "name", "calibration", NULL};
 	const char *format = NULL;
 	enum error_code rc;
 
@@ -573,6 +573,8 @@ enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *
 		rc = spec_get_name(json, "id_column", "", false, &spec->id_column, err);
 	if (!rc)
 		rc = parse_architecture(json, spec, err);
+	if (!rc)
+		rc = spec_calibration_parse(json, spec, err);
 	if (!rc)
 		rc = check_cross(spec, err);
 	if (rc) {
@@ -673,7 +675,6 @@ json_t *spec_to_json(const struct spec *spec)
 	put(arch, "hidden", hidden, &fail);
 	put(arch, "activation", json_string("relu"), &fail);
 	put(arch, "heads", heads, &fail);
-
 	put(root, "format", json_string(SPEC_FORMAT), &fail);
 	put(root, "inputs", inputs, &fail);
 	put(root, "promotion", promo, &fail);
@@ -682,6 +683,7 @@ json_t *spec_to_json(const struct spec *spec)
 	if (spec->id_column)
 		put(root, "id_column", json_string(spec->id_column), &fail);
 	put(root, "architecture", arch, &fail);
+	spec_calibration_put(root, spec, &fail);
 	if (fail) {
 		json_decref(root);
 		return NULL;

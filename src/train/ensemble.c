@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shelfcast/baseline.h"
+#include "shelfcast/calibrate.h"
 #include "shelfcast/evaluate.h"
 #include "shelfcast/heads.h"
 #include "shelfcast/mlp.h"
@@ -66,20 +67,16 @@ out:
 	return rc;
 }
 
-/* The baselines fitted on the training slice, scored on the validation slice. */
+/* The baselines fitted on the training slice (into w_lin, w_log), scored on the validation slice. */
 static enum error_code stack_baselines(const struct learn_data *data, const struct split *sp,
-				       struct stack *s, struct error *err)
+				       struct stack *s, double *w_lin, double *w_log,
+				       struct error *err)
 {
-	double *w_lin = util_alloc_array(data->d + 1, sizeof *w_lin);
-	double *w_log = util_alloc_array(data->d + 1, sizeof *w_log);
-	enum error_code rc = ERROR_OK;
+	enum error_code rc;
 	size_t i;
 
-	if (!w_lin || !w_log)
-		rc = error_nomem(err, "the ensemble");
-	if (!rc)
-		rc = baseline_linear_fit(data->X, data->d, sp->train, sp->n_train, data->target, BASELINE_RIDGE,
-					 w_lin, err);
+	rc = baseline_linear_fit(data->X, data->d, sp->train, sp->n_train, data->target,
+				 BASELINE_RIDGE, w_lin, err);
 	if (!rc)
 		rc = baseline_logistic_fit(data->X, data->d, sp->train, sp->n_train, data->exposure,
 					   BASELINE_RIDGE, w_log, err);
@@ -90,8 +87,6 @@ static enum error_code stack_baselines(const struct learn_data *data, const stru
 		s->t[i] = data->target[sp->valid[i]];
 		s->e[i] = data->exposure[sp->valid[i]];
 	}
-	free(w_lin);
-	free(w_log);
 	return rc;
 }
 
@@ -107,6 +102,26 @@ static double blend_sales(const struct stack *s, size_t n)
 	}
 	a = den > 0 ? num / den : 1;
 	return a < 0 ? 0 : a > 1 ? 1 : a;
+}
+
+/*
+ * The intervals and the smearing from the blend's validation residuals, in
+ * transformed units: its parts never trained on those rows.
+ */
+static enum error_code calibrate(const struct stack *s, size_t n, double a, double interval,
+				 struct spec *spec, struct error *err)
+{
+	double *resid = util_alloc_array(n ? n : 1, sizeof *resid);
+	enum error_code rc;
+	size_t i;
+
+	if (!resid)
+		return error_nomem(err, "the calibration");
+	for (i = 0; i < n; i++)
+		resid[i] = (s->t[i] - (a * s->member_y[i] + (1 - a) * s->lin[i])) * spec->target_std;
+	rc = calibrate_fit(spec, resid, n, interval, err);
+	free(resid);
+	return rc;
 }
 
 /* The exposure weight b on a grid of [0, 1] with the best validation AUC (ties: the larger b). */
@@ -294,15 +309,17 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	}
 	rc = train_members(cfg, spec, data, sp, progress, ctx, &p, &s, out, err);
 	if (!rc)
-		rc = stack_baselines(data, sp, &s, err);
+		rc = stack_baselines(data, sp, &s, p.w_lin, p.w_log, err);
 	if (!rc) {
 		p.a = blend_sales(&s, sp->n_valid);
 		rc = blend_exposure(&s, sp->n_valid, &p.b, err);
 	}
-	if (!rc) /* the served baselines see all the training rows, as the reported ones do */
+	if (!rc)
+		rc = calibrate(&s, sp->n_valid, p.a, cfg->interval, spec, err);
+	if (!rc && cfg->refit) /* the members saw all the training rows: so do the baselines */
 		rc = baseline_linear_fit(data->X, data->d, sp->all_train, sp->n_all_train, data->target,
 					 BASELINE_RIDGE, p.w_lin, err);
-	if (!rc)
+	if (!rc && cfg->refit)
 		rc = baseline_logistic_fit(data->X, data->d, sp->all_train, sp->n_all_train,
 					   data->exposure, BASELINE_RIDGE, p.w_log, err);
 	if (rc)

@@ -139,6 +139,28 @@ out:
 }
 
 /*
+ * The default interval on the test rows, through the serving functions:
+ * pred_t, t: (n) the centre and the truth in transformed units.
+ */
+static void score_intervals(const struct spec *spec, const double *pred_t, const double *t,
+			    size_t n, struct report_scores *scores)
+{
+	double h = heads_interval_halfwidth(spec, spec->interval), inside = 0, width = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		double lo, hi, lo_t, hi_t;
+		heads_interval(spec, (pred_t[i] - spec->target_mean) / spec->target_std, h, &lo, &hi);
+		lo_t = heads_transform(spec->transform, lo);
+		hi_t = heads_transform(spec->transform, hi);
+		inside += t[i] >= lo_t - 1e-9 && t[i] <= hi_t + 1e-9;
+		width += hi_t - lo_t;
+	}
+	scores->interval_coverage = n ? inside / (double)n : 0;
+	scores->interval_mean_width_log = n ? width / (double)n : 0;
+}
+
+/*
  * The held-out scores: the network (its weights `params`, run by
  * mlp_forward as served) and the baselines fitted on all_train, on the test
  * rows.  res->test_rows and res->test_t are filled.
@@ -189,6 +211,7 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	}
 	scores->n_test = n;
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->sales);
+	score_intervals(spec, pred_t, res->test_t, n, scores);
 	rc = evaluate_exposure(label, pred_p, n, &scores->exposure, err);
 	if (!rc)
 		rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, BASELINE_RIDGE,
