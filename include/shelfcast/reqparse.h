@@ -2,7 +2,7 @@
  * reqparse — a strict, allocation-light parser for the one hot JSON shape:
  * the /v1/predict request.
  *
- *   {"model": "...", "objective": "...", "include_levels": bool,
+ *   {"model": "...", "objective": "...", "include_levels": bool, "interval": number|null,
  *    "items": [{"id": "..."|int|null, "features": {"k": number|string|null, ...},
  *               "promotion_level": int|null}, ...]}
  *
@@ -82,6 +82,7 @@ struct reqparse {
 	/* hint[f] for f < n_hint */
 	const struct reqparse_hint *hint;
 	size_t n_hint;
+	struct reqparse_value interval;   /* NONE, INT or REAL (the caller checks the range) */
 };
 
 void reqparse_init(struct reqparse *r);

@@ -2,6 +2,7 @@
 #include "shelfcast/predict_api.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,21 +191,30 @@ static enum error_code check_memory(const struct model *m, size_t n, bool includ
 	return ERROR_OK;
 }
 
+/* A coverage "interval" may ask for (both paths): in (0, 1). */
+static bool interval_ok(double coverage)
+{
+	return coverage > 0 && coverage < 1;
+}
+
 /* The request's top-level fields (the jansson path). */
 struct request_in {
 	const char *model_name, *objective_name;
 	bool include_levels;
 	json_t *items;
 	size_t n;
+	double interval; /* NAN: absent, the model's */
 };
 
 static enum error_code read_request(json_t *root, size_t max_items, struct request_in *in,
 				    struct error *err)
 {
-	static const char *const top_keys[] = {"model", "objective", "include_levels", "items", NULL};
+	static const char *const top_keys[] = {"model", "objective", "include_levels", "items",
+					       "interval", NULL};
 	enum error_code rc;
 
 	memset(in, 0, sizeof *in);
+	in->interval = NAN;
 	rc = jsonutil_expect_object(root, top_keys, "", err);
 	if (!rc)
 		rc = jsonutil_get_string(root, "model", "", false, &in->model_name, err);
@@ -212,6 +222,11 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 		rc = jsonutil_get_string(root, "objective", "", false, &in->objective_name, err);
 	if (!rc)
 		rc = jsonutil_get_bool(root, "include_levels", "", false, &in->include_levels, err);
+	if (!rc)
+		rc = jsonutil_get_number(root, "interval", "", false, &in->interval, err);
+	if (!rc && !isnan(in->interval) && !interval_ok(in->interval))
+		rc = error_set(err, ERROR_INVALID, "interval",
+			       "interval: must be a coverage between 0 and 1 (exclusive)");
 	if (!rc)
 		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
 	if (rc)
@@ -337,6 +352,8 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		goto out;
 	}
 	rc = predict_reply_begin(&r, m, objective, in.include_levels, reply, NULL, err);
+	if (!rc && !isnan(in.interval))
+		predict_reply_set_interval(&r, in.interval);
 	for (i = 0; !rc && i < in.n; i++)
 		rc = jansson_item(m, json_array_get(in.items, i), i, values, &r, err);
 	if (!rc)
@@ -441,6 +458,7 @@ static void scratch_trim(struct predict_api_scratch *s)
 		s->rp.n_items = s->rp.n_features = 0;
 		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
 		s->rp.include_levels = false;
+		s->rp.interval.kind = REQPARSE_NONE;
 	}
 }
 
@@ -634,11 +652,15 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	    (!tape_string(&rp->objective, objective_name, sizeof objective_name) ||
 	     !spec_objective_parse(objective_name, &objective)))
 		goto out;
+	if (rp->interval.kind != REQPARSE_NONE && !interval_ok(rp->interval.d))
+		goto out;
 	if ((objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) ||
 	    check_memory(m, rp->n_items, rp->include_levels, lim->max_memory, &err) != ERROR_OK ||
 	    !fast_arrays(sc, m, encoder_n_inputs(m->enc), &a) ||
 	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err))
 		goto out;
+	if (rp->interval.kind != REQPARSE_NONE)
+		predict_reply_set_interval(&r, rp->interval.d);
 	for (i = 0; i < rp->n_items; i++)
 		if (!fast_item(sc, m, i, &a, &r, &trust))
 			goto out;
