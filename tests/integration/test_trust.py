@@ -1,0 +1,68 @@
+"""Issue 15: the served model is never worse than its baselines, its intervals are calibrated."""
+import csv
+import json
+import math
+import os
+
+from harness import check, demo_csv, example, temp_dir, train
+
+
+def demo_config(d, **model):
+    """The demo config with only documented model keys changed."""
+    cfg = json.load(open(example("demo", "dataset.json")))
+    cfg["model"].update(model)
+    path = os.path.join(d, "dataset.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def test_default_model_is_no_worse_than_its_baselines(ctx):
+    d = temp_dir("sc-trust-")
+    # two data sets the suite makes, two networks: documented keys only
+    for rows, seed, model in ((3000, 5, {"seed": 3}), (2000, 11, {"hidden": [16], "epochs": 30, "seed": 8})):
+        url = ctx.db()
+        m = json.loads(train(url, demo_csv(rows, seed=seed), config=demo_config(d, **model)).stdout)
+        lin, log = m["baselines"]["linear"]["r2_log"], m["baselines"]["logistic"]["auc"]
+        print("# %d rows, seed %d: r2_log %.4f (linear %.4f), auc %.4f (logistic %.4f), coverage %.3f, width %.3f"
+              % (rows, seed, m["sales"]["r2_log"], lin, m["exposure"]["auc"], log, m["interval_coverage"],
+                 m["interval_mean_width_log"]))
+        check(m["sales"]["r2_log"] >= lin - 0.005, "r2_log %r below the linear baseline's %r" % (m["sales"]["r2_log"], lin))
+        check(m["exposure"]["auc"] >= log - 0.005, "auc %r below the logistic baseline's %r" % (m["exposure"]["auc"], log))
+        check(0.8 <= m["interval_coverage"] <= 0.97, "coverage %r" % m["interval_coverage"])
+        check(m["interval_mean_width_log"] > 0, m)
+        check(m["training"]["ensemble"]["members"] == 4, m["training"]["ensemble"])
+
+
+def test_intervals_cover_new_items_at_the_asked_rate(ctx):
+    url = ctx.db()
+    train(url, demo_csv(4000, seed=7), extra=["--activate"])
+    rows = list(csv.DictReader(open(demo_csv(1500, seed=31))))
+    s = ctx.serve(db_url=url, wait_ready=True)
+    items = [{"id": r["item_id"], "promotion_level": int(r["promo_level"]),
+              "features": {"brand": r["brand"], "category": r["category"], "price": float(r["price"]),
+                           "weight_kg": float(r["weight_kg"])}} for r in rows]
+    widths = {}
+    for coverage in (0.9, 0.5):
+        inside, width = 0, 0.0
+        for i in range(0, len(items), 500):
+            reply = s.predict({"interval": coverage, "include_levels": True, "items": items[i:i + 500]}).json()
+            for p, r in zip(reply["predictions"], rows[i:i + 500]):
+                iv = p["predicted_sales_interval"]
+                check(iv["coverage"] == coverage and iv["lower"] <= p["predicted_sales"] <= iv["upper"], p)
+                check(all("predicted_sales_interval" in lv and "expected_sales" in lv for lv in p["levels"]), p)
+                check(p["expected_sales"] >= p["predicted_sales"], "the mean of a log1p target is above its median")
+                inside += iv["lower"] <= float(r["units"]) <= iv["upper"]
+                width += math.log1p(iv["upper"]) - math.log1p(iv["lower"])
+        share = inside / len(items)
+        widths[coverage] = width / len(items)
+        print("# interval %.2f: covers %.3f of %d new items, mean width %.3f (log1p)" % (coverage, share, len(items), widths[coverage]))
+        check(abs(share - coverage) <= 0.06, "interval %r covers %r" % (coverage, share))
+    check(widths[0.5] < widths[0.9], widths)
+    # the default is the model's 0.9
+    p = s.predict({"items": items[:1]}).json()["predictions"][0]
+    check(p["predicted_sales_interval"]["coverage"] == 0.9, p)
+    for bad in (0, 1, 1.5, -0.1, "0.9", True, [0.9]):
+        r = s.predict({"interval": bad, "items": items[:1]})
+        check(r.status == 422 and r.json()["error"]["field"] == "interval", "interval %r: %d %r" % (bad, r.status, r.body[:200]))
+    s.stop()
