@@ -66,3 +66,42 @@ def test_intervals_cover_new_items_at_the_asked_rate(ctx):
         r = s.predict({"interval": bad, "items": items[:1]})
         check(r.status == 422 and r.json()["error"]["field"] == "interval", "interval %r: %d %r" % (bad, r.status, r.body[:200]))
     s.stop()
+
+
+def test_the_mean_loses_less_revenue_than_the_median(ctx):
+    """Known truth: recommending by expected_sales (the mean) against by predicted_sales (the median)."""
+    url = ctx.db()
+    d = temp_dir("sc-mean-")
+    train(url, demo_csv(10000, seed=7), extra=["--activate"])
+    hold, truth = os.path.join(d, "holdout.csv"), os.path.join(d, "truth.csv")
+    from harness import run
+    r = run(["demo-data", "--rows", "2000", "--seed", "99", "--out", hold, "--truth", truth])
+    check(r.returncode == 0, r.stderr)
+    t = {row["item_id"]: row for row in csv.DictReader(open(truth))}
+    rows = list(csv.DictReader(open(hold)))
+    cfg = json.load(open(example("demo", "dataset.json")))
+    levels = cfg["promotion"]["levels"]
+    s = ctx.serve(db_url=url, wait_ready=True)
+    loss = {"mean": [], "median": []}
+    for i in range(0, len(rows), 500):
+        items = [{"id": r["item_id"], "features": {"brand": r["brand"], "category": r["category"],
+                                                   "price": float(r["price"]), "weight_kg": float(r["weight_kg"])}}
+                 for r in rows[i:i + 500]]
+        for p, r in zip(s.predict({"include_levels": True, "items": items}).json()["predictions"], rows[i:i + 500]):
+            rev = [float(t[r["item_id"]]["revenue_%d" % k]) for k in range(4)]
+            best = max(rev)
+            # the median's choice: the same objective on predicted_sales
+            median = [lv["predicted_sales"] * float(r["price"]) * (1 - levels[k]["discount"]) - levels[k]["cost"]
+                      for k, lv in enumerate(p["levels"])]
+            for k, lv in enumerate(p["levels"]):
+                check(abs(lv["expected_revenue"] - (lv["expected_sales"] * float(r["price"]) * (1 - levels[k]["discount"])
+                                                    - levels[k]["cost"])) <= 1e-4 * (1 + abs(lv["expected_revenue"])), lv)
+            chosen = {"mean": p["recommended_promotion_level"], "median": max(range(4), key=lambda k: (median[k], -k))}
+            for how, k in chosen.items():
+                loss[how].append((best - rev[k]) / best if best > 0 else 0.0)
+    s.stop()
+    mean = {how: sum(v) / len(v) for how, v in loss.items()}
+    print("# revenue lost against the truly best level over %d new items: by expected_sales %.2f%%, by predicted_sales %.2f%%"
+          % (len(rows), 100 * mean["mean"], 100 * mean["median"]))
+    check(mean["mean"] <= 0.03, mean)
+    check(mean["mean"] <= mean["median"], "the mean's choices lose more than the median's: %r" % mean)
