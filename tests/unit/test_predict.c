@@ -70,23 +70,12 @@ static void run_err(const char *body, enum error_code code, const char *field, c
 	strbuf_done(&reply);
 }
 
-/* TEST_SPEC with a calibration: residual quantile i / 200 is i / 100, the given smearing. */
+/* TEST_SPEC with a calibration (testmodel.h), the given smearing. */
 static struct model *calibrated_model(double smearing)
 {
-	struct strbuf spec;
-	struct model *m;
-	int i;
-
-	strbuf_init(&spec);
-	strbuf_append(&spec, TEST_SPEC, strlen(TEST_SPEC) - 1);
-	strbuf_printf(&spec, ", \"calibration\": {\"interval\": 0.8, \"smearing\": %g, \"rows\": 100,"
-			     " \"residual_quantiles\": [", smearing);
-	for (i = 0; i < SPEC_RESIDUAL_QUANTILES; i++)
-		strbuf_printf(&spec, "%s%g", i ? ", " : "", i / 100.0);
-	strbuf_puts(&spec, "]}}");
-	m = test_model(spec.data, 11, 0.5f, NULL);
-	strbuf_done(&spec);
-	return m;
+	static char spec[8192];
+	assert_true(test_calibrated_spec(smearing, spec, sizeof spec));
+	return test_model(spec, 11, 0.5f, NULL);
 }
 
 static int setup(void **state)
