@@ -15,7 +15,7 @@
  *    "model": {"hidden": [64, 32], "epochs": 40, "batch_size": 256, "learning_rate": 0.001,
  *              "patience": 4, "seed": 7, "weight_decay": 0, "exposure_weight": 1,
  *              "validation_fraction": 0.1, "validation": "latest" | "random",
- *              "ema": 0.999, "refit": false, "members": 4,
+ *              "ema": 0.999, "refit": false, "members": 1,
  *              "interval": 0.9},
  *    "cleaning": {"winsorize": [0.001, 0.999], "min_count": 5, "max_categories": 100000}}
  *

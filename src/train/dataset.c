@@ -129,7 +129,7 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 					   NULL};
 	char field[JSONUTIL_PATH_MAX];
 	json_t *model = NULL, *hidden = NULL, *v;
-	long long epochs = 40, batch = 256, patience = 4, seed = 7, members = 4;
+	long long epochs = 40, batch = 256, patience = 4, seed = 7, members = 1;
 	enum error_code rc;
 	size_t i;
 

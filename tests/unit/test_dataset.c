@@ -39,7 +39,7 @@ static void test_dataset_defaults_are_sensible(void **state)
 	assert_int_equal(cfg.hidden[0], 64);
 	assert_int_equal(cfg.batch_size, 256);
 	assert_int_equal(cfg.patience, 4);
-	assert_int_equal(cfg.members, 4);
+	assert_int_equal(cfg.members, 1);
 	assert_true(cfg.interval == 0.9);
 	assert_true(cfg.validation_random); /* a fraction split validates on a random slice */
 	assert_int_equal(cfg.min_count, 5);
