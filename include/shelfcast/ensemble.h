@@ -40,6 +40,18 @@
 /* The pass-through units of the baselines in every packed hidden layer. */
 #define ENSEMBLE_BASELINE_UNITS 4
 
+/* The members and baselines, as ensemble_pack lays them out. */
+struct ensemble_parts {
+	size_t E, n_layers;
+	size_t md[SPEC_MAX_HIDDEN + 2], pd[SPEC_MAX_HIDDEN + 2]; /* member, packed widths */
+	float **member;                                            /* (E): each in mlp.h's block layout */
+	double *w_lin, *w_log;                                     /* (md[0] + 1): weights, then intercept */
+	double a, b;                                               /* blend weights */
+};
+
+/* Everything into out: zeroed, mlp_params_count(pd, n_layers) floats. */
+void ensemble_pack(const struct ensemble_parts *p, float *out);
+
 /*
  * Train cfg->members networks of spec's shape, fit the blend and pack
  * everything into out->params; spec->hidden becomes the packed widths.

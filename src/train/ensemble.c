@@ -148,17 +148,8 @@ static enum error_code blend_exposure(const struct stack *s, size_t n, double *b
 	return rc;
 }
 
-/* The members and baselines: what pack() lays out. */
-struct parts {
-	size_t E, n_layers;
-	size_t md[SPEC_MAX_HIDDEN + 2], pd[SPEC_MAX_HIDDEN + 2]; /* member, packed widths */
-	float **member;                                            /* (E): final weights */
-	double *w_lin, *w_log;                                     /* (d + 1): on all_train */
-	double a, b;                                               /* blend weights */
-};
-
 /* Hidden layer j of every member, block-diagonal, then the baseline units. */
-static void pack_hidden(const struct parts *p, size_t j, const size_t *moff, float *W, float *B)
+static void pack_hidden(const struct ensemble_parts *p, size_t j, const size_t *moff, float *W, float *B)
 {
 	size_t I = p->pd[j], mI = p->md[j], mO = p->md[j + 1], base = p->E * mO, e, r, c;
 
@@ -188,7 +179,7 @@ static void pack_hidden(const struct parts *p, size_t j, const size_t *moff, flo
 }
 
 /* The output layer: the members' mean and the baselines, blended. */
-static void pack_output(const struct parts *p, size_t j, const size_t *moff, float *W, float *B)
+static void pack_output(const struct ensemble_parts *p, size_t j, const size_t *moff, float *W, float *B)
 {
 	size_t I = p->pd[j], mI = p->md[j], last = p->E * mI, e, h, c;
 	double weight[HEADS_COUNT] = {[HEADS_SALES] = p->a, [HEADS_EXPOSURE] = p->b};
@@ -211,8 +202,7 @@ static void pack_output(const struct parts *p, size_t j, const size_t *moff, flo
 	W[HEADS_EXPOSURE * I + last + 3] = (float)-(1 - p->b);
 }
 
-/* Everything into out (zeroed, mlp_params_count(pd) floats). */
-static void pack(const struct parts *p, float *out)
+void ensemble_pack(const struct ensemble_parts *p, float *out)
 {
 	size_t moff[SPEC_MAX_HIDDEN + 2], off = 0, j;
 
@@ -231,7 +221,7 @@ static void pack(const struct parts *p, float *out)
 /* Train the E members; their validation outputs (weights that never saw it) into s. */
 static enum error_code train_members(const struct dataset_config *cfg, const struct spec *spec,
 				     const struct learn_data *data, const struct split *sp,
-				     train_progress_fn progress, void *ctx, struct parts *p,
+				     train_progress_fn progress, void *ctx, struct ensemble_parts *p,
 				     struct stack *s, struct learn_outcome *out, struct error *err)
 {
 	struct dataset_config mcfg = *cfg;
@@ -257,7 +247,7 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 	return rc;
 }
 
-static json_t *ensemble_info(const struct parts *p)
+static json_t *ensemble_info(const struct ensemble_parts *p)
 {
 	json_t *hidden = json_array();
 	size_t j;
@@ -276,7 +266,7 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 			       train_progress_fn progress, void *ctx, struct learn_outcome *out,
 			       json_t **info, struct error *err)
 {
-	struct parts p = {.E = cfg->members ? cfg->members : 1};
+	struct ensemble_parts p = {.E = cfg->members ? cfg->members : 1};
 	struct stack s = {0};
 	size_t n = sp->n_valid ? sp->n_valid : 1, j, e;
 	enum error_code rc = ERROR_OK;
@@ -331,7 +321,7 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 		rc = error_nomem(err, "the ensemble");
 		goto out;
 	}
-	pack(&p, out->params);
+	ensemble_pack(&p, out->params);
 	for (j = 0; j < spec->n_hidden; j++)
 		spec->hidden[j] = p.pd[j + 1];
 out:
