@@ -49,6 +49,14 @@ struct ensemble_parts {
 	double a, b;                                               /* blend weights */
 };
 
+/*
+ * y[i] += scale * sales output, z[i] += scale * exposure output of the
+ * network `params` (of spec's shape, run by mlp_forward) on data row rows[i].
+ */
+enum error_code ensemble_add_outputs(const struct spec *spec, const float *params, double scale,
+				     const struct learn_data *data, const size_t *rows, size_t n,
+				     double *y, double *z, struct error *err);
+
 /* Everything into out: zeroed, mlp_params_count(pd, n_layers) floats. */
 void ensemble_pack(const struct ensemble_parts *p, float *out);
 

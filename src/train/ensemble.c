@@ -31,8 +31,7 @@ static void stack_done(struct stack *s)
 	free(s->e);
 }
 
-/* Add 1/E of the outputs of the network `params` (spec's member shape) on rows to y, z. */
-static enum error_code add_member(const struct spec *spec, const float *params, double scale,
+enum error_code ensemble_add_outputs(const struct spec *spec, const float *params, double scale,
 				  const struct learn_data *data, const size_t *rows, size_t n,
 				  double *y, double *z, struct error *err)
 {
@@ -238,7 +237,7 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 			out->epochs_run = one.epochs_run;
 			out->best_epoch = one.best_epoch;
 		}
-		rc = add_member(spec, one.early ? one.early : one.params, 1.0 / (double)p->E, data,
+		rc = ensemble_add_outputs(spec, one.early ? one.early : one.params, 1.0 / (double)p->E, data,
 				sp->valid, sp->n_valid, s->member_y, s->member_z, err);
 		p->member[e] = one.params;
 		one.params = NULL;

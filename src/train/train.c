@@ -170,42 +170,30 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 				  struct train_result *res, struct report_scores *scores,
 				  struct error *err)
 {
-	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims = spec_layer_dims(spec, dims), n = sp->n_test;
-	size_t chunk = LEARN_EVAL_ROWS, i, r;
-	struct mlp net;
-	float *X = NULL, *Y = NULL, *scratch = NULL;
+	const struct learn_data data = {e->X, e->d, e->target, e->exposure};
+	size_t n = sp->n_test, i;
 	double *label = NULL, *pred_t = NULL, *pred_p = NULL, *w_lin = NULL, *w_log = NULL;
 	enum error_code rc = ERROR_OK;
 
-	mlp_bind(&net, dims, n_dims - 1, params);
 	res->n_test = n;
 	res->test_rows = util_alloc_array(n, sizeof *res->test_rows);
 	res->test_t = util_alloc_array(n, sizeof *res->test_t);
-	X = util_alloc_array(chunk * e->d, sizeof *X);
-	Y = util_alloc_array(chunk * HEADS_COUNT, sizeof *Y);
-	scratch = util_alloc_array(mlp_scratch_floats(&net, chunk), sizeof *scratch);
 	label = util_alloc_array(n, sizeof *label);
-	pred_t = util_alloc_array(n, sizeof *pred_t);
-	pred_p = util_alloc_array(n, sizeof *pred_p);
+	pred_t = calloc(n ? n : 1, sizeof *pred_t);
+	pred_p = calloc(n ? n : 1, sizeof *pred_p);
 	w_lin = util_alloc_array(e->d + 1, sizeof *w_lin);
 	w_log = util_alloc_array(e->d + 1, sizeof *w_log);
-	if (!res->test_rows || !res->test_t || !X || !Y || !scratch || !label || !pred_t || !pred_p ||
-	    !w_lin || !w_log) {
+	if (!res->test_rows || !res->test_t || !label || !pred_t || !pred_p || !w_lin || !w_log) {
 		rc = error_nomem(err, "the evaluation");
 		goto out;
 	}
 	memcpy(res->test_rows, sp->test, n * sizeof *sp->test);
-	for (i = 0; i < n; i += chunk) {
-		size_t B = n - i < chunk ? n - i : chunk;
-		for (r = 0; r < B; r++)
-			memcpy(X + r * e->d, e->X + sp->test[i + r] * e->d, e->d * sizeof *X);
-		mlp_forward(&net, X, B, scratch, Y);
-		for (r = 0; r < B; r++) {
-			pred_t[i + r] = heads_unstandardize(spec, Y[HEADS_COUNT * r + HEADS_SALES]);
-			pred_p[i + r] = heads_exposure(Y[HEADS_COUNT * r + HEADS_EXPOSURE]);
-		}
-	}
+	rc = ensemble_add_outputs(spec, params, 1.0, &data, sp->test, n, pred_t, pred_p, err);
+	if (rc)
+		goto out;
 	for (i = 0; i < n; i++) {
+		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
+		pred_p[i] = heads_exposure(pred_p[i]);
 		res->test_t[i] = heads_unstandardize(spec, e->target[sp->test[i]]);
 		label[i] = e->exposure[sp->test[i]];
 	}
@@ -229,9 +217,6 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->linear);
 	rc = evaluate_exposure(label, pred_p, n, &scores->logistic, err);
 out:
-	free(X);
-	free(Y);
-	free(scratch);
 	free(label);
 	free(pred_t);
 	free(pred_p);
