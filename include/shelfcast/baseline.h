@@ -27,6 +27,8 @@
 
 /* Largest D = d + 1 solved with the dense (D, D) system (32 MiB of doubles). */
 #define BASELINE_DENSE_MAX 2048
+/* The ridge penalty the trainer fits (and reports) its baselines with. */
+#define BASELINE_RIDGE 1.0
 
 #include "shelfcast/error.h"
 

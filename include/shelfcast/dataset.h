@@ -15,7 +15,8 @@
  *    "model": {"hidden": [64, 32], "epochs": 40, "batch_size": 256, "learning_rate": 0.001,
  *              "patience": 4, "seed": 7, "weight_decay": 0, "exposure_weight": 1,
  *              "validation_fraction": 0.1, "validation": "latest" | "random",
- *              "ema": 0.999, "refit": false},
+ *              "ema": 0.999, "refit": false, "members": 1,
+ *              "interval": 0.9},
  *    "cleaning": {"winsorize": [0.001, 0.999], "min_count": 5, "max_categories": 100000}}
  *
  * Every key is checked; unknown keys and a column named twice are errors.
@@ -73,6 +74,8 @@ struct dataset_config {
 	double winsor_lo, winsor_hi; /* quantiles */
 	size_t min_count;
 	size_t max_categories;
+	double interval;          /* default coverage of the served prediction intervals */
+	size_t members;           /* networks in the served ensemble (ensemble.h), 1..16 */
 };
 
 enum error_code dataset_config_parse(const char *text, size_t len, struct dataset_config *cfg,

@@ -5,6 +5,8 @@
  *   output 0, sales: y is the standardized transformed target,
  *     t = y * target_std + target_mean          (heads_unstandardize)
  *     predicted_sales = max(0, inverse(t))       (heads_units; inverse of log1p is expm1)
+ *     expected_sales = the mean units              (heads_expected_sales)
+ *     predicted_sales_interval                    (heads_interval)
  *   output 1, exposure: z is a logit,
  *     exposure_probability = sigmoid(z)          (heads_exposure)
  *   the training loss of one row: (y - t)^2 + w * bce(z, e)   (heads_loss)
@@ -47,6 +49,24 @@ double heads_standardize(const struct spec *spec, double units);
 double heads_unstandardize(const struct spec *spec, double y);
 /* predicted_sales = heads_units(transform, heads_unstandardize(spec, y)). */
 double heads_sales(const struct spec *spec, double y);
+
+/*
+ * expected_sales, the mean of the units (predicted_sales is the centre on
+ * the transformed scale, the median of a log1p target): for log1p,
+ * max(0, exp(t) * smearing - 1) with the spec's smearing (Duan's estimate
+ * from held-out residuals; 1 without calibration); for none, the centre.
+ */
+double heads_expected_sales(const struct spec *spec, double y);
+
+/*
+ * The conformal half-width, in transformed units, of an interval of the
+ * given coverage in (0, 1): the spec's residual table at the level rounded
+ * up to the next 0.005 (a lookup).  0 without calibration.
+ */
+double heads_interval_halfwidth(const struct spec *spec, double coverage);
+/* The interval in units around the sales output y: heads_units(t -+ halfwidth). */
+void heads_interval(const struct spec *spec, double y, double halfwidth, double *lower,
+		    double *upper);
 
 /* exposure_probability = sigmoid(z), stable for any z (+-1000 included). */
 double heads_exposure(double z);

@@ -38,6 +38,8 @@ struct learn_outcome {
 	size_t n_params;
 	int epochs_run;         /* epochs of the early-stopping run */
 	int best_epoch;         /* the one with the lowest validation loss */
+	float *early;           /* new, with model.refit only: the early-stopping weights (never
+				   trained on the validation slice); NULL otherwise */
 };
 
 /* Rows forwarded at once when only the loss or the outputs are needed. */

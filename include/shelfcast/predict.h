@@ -30,12 +30,14 @@ struct predict_batch {
 	double *unit_cost;      /* (n) */
 	int *asked;             /* (n) requested level index, or -1 */
 	int *recommended;       /* (n) chosen level index */
-	double *sales;          /* (n*K) predicted units */
+	double *sales;          /* (n*K) predicted units: the centre (heads_sales) */
 	double *exposure;       /* (n*K) exposure probability */
 	double *value;          /* (n*K) objective value */
 	uint32_t *unknown;      /* (n, n_categorical) categorical indices that were unknown */
 	size_t *n_unknown;      /* (n) */
 	void *block;            /* one allocation behind all of the above */
+	double *expected;       /* (n*K) expected units, the mean (heads_expected_sales): what value
+				   and the recommendation use */
 };
 
 /* Size a batch for n items of model m (one allocation). */

@@ -2,7 +2,7 @@
  * predict_api — the /v1/predict wire format: a request body in, a reply
  * body out, through batch scoring (predict.h).
  *
- *   {"model": "...", "objective": "...", "include_levels": bool, "explain": bool,
+ *   {"model": "...", "objective": "...", "include_levels": bool, "explain": bool, "interval": 0.9,
  *    "items": [{"id": ..., "features": {...}, "promotion_level": int}, ...]}
  *
  * Two parsers read the body.  jansson is the reference

@@ -50,6 +50,8 @@ struct predict_reply {
 	uint32_t *unknown_counts;     /* (n_categorical) unknown values per feature: new, NULL until one */
 	void *own;                    /* what begin allocated (mem NULL), freed by done */
 	struct explain_model *explain; /* set by predict_reply_explain: every prediction explained */
+	double interval;              /* the coverage of predicted_sales_interval (the spec's by default) */
+	double halfwidth;             /* its conformal half-width, transformed units (heads.h) */
 };
 
 /* Bytes predict_reply_begin needs for model m when the caller provides them. */
@@ -70,6 +72,13 @@ enum error_code predict_reply_begin(struct predict_reply *r, const struct model 
  * when the model has no reference rows, ERROR_NOMEM.
  */
 enum error_code predict_reply_explain(struct predict_reply *r, struct error *err);
+
+/*
+ * Intervals of this coverage in (0, 1) instead of the model's default (a
+ * table lookup; call before the first push).  A model trained without
+ * calibration writes no predicted_sales_interval.
+ */
+void predict_reply_set_interval(struct predict_reply *r, double coverage);
 
 /* The slot of r->batch the next item is encoded into. */
 static inline size_t predict_reply_slot(const struct predict_reply *r)

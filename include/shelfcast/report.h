@@ -31,6 +31,8 @@ struct report_scores {
 	struct sales_metrics sales, linear;
 	struct exposure_metrics exposure, logistic;
 	size_t n_test;
+	double interval_coverage;       /* share of test rows inside the default interval */
+	double interval_mean_width_log; /* its mean width in transformed (log1p) units */
 };
 
 /* New, or NULL when out of memory. */

@@ -3,6 +3,7 @@
  * the /v1/predict request.
  *
  *   {"model": "...", "objective": "...", "include_levels": bool, "explain": bool,
+ *    "interval": number|null,
  *    "items": [{"id": "..."|int|null, "features": {"k": number|string|null, ...},
  *               "promotion_level": int|null}, ...]}
  *
@@ -83,6 +84,7 @@ struct reqparse {
 	/* hint[f] for f < n_hint */
 	const struct reqparse_hint *hint;
 	size_t n_hint;
+	struct reqparse_value interval;   /* NONE, INT or REAL (the caller checks the range) */
 };
 
 void reqparse_init(struct reqparse *r);

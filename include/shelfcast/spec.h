@@ -58,6 +58,8 @@
 #define SPEC_MAX_WIDTH 65536
 #define SPEC_NAME_MAX 128
 #define SPEC_MAX_REFERENCE 256
+/* Points of the conformal residual table: levels 0, 0.005, ..., 1. */
+#define SPEC_RESIDUAL_QUANTILES 201
 
 enum spec_transform { SPEC_TRANSFORM_NONE, SPEC_TRANSFORM_LOG1P };
 enum spec_objective { SPEC_OBJECTIVE_REVENUE, SPEC_OBJECTIVE_UNITS, SPEC_OBJECTIVE_PROFIT };
@@ -112,6 +114,19 @@ struct spec {
 
 	float *reference;   /* (n_reference, input_size) encoded rows, or NULL */
 	size_t n_reference;
+	/*
+	 * "calibration": {"interval": 0.9, "smearing": 1.08, "rows": 8509,
+	 *                 "residual_quantiles": [0, ..., 2.9]}  (optional: specs
+	 * trained before it have none and serve no interval).  residual_quantiles[i]
+	 * is the split-conformal quantile at level i / 200 of |t - prediction| on
+	 * held-out rows, in transformed units (nondecreasing); smearing is the mean
+	 * of exp(t - prediction) there (Duan's smearing, for a log1p target).
+	 */
+	bool has_calibration;
+	double interval;  /* the default coverage */
+	double smearing;
+	size_t calibration_rows;
+	double residual_q[SPEC_RESIDUAL_QUANTILES];
 };
 
 /* Parse and validate; errors name the offending field ("inputs.numeric[2].std"). */
@@ -143,6 +158,11 @@ enum error_code spec_set_reference(struct spec *spec, const float *rows, size_t 
 size_t spec_expected_input_size(const struct spec *spec);
 /* Layer widths: dims[0] = input, then hidden..., then the 2 heads (heads.h). Returns the count. */
 size_t spec_layer_dims(const struct spec *spec, size_t dims[SPEC_MAX_HIDDEN + 2]);
+
+/* The optional "calibration" member of root into spec (spec_calibration.c); errors name the field. */
+enum error_code spec_calibration_parse(const json_t *root, struct spec *spec, struct error *err);
+/* Put spec's calibration (if any) into root as "calibration"; *fail set on allocation failure. */
+void spec_calibration_put(json_t *root, const struct spec *spec, int *fail);
 
 /* Level number -> index, or -1. */
 int spec_level_index(const struct spec *spec, long long level);

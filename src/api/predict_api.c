@@ -2,6 +2,7 @@
 #include "shelfcast/predict_api.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,17 +10,11 @@
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/numfmt.h"
 #include "shelfcast/predict.h"
+#include "shelfcast/predict_limits.h"
 #include "shelfcast/predict_reply.h"
 #include "shelfcast/reqparse.h"
 #include "shelfcast/util.h"
 
-/* What a reply costs at most per item (besides its id) and per listed level, for the memory limit. */
-#define REPLY_ITEM_BYTES 256
-#define REPLY_LEVEL_BYTES 128
-/* and, with explain, per explanation and per contribution */
-#define REPLY_EXPLAIN_BYTES 192
-#define REPLY_CONTRIBUTION_BYTES 192
-#define MIB (1024.0 * 1024.0)
 
 void predict_outcome_done(struct predict_outcome *o)
 {
@@ -108,103 +103,10 @@ static void write_levels_list(struct strbuf *sb, const struct spec *spec)
 	}
 }
 
-/*
- * Whether the body's top-level "items" array holds more than limit
- * elements, found by scanning its structure only (strings and nesting) and
- * stopping at element limit + 1: a body far over the item limit is refused
- * before it is parsed.  A body the scan cannot follow (not JSON, the key
- * written with escapes) gives false, and the parser decides.
- */
-static bool more_items_than(const char *body, size_t len, size_t limit)
+/* A coverage "interval" may ask for (both paths): in (0, 1). */
+static bool interval_ok(double coverage)
 {
-	const char *p = body, *end = body + len, *s;
-	bool items_key = false, in_items = false;
-	char last = 0; /* the last structural byte seen at depth 1 */
-	size_t count = 0;
-	int depth = 0;
-
-	for (; p < end; p++) {
-		char c = *p;
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-			continue;
-		if (in_items && depth == 2 && count == 0 && c != ']')
-			count = 1; /* the first element begins */
-		switch (c) {
-		case '"':
-			for (s = ++p; p < end && *p != '"'; p++)
-				if (*p == '\\')
-					p++;
-			if (p >= end)
-				return false;
-			if (depth == 1 && (last == '{' || last == ','))
-				items_key = p - s == 5 && !memcmp(s, "items", 5);
-			break;
-		case '{':
-		case '[':
-			if (++depth == 1)
-				last = c;
-			else if (depth == 2 && c == '[' && last == ':' && items_key)
-				in_items = true;
-			break;
-		case '}':
-		case ']':
-			if (depth == 2)
-				in_items = false;
-			if (--depth == 1)
-				last = c;
-			break;
-		case ',':
-		case ':':
-			if (depth == 1)
-				last = c;
-			else if (c == ',' && depth == 2 && in_items && ++count > limit)
-				return true;
-			break;
-		default:
-			break;
-		}
-	}
-	return false;
-}
-
-static enum error_code too_many_items(size_t max_items, struct error *err)
-{
-	return error_set(err, ERROR_TOO_LARGE, "items",
-			 "items: more than the limit of %zu items per request", max_items);
-}
-
-static bool too_many_explained(const struct predict_limits *lim, bool explain, size_t n)
-{
-	return explain && lim->max_explain_items && n > lim->max_explain_items;
-}
-
-/*
- * What n items of model m would cost beyond the body: the reply (a fixed
- * part, every categorical feature's name when all are unknown, the levels
- * when listed, explanations when asked) and the encoding work (n rows of the
- * model's width, zeroed and scanned, a tile at a time).  Refused before any
- * work when over
- * the limit.
- */
-static enum error_code check_memory(const struct model *m, size_t n, bool include_levels, bool explain,
-				    size_t max_memory, struct error *err)
-{
-	double features = (double)(m->spec.n_numeric + m->spec.n_categorical + 1); /* at most */
-	double per_item = REPLY_ITEM_BYTES + (double)m->spec.input_size * sizeof(float) +
-			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0) +
-			  (explain ? REPLY_EXPLAIN_BYTES + features * REPLY_CONTRIBUTION_BYTES : 0.0);
-	double bytes;
-	size_t c;
-
-	for (c = 0; c < m->spec.n_categorical; c++) /* "name", in the item's unknown list */
-		per_item += (double)strlen(m->spec.categorical[c].name) + 3;
-	bytes = (double)n * per_item;
-	if (max_memory && bytes > (double)max_memory)
-		return error_set(err, ERROR_TOO_LARGE, "items",
-				 "items: %zu items of model %s would take about %.1f MiB to encode and "
-				 "answer, more than the limit of %.1f MiB per request",
-				 n, m->name, bytes / MIB, (double)max_memory / MIB);
-	return ERROR_OK;
+	return coverage > 0 && coverage < 1;
 }
 
 /* The request's top-level fields (the jansson path). */
@@ -213,16 +115,18 @@ struct request_in {
 	bool include_levels, explain;
 	json_t *items;
 	size_t n;
+	double interval; /* NAN: absent, the model's */
 };
 
 static enum error_code read_request(json_t *root, size_t max_items, struct request_in *in,
 				    struct error *err)
 {
 	static const char *const top_keys[] = {"model", "objective", "include_levels", "items",
-					       "explain", NULL};
+					       "explain", "interval", NULL};
 	enum error_code rc;
 
 	memset(in, 0, sizeof *in);
+	in->interval = NAN;
 	rc = jsonutil_expect_object(root, top_keys, "", err);
 	if (!rc)
 		rc = jsonutil_get_string(root, "model", "", false, &in->model_name, err);
@@ -233,6 +137,11 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	if (!rc)
 		rc = jsonutil_get_bool(root, "explain", "", false, &in->explain, err);
 	if (!rc)
+		rc = jsonutil_get_number(root, "interval", "", false, &in->interval, err);
+	if (!rc && !isnan(in->interval) && !interval_ok(in->interval))
+		rc = error_set(err, ERROR_INVALID, "interval",
+			       "interval: must be a coverage between 0 and 1 (exclusive)");
+	if (!rc)
 		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
 	if (rc)
 		return rc;
@@ -240,7 +149,7 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	if (in->n == 0)
 		return error_set(err, ERROR_INVALID, "items", "items: must hold at least one item");
 	if (in->n > max_items)
-		return too_many_items(max_items, err);
+		return predict_limits_too_many_items(max_items, err);
 	return ERROR_OK;
 }
 
@@ -333,13 +242,13 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	size_t i;
 
 	memset(outcome, 0, sizeof *outcome);
-	if (more_items_than(body, len, lim->max_items))
-		return too_many_items(lim->max_items, err);
+	if (predict_limits_items_over(body, len, lim->max_items))
+		return predict_limits_too_many_items(lim->max_items, err);
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
 		return json_syntax_error(&jerr, err);
 	rc = read_request(root, lim->max_items, &in, err);
-	if (!rc && too_many_explained(lim, in.explain, in.n))
+	if (!rc && predict_limits_too_many_explained(lim, in.explain, in.n))
 		rc = error_set(err, ERROR_TOO_LARGE, "explain",
 			       "explain: more than the limit of %zu explained items per request",
 			       lim->max_explain_items);
@@ -352,7 +261,7 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	}
 	rc = objective_for(m, in.objective_name, &objective, err);
 	if (!rc)
-		rc = check_memory(m, in.n, in.include_levels, in.explain, lim->max_memory, err);
+		rc = predict_limits_check_memory(m, in.n, in.include_levels, in.explain, lim->max_memory, err);
 	if (rc)
 		goto out;
 	values = calloc(encoder_n_inputs(m->enc) + 1, sizeof *values);
@@ -363,6 +272,8 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	rc = predict_reply_begin(&r, m, objective, in.include_levels, reply, NULL, err);
 	if (!rc && in.explain)
 		rc = predict_reply_explain(&r, err);
+	if (!rc && !isnan(in.interval))
+		predict_reply_set_interval(&r, in.interval);
 	for (i = 0; !rc && i < in.n; i++)
 		rc = jansson_item(m, json_array_get(in.items, i), i, values, &r, err);
 	if (!rc)
@@ -467,6 +378,7 @@ static void scratch_trim(struct predict_api_scratch *s)
 		s->rp.n_items = s->rp.n_features = 0;
 		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
 		s->rp.include_levels = s->rp.explain = false;
+		s->rp.interval.kind = REQPARSE_NONE;
 	}
 }
 
@@ -648,7 +560,7 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	error_init(&err);
 	rp->max_items = lim->max_items;
 	if (reqparse_parse(rp, body, len) != REQPARSE_OK ||
-	    too_many_explained(lim, rp->explain, rp->n_items))
+	    predict_limits_too_many_explained(lim, rp->explain, rp->n_items))
 		goto out;
 	if (rp->model.kind == REQPARSE_STRING && !tape_string(&rp->model, name, sizeof name))
 		goto out;
@@ -661,13 +573,17 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	    (!tape_string(&rp->objective, objective_name, sizeof objective_name) ||
 	     !spec_objective_parse(objective_name, &objective)))
 		goto out;
+	if (rp->interval.kind != REQPARSE_NONE && !interval_ok(rp->interval.d))
+		goto out;
 	if ((objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) ||
-	    check_memory(m, rp->n_items, rp->include_levels, rp->explain, lim->max_memory, &err) !=
+	    predict_limits_check_memory(m, rp->n_items, rp->include_levels, rp->explain, lim->max_memory, &err) !=
 		    ERROR_OK ||
 	    !fast_arrays(sc, m, encoder_n_inputs(m->enc), &a) ||
 	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err) ||
 	    (rp->explain && predict_reply_explain(&r, &err)))
 		goto out;
+	if (rp->interval.kind != REQPARSE_NONE)
+		predict_reply_set_interval(&r, rp->interval.d);
 	for (i = 0; i < rp->n_items; i++)
 		if (!fast_item(sc, m, i, &a, &r, &trust))
 			goto out;

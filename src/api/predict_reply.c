@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "shelfcast/explain_reply.h"
+#include "shelfcast/heads.h"
 #include "shelfcast/util.h"
 
 /* The tile's batch, then its ids. */
@@ -34,6 +35,7 @@ enum error_code predict_reply_begin(struct predict_reply *r, const struct model 
 	r->tile = predict_tile_items(m);
 	predict_batch_layout(&r->batch, m, r->tile, mem);
 	r->ids = (struct predict_id *)(void *)((char *)mem + batch_part(m));
+	predict_reply_set_interval(r, m->spec.interval);
 	strbuf_puts(out, "{\"model\":{\"name\":");
 	strbuf_json_string(out, m->name, strlen(m->name));
 	strbuf_puts(out, ",\"version\":");
@@ -56,6 +58,12 @@ enum error_code predict_reply_explain(struct predict_reply *r, struct error *err
 	return rc;
 }
 
+void predict_reply_set_interval(struct predict_reply *r, double coverage)
+{
+	r->interval = coverage;
+	r->halfwidth = heads_interval_halfwidth(&r->m->spec, coverage);
+}
+
 void predict_reply_done(struct predict_reply *r)
 {
 	if (r->explain)
@@ -66,15 +74,33 @@ void predict_reply_done(struct predict_reply *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* A level's number, then row r's "predicted_sales" and "exposure_probability". */
-static void write_row(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec,
-		      size_t level, size_t row)
+/*
+ * A level's number, then row r's "predicted_sales", "exposure_probability",
+ * "expected_sales" and (a calibrated model) "predicted_sales_interval".
+ */
+static void write_row(struct strbuf *sb, const struct predict_reply *r, size_t level, size_t row)
 {
+	const struct predict_batch *b = &r->batch;
+	const struct spec *spec = &r->m->spec;
+
 	strbuf_json_int(sb, spec->levels[level].level);
 	strbuf_puts(sb, ",\"predicted_sales\":");
 	strbuf_json_double(sb, b->sales[row], PREDICT_DIGITS);
 	strbuf_puts(sb, ",\"exposure_probability\":");
 	strbuf_json_double(sb, b->exposure[row], PREDICT_DIGITS);
+	strbuf_puts(sb, ",\"expected_sales\":");
+	strbuf_json_double(sb, b->expected[row], PREDICT_DIGITS);
+	if (spec->has_calibration) {
+		double lo, hi;
+		heads_interval(spec, (double)b->y[2 * row], r->halfwidth, &lo, &hi);
+		strbuf_puts(sb, ",\"predicted_sales_interval\":{\"lower\":");
+		strbuf_json_double(sb, lo, PREDICT_DIGITS);
+		strbuf_puts(sb, ",\"upper\":");
+		strbuf_json_double(sb, hi, PREDICT_DIGITS);
+		strbuf_puts(sb, ",\"coverage\":");
+		strbuf_json_double(sb, r->interval, PREDICT_DIGITS);
+		strbuf_putc(sb, '}');
+	}
 }
 
 static void write_unknown(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec,
@@ -92,9 +118,10 @@ static void write_unknown(struct strbuf *sb, const struct predict_batch *b, cons
 	strbuf_putc(sb, ']');
 }
 
-static void write_levels(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec,
-			 size_t k, const char *objective_name)
+static void write_levels(struct strbuf *sb, const struct predict_reply *r, size_t k,
+			 const char *objective_name)
 {
+	const struct predict_batch *b = &r->batch;
 	size_t l;
 
 	strbuf_puts(sb, ",\"levels\":[");
@@ -103,7 +130,7 @@ static void write_levels(struct strbuf *sb, const struct predict_batch *b, const
 		if (l)
 			strbuf_putc(sb, ',');
 		strbuf_puts(sb, "{\"level\":");
-		write_row(sb, b, spec, l, row);
+		write_row(sb, r, l, row);
 		strbuf_puts(sb, ",\"expected_");
 		strbuf_puts(sb, objective_name);
 		strbuf_puts(sb, "\":");
@@ -134,13 +161,13 @@ static void write_prediction(struct predict_reply *r, size_t k)
 		strbuf_putc(sb, ',');
 	}
 	strbuf_puts(sb, "\"promotion_level\":");
-	write_row(sb, b, spec, (size_t)lv, k * b->K + (size_t)lv);
+	write_row(sb, r, (size_t)lv, k * b->K + (size_t)lv);
 	strbuf_puts(sb, ",\"recommended_promotion_level\":");
 	strbuf_json_int(sb, spec->levels[b->recommended[k]].level);
 	if (b->n_unknown[k])
 		write_unknown(sb, b, spec, k);
 	if (r->include_levels)
-		write_levels(sb, b, spec, k, spec_objective_name(r->objective));
+		write_levels(sb, r, k, spec_objective_name(r->objective));
 	if (r->explain) {
 		strbuf_puts(sb, ",\"explanation\":");
 		explain_reply_write(sb, r->explain, b->x + k * b->d, lv);
@@ -155,7 +182,7 @@ static bool finite_item(const struct predict_batch *b, size_t k)
 	for (l = 0; l < b->K; l++) {
 		size_t row = k * b->K + l;
 		if (!isfinite(b->y[2 * row]) || !isfinite(b->y[2 * row + 1]) || !isfinite(b->sales[row]) ||
-		    !isfinite(b->exposure[row]) || !isfinite(b->value[row]))
+		    !isfinite(b->expected[row]) || !isfinite(b->exposure[row]) || !isfinite(b->value[row]))
 			return false;
 	}
 	return true;

@@ -368,6 +368,10 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 			if (seen & bit || !scalar(&c, v) || v->kind == REQPARSE_INT || v->kind == REQPARSE_REAL)
 				return REQPARSE_FALLBACK;
 			seen |= bit;
+		} else if (key_is(k, n, "interval")) {
+			if (seen & 16 || !scalar(&c, &r->interval) || r->interval.kind == REQPARSE_STRING)
+				return REQPARSE_FALLBACK;
+			seen |= 16;
 		} else if (key_is(k, n, "include_levels")) {
 			if (!boolean(&c, &seen, 8, &r->include_levels))
 				return REQPARSE_FALLBACK;

@@ -37,6 +37,33 @@ double heads_sales(const struct spec *spec, double y)
 	return heads_units(spec->transform, heads_unstandardize(spec, y));
 }
 
+double heads_expected_sales(const struct spec *spec, double y)
+{
+	double t = heads_unstandardize(spec, y), smearing = spec->has_calibration ? spec->smearing : 1;
+
+	if (spec->transform != SPEC_TRANSFORM_LOG1P)
+		return heads_units(spec->transform, t);
+	return heads_units(spec->transform, t + log(smearing)); /* exp(t) * s - 1 */
+}
+
+double heads_interval_halfwidth(const struct spec *spec, double coverage)
+{
+	double pos = ceil(coverage * (SPEC_RESIDUAL_QUANTILES - 1) - 1e-9);
+
+	if (!spec->has_calibration || !(pos >= 0))
+		return 0;
+	return spec->residual_q[pos > SPEC_RESIDUAL_QUANTILES - 1 ? SPEC_RESIDUAL_QUANTILES - 1
+								   : (size_t)pos];
+}
+
+void heads_interval(const struct spec *spec, double y, double halfwidth, double *lower,
+		    double *upper)
+{
+	double t = heads_unstandardize(spec, y);
+	*lower = heads_units(spec->transform, t - halfwidth);
+	*upper = heads_units(spec->transform, t + halfwidth);
+}
+
 double heads_exposure(double z)
 {
 	double e;

@@ -47,6 +47,7 @@ static bool lay_out(struct predict_batch *b, const struct model *m, size_t n, st
 	b->asked = carve(c, n, sizeof *b->asked);
 	b->recommended = carve(c, n, sizeof *b->recommended);
 	b->sales = carve(c, rows, sizeof *b->sales);
+	b->expected = carve(c, rows, sizeof *b->expected);
 	b->exposure = carve(c, rows, sizeof *b->exposure);
 	b->value = carve(c, rows, sizeof *b->value);
 	b->unknown = carve(c, n, (nc ? nc : 1) * sizeof *b->unknown);
@@ -142,10 +143,11 @@ void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 	mlp_forward_levels(&m->mlp, b->x, n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
 	for (r = 0; r < rows; r++) {
 		b->sales[r] = heads_sales(&m->spec, (double)b->y[2 * r]);
+		b->expected[r] = heads_expected_sales(&m->spec, (double)b->y[2 * r]);
 		b->exposure[r] = heads_exposure((double)b->y[2 * r + 1]);
 	}
 	for (i = 0; i < n; i++)
-		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->sales + i * b->K,
+		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->expected + i * b->K,
 						      b->price[i], b->unit_cost[i],
 						      b->value + i * b->K);
 }

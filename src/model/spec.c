@@ -13,47 +13,6 @@
 #include "shelfcast/heads.h"
 #include "shelfcast/jsonutil.h"
 
-static const char *const objective_names[] = {
-	[SPEC_OBJECTIVE_REVENUE] = "revenue", [SPEC_OBJECTIVE_UNITS] = "units", [SPEC_OBJECTIVE_PROFIT] = "profit"};
-#define N_OBJECTIVES (sizeof objective_names / sizeof objective_names[0])
-
-const char *spec_objective_name(enum spec_objective o)
-{
-	return (size_t)o < N_OBJECTIVES ? objective_names[o] : "revenue";
-}
-
-bool spec_objective_parse(const char *s, enum spec_objective *o)
-{
-	size_t i;
-	for (i = 0; i < N_OBJECTIVES; i++)
-		if (!strcmp(s, objective_names[i])) {
-			*o = (enum spec_objective)i;
-			return true;
-		}
-	return false;
-}
-
-const char *spec_transform_name(enum spec_transform t)
-{
-	return t == SPEC_TRANSFORM_LOG1P ? "log1p" : "none";
-}
-
-const char *spec_input_transform_name(enum spec_input_transform t)
-{
-	return t == SPEC_INPUT_LOG ? "log" : "none";
-}
-
-bool spec_valid_name(const char *s)
-{
-	size_t n = strlen(s), i;
-	if (n == 0 || n > SPEC_NAME_MAX)
-		return false;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
-}
-
 size_t spec_expected_input_size(const struct spec *spec)
 {
 	size_t n = spec->n_numeric + spec->n_levels, i;
@@ -553,7 +512,7 @@ static enum error_code check_cross(struct spec *spec, struct error *err)
 enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *err)
 {
 	static const char *const keys[] = {"format", "inputs", "promotion", "target", "exposure",
-					   "architecture", "id_column", "name", "reference", NULL};
+					   "architecture", "id_column", "name", "reference", "calibration", NULL};
 	const char *format = NULL;
 	enum error_code rc;
 
@@ -574,6 +533,8 @@ enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *
 		rc = spec_get_name(json, "id_column", "", false, &spec->id_column, err);
 	if (!rc)
 		rc = parse_architecture(json, spec, err);
+	if (!rc)
+		rc = spec_calibration_parse(json, spec, err);
 	if (!rc)
 		rc = check_cross(spec, err);
 	if (rc) {
@@ -674,7 +635,6 @@ json_t *spec_to_json(const struct spec *spec)
 	put(arch, "hidden", hidden, &fail);
 	put(arch, "activation", json_string("relu"), &fail);
 	put(arch, "heads", heads, &fail);
-
 	put(root, "format", json_string(SPEC_FORMAT), &fail);
 	put(root, "inputs", inputs, &fail);
 	put(root, "promotion", promo, &fail);
@@ -684,6 +644,7 @@ json_t *spec_to_json(const struct spec *spec)
 		put(root, "id_column", json_string(spec->id_column), &fail);
 	put(root, "architecture", arch, &fail);
 	fail |= spec_reference_put(root, spec);
+	spec_calibration_put(root, spec, &fail);
 	if (fail) {
 		json_decref(root);
 		return NULL;

@@ -124,10 +124,12 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 {
 	static const char *const keys[] = {"hidden", "epochs", "batch_size", "learning_rate",
 					   "patience", "seed", "weight_decay", "exposure_weight",
-					   "validation_fraction", "validation", "ema", "refit", NULL};
+					   "validation_fraction", "validation", "ema", "refit", "members",
+					   "interval",
+					   NULL};
 	char field[JSONUTIL_PATH_MAX];
 	json_t *model = NULL, *hidden = NULL, *v;
-	long long epochs = 40, batch = 256, patience = 4, seed = 7;
+	long long epochs = 40, batch = 256, patience = 4, seed = 7, members = 1;
 	enum error_code rc;
 	size_t i;
 
@@ -140,6 +142,7 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	cfg->validation_fraction = 0.1;
 	cfg->validation_random = !cfg->split_by_column;
 	cfg->ema = 0;
+	cfg->interval = 0.9;
 	rc = jsonutil_get_typed(root, "model", "", false, JSON_OBJECT, &model, err);
 	if (!rc && model)
 		rc = jsonutil_expect_object(model, keys, "model", err);
@@ -182,6 +185,10 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 			rc = jsonutil_get_number(model, "ema", "model", false, &cfg->ema, err);
 		if (!rc)
 			rc = jsonutil_get_bool(model, "refit", "model", false, &cfg->refit, err);
+		if (!rc)
+			rc = jsonutil_get_int(model, "members", "model", false, 1, 16, &members, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "interval", "model", false, &cfg->interval, err);
 		if (!rc) {
 			const char *how = NULL;
 			rc = jsonutil_get_string(model, "validation", "model", false, &how, err);
@@ -197,6 +204,8 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 		if (rc)
 			return rc;
 	}
+	if (!(cfg->interval > 0 && cfg->interval < 1))
+		return error_set(err, ERROR_INVALID, "model.interval", "model.interval: must be in (0, 1)");
 	if (!(cfg->ema >= 0 && cfg->ema < 1))
 		return error_set(err, ERROR_INVALID, "model.ema", "model.ema: must be in [0, 1)");
 	if (!(cfg->learning_rate > 0 && cfg->learning_rate < 10))
@@ -214,6 +223,7 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	cfg->batch_size = (size_t)batch;
 	cfg->patience = (int)patience;
 	cfg->seed = (uint64_t)seed;
+	cfg->members = (size_t)members;
 	return ERROR_OK;
 }
 

@@ -280,6 +280,13 @@ enum error_code learn_network(const struct dataset_config *cfg, const struct spe
 
 	memset(out, 0, sizeof *out);
 	rc = early_stopping(cfg, spec, data, sp, progress, ctx, out, err);
+	if (!rc && cfg->refit) {
+		out->early = util_alloc_array(out->n_params, sizeof *out->early);
+		if (!out->early)
+			rc = error_nomem(err, "the network");
+		else
+			memcpy(out->early, out->params, out->n_params * sizeof *out->early);
+	}
 	if (!rc && cfg->refit)
 		rc = refit(cfg, spec, data, sp, progress, ctx, out, err);
 	if (rc)
@@ -292,6 +299,7 @@ void learn_outcome_done(struct learn_outcome *out)
 	if (!out)
 		return;
 	free(out->params);
+	free(out->early);
 	memset(out, 0, sizeof *out);
 }
 

@@ -7,10 +7,12 @@
 
 json_t *report_metrics(const struct report_scores *s)
 {
-	return json_pack("{s:o, s:o, s:{s:o, s:o}, s:I}", "sales", evaluate_sales_json(&s->sales),
-			 "exposure", evaluate_exposure_json(&s->exposure), "baselines", "linear",
-			 evaluate_sales_json(&s->linear), "logistic",
-			 evaluate_exposure_json(&s->logistic), "test_rows", (json_int_t)s->n_test);
+	return json_pack("{s:o, s:o, s:{s:o, s:o}, s:I, s:f, s:f}", "sales",
+			 evaluate_sales_json(&s->sales), "exposure", evaluate_exposure_json(&s->exposure),
+			 "baselines", "linear", evaluate_sales_json(&s->linear), "logistic",
+			 evaluate_exposure_json(&s->logistic), "test_rows", (json_int_t)s->n_test,
+			 "interval_coverage", s->interval_coverage, "interval_mean_width_log",
+			 s->interval_mean_width_log);
 }
 
 /* Adds key: value to o (the value taken); false once anything failed. */

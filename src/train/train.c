@@ -12,6 +12,7 @@
 
 #include "shelfcast/baseline.h"
 #include "shelfcast/encoder.h"
+#include "shelfcast/ensemble.h"
 #include "shelfcast/explain.h"
 #include "shelfcast/evaluate.h"
 #include "shelfcast/fit.h"
@@ -21,8 +22,6 @@
 #include "shelfcast/split.h"
 #include "shelfcast/trainmem.h"
 #include "shelfcast/util.h"
-
-#define RIDGE 1.0
 
 struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_out)
 {
@@ -141,6 +140,28 @@ out:
 }
 
 /*
+ * The default interval on the test rows, through the serving functions:
+ * pred_t, t: (n) the centre and the truth in transformed units.
+ */
+static void score_intervals(const struct spec *spec, const double *pred_t, const double *t,
+			    size_t n, struct report_scores *scores)
+{
+	double h = heads_interval_halfwidth(spec, spec->interval), inside = 0, width = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		double lo, hi, lo_t, hi_t;
+		heads_interval(spec, (pred_t[i] - spec->target_mean) / spec->target_std, h, &lo, &hi);
+		lo_t = heads_transform(spec->transform, lo);
+		hi_t = heads_transform(spec->transform, hi);
+		inside += t[i] >= lo_t - 1e-9 && t[i] <= hi_t + 1e-9;
+		width += hi_t - lo_t;
+	}
+	scores->interval_coverage = n ? inside / (double)n : 0;
+	scores->interval_mean_width_log = n ? width / (double)n : 0;
+}
+
+/*
  * The held-out scores: the network (its weights `params`, run by
  * mlp_forward as served) and the baselines fitted on all_train, on the test
  * rows.  res->test_rows and res->test_t are filled.
@@ -150,54 +171,43 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 				  struct train_result *res, struct report_scores *scores,
 				  struct error *err)
 {
-	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims = spec_layer_dims(spec, dims), n = sp->n_test;
-	size_t chunk = LEARN_EVAL_ROWS, i, r;
-	struct mlp net;
-	float *X = NULL, *Y = NULL, *scratch = NULL;
+	const struct learn_data data = {e->X, e->d, e->target, e->exposure};
+	size_t n = sp->n_test, i;
 	double *label = NULL, *pred_t = NULL, *pred_p = NULL, *w_lin = NULL, *w_log = NULL;
 	enum error_code rc = ERROR_OK;
 
-	mlp_bind(&net, dims, n_dims - 1, params);
 	res->n_test = n;
 	res->test_rows = util_alloc_array(n, sizeof *res->test_rows);
 	res->test_t = util_alloc_array(n, sizeof *res->test_t);
-	X = util_alloc_array(chunk * e->d, sizeof *X);
-	Y = util_alloc_array(chunk * HEADS_COUNT, sizeof *Y);
-	scratch = util_alloc_array(mlp_scratch_floats(&net, chunk), sizeof *scratch);
 	label = util_alloc_array(n, sizeof *label);
-	pred_t = util_alloc_array(n, sizeof *pred_t);
-	pred_p = util_alloc_array(n, sizeof *pred_p);
+	pred_t = calloc(n ? n : 1, sizeof *pred_t);
+	pred_p = calloc(n ? n : 1, sizeof *pred_p);
 	w_lin = util_alloc_array(e->d + 1, sizeof *w_lin);
 	w_log = util_alloc_array(e->d + 1, sizeof *w_log);
-	if (!res->test_rows || !res->test_t || !X || !Y || !scratch || !label || !pred_t || !pred_p ||
-	    !w_lin || !w_log) {
+	if (!res->test_rows || !res->test_t || !label || !pred_t || !pred_p || !w_lin || !w_log) {
 		rc = error_nomem(err, "the evaluation");
 		goto out;
 	}
 	memcpy(res->test_rows, sp->test, n * sizeof *sp->test);
-	for (i = 0; i < n; i += chunk) {
-		size_t B = n - i < chunk ? n - i : chunk;
-		for (r = 0; r < B; r++)
-			memcpy(X + r * e->d, e->X + sp->test[i + r] * e->d, e->d * sizeof *X);
-		mlp_forward(&net, X, B, scratch, Y);
-		for (r = 0; r < B; r++) {
-			pred_t[i + r] = heads_unstandardize(spec, Y[HEADS_COUNT * r + HEADS_SALES]);
-			pred_p[i + r] = heads_exposure(Y[HEADS_COUNT * r + HEADS_EXPOSURE]);
-		}
-	}
+	rc = ensemble_add_outputs(spec, params, 1.0, &data, sp->test, n, pred_t, pred_p, err);
+	if (rc)
+		goto out;
 	for (i = 0; i < n; i++) {
+		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
+		pred_p[i] = heads_exposure(pred_p[i]);
 		res->test_t[i] = heads_unstandardize(spec, e->target[sp->test[i]]);
 		label[i] = e->exposure[sp->test[i]];
 	}
 	scores->n_test = n;
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->sales);
+	score_intervals(spec, pred_t, res->test_t, n, scores);
 	rc = evaluate_exposure(label, pred_p, n, &scores->exposure, err);
 	if (!rc)
-		rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, RIDGE,
+		rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, BASELINE_RIDGE,
 					 w_lin, err);
 	if (!rc)
 		rc = baseline_logistic_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->exposure,
-					   RIDGE, w_log, err);
+					   BASELINE_RIDGE, w_log, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -208,9 +218,6 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->linear);
 	rc = evaluate_exposure(label, pred_p, n, &scores->logistic, err);
 out:
-	free(X);
-	free(Y);
-	free(scratch);
 	free(label);
 	free(pred_t);
 	free(pred_p);
@@ -248,6 +255,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	struct encoded e = {0};
 	struct learn_outcome learned = {0};
 	struct report_scores scores;
+	json_t *ensemble = NULL;
 	enum error_code rc;
 
 	memset(res, 0, sizeof *res);
@@ -265,7 +273,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = encode_rows(t, &res->spec, enc, target, exposure, level, &e, err);
 	if (!rc) {
 		struct learn_data data = {e.X, e.d, e.target, e.exposure};
-		rc = learn_network(cfg, &res->spec, &data, &sp, progress, ctx, &learned, err);
+		rc = ensemble_learn(cfg, &res->spec, &data, &sp, progress, ctx, &learned, &ensemble,
+				    err);
 	}
 	if (!rc)
 		rc = score_test(&res->spec, learned.params, &e, &sp, res, &scores, err);
@@ -275,12 +284,18 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		goto out;
 	res->metrics = report_metrics(&scores);
 	res->training = report_training(cfg, t, &sp, &fit, &learned, util_now_s() - t0);
-	if (!res->metrics || !res->training) {
+	if (!res->training)
+		json_decref(ensemble);
+	else if (json_object_set_new(res->training, "ensemble", ensemble))
+		json_object_clear(res->training); /* set_new took ensemble; an empty report is refused */
+	ensemble = NULL;
+	if (!res->metrics || !res->training || !json_object_size(res->training)) {
 		rc = error_nomem(err, "the metrics");
 		goto out;
 	}
 	take_weights(res, &learned);
 out:
+	json_decref(ensemble);
 	fit_report_done(&fit);
 	encoder_free(enc);
 	encoded_done(&e);

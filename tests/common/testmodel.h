@@ -33,6 +33,33 @@ static const char TEST_SPEC[] =
 	" \"exposure\": {\"column\": \"featured\"},"
 	" \"architecture\": {\"input_size\": 13, \"hidden\": [8, 4], \"activation\": \"relu\"}}";
 
+/*
+ * TEST_SPEC with a calibration into buf: default coverage 0.8, the given
+ * smearing, residual quantile i / 200 equal to i / 100.  False when buf is too small.
+ */
+static inline bool test_calibrated_spec(double smearing, char *buf, size_t size)
+{
+	size_t n = sizeof TEST_SPEC - 2, i; /* without the closing brace */
+	int w;
+
+	if (n >= size)
+		return false;
+	memcpy(buf, TEST_SPEC, n);
+	w = snprintf(buf + n, size - n,
+		     ", \"calibration\": {\"interval\": 0.8, \"smearing\": %g, \"rows\": 100,"
+		     " \"residual_quantiles\": [0",
+		     smearing);
+	for (i = 1; w > 0 && (size_t)w < size - n && i < SPEC_RESIDUAL_QUANTILES; i++) {
+		n += (size_t)w;
+		w = snprintf(buf + n, size - n, ", %g", (double)i / 100);
+	}
+	if (w <= 0 || (size_t)w >= size - n)
+		return false;
+	n += (size_t)w;
+	w = snprintf(buf + n, size - n, "]}}");
+	return w > 0 && (size_t)w < size - n;
+}
+
 static inline uint64_t test_rand(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);

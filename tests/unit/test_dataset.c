@@ -39,6 +39,8 @@ static void test_dataset_defaults_are_sensible(void **state)
 	assert_int_equal(cfg.hidden[0], 64);
 	assert_int_equal(cfg.batch_size, 256);
 	assert_int_equal(cfg.patience, 4);
+	assert_int_equal(cfg.members, 1);
+	assert_true(cfg.interval == 0.9);
 	assert_true(cfg.validation_random); /* a fraction split validates on a random slice */
 	assert_int_equal(cfg.min_count, 5);
 	assert_int_equal(cfg.max_categories, 100000);
@@ -59,6 +61,14 @@ static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 	expect(text, "column \"brand\" is named twice");
 	snprintf(text, sizeof text, BASE, ", \"model\": {\"learning_rate\": -1}");
 	expect(text, "model.learning_rate");
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"members\": 0}");
+	expect(text, "model.members");
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"members\": 17}");
+	expect(text, "model.members");
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"interval\": 1}");
+	expect(text, "model.interval: must be in (0, 1)");
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"interval\": \"0.9\"}");
+	expect(text, "model.interval");
 	snprintf(text, sizeof text, BASE, ", \"model\": {\"validation\": \"latest\"}");
 	expect(text, "latest needs a split by column");
 	snprintf(text, sizeof text, BASE, ", \"cleaning\": {\"winsorize\": [0.9, 0.1]}");

@@ -107,6 +107,40 @@ static void test_heads_value_of_each_objective(void **state)
 	assert_true(fabs(heads_value(&s, SPEC_OBJECTIVE_REVENUE, 0, 10, 10, 5) - 100) < 1e-9);
 }
 
+static void test_heads_expected_sales_is_the_smeared_mean(void **state)
+{
+	struct spec s = spec_log1p();
+	(void)state;
+	/* no calibration: the centre */
+	assert_true(heads_expected_sales(&s, 0.0) == heads_sales(&s, 0.0));
+	s.has_calibration = true;
+	s.smearing = 1.25;
+	/* y = 0 -> t = 2: exp(2) * 1.25 - 1 */
+	assert_true(fabs(heads_expected_sales(&s, 0.0) - (exp(2.0) * 1.25 - 1)) < 1e-9);
+	assert_true(heads_expected_sales(&s, 0.0) > heads_sales(&s, 0.0));
+	s.transform = SPEC_TRANSFORM_NONE;
+	assert_true(fabs(heads_expected_sales(&s, 0.0) - 2.0) < 1e-12);
+}
+
+static void test_heads_interval_is_a_table_lookup_rounded_up(void **state)
+{
+	struct spec s = spec_log1p();
+	double lo, hi;
+	size_t i;
+	(void)state;
+	assert_true(heads_interval_halfwidth(&s, 0.9) == 0); /* uncalibrated */
+	s.has_calibration = true;
+	for (i = 0; i < SPEC_RESIDUAL_QUANTILES; i++)
+		s.residual_q[i] = (double)i;
+	assert_true(heads_interval_halfwidth(&s, 0.9) == 180);
+	assert_true(heads_interval_halfwidth(&s, 0.901) == 181); /* up to the next 0.005 */
+	assert_true(heads_interval_halfwidth(&s, 0.5) == 100);
+	assert_true(heads_interval_halfwidth(&s, 0.999) == 200);
+	s.residual_q[180] = 0.5;
+	heads_interval(&s, 0.0, heads_interval_halfwidth(&s, 0.9), &lo, &hi);
+	assert_true(fabs(lo - expm1(1.5)) < 1e-9 && fabs(hi - expm1(2.5)) < 1e-9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +150,8 @@ int main(void)
 		cmocka_unit_test(test_heads_loss_is_squared_error_plus_weighted_cross_entropy),
 		cmocka_unit_test(test_heads_loss_derivatives_match_finite_differences),
 		cmocka_unit_test(test_heads_value_of_each_objective),
+		cmocka_unit_test(test_heads_expected_sales_is_the_smeared_mean),
+		cmocka_unit_test(test_heads_interval_is_a_table_lookup_rounded_up),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,10 +70,21 @@ static void run_err(const char *body, enum error_code code, const char *field, c
 	strbuf_done(&reply);
 }
 
+/* TEST_SPEC with a calibration (testmodel.h), the given smearing. */
+static struct model *calibrated_model(double smearing)
+{
+	static char spec[8192];
+	assert_true(test_calibrated_spec(smearing, spec, sizeof spec));
+	return test_model(spec, 11, 0.5f, NULL);
+}
+
 static int setup(void **state)
 {
 	(void)state;
-	char *spec = test_spec_with_reference(TEST_SPEC, 13, 6, 5); /* so that it can explain */
+	static char calibrated[8192];
+	char *spec;
+	assert_true(test_calibrated_spec(1.0, calibrated, sizeof calibrated));
+	spec = test_spec_with_reference(calibrated, 13, 6, 5); /* its replies carry intervals, and it can explain */
 	the_model = test_model(spec, 11, 0.5f, NULL);
 	free(spec);
 	the_scratch = predict_api_scratch_new();
@@ -135,6 +146,70 @@ static void test_reported_numbers_match_a_direct_forward_pass(void **state)
 	json_decref(r);
 }
 
+static double number_at(const json_t *o, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(o, a);
+	if (b)
+		v = json_object_get(v, b);
+	assert_true(json_is_number(v));
+	return json_number_value(v);
+}
+
+/*
+ * Every prediction and every level carries expected_sales and its own
+ * interval: the centre +- the conformal half-width on the log1p scale, at
+ * the model's coverage (0.8: half-width 1.6) or the asked one (0.5: 1.0).
+ */
+static void test_intervals_and_expected_sales_in_every_prediction_and_level(void **state)
+{
+	json_t *r = run_ok("{\"include_levels\": true, \"items\": [{\"features\": {\"weight\": 1}}]}");
+	json_t *h = run_ok("{\"interval\": 0.5, \"items\": [{\"features\": {\"weight\": 1}}]}");
+	json_t *p = json_array_get(json_object_get(r, "predictions"), 0), *levels = json_object_get(p, "levels");
+	json_t *q = json_array_get(json_object_get(h, "predictions"), 0);
+	double t = log1p(number_at(p, "predicted_sales", NULL));
+	size_t l;
+	(void)state;
+	assert_true(number_at(p, "predicted_sales_interval", "coverage") == 0.8);
+	assert_true(fabs(log1p(number_at(p, "predicted_sales_interval", "lower")) - (t - 1.6)) < 1e-5 ||
+		    number_at(p, "predicted_sales_interval", "lower") == 0);
+	assert_true(fabs(log1p(number_at(p, "predicted_sales_interval", "upper")) - (t + 1.6)) < 1e-5);
+	assert_true(number_at(q, "predicted_sales_interval", "coverage") == 0.5);
+	assert_true(fabs(log1p(number_at(q, "predicted_sales_interval", "upper")) - (t + 1.0)) < 1e-5);
+	/* smearing 1: the mean is the centre */
+	assert_true(number_at(p, "expected_sales", NULL) == number_at(p, "predicted_sales", NULL));
+	assert_int_equal(json_array_size(levels), 3);
+	for (l = 0; l < 3; l++) {
+		json_t *e = json_array_get(levels, l);
+		assert_true(number_at(e, "predicted_sales_interval", "lower") <= number_at(e, "predicted_sales", NULL));
+		assert_true(number_at(e, "predicted_sales_interval", "upper") > number_at(e, "predicted_sales", NULL));
+		assert_true(number_at(e, "expected_sales", NULL) > 0);
+	}
+	json_decref(r);
+	json_decref(h);
+}
+
+/* With smearing, expected_sales = exp(t) * s - 1 and the objective is computed from it. */
+static void test_expected_revenue_uses_the_mean_units(void **state)
+{
+	struct model *keep = the_model;
+	json_t *r, *p, *lv;
+	double units, expected;
+	(void)state;
+	the_model = calibrated_model(1.5);
+	assert_non_null(the_model);
+	r = run_ok("{\"include_levels\": true, \"items\": [{\"features\": {\"weight\": 1, \"price\": 10}}]}");
+	p = json_array_get(json_object_get(r, "predictions"), 0);
+	lv = json_array_get(json_object_get(p, "levels"), 0);
+	units = number_at(lv, "predicted_sales", NULL);
+	expected = number_at(lv, "expected_sales", NULL);
+	assert_true(fabs(expected - ((units + 1) * 1.5 - 1)) < 1e-5 * (1 + expected));
+	/* level 0: no discount, no cost: revenue = expected units * price */
+	assert_true(fabs(number_at(lv, "expected_revenue", NULL) - expected * 10) < 1e-4 * (1 + expected * 10));
+	json_decref(r);
+	model_unref(the_model);
+	the_model = keep;
+}
+
 static void test_bad_requests_name_their_field(void **state)
 {
 	(void)state;
@@ -171,6 +246,18 @@ static void test_bad_requests_name_their_field(void **state)
 	run_err("{\"model\": 5, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID, "model", "expected a string");
 	run_err("{\"include_levels\": 1, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
 		"include_levels", "expected a boolean");
+	run_err("{\"interval\": 1, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"interval", "between 0 and 1");
+	run_err("{\"interval\": 0, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"interval", "between 0 and 1");
+	run_err("{\"items\": [{\"features\": {\"weight\": 1}}], \"interval\": -0.5}", ERROR_INVALID,
+		"interval", "between 0 and 1");
+	run_err("{\"interval\": 95, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"interval", "between 0 and 1");
+	run_err("{\"interval\": \"0.9\", \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"interval", "expected a number");
+	run_err("{\"interval\": true, \"items\": [{\"features\": {\"weight\": 1}}]}", ERROR_INVALID,
+		"interval", "expected a number");
 	run_err("{\"items\": [{\"features\": {\"weight\": 1, \"brand\": {\"a\": {\"b\": {\"c\": []}}}}}]}",
 		ERROR_INVALID, "items[0].features.brand", "got an object");
 	run_err("{\"items\": [{\"features\": {\"weight\": 1, \"brand\": \"\xff\"}}]}", ERROR_PARSE, NULL, NULL);
@@ -521,6 +608,12 @@ static void random_request(struct strbuf *b, uint64_t *seed)
 		static const char *const explain[] = {"true", "false", "1", "\"yes\"", "null", "tru"};
 		strbuf_printf(b, "\"explain\": %s, ", explain[test_rand(seed) % 6]);
 	}
+	if (test_rand(seed) % 4 == 0) {
+		static const char *const intervals[] = {"0.9", "0.5", "0.975", "1", "0", "-1", "\"0.9\"",
+							 "null", "1e-3", "0.90000000000000000001", "true"};
+		strbuf_printf(b, "\"interval\": %s, ",
+			      intervals[test_rand(seed) % (sizeof intervals / sizeof intervals[0])]);
+	}
 	strbuf_puts(b, "\"items\": [");
 	for (i = 0; i < n; i++) {
 		int k = 0;
@@ -707,6 +800,8 @@ int main(void)
 		cmocka_unit_test(test_a_valid_request_gets_one_prediction_per_item_in_order),
 		cmocka_unit_test(test_reported_numbers_match_a_direct_forward_pass),
 		cmocka_unit_test(test_bad_requests_name_their_field),
+		cmocka_unit_test(test_intervals_and_expected_sales_in_every_prediction_and_level),
+		cmocka_unit_test(test_expected_revenue_uses_the_mean_units),
 		cmocka_unit_test(test_too_many_items_is_too_large),
 		cmocka_unit_test(test_item_limit_stops_reading_at_the_item_past_it),
 		cmocka_unit_test(test_several_tiles_answer_as_items_one_by_one),

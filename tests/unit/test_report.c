@@ -7,7 +7,7 @@
 
 static void test_report_metrics_puts_the_baselines_beside_the_network(void **state)
 {
-	struct report_scores s = {.n_test = 42};
+	struct report_scores s = {.n_test = 42, .interval_coverage = 0.5, .interval_mean_width_log = 1.25};
 	json_t *m;
 	char *text;
 	(void)state;
@@ -21,7 +21,8 @@ static void test_report_metrics_puts_the_baselines_beside_the_network(void **sta
 	assert_non_null(strstr(text, "{\"sales\":{\"r2_log\":0.75,"));
 	assert_non_null(strstr(text, "\"baselines\":{\"linear\":{\"r2_log\":0.5,"));
 	assert_non_null(strstr(text, "\"logistic\":{\"auc\":0.625,"));
-	assert_non_null(strstr(text, "\"test_rows\":42}"));
+	assert_non_null(strstr(text, "\"test_rows\":42,\"interval_coverage\":0.5,"
+				     "\"interval_mean_width_log\":1.25}"));
 	free(text);
 	json_decref(m);
 }

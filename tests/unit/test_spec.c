@@ -32,6 +32,9 @@ static void run_case(const char *name)
 			assert_int_equal(again.input_size, spec.input_size);
 			assert_int_equal(again.n_numeric, spec.n_numeric);
 			assert_int_equal(again.numeric[2].transform, spec.numeric[2].transform);
+			assert_int_equal(again.has_calibration, spec.has_calibration);
+			assert_true(again.interval == spec.interval && again.smearing == spec.smearing);
+			assert_memory_equal(again.residual_q, spec.residual_q, sizeof spec.residual_q);
 			spec_done(&again);
 			free(text);
 		}

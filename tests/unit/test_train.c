@@ -16,7 +16,8 @@ static const char CONFIG[] =
 	"   \"levels\": [{\"level\": 0, \"discount\": 0}, {\"level\": 1, \"discount\": 0.1, \"cost\": 15},"
 	"              {\"level\": 2, \"discount\": 0.2, \"cost\": 40}, {\"level\": 3, \"discount\": 0.3, \"cost\": 80}]},"
 	" \"split\": {\"fraction\": 0.2, \"seed\": 3},"
-	" \"model\": {\"hidden\": [16, 8], \"epochs\": 40, \"batch_size\": 64, \"learning_rate\": 0.003, \"patience\": 40, \"seed\": %d, \"ema\": 0.99}}";
+	" \"model\": {\"hidden\": [16, 8], \"epochs\": 40, \"batch_size\": 64, \"learning_rate\": 0.003, \"patience\": 40, \"seed\": %d, \"ema\": 0.99,"
+	"           \"members\": %d}}";
 
 /* The stored reference: 32 encoded training rows, each at exactly one level. */
 static void check_reference(const struct spec *spec)
@@ -31,7 +32,8 @@ static void check_reference(const struct spec *spec)
 	}
 }
 
-static void train_once(int seed, char checksum[65], double *r2)
+static void train_once(int seed, int members, char checksum[65], double *r2,
+		       struct train_result *keep)
 {
 	struct dataset_config cfg;
 	struct train_result res;
@@ -46,7 +48,7 @@ static void train_once(int seed, char checksum[65], double *r2)
 	error_init(&err);
 	assert_int_equal(demo_write(mem, NULL, 1500, 11, &err), ERROR_OK);
 	fclose(mem);
-	snprintf(text, sizeof text, CONFIG, seed);
+	snprintf(text, sizeof text, CONFIG, seed, members);
 	assert_int_equal(dataset_config_parse(text, strlen(text), &cfg, &err), ERROR_OK);
 	cols = train_columns(&cfg, &n);
 	opt = (struct table_options){cfg.levels, cfg.n_levels, true, cfg.max_categories};
@@ -60,7 +62,10 @@ static void train_once(int seed, char checksum[65], double *r2)
 	assert_int_equal(res.spec.n_numeric, 3);
 	assert_int_equal(res.spec.numeric[2].transform, SPEC_INPUT_LOG);
 	check_reference(&res.spec);
-	train_result_done(&res);
+	if (keep)
+		*keep = res;
+	else
+		train_result_done(&res);
 	table_done(&t);
 	free(cols);
 	dataset_config_done(&cfg);
@@ -73,9 +78,9 @@ static void test_same_seed_same_weights(void **state)
 	double ra, rb, rc;
 	(void)state;
 	openblas_set_num_threads(1);
-	train_once(7, a, &ra);
-	train_once(7, b, &rb);
-	train_once(8, c, &rc);
+	train_once(7, 1, a, &ra, NULL);
+	train_once(7, 1, b, &rb, NULL);
+	train_once(8, 1, c, &rc, NULL);
 	assert_string_equal(a, b);
 	assert_string_not_equal(a, c);
 	assert_true(ra == rb);
@@ -84,10 +89,54 @@ static void test_same_seed_same_weights(void **state)
 	assert_true(ra > 0.5);
 }
 
+static double metric(const json_t *m, const char *a, const char *b, const char *c)
+{
+	const json_t *v = json_object_get(m, a);
+	if (b)
+		v = json_object_get(v, b);
+	if (c)
+		v = json_object_get(v, c);
+	assert_non_null(v);
+	return json_real_value(v);
+}
+
+/*
+ * The served model packs 3 members of [16, 8] and the baselines' 4 units,
+ * is no worse than the baselines on the test part, and its 0.9 interval
+ * covers about 0.9 of it.
+ */
+static void test_ensemble_is_one_wider_network_no_worse_than_the_baselines(void **state)
+{
+	struct train_result res;
+	char sum[65];
+	double r2, auc, cover;
+	(void)state;
+	train_once(9, 3, sum, &r2, &res);
+	assert_int_equal(res.spec.n_hidden, 2);
+	assert_int_equal(res.spec.hidden[0], 3 * 16 + 4);
+	assert_int_equal(res.spec.hidden[1], 3 * 8 + 4);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(res.training, "ensemble"),
+							    "members")),
+			 3);
+	auc = metric(res.metrics, "exposure", "auc", NULL);
+	print_message("# r2_log %g (linear %g), auc %g (logistic %g)\n", r2,
+		      metric(res.metrics, "baselines", "linear", "r2_log"), auc,
+		      metric(res.metrics, "baselines", "logistic", "auc"));
+	assert_true(r2 >= metric(res.metrics, "baselines", "linear", "r2_log") - 0.005);
+	assert_true(auc >= metric(res.metrics, "baselines", "logistic", "auc") - 0.005);
+	cover = metric(res.metrics, "interval_coverage", NULL, NULL);
+	print_message("# coverage %g, width %g\n", cover,
+		      metric(res.metrics, "interval_mean_width_log", NULL, NULL));
+	assert_true(cover > 0.8 && cover < 0.97);
+	assert_true(res.spec.has_calibration && res.spec.interval == 0.9 && res.spec.smearing > 1);
+	train_result_done(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_seed_same_weights),
+		cmocka_unit_test(test_ensemble_is_one_wider_network_no_worse_than_the_baselines),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,26 @@
+/*
+ * calibrate — the spec's calibration (spec.h) from held-out residuals:
+ * split conformal prediction intervals and the smearing factor of the mean.
+ *
+ * resid: (n) t - prediction on rows the predicting weights never trained
+ * on, in transformed units.  residual_q[i] is the ceil((n + 1) p)-th
+ * smallest |resid| at level p = i / 200 (the largest one past n), so that
+ * an interval of half-width residual_q[i] covers a new exchangeable row
+ * with probability >= p.  smearing = mean(exp(resid)) for a log1p target
+ * (Duan 1983), 1 otherwise.
+ *
+ * Thread-safety: pure.
+ */
+#ifndef SHELFCAST_CALIBRATE_H
+#define SHELFCAST_CALIBRATE_H
+
+#include <stddef.h>
+
+#include "shelfcast/error.h"
+#include "shelfcast/spec.h"
+
+/* interval: the default coverage in (0, 1).  Fills spec's calibration fields. */
+enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, double interval,
+			      struct error *err);
+
+#endif

@@ -1,0 +1,78 @@
+/* Unit tests: members and baselines packed as one MLP compute the blend. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "shelfcast/baseline.h"
+#include "shelfcast/ensemble.h"
+#include "shelfcast/heads.h"
+
+#define D 5
+
+/*
+ * 3 random members of 5 -> 4 -> 3 -> 2 and random baselines, packed: for
+ * random inputs the packed network's outputs are a * mean(member sales) +
+ * (1 - a) * linear and b * mean(member logits) + (1 - b) * logistic.
+ */
+static void test_packed_network_is_the_blend_of_members_and_baselines(void **state)
+{
+	const size_t md[4] = {D, 4, 3, HEADS_COUNT};
+	struct ensemble_parts p = {.E = 3, .n_layers = 3, .a = 0.75, .b = 0.25};
+	float *member[3], *packed, x[D], y[HEADS_COUNT], my[HEADS_COUNT], scratch[4096];
+	double w_lin[D + 1], w_log[D + 1];
+	struct mlp net, one;
+	uint64_t seed = 5;
+	size_t n_member = mlp_params_count(md, 3), e, i, r, h;
+	(void)state;
+	memcpy(p.md, md, sizeof md);
+	p.pd[0] = D;
+	p.pd[1] = 3 * 4 + ENSEMBLE_BASELINE_UNITS;
+	p.pd[2] = 3 * 3 + ENSEMBLE_BASELINE_UNITS;
+	p.pd[3] = HEADS_COUNT;
+	for (e = 0; e < 3; e++) {
+		member[e] = malloc(n_member * sizeof *member[e]);
+		assert_non_null(member[e]);
+		for (i = 0; i < n_member; i++)
+			member[e][i] = test_uniform(&seed, -1, 1);
+	}
+	for (i = 0; i <= D; i++) {
+		w_lin[i] = test_uniform(&seed, -1, 1);
+		w_log[i] = test_uniform(&seed, -1, 1);
+	}
+	p.member = member;
+	p.w_lin = w_lin;
+	p.w_log = w_log;
+	packed = calloc(mlp_params_count(p.pd, 3), sizeof *packed);
+	assert_non_null(packed);
+	ensemble_pack(&p, packed);
+	mlp_bind(&net, p.pd, 3, packed);
+	for (r = 0; r < 50; r++) {
+		double mean[HEADS_COUNT] = {0, 0}, want[HEADS_COUNT];
+		for (i = 0; i < D; i++)
+			x[i] = test_uniform(&seed, -3, 3);
+		for (e = 0; e < 3; e++) {
+			mlp_bind(&one, md, 3, member[e]);
+			mlp_forward_naive(&one, x, 1, scratch, my);
+			for (h = 0; h < HEADS_COUNT; h++)
+				mean[h] += my[h] / 3.0;
+		}
+		want[HEADS_SALES] = 0.75 * mean[HEADS_SALES] + 0.25 * baseline_predict(w_lin, x, D);
+		want[HEADS_EXPOSURE] = 0.25 * mean[HEADS_EXPOSURE] + 0.75 * baseline_predict(w_log, x, D);
+		mlp_forward_naive(&net, x, 1, scratch, y);
+		for (h = 0; h < HEADS_COUNT; h++)
+			if (fabs(y[h] - want[h]) > 1e-4 * (1 + fabs(want[h])))
+				fail_msg("row %zu output %zu: packed %g, blend %g", r, h, (double)y[h], want[h]);
+	}
+	for (e = 0; e < 3; e++)
+		free(member[e]);
+	free(packed);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_packed_network_is_the_blend_of_members_and_baselines),
+	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
