@@ -35,7 +35,9 @@
 struct request {
 	struct strbuf body; /* kept, emptied, when the struct is reused */
 	struct {
-		uint64_t start_ns;
+		uint64_t start_ns;      /* its headers were in */
+		uint64_t arrive_ns;     /* it could begin to arrive: the connection opened, or its previous request ended */
+		uint64_t *conn_since;   /* the connection's clock (server.c), set again when this request ends */
 		struct route_target target;
 		bool body_route;        /* collects a body */
 		bool too_large;

@@ -145,6 +145,11 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 	    !cli_uint("--poll-interval", o->poll, 1, 86400, &poll) ||
 	    !cli_uint("--drain", o->drain, 0, 3600, &drain))
 		return false;
+	if (deadline <= secs) { /* an idle keep-alive connection's time counts toward its next request's */
+		fprintf(stderr, "shelfcast serve: --request-timeout (%llu s) must be longer than --timeout (%llu s)\n",
+			deadline, secs);
+		return false;
+	}
 	*cfg = (struct server_config){.listen = o->listen, .threads = (unsigned)threads, .max_body = body,
 				      .max_items = items, .max_explain_items = explain,
 				      .max_request_memory = memory, .body_budget = budget,

@@ -77,6 +77,37 @@ struct server {
 
 static __thread struct worker *this_worker;
 
+/*
+ * Each connection's clock, for the request deadline: when its next request
+ * could begin to arrive (the connection opened, or its previous request
+ * ended).  So the deadline counts the headers' arrival too, not only the
+ * body's; idle keep-alive time counts, which is why --request-timeout must
+ * be longer than the idle --timeout.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	uint64_t *since;
+
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((since = malloc(sizeof *since)))
+			*since = util_now_ns();
+		*socket_context = since;
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
+/* Has the request been arriving for longer than the deadline? */
+static bool past_deadline(const struct server *srv, const struct request *rq, uint64_t now)
+{
+	return srv->cfg.request_deadline &&
+	       now - rq->st.arrive_ns > (uint64_t)srv->cfg.request_deadline * 1000000000ULL;
+}
+
 /* The calling thread's context in srv, made on its first request; NULL when out of memory. */
 static struct worker *worker_of(struct server *srv)
 {
@@ -275,7 +306,11 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 
 	if (!rq)
 		return MHD_NO;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
 	rq->st.start_ns = util_now_ns();
+	rq->st.conn_since = ci ? ci->socket_context : NULL;
+	rq->st.arrive_ns = rq->st.conn_since ? *rq->st.conn_since : rq->st.start_ns;
 	rq->st.path_len = util_copy(rq->st.path, sizeof rq->st.path, url);
 	rq->st.method_len = util_copy(rq->st.method, sizeof rq->st.method, method);
 	worker_request_id(w, rq, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id"));
@@ -298,6 +333,9 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 				  cl && te ? "a request may not have both Content-Length and Transfer-Encoding"
 					   : "Transfer-Encoding must be chunked",
 				  true);
+	if (past_deadline(srv, rq, rq->st.start_ns)) /* the headers alone took too long */
+		return send_error(srv, conn, rq, MHD_HTTP_REQUEST_TIMEOUT, "request_timeout",
+				  "the request took longer than the deadline to arrive", true);
 	if (!rq->st.body_route)
 		return MHD_YES;
 	if (rq->st.target.id == ROUTE_PREDICT && !json_content_type(conn))
@@ -340,8 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (!rq)
 		return begin(srv, w, conn, url, method, req_cls);
-	if (srv->cfg.request_deadline &&
-	    util_now_ns() - rq->st.start_ns > (uint64_t)srv->cfg.request_deadline * 1000000000ULL)
+	if (past_deadline(srv, rq, util_now_ns()))
 		return MHD_NO; /* still arriving past the deadline: a trickle, closed */
 	if (*upload_size) {
 		/* A body (chunked, say) can grow past the cap: from then on it is discarded. */
@@ -396,6 +433,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 	end_ns = util_now_ns();
 	seconds = (double)(end_ns - rq->st.start_ns) / 1e9;
+	if (rq->st.conn_since) /* the connection's next request can begin from now */
+		*rq->st.conn_since = end_ns;
 	if (!rq->st.status) /* the client went away or the connection failed before a reply went out */
 		rq->st.status = 499;
 	release_body(srv, rq);
@@ -504,6 +543,7 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
 				       MHD_OPTION_END);

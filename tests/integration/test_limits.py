@@ -124,8 +124,8 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
     from test_api import ITEM, served
     mib = 1 << 20
     budget, senders = 24, 40  # MiB held at most; clients each sending 1 MiB - 1 bytes of a 1 MiB body
-    _, s = served(ctx, "--max-body", str(mib), "--body-budget", str(budget * mib), "--request-timeout", "4",
-                  "--timeout", "10")
+    _, s = served(ctx, "--max-body", str(mib), "--body-budget", str(budget * mib), "--request-timeout", "5",
+                  "--timeout", "2")
     idle = s.rss()
     head = ("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\n\r\n" % mib).encode()
@@ -161,19 +161,19 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
             pass
     check(overloaded >= senders - budget, "only %d of %d were refused past a budget of %d bodies"
           % (overloaded, senders, budget))
-    # a request that trickles: closed at the 4 s deadline, not at the 10 s idle timeout
+    # a request whose body trickles a byte a second (never idle for the 2 s timeout): closed at the 5 s deadline
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     c.sendall(head + b" " * 10)
     t0 = time.time()
     closed = False
-    while time.time() - t0 < 9 and not closed:
+    while time.time() - t0 < 10 and not closed:
         try:
             c.sendall(b" ")
         except OSError:
             closed = True
             break
         closed = recv_closed(c, 1.0)
-    check(closed and time.time() - t0 < 7, "a trickling request lived %.1f s (deadline 4 s)" % (time.time() - t0))
+    check(closed and time.time() - t0 < 8, "a trickling request lived %.1f s (deadline 5 s)" % (time.time() - t0))
     c.close()
     for c in conns:
         c.close()
@@ -185,6 +185,36 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
                    % ((s.rss() - idle) / 1e6))
         print("# after they are gone: resident +%.1f MB" % ((s.rss() - idle) / 1e6))
     check(s.predict({"items": [ITEM]}).status == 200, "a normal client is answered once the bodies are gone")
+    s.stop()
+
+
+def test_headers_that_trickle_past_the_deadline_are_refused(ctx):
+    from test_api import served
+    _, s = served(ctx, "--request-timeout", "3", "--timeout", "2")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    t0 = time.time()
+    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+    while time.time() - t0 < 4:  # a header byte every 0.5 s: never idle for the 2 s timeout
+        c.sendall(b"a")
+        time.sleep(0.5)
+    c.sendall(b"\r\n\r\n")
+    c.settimeout(5)
+    reply = b""
+    try:
+        while True:
+            data = c.recv(65536)
+            if not data:
+                break
+            reply += data
+    except OSError:
+        pass
+    c.close()
+    check(reply.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in reply and b"Connection: close" in reply,
+          "headers that took %.1f s: %r" % (time.time() - t0, reply[:200]))
+    # a prompt request on a new connection is answered as usual
+    check(s.get("/healthz").status == 200, "healthz")
+    r = run(["serve", "--request-timeout", "5", "--timeout", "10"])
+    check(r.returncode == 2 and "--request-timeout" in r.stderr, "a deadline under the idle timeout: %r" % r.stderr)
     s.stop()
 
 
