@@ -30,4 +30,11 @@
 json_t *models_view(const char *catalog_text, struct model *const *models, size_t n,
 		    const char *only, bool *found);
 
+/*
+ * Sets "default" on every entry of a models_view document (or on the one
+ * entry): true for the model a request naming none gets (default_name,
+ * NULL when there is none), false for the others.
+ */
+void models_view_mark_default(json_t *view, const char *default_name);
+
 #endif

@@ -97,7 +97,12 @@ static void models(const struct api_config *cfg, const char *only, struct reply 
 	struct model **served = store_snapshot(cfg->store, &n);
 	bool found;
 	json_t *view = models_view(catalog, served, n, only, &found);
+	char default_name[MODEL_NAME_MAX + 1];
 
+	models_view_mark_default(view, store_default_name(cfg->store, default_name,
+							  sizeof default_name)
+					       ? default_name
+					       : NULL);
 	free(catalog);
 	store_release_all(served, n);
 	if (only && !found) {

@@ -182,3 +182,19 @@ json_t *models_view(const char *catalog_text, struct model *const *models, size_
 	json_decref(list);
 	return out;
 }
+
+void models_view_mark_default(json_t *view, const char *default_name)
+{
+	json_t *list = json_object_get(view, "models"), *e;
+	size_t i;
+
+	if (!json_is_array(list)) { /* one model's entry */
+		const char *name = json_string_value(json_object_get(view, "name"));
+		if (name)
+			json_object_set_new(view, "default", json_boolean(default_name &&
+									   !strcmp(name, default_name)));
+		return;
+	}
+	json_array_foreach(list, i, e)
+		models_view_mark_default(e, default_name);
+}
