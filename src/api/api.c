@@ -195,9 +195,39 @@ static void activate(const struct api_config *cfg, const struct api_request *rq,
 	reply_from_error(out, &err);
 }
 
+/*
+ * The resolver of both parsers: a plain name (or none) from the worker's
+ * borrower; NAME@VERSION from it too when that is the version served, else
+ * from the pinned versions (held in w->pinned until the request is done).
+ */
 static struct model *borrow(void *ctx, const char *name, struct error *err)
 {
-	return store_borrow(ctx, name, err);
+	struct api_worker *w = ctx;
+	char base[MODEL_NAME_MAX + 1];
+	struct error served;
+	struct model *m;
+	bool loaded;
+	int version;
+
+	if (!name || !strchr(name, '@'))
+		return store_borrow(w->models, name, err);
+	if (!versions_parse_pin(name, base, &version, err))
+		return NULL;
+	error_init(&served);
+	m = store_borrow(w->models, base, &served);
+	if (m && m->version == version)
+		return m;
+	if (!w->versions) {
+		error_set(err, ERROR_NOT_FOUND, "model",
+			  "version %d of model \"%s\" is not served here", version, base);
+		return NULL;
+	}
+	model_unref(w->pinned); /* the fast parser's, when it gave the request up to the other */
+	w->pinned = versions_get(w->versions, base, version, &loaded, err);
+	if (loaded)
+		log_msg(LOG_INFO, "version_loaded", "loaded model %s version %d for pinned requests (%zu kept)",
+			base, version, versions_loaded(w->versions));
+	return w->pinned;
 }
 
 static void predict(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
@@ -211,7 +241,8 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	error_init(&err);
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
-	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w->models, &reply,
+	w->versions = cfg->versions;
+	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
 			    &outcome, &err) != ERROR_OK) {
 		strbuf_done(&reply);
 		reply_from_error(out, &err);
@@ -232,6 +263,8 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	}
 	predict_outcome_done(&outcome);
 	store_borrow_end(w->models); /* the outcome's model is not used past here */
+	model_unref(w->pinned);
+	w->pinned = NULL;
 }
 
 /* A 405 naming what the route takes. */

@@ -20,6 +20,7 @@
 #include "shelfcast/migrate.h"
 #include "shelfcast/server.h"
 #include "shelfcast/tls.h"
+#include "shelfcast/versions.h"
 #include "shelfcast/util.h"
 #include "shelfcast/watcher.h"
 
@@ -58,7 +59,7 @@ static enum error_code check_external(const char *conninfo, struct error *err)
 struct serve_opts {
 	const char *db_url, *data_dir, *listen, *threads, *model, *max_body, *max_items, *max_memory,
 		*body_budget, *per_ip, *request_timeout, *conn_limit, *timeout, *admin_token,
-		*admin_token_file, *poll, *tls_cert, *tls_key, *drain;
+		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_versions;
 	bool tls_readable_key;
 };
 
@@ -76,6 +77,8 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		 "largest request body (default 1048576)"},
 		{"--max-items", "SHELFCAST_MAX_ITEMS", CLI_STRING, &o->max_items, NULL, "N",
 		 "most items per /v1/predict (default 10000)"},
+		{"--max-loaded-versions", "SHELFCAST_MAX_LOADED_VERSIONS", CLI_STRING, &o->max_versions, NULL,
+		 "N", "pinned versions (\"model\": \"NAME@VERSION\") kept loaded, least recently used out (default 4)"},
 		{"--max-request-memory", "SHELFCAST_MAX_REQUEST_MEMORY", CLI_STRING, &o->max_memory, NULL,
 		 "BYTES", "most a request's reply and encoding may take, refused before the work (default 67108864)"},
 		{"--body-budget", "SHELFCAST_BODY_BUDGET", CLI_STRING, &o->body_budget, NULL, "BYTES",
@@ -116,7 +119,7 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = "1048576", .max_items = "10000",
 				 .max_memory = "67108864", .body_budget = "134217728", .per_ip = "1024",
 				 .request_timeout = "30", .conn_limit = "16384", .timeout = "10",
-				 .poll = "30", .drain = "30"};
+				 .poll = "30", .drain = "30", .max_versions = "4"};
 	if (!cli_parse(&cmd, argc, argv, &args, &n, code))
 		return false;
 	free(args);
@@ -191,6 +194,8 @@ int cmd_serve(int argc, char **argv)
 	struct server *srv = NULL;
 	struct watcher *watcher = NULL;
 	struct store *store = NULL;
+	struct versions *versions = NULL;
+	unsigned long long max_versions;
 	struct cli_db db;
 	struct error err;
 	char actor[128], *token = NULL;
@@ -199,7 +204,8 @@ int cmd_serve(int argc, char **argv)
 
 	if (!serve_parse(argc, argv, &o, &code))
 		return code;
-	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s))
+	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s) ||
+	    !cli_uint("--max-loaded-versions", o.max_versions, 1, 256, &max_versions))
 		return EXIT_USAGE;
 	/* The HTTP pool is the parallelism: BLAS threads inside it would only fight over cores. */
 	openblas_set_num_threads(1);
@@ -227,6 +233,12 @@ int cmd_serve(int argc, char **argv)
 	scfg.db_conninfo = db.conninfo;
 	scfg.store = store;
 	scfg.watcher = watcher;
+	versions = versions_new(db.conninfo, (size_t)max_versions);
+	if (!versions) {
+		code = cli_fail("serve", (error_nomem(&err, "the pinned versions"), &err));
+		goto out;
+	}
+	scfg.versions = versions;
 	if (o.tls_cert && o.tls_key && o.tls_readable_key && tls_check_key_mode(o.tls_key, &err) != ERROR_OK)
 		log_msg(LOG_WARN, "tls_key_readable", "%s: accepted (--tls-allow-readable-key)",
 			err.message);
@@ -248,6 +260,7 @@ out:
 	log_stop_flusher();
 	watcher_stop(watcher);
 	store_free(store);
+	versions_free(versions);
 	cli_db_close(&db);
 	cli_admin_token_free(token);
 	if (code == 0)

@@ -61,3 +61,60 @@ def test_models_default_bad_input(ctx):
     check(r.returncode == 2 and "expected 1 argument" in r.stderr, r.stderr)
     r = run(["models", "default", "nope", "--db", url])
     check(r.returncode != 0 and 'model "nope" does not exist' in r.stderr, r.stderr)
+
+
+def pinned(s, model):
+    r = s.predict({"model": model, "items": [ITEM]})
+    if r.status == 200:
+        m = r.json()["model"]
+        return (200, "%s@%d" % (m["name"], m["version"]))
+    e = r.json()["error"]
+    return (r.status, e.get("field"), e["message"])
+
+
+def loads(s):
+    return s.output().count("loaded model demo version")
+
+
+def test_a_request_pins_a_version(ctx):
+    url = ctx.db()
+    db = url.split("///")[1].split("?")[0]
+    data = demo_csv(1500)
+    for extra in (["--activate"], [], [], []):  # v1 active; v2, v3, v4 staged
+        train(url, data, extra=extra)
+    run(["models", "activate", "demo", "2", "--db", url])  # v1 archived
+    ctx.pg.query(db, "UPDATE shelfcast.model_tensors SET shape = '{32,32}' WHERE version = 4 AND name = 'dense.1.weight'")
+    r = run(["models", "activate", "demo", "4", "--db", url])
+    check("marked failed" in r.stderr, r.stderr)
+    s = ctx.serve(db_url=url, args=["--max-loaded-versions", "1"], wait_ready=True)
+    check(pinned(s, "demo@2") == (200, "demo@2") and loads(s) == 0, "the active version, as served")
+    check(pinned(s, "demo@1") == (200, "demo@1"), "archived: %r" % (pinned(s, "demo@1"),))
+    check(pinned(s, "demo@3") == (200, "demo@3"), "staged")
+    check(pinned(s, "demo@1") == (200, "demo@1") and loads(s) == 3, "one kept: demo@1 loaded again (%d)" % loads(s))
+    check(pinned(s, "demo@1") == (200, "demo@1") and loads(s) == 3, "then kept")
+    check(pinned(s, "demo") == (200, "demo@2"), "unpinned: the active one")
+    status, field, msg = pinned(s, "demo@4")
+    check(status == 409 and field == "model" and "failed" in msg and "shape" in msg, msg)
+    for unknown in ("demo@9", "nope@1"):
+        status, field, msg = pinned(s, unknown)
+        check(status == 404 and field == "model", "%s: %s" % (unknown, msg))
+    for bad in ("demo@", "demo@0", "demo@x", "demo@1.5", "@1", "demo@99999999999", "demo@-1"):
+        status, field, msg = pinned(s, bad)
+        check(status == 422 and field == "model" and "NAME@VERSION" in msg, "%s: %d %s" % (bad, status, msg))
+    # the fast parser and the jansson one answer alike: an escaped body goes the jansson way
+    r1 = s.predict({"model": "demo@1", "items": [ITEM]})
+    r2 = s.post("/v1/predict", body=b'{"model": "demo\\u00401", "items": [%s]}' % json.dumps(ITEM).encode(),
+                headers={"Content-Type": "application/json"})
+    check(r1.status == r2.status == 200 and r1.body == r2.body, "fast and jansson paths differ")
+    s.stop()
+    s = ctx.serve(db_url=url, wait_ready=True)  # default: four kept
+    for v in (1, 3, 1, 3):
+        pinned(s, "demo@%d" % v)
+    check(loads(s) == 2, "kept with --max-loaded-versions 4: %d loads" % loads(s))
+    s.stop()
+
+
+def test_max_loaded_versions_bad_input(ctx):
+    for bad in ("0", "x", "257", "-1"):
+        r = run(["serve", "--max-loaded-versions", bad, "--db", "postgresql:///nowhere"])
+        check(r.returncode == 2 and "--max-loaded-versions" in r.stderr, "%s: %d %s" % (bad, r.returncode, r.stderr))
