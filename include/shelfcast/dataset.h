@@ -73,6 +73,8 @@ struct dataset_config {
 	double winsor_lo, winsor_hi; /* quantiles */
 	size_t min_count;
 	size_t max_categories;
+	char **required;          /* features.required: numeric features every row and item must have */
+	size_t n_required;
 };
 
 enum error_code dataset_config_parse(const char *text, size_t len, struct dataset_config *cfg,
@@ -80,5 +82,8 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 enum error_code dataset_config_load(const char *path, struct dataset_config *cfg,
 				    struct error *err);
 void dataset_config_done(struct dataset_config *cfg);
+
+/* Is feature `name` listed in features.required? */
+bool dataset_is_required(const struct dataset_config *cfg, const char *name);
 
 #endif

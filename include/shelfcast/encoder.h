@@ -76,6 +76,32 @@ enum error_code encoder_encode(const struct encoder *enc, const struct encoder_v
 			       int level_index, float *out, uint32_t *unknown, size_t *n_unknown,
 			       const char *field_prefix, struct error *err);
 
+/*
+ * What encoding did to a row's numeric features, for the caller: each list
+ * holds input indices, one per feature (the feature's first input: its name
+ * is spec numeric[index].name), in input order.  defaulted: missing (absent
+ * or null), so the training default was used; clipped: a given value outside
+ * the winsorizing range (in the input's transformed space), so it was
+ * clipped.  The caller provides both lists with room for n_numeric entries.
+ */
+struct encoder_report {
+	uint32_t *defaulted;
+	size_t n_defaulted;
+	uint32_t *clipped;
+	size_t n_clipped;
+};
+
+/*
+ * encoder_encode, and with rep set: fill rep, and refuse (an error naming
+ * the field) a value <= 0 for a feature read through `log` instead of
+ * taking the default, as serving does.  rep NULL: encoder_encode (training
+ * rows, where such a value takes the default).
+ */
+enum error_code encoder_encode_reported(const struct encoder *enc, const struct encoder_value *values,
+					int level_index, float *out, uint32_t *unknown,
+					size_t *n_unknown, struct encoder_report *rep,
+					const char *field_prefix, struct error *err);
+
 /* Set the level one-hot of an encoded vector (clearing the other level slots). */
 void encoder_set_level(const struct encoder *enc, float *out, int level_index);
 

@@ -31,12 +31,14 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 	if (!c)
 		return NULL;
 	for (i = 0; i < cfg->n_numeric; i++)
-		c[k++] = (struct table_colspec){cfg->numeric[i], TABLE_NUMBER, false, false, false};
+		c[k++] = (struct table_colspec){cfg->numeric[i], TABLE_NUMBER, false, false,
+						dataset_is_required(cfg, cfg->numeric[i])};
 	for (i = 0; i < cfg->n_log; i++) {
 		for (j = 0; j < cfg->n_numeric && strcmp(cfg->numeric[j], cfg->log[i]); j++)
 			;
 		if (j == cfg->n_numeric)
-			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false, false};
+			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false,
+							dataset_is_required(cfg, cfg->log[i])};
 	}
 	for (i = 0; i < cfg->n_categorical; i++)
 		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false, false};
@@ -80,7 +82,7 @@ static enum error_code check_rows(const struct dataset_config *cfg, const struct
 	if (t->n_rows == 0)
 		return error_set(err, ERROR_INVALID, NULL,
 				 "no rows are left after cleaning (%zu read: %zu duplicates, %zu without a "
-				 "usable target, %zu missing the exposure, level or split value)",
+				 "usable target, %zu missing the exposure, level, split or a required value)",
 				 s->rows_read, s->duplicates,
 				 s->target_missing + s->target_negative + s->target_nonfinite,
 				 s->missing_required);

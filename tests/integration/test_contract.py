@@ -1,7 +1,9 @@
 """Issue 20: what a storefront client can rely on — a stable default model."""
 import json
 
-from harness import check, demo_csv, run, train
+import os
+
+from harness import check, demo_csv, example, run, temp_dir, train
 
 ITEM = {"features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}
 
@@ -118,3 +120,49 @@ def test_max_loaded_versions_bad_input(ctx):
     for bad in ("0", "x", "257", "-1"):
         r = run(["serve", "--max-loaded-versions", bad, "--db", "postgresql:///nowhere"])
         check(r.returncode == 2 and "--max-loaded-versions" in r.stderr, "%s: %d %s" % (bad, r.returncode, r.stderr))
+
+
+def required_config(required):
+    with open(example("demo", "dataset.json")) as f:
+        cfg = json.load(f)
+    cfg["features"]["required"] = required
+    cfg["features"]["log"] = ["weight_kg"]
+    cfg["model"]["epochs"] = 3
+    path = os.path.join(temp_dir("sc-cfg-"), "dataset.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def test_per_item_reports_and_required_features(ctx):
+    url = ctx.db()
+    train(url, demo_csv(1500), config=required_config(["price"]), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True)
+    base = {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}
+    items = [{"features": base},
+             {"features": dict(base, weight_kg=None)},
+             {"features": {k: v for k, v in base.items() if k != "weight_kg"}},
+             {"features": dict(base, price=1e6, brand="Nope")}]
+    p = s.predict({"items": items}).json()["predictions"]
+    check(all(k not in p[0] for k in ("defaulted", "clipped", "unknown")), "nothing to report: %r" % p[0])
+    check(p[1]["defaulted"] == ["weight_kg"] and p[2]["defaulted"] == ["weight_kg"], "null == absent: %r" % p[1:3])
+    check(p[1]["predicted_sales"] == p[2]["predicted_sales"], "null and absent score alike")
+    check(p[3]["clipped"] == ["price"] and p[3]["unknown"] == ["brand"] and "defaulted" not in p[3], p[3])
+    for feats, field, words in (({k: v for k, v in base.items() if k != "price"}, "price", "required"),
+                                (dict(base, price=None), "price", "required"),
+                                (dict(base, weight_kg=0), "weight_kg", "greater than 0"),
+                                (dict(base, weight_kg=-1.5), "weight_kg", "greater than 0")):
+        r = s.predict({"items": [{"features": base}, {"features": feats}]})
+        e = r.json()["error"]
+        check(r.status == 422 and e["field"] == "items[1].features." + field and words in e["message"],
+              "%r: %d %r" % (feats, r.status, e))
+
+
+def test_features_required_bad_input(ctx):
+    url = ctx.db()
+    data = demo_csv(300)
+    for required, words in ((["brand"], "is categorical"), (["nope"], "is not one of"),
+                            (["price", "price"], "listed twice"), ("price", "features.required")):
+        r = train(url, data, config=required_config(required), check_ok=False)
+        check(r.returncode != 0 and "features.required" in r.stderr and words in r.stderr,
+              "%r: %d %s" % (required, r.returncode, r.stderr[-500:]))
