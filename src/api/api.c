@@ -245,7 +245,7 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
 			    &outcome, &err) != ERROR_OK) {
 		strbuf_done(&reply);
-		reply_from_error(out, &err);
+		reply_from_error_details(out, &err, outcome.error_details);
 	} else {
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;

@@ -166,3 +166,43 @@ def test_features_required_bad_input(ctx):
         r = train(url, data, config=required_config(required), check_ok=False)
         check(r.returncode != 0 and "features.required" in r.stderr and words in r.stderr,
               "%r: %d %s" % (required, r.returncode, r.stderr[-500:]))
+
+
+def test_bad_items_are_named_every_one_or_skipped(ctx):
+    url = ctx.db()
+    train(url, demo_csv(1500), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True)
+    good = lambda i: {"id": "ok-%d" % i, "features": dict(ITEM["features"], price=1.5 + i)}
+    bad = [{"id": "b0", "features": dict(ITEM["features"], price="cheap")},
+           {"id": "b1", "features": dict(ITEM["features"], colour="red")},
+           {"id": "b2", "features": ITEM["features"], "promotion_level": 9},
+           {"id": "b3"},
+           [1, 2]]
+    items = [good(0), bad[0], bad[1], good(1), bad[2], bad[3], good(2), bad[4]]
+    bad_at = [1, 2, 4, 5, 7]
+    r = s.predict({"items": items})
+    e = r.json()["error"]
+    check(r.status == 422 and [d["index"] for d in e["details"]] == bad_at, "fail: %d %r" % (r.status, e))
+    check(e["field"] == e["details"][0]["field"] == "items[1].features.price", e)
+    check([d["field"] for d in e["details"]] == ["items[1].features.price", "items[2].features.colour",
+                                                 "items[4].promotion_level", "items[5].features", "items[7]"],
+          [d["field"] for d in e["details"]])
+    r = s.predict({"items": items, "on_error": "skip", "include_levels": True})
+    body = r.json()
+    check(r.status == 200 and [p["id"] for p in body["predictions"]] == ["ok-0", "ok-1", "ok-2"], body)
+    check([d["index"] for d in body["errors"]] == bad_at and all(d["code"] == "invalid_request" for d in body["errors"]),
+          body["errors"])
+    alone = s.predict({"items": [good(0), good(1), good(2)], "include_levels": True}).json()
+    check(alone["predictions"] == body["predictions"], "skipping changes the valid items' numbers")
+    r = s.predict({"items": [bad[0], bad[1]], "on_error": "skip"})
+    check(r.status == 200 and r.json()["predictions"] == [] and len(r.json()["errors"]) == 2, r.body[:300])
+    r = s.predict({"items": [good(0)], "on_error": "skip"})
+    check(r.status == 200 and "errors" not in r.json(), "no errors, no list")
+    r = s.predict({"items": [bad[0]] * 150})
+    d = r.json()["error"]["details"]
+    check(r.status == 422 and len(d) == 100 and d[-1]["index"] == 99, "details capped at 100: %d" % len(d))
+    r = s.predict({"items": [bad[0]] * 150, "on_error": "skip"})
+    check(r.status == 200 and len(r.json()["errors"]) == 150, "skip lists every one")
+    for v in ("ignore", 1, True, ["skip"]):
+        r = s.predict({"items": [good(0)], "on_error": v})
+        check(r.status == 422 and r.json()["error"]["field"] == "on_error", "on_error %r: %d" % (v, r.status))
