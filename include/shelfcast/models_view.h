@@ -37,4 +37,18 @@ json_t *models_view(const char *catalog_text, struct model *const *models, size_
  */
 void models_view_mark_default(json_t *view, const char *default_name);
 
+/*
+ * The inputs as GET /v1/models/{name} publishes them, one per feature:
+ *   numeric:     {"name", "type", "required", "transforms": ["none"|"log", ...],
+ *                 "default" (null when required), "range": [lo, hi] (the winsorizing
+ *                 range; null when none)}, in the caller's units
+ *   categorical: {"name", "type", "required": false, "vocabulary_size",
+ *                 "vocabulary" (up to MODELS_VIEW_VOCABULARY_INLINE values, or every one
+ *                 when full) or "vocabulary_url" (/v1/models/NAME/inputs/INPUT)}
+ * models_view_input: the input called name, or NULL when the model has none.
+ */
+#define MODELS_VIEW_VOCABULARY_INLINE 1000
+json_t *models_view_inputs(const struct model *m);
+json_t *models_view_input(const struct model *m, const char *name, bool full);
+
 #endif

@@ -90,6 +90,30 @@ static void metrics(const struct api_config *cfg, struct reply *out)
 	out->owned = true;
 }
 
+/* GET /v1/models/{name}/inputs/{input}: one input of a served model, its whole vocabulary. */
+static void model_input(const struct api_config *cfg, const char *name, const char *input,
+			struct reply *out)
+{
+	size_t n = 0, i;
+	struct model **served = store_snapshot(cfg->store, &n);
+	json_t *view = NULL;
+	char msg[320];
+
+	for (i = 0; i < n && strcmp(served[i]->name, name); i++)
+		;
+	if (i < n)
+		view = models_view_input(served[i], input, true);
+	store_release_all(served, n);
+	if (!view) {
+		snprintf(msg, sizeof msg, i < n ? "model \"%.64s\" has no input \"%.128s\""
+						: "model \"%.64s\" is not served here",
+			 name, input);
+		reply_error(out, 404, "not_found", msg, i < n ? "input" : "name");
+		return;
+	}
+	reply_jansson(out, 200, view);
+}
+
 static void models(const struct api_config *cfg, const char *only, struct reply *out)
 {
 	char *catalog = watcher_catalog(cfg->watcher), msg[160];
@@ -315,6 +339,9 @@ void api_handle(const struct api_config *cfg, struct api_worker *w, const struct
 		return;
 	case ROUTE_ACTIVATE:
 		activate(cfg, rq, out, res);
+		return;
+	case ROUTE_MODEL_INPUT:
+		model_input(cfg, rq->target.name, rq->target.input, out);
 		return;
 	case ROUTE_OTHER:
 	case ROUTE_COUNT:

@@ -206,3 +206,31 @@ def test_bad_items_are_named_every_one_or_skipped(ctx):
     for v in ("ignore", 1, True, ["skip"]):
         r = s.predict({"items": [good(0)], "on_error": v})
         check(r.status == 422 and r.json()["error"]["field"] == "on_error", "on_error %r: %d" % (v, r.status))
+
+
+def test_inputs_are_published(ctx):
+    url = ctx.db()
+    train(url, demo_csv(1500), config=required_config(["price"]), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True)
+    inputs = {i["name"]: i for i in s.get("/v1/models/demo").json()["inputs"]}
+    price, weight, brand = inputs["price"], inputs["weight_kg"], inputs["brand"]
+    check(price["required"] is True and price["default"] is None and price["transforms"] == ["none"], price)
+    check(weight["required"] is False and weight["transforms"] == ["none", "log"] and weight["default"] > 0, weight)
+    lo, hi = price["range"]
+    check(0 < lo < hi, price)
+    check(brand["type"] == "categorical" and brand["vocabulary_size"] == len(brand["vocabulary"]) > 2, brand)
+    # what is published is what the model does (to the 7 digits published): inside nothing is clipped
+    item = lambda p: {"features": {"brand": brand["vocabulary"][0], "category": inputs["category"]["vocabulary"][0],
+                                   "price": p, "weight_kg": 0.3}}
+    got = s.predict({"items": [item(lo * 1.000001), item(hi * 0.999999), item(hi * 1.01)]}).json()["predictions"]
+    check(["clipped" in p for p in got] == [False, False, True], got)
+    one = s.get("/v1/models/demo/inputs/brand").json()
+    check(one == brand, "the input route: %r" % one)
+    check(s.get("/v1/models/demo/inputs/price").json() == price, "a numeric input by itself")
+    for path, field in (("/v1/models/demo/inputs/nope", "input"), ("/v1/models/nope/inputs/brand", "name")):
+        r = s.get(path)
+        check(r.status == 404 and r.json()["error"]["field"] == field, "%s: %d" % (path, r.status))
+    for path in ("/v1/models/demo/inputs/", "/v1/models/demo/inputs/brand/x"):
+        check(s.get(path).status == 404, path)
+    check(s.post("/v1/models/demo/inputs/brand", body=b"{}").status == 405, "POST")
+    check("inputs/" not in json.dumps(s.get("/v1/models").json()), "the list stays short")
