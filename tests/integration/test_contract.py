@@ -234,3 +234,21 @@ def test_inputs_are_published(ctx):
         check(s.get(path).status == 404, path)
     check(s.post("/v1/models/demo/inputs/brand", body=b"{}").status == 405, "POST")
     check("inputs/" not in json.dumps(s.get("/v1/models").json()), "the list stays short")
+
+
+def test_rollback_steps_back_through_the_history(ctx):
+    url = ctx.db()
+    data = demo_csv(1200)
+    train(url, data, extra=["--activate"])
+    for v in (2, 3, 4):
+        train(url, data)
+        check(run(["models", "activate", "demo", str(v), "--db", url]).returncode == 0, "activate %d" % v)
+    for frm, to in ((4, 3), (3, 2), (2, 1)):
+        r = run(["models", "rollback", "demo", "--db", url])
+        check(r.returncode == 0 and "from version %d to version %d" % (frm, to) in r.stdout, r.stdout + r.stderr)
+    r = run(["models", "rollback", "demo", "--db", url])
+    check(r.returncode == 1 and "nothing to roll back to" in r.stderr, r.stderr)
+    # activating again starts a new history: 1 -> 3, rollback goes back to 1
+    run(["models", "activate", "demo", "3", "--db", url])
+    r = run(["models", "rollback", "demo", "--db", url])
+    check(r.returncode == 0 and "from version 3 to version 1" in r.stdout, r.stdout + r.stderr)
