@@ -48,7 +48,7 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 	if (cfg->split_by_column)
 		c[k++] = (struct table_colspec){cfg->split_column, TABLE_NUMBER, false, false, true};
 	if (cfg->id_column)
-		c[k++] = (struct table_colspec){cfg->id_column, TABLE_TEXT, true, false, false};
+		c[k++] = (struct table_colspec){cfg->id_column, TABLE_TEXT, false, false, false};
 	*n_out = k;
 	return c;
 }

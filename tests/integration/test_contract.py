@@ -252,3 +252,21 @@ def test_rollback_steps_back_through_the_history(ctx):
     run(["models", "activate", "demo", "3", "--db", url])
     r = run(["models", "rollback", "demo", "--db", url])
     check(r.returncode == 0 and "from version 3 to version 1" in r.stdout, r.stdout + r.stderr)
+
+
+def test_every_named_column_must_exist(ctx):
+    url = ctx.db()
+    data = demo_csv(300)
+    with open(example("demo", "dataset.json")) as f:
+        base = json.load(f)
+    for key, value in (("id_column", "nope_id"), ("features", dict(base["features"], numeric=["price", "nope_num"]))):
+        cfg = dict(base, **{key: value})
+        path = os.path.join(temp_dir("sc-cfg-"), "dataset.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        r = train(url, data, config=path, check_ok=False)
+        missing = "nope_id" if key == "id_column" else "nope_num"
+        check(r.returncode != 0 and 'has no column "%s"' % missing in r.stderr and "epoch" not in r.stderr,
+              "%s: %d %s" % (key, r.returncode, r.stderr[-400:]))
+    check(ctx.pg.query(url.split("///")[1].split("?")[0], "SELECT count(*) FROM shelfcast.model_versions") == "0",
+          "nothing registered")
