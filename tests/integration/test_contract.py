@@ -270,3 +270,23 @@ def test_every_named_column_must_exist(ctx):
               "%s: %d %s" % (key, r.returncode, r.stderr[-400:]))
     check(ctx.pg.query(url.split("///")[1].split("?")[0], "SELECT count(*) FROM shelfcast.model_versions") == "0",
           "nothing registered")
+
+
+def test_train_dry_run_registers_nothing(ctx):
+    data = demo_csv(600)
+    # with --data no database is needed at all
+    r = run(["train", "--dry-run", "--data", data, "--config", example("demo", "dataset.json"),
+             "--db", "postgresql:///nowhere?host=/nonexistent"])
+    check(r.returncode == 0 and "dry run, demo not registered" in r.stderr, r.stderr[-500:])
+    rep = json.loads(r.stdout)
+    check(rep["dry_run"] is True and rep["version"] is None and rep["sales"]["r2_log"] is not None, rep)
+    url = ctx.db()
+    r = run(["train", "--dry-run", "--data", data, "--config", example("demo", "dataset.json"), "--db", url])
+    check(r.returncode == 0, r.stderr[-300:])
+    check(ctx.pg.query(url.split("///")[1].split("?")[0], "SELECT count(*) FROM shelfcast.model_versions") == "0",
+          "a dry run registered a version")
+    for extra in (["--activate"], ["--activate-if-better"]):
+        r = run(["train", "--dry-run", "--data", data, "--config", example("demo", "dataset.json"), "--db", url] + extra)
+        check(r.returncode == 2 and "--dry-run registers nothing" in r.stderr, r.stderr)
+    r = train(url, data)
+    check(json.loads(r.stdout)["dry_run"] is False and json.loads(r.stdout)["version"] == 1, "a real run")
