@@ -37,7 +37,9 @@ enum error_code predict_reply_begin(struct predict_reply *r, const struct model 
 	strbuf_json_string(out, m->name, strlen(m->name));
 	strbuf_puts(out, ",\"version\":");
 	strbuf_json_int(out, m->version);
-	strbuf_puts(out, "},\"predictions\":[");
+	strbuf_puts(out, "},\"objective\":\"");
+	strbuf_puts(out, spec_objective_name(objective)); /* the one the recommendations used */
+	strbuf_puts(out, "\",\"predictions\":[");
 	return ERROR_OK;
 }
 
