@@ -26,6 +26,8 @@
 
 /* Seconds serve waits for the first registry sync before it listens. */
 #define FIRST_SYNC_WAIT_S 3
+/* The default --max-body per --max-items item: a JSON item of about fifteen named features. */
+#define SERVE_BODY_PER_ITEM 512ULL
 
 /* Room for the connection limit: as many descriptors as the hard limit allows. */
 static void raise_fd_limit(void)
@@ -72,9 +74,10 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		{"--threads", "SHELFCAST_THREADS", CLI_STRING, &o->threads, NULL, "N",
 		 "HTTP worker threads (default: one per core)"},
 		{"--model", "SHELFCAST_MODEL", CLI_STRING, &o->model, NULL, "NAME",
-		 "default model for requests that name none (default: the only model)"},
+		 "default model for requests that name none (default: the only model at start, else "
+		 "`shelfcast models default NAME`)"},
 		{"--max-body", "SHELFCAST_MAX_BODY", CLI_STRING, &o->max_body, NULL, "BYTES",
-		 "largest request body (default 1048576)"},
+		 "largest request body (default: 512 per --max-items item, at least 1048576)"},
 		{"--max-items", "SHELFCAST_MAX_ITEMS", CLI_STRING, &o->max_items, NULL, "N",
 		 "most items per /v1/predict (default 10000)"},
 		{"--max-loaded-versions", "SHELFCAST_MAX_LOADED_VERSIONS", CLI_STRING, &o->max_versions, NULL,
@@ -116,7 +119,7 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 	char **args = NULL;
 	size_t n;
 
-	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = "1048576", .max_items = "10000",
+	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = NULL, .max_items = "10000",
 				 .max_memory = "67108864", .body_budget = "134217728", .per_ip = "1024",
 				 .request_timeout = "30", .conn_limit = "16384", .timeout = "10",
 				 .poll = "30", .drain = "30", .max_versions = "4"};
@@ -134,8 +137,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 			   drain;
 
 	if ((o->threads && !cli_uint("--threads", o->threads, 1, 1024, &threads)) ||
-	    !cli_uint("--max-body", o->max_body, 64, 1ULL << 32, &body) ||
 	    !cli_uint("--max-items", o->max_items, 1, 10000000, &items) ||
+	    (o->max_body && !cli_uint("--max-body", o->max_body, 64, 1ULL << 32, &body)) ||
 	    !cli_uint("--max-request-memory", o->max_memory, 1 << 20, 1ULL << 40, &memory) ||
 	    !cli_uint("--body-budget", o->body_budget, 0, 1ULL << 40, &budget) ||
 	    !cli_uint("--max-connections-per-ip", o->per_ip, 0, 1000000, &per_ip) ||
@@ -145,6 +148,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 	    !cli_uint("--poll-interval", o->poll, 1, 86400, &poll) ||
 	    !cli_uint("--drain", o->drain, 0, 3600, &drain))
 		return false;
+	if (!o->max_body) /* room for --max-items items of about fifteen features each */
+		body = items * SERVE_BODY_PER_ITEM < 1048576 ? 1048576 : items * SERVE_BODY_PER_ITEM;
 	*cfg = (struct server_config){.listen = o->listen, .threads = (unsigned)threads, .max_body = body,
 				      .max_items = items, .max_request_memory = memory, .body_budget = budget,
 				      .per_ip_limit = (unsigned)per_ip, .request_deadline = (unsigned)deadline,

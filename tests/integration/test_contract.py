@@ -290,3 +290,26 @@ def test_train_dry_run_registers_nothing(ctx):
         check(r.returncode == 2 and "--dry-run registers nothing" in r.stderr, r.stderr)
     r = train(url, data)
     check(json.loads(r.stdout)["dry_run"] is False and json.loads(r.stdout)["version"] == 1, "a real run")
+
+
+def test_the_default_body_limit_fits_the_default_item_limit(ctx):
+    url = ctx.db()
+    train(url, demo_csv(600), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True)  # no --max-body, no --max-items
+    items = [{"id": "sku-%05d" % i, "features": {"brand": "Acme", "category": "snacks", "price": 12.49,
+                                                  "weight_kg": 0.35, "unknown_one": None}}
+             for i in range(10000)]
+    for it in items:
+        del it["features"]["unknown_one"]
+    body = json.dumps({"items": items}).encode()
+    check(len(body) > 1 << 20, "the case the issue names: %d bytes" % len(body))
+    r = s.post("/v1/predict", body=body, headers={"Content-Type": "application/json"}, timeout=120)
+    check(r.status == 200 and len(r.json()["predictions"]) == 10000, "10,000 items: %d" % r.status)
+    s.stop()
+    s = ctx.serve(db_url=url, wait_ready=True, args=["--max-items", "10"])  # then at least 1 MiB
+    r = s.post("/v1/predict", body=b" " * (1 << 20) + json.dumps({"items": items[:1]}).encode(),
+               headers={"Content-Type": "application/json"})
+    check(r.status == 413, "over 1 MiB with --max-items 10: %d" % r.status)
+    r = s.post("/v1/predict", body=b" " * ((1 << 20) - 200) + json.dumps({"items": items[:1]}).encode(),
+               headers={"Content-Type": "application/json"})
+    check(r.status == 200, "under 1 MiB: %d" % r.status)
