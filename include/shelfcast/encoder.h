@@ -59,6 +59,8 @@ size_t encoder_level_offset(const struct encoder *enc);
 int encoder_input_index(const struct encoder *enc, const char *name, size_t len);
 /* Is input idx (< encoder_n_inputs) the first input of the feature called name? */
 bool encoder_input_is(const struct encoder *enc, int idx, const char *name, size_t len);
+/* The first slot of categorical feature i (< n_categorical) in an encoded vector; its unknown slot is that + n_vocabulary. */
+size_t encoder_categorical_offset(const struct encoder *enc, size_t i);
 /* The next input reading the same feature as input idx (a log input, say), or -1. */
 int encoder_next_same(const struct encoder *enc, int idx);
 

@@ -134,6 +134,11 @@ bool encoder_input_is(const struct encoder *enc, int idx, const char *name, size
 	return enc->first[idx] == idx && enc->name_len[idx] == len && !memcmp(enc->name[idx], name, len);
 }
 
+size_t encoder_categorical_offset(const struct encoder *enc, size_t i)
+{
+	return enc->cat_offset[i];
+}
+
 int encoder_next_same(const struct encoder *enc, int idx)
 {
 	return enc->next_same[idx];

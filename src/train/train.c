@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "shelfcast/baseline.h"
+#include "shelfcast/coldstart.h"
 #include "shelfcast/encoder.h"
 #include "shelfcast/evaluate.h"
 #include "shelfcast/fit.h"
@@ -235,6 +236,17 @@ static void take_weights(struct train_result *res, struct learn_outcome *learned
 	tensor_checksum(res->tensors, res->n_tensors, res->checksum);
 }
 
+/* {"feature": rows of the training part that trained its unknown slot, ...} */
+static json_t *unknown_slot_rows(const struct spec *spec, const size_t *counts)
+{
+	json_t *o = json_object();
+	size_t j;
+
+	for (j = 0; o && j < spec->n_categorical; j++)
+		json_object_set_new(o, spec->categorical[j].name, json_integer((json_int_t)counts[j]));
+	return o;
+}
+
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,
 			  train_progress_fn progress, void *ctx, struct train_result *res,
 			  struct error *err)
@@ -249,6 +261,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	struct encoded e = {0};
 	struct learn_outcome learned = {0};
 	struct report_scores scores;
+	size_t *unknown_rows = NULL;
 	enum error_code rc;
 
 	memset(res, 0, sizeof *res);
@@ -264,6 +277,10 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = err->code;
 	if (!rc)
 		rc = encode_rows(t, &res->spec, enc, target, exposure, level, &e, err);
+	if (!rc && !(unknown_rows = calloc(res->spec.n_categorical + 1, sizeof *unknown_rows)))
+		rc = error_nomem(err, "the unknown-slot counts");
+	if (!rc)
+		coldstart_route(&res->spec, enc, e.X, e.d, sp.train, sp.n_train, cfg->seed, unknown_rows);
 	if (!rc) {
 		struct learn_data data = {e.X, e.d, e.target, e.exposure};
 		rc = learn_network(cfg, &res->spec, &data, &sp, progress, ctx, &learned, err);
@@ -274,12 +291,16 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		goto out;
 	res->metrics = report_metrics(&scores);
 	res->training = report_training(cfg, t, &sp, &fit, &learned, util_now_s() - t0);
+	if (res->training)
+		json_object_set_new(res->training, "unknown_slot_rows",
+				    unknown_slot_rows(&res->spec, unknown_rows));
 	if (!res->metrics || !res->training) {
 		rc = error_nomem(err, "the metrics");
 		goto out;
 	}
 	take_weights(res, &learned);
 out:
+	free(unknown_rows);
 	fit_report_done(&fit);
 	encoder_free(enc);
 	encoded_done(&e);
