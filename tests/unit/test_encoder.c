@@ -179,28 +179,26 @@ static void reported(const struct fixture *f, const char *features, char *out, s
 /* defaulted and clipped name each feature once (price feeds two inputs); log inputs refuse x <= 0. */
 static void test_encoder_reports_defaulted_and_clipped(void **state)
 {
+	static const char *const cases[][2] = {
+		{"{\"weight\": 1, \"price\": 10}", "defaulted; clipped"},
+		{"{\"weight\": 1}", "defaulted price; clipped"},
+		{"{\"weight\": 1, \"price\": null}", "defaulted price; clipped"},
+		{"{\"weight\": 1, \"price\": 500}", "defaulted; clipped price"},
+		{"{\"weight\": 1, \"price\": 0.5}", "defaulted; clipped price"},
+		{"{\"weight\": 1, \"price\": 0}", "error f.price"},
+		{"{\"weight\": 1, \"price\": -3}", "error f.price"},
+		{"{\"price\": 3}", "error f.weight"},
+		{"{\"weight\": null, \"price\": 3}", "error f.weight"},
+	};
 	struct fixture f;
 	char got[128];
+	size_t i;
 	(void)state;
 	fixture_init(&f);
-	reported(&f, "{\"weight\": 1, \"price\": 10}", got, sizeof got);
-	assert_string_equal(got, "defaulted; clipped");
-	reported(&f, "{\"weight\": 1}", got, sizeof got);
-	assert_string_equal(got, "defaulted price; clipped");
-	reported(&f, "{\"weight\": 1, \"price\": null}", got, sizeof got);
-	assert_string_equal(got, "defaulted price; clipped");
-	reported(&f, "{\"weight\": 1, \"price\": 500}", got, sizeof got);
-	assert_string_equal(got, "defaulted; clipped price");
-	reported(&f, "{\"weight\": 1, \"price\": 0.5}", got, sizeof got);
-	assert_string_equal(got, "defaulted; clipped price");
-	reported(&f, "{\"weight\": 1, \"price\": 0}", got, sizeof got);
-	assert_string_equal(got, "error f.price");
-	reported(&f, "{\"weight\": 1, \"price\": -3}", got, sizeof got);
-	assert_string_equal(got, "error f.price");
-	reported(&f, "{\"price\": 3}", got, sizeof got);
-	assert_string_equal(got, "error f.weight");
-	reported(&f, "{\"weight\": null, \"price\": 3}", got, sizeof got);
-	assert_string_equal(got, "error f.weight");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		reported(&f, cases[i][0], got, sizeof got);
+		assert_string_equal(got, cases[i][1]);
+	}
 	fixture_done(&f);
 }
 
