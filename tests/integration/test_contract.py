@@ -345,3 +345,34 @@ def test_unseen_brands_are_predicted_like_the_average_known_brand(ctx):
     print("# unseen brands: mean log1p %.3f, the known brands' average %.3f, difference %+.3f (%d items, unknown-slot rows %r)"
           % (own, avg_known, own - avg_known, len(items), slots))
     check(abs(own - avg_known) <= 0.1, "unseen brands off by %+.3f log1p" % (own - avg_known))
+
+
+def test_gzip_bodies_and_replies(ctx):
+    import gzip
+    url = ctx.db()
+    train(url, demo_csv(600), extra=["--activate"])
+    s = ctx.serve(db_url=url, wait_ready=True, args=["--max-body", "200000"])
+    items = [{"id": i, "features": ITEM["features"]} for i in range(100)]
+    plain = json.dumps({"items": items}).encode()
+    want = s.post("/v1/predict", body=plain, headers={"Content-Type": "application/json"})
+    check(want.status == 200 and want.header("Content-Encoding") is None and len(want.body) > 4096, "plain")
+    r = s.post("/v1/predict", body=gzip.compress(plain), validate=False,
+               headers={"Content-Type": "application/json", "Content-Encoding": "gzip", "Accept-Encoding": "gzip"})
+    check(r.status == 200 and r.header("Content-Encoding") == "gzip" and r.header("Vary") == "Accept-Encoding",
+          "gzip both ways: %d %r" % (r.status, r.headers))
+    check(gzip.decompress(r.body) == want.body, "the same reply, compressed")
+    small = s.post("/v1/predict", body=gzip.compress(json.dumps({"items": items[:1]}).encode()),
+                   headers={"Content-Type": "application/json", "Content-Encoding": "gzip", "Accept-Encoding": "gzip"})
+    check(small.status == 200 and small.header("Content-Encoding") is None, "a small reply goes plain")
+    # the limit applies to the inflated size: 200 KB of spaces compress to a few hundred bytes
+    bomb = gzip.compress(b" " * 300000 + plain)
+    check(len(bomb) < 200000, "the bomb is small on the wire")
+    r = s.post("/v1/predict", body=bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    check(r.status == 413 and "inflated" in r.json()["error"]["message"], "inflated past the limit: %d" % r.status)
+    for body, enc, status in ((b"not gzip", "gzip", 400), (gzip.compress(plain)[:-20], "gzip", 400),
+                              (plain, "br", 415), (plain, "identity", 200)):
+        r = s.post("/v1/predict", body=body, headers={"Content-Type": "application/json", "Content-Encoding": enc})
+        check(r.status == status, "%s %r...: %d, want %d" % (enc, body[:10], r.status, status))
+    r = s.post("/v1/predict", body=plain, validate=False,
+               headers={"Content-Type": "application/json", "Accept-Encoding": "gzip;q=0, identity"})
+    check(r.header("Content-Encoding") is None, "q=0 refuses gzip")
