@@ -20,6 +20,7 @@
 #include "shelfcast/reply.h"
 #include "shelfcast/route.h"
 #include "shelfcast/store.h"
+#include "shelfcast/versions.h"
 #include "shelfcast/watcher.h"
 
 struct api_config {
@@ -29,6 +30,7 @@ struct api_config {
 	const char *admin_token;     /* NULL or "": activation over the API is off */
 	const char *db_conninfo;     /* for activation; may be NULL */
 	double started_at;           /* unix seconds */
+	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
 };
 
 /*
@@ -40,6 +42,8 @@ struct api_worker {
 	struct predict_api_scratch *predict;
 	struct store_borrower *models;
 	struct metrics_shard *metrics;
+	struct versions *versions;   /* the api_config's, for the resolver */
+	struct model *pinned;        /* a pinned version's reference, held for one request */
 };
 
 /* Fill w for store; ERROR_NOMEM when out of memory (w is then done'd). */

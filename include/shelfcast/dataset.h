@@ -76,6 +76,8 @@ struct dataset_config {
 	size_t max_categories;
 	double interval;          /* default coverage of the served prediction intervals */
 	size_t members;           /* networks in the served ensemble (ensemble.h), 1..16 */
+	char **required;          /* features.required: numeric features every row and item must have */
+	size_t n_required;
 };
 
 enum error_code dataset_config_parse(const char *text, size_t len, struct dataset_config *cfg,
@@ -83,5 +85,8 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 enum error_code dataset_config_load(const char *path, struct dataset_config *cfg,
 				    struct error *err);
 void dataset_config_done(struct dataset_config *cfg);
+
+/* Is feature `name` listed in features.required? */
+bool dataset_is_required(const struct dataset_config *cfg, const char *name);
 
 #endif

@@ -59,6 +59,8 @@ size_t encoder_level_offset(const struct encoder *enc);
 int encoder_input_index(const struct encoder *enc, const char *name, size_t len);
 /* Is input idx (< encoder_n_inputs) the first input of the feature called name? */
 bool encoder_input_is(const struct encoder *enc, int idx, const char *name, size_t len);
+/* The first slot of categorical feature i (< n_categorical) in an encoded vector; its unknown slot is that + n_vocabulary. */
+size_t encoder_categorical_offset(const struct encoder *enc, size_t i);
 /* The next input reading the same feature as input idx (a log input, say), or -1. */
 int encoder_next_same(const struct encoder *enc, int idx);
 
@@ -75,6 +77,32 @@ int encoder_next_same(const struct encoder *enc, int idx);
 enum error_code encoder_encode(const struct encoder *enc, const struct encoder_value *values,
 			       int level_index, float *out, uint32_t *unknown, size_t *n_unknown,
 			       const char *field_prefix, struct error *err);
+
+/*
+ * What encoding did to a row's numeric features, for the caller: each list
+ * holds input indices, one per feature (the feature's first input: its name
+ * is spec numeric[index].name), in input order.  defaulted: missing (absent
+ * or null), so the training default was used; clipped: a given value outside
+ * the winsorizing range (in the input's transformed space), so it was
+ * clipped.  The caller provides both lists with room for n_numeric entries.
+ */
+struct encoder_report {
+	uint32_t *defaulted;
+	size_t n_defaulted;
+	uint32_t *clipped;
+	size_t n_clipped;
+};
+
+/*
+ * encoder_encode, and with rep set: fill rep, and refuse (an error naming
+ * the field) a value <= 0 for a feature read through `log` instead of
+ * taking the default, as serving does.  rep NULL: encoder_encode (training
+ * rows, where such a value takes the default).
+ */
+enum error_code encoder_encode_reported(const struct encoder *enc, const struct encoder_value *values,
+					int level_index, float *out, uint32_t *unknown,
+					size_t *n_unknown, struct encoder_report *rep,
+					const char *field_prefix, struct error *err);
 
 /* Set the level one-hot of an encoded vector (clearing the other level slots). */
 void encoder_set_level(const struct encoder *enc, float *out, int level_index);

@@ -30,4 +30,25 @@
 json_t *models_view(const char *catalog_text, struct model *const *models, size_t n,
 		    const char *only, bool *found);
 
+/*
+ * Sets "default" on every entry of a models_view document (or on the one
+ * entry): true for the model a request naming none gets (default_name,
+ * NULL when there is none), false for the others.
+ */
+void models_view_mark_default(json_t *view, const char *default_name);
+
+/*
+ * The inputs as GET /v1/models/{name} publishes them, one per feature:
+ *   numeric:     {"name", "type", "required", "transforms": ["none"|"log", ...],
+ *                 "default" (null when required), "range": [lo, hi] (the winsorizing
+ *                 range; null when none)}, in the caller's units
+ *   categorical: {"name", "type", "required": false, "vocabulary_size",
+ *                 "vocabulary" (up to MODELS_VIEW_VOCABULARY_INLINE values, or every one
+ *                 when full) or "vocabulary_url" (/v1/models/NAME/inputs/INPUT)}
+ * models_view_input: the input called name, or NULL when the model has none.
+ */
+#define MODELS_VIEW_VOCABULARY_INLINE 1000
+json_t *models_view_inputs(const struct model *m);
+json_t *models_view_input(const struct model *m, const char *name, bool full);
+
 #endif

@@ -38,6 +38,9 @@ struct predict_batch {
 	void *block;            /* one allocation behind all of the above */
 	double *expected;       /* (n*K) expected units, the mean (heads_expected_sales): what value
 				   and the recommendation use */
+	/* (n, n_numeric) numeric input indices (encoder_report): defaulted, clipped; counts (n) */
+	uint32_t *defaulted, *clipped;
+	size_t *n_defaulted, *n_clipped;
 };
 
 /* Size a batch for n items of model m (one allocation). */
@@ -49,8 +52,10 @@ size_t predict_batch_bytes(const struct model *m, size_t n);
 void predict_batch_layout(struct predict_batch *b, const struct model *m, size_t n, void *block);
 
 /*
- * Encode item i from its feature values (encoder order).  asked: the
- * requested level index or -1.  field_prefix names the item in errors.
+ * Encode item i from its feature values (encoder order), with its report
+ * (unknown, defaulted, clipped; a value <= 0 for a log input is an error).
+ * asked: the requested level index or -1.  field_prefix names the item in
+ * errors.
  */
 enum error_code predict_batch_set(struct predict_batch *b, const struct model *m, size_t i,
 				  const struct encoder_value *values, int asked,

@@ -3,7 +3,12 @@
  * body out, through batch scoring (predict.h).
  *
  *   {"model": "...", "objective": "...", "include_levels": bool, "explain": bool, "interval": 0.9,
+ *    "on_error": "fail"|"skip",
  *    "items": [{"id": ..., "features": {...}, "promotion_level": int}, ...]}
+ *
+ * A bad item fails the request (422, every bad item in the outcome's
+ * error_details), or with "on_error": "skip" is left out and listed in the
+ * reply's "errors" (item_errors.h); only the jansson path reads on_error.
  *
  * Two parsers read the body.  jansson is the reference
  * (predict_api_run_jansson); predict_api_run first tries a stricter, faster
@@ -37,6 +42,7 @@ struct predict_outcome {
 	struct model *model;      /* borrowed (see predict_resolve_fn) or NULL: the model that answered */
 	size_t items;
 	uint32_t *unknown_counts; /* (model n_categorical): unknown values per feature; new; NULL when none */
+	char *error_details;      /* on a 422 for bad items: every one (up to 100) as a JSON array; new */
 };
 
 void predict_outcome_done(struct predict_outcome *o);

@@ -91,4 +91,14 @@ enum error_code registry_catalog(PGconn *c, const char *model, char **json, stru
 enum error_code registry_events(PGconn *c, const char *model, int limit, char **json,
 				struct error *err);
 
+/*
+ * The model flagged default (migrations/0004): its name into out, "" when
+ * none is.  registry_set_default moves the flag to model (ERROR_NOT_FOUND
+ * when it does not exist) with an audit event; *previous gets the model
+ * flagged before ("" when none).
+ */
+enum error_code registry_default(PGconn *c, char *out, size_t size, struct error *err);
+enum error_code registry_set_default(PGconn *c, const char *model, const char *actor,
+				     char *previous, size_t size, struct error *err);
+
 #endif

@@ -50,4 +50,7 @@ void reply_jansson(struct reply *r, unsigned status, json_t *j);
 void reply_static(struct reply *r, unsigned status, const char *content_type, const char *body,
 		  size_t len);
 
+/* reply_from_error with "details": details_json (a JSON array, copied; NULL: none) in the error object. */
+void reply_from_error_details(struct reply *r, const struct error *err, const char *details_json);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "shelfcast/model.h"
+#include "shelfcast/spec.h"
 
 enum route_id {
 	ROUTE_PREDICT,
@@ -26,6 +27,7 @@ enum route_id {
 	ROUTE_READYZ,
 	ROUTE_METRICS,
 	ROUTE_OPENAPI,
+	ROUTE_MODEL_INPUT, /* /v1/models/{name}/inputs/{input} */
 	ROUTE_OTHER, /* no such route */
 	ROUTE_COUNT
 };
@@ -36,6 +38,7 @@ struct route_target {
 	   still this route, and "does not exist" */
 	char name[MODEL_NAME_MAX + 2];
 	int version;                   /* ROUTE_ACTIVATE */
+	char input[SPEC_NAME_MAX + 2];  /* ROUTE_MODEL_INPUT; one byte longer than any input name */
 };
 
 /* Parse a request path (no query string) into t. */

@@ -54,6 +54,7 @@ struct server_config {
 	bool tls_allow_readable_key;   /* accept a key file group or others may read */
 	struct store *store;
 	struct watcher *watcher;
+	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
 };
 
 struct server;

@@ -30,8 +30,20 @@ struct store *store_new(void);
 /* Drops the store's references. Accepts NULL. */
 void store_free(struct store *s);
 
-/* Name requests use when they name none (NULL: the only model, if exactly one). */
+/*
+ * The default: the model a request that names none gets.  It never changes
+ * because another model is registered or activated: it is the configured
+ * name (store_set_default, `--model`), else the only model at start (the
+ * first store_settle_default that sees any model, when it sees exactly
+ * one), else the model the registry flags default (`shelfcast models
+ * default NAME`, passed to every store_settle_default).  Until the first
+ * settle, a store holding exactly one model serves it.
+ */
 enum error_code store_set_default(struct store *s, const char *name, struct error *err);
+/* registry_default: the registry's flag (NULL: none).  True when the default changed. */
+bool store_settle_default(struct store *s, const char *registry_default);
+/* The default's name into out ("" and false when there is none). */
+bool store_default_name(struct store *s, char *out, size_t size);
 
 /*
  * A new reference to the model called name (NULL: the default), or NULL with

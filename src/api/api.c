@@ -90,6 +90,30 @@ static void metrics(const struct api_config *cfg, struct reply *out)
 	out->owned = true;
 }
 
+/* GET /v1/models/{name}/inputs/{input}: one input of a served model, its whole vocabulary. */
+static void model_input(const struct api_config *cfg, const char *name, const char *input,
+			struct reply *out)
+{
+	size_t n = 0, i;
+	struct model **served = store_snapshot(cfg->store, &n);
+	json_t *view = NULL;
+	char msg[320];
+
+	for (i = 0; i < n && strcmp(served[i]->name, name); i++)
+		;
+	if (i < n)
+		view = models_view_input(served[i], input, true);
+	store_release_all(served, n);
+	if (!view) {
+		snprintf(msg, sizeof msg, i < n ? "model \"%.64s\" has no input \"%.128s\""
+						: "model \"%.64s\" is not served here",
+			 name, input);
+		reply_error(out, 404, "not_found", msg, i < n ? "input" : "name");
+		return;
+	}
+	reply_jansson(out, 200, view);
+}
+
 static void models(const struct api_config *cfg, const char *only, struct reply *out)
 {
 	char *catalog = watcher_catalog(cfg->watcher), msg[160];
@@ -97,7 +121,12 @@ static void models(const struct api_config *cfg, const char *only, struct reply 
 	struct model **served = store_snapshot(cfg->store, &n);
 	bool found;
 	json_t *view = models_view(catalog, served, n, only, &found);
+	char default_name[MODEL_NAME_MAX + 1];
 
+	models_view_mark_default(view, store_default_name(cfg->store, default_name,
+							  sizeof default_name)
+					       ? default_name
+					       : NULL);
 	free(catalog);
 	store_release_all(served, n);
 	if (only && !found) {
@@ -190,9 +219,39 @@ static void activate(const struct api_config *cfg, const struct api_request *rq,
 	reply_from_error(out, &err);
 }
 
+/*
+ * The resolver of both parsers: a plain name (or none) from the worker's
+ * borrower; NAME@VERSION from it too when that is the version served, else
+ * from the pinned versions (held in w->pinned until the request is done).
+ */
 static struct model *borrow(void *ctx, const char *name, struct error *err)
 {
-	return store_borrow(ctx, name, err);
+	struct api_worker *w = ctx;
+	char base[MODEL_NAME_MAX + 1];
+	struct error served;
+	struct model *m;
+	bool loaded;
+	int version;
+
+	if (!name || !strchr(name, '@'))
+		return store_borrow(w->models, name, err);
+	if (!versions_parse_pin(name, base, &version, err))
+		return NULL;
+	error_init(&served);
+	m = store_borrow(w->models, base, &served);
+	if (m && m->version == version)
+		return m;
+	if (!w->versions) {
+		error_set(err, ERROR_NOT_FOUND, "model",
+			  "version %d of model \"%s\" is not served here", version, base);
+		return NULL;
+	}
+	model_unref(w->pinned); /* the fast parser's, when it gave the request up to the other */
+	w->pinned = versions_get(w->versions, base, version, &loaded, err);
+	if (loaded)
+		log_msg(LOG_INFO, "version_loaded", "loaded model %s version %d for pinned requests (%zu kept)",
+			base, version, versions_loaded(w->versions));
+	return w->pinned;
 }
 
 static void predict(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
@@ -206,10 +265,11 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	error_init(&err);
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
-	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w->models, &reply,
+	w->versions = cfg->versions;
+	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
 			    &outcome, &err) != ERROR_OK) {
 		strbuf_done(&reply);
-		reply_from_error(out, &err);
+		reply_from_error_details(out, &err, outcome.error_details);
 	} else {
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
@@ -227,6 +287,8 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	}
 	predict_outcome_done(&outcome);
 	store_borrow_end(w->models); /* the outcome's model is not used past here */
+	model_unref(w->pinned);
+	w->pinned = NULL;
 }
 
 /* A 405 naming what the route takes. */
@@ -277,6 +339,9 @@ void api_handle(const struct api_config *cfg, struct api_worker *w, const struct
 		return;
 	case ROUTE_ACTIVATE:
 		activate(cfg, rq, out, res);
+		return;
+	case ROUTE_MODEL_INPUT:
+		model_input(cfg, rq->target.name, rq->target.input, out);
 		return;
 	case ROUTE_OTHER:
 	case ROUTE_COUNT:

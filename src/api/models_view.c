@@ -1,6 +1,9 @@
 /* models_view — see include/shelfcast/models_view.h. */
 #include "shelfcast/models_view.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shelfcast/jsonutil.h"
@@ -179,6 +182,116 @@ json_t *models_view(const char *catalog_text, struct model *const *models, size_
 	if (!only)
 		return json_pack("{s:o}", "models", list);
 	out = *found ? json_incref(json_array_get(list, 0)) : NULL;
+	if (out && served(models, n, only)) /* one model: every input with what a caller needs to know */
+		json_object_set_new(out, "inputs", models_view_inputs(served(models, n, only)));
 	json_decref(list);
 	return out;
+}
+
+void models_view_mark_default(json_t *view, const char *default_name)
+{
+	json_t *list = json_object_get(view, "models"), *e;
+	size_t i;
+
+	if (!json_is_array(list)) { /* one model's entry */
+		const char *name = json_string_value(json_object_get(view, "name"));
+		if (name)
+			json_object_set_new(view, "default", json_boolean(default_name &&
+									   !strcmp(name, default_name)));
+		return;
+	}
+	json_array_foreach(list, i, e)
+		models_view_mark_default(e, default_name);
+}
+
+/* x to 7 significant digits (the spec's float32 precision): no float noise such as exp(1.5)'s 17 digits. */
+static json_t *published(double x)
+{
+	char text[32];
+	snprintf(text, sizeof text, "%.7g", x);
+	return json_real(strtod(text, NULL));
+}
+
+/* A numeric feature's published facts, in the caller's (untransformed) units. */
+static json_t *numeric_input(const struct model *m, const char *name)
+{
+	const struct spec_numeric *raw = NULL, *lg = NULL;
+	json_t *o, *transforms = json_array();
+	size_t i;
+
+	for (i = 0; i < m->spec.n_numeric; i++) {
+		const struct spec_numeric *f = &m->spec.numeric[i];
+		if (strcmp(f->name, name))
+			continue;
+		if (f->transform == SPEC_INPUT_LOG && !lg)
+			lg = f;
+		else if (f->transform != SPEC_INPUT_LOG && !raw)
+			raw = f;
+		json_array_append_new(transforms, json_string(spec_input_transform_name(f->transform)));
+	}
+	if (!raw && !lg) {
+		json_decref(transforms);
+		return NULL;
+	}
+	o = json_pack("{s:s, s:s, s:b, s:o}", "name", name, "type", "numeric", "required",
+		      (raw ? raw : lg)->required, "transforms", transforms);
+	if (!o)
+		return NULL;
+	/* the identity input's figures; a log-only feature's, back in the caller's units */
+	json_object_set_new(o, "default", (raw ? raw : lg)->required ? json_null()
+					  : published(raw ? raw->def : exp(lg->def)));
+	if (raw ? raw->has_clip : lg->has_clip)
+		json_object_set_new(o, "range", json_pack("[o, o]", published(raw ? raw->clip_lo : exp(lg->clip_lo)),
+							  published(raw ? raw->clip_hi : exp(lg->clip_hi))));
+	else
+		json_object_set_new(o, "range", json_null());
+	return o;
+}
+
+/* A categorical feature's published facts: its vocabulary when full or small, else its size and where to read it. */
+static json_t *categorical_input(const struct model *m, const struct spec_categorical *f, bool full)
+{
+	json_t *o = json_pack("{s:s, s:s, s:b, s:I}", "name", f->name, "type", "categorical", "required",
+			      0, "vocabulary_size", (json_int_t)f->n_vocabulary);
+	size_t k;
+
+	if (!o)
+		return NULL;
+	if (full || f->n_vocabulary <= MODELS_VIEW_VOCABULARY_INLINE) {
+		json_t *v = json_array();
+		for (k = 0; v && k < f->n_vocabulary; k++)
+			json_array_append_new(v, json_string(f->vocabulary[k]));
+		json_object_set_new(o, "vocabulary", v);
+	} else {
+		char url[64 + 2 * MODEL_NAME_MAX + 256];
+		snprintf(url, sizeof url, "/v1/models/%s/inputs/%s", m->name, f->name);
+		json_object_set_new(o, "vocabulary_url", json_string(url));
+	}
+	return o;
+}
+
+json_t *models_view_input(const struct model *m, const char *name, bool full)
+{
+	size_t i;
+
+	for (i = 0; i < m->spec.n_categorical; i++)
+		if (!strcmp(m->spec.categorical[i].name, name))
+			return categorical_input(m, &m->spec.categorical[i], full);
+	return numeric_input(m, name);
+}
+
+json_t *models_view_inputs(const struct model *m)
+{
+	json_t *arr = json_array();
+	size_t i, j;
+
+	for (i = 0; arr && i < m->spec.n_numeric; i++) {
+		for (j = 0; j < i && strcmp(m->spec.numeric[j].name, m->spec.numeric[i].name); j++)
+			;
+		if (j == i)
+			json_array_append_new(arr, numeric_input(m, m->spec.numeric[i].name));
+	}
+	for (i = 0; arr && i < m->spec.n_categorical; i++)
+		json_array_append_new(arr, categorical_input(m, &m->spec.categorical[i], false));
+	return arr;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/item_errors.h"
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/numfmt.h"
 #include "shelfcast/predict.h"
@@ -21,6 +22,7 @@ void predict_outcome_done(struct predict_outcome *o)
 	if (!o)
 		return;
 	free(o->unknown_counts);
+	free(o->error_details);
 	memset(o, 0, sizeof *o);
 }
 
@@ -112,7 +114,7 @@ static bool interval_ok(double coverage)
 /* The request's top-level fields (the jansson path). */
 struct request_in {
 	const char *model_name, *objective_name;
-	bool include_levels, explain;
+	bool include_levels, explain, skip;
 	json_t *items;
 	size_t n;
 	double interval; /* NAN: absent, the model's */
@@ -121,8 +123,8 @@ struct request_in {
 static enum error_code read_request(json_t *root, size_t max_items, struct request_in *in,
 				    struct error *err)
 {
-	static const char *const top_keys[] = {"model", "objective", "include_levels", "items",
-					       "explain", "interval", NULL};
+	static const char *const top_keys[] = {"model",   "objective", "include_levels", "on_error",
+					       "items",   "explain",   "interval",       NULL};
 	enum error_code rc;
 
 	memset(in, 0, sizeof *in);
@@ -141,6 +143,8 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	if (!rc && !isnan(in->interval) && !interval_ok(in->interval))
 		rc = error_set(err, ERROR_INVALID, "interval",
 			       "interval: must be a coverage between 0 and 1 (exclusive)");
+	if (!rc)
+		rc = item_errors_mode(root, &in->skip, err);
 	if (!rc)
 		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
 	if (rc)
@@ -184,10 +188,10 @@ static enum error_code unknown_level(const struct model *m, size_t i, long long 
 	return rc;
 }
 
-/* Item i into the reply's next slot (the jansson path). */
+/* Item i into the reply's next slot (the jansson path); *fatal: the error is the request's, not the item's. */
 static enum error_code jansson_item(const struct model *m, const json_t *item, size_t i,
 				    struct encoder_value *values, struct predict_reply *r,
-				    struct error *err)
+				    bool *fatal, struct error *err)
 {
 	char prefix[JSONUTIL_PATH_MAX];
 	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0};
@@ -209,7 +213,29 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 	if (in.has_level && (asked = spec_level_index(&m->spec, in.level)) < 0)
 		return unknown_level(m, i, in.level, err);
 	rc = predict_batch_set(&r->batch, m, predict_reply_slot(r), values, asked, prefix, err);
+	*fatal = !rc; /* past here, the error is a full tile's scoring */
 	return rc ? rc : predict_reply_push(r, &id, err);
+}
+
+/* Every item into the reply; a bad item is noted in e and the others go on. */
+static enum error_code jansson_items(const struct model *m, const struct request_in *in,
+				     struct encoder_value *values, struct predict_reply *r,
+				     struct item_errors *e, struct error *err)
+{
+	enum error_code rc = ERROR_OK;
+	size_t i;
+
+	for (i = 0; !rc && i < in->n; i++) {
+		bool fatal = false;
+		rc = jansson_item(m, json_array_get(in->items, i), i, values, r, &fatal, err);
+		if (rc == ERROR_INVALID && !fatal) {
+			rc = item_errors_add(e, i, err, err);
+			error_init(err);
+		}
+	}
+	if (!rc && e->n && !in->skip)
+		rc = error_set(err, e->first.code, e->first.field, "%s", e->first.message);
+	return rc;
 }
 
 /* The reply's end both paths share: its counts go to the outcome. */
@@ -235,11 +261,11 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 	struct encoder_value *values = NULL;
 	enum spec_objective objective;
 	struct request_in in;
+	struct item_errors errors = {0};
 	json_error_t jerr;
 	json_t *root;
 	struct model *m = NULL;
 	enum error_code rc;
-	size_t i;
 
 	memset(outcome, 0, sizeof *outcome);
 	if (predict_limits_items_over(body, len, lim->max_items))
@@ -254,6 +280,7 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 			       lim->max_explain_items);
 	if (rc)
 		goto out;
+	item_errors_init(&errors, in.skip ? 0 : ITEM_ERRORS_DETAILS);
 	m = resolve(ctx, in.model_name, err);
 	if (!m) {
 		rc = err && err->code ? err->code : ERROR_UNAVAILABLE;
@@ -274,11 +301,16 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		rc = predict_reply_explain(&r, err);
 	if (!rc && !isnan(in.interval))
 		predict_reply_set_interval(&r, in.interval);
-	for (i = 0; !rc && i < in.n; i++)
-		rc = jansson_item(m, json_array_get(in.items, i), i, values, &r, err);
+	if (!rc)
+		rc = jansson_items(m, &in, values, &r, &errors, err);
+	if (rc == ERROR_INVALID && errors.n && !in.skip)
+		outcome->error_details = item_errors_json(&errors);
 	if (!rc)
 		rc = finish(&r, outcome, err);
+	if (!rc && errors.n)
+		rc = item_errors_append(&errors, reply, err);
 out:
+	item_errors_done(&errors);
 	outcome->model = m; /* reported even on failure: the access log names it */
 	if (rc)
 		strbuf_reset(reply);

@@ -40,7 +40,9 @@ enum error_code predict_reply_begin(struct predict_reply *r, const struct model 
 	strbuf_json_string(out, m->name, strlen(m->name));
 	strbuf_puts(out, ",\"version\":");
 	strbuf_json_int(out, m->version);
-	strbuf_puts(out, "},\"predictions\":[");
+	strbuf_puts(out, "},\"objective\":\"");
+	strbuf_puts(out, spec_objective_name(objective)); /* the one the recommendations used */
+	strbuf_puts(out, "\",\"predictions\":[");
 	return ERROR_OK;
 }
 
@@ -118,6 +120,22 @@ static void write_unknown(struct strbuf *sb, const struct predict_batch *b, cons
 	strbuf_putc(sb, ']');
 }
 
+/* ,"key":[names of the numeric inputs idx[0..n)] */
+static void write_names(struct strbuf *sb, const char *key, const uint32_t *idx, size_t n,
+			const struct spec *spec)
+{
+	size_t u;
+
+	strbuf_puts(sb, key);
+	for (u = 0; u < n; u++) {
+		const char *name = spec->numeric[idx[u]].name;
+		if (u)
+			strbuf_putc(sb, ',');
+		strbuf_json_string(sb, name, strlen(name));
+	}
+	strbuf_putc(sb, ']');
+}
+
 static void write_levels(struct strbuf *sb, const struct predict_reply *r, size_t k,
 			 const char *objective_name)
 {
@@ -166,6 +184,12 @@ static void write_prediction(struct predict_reply *r, size_t k)
 	strbuf_json_int(sb, spec->levels[b->recommended[k]].level);
 	if (b->n_unknown[k])
 		write_unknown(sb, b, spec, k);
+	if (b->n_defaulted[k])
+		write_names(sb, ",\"defaulted\":[", b->defaulted + k * (spec->n_numeric ? spec->n_numeric : 1),
+			    b->n_defaulted[k], spec);
+	if (b->n_clipped[k])
+		write_names(sb, ",\"clipped\":[", b->clipped + k * (spec->n_numeric ? spec->n_numeric : 1),
+			    b->n_clipped[k], spec);
 	if (r->include_levels)
 		write_levels(sb, r, k, spec_objective_name(r->objective));
 	if (r->explain) {

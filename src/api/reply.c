@@ -101,8 +101,8 @@ void reply_jansson(struct reply *r, unsigned status, json_t *j)
 	set(r, status, "application/json", text, strlen(text), true);
 }
 
-void reply_error(struct reply *r, unsigned status, const char *code, const char *message,
-		 const char *field)
+static void error_reply(struct reply *r, unsigned status, const char *code, const char *message,
+			const char *field, const char *details_json)
 {
 	struct strbuf sb;
 
@@ -115,6 +115,10 @@ void reply_error(struct reply *r, unsigned status, const char *code, const char 
 		strbuf_puts(&sb, ",\"field\":");
 		strbuf_json_string(&sb, field, strlen(field));
 	}
+	if (details_json) {
+		strbuf_puts(&sb, ",\"details\":");
+		strbuf_puts(&sb, details_json);
+	}
 	strbuf_puts(&sb, "}}");
 	reply_json(r, status, &sb);
 	if (r->status != status) /* the body could not be built: reply_json answered overloaded */
@@ -123,11 +127,22 @@ void reply_error(struct reply *r, unsigned status, const char *code, const char 
 	snprintf(r->error_field, sizeof r->error_field, "%s", field ? field : "");
 }
 
+void reply_error(struct reply *r, unsigned status, const char *code, const char *message,
+		 const char *field)
+{
+	error_reply(r, status, code, message, field, NULL);
+}
+
 void reply_from_error(struct reply *r, const struct error *err)
+{
+	reply_from_error_details(r, err, NULL);
+}
+
+void reply_from_error_details(struct reply *r, const struct error *err, const char *details_json)
 {
 	unsigned status;
 	const char *name;
 
 	reply_status_of(err->code, &status, &name);
-	reply_error(r, status, name, err->message, err->field);
+	error_reply(r, status, name, err->message, err->field, details_json);
 }

@@ -18,6 +18,7 @@ static const struct {
 	[ROUTE_READYZ] = {"/readyz", "GET, HEAD", false},
 	[ROUTE_METRICS] = {"/metrics", "GET, HEAD", false},
 	[ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD", false},
+	[ROUTE_MODEL_INPUT] = {"/v1/models/{name}/inputs/{input}", "GET, HEAD", false},
 	[ROUTE_OTHER] = {"other", NULL, false},
 };
 
@@ -44,6 +45,13 @@ static enum route_id model_path(const char *p, struct route_target *t)
 	t->name[n] = '\0';
 	if (!slash)
 		return ROUTE_MODEL;
+	if (!strncmp(slash, "/inputs/", 8)) {
+		q = slash + 8;
+		if (!*q || strchr(q, '/') || strlen(q) >= sizeof t->input)
+			return ROUTE_OTHER;
+		memcpy(t->input, q, strlen(q) + 1);
+		return ROUTE_MODEL_INPUT;
+	}
 	if (strncmp(slash, "/versions/", 10))
 		return ROUTE_OTHER;
 	q = slash + 10;
@@ -64,6 +72,7 @@ void route_parse(const char *path, struct route_target *t)
 
 	t->id = ROUTE_OTHER;
 	t->name[0] = '\0';
+	t->input[0] = '\0';
 	t->version = 0;
 	for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
 		if (!strcmp(path, fixed[i].path)) {

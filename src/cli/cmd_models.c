@@ -18,6 +18,7 @@ static const char *usage_text =
 	"       shelfcast models show NAME [--json]\n"
 	"       shelfcast models activate NAME VERSION\n"
 	"       shelfcast models rollback NAME\n"
+	"       shelfcast models default NAME\n"
 	"       shelfcast models archive NAME VERSION\n"
 	"       shelfcast models export NAME VERSION --out FILE.safetensors\n"
 	"       shelfcast models import NAME --weights FILE.safetensors [--spec FILE.json] [--activate]";
@@ -278,7 +279,7 @@ int cmd_models(int argc, char **argv)
 	} while (0)
 	if (!strcmp(action, "list"))
 		NEED(1);
-	else if (!strcmp(action, "show") || !strcmp(action, "rollback"))
+	else if (!strcmp(action, "show") || !strcmp(action, "rollback") || !strcmp(action, "default"))
 		NEED(2);
 	else if (!strcmp(action, "activate") || !strcmp(action, "archive") || !strcmp(action, "export"))
 		NEED(3);
@@ -321,6 +322,12 @@ int cmd_models(int argc, char **argv)
 			code = cli_fail("models rollback", &err);
 		else
 			printf("model %s: rolled back from version %d to version %d\n", args[1], from, to);
+	} else if (!strcmp(action, "default")) {
+		char was[MODEL_NAME_MAX + 1];
+		if (registry_set_default(c, args[1], cli_actor(), was, sizeof was, &err) != ERROR_OK)
+			code = cli_fail("models default", &err);
+		else
+			printf("model %s is the default (was %s)\n", args[1], *was ? was : "none");
 	} else if (!strcmp(action, "archive")) {
 		if (registry_archive(c, args[1], version, cli_actor(), &err) != ERROR_OK)
 			code = cli_fail("models archive", &err);

@@ -20,11 +20,14 @@
 #include "shelfcast/migrate.h"
 #include "shelfcast/server.h"
 #include "shelfcast/tls.h"
+#include "shelfcast/versions.h"
 #include "shelfcast/util.h"
 #include "shelfcast/watcher.h"
 
 /* Seconds serve waits for the first registry sync before it listens. */
 #define FIRST_SYNC_WAIT_S 3
+/* The default --max-body per --max-items item: a JSON item of about fifteen named features. */
+#define SERVE_BODY_PER_ITEM 512ULL
 
 /* Room for the connection limit: as many descriptors as the hard limit allows. */
 static void raise_fd_limit(void)
@@ -58,7 +61,7 @@ static enum error_code check_external(const char *conninfo, struct error *err)
 struct serve_opts {
 	const char *db_url, *data_dir, *listen, *threads, *model, *max_body, *max_items, *max_memory,
 		*body_budget, *per_ip, *request_timeout, *conn_limit, *timeout, *admin_token,
-		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_explain;
+		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_explain, *max_versions;
 	bool tls_readable_key;
 };
 
@@ -71,13 +74,16 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		{"--threads", "SHELFCAST_THREADS", CLI_STRING, &o->threads, NULL, "N",
 		 "HTTP worker threads (default: one per core)"},
 		{"--model", "SHELFCAST_MODEL", CLI_STRING, &o->model, NULL, "NAME",
-		 "default model for requests that name none (default: the only model)"},
+		 "default model for requests that name none (default: the only model at start, else "
+		 "`shelfcast models default NAME`)"},
 		{"--max-body", "SHELFCAST_MAX_BODY", CLI_STRING, &o->max_body, NULL, "BYTES",
-		 "largest request body (default 1048576)"},
+		 "largest request body (default: 512 per --max-items item, at least 1048576)"},
 		{"--max-items", "SHELFCAST_MAX_ITEMS", CLI_STRING, &o->max_items, NULL, "N",
 		 "most items per /v1/predict (default 10000)"},
 		{"--max-explain-items", "SHELFCAST_MAX_EXPLAIN_ITEMS", CLI_STRING, &o->max_explain, NULL,
 		 "N", "most items per request with \"explain\": true; 413 past it (default 1000)"},
+		{"--max-loaded-versions", "SHELFCAST_MAX_LOADED_VERSIONS", CLI_STRING, &o->max_versions, NULL,
+		 "N", "pinned versions (\"model\": \"NAME@VERSION\") kept loaded, least recently used out (default 4)"},
 		{"--max-request-memory", "SHELFCAST_MAX_REQUEST_MEMORY", CLI_STRING, &o->max_memory, NULL,
 		 "BYTES", "most a request's reply and encoding may take, refused before the work (default 67108864)"},
 		{"--body-budget", "SHELFCAST_BODY_BUDGET", CLI_STRING, &o->body_budget, NULL, "BYTES",
@@ -115,10 +121,10 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 	char **args = NULL;
 	size_t n;
 
-	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = "1048576", .max_items = "10000",
+	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = NULL, .max_items = "10000",
 				 .max_memory = "67108864", .body_budget = "134217728", .per_ip = "1024",
 				 .request_timeout = "30", .conn_limit = "16384", .timeout = "10",
-				 .poll = "30", .drain = "30", .max_explain = "1000"};
+				 .poll = "30", .drain = "30", .max_explain = "1000", .max_versions = "4"};
 	if (!cli_parse(&cmd, argc, argv, &args, &n, code))
 		return false;
 	free(args);
@@ -133,8 +139,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 			   drain, explain;
 
 	if ((o->threads && !cli_uint("--threads", o->threads, 1, 1024, &threads)) ||
-	    !cli_uint("--max-body", o->max_body, 64, 1ULL << 32, &body) ||
 	    !cli_uint("--max-items", o->max_items, 1, 10000000, &items) ||
+	    (o->max_body && !cli_uint("--max-body", o->max_body, 64, 1ULL << 32, &body)) ||
 	    !cli_uint("--max-explain-items", o->max_explain, 1, 10000000, &explain) ||
 	    !cli_uint("--max-request-memory", o->max_memory, 1 << 20, 1ULL << 40, &memory) ||
 	    !cli_uint("--body-budget", o->body_budget, 0, 1ULL << 40, &budget) ||
@@ -150,6 +156,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 			deadline, secs);
 		return false;
 	}
+	if (!o->max_body) /* room for --max-items items of about fifteen features each */
+		body = items * SERVE_BODY_PER_ITEM < 1048576 ? 1048576 : items * SERVE_BODY_PER_ITEM;
 	*cfg = (struct server_config){.listen = o->listen, .threads = (unsigned)threads, .max_body = body,
 				      .max_items = items, .max_explain_items = explain,
 				      .max_request_memory = memory, .body_budget = budget,
@@ -200,6 +208,8 @@ int cmd_serve(int argc, char **argv)
 	struct server *srv = NULL;
 	struct watcher *watcher = NULL;
 	struct store *store = NULL;
+	struct versions *versions = NULL;
+	unsigned long long max_versions;
 	struct cli_db db;
 	struct error err;
 	char actor[128], *token = NULL;
@@ -208,7 +218,8 @@ int cmd_serve(int argc, char **argv)
 
 	if (!serve_parse(argc, argv, &o, &code))
 		return code;
-	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s))
+	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s) ||
+	    !cli_uint("--max-loaded-versions", o.max_versions, 1, 256, &max_versions))
 		return EXIT_USAGE;
 	/* The HTTP pool is the parallelism: BLAS threads inside it would only fight over cores. */
 	openblas_set_num_threads(1);
@@ -236,6 +247,12 @@ int cmd_serve(int argc, char **argv)
 	scfg.db_conninfo = db.conninfo;
 	scfg.store = store;
 	scfg.watcher = watcher;
+	versions = versions_new(db.conninfo, (size_t)max_versions);
+	if (!versions) {
+		code = cli_fail("serve", (error_nomem(&err, "the pinned versions"), &err));
+		goto out;
+	}
+	scfg.versions = versions;
 	if (o.tls_cert && o.tls_key && o.tls_readable_key && tls_check_key_mode(o.tls_key, &err) != ERROR_OK)
 		log_msg(LOG_WARN, "tls_key_readable", "%s: accepted (--tls-allow-readable-key)",
 			err.message);
@@ -257,6 +274,7 @@ out:
 	log_stop_flusher();
 	watcher_stop(watcher);
 	store_free(store);
+	versions_free(versions);
 	cli_db_close(&db);
 	cli_admin_token_free(token);
 	if (code == 0)

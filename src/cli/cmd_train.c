@@ -219,6 +219,28 @@ static enum error_code decide_activation(PGconn *c, const struct dataset_config 
 }
 
 /* The trained version into the registry (active or staged); *version its number. */
+/* The report on stdout (version 0: a dry run, nothing registered), the outcome on stderr. */
+static void print_report(const struct dataset_config *cfg, struct train_result *res, int version,
+			 bool activated)
+{
+	char *text;
+
+	json_object_set_new(res->metrics, "model", json_string(cfg->name));
+	json_object_set_new(res->metrics, "version", version ? json_integer(version) : json_null());
+	json_object_set_new(res->metrics, "activated", json_boolean(activated));
+	json_object_set_new(res->metrics, "dry_run", json_boolean(version == 0));
+	json_object_set_new(res->metrics, "training", json_incref(res->training));
+	text = json_dumps(res->metrics, JSON_COMPACT | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	if (version)
+		fprintf(stderr, "shelfcast train: registered %s version %d%s\n", cfg->name, version,
+			activated ? " (active)" : " (staged)");
+	else
+		fprintf(stderr, "shelfcast train: dry run, %s not registered\n", cfg->name);
+}
+
 static enum error_code register_version(PGconn *c, const struct dataset_config *cfg, const char *description,
 					const struct train_result *res, bool activate, int *version,
 					struct error *err)
@@ -238,7 +260,7 @@ int cmd_train(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *data = NULL, *config = NULL, *name = NULL,
 		   *sql = NULL, *sql_db = NULL, *description = NULL;
-	bool activate = false, if_better = false;
+	bool activate = false, if_better = false, dry_run = false;
 	const struct cli_option options[] = {
 		{"--data", NULL, CLI_STRING, &data, NULL, "FILE.csv", "training data (RFC 4180 CSV with a header)"},
 		{"--sql", NULL, CLI_STRING, &sql, NULL, "QUERY",
@@ -252,6 +274,8 @@ int cmd_train(int argc, char **argv)
 		{"--activate", NULL, CLI_FLAG, NULL, &activate, NULL, "make the new version active"},
 		{"--activate-if-better", NULL, CLI_FLAG, NULL, &if_better, NULL,
 		 "activate only if sales.r2_log beats the active version's on this test split"},
+		{"--dry-run", NULL, CLI_FLAG, NULL, &dry_run, NULL,
+		 "train and print the report without registering (no database with --data)"},
 		CLI_DB_OPTIONS(db_url, data_dir)};
 	const struct cli_command cmd = {
 		"train",
@@ -270,7 +294,7 @@ int cmd_train(int argc, char **argv)
 	struct error err;
 	PGconn *c = NULL;
 	FILE *f = NULL;
-	char **args = NULL, *text = NULL;
+	char **args = NULL;
 	size_t n, n_cols;
 	int code, version = 0;
 	bool do_activate = false;
@@ -278,11 +302,12 @@ int cmd_train(int argc, char **argv)
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
 		return code;
 	free(args);
-	if (!config || (!data == !sql) || (activate && if_better)) {
+	if (!config || (!data == !sql) || (activate && if_better) || (dry_run && (activate || if_better))) {
 		fprintf(stderr, "shelfcast train: %s\n",
 			!config ? "--config is required"
 			: (!data == !sql) ? "give exactly one of --data and --sql"
-					   : "--activate and --activate-if-better exclude each other");
+			: dry_run ? "--dry-run registers nothing: it excludes --activate and --activate-if-better"
+				  : "--activate and --activate-if-better exclude each other");
 		return EXIT_USAGE;
 	}
 	openblas_set_num_threads(1); /* same seed, same data -> same weights */
@@ -298,12 +323,8 @@ int cmd_train(int argc, char **argv)
 		free(cfg.name);
 		cfg.name = copy;
 	}
-	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK) {
-		code = cli_fail("train", &err);
-		goto out;
-	}
-	cli_cleanup_on_signal(&db);
-	if (cli_db_connect(&db, &c, &err) != ERROR_OK) {
+	if (!(dry_run && data) && (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
+				   (cli_cleanup_on_signal(&db), cli_db_connect(&db, &c, &err)) != ERROR_OK)) {
 		code = cli_fail("train", &err);
 		goto out;
 	}
@@ -328,21 +349,13 @@ int cmd_train(int argc, char **argv)
 	if (prog.tty)
 		fprintf(stderr, "\n");
 
-	if (decide_activation(c, &cfg, &t, &res, activate, if_better, &do_activate, &err) != ERROR_OK ||
-	    register_version(c, &cfg, description, &res, do_activate, &version, &err) != ERROR_OK) {
+	if (!dry_run &&
+	    (decide_activation(c, &cfg, &t, &res, activate, if_better, &do_activate, &err) != ERROR_OK ||
+	     register_version(c, &cfg, description, &res, do_activate, &version, &err) != ERROR_OK)) {
 		code = cli_fail("train", &err);
 		goto out;
 	}
-	json_object_set_new(res.metrics, "model", json_string(cfg.name));
-	json_object_set_new(res.metrics, "version", json_integer(version));
-	json_object_set_new(res.metrics, "activated", json_boolean(do_activate));
-	json_object_set_new(res.metrics, "training", json_incref(res.training));
-	text = json_dumps(res.metrics, JSON_COMPACT | JSON_SORT_KEYS | JSONUTIL_DISPLAY);
-	if (text)
-		printf("%s\n", text);
-	free(text);
-	fprintf(stderr, "shelfcast train: registered %s version %d%s\n", cfg.name, version,
-		do_activate ? " (active)" : " (staged)");
+	print_report(&cfg, &res, version, do_activate);
 	code = 0;
 out:
 	if (f)

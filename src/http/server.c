@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shelfcast/api.h"
+#include "shelfcast/gzip.h"
 #include "shelfcast/listen.h"
 #include "shelfcast/log.h"
 #include "shelfcast/tls.h"
@@ -189,15 +191,28 @@ static void release_body(struct server *srv, struct request *rq)
 static enum MHD_Result send_reply(struct server *srv, struct MHD_Connection *conn,
 				  struct request *rq, struct reply *r)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		r->len, r->body, r->owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	char *packed = NULL;
+	size_t packed_len = 0;
+	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	if (r->len >= GZIP_MIN_REPLY && gzip_accepted(ae) && gzip_deflate(r->body, r->len, &packed, &packed_len))
+		resp = MHD_create_response_from_buffer(packed_len, packed, MHD_RESPMEM_MUST_FREE);
+	else
+		resp = MHD_create_response_from_buffer(r->len, r->body, r->owned ? MHD_RESPMEM_MUST_FREE
+										   : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
+		free(packed);
 		reply_done(r);
 		return MHD_NO;
 	}
-	r->owned = false; /* libmicrohttpd frees it now */
+	if (packed) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	} else {
+		r->owned = false; /* libmicrohttpd frees it now */
+	}
 	rq->st.error_code = r->error_code;
 	memcpy(rq->st.error_field, r->error_field, sizeof rq->st.error_field);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
@@ -281,9 +296,24 @@ static enum MHD_Result dispatch(struct server *srv, struct worker *w, struct MHD
 		.len = rq->body.len,
 		.draining = atomic_load(&srv->draining),
 	};
-	char actor[96];
+	const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	char actor[96], *inflated = NULL;
 	struct reply r;
+	enum MHD_Result ret;
 
+	if (ce && rq->st.body_route && strcasecmp(ce, "identity")) { /* the limit applies inflated */
+		struct error err;
+		error_init(&err);
+		if (!gzip_is_gzip(ce))
+			return send_error(srv, conn, rq, 415, "unsupported_media_type",
+					  "Content-Encoding must be gzip (or identity)", false);
+		if (gzip_inflate(in.body, in.len, srv->cfg.max_body, &inflated, &in.len, &err) != ERROR_OK) {
+			reply_init(&r);
+			reply_from_error(&r, &err);
+			return send_reply(srv, conn, rq, &r);
+		}
+		in.body = inflated;
+	}
 	if (rq->st.target.id == ROUTE_ACTIVATE) {
 		in.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							       MHD_HTTP_HEADER_AUTHORIZATION);
@@ -292,7 +322,9 @@ static enum MHD_Result dispatch(struct server *srv, struct worker *w, struct MHD
 	}
 	reply_init(&r);
 	api_handle(&srv->api, &w->api, &in, &r, &rq->st.result);
-	return send_reply(srv, conn, rq, &r);
+	ret = send_reply(srv, conn, rq, &r);
+	free(inflated);
+	return ret;
 }
 
 /* The first call for a request: its state, and whether its body can be read at all. */
@@ -520,7 +552,7 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	pthread_mutex_init(&srv->workers_lock, NULL);
 	srv->api = (struct api_config){cfg->store, cfg->watcher, {cfg->max_items, cfg->max_request_memory,
 								   cfg->max_explain_items},
-				       cfg->admin_token, cfg->db_conninfo, util_unix_time()};
+				       cfg->admin_token, cfg->db_conninfo, util_unix_time(), cfg->versions};
 	if (!srv->cfg.threads)
 		srv->cfg.threads = util_cpu_count();
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);

@@ -134,6 +134,11 @@ bool encoder_input_is(const struct encoder *enc, int idx, const char *name, size
 	return enc->first[idx] == idx && enc->name_len[idx] == len && !memcmp(enc->name[idx], name, len);
 }
 
+size_t encoder_categorical_offset(const struct encoder *enc, size_t i)
+{
+	return enc->cat_offset[i];
+}
+
 int encoder_next_same(const struct encoder *enc, int idx)
 {
 	return enc->next_same[idx];
@@ -159,13 +164,34 @@ double encoder_numeric_value(const struct encoder *enc, const struct encoder_val
 	return v->kind == ENCODER_VALUE_NUMBER ? v->number : enc->spec->numeric[i].def;
 }
 
+/* Note feature `first` (a numeric input index) in a report list, once. */
+static void note(uint32_t *list, size_t *n, int first)
+{
+	size_t j;
+	for (j = 0; j < *n; j++)
+		if (list[j] == (uint32_t)first)
+			return;
+	list[(*n)++] = (uint32_t)first;
+}
+
 enum error_code encoder_encode(const struct encoder *enc, const struct encoder_value *values,
 			       int level_index, float *out, uint32_t *unknown, size_t *n_unknown,
 			       const char *field_prefix, struct error *err)
 {
+	return encoder_encode_reported(enc, values, level_index, out, unknown, n_unknown, NULL,
+				       field_prefix, err);
+}
+
+enum error_code encoder_encode_reported(const struct encoder *enc, const struct encoder_value *values,
+					int level_index, float *out, uint32_t *unknown,
+					size_t *n_unknown, struct encoder_report *rep,
+					const char *field_prefix, struct error *err)
+{
 	const struct spec *spec = enc->spec;
 	size_t i, nu = 0;
 
+	if (rep)
+		rep->n_defaulted = rep->n_clipped = 0;
 	memset(out, 0, enc->width * sizeof *out);
 	for (i = 0; i < spec->n_numeric; i++) {
 		const struct spec_numeric *f = &spec->numeric[i];
@@ -177,17 +203,27 @@ enum error_code encoder_encode(const struct encoder *enc, const struct encoder_v
 				return field_error(field_prefix, f->name, err,
 						   "required numeric feature is missing");
 			x = f->def;
+			if (rep)
+				note(rep->defaulted, &rep->n_defaulted, enc->first[i]);
 		} else if (v->kind == ENCODER_VALUE_NUMBER) {
 			x = v->number;
 			if (!isfinite(x))
 				return field_error(field_prefix, f->name, err,
 						   "expected a finite number");
-			/* A log input has no value for x <= 0: it takes its default, as a missing one. */
+			/*
+			 * A log input has no value for x <= 0: refused when reporting (serving),
+			 * else (training rows) it takes its default, as a missing one.
+			 */
+			if (f->transform == SPEC_INPUT_LOG && x <= 0 && rep)
+				return field_error(field_prefix, f->name, err,
+						   "must be greater than 0 (the model reads its logarithm)");
 			if (f->transform == SPEC_INPUT_LOG)
 				x = x > 0 ? log(x) : f->def;
 		} else {
 			return field_error(field_prefix, f->name, err, "expected a number, got a string");
 		}
+		if (f->has_clip && rep && v->kind == ENCODER_VALUE_NUMBER && (x < f->clip_lo || x > f->clip_hi))
+			note(rep->clipped, &rep->n_clipped, enc->first[i]);
 		if (f->has_clip)
 			x = x < f->clip_lo ? f->clip_lo : x > f->clip_hi ? f->clip_hi : x;
 		out[i] = (float)((x - f->mean) / f->std);

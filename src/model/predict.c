@@ -33,6 +33,7 @@ static void *carve(struct carver *c, size_t count, size_t elem_size)
 static bool lay_out(struct predict_batch *b, const struct model *m, size_t n, struct carver *c)
 {
 	size_t K = m->spec.n_levels, d = m->spec.input_size, nc = m->spec.n_categorical, rows;
+	size_t nn = m->spec.n_numeric ? m->spec.n_numeric : 1;
 
 	if (n == 0 || !util_mul_size(n, K, &rows))
 		return false;
@@ -52,6 +53,10 @@ static bool lay_out(struct predict_batch *b, const struct model *m, size_t n, st
 	b->value = carve(c, rows, sizeof *b->value);
 	b->unknown = carve(c, n, (nc ? nc : 1) * sizeof *b->unknown);
 	b->n_unknown = carve(c, n, sizeof *b->n_unknown);
+	b->defaulted = carve(c, n, nn * sizeof *b->defaulted);
+	b->clipped = carve(c, n, nn * sizeof *b->clipped);
+	b->n_defaulted = carve(c, n, sizeof *b->n_defaulted);
+	b->n_clipped = carve(c, n, sizeof *b->n_clipped);
 	return c->ok;
 }
 
@@ -102,11 +107,15 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 {
 	const struct spec *spec = &m->spec;
 	size_t nc = spec->n_categorical ? spec->n_categorical : 1;
+	size_t nn = spec->n_numeric ? spec->n_numeric : 1;
+	struct encoder_report rep = {b->defaulted + i * nn, 0, b->clipped + i * nn, 0};
 	enum error_code rc;
 
 	/* Level slots stay zero: the forward pass adds each level's weights itself. */
-	rc = encoder_encode(m->enc, values, -1, b->x + i * b->d, b->unknown + i * nc, &b->n_unknown[i],
-			    field_prefix, err);
+	rc = encoder_encode_reported(m->enc, values, -1, b->x + i * b->d, b->unknown + i * nc,
+				     &b->n_unknown[i], &rep, field_prefix, err);
+	b->n_defaulted[i] = rep.n_defaulted;
+	b->n_clipped[i] = rep.n_clipped;
 	if (rc)
 		return rc;
 	b->price[i] = encoder_numeric_value(m->enc, values, (size_t)spec->price_index);

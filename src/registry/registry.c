@@ -425,7 +425,11 @@ fail:
 
 /*
  * The version the event log says was active before `current`, checked
- * rather than trusted: the newest activation event of `current` must say it
+ * rather than trusted.  Only forward activations count (`activated`, not
+ * `rolled_back` or `restored`): after v4 -> v3 by a rollback, the next one
+ * reads how v3 was activated and goes to v2, stepping back through the
+ * history instead of toggling between two versions.  The newest
+ * activation event of `current` must say it
  * replaced `current` ("to"), name a whole version number other than it
  * ("from"), and that version must have been active before (archived, with
  * an activation time) and still load as a server would load it.
@@ -441,8 +445,7 @@ static enum error_code rollback_target(PGconn *c, const char *model, int current
 	rc = query_version(c,
 			   "SELECT detail->>'from', detail->>'to' FROM shelfcast.model_events "
 			   "WHERE model = $1 AND version = $2 "
-			   "AND event IN ('activated', 'rolled_back', 'restored') "
-			   "ORDER BY id DESC LIMIT 1",
+			   "AND event = 'activated' ORDER BY id DESC LIMIT 1",
 			   model, current, &r, err);
 	if (rc)
 		return rc;

@@ -20,6 +20,10 @@ struct store {
 	struct model *models[STORE_MAX_MODELS];
 	size_t n;
 	char *default_name; /* NULL when not configured */
+	/* When default_name is NULL (store_settle_default): the only model at start, then the registry's flag. */
+	char implicit_name[MODEL_NAME_MAX + 1]; /* "" when none */
+	char registry_name[MODEL_NAME_MAX + 1]; /* "" when none */
+	bool settled;                           /* the start (a first set of models) has been seen */
 	/* Bumped after every change, so that a borrower sees with one load whether what it holds may be stale. */
 	atomic_uint_fast64_t generation;
 	pthread_mutex_t borrowers_lock;
@@ -74,6 +78,16 @@ enum error_code store_set_default(struct store *s, const char *name, struct erro
 	return ERROR_OK;
 }
 
+/* Called with s->lock held: the name a request without one gets, or NULL. */
+static const char *effective_default(const struct store *s)
+{
+	if (s->default_name)
+		return s->default_name;
+	if (*s->implicit_name)
+		return s->implicit_name;
+	return *s->registry_name ? s->registry_name : NULL;
+}
+
 static struct model *find(struct store *s, const char *name)
 {
 	size_t i;
@@ -95,18 +109,19 @@ struct model *store_acquire(struct store *s, const char *name, struct error *err
 				  s->n ? "model \"%s\" is not served here"
 				       : "no model is loaded yet (model \"%s\" requested)",
 				  name);
-	} else if (s->default_name) {
-		m = find(s, s->default_name);
+	} else if (effective_default(s)) {
+		m = find(s, effective_default(s));
 		if (!m)
 			error_set(err, ERROR_UNAVAILABLE, NULL,
-				  "the default model \"%s\" is not loaded yet", s->default_name);
-	} else if (s->n == 1) {
+				  "the default model \"%s\" is not loaded yet", effective_default(s));
+	} else if (s->n == 1 && !s->settled) {
 		m = s->models[0];
 	} else if (s->n == 0) {
 		error_set(err, ERROR_UNAVAILABLE, NULL, "no model is loaded yet");
 	} else {
 		error_set(err, ERROR_INVALID, "model",
-			  "model: required, this server serves %zu models and has no default (--model)",
+			  "model: required, this server serves %zu models and has no default (--model "
+			  "or `shelfcast models default NAME`)",
 			  s->n);
 	}
 	model_ref(m);
@@ -345,10 +360,11 @@ bool store_ready(struct store *s, char *reason, size_t size)
 {
 	bool ok;
 	pthread_mutex_lock(&s->lock);
-	if (s->default_name) {
-		ok = find(s, s->default_name) != NULL;
+	if (effective_default(s)) {
+		ok = find(s, effective_default(s)) != NULL;
 		if (!ok)
-			snprintf(reason, size, "the default model \"%s\" is not loaded", s->default_name);
+			snprintf(reason, size, "the default model \"%s\" is not loaded",
+				 effective_default(s));
 	} else {
 		ok = s->n > 0;
 		if (!ok)
@@ -356,4 +372,41 @@ bool store_ready(struct store *s, char *reason, size_t size)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ok;
+}
+
+bool store_settle_default(struct store *s, const char *registry_default)
+{
+	char before[MODEL_NAME_MAX + 1];
+	const char *d;
+	bool moved;
+
+	pthread_mutex_lock(&s->lock);
+	d = effective_default(s);
+	snprintf(before, sizeof before, "%s", d ? d : "");
+	if (!s->settled && s->n > 0) {
+		s->settled = true;
+		if (s->n == 1)
+			snprintf(s->implicit_name, sizeof s->implicit_name, "%s", s->models[0]->name);
+	}
+	snprintf(s->registry_name, sizeof s->registry_name, "%s",
+		 registry_default && strlen(registry_default) <= MODEL_NAME_MAX ? registry_default : "");
+	d = effective_default(s);
+	moved = strcmp(before, d ? d : "") != 0;
+	if (moved)
+		changed(s);
+	pthread_mutex_unlock(&s->lock);
+	if (moved)
+		release_borrowers(s);
+	return moved;
+}
+
+bool store_default_name(struct store *s, char *out, size_t size)
+{
+	const char *d;
+
+	pthread_mutex_lock(&s->lock);
+	d = effective_default(s);
+	snprintf(out, size, "%s", d ? d : "");
+	pthread_mutex_unlock(&s->lock);
+	return d != NULL;
 }

@@ -240,7 +240,7 @@ static bool sync_models(struct watcher *w)
 {
 	struct registry_active *active = NULL;
 	struct error err;
-	char *catalog = NULL;
+	char *catalog = NULL, flagged[MODEL_NAME_MAX + 1];
 	size_t n = 0, i;
 
 	error_init(&err);
@@ -259,6 +259,13 @@ static bool sync_models(struct watcher *w)
 		}
 	}
 	free(active);
+	if (registry_default(w->conn, flagged, sizeof flagged, &err) != ERROR_OK) {
+		drop_connection(w, err.message);
+		return false;
+	}
+	if (store_settle_default(w->cfg.store, *flagged ? flagged : NULL) &&
+	    store_default_name(w->cfg.store, flagged, sizeof flagged))
+		log_msg(LOG_INFO, "default_model", "requests that name no model get model %s", flagged);
 	if (registry_catalog(w->conn, NULL, &catalog, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;

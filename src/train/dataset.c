@@ -21,6 +21,9 @@ void dataset_config_done(struct dataset_config *cfg)
 	for (i = 0; i < cfg->n_categorical; i++)
 		free(cfg->categorical[i]);
 	free(cfg->categorical);
+	for (i = 0; i < cfg->n_required; i++)
+		free(cfg->required[i]);
+	free(cfg->required);
 	for (i = 0; i < cfg->n_log; i++)
 		free(cfg->log[i]);
 	free(cfg->log);
@@ -338,12 +341,51 @@ static enum error_code check_columns(const struct dataset_config *cfg, struct er
 	return ERROR_OK;
 }
 
+static bool listed_in(char *const *list, size_t n, const char *name)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return true;
+	return false;
+}
+
+bool dataset_is_required(const struct dataset_config *cfg, const char *name)
+{
+	return listed_in(cfg->required, cfg->n_required, name);
+}
+
+/* features.required names numeric features (plain or log), each once. */
+static enum error_code check_required(const struct dataset_config *cfg, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_required; i++) {
+		const char *name = cfg->required[i];
+		if (listed_in(cfg->required, i, name))
+			return error_set(err, ERROR_INVALID, "features.required",
+					 "features.required: \"%s\" is listed twice", name);
+		if (listed_in(cfg->categorical, cfg->n_categorical, name))
+			return error_set(err, ERROR_INVALID, "features.required",
+					 "features.required: \"%s\" is categorical: a missing category goes "
+					 "to the unknown slot (and is reported); only numeric features can be "
+					 "required",
+					 name);
+		if (!listed_in(cfg->numeric, cfg->n_numeric, name) && !listed_in(cfg->log, cfg->n_log, name))
+			return error_set(err, ERROR_INVALID, "features.required",
+					 "features.required: \"%s\" is not one of features.numeric or "
+					 "features.log",
+					 name);
+	}
+	return ERROR_OK;
+}
+
 enum error_code dataset_config_parse(const char *text, size_t len, struct dataset_config *cfg,
 				     struct error *err)
 {
 	static const char *const keys[] = {"name", "id_column", "features", "target", "exposure",
 					   "promotion", "split", "model", "cleaning", NULL};
-	static const char *const feature_keys[] = {"numeric", "categorical", "log", NULL};
+	static const char *const feature_keys[] = {"numeric", "categorical", "log", "required", NULL};
 	static const char *const target_keys[] = {"column", "transform", NULL};
 	static const char *const exposure_keys[] = {"column", NULL};
 	json_error_t jerr;
@@ -374,6 +416,8 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 			       &cfg->n_categorical, err);
 	if (!rc)
 		rc = name_list(features, "log", "features", &cfg->log, &cfg->n_log, err);
+	if (!rc)
+		rc = name_list(features, "required", "features", &cfg->required, &cfg->n_required, err);
 	if (!rc)
 		rc = jsonutil_get_typed(root, "target", "", true, JSON_OBJECT, &target, err);
 	if (!rc)
@@ -407,6 +451,8 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 		rc = parse_cleaning(root, cfg, err);
 	if (!rc)
 		rc = check_columns(cfg, err);
+	if (!rc)
+		rc = check_required(cfg, err);
 	json_decref(root);
 	if (rc) {
 		dataset_config_done(cfg);

@@ -202,6 +202,7 @@ enum error_code fit_spec(const struct dataset_config *cfg, const struct table *t
 
 		f->name = strdup(name);
 		f->transform = is_log ? SPEC_INPUT_LOG : SPEC_INPUT_IDENTITY;
+		f->required = dataset_is_required(cfg, name);
 		spec->n_numeric = j + 1;
 		if (!f->name)
 			goto nomem;

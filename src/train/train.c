@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "shelfcast/baseline.h"
+#include "shelfcast/coldstart.h"
 #include "shelfcast/encoder.h"
 #include "shelfcast/ensemble.h"
 #include "shelfcast/explain.h"
@@ -31,12 +32,14 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 	if (!c)
 		return NULL;
 	for (i = 0; i < cfg->n_numeric; i++)
-		c[k++] = (struct table_colspec){cfg->numeric[i], TABLE_NUMBER, false, false, false};
+		c[k++] = (struct table_colspec){cfg->numeric[i], TABLE_NUMBER, false, false,
+						dataset_is_required(cfg, cfg->numeric[i])};
 	for (i = 0; i < cfg->n_log; i++) {
 		for (j = 0; j < cfg->n_numeric && strcmp(cfg->numeric[j], cfg->log[i]); j++)
 			;
 		if (j == cfg->n_numeric)
-			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false, false};
+			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false,
+							dataset_is_required(cfg, cfg->log[i])};
 	}
 	for (i = 0; i < cfg->n_categorical; i++)
 		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false, false};
@@ -46,7 +49,7 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 	if (cfg->split_by_column)
 		c[k++] = (struct table_colspec){cfg->split_column, TABLE_NUMBER, false, false, true};
 	if (cfg->id_column)
-		c[k++] = (struct table_colspec){cfg->id_column, TABLE_TEXT, true, false, false};
+		c[k++] = (struct table_colspec){cfg->id_column, TABLE_TEXT, false, false, false};
 	*n_out = k;
 	return c;
 }
@@ -80,7 +83,7 @@ static enum error_code check_rows(const struct dataset_config *cfg, const struct
 	if (t->n_rows == 0)
 		return error_set(err, ERROR_INVALID, NULL,
 				 "no rows are left after cleaning (%zu read: %zu duplicates, %zu without a "
-				 "usable target, %zu missing the exposure, level or split value)",
+				 "usable target, %zu missing the exposure, level, split or a required value)",
 				 s->rows_read, s->duplicates,
 				 s->target_missing + s->target_negative + s->target_nonfinite,
 				 s->missing_required);
@@ -241,6 +244,17 @@ static void take_weights(struct train_result *res, struct learn_outcome *learned
 	tensor_checksum(res->tensors, res->n_tensors, res->checksum);
 }
 
+/* {"feature": rows of the training part that trained its unknown slot, ...} */
+static json_t *unknown_slot_rows(const struct spec *spec, const size_t *counts)
+{
+	json_t *o = json_object();
+	size_t j;
+
+	for (j = 0; o && j < spec->n_categorical; j++)
+		json_object_set_new(o, spec->categorical[j].name, json_integer((json_int_t)counts[j]));
+	return o;
+}
+
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,
 			  train_progress_fn progress, void *ctx, struct train_result *res,
 			  struct error *err)
@@ -256,6 +270,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	struct learn_outcome learned = {0};
 	struct report_scores scores;
 	json_t *ensemble = NULL;
+	size_t *unknown_rows = NULL;
 	enum error_code rc;
 
 	memset(res, 0, sizeof *res);
@@ -271,6 +286,10 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = err->code;
 	if (!rc)
 		rc = encode_rows(t, &res->spec, enc, target, exposure, level, &e, err);
+	if (!rc && !(unknown_rows = calloc(res->spec.n_categorical + 1, sizeof *unknown_rows)))
+		rc = error_nomem(err, "the unknown-slot counts");
+	if (!rc)
+		coldstart_route(&res->spec, enc, e.X, e.d, sp.train, sp.n_train, cfg->seed, unknown_rows);
 	if (!rc) {
 		struct learn_data data = {e.X, e.d, e.target, e.exposure};
 		rc = ensemble_learn(cfg, &res->spec, &data, &sp, progress, ctx, &learned, &ensemble,
@@ -284,6 +303,9 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		goto out;
 	res->metrics = report_metrics(&scores);
 	res->training = report_training(cfg, t, &sp, &fit, &learned, util_now_s() - t0);
+	if (res->training)
+		json_object_set_new(res->training, "unknown_slot_rows",
+				    unknown_slot_rows(&res->spec, unknown_rows));
 	if (!res->training)
 		json_decref(ensemble);
 	else if (json_object_set_new(res->training, "ensemble", ensemble))
@@ -296,6 +318,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	take_weights(res, &learned);
 out:
 	json_decref(ensemble);
+	free(unknown_rows);
 	fit_report_done(&fit);
 	encoder_free(enc);
 	encoded_done(&e);

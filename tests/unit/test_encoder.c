@@ -149,12 +149,66 @@ static void test_encoder_refuses_non_finite_numbers(void **state)
 	fixture_done(&f);
 }
 
+/* Encode {features} with a report; the report's names joined, or the error's field. */
+static void reported(const struct fixture *f, const char *features, char *out, size_t size)
+{
+	struct encoder_value values[8];
+	uint32_t defaulted[3], clipped[3];
+	struct encoder_report rep = {defaulted, 0, clipped, 0};
+	json_t *j = json_loads(features, 0, NULL);
+	struct error err;
+	float x[13];
+	size_t i, n = 0;
+
+	error_init(&err);
+	assert_non_null(j);
+	if (encoder_values_from_json(f->enc, j, values, "f", &err) ||
+	    encoder_encode_reported(f->enc, values, 0, x, NULL, NULL, &rep, "f", &err)) {
+		snprintf(out, size, "error %s", err.field);
+	} else {
+		n += (size_t)snprintf(out + n, size - n, "defaulted");
+		for (i = 0; i < rep.n_defaulted; i++)
+			n += (size_t)snprintf(out + n, size - n, " %s", f->spec.numeric[defaulted[i]].name);
+		n += (size_t)snprintf(out + n, size - n, "; clipped");
+		for (i = 0; i < rep.n_clipped; i++)
+			n += (size_t)snprintf(out + n, size - n, " %s", f->spec.numeric[clipped[i]].name);
+	}
+	json_decref(j);
+}
+
+/* defaulted and clipped name each feature once (price feeds two inputs); log inputs refuse x <= 0. */
+static void test_encoder_reports_defaulted_and_clipped(void **state)
+{
+	static const char *const cases[][2] = {
+		{"{\"weight\": 1, \"price\": 10}", "defaulted; clipped"},
+		{"{\"weight\": 1}", "defaulted price; clipped"},
+		{"{\"weight\": 1, \"price\": null}", "defaulted price; clipped"},
+		{"{\"weight\": 1, \"price\": 500}", "defaulted; clipped price"},
+		{"{\"weight\": 1, \"price\": 0.5}", "defaulted; clipped price"},
+		{"{\"weight\": 1, \"price\": 0}", "error f.price"},
+		{"{\"weight\": 1, \"price\": -3}", "error f.price"},
+		{"{\"price\": 3}", "error f.weight"},
+		{"{\"weight\": null, \"price\": 3}", "error f.weight"},
+	};
+	struct fixture f;
+	char got[128];
+	size_t i;
+	(void)state;
+	fixture_init(&f);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		reported(&f, cases[i][0], got, sizeof got);
+		assert_string_equal(got, cases[i][1]);
+	}
+	fixture_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encoder_golden_cases_encode_or_name_their_field),
 		cmocka_unit_test(test_encoder_set_level_moves_the_one_hot),
 		cmocka_unit_test(test_encoder_refuses_non_finite_numbers),
+		cmocka_unit_test(test_encoder_reports_defaulted_and_clipped),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,14 @@ static void test_route_takes_the_model_name_and_version_from_the_path(void **sta
 	assert_string_equal(t.name, "demo");
 	assert_int_equal(t.version, 12);
 	/* versions must be a positive int; anything else under /versions/ is no route */
+	route_parse("/v1/models/demo/inputs/brand", &t);
+	assert_int_equal(t.id, ROUTE_MODEL_INPUT);
+	assert_string_equal(t.name, "demo");
+	assert_string_equal(t.input, "brand");
+	route_parse("/v1/models/demo/inputs/", &t);
+	assert_int_equal(t.id, ROUTE_OTHER);
+	route_parse("/v1/models/demo/inputs/brand/x", &t);
+	assert_int_equal(t.id, ROUTE_OTHER);
 	route_parse("/v1/models/demo/versions/0/activate", &t);
 	assert_int_equal(t.id, ROUTE_OTHER);
 	route_parse("/v1/models/demo/versions/2147483648/activate", &t);

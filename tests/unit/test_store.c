@@ -262,6 +262,59 @@ static void test_default_model_rules(void **state)
 	store_free(s);
 }
 
+static const char *default_of(struct store *s)
+{
+	static char name[MODEL_NAME_MAX + 1];
+	struct error err;
+	struct model *m;
+
+	error_init(&err);
+	m = store_acquire(s, NULL, &err);
+	snprintf(name, sizeof name, "%s", m ? m->name : err.message);
+	model_unref(m);
+	return name;
+}
+
+/* The only model at start stays the default when another arrives; the registry's flag ranks after it. */
+static void test_default_is_stable(void **state)
+{
+	struct store *s = store_new();
+	char name[MODEL_NAME_MAX + 1], reason[128];
+	(void)state;
+	assert_false(store_settle_default(s, NULL)); /* nothing loaded: nothing settled */
+	assert_false(store_default_name(s, name, sizeof name));
+	put(s, test_model_named("first", TEST_SPEC, 5, 0.1f, NULL));
+	assert_true(store_settle_default(s, NULL));
+	assert_true(store_default_name(s, name, sizeof name));
+	assert_string_equal(name, "first");
+	put(s, test_model_named("second", TEST_SPEC, 6, 0.1f, NULL));
+	assert_false(store_settle_default(s, "second"));
+	assert_string_equal(default_of(s), "first");
+	store_free(s);
+
+	/* several models at start: none is the default until the registry flags one */
+	s = store_new();
+	put(s, test_model_named("a", TEST_SPEC, 5, 0.1f, NULL));
+	put(s, test_model_named("b", TEST_SPEC, 6, 0.1f, NULL));
+	assert_false(store_settle_default(s, NULL));
+	assert_non_null(strstr(default_of(s), "has no default"));
+	assert_true(store_ready(s, reason, sizeof reason));
+	assert_true(store_settle_default(s, "b"));
+	assert_string_equal(default_of(s), "b");
+	put(s, test_model_named("c", TEST_SPEC, 7, 0.1f, NULL));
+	assert_false(store_settle_default(s, "b"));
+	assert_string_equal(default_of(s), "b");
+	assert_true(store_settle_default(s, "gone")); /* flagged but not served: not ready */
+	assert_false(store_ready(s, reason, sizeof reason));
+	assert_non_null(strstr(reason, "\"gone\" is not loaded"));
+	assert_non_null(strstr(default_of(s), "not loaded yet"));
+	/* --model outranks both */
+	assert_int_equal(store_set_default(s, "a", NULL), ERROR_OK);
+	assert_string_equal(default_of(s), "a");
+	assert_true(store_ready(s, reason, sizeof reason));
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_a_borrow_keeps_every_model_it_handed_out),
 		cmocka_unit_test(test_full_store_refuses_a_new_model),
 		cmocka_unit_test(test_default_model_rules),
+		cmocka_unit_test(test_default_is_stable),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
