@@ -139,8 +139,9 @@ def test_explanations_are_complete_and_agree_with_a_brute_force_computation(ctx)
         check([c["feature"] for c in p["explanation"]["contributions"]].count("promotion_level") == 1, p)
     check(sorted(c["feature"] for c in preds[0]["explanation"]["contributions"]) ==
           ["brand", "category", "price", "promotion_level", "weight_kg"], preds[0]["explanation"])
-    # the same predictions without explain are the same numbers
-    plain = s.predict({"items": items[:50]}).json()["predictions"]
+    # the same request without explain gives the same numbers (the same request: a batch of
+    # another size may take other BLAS kernels, which round differently in the last digit)
+    plain = s.predict({"items": items}).json()["predictions"]
     for a, b in zip(plain, preds):
         check("explanation" not in a and a["predicted_sales"] == b["predicted_sales"], (a, b))
     # an independent brute force over the exported weights and reference rows
