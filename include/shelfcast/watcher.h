@@ -34,6 +34,10 @@ struct watcher_config {
 	 * the poll alone brings new versions; else a second, direct connection (a
 	 * transaction-pooling PgBouncer drops a LISTEN between transactions). */
 	const char *listen_conninfo;
+	/* Where model loads and the catalog are read: NULL = conninfo; else a streaming
+	 * replica.  The active versions are always confirmed on conninfo (the primary),
+	 * so a lagging replica delays a load but never serves an older version. */
+	const char *read_conninfo;
 };
 
 struct watcher;

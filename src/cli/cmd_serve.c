@@ -61,6 +61,7 @@ struct serve_opts {
 		*admin_token_file, *poll, *tls_cert, *tls_key, *drain;
 	bool tls_readable_key;
 	const char *listen_db; /* NULL: LISTEN on the --db connection */
+	const char *read_db;   /* NULL: read from the --db connection */
 };
 
 /* Parse argv into o; false with *code the exit code (after --help, or a usage error). */
@@ -99,6 +100,9 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		{"--listen-db", "SHELFCAST_LISTEN_DB", CLI_STRING, &o->listen_db, NULL, "URL",
 		 "direct PostgreSQL URL to LISTEN on, past a transaction-pooling PgBouncer; none: poll "
 		 "only (default: the --db URL)"},
+		{"--read-db", "SHELFCAST_READ_DB", CLI_STRING, &o->read_db, NULL, "URL",
+		 "streaming replica to read model versions and the catalog from; the active versions "
+		 "are confirmed on --db (default: the --db URL)"},
 		{"--drain", "SHELFCAST_DRAIN", CLI_STRING, &o->drain, NULL, "SECONDS",
 		 "on SIGTERM, how long in-flight requests may take to finish (default 30)"},
 		{"--tls-cert", "SHELFCAST_TLS_CERT", CLI_STRING, &o->tls_cert, NULL, "FILE",
@@ -150,6 +154,10 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 		fprintf(stderr, "shelfcast serve: --listen-db: empty (give a URL, or none to poll only)\n");
 		return false;
 	}
+	if (o->read_db && !*o->read_db) {
+		fprintf(stderr, "shelfcast serve: --read-db: empty (give a replica's URL)\n");
+		return false;
+	}
 	*cfg = (struct server_config){.listen = o->listen, .threads = (unsigned)threads, .max_body = body,
 				      .max_items = items, .max_request_memory = memory, .body_budget = budget,
 				      .per_ip_limit = (unsigned)per_ip, .request_deadline = (unsigned)deadline,
@@ -180,7 +188,8 @@ static enum error_code follow_registry(const struct cli_db *db, const struct ser
 				       .health_interval = 5, .actor = actor,
 				       .listen_conninfo = !o->listen_db			 ? NULL
 							  : !strcmp(o->listen_db, "none") ? ""
-											  : o->listen_db};
+											  : o->listen_db,
+				       .read_conninfo = o->read_db};
 	*watcher = watcher_start(&wcfg, err);
 	if (!*watcher)
 		return err->code;

@@ -22,6 +22,7 @@
 #define BACKOFF_MAX 30.0
 #define MAX_FAILED 256
 #define PROBE_WAIT_S 1.0
+#define LAG_RETRY_S 0.05
 
 struct failed_version {
 	char model[MODEL_NAME_MAX + 1];
@@ -32,6 +33,7 @@ struct watcher {
 	struct watcher_config cfg;
 	char *conninfo, *actor;
 	char *listen_conninfo; /* NULL: LISTEN on conn; "": nowhere; else on lconn */
+	char *read_conninfo;   /* NULL: read from conn; else from rconn */
 	pthread_t thread;
 	int wake_fd;
 	atomic_bool stop;
@@ -40,6 +42,8 @@ struct watcher {
 	atomic_uint_fast64_t loads_ok, loads_failed;
 	PGconn *conn;
 	PGconn *lconn; /* the LISTEN connection: conn itself, a second one, or NULL */
+	PGconn *rconn; /* where versions and the catalog are read: conn itself or a replica */
+	bool lagging;  /* the replica lacked an active version: sync again soon */
 	atomic_bool listening;
 	pthread_mutex_t lock; /* guards catalog */
 	char *catalog;
@@ -119,8 +123,12 @@ static void close_listen(struct watcher *w)
 static void drop_connection(struct watcher *w, const char *why)
 {
 	close_listen(w);
+	if (w->rconn && w->rconn != w->conn)
+		PQfinish(w->rconn);
+	w->rconn = NULL;
 	if (w->conn) {
-		log_msg(LOG_WARN, "database_down", "lost the registry database: %s", why);
+		if (why)
+			log_msg(LOG_WARN, "database_down", "lost the registry database: %s", why);
 		PQfinish(w->conn);
 		w->conn = NULL;
 	}
@@ -221,7 +229,7 @@ static bool load_one(struct watcher *w, const struct registry_active *a)
 	double t0 = util_now_s();
 
 	error_init(&err);
-	if (registry_load_version(w->conn, a->model, a->version, &m, &err) == ERROR_OK) {
+	if (registry_load_version(w->rconn, a->model, a->version, &m, &err) == ERROR_OK) {
 		if (store_put(w->cfg.store, m, &err) == ERROR_OK) {
 			atomic_fetch_add(&w->loads_ok, 1);
 			log_msg(LOG_INFO, "model_loaded",
@@ -236,8 +244,18 @@ static bool load_one(struct watcher *w, const struct registry_active *a)
 			a->version, err.message);
 		return true;
 	}
-	if (err.code == ERROR_DB || err.code == ERROR_PERMISSION || !db_ok(w->conn))
+	if (err.code == ERROR_DB || err.code == ERROR_PERMISSION || !db_ok(w->conn) || !db_ok(w->rconn))
 		return false;
+	if (err.code == ERROR_NOT_FOUND && w->rconn != w->conn) {
+		/* active on the primary, not yet on the replica: keep serving, try again soon */
+		if (!w->lagging)
+			log_msg(LOG_INFO, "replica_behind",
+				"model %s version %d is active on the primary but not yet on the "
+				"--read-db replica; still serving version %d",
+				a->model, a->version, served);
+		w->lagging = true;
+		return true;
+	}
 	atomic_fetch_add(&w->loads_failed, 1);
 	remember_failed(w, a->model, a->version);
 	log_msg(LOG_ERROR, "model_load_failed",
@@ -263,6 +281,7 @@ static bool sync_models(struct watcher *w)
 	size_t n = 0, i;
 
 	error_init(&err);
+	w->lagging = false;
 	if (registry_active_versions(w->conn, &active, &n, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;
@@ -278,7 +297,7 @@ static bool sync_models(struct watcher *w)
 		}
 	}
 	free(active);
-	if (registry_catalog(w->conn, NULL, &catalog, &err) != ERROR_OK) {
+	if (registry_catalog(w->rconn, NULL, &catalog, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;
 	}
@@ -373,9 +392,9 @@ static bool connect_and_listen(struct watcher *w, char *why, size_t why_size)
 		w->conn = NULL;
 		return false;
 	}
-	if (!start_listen(w, why, why_size)) {
-		PQfinish(w->conn);
-		w->conn = NULL;
+	w->rconn = w->read_conninfo ? connect_interruptible(w, w->read_conninfo, why, why_size) : w->conn;
+	if (!w->rconn || !start_listen(w, why, why_size)) {
+		drop_connection(w, NULL);
 		return false;
 	}
 	return true;
@@ -424,7 +443,7 @@ static void *run(void *arg)
 			if (!sync_models(w))
 				continue;
 			now = util_now_s();
-			next_poll = now + w->cfg.poll_interval;
+			next_poll = now + (w->lagging ? LAG_RETRY_S : w->cfg.poll_interval);
 			next_health = now + w->cfg.health_interval;
 		}
 		wait_for = (next_poll < next_health ? next_poll : next_health) - now;
@@ -450,18 +469,15 @@ static void *run(void *arg)
 			struct error err;
 			error_init(&err);
 			if (db_exec(w->conn, "SELECT 1", &err) != ERROR_OK ||
-			    (w->lconn && w->lconn != w->conn && db_exec(w->lconn, "SELECT 1", &err))) {
+			    (w->lconn && w->lconn != w->conn && db_exec(w->lconn, "SELECT 1", &err)) ||
+			    (w->rconn != w->conn && db_exec(w->rconn, "SELECT 1", &err))) {
 				drop_connection(w, err.message);
 				continue;
 			}
 			next_health = now + w->cfg.health_interval;
 		}
 	}
-	close_listen(w);
-	if (w->conn) {
-		PQfinish(w->conn);
-		w->conn = NULL;
-	}
+	drop_connection(w, NULL);
 	return NULL;
 }
 
@@ -477,10 +493,11 @@ struct watcher *watcher_start(const struct watcher_config *cfg, struct error *er
 	w->conninfo = strdup(cfg->conninfo);
 	w->actor = strdup(cfg->actor ? cfg->actor : "server");
 	w->listen_conninfo = cfg->listen_conninfo ? strdup(cfg->listen_conninfo) : NULL;
+	w->read_conninfo = cfg->read_conninfo ? strdup(cfg->read_conninfo) : NULL;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&w->lock, NULL);
 	if (!w->conninfo || !w->actor || w->wake_fd < 0 ||
-	    (cfg->listen_conninfo && !w->listen_conninfo)) {
+	    (cfg->listen_conninfo && !w->listen_conninfo) || (cfg->read_conninfo && !w->read_conninfo)) {
 		error_set(err, ERROR_IO, NULL, "cannot set up the watcher: %s", strerror(errno));
 		goto fail;
 	}
@@ -500,6 +517,7 @@ fail:
 	free(w->conninfo);
 	free(w->actor);
 	free(w->listen_conninfo);
+	free(w->read_conninfo);
 	free(w);
 	return NULL;
 }
@@ -517,5 +535,6 @@ void watcher_stop(struct watcher *w)
 	free(w->conninfo);
 	free(w->actor);
 	free(w->listen_conninfo);
+	free(w->read_conninfo);
 	free(w);
 }

@@ -157,6 +157,32 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Replica(Postgres):
+    """A streaming replica of `primary` (pg_basebackup -R), on its own Unix socket."""
+
+    def __init__(self, primary):
+        self.dir = temp_dir("sc-pgr-")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        os.mkdir(self.sock, 0o755)
+        self.user = primary.user
+        if self.user:
+            os.chown(self.dir, *self.user)
+            os.chown(self.sock, *self.user)
+        self.bindir = primary.bindir
+        self.log = os.path.join(self.dir, "postgres.log")
+        open(self.log, "w").close()
+        if self.user:
+            os.chown(self.log, *self.user)
+        self._run([os.path.join(self.bindir, "pg_basebackup"), "-D", self.data, "-R", "-X", "stream",
+                   "-h", primary.sock, "-U", "postgres"])
+        self.proc = None
+        self.start()
+
+    def promote(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "promote", "-w", "-D", self.data])
+
+
 class PgBouncer:
     """Debian's pgbouncer in pool_mode = transaction in front of a Postgres, on a Unix socket."""
 

@@ -1,4 +1,5 @@
-"""Issue 19: the production topology with the real components, started here: PgBouncer in transaction pooling."""
+"""Issue 19: the production topology with the real components, started here: PgBouncer in transaction
+pooling, a streaming replica for reads."""
 import glob
 import os
 import subprocess
@@ -110,7 +111,66 @@ def test_listen_db_bad_input(ctx):
     r = run(["serve", "--listen-db"], timeout=30)
     check(r.returncode == 2 and "--listen-db" in r.stderr, "--listen-db without a value: %d %r"
           % (r.returncode, r.stderr))
+    r = run(["serve", "--read-db", "", "--db", url], timeout=30)
+    check(r.returncode == 2 and "--read-db" in r.stderr, "empty --read-db: %d %r" % (r.returncode, r.stderr))
     # SHELFCAST_LISTEN_DB names the LISTEN URL like the flag (an empty one means unset, as for every variable)
     s = ctx.serve(db_url=url, env={"SHELFCAST_LISTEN_DB": "none"})
     check(s.get("/healthz").json()["notify"] == "poll", "SHELFCAST_LISTEN_DB=none is not poll mode")
+    s.stop()
+
+
+def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
+    from harness import Replica
+    primary = ctx.postgres()
+    name = primary.new_database()
+    purl = primary.url(name)
+    r = run(["migrate", "--db", purl])
+    check(r.returncode == 0, r.stderr)
+    data = demo_csv(1200)
+    train(purl, data, extra=["--activate"])
+    replica = Replica(primary)
+    ctx._clusters.append(replica)
+    rurl = replica.url(name)
+    check(replica.query(name, "SELECT pg_is_in_recovery()") == "t", "the replica is not in recovery")
+    servers = [ctx.serve(db_url=purl, args=["--read-db", rurl, "--poll-interval", "30"], wait_ready=True)
+               for _ in range(2)]
+    # reads go to the replica: its pg_stat_activity shows the servers' connections
+    apps = replica.query(name, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'shelfcast-watcher'")
+    check(int(apps) == 2, "watcher connections on the replica: %s" % apps)
+
+    # the replica paused: a new activation is confirmed on the primary but not served from a stale replica
+    train(purl, data)
+    replica.query(name, "SELECT pg_wal_replay_pause()")
+    train(purl, data)
+    r = run(["models", "activate", "demo", "3", "--db", purl])
+    check(r.returncode == 0, r.stderr)
+    time.sleep(1.0)
+    for s in servers:
+        check(serving_version(s) == 1, "served %r while the replica lacks version 3" % serving_version(s))
+        check("replica_behind" in s.output(), "no replica_behind line: " + s.output()[-1500:])
+    replica.query(name, "SELECT pg_wal_replay_resume()")
+    took = wait_all(servers, 3, 5)
+    check(took is not None and took <= 1.0, "version 3 served %r s after the replica resumed" % took)
+    failed = primary.query(name, "SELECT count(*) FROM shelfcast.model_versions WHERE status = 'failed'")
+    check(failed == "0", "a lagging replica marked versions failed: %s" % failed)
+
+    # the primary stopped: loaded models keep serving, /readyz stays 200
+    primary.stop("fast")
+    time.sleep(1.0)
+    for s in servers:
+        check(s.get("/readyz").status == 200, "readyz with the primary stopped")
+        body = s.predict(ITEM).json()
+        check(body["model"]["version"] == 3, "predict with the primary stopped: %r" % body["model"])
+        check(s.get("/healthz").json()["database"] == "unreachable", "healthz database with the primary stopped")
+        s.stop()
+
+    # the replica promoted: serving resumes writes after a --db change and a restart
+    replica.promote()
+    s = ctx.serve(db_url=rurl, wait_ready=True)
+    train(rurl, data)
+    r = run(["models", "activate", "demo", "4", "--db", rurl])
+    check(r.returncode == 0, "activate on the promoted replica: " + r.stderr)
+    check(wait_all([s], 4, 2) is not None, "the promoted replica's server does not pick up version 4")
+    print("# replica: version 3 served %.3f s after the replica resumed; primary stopped: readyz 200, predictions "
+          "from the loaded model; promoted: writes resumed" % took)
     s.stop()
