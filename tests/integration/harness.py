@@ -174,7 +174,7 @@ class Replica(Postgres):
         open(self.log, "w").close()
         if self.user:
             os.chown(self.log, *self.user)
-        self._run([os.path.join(self.bindir, "pg_basebackup"), "-D", self.data, "-R", "-X", "stream",
+        self._run([os.path.join(self.bindir, "pg_basebackup"), "-D", self.data, "-R", "-X", "stream", "-c", "fast",
                    "-h", primary.sock, "-U", "postgres"])
         self.proc = None
         self.start()

@@ -174,3 +174,44 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     print("# replica: version 3 served %.3f s after the replica resumed; primary stopped: readyz 200, predictions "
           "from the loaded model; promoted: writes resumed" % took)
     s.stop()
+
+
+def rss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
+    url = ctx.db()
+    name = url.split("///")[1].split("?")[0]
+    empty = ctx.serve(db_url=url)
+    base = rss_kb(empty.proc.pid)
+    empty.stop()
+    data = demo_csv(1200)
+    models = 8
+    for i in range(models):
+        train(url, data, extra=["--activate", "--name", "m%d" % i])
+    full = ctx.serve(db_url=url, args=["--model", "m0"], wait_ready=True)
+    loaded = full.get("/healthz").json()["models_loaded"]
+    check(loaded == models, "models loaded: %d" % loaded)
+    per_model = (rss_kb(full.proc.pid) - base) / models
+
+    def writes():
+        return int(ctx.pg.query(name, "SELECT pg_stat_force_next_flush(); SELECT tup_inserted + tup_updated + "
+                                      "tup_deleted FROM pg_stat_database WHERE datname = current_database()")
+                   .splitlines()[-1])
+    time.sleep(1.1)  # past the stats flush of the load itself
+    before = writes()
+    check(before > 0, "pg_stat_database counts no writes, not even the training's")
+    n = 1000
+    for _ in range(n):
+        check(full.predict(ITEM).status == 200, "predict")
+    time.sleep(1.1)
+    after = writes()
+    print("# sizing: resident memory %.0f kB per loaded demo model (%d models, %d kB without); database rows "
+          "written per prediction %.3f (%d over %d predictions)"
+          % (per_model, models, base, (after - before) / n, after - before, n))
+    check(after - before <= 2, "predictions wrote %d rows" % (after - before))
+    full.stop()
