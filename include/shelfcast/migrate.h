@@ -3,9 +3,11 @@
  * into the binary (scripts/embed_migrations.py), so a binary knows exactly
  * which schema versions it speaks.
  *
- * migrate_apply takes a session advisory lock (two replicas starting at once
- * cannot race), applies each missing migration in its own transaction and
- * records it in shelfcast.schema_migrations.  A database whose schema is
+ * migrate_apply applies each missing migration in its own transaction,
+ * under a transaction-scoped advisory lock taken again in each one (two
+ * replicas starting at once cannot race, and no session state is assumed,
+ * so it works through a transaction-pooling PgBouncer), and records it in
+ * shelfcast.schema_migrations.  A database whose schema is
  * newer than the binary is refused.
  *
  * Thread-safety: uses only the connection it is given.

@@ -30,6 +30,14 @@ struct watcher_config {
 	double poll_interval;  /* seconds between fallback polls */
 	double health_interval;/* seconds between liveness checks of the connection */
 	const char *actor;     /* written in model_events when a load fails */
+	/* Where to LISTEN: NULL = on the registry connection (conninfo); "" = nowhere,
+	 * the poll alone brings new versions; else a second, direct connection (a
+	 * transaction-pooling PgBouncer drops a LISTEN between transactions). */
+	const char *listen_conninfo;
+	/* Where model loads and the catalog are read: NULL = conninfo; else a streaming
+	 * replica.  The active versions are always confirmed on conninfo (the primary),
+	 * so a lagging replica delays a load but never serves an older version. */
+	const char *read_conninfo;
 };
 
 struct watcher;
@@ -50,6 +58,9 @@ bool watcher_db_up(struct watcher *w);
 
 /* Versions loaded and published, and versions that failed to load or publish, so far (0 without a watcher). */
 void watcher_loads(struct watcher *w, uint64_t *ok, uint64_t *failed);
+
+/* "listen" while a LISTEN connection is up, else "poll" (the poll alone brings new versions). */
+const char *watcher_notify_mode(struct watcher *w);
 
 /* Has the first sync after start completed (successfully or not)? */
 bool watcher_synced(struct watcher *w);

@@ -45,9 +45,9 @@ static void healthz(const struct api_config *cfg, struct reply *out)
 	strbuf_init(&sb);
 	strbuf_printf(&sb,
 		      "{\"status\":\"ok\",\"database\":\"%s\",\"models_loaded\":%zu,"
-		      "\"uptime_seconds\":%.3f}",
+		      "\"uptime_seconds\":%.3f,\"notify\":\"%s\"}",
 		      watcher_db_up(cfg->watcher) ? "ok" : "unreachable", n,
-		      util_unix_time() - cfg->started_at);
+		      util_unix_time() - cfg->started_at, watcher_notify_mode(cfg->watcher));
 	reply_json(out, 200, &sb);
 }
 

@@ -63,6 +63,8 @@ struct serve_opts {
 		*body_budget, *per_ip, *request_timeout, *conn_limit, *timeout, *admin_token,
 		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_explain, *max_versions;
 	bool tls_readable_key;
+	const char *listen_db; /* NULL: LISTEN on the --db connection */
+	const char *read_db;   /* NULL: read from the --db connection */
 };
 
 /* Parse argv into o; false with *code the exit code (after --help, or a usage error). */
@@ -103,6 +105,12 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		 "FILE", "read the admin token from FILE instead (kept out of argv and the environment)"},
 		{"--poll-interval", "SHELFCAST_POLL_INTERVAL", CLI_STRING, &o->poll, NULL, "SECONDS",
 		 "registry poll, the fallback beside LISTEN/NOTIFY (default 30)"},
+		{"--listen-db", "SHELFCAST_LISTEN_DB", CLI_STRING, &o->listen_db, NULL, "URL",
+		 "direct PostgreSQL URL to LISTEN on, past a transaction-pooling PgBouncer; none: poll "
+		 "only (default: the --db URL)"},
+		{"--read-db", "SHELFCAST_READ_DB", CLI_STRING, &o->read_db, NULL, "URL",
+		 "streaming replica to read model versions and the catalog from; the active versions "
+		 "are confirmed on --db (default: the --db URL)"},
 		{"--drain", "SHELFCAST_DRAIN", CLI_STRING, &o->drain, NULL, "SECONDS",
 		 "on SIGTERM, how long in-flight requests may take to finish (default 30)"},
 		{"--tls-cert", "SHELFCAST_TLS_CERT", CLI_STRING, &o->tls_cert, NULL, "FILE",
@@ -158,6 +166,14 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 	}
 	if (!o->max_body) /* room for --max-items items of about fifteen features each */
 		body = items * SERVE_BODY_PER_ITEM < 1048576 ? 1048576 : items * SERVE_BODY_PER_ITEM;
+	if (o->listen_db && !*o->listen_db) {
+		fprintf(stderr, "shelfcast serve: --listen-db: empty (give a URL, or none to poll only)\n");
+		return false;
+	}
+	if (o->read_db && !*o->read_db) {
+		fprintf(stderr, "shelfcast serve: --read-db: empty (give a replica's URL)\n");
+		return false;
+	}
 	*cfg = (struct server_config){.listen = o->listen, .threads = (unsigned)threads, .max_body = body,
 				      .max_items = items, .max_explain_items = explain,
 				      .max_request_memory = memory, .body_budget = budget,
@@ -171,9 +187,9 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 }
 
 /* The store and the watcher following the registry, with the first sync given a moment. */
-static enum error_code follow_registry(const struct cli_db *db, const char *model, struct store **store,
-				       struct watcher **watcher, char *actor, size_t actor_size, double poll_s,
-				       struct error *err)
+static enum error_code follow_registry(const struct cli_db *db, const struct serve_opts *o,
+				       struct store **store, struct watcher **watcher, char *actor,
+				       size_t actor_size, double poll_s, struct error *err)
 {
 	struct watcher_config wcfg;
 	char host[64] = "localhost";
@@ -181,12 +197,16 @@ static enum error_code follow_registry(const struct cli_db *db, const char *mode
 	*store = store_new();
 	if (!*store)
 		return error_nomem(err, "the model store");
-	if (store_set_default(*store, model, err) != ERROR_OK)
+	if (store_set_default(*store, o->model, err) != ERROR_OK)
 		return err->code;
 	gethostname(host, sizeof host - 1);
 	snprintf(actor, actor_size, "server:%s:%ld", host, (long)getpid());
 	wcfg = (struct watcher_config){.conninfo = db->conninfo, .store = *store, .poll_interval = poll_s,
-				       .health_interval = 5, .actor = actor};
+				       .health_interval = 5, .actor = actor,
+				       .listen_conninfo = !o->listen_db			 ? NULL
+							  : !strcmp(o->listen_db, "none") ? ""
+											  : o->listen_db,
+				       .read_conninfo = o->read_db};
 	*watcher = watcher_start(&wcfg, err);
 	if (!*watcher)
 		return err->code;
@@ -239,7 +259,7 @@ int cmd_serve(int argc, char **argv)
 	if (db.embedded)
 		log_msg(LOG_INFO, "database", "embedded PostgreSQL at %s (%s)", db.pg.cluster,
 			db.pg.started_here ? "started" : "already running");
-	if (follow_registry(&db, o.model, &store, &watcher, actor, sizeof actor, poll_s, &err) != ERROR_OK) {
+	if (follow_registry(&db, &o, &store, &watcher, actor, sizeof actor, poll_s, &err) != ERROR_OK) {
 		code = cli_fail("serve", &err);
 		goto out;
 	}

@@ -1,12 +1,13 @@
 /* migrate — see include/shelfcast/migrate.h. */
 #include "shelfcast/migrate.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "shelfcast/db.h"
 
-/* "shelfcas" in ASCII: the session advisory lock every migrator takes. */
+/* "shelfcas" in ASCII: the transaction-scoped advisory lock every migration step takes. */
 #define MIGRATE_LOCK_KEY "8316008228188283251"
 
 int migrate_latest(void)
@@ -38,6 +39,17 @@ enum error_code migrate_current(PGconn *c, int *version, struct error *err)
 	return ERROR_OK;
 }
 
+/* The first migration past `current`, or NULL. */
+static const struct migration *next_migration(int current)
+{
+	size_t i;
+	for (i = 0; i < migrate_migrations_count; i++)
+		if (migrate_migrations[i].version > current)
+			return &migrate_migrations[i];
+	return NULL;
+}
+
+/* m's SQL and its row in schema_migrations, inside the caller's transaction. */
 static enum error_code apply_one(PGconn *c, const struct migration *m, struct error *err)
 {
 	char version[16];
@@ -46,39 +58,33 @@ static enum error_code apply_one(PGconn *c, const struct migration *m, struct er
 	enum error_code rc;
 
 	snprintf(version, sizeof version, "%d", m->version);
-	rc = db_exec(c, "BEGIN", err);
-	if (rc)
-		return rc;
 	rc = db_exec(c, m->sql, err);
 	if (rc == ERROR_OK) {
 		rc = db_query(c, "INSERT INTO shelfcast.schema_migrations (version, name) VALUES ($1, $2)",
 			      2, params, &r, err);
 		PQclear(r);
 	}
-	if (rc == ERROR_OK)
-		rc = db_exec(c, "COMMIT", err);
-	if (rc) {
-		struct error ignored;
-		error_init(&ignored);
-		db_exec(c, "ROLLBACK", &ignored);
+	if (rc)
 		error_prefix(err, "migration %04d_%s failed", m->version, m->name);
-	}
 	return rc;
 }
 
-enum error_code migrate_apply(PGconn *c, int *applied, struct error *err)
+/*
+ * One step, in its own transaction under the transaction-scoped advisory lock
+ * (no session state, so it works through a transaction-pooling PgBouncer):
+ * read the schema version and apply the next migration, if any.  *done is
+ * set when there was nothing left to apply.
+ */
+static enum error_code migrate_step(PGconn *c, bool *done, struct error *err)
 {
+	const struct migration *m = NULL;
 	enum error_code rc;
-	struct error ignored;
 	int current = 0;
-	size_t i;
 
-	if (applied)
-		*applied = 0;
-	rc = db_exec(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err);
-	if (rc)
-		return rc;
+	*done = false;
 	rc = db_exec(c,
+		     "BEGIN;"
+		     "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ");"
 		     "CREATE SCHEMA IF NOT EXISTS shelfcast;"
 		     "CREATE TABLE IF NOT EXISTS shelfcast.schema_migrations ("
 		     " version integer PRIMARY KEY, name text NOT NULL,"
@@ -91,16 +97,38 @@ enum error_code migrate_apply(PGconn *c, int *applied, struct error *err)
 			       "the database schema is at version %d, newer than this shelfcast knows "
 			       "(%d): upgrade shelfcast",
 			       current, migrate_latest());
-	for (i = 0; rc == ERROR_OK && i < migrate_migrations_count; i++) {
-		if (migrate_migrations[i].version <= current)
-			continue;
-		rc = apply_one(c, &migrate_migrations[i], err);
-		if (rc == ERROR_OK && applied)
+	if (rc == ERROR_OK) {
+		m = next_migration(current);
+		if (m)
+			rc = apply_one(c, m, err);
+	}
+	if (rc == ERROR_OK)
+		rc = db_exec(c, "COMMIT", err);
+	if (rc) {
+		struct error ignored;
+		error_init(&ignored);
+		db_exec(c, "ROLLBACK", &ignored);
+		return rc;
+	}
+	*done = m == NULL;
+	return ERROR_OK;
+}
+
+enum error_code migrate_apply(PGconn *c, int *applied, struct error *err)
+{
+	enum error_code rc;
+	bool done = false;
+
+	if (applied)
+		*applied = 0;
+	while (!done) {
+		rc = migrate_step(c, &done, err);
+		if (rc)
+			return rc;
+		if (!done && applied)
 			(*applied)++;
 	}
-	error_init(&ignored);
-	db_exec(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", &ignored);
-	return rc;
+	return ERROR_OK;
 }
 
 enum error_code migrate_check(PGconn *c, struct error *err)

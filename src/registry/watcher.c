@@ -21,6 +21,8 @@
 #define BACKOFF_MIN 0.25
 #define BACKOFF_MAX 30.0
 #define MAX_FAILED 256
+#define PROBE_WAIT_S 1.0
+#define LAG_RETRY_S 0.05
 
 struct failed_version {
 	char model[MODEL_NAME_MAX + 1];
@@ -30,6 +32,8 @@ struct failed_version {
 struct watcher {
 	struct watcher_config cfg;
 	char *conninfo, *actor;
+	char *listen_conninfo; /* NULL: LISTEN on conn; "": nowhere; else on lconn */
+	char *read_conninfo;   /* NULL: read from conn; else from rconn */
 	pthread_t thread;
 	int wake_fd;
 	atomic_bool stop;
@@ -37,6 +41,10 @@ struct watcher {
 	atomic_bool synced;
 	atomic_uint_fast64_t loads_ok, loads_failed;
 	PGconn *conn;
+	PGconn *lconn; /* the LISTEN connection: conn itself, a second one, or NULL */
+	PGconn *rconn; /* where versions and the catalog are read: conn itself or a replica */
+	bool lagging;  /* the replica lacked an active version: sync again soon */
+	atomic_bool listening;
 	pthread_mutex_t lock; /* guards catalog */
 	char *catalog;
 	struct failed_version failed[MAX_FAILED];
@@ -73,6 +81,11 @@ bool watcher_db_up(struct watcher *w)
 	return w && atomic_load(&w->db_up);
 }
 
+const char *watcher_notify_mode(struct watcher *w)
+{
+	return w && atomic_load(&w->listening) ? "listen" : "poll";
+}
+
 bool watcher_synced(struct watcher *w)
 {
 	return w && atomic_load(&w->synced);
@@ -99,10 +112,23 @@ static void set_up(struct watcher *w, bool up)
 	atomic_store(&w->db_up, up);
 }
 
+static void close_listen(struct watcher *w)
+{
+	if (w->lconn && w->lconn != w->conn)
+		PQfinish(w->lconn);
+	w->lconn = NULL;
+	atomic_store(&w->listening, false);
+}
+
 static void drop_connection(struct watcher *w, const char *why)
 {
+	close_listen(w);
+	if (w->rconn && w->rconn != w->conn)
+		PQfinish(w->rconn);
+	w->rconn = NULL;
 	if (w->conn) {
-		log_msg(LOG_WARN, "database_down", "lost the registry database: %s", why);
+		if (why)
+			log_msg(LOG_WARN, "database_down", "lost the registry database: %s", why);
 		PQfinish(w->conn);
 		w->conn = NULL;
 	}
@@ -129,13 +155,14 @@ static bool wait_wake(struct watcher *w, int extra_fd, double seconds, bool *ext
 }
 
 /* Non-blocking connect that the stop signal can interrupt; 10 s deadline. */
-static PGconn *connect_interruptible(struct watcher *w, char *why, size_t why_size)
+static PGconn *connect_interruptible(struct watcher *w, const char *conninfo, char *why,
+				      size_t why_size)
 {
 	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
 					   "keepalives_idle", "keepalives_interval",
 					   "keepalives_count", "fallback_application_name", NULL};
 	char timeout[16];
-	const char *vals[] = {w->conninfo, timeout, "1", "10", "5", "3", "shelfcast-watcher", NULL};
+	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", "shelfcast-watcher", NULL};
 	double deadline = util_now_s() + DB_CONNECT_TIMEOUT_S;
 	PGconn *c;
 
@@ -202,7 +229,7 @@ static bool load_one(struct watcher *w, const struct registry_active *a)
 	double t0 = util_now_s();
 
 	error_init(&err);
-	if (registry_load_version(w->conn, a->model, a->version, &m, &err) == ERROR_OK) {
+	if (registry_load_version(w->rconn, a->model, a->version, &m, &err) == ERROR_OK) {
 		if (store_put(w->cfg.store, m, &err) == ERROR_OK) {
 			atomic_fetch_add(&w->loads_ok, 1);
 			log_msg(LOG_INFO, "model_loaded",
@@ -217,8 +244,18 @@ static bool load_one(struct watcher *w, const struct registry_active *a)
 			a->version, err.message);
 		return true;
 	}
-	if (err.code == ERROR_DB || err.code == ERROR_PERMISSION || !db_ok(w->conn))
+	if (err.code == ERROR_DB || err.code == ERROR_PERMISSION || !db_ok(w->conn) || !db_ok(w->rconn))
 		return false;
+	if (err.code == ERROR_NOT_FOUND && w->rconn != w->conn) {
+		/* active on the primary, not yet on the replica: keep serving, try again soon */
+		if (!w->lagging)
+			log_msg(LOG_INFO, "replica_behind",
+				"model %s version %d is active on the primary but not yet on the "
+				"--read-db replica; still serving version %d",
+				a->model, a->version, served);
+		w->lagging = true;
+		return true;
+	}
 	atomic_fetch_add(&w->loads_failed, 1);
 	remember_failed(w, a->model, a->version);
 	log_msg(LOG_ERROR, "model_load_failed",
@@ -244,6 +281,7 @@ static bool sync_models(struct watcher *w)
 	size_t n = 0, i;
 
 	error_init(&err);
+	w->lagging = false;
 	if (registry_active_versions(w->conn, &active, &n, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;
@@ -259,14 +297,14 @@ static bool sync_models(struct watcher *w)
 		}
 	}
 	free(active);
-	if (registry_default(w->conn, flagged, sizeof flagged, &err) != ERROR_OK) {
+	if (registry_default(w->rconn, flagged, sizeof flagged, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;
 	}
 	if (store_settle_default(w->cfg.store, *flagged ? flagged : NULL) &&
 	    store_default_name(w->cfg.store, flagged, sizeof flagged))
 		log_msg(LOG_INFO, "default_model", "requests that name no model get model %s", flagged);
-	if (registry_catalog(w->conn, NULL, &catalog, &err) != ERROR_OK) {
+	if (registry_catalog(w->rconn, NULL, &catalog, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;
 	}
@@ -278,18 +316,92 @@ static bool sync_models(struct watcher *w)
 	return true;
 }
 
+/*
+ * Does a notification sent from another session reach the LISTEN connection?
+ * Sent from a fresh connection to the --db URL on a channel of this process's
+ * own; waited for up to PROBE_WAIT_S.  Through a transaction-pooling
+ * PgBouncer the LISTEN stays behind on a server connection that is not ours,
+ * and on a hot standby pg_notify fails: both mean the poll alone.
+ */
+static bool probe_listen(struct watcher *w, const char *channel)
+{
+	char why[ERROR_MESSAGE_MAX], sql[128];
+	double deadline = util_now_s() + PROBE_WAIT_S;
+	PGconn *sender = connect_interruptible(w, w->conninfo, why, sizeof why);
+	struct error err;
+	bool got = false;
+
+	error_init(&err);
+	snprintf(sql, sizeof sql, "NOTIFY %s", channel);
+	if (!sender || db_exec(sender, sql, &err) != ERROR_OK) {
+		PQfinish(sender);
+		return false;
+	}
+	PQfinish(sender);
+	while (!got && !atomic_load(&w->stop) && util_now_s() < deadline) {
+		PGnotify *n;
+		bool readable = false;
+		wait_wake(w, PQsocket(w->lconn), deadline - util_now_s(), &readable);
+		if (readable && !PQconsumeInput(w->lconn))
+			return false;
+		while ((n = PQnotifies(w->lconn))) {
+			got = got || !strcmp(n->relname, channel);
+			PQfreemem(n);
+		}
+	}
+	return got;
+}
+
+/* LISTEN where the configuration says; false (why set) when that connection fails. */
+static bool start_listen(struct watcher *w, char *why, size_t why_size)
+{
+	struct error err;
+	char sql[128], channel[64];
+
+	if (w->listen_conninfo && !*w->listen_conninfo)
+		return true; /* the poll alone */
+	w->lconn = w->listen_conninfo ? connect_interruptible(w, w->listen_conninfo, why, why_size)
+				      : w->conn;
+	if (!w->lconn)
+		return false;
+	error_init(&err);
+	snprintf(channel, sizeof channel, "shelfcast_probe_%ld", (long)getpid());
+	snprintf(sql, sizeof sql, "LISTEN shelfcast_models; LISTEN %s", channel);
+	if (db_exec(w->lconn, sql, &err)) {
+		snprintf(why, why_size, "%s", err.message);
+		close_listen(w);
+		return false;
+	}
+	if (!probe_listen(w, channel)) {
+		log_msg(LOG_WARN, "listen_unusable",
+			"notifications do not reach the LISTEN connection (a transaction-pooling "
+			"PgBouncer, or a read replica?): polling every %.0f s; give --listen-db a "
+			"direct URL to the primary",
+			w->cfg.poll_interval);
+		close_listen(w);
+		return true;
+	}
+	atomic_store(&w->listening, true);
+	return true;
+}
+
 static bool connect_and_listen(struct watcher *w, char *why, size_t why_size)
 {
 	struct error err;
 
-	w->conn = connect_interruptible(w, why, why_size);
+	w->conn = connect_interruptible(w, w->conninfo, why, why_size);
 	if (!w->conn)
 		return false;
 	error_init(&err);
-	if (migrate_check(w->conn, &err) != ERROR_OK || db_exec(w->conn, "LISTEN shelfcast_models", &err)) {
+	if (migrate_check(w->conn, &err) != ERROR_OK) {
 		snprintf(why, why_size, "%s", err.message);
 		PQfinish(w->conn);
 		w->conn = NULL;
+		return false;
+	}
+	w->rconn = w->read_conninfo ? connect_interruptible(w, w->read_conninfo, why, why_size) : w->conn;
+	if (!w->rconn || !start_listen(w, why, why_size)) {
+		drop_connection(w, NULL);
 		return false;
 	}
 	return true;
@@ -321,7 +433,13 @@ static void *run(void *arg)
 				backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
 				continue;
 			}
-			log_msg(LOG_INFO, "database_connected", "listening on shelfcast_models");
+			if (atomic_load(&w->listening))
+				log_msg(LOG_INFO, "database_connected", "listening on shelfcast_models%s",
+					w->lconn == w->conn ? "" : " (on the --listen-db connection)");
+			else
+				log_msg(LOG_INFO, "database_connected",
+					"not listening: the poll every %.0f s brings new versions",
+					w->cfg.poll_interval);
 			set_up(w, true);
 			reported_down = false;
 			backoff = BACKOFF_MIN;
@@ -332,21 +450,21 @@ static void *run(void *arg)
 			if (!sync_models(w))
 				continue;
 			now = util_now_s();
-			next_poll = now + w->cfg.poll_interval;
+			next_poll = now + (w->lagging ? LAG_RETRY_S : w->cfg.poll_interval);
 			next_health = now + w->cfg.health_interval;
 		}
 		wait_for = (next_poll < next_health ? next_poll : next_health) - now;
-		if (wait_wake(w, PQsocket(w->conn), wait_for, &readable))
+		if (wait_wake(w, w->lconn ? PQsocket(w->lconn) : -1, wait_for, &readable))
 			need_sync = true;
 		if (atomic_load(&w->stop))
 			break;
 		if (readable) {
 			PGnotify *n;
-			if (!PQconsumeInput(w->conn)) {
-				drop_connection(w, PQerrorMessage(w->conn));
+			if (!PQconsumeInput(w->lconn)) {
+				drop_connection(w, PQerrorMessage(w->lconn));
 				continue;
 			}
-			while ((n = PQnotifies(w->conn))) {
+			while ((n = PQnotifies(w->lconn))) {
 				need_sync = true;
 				PQfreemem(n);
 			}
@@ -357,17 +475,16 @@ static void *run(void *arg)
 		if (now >= next_health && !need_sync) {
 			struct error err;
 			error_init(&err);
-			if (db_exec(w->conn, "SELECT 1", &err) != ERROR_OK) {
+			if (db_exec(w->conn, "SELECT 1", &err) != ERROR_OK ||
+			    (w->lconn && w->lconn != w->conn && db_exec(w->lconn, "SELECT 1", &err)) ||
+			    (w->rconn != w->conn && db_exec(w->rconn, "SELECT 1", &err))) {
 				drop_connection(w, err.message);
 				continue;
 			}
 			next_health = now + w->cfg.health_interval;
 		}
 	}
-	if (w->conn) {
-		PQfinish(w->conn);
-		w->conn = NULL;
-	}
+	drop_connection(w, NULL);
 	return NULL;
 }
 
@@ -382,9 +499,12 @@ struct watcher *watcher_start(const struct watcher_config *cfg, struct error *er
 	w->cfg = *cfg;
 	w->conninfo = strdup(cfg->conninfo);
 	w->actor = strdup(cfg->actor ? cfg->actor : "server");
+	w->listen_conninfo = cfg->listen_conninfo ? strdup(cfg->listen_conninfo) : NULL;
+	w->read_conninfo = cfg->read_conninfo ? strdup(cfg->read_conninfo) : NULL;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&w->lock, NULL);
-	if (!w->conninfo || !w->actor || w->wake_fd < 0) {
+	if (!w->conninfo || !w->actor || w->wake_fd < 0 ||
+	    (cfg->listen_conninfo && !w->listen_conninfo) || (cfg->read_conninfo && !w->read_conninfo)) {
 		error_set(err, ERROR_IO, NULL, "cannot set up the watcher: %s", strerror(errno));
 		goto fail;
 	}
@@ -403,6 +523,8 @@ fail:
 		close(w->wake_fd);
 	free(w->conninfo);
 	free(w->actor);
+	free(w->listen_conninfo);
+	free(w->read_conninfo);
 	free(w);
 	return NULL;
 }
@@ -419,5 +541,7 @@ void watcher_stop(struct watcher *w)
 	free(w->catalog);
 	free(w->conninfo);
 	free(w->actor);
+	free(w->listen_conninfo);
+	free(w->read_conninfo);
 	free(w);
 }

@@ -159,6 +159,78 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Replica(Postgres):
+    """A streaming replica of `primary` (pg_basebackup -R), on its own Unix socket."""
+
+    def __init__(self, primary):
+        self.dir = temp_dir("sc-pgr-")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        os.mkdir(self.sock, 0o755)
+        self.user = primary.user
+        if self.user:
+            os.chown(self.dir, *self.user)
+            os.chown(self.sock, *self.user)
+        self.bindir = primary.bindir
+        self.log = os.path.join(self.dir, "postgres.log")
+        open(self.log, "w").close()
+        if self.user:
+            os.chown(self.log, *self.user)
+        self._run([os.path.join(self.bindir, "pg_basebackup"), "-D", self.data, "-R", "-X", "stream", "-c", "fast",
+                   "-h", primary.sock, "-U", "postgres"])
+        self.proc = None
+        self.start()
+
+    def promote(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "promote", "-w", "-D", self.data])
+
+
+class PgBouncer:
+    """Debian's pgbouncer in pool_mode = transaction in front of a Postgres, on a Unix socket."""
+
+    def __init__(self, pg, pool_size=4):
+        self.pg = pg
+        self.dir = temp_dir("sc-pgb-")
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "pgbouncer.log")
+        conf = os.path.join(self.dir, "pgbouncer.ini")
+        open(conf, "w").write(
+            "[databases]\n* = host=%s user=postgres\n"
+            "[pgbouncer]\nlisten_addr =\nlisten_port = %d\nunix_socket_dir = %s\n"
+            "auth_type = trust\nauth_file = %s/users.txt\npool_mode = transaction\n"
+            "default_pool_size = %d\nmax_client_conn = 500\nlogfile = %s\npidfile = %s/pgbouncer.pid\n"
+            "ignore_startup_parameters = extra_float_digits,options\n"
+            % (pg.sock, self.port, self.dir, self.dir, pool_size, self.log, self.dir))
+        open(os.path.join(self.dir, "users.txt"), "w").write('"postgres" ""\n')
+        if pg.user:
+            for f in os.listdir(self.dir):
+                os.chown(os.path.join(self.dir, f), *pg.user)
+            os.chown(self.dir, *pg.user)
+        kw = pg._kw()
+        self.proc = subprocess.Popen(["pgbouncer", conf], start_new_session=True, **kw)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if os.path.exists(os.path.join(self.dir, ".s.PGSQL.%d" % self.port)):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise Failure("pgbouncer did not start: " + (open(self.log).read()[-2000:] if os.path.exists(self.log) else ""))
+
+    def url(self, db):
+        return "postgresql:///%s?host=%s&port=%d&user=postgres" % (db, self.dir, self.port)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
