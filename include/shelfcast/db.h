@@ -33,6 +33,13 @@ enum error_code db_query(PGconn *c, const char *sql, int nparams, const char *co
 enum error_code db_result_error(PGconn *c, const PGresult *r, const char *context,
 				struct error *err);
 
+/*
+ * End a transaction: COMMIT when rc is ERROR_OK (a failing COMMIT is the
+ * error then), else ROLLBACK, whose own error is ignored (rc says why).
+ * Returns the outcome.
+ */
+enum error_code db_end(PGconn *c, enum error_code rc, struct error *err);
+
 /* Is the connection usable (status OK)? */
 bool db_ok(PGconn *c);
 

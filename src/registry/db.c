@@ -125,3 +125,16 @@ char *db_describe(const char *conninfo)
 	PQconninfoFree(opts);
 	return strdup(buf);
 }
+
+enum error_code db_end(PGconn *c, enum error_code rc, struct error *err)
+{
+	struct error ignored;
+
+	if (!rc)
+		rc = db_exec(c, "COMMIT", err);
+	if (rc) {
+		error_init(&ignored);
+		db_exec(c, "ROLLBACK", &ignored);
+	}
+	return rc;
+}

@@ -60,14 +60,9 @@ enum error_code registry_set_default(PGconn *c, const char *model, const char *a
 		rc = db_query(c, "UPDATE shelfcast.models SET is_default = true WHERE name = $1", 1,
 			      params, &r, err);
 	PQclear(r);
-	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (rc) {
-		struct error ignored;
-		error_init(&ignored);
-		db_exec(c, "ROLLBACK", &ignored);
+	rc = db_end(c, rc, err);
+	if (rc)
 		return rc;
-	}
 	snprintf(previous, size, "%s", before);
 	return ERROR_OK;
 }

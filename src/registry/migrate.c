@@ -102,14 +102,9 @@ static enum error_code migrate_step(PGconn *c, bool *done, struct error *err)
 		if (m)
 			rc = apply_one(c, m, err);
 	}
-	if (rc == ERROR_OK)
-		rc = db_exec(c, "COMMIT", err);
-	if (rc) {
-		struct error ignored;
-		error_init(&ignored);
-		db_exec(c, "ROLLBACK", &ignored);
+	rc = db_end(c, rc, err);
+	if (rc)
 		return rc;
-	}
 	*done = m == NULL;
 	return ERROR_OK;
 }

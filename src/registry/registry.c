@@ -372,11 +372,7 @@ enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
 		rc = active_version(c, model, &active, err);
 	if (!rc && restore > 0 && restore != version && active == 0)
 		rc = activate_locked(c, model, restore, actor, "restored", NULL, err);
-	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (rc)
-		rollback_quietly(c);
-	return rc;
+	return db_end(c, rc, err);
 }
 
 enum error_code registry_activate(PGconn *c, const char *model, int version, const char *actor,
@@ -509,12 +505,9 @@ enum error_code registry_rollback(PGconn *c, const char *model, const char *acto
 		rc = rollback_target(c, model, current, &target, err);
 	if (!rc)
 		rc = activate_locked(c, model, target, actor, "rolled_back", NULL, err);
-	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (rc) {
-		rollback_quietly(c);
+	rc = db_end(c, rc, err);
+	if (rc)
 		return rc;
-	}
 	*from = current;
 	*to = target;
 	return ERROR_OK;
@@ -548,11 +541,7 @@ enum error_code registry_archive(PGconn *c, const char *model, int version, cons
 		if (!rc)
 			rc = event(c, model, version, "archived", actor, NULL, err);
 	}
-	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (rc)
-		rollback_quietly(c);
-	return rc;
+	return db_end(c, rc, err);
 }
 
 enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
