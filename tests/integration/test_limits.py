@@ -181,7 +181,8 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
     if harness.SANITIZED:
         print("# memory return not checked under the sanitizer")
     else:
-        s.wait_for(lambda: s.rss() - idle < 12 << 20, 15, "the bodies' memory to come back (resident +%.1f MB)"
+        # (within 16 MB of idle: what the allocator keeps in pieces; without the trim it stays at +25 MB)
+        s.wait_for(lambda: s.rss() - idle < 16 << 20, 15, "the bodies' memory to come back (resident +%.1f MB)"
                    % ((s.rss() - idle) / 1e6))
         print("# after they are gone: resident +%.1f MB" % ((s.rss() - idle) / 1e6))
     check(s.predict({"items": [ITEM]}).status == 200, "a normal client is answered once the bodies are gone")
