@@ -42,6 +42,8 @@ struct model {
 	float *block;            /* every weight and bias, then transposed weights */
 	size_t block_floats;
 	char *metrics_json;      /* the version's metrics as compact JSON, or NULL */
+	/* fixed at load: a request's tile (predict_tile_items) and its batch's bytes, the names' lengths */
+	size_t tile_items, tile_bytes, categorical_names_len;
 };
 
 /*

@@ -97,10 +97,9 @@ enum error_code predict_limits_check_memory(const struct model *m, size_t n, boo
 			  (include_levels ? (double)m->spec.n_levels * REPLY_LEVEL_BYTES : 0.0) +
 			  (explain ? REPLY_EXPLAIN_BYTES + features * REPLY_CONTRIBUTION_BYTES : 0.0);
 	double bytes;
-	size_t c;
 
-	for (c = 0; c < m->spec.n_categorical; c++) /* "name", in the item's unknown list */
-		per_item += (double)strlen(m->spec.categorical[c].name) + 3;
+	/* every categorical name, quoted, in the item's unknown list */
+	per_item += (double)m->categorical_names_len + 3.0 * (double)m->spec.n_categorical;
 	bytes = (double)n * per_item;
 	if (max_memory && bytes > (double)max_memory)
 		return error_set(err, ERROR_TOO_LARGE, "items",

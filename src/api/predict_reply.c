@@ -13,12 +13,12 @@
 /* The tile's batch, then its ids. */
 static size_t batch_part(const struct model *m)
 {
-	return (predict_batch_bytes(m, predict_tile_items(m)) + 63) & ~(size_t)63;
+	return (m->tile_bytes + 63) & ~(size_t)63;
 }
 
 size_t predict_reply_bytes(const struct model *m)
 {
-	return batch_part(m) + predict_tile_items(m) * sizeof(struct predict_id);
+	return batch_part(m) + m->tile_items * sizeof(struct predict_id);
 }
 
 enum error_code predict_reply_begin(struct predict_reply *r, const struct model *m,
@@ -32,7 +32,7 @@ enum error_code predict_reply_begin(struct predict_reply *r, const struct model 
 	r->objective = objective;
 	r->include_levels = include_levels;
 	r->out = out;
-	r->tile = predict_tile_items(m);
+	r->tile = m->tile_items;
 	predict_batch_layout(&r->batch, m, r->tile, mem);
 	r->ids = (struct predict_id *)(void *)((char *)mem + batch_part(m));
 	predict_reply_set_interval(r, m->spec.interval);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/predict.h"
 #include "shelfcast/util.h"
 
 static atomic_uint_least64_t next_serial;
@@ -232,6 +233,11 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 		rc = err ? err->code : ERROR_INVALID;
 		goto fail;
 	}
+	/* what every request would otherwise work out again (predict.h) */
+	m->tile_items = predict_tile_items(m);
+	m->tile_bytes = predict_batch_bytes(m, m->tile_items);
+	for (i = 0; i < m->spec.n_categorical; i++)
+		m->categorical_names_len += strlen(m->spec.categorical[i].name);
 	*out = m;
 	return ERROR_OK;
 fail:
