@@ -325,7 +325,7 @@ out:
  * and the encoder's values), so that a small request does not allocate;
  * more than SCRATCH_KEEP bytes are given back after use.
  */
-#define SCRATCH_KEEP (1u << 20)
+#define SCRATCH_KEEP (4u << 20)
 
 /*
  * Clients send an item's features in the same order every time (one
