@@ -26,6 +26,7 @@
 #include "shelfcast/worker.h"
 
 #define SMALL_BODY_CAP 4096 /* for routes that take no body */
+#define FIRST_BODY_BYTES KEEP_BODY_BYTES /* a body's first buffer (a spare request keeps one that size) */
 #define DRAIN_QUIET_NS 500000000ULL
 #define CONNECTION_MEMORY (16 * 1024)
 
@@ -383,16 +384,15 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	/*
 	 * Over the cap but not absurdly: read and discard it, then answer 413, so a
 	 * client that sends its whole body before reading sees the answer instead
-	 * of a reset.  Nothing past the cap is kept.  Within it, one allocation of
-	 * the announced size (its pages become resident only as bytes are written:
-	 * growing it instead cost a 1,000-item request a third of its throughput
-	 * in copies and page faults), and the body budget is charged as bytes
-	 * arrive: a client announcing a length it never sends holds none of it.
+	 * of a reset.  Nothing past the cap is kept.  Within it, the body budget is
+	 * charged as bytes arrive (a client announcing a length it never sends
+	 * holds none of it), and the buffer grows with them past its first
+	 * FIRST_BODY_BYTES: what is resident follows what was received.
 	 */
 	if ((unsigned long long)len > rq->st.cap)
 		rq->st.too_large = true;
 	else if (len > 0)
-		strbuf_reserve(&rq->body, (size_t)len);
+		strbuf_reserve(&rq->body, (size_t)len < FIRST_BODY_BYTES ? (size_t)len : FIRST_BODY_BYTES);
 	return MHD_YES;
 }
 
