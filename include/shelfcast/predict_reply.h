@@ -29,6 +29,8 @@
 #include "shelfcast/predict.h"
 #include "shelfcast/strbuf.h"
 
+struct item_errors;
+
 /* An item's id as the reply echoes it. */
 enum predict_id_kind { PREDICT_ID_NONE = 0, PREDICT_ID_STRING, PREDICT_ID_INTEGER };
 
@@ -37,6 +39,7 @@ struct predict_id {
 	const char *s;   /* PREDICT_ID_STRING: unescaped bytes, borrowed until the item's tile is written */
 	size_t len;
 	long long i;     /* PREDICT_ID_INTEGER */
+	size_t index;    /* the item's index in the request (named by its errors) */
 };
 
 struct predict_reply {
@@ -46,7 +49,9 @@ struct predict_reply {
 	struct strbuf *out;
 	struct predict_batch batch;   /* one tile */
 	struct predict_id *ids;       /* (tile) */
-	size_t tile, fill, written;   /* items per tile, in the current tile, written before it */
+	size_t tile, fill, written;   /* items per tile, in the current tile, scored before it */
+	size_t emitted;               /* predictions written (scored items less those skipped) */
+	struct item_errors *skip;     /* set: an item whose output is not finite is noted here and left out */
 	uint32_t *unknown_counts;     /* (n_categorical) unknown values per feature: new, NULL until one */
 	void *own;                    /* what begin allocated (mem NULL), freed by done */
 	struct explain_model *explain; /* set by predict_reply_explain: every prediction explained */
@@ -98,10 +103,10 @@ enum error_code predict_reply_push(struct predict_reply *r, const struct predict
 /* Score and write the last tile, close the reply.  The same errors as push. */
 enum error_code predict_reply_end(struct predict_reply *r, struct error *err);
 
-/* Items written so far. */
+/* Predictions written so far. */
 static inline size_t predict_reply_items(const struct predict_reply *r)
 {
-	return r->written;
+	return r->emitted;
 }
 
 /* Free what begin allocated (not the caller's mem, not unknown_counts once taken). Accepts a zeroed struct. */

@@ -194,7 +194,7 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 				    bool *fatal, struct error *err)
 {
 	char prefix[JSONUTIL_PATH_MAX];
-	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0};
+	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0, 0};
 	struct item_in in;
 	enum error_code rc;
 	int asked = -1;
@@ -203,15 +203,16 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 	if (rc)
 		return rc;
 	if (json_is_string(in.id))
-		id = (struct predict_id){PREDICT_ID_STRING, json_string_value(in.id), json_string_length(in.id), 0};
+		id = (struct predict_id){PREDICT_ID_STRING, json_string_value(in.id), json_string_length(in.id), 0, 0};
 	else if (json_is_integer(in.id))
-		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, (long long)json_integer_value(in.id)};
+		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, (long long)json_integer_value(in.id), 0};
 	snprintf(prefix, sizeof prefix, "items[%zu].features", i);
 	rc = encoder_values_from_json(m->enc, in.features, values, prefix, err);
 	if (rc)
 		return rc;
 	if (in.has_level && (asked = spec_level_index(&m->spec, in.level)) < 0)
 		return unknown_level(m, i, in.level, err);
+	id.index = i;
 	rc = predict_batch_set(&r->batch, m, predict_reply_slot(r), values, asked, prefix, err);
 	*fatal = !rc; /* past here, the error is a full tile's scoring */
 	return rc ? rc : predict_reply_push(r, &id, err);
@@ -301,6 +302,8 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		rc = predict_reply_explain(&r, err);
 	if (!rc && !isnan(in.interval))
 		predict_reply_set_interval(&r, in.interval);
+	if (in.skip)
+		r.skip = &errors; /* an item whose output is not finite is skipped like any bad item */
 	if (!rc)
 		rc = jansson_items(m, &in, values, &r, &errors, err);
 	if (rc == ERROR_INVALID && errors.n && !in.skip)
@@ -528,7 +531,7 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 {
 	const struct reqparse_item *it = &sc->rp.items[i];
 	size_t n_in = encoder_n_inputs(m->enc), f;
-	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0};
+	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0, 0};
 	struct error err;
 	int asked = -1;
 
@@ -550,9 +553,10 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 	if (it->level.kind == REQPARSE_INT && (asked = spec_level_index(&m->spec, it->level.i)) < 0)
 		return false;
 	if (it->id.kind == REQPARSE_STRING)
-		id = (struct predict_id){PREDICT_ID_STRING, it->id.s, it->id.len, 0};
+		id = (struct predict_id){PREDICT_ID_STRING, it->id.s, it->id.len, 0, 0};
 	else if (it->id.kind == REQPARSE_INT)
-		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, it->id.i};
+		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, it->id.i, 0};
+	id.index = i;
 	error_init(&err);
 	return predict_batch_set(&r->batch, m, predict_reply_slot(r), a->values, asked, NULL, &err) ==
 		       ERROR_OK &&

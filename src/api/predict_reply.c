@@ -8,6 +8,7 @@
 
 #include "shelfcast/explain_reply.h"
 #include "shelfcast/heads.h"
+#include "shelfcast/item_errors.h"
 #include "shelfcast/util.h"
 
 /* The tile's batch, then its ids. */
@@ -167,7 +168,7 @@ static void write_prediction(struct predict_reply *r, size_t k)
 	struct strbuf *sb = r->out;
 	int lv = predict_reported_level(b, k);
 
-	if (r->written + k)
+	if (r->emitted++)
 		strbuf_putc(sb, ',');
 	strbuf_putc(sb, '{');
 	if (id->kind != PREDICT_ID_NONE) {
@@ -238,12 +239,20 @@ static enum error_code flush(struct predict_reply *r, struct error *err)
 	predict_batch_run(&r->batch, r->m, r->fill, r->objective);
 	for (k = 0; k < r->fill; k++) {
 		if (!finite_item(&r->batch, k)) {
+			struct error item_err;
 			char field[32];
-			snprintf(field, sizeof field, "items[%zu]", r->written + k);
-			return error_set(err, ERROR_INVALID, field,
-					 "%s: the model's output for this item is not a finite number "
-					 "(an input far outside anything it was trained on?)",
-					 field);
+			snprintf(field, sizeof field, "items[%zu]", r->ids[k].index);
+			error_init(&item_err);
+			error_set(&item_err, ERROR_INVALID, field,
+				  "%s: the model's output for this item is not a finite number "
+				  "(an input far outside anything it was trained on?)",
+				  field);
+			if (!r->skip)
+				return error_set(err, item_err.code, item_err.field, "%s", item_err.message);
+			rc = item_errors_add(r->skip, r->ids[k].index, &item_err, err);
+			if (rc)
+				return rc;
+			continue;
 		}
 		write_prediction(r, k);
 		rc = count_unknown(r, k, err);
@@ -258,7 +267,7 @@ static enum error_code flush(struct predict_reply *r, struct error *err)
 enum error_code predict_reply_push(struct predict_reply *r, const struct predict_id *id,
 				   struct error *err)
 {
-	r->ids[r->fill] = id ? *id : (struct predict_id){PREDICT_ID_NONE, NULL, 0, 0};
+	r->ids[r->fill] = id ? *id : (struct predict_id){PREDICT_ID_NONE, NULL, 0, 0, 0};
 	if (++r->fill < r->tile)
 		return ERROR_OK;
 	return flush(r, err);

@@ -427,6 +427,20 @@ static void test_a_non_finite_output_names_its_item(void **state)
 	assert_string_equal(e2.field, "items[1]");
 	assert_non_null(strstr(e1.message, "not a finite number"));
 	assert_int_equal(reply.len, 0);
+	/* after an earlier bad item, the non-finite one is still named by its own index */
+	body = "{\"items\": [{\"features\": {\"y\": 1}}, {\"features\": {\"x\": 3}},"
+	       " {\"features\": {\"x\": 1e308}}], \"on_error\": \"skip\"}";
+	error_init(&e1);
+	assert_int_equal(predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, m, &reply, &o, &e1),
+			 ERROR_OK);
+	assert_int_equal(o.items, 1);
+	predict_outcome_done(&o);
+	/* skipped like any bad item: the valid one answered, both others listed with their own index */
+	assert_non_null(strstr(reply.data, "\"index\":0"));
+	assert_non_null(strstr(reply.data, "\"index\":2,\"field\":\"items[2]\""));
+	assert_non_null(strstr(reply.data, "not a finite number"));
+	assert_null(strstr(reply.data, "\"index\":1"));
+	strbuf_reset(&reply);
 	/* the first item alone is fine */
 	body = "{\"items\": [{\"features\": {\"x\": 3}}]}";
 	assert_int_equal(predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, m, &reply, &o, &e1),
