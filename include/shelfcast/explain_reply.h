@@ -1,6 +1,6 @@
 /*
  * explain_reply — an explanation (explain.h) as reply JSON, for any reply
- * that carries predictions (/v1/predict, /v1/recommend):
+ * that carries predictions (/v1/predict):
  *
  *   {"method": "shapley", "reference": "training",
  *    "sales_baseline": 5.91, "exposure_baseline": -1.02,

@@ -24,7 +24,8 @@ struct item_errors {
 	struct strbuf list; /* "[{...},{...}" (no closing bracket until item_errors_json); empty at first */
 	size_t n, listed;   /* bad items seen, entries listed */
 	size_t limit;       /* most entries listed (0: all) */
-	struct error first; /* the first bad item's error */
+	struct error first; /* the bad item with the lowest index: its error */
+	size_t first_index;
 };
 
 /* The request's "on_error" ("fail" when absent): *skip for "skip"; else a 422 naming on_error. */

@@ -23,6 +23,7 @@
 
 struct predict_batch {
 	size_t n, K, d;         /* items, levels, encoded width */
+	size_t nc, nn;          /* the per-item strides of unknown and of defaulted/clipped (at least 1) */
 	float *x;               /* (n, d): encoded items, level slots zero */
 	float *y;               /* (n*K, 2) */
 	float *scratch;         /* mlp_levels_scratch_floats(K) */
@@ -31,23 +32,29 @@ struct predict_batch {
 	int *asked;             /* (n) requested level index, or -1 */
 	int *recommended;       /* (n) chosen level index */
 	double *sales;          /* (n*K) predicted units: the centre (heads_sales) */
-	double *exposure;       /* (n*K) exposure probability */
-	double *value;          /* (n*K) objective value */
-	uint32_t *unknown;      /* (n, n_categorical) categorical indices that were unknown */
-	size_t *n_unknown;      /* (n) */
-	void *block;            /* one allocation behind all of the above */
 	double *expected;       /* (n*K) expected units, the mean (heads_expected_sales): what value
 				   and the recommendation use */
-	/* (n, n_numeric) numeric input indices (encoder_report): defaulted, clipped; counts (n) */
+	double *exposure;       /* (n*K) exposure probability */
+	double *value;          /* (n*K) objective value */
+	bool *finite;           /* (n) the network's outputs and the values finite at every level: an
+				   item without is an error, never a number (units map NaN to 0) */
+	uint32_t *unknown;      /* (n, nc) categorical indices that were unknown */
+	size_t *n_unknown;      /* (n) */
+	/* (n, nn) numeric input indices (encoder_report): defaulted, clipped; counts (n) */
 	uint32_t *defaulted, *clipped;
 	size_t *n_defaulted, *n_clipped;
+	void *block;            /* the allocation behind every array (predict_batch_init); NULL when
+				   laid out in the caller's memory (predict_batch_layout) */
 };
 
 /* Size a batch for n items of model m (one allocation). */
 enum error_code predict_batch_init(struct predict_batch *b, const struct model *m, size_t n,
 				   struct error *err);
 void predict_batch_done(struct predict_batch *b);
-/* Bytes a batch of n items needs (0 when that overflows), and laying one out in caller memory. */
+/*
+ * Bytes a batch of n items needs, a multiple of 64 (0 when that overflows),
+ * and laying one out in caller memory (64-byte aligned).
+ */
 size_t predict_batch_bytes(const struct model *m, size_t n);
 void predict_batch_layout(struct predict_batch *b, const struct model *m, size_t n, void *block);
 
@@ -61,7 +68,10 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 				  const struct encoder_value *values, int asked,
 				  const char *field_prefix, struct error *err);
 
-/* Score the first n items (n <= b->n) at every level and choose levels by `objective`. */
+/*
+ * Score the first n items (n <= b->n) at every level, choose levels by
+ * `objective` and say which items' numbers are finite (b->finite).
+ */
 void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 		       enum spec_objective objective);
 

@@ -55,8 +55,8 @@ struct predict_limits {
 
 /*
  * What the fast path keeps between requests of one thread: the parser's
- * arrays, the batch's memory (more than 1 MiB is given back after each
- * request) and the feature-key hints.  New; free with
+ * arrays and the batch's memory (more than SCRATCH_KEEP, 4 MiB, of either
+ * is given back after each request) and the feature-key hints.  New; free with
  * predict_api_scratch_free (accepts NULL).  NULL when out of memory.
  */
 struct predict_api_scratch;

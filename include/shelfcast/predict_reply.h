@@ -49,9 +49,10 @@ struct predict_reply {
 	struct strbuf *out;
 	struct predict_batch batch;   /* one tile */
 	struct predict_id *ids;       /* (tile) */
-	size_t tile, fill, written;   /* items per tile, in the current tile, scored before it */
-	size_t emitted;               /* predictions written (scored items less those skipped) */
-	struct item_errors *skip;     /* set: an item whose output is not finite is noted here and left out */
+	size_t tile, fill;            /* items per tile, in the current tile */
+	size_t emitted;               /* predictions written (items scored less those left out) */
+	struct item_errors *errors;   /* set: an item whose output is not finite is noted here and left
+					 out; NULL: it fails the reply */
 	uint32_t *unknown_counts;     /* (n_categorical) unknown values per feature: new, NULL until one */
 	void *own;                    /* what begin allocated (mem NULL), freed by done */
 	struct explain_model *explain; /* set by predict_reply_explain: every prediction explained */

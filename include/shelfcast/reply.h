@@ -42,7 +42,8 @@ void reply_error(struct reply *r, unsigned status, const char *code, const char 
 /* The same from a struct error, through the table. */
 void reply_from_error(struct reply *r, const struct error *err);
 
-/* sb's text as an application/json body (sb is emptied); 503 overloaded when sb failed. */
+/* sb's text as the body (sb is emptied); 503 overloaded when sb failed.  reply_json: application/json. */
+void reply_text(struct reply *r, unsigned status, const char *content_type, struct strbuf *sb);
 void reply_json(struct reply *r, unsigned status, struct strbuf *sb);
 /* j (stolen) as compact application/json; 503 overloaded when out of memory. */
 void reply_jansson(struct reply *r, unsigned status, json_t *j);

@@ -19,7 +19,8 @@
  * Strings and keys point into the body (no escapes were allowed, so they
  * need no unescaping); UTF-8 is validated.
  *
- * Thread-safety: no shared state; a struct reqparse belongs to one request.
+ * Thread-safety: no shared state; a struct reqparse belongs to one thread
+ * (the fast path keeps one per worker, its arrays reused by each parse).
  */
 #ifndef SHELFCAST_REQPARSE_H
 #define SHELFCAST_REQPARSE_H
@@ -73,6 +74,7 @@ struct reqparse_hint {
 struct reqparse {
 	struct reqparse_value model;      /* NONE or STRING */
 	struct reqparse_value objective;  /* NONE or STRING */
+	struct reqparse_value interval;   /* NONE, INT or REAL (the caller checks the range) */
 	bool include_levels;
 	bool explain;
 	struct reqparse_item *items;
@@ -84,13 +86,16 @@ struct reqparse {
 	/* hint[f] for f < n_hint */
 	const struct reqparse_hint *hint;
 	size_t n_hint;
-	struct reqparse_value interval;   /* NONE, INT or REAL (the caller checks the range) */
 };
 
 void reqparse_init(struct reqparse *r);
 void reqparse_done(struct reqparse *r);
 
-/* Parse body; REQPARSE_FALLBACK means: let the jansson path decide. */
+/*
+ * Parse body into the outputs above (each set again by every call; the
+ * arrays are kept for the next); REQPARSE_FALLBACK means: let the jansson
+ * path decide.
+ */
 enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len);
 
 #endif

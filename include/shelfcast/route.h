@@ -5,6 +5,7 @@
  *   /v1/predict                                  POST
  *   /v1/models                                   GET, HEAD
  *   /v1/models/{name}                            GET, HEAD
+ *   /v1/models/{name}/inputs/{input}             GET, HEAD
  *   /v1/models/{name}/versions/{version}/activate  POST
  *   /healthz  /readyz  /metrics  /openapi.yaml   GET, HEAD
  *
@@ -34,7 +35,7 @@ enum route_id {
 
 struct route_target {
 	enum route_id id;
-	/* ROUTE_MODEL, ROUTE_ACTIVATE; one byte longer than any model name, so a name too long is
+	/* ROUTE_MODEL, ROUTE_MODEL_INPUT, ROUTE_ACTIVATE; one byte longer than any model name, so a name too long is
 	   still this route, and "does not exist" */
 	char name[MODEL_NAME_MAX + 2];
 	int version;                   /* ROUTE_ACTIVATE */

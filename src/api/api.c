@@ -74,41 +74,33 @@ static void readyz(const struct api_config *cfg, bool draining, struct reply *ou
 static void metrics(const struct api_config *cfg, struct reply *out)
 {
 	struct strbuf sb;
-	size_t len;
-	char *body;
 
 	strbuf_init(&sb);
 	metrics_render(&sb, cfg->store, cfg->watcher);
-	len = sb.len;
-	body = strbuf_failed(&sb) ? NULL : strbuf_steal(&sb);
-	strbuf_done(&sb);
-	if (!body) {
-		reply_error(out, 503, "overloaded", "out of memory", NULL);
-		return;
-	}
-	reply_static(out, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
-	out->owned = true;
+	reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", &sb);
 }
 
 /* GET /v1/models/{name}/inputs/{input}: one input of a served model, its whole vocabulary. */
 static void model_input(const struct api_config *cfg, const char *name, const char *input,
 			struct reply *out)
 {
-	size_t n = 0, i;
-	struct model **served = store_snapshot(cfg->store, &n);
+	struct error err;
+	struct model *m;
 	json_t *view = NULL;
+	bool served;
 	char msg[320];
 
-	for (i = 0; i < n && strcmp(served[i]->name, name); i++)
-		;
-	if (i < n)
-		view = models_view_input(served[i], input, true);
-	store_release_all(served, n);
+	error_init(&err);
+	m = store_acquire(cfg->store, name, &err);
+	served = m != NULL;
+	if (m)
+		view = models_view_input(m, input, true);
+	model_unref(m);
 	if (!view) {
-		snprintf(msg, sizeof msg, i < n ? "model \"%.64s\" has no input \"%.128s\""
-						: "model \"%.64s\" is not served here",
+		snprintf(msg, sizeof msg, served ? "model \"%.64s\" has no input \"%.128s\""
+						 : "model \"%.64s\" is not served here",
 			 name, input);
-		reply_error(out, 404, "not_found", msg, i < n ? "input" : "name");
+		reply_error(out, 404, "not_found", msg, served ? "input" : "name");
 		return;
 	}
 	reply_jansson(out, 200, view);

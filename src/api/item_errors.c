@@ -42,8 +42,10 @@ enum error_code item_errors_add(struct item_errors *e, size_t index, const struc
 	unsigned status;
 	const char *code;
 
-	if (!e->n++)
+	if (!e->n++ || index < e->first_index) { /* tiles note non-finite outputs after later items */
 		e->first = *item_err;
+		e->first_index = index;
+	}
 	if (e->limit && e->listed == e->limit)
 		return ERROR_OK;
 	reply_status_of(item_err->code, &status, &code);
@@ -71,17 +73,16 @@ char *item_errors_json(struct item_errors *e)
 
 enum error_code item_errors_append(struct item_errors *e, struct strbuf *reply, struct error *err)
 {
-	char *list;
-
 	if (!reply->len || reply->data[reply->len - 1] != '}')
 		return error_set(err, ERROR_INTERNAL, NULL, "the reply is not a finished object");
-	list = item_errors_json(e);
-	if (!list)
+	if (strbuf_failed(&e->list))
 		return error_nomem(err, "the item errors");
 	reply->len--; /* the closing brace, put back below */
 	strbuf_puts(reply, ",\"errors\":");
-	strbuf_puts(reply, list);
-	strbuf_putc(reply, '}');
-	free(list);
+	if (e->listed)
+		strbuf_append(reply, e->list.data, e->list.len);
+	else
+		strbuf_putc(reply, '[');
+	strbuf_puts(reply, "]}");
 	return strbuf_failed(reply) ? error_nomem(err, "the reply") : ERROR_OK;
 }

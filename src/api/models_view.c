@@ -33,20 +33,26 @@ static json_t *headline_metrics(const json_t *metrics)
 	return out;
 }
 
-/* What a caller sends: each feature once (a numeric one may feed several inputs). */
+/* Is numeric input i the first of its name (a numeric feature may feed several inputs)? */
+static bool first_of_name(const struct spec *spec, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i && strcmp(spec->numeric[j].name, spec->numeric[i].name); j++)
+		;
+	return j == i;
+}
+
+/* What a caller sends: each feature once. */
 static json_t *model_inputs(const struct model *m)
 {
 	json_t *arr = json_array();
-	size_t i, j;
-	for (i = 0; arr && i < m->spec.n_numeric; i++) {
-		for (j = 0; j < i && strcmp(m->spec.numeric[j].name, m->spec.numeric[i].name); j++)
-			;
-		if (j < i)
-			continue;
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "name", m->spec.numeric[i].name,
-						     "type", "numeric", "required",
-						     m->spec.numeric[i].required));
-	}
+	size_t i;
+	for (i = 0; arr && i < m->spec.n_numeric; i++)
+		if (first_of_name(&m->spec, i))
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "name", m->spec.numeric[i].name,
+							     "type", "numeric", "required",
+							     m->spec.numeric[i].required));
 	for (i = 0; arr && i < m->spec.n_categorical; i++)
 		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", m->spec.categorical[i].name,
 						     "type", "categorical"));
@@ -116,7 +122,8 @@ static json_t *model_entry(const json_t *cat, const struct model *m, const char 
 	if (m) {
 		json_object_set_new(o, "objective", json_string(spec_objective_name(m->spec.objective)));
 		json_object_set_new(o, "promotion_levels", model_levels(m));
-		json_object_set_new(o, "inputs", model_inputs(m));
+		/* one model asked for: every input with what a caller needs to know */
+		json_object_set_new(o, "inputs", detail ? models_view_inputs(m) : model_inputs(m));
 	} else {
 		json_object_set_new(o, "objective", json_null());
 		json_object_set_new(o, "promotion_levels", json_array());
@@ -182,8 +189,6 @@ json_t *models_view(const char *catalog_text, struct model *const *models, size_
 	if (!only)
 		return json_pack("{s:o}", "models", list);
 	out = *found ? json_incref(json_array_get(list, 0)) : NULL;
-	if (out && served(models, n, only)) /* one model: every input with what a caller needs to know */
-		json_object_set_new(out, "inputs", models_view_inputs(served(models, n, only)));
 	json_decref(list);
 	return out;
 }
@@ -283,14 +288,11 @@ json_t *models_view_input(const struct model *m, const char *name, bool full)
 json_t *models_view_inputs(const struct model *m)
 {
 	json_t *arr = json_array();
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; arr && i < m->spec.n_numeric; i++) {
-		for (j = 0; j < i && strcmp(m->spec.numeric[j].name, m->spec.numeric[i].name); j++)
-			;
-		if (j == i)
+	for (i = 0; arr && i < m->spec.n_numeric; i++)
+		if (first_of_name(&m->spec, i))
 			json_array_append_new(arr, numeric_input(m, m->spec.numeric[i].name));
-	}
 	for (i = 0; arr && i < m->spec.n_categorical; i++)
 		json_array_append_new(arr, categorical_input(m, &m->spec.categorical[i], false));
 	return arr;

@@ -218,7 +218,7 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 	return rc ? rc : predict_reply_push(r, &id, err);
 }
 
-/* Every item into the reply; a bad item is noted in e and the others go on. */
+/* Every item into the reply; a bad item is noted in e and the others go on (the caller decides). */
 static enum error_code jansson_items(const struct model *m, const struct request_in *in,
 				     struct encoder_value *values, struct predict_reply *r,
 				     struct item_errors *e, struct error *err)
@@ -230,12 +230,11 @@ static enum error_code jansson_items(const struct model *m, const struct request
 		bool fatal = false;
 		rc = jansson_item(m, json_array_get(in->items, i), i, values, r, &fatal, err);
 		if (rc == ERROR_INVALID && !fatal) {
-			rc = item_errors_add(e, i, err, err);
+			struct error item = *err;
 			error_init(err);
+			rc = item_errors_add(e, i, &item, err);
 		}
 	}
-	if (!rc && e->n && !in->skip)
-		rc = error_set(err, e->first.code, e->first.field, "%s", e->first.message);
 	return rc;
 }
 
@@ -302,16 +301,17 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		rc = predict_reply_explain(&r, err);
 	if (!rc && !isnan(in.interval))
 		predict_reply_set_interval(&r, in.interval);
-	if (in.skip)
-		r.skip = &errors; /* an item whose output is not finite is skipped like any bad item */
+	r.errors = &errors; /* an item whose output is not finite is a bad item like the others */
 	if (!rc)
 		rc = jansson_items(m, &in, values, &r, &errors, err);
-	if (rc == ERROR_INVALID && errors.n && !in.skip)
-		outcome->error_details = item_errors_json(&errors);
 	if (!rc)
 		rc = finish(&r, outcome, err);
-	if (!rc && errors.n)
+	if (!rc && errors.n && in.skip)
 		rc = item_errors_append(&errors, reply, err);
+	else if (!rc && errors.n) { /* fail: the first bad item's error, every bad item in details */
+		rc = error_set(err, errors.first.code, errors.first.field, "%s", errors.first.message);
+		outcome->error_details = item_errors_json(&errors);
+	}
 out:
 	item_errors_done(&errors);
 	outcome->model = m; /* reported even on failure: the access log names it */
@@ -406,14 +406,10 @@ static void scratch_trim(struct predict_api_scratch *s)
 		s->mem = NULL;
 		s->cap = 0;
 	}
-	if (s->rp.cap_features * sizeof *s->rp.features > SCRATCH_KEEP) {
+	if (s->rp.cap_features * sizeof *s->rp.features > SCRATCH_KEEP ||
+	    s->rp.cap_items * sizeof *s->rp.items > SCRATCH_KEEP) {
 		reqparse_done(&s->rp);
 		scratch_parser_init(s);
-	} else {
-		s->rp.n_items = s->rp.n_features = 0;
-		s->rp.model.kind = s->rp.objective.kind = REQPARSE_NONE;
-		s->rp.include_levels = s->rp.explain = false;
-		s->rp.interval.kind = REQPARSE_NONE;
 	}
 }
 
@@ -604,15 +600,13 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	if (!m)
 		goto out;
 	trust = hints_for(sc, m);
-	objective = m->spec.objective;
 	if (rp->objective.kind == REQPARSE_STRING &&
-	    (!tape_string(&rp->objective, objective_name, sizeof objective_name) ||
-	     !spec_objective_parse(objective_name, &objective)))
+	    !tape_string(&rp->objective, objective_name, sizeof objective_name))
 		goto out;
-	if (rp->interval.kind != REQPARSE_NONE && !interval_ok(rp->interval.d))
+	if (objective_for(m, rp->objective.kind == REQPARSE_STRING ? objective_name : NULL, &objective, &err) ||
+	    (rp->interval.kind != REQPARSE_NONE && !interval_ok(rp->interval.d)))
 		goto out;
-	if ((objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0) ||
-	    predict_limits_check_memory(m, rp->n_items, rp->include_levels, rp->explain, lim->max_memory, &err) !=
+	if (predict_limits_check_memory(m, rp->n_items, rp->include_levels, rp->explain, lim->max_memory, &err) !=
 		    ERROR_OK ||
 	    !fast_arrays(sc, m, encoder_n_inputs(m->enc), &a) ||
 	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err) ||

@@ -14,7 +14,7 @@
 /* The tile's batch, then its ids. */
 static size_t batch_part(const struct model *m)
 {
-	return (m->tile_bytes + 63) & ~(size_t)63;
+	return m->tile_bytes; /* a multiple of 64 (predict.h) */
 }
 
 size_t predict_reply_bytes(const struct model *m)
@@ -109,11 +109,11 @@ static void write_row(struct strbuf *sb, const struct predict_reply *r, size_t l
 static void write_unknown(struct strbuf *sb, const struct predict_batch *b, const struct spec *spec,
 			  size_t k)
 {
-	size_t nc = spec->n_categorical ? spec->n_categorical : 1, u;
+	size_t u;
 
 	strbuf_puts(sb, ",\"unknown\":[");
 	for (u = 0; u < b->n_unknown[k]; u++) {
-		const char *name = spec->categorical[b->unknown[k * nc + u]].name;
+		const char *name = spec->categorical[b->unknown[k * b->nc + u]].name;
 		if (u)
 			strbuf_putc(sb, ',');
 		strbuf_json_string(sb, name, strlen(name));
@@ -186,10 +186,10 @@ static void write_prediction(struct predict_reply *r, size_t k)
 	if (b->n_unknown[k])
 		write_unknown(sb, b, spec, k);
 	if (b->n_defaulted[k])
-		write_names(sb, ",\"defaulted\":[", b->defaulted + k * (spec->n_numeric ? spec->n_numeric : 1),
+		write_names(sb, ",\"defaulted\":[", b->defaulted + k * b->nn,
 			    b->n_defaulted[k], spec);
 	if (b->n_clipped[k])
-		write_names(sb, ",\"clipped\":[", b->clipped + k * (spec->n_numeric ? spec->n_numeric : 1),
+		write_names(sb, ",\"clipped\":[", b->clipped + k * b->nn,
 			    b->n_clipped[k], spec);
 	if (r->include_levels)
 		write_levels(sb, r, k, spec_objective_name(r->objective));
@@ -200,23 +200,10 @@ static void write_prediction(struct predict_reply *r, size_t k)
 	strbuf_putc(sb, '}');
 }
 
-/* Are item k's outputs and numbers, at every level, finite (a NaN output maps to 0 units otherwise)? */
-static bool finite_item(const struct predict_batch *b, size_t k)
-{
-	size_t l;
-	for (l = 0; l < b->K; l++) {
-		size_t row = k * b->K + l;
-		if (!isfinite(b->y[2 * row]) || !isfinite(b->y[2 * row + 1]) || !isfinite(b->sales[row]) ||
-		    !isfinite(b->expected[row]) || !isfinite(b->exposure[row]) || !isfinite(b->value[row]))
-			return false;
-	}
-	return true;
-}
-
 static enum error_code count_unknown(struct predict_reply *r, size_t k, struct error *err)
 {
 	const struct predict_batch *b = &r->batch;
-	size_t nc = r->m->spec.n_categorical ? r->m->spec.n_categorical : 1, u;
+	size_t u;
 
 	if (!b->n_unknown[k])
 		return ERROR_OK;
@@ -224,43 +211,47 @@ static enum error_code count_unknown(struct predict_reply *r, size_t k, struct e
 	    !(r->unknown_counts = calloc(r->m->spec.n_categorical + 1, sizeof *r->unknown_counts)))
 		return error_nomem(err, "the unknown-category counts");
 	for (u = 0; u < b->n_unknown[k]; u++)
-		r->unknown_counts[b->unknown[k * nc + u]]++;
+		r->unknown_counts[b->unknown[k * b->nc + u]]++;
 	return ERROR_OK;
+}
+
+/* Item k's outputs are not finite numbers: noted in r->errors and left out, or the reply's error. */
+static enum error_code not_finite(struct predict_reply *r, size_t k, struct error *err)
+{
+	struct error item_err;
+	char field[32];
+
+	snprintf(field, sizeof field, "items[%zu]", r->ids[k].index);
+	error_init(&item_err);
+	error_set(&item_err, ERROR_INVALID, field,
+		  "%s: the model's output for this item is not a finite number "
+		  "(an input far outside anything it was trained on?)",
+		  field);
+	if (!r->errors)
+		return error_set(err, item_err.code, item_err.field, "%s", item_err.message);
+	return item_errors_add(r->errors, r->ids[k].index, &item_err, err);
 }
 
 /* Score the tile's items and write them. */
 static enum error_code flush(struct predict_reply *r, struct error *err)
 {
-	enum error_code rc;
+	enum error_code rc = ERROR_OK;
 	size_t k;
 
 	if (!r->fill)
 		return ERROR_OK;
 	predict_batch_run(&r->batch, r->m, r->fill, r->objective);
-	for (k = 0; k < r->fill; k++) {
-		if (!finite_item(&r->batch, k)) {
-			struct error item_err;
-			char field[32];
-			snprintf(field, sizeof field, "items[%zu]", r->ids[k].index);
-			error_init(&item_err);
-			error_set(&item_err, ERROR_INVALID, field,
-				  "%s: the model's output for this item is not a finite number "
-				  "(an input far outside anything it was trained on?)",
-				  field);
-			if (!r->skip)
-				return error_set(err, item_err.code, item_err.field, "%s", item_err.message);
-			rc = item_errors_add(r->skip, r->ids[k].index, &item_err, err);
-			if (rc)
-				return rc;
+	for (k = 0; !rc && k < r->fill; k++) {
+		if (!r->batch.finite[k]) {
+			rc = not_finite(r, k, err);
 			continue;
 		}
 		write_prediction(r, k);
 		rc = count_unknown(r, k, err);
-		if (rc)
-			return rc;
 	}
-	r->written += r->fill;
 	r->fill = 0;
+	if (rc)
+		return rc;
 	return strbuf_failed(r->out) ? error_nomem(err, "the reply") : ERROR_OK;
 }
 

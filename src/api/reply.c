@@ -76,7 +76,7 @@ static void overloaded(struct reply *r)
 	r->error_code = "overloaded";
 }
 
-void reply_json(struct reply *r, unsigned status, struct strbuf *sb)
+void reply_text(struct reply *r, unsigned status, const char *content_type, struct strbuf *sb)
 {
 	size_t len = sb->len;
 	char *body = strbuf_failed(sb) ? NULL : strbuf_steal(sb);
@@ -86,7 +86,12 @@ void reply_json(struct reply *r, unsigned status, struct strbuf *sb)
 		overloaded(r);
 		return;
 	}
-	set(r, status, "application/json", body, len, true);
+	set(r, status, content_type, body, len, true);
+}
+
+void reply_json(struct reply *r, unsigned status, struct strbuf *sb)
+{
+	reply_text(r, status, "application/json", sb);
 }
 
 void reply_jansson(struct reply *r, unsigned status, json_t *j)
@@ -105,6 +110,7 @@ static void error_reply(struct reply *r, unsigned status, const char *code, cons
 			const char *field, const char *details_json)
 {
 	struct strbuf sb;
+	bool built;
 
 	strbuf_init(&sb);
 	strbuf_puts(&sb, "{\"error\":{\"code\":");
@@ -120,8 +126,9 @@ static void error_reply(struct reply *r, unsigned status, const char *code, cons
 		strbuf_puts(&sb, details_json);
 	}
 	strbuf_puts(&sb, "}}");
+	built = !strbuf_failed(&sb);
 	reply_json(r, status, &sb);
-	if (r->status != status) /* the body could not be built: reply_json answered overloaded */
+	if (!built) /* reply_json answered overloaded, which the log names (a 503 of ours too) */
 		return;
 	r->error_code = code;
 	snprintf(r->error_field, sizeof r->error_field, "%s", field ? field : "");

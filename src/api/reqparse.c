@@ -333,6 +333,9 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 	struct cursor c = {(const unsigned char *)body, (const unsigned char *)body + len};
 	unsigned seen = 0;
 
+	r->n_items = r->n_features = 0;
+	r->model.kind = r->objective.kind = r->interval.kind = REQPARSE_NONE;
+	r->include_levels = r->explain = false;
 	if (!eat(&c, '{'))
 		return REQPARSE_FALLBACK;
 	if (eat(&c, '}'))
@@ -369,9 +372,9 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 				return REQPARSE_FALLBACK;
 			seen |= bit;
 		} else if (key_is(k, n, "interval")) {
-			if (seen & 16 || !scalar(&c, &r->interval) || r->interval.kind == REQPARSE_STRING)
+			if (seen & 32 || !scalar(&c, &r->interval) || r->interval.kind == REQPARSE_STRING)
 				return REQPARSE_FALLBACK;
-			seen |= 16;
+			seen |= 32;
 		} else if (key_is(k, n, "include_levels")) {
 			if (!boolean(&c, &seen, 8, &r->include_levels))
 				return REQPARSE_FALLBACK;

@@ -181,6 +181,13 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 			predict_batch_run(&batch, m, B, objective);
 		for (k = 0; !rc && k < B; k++) {
 			int lv = predict_reported_level(&batch, k);
+			if (!batch.finite[k]) {
+				rc = error_set(err, ERROR_INVALID, NULL,
+					       "row %zu: the model's output for this row is not a finite number "
+					       "(an input far outside anything it was trained on?)",
+					       i + k + 1);
+				break;
+			}
 			size_t r = k * batch.K + (size_t)lv;
 			int32_t id = id_col >= 0 ? t->cols[id_col].id[i + k] : -1;
 			if (id_col >= 0)

@@ -1,6 +1,7 @@
 /* predict — see include/shelfcast/predict.h. */
 #include "shelfcast/predict.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,14 +33,15 @@ static void *carve(struct carver *c, size_t count, size_t elem_size)
 
 static bool lay_out(struct predict_batch *b, const struct model *m, size_t n, struct carver *c)
 {
-	size_t K = m->spec.n_levels, d = m->spec.input_size, nc = m->spec.n_categorical, rows;
-	size_t nn = m->spec.n_numeric ? m->spec.n_numeric : 1;
+	size_t K = m->spec.n_levels, d = m->spec.input_size, rows;
 
 	if (n == 0 || !util_mul_size(n, K, &rows))
 		return false;
 	b->n = n;
 	b->K = K;
 	b->d = d;
+	b->nc = m->spec.n_categorical ? m->spec.n_categorical : 1;
+	b->nn = m->spec.n_numeric ? m->spec.n_numeric : 1;
 	b->x = carve(c, n, d * sizeof *b->x);
 	b->y = carve(c, rows, 2 * sizeof *b->y);
 	b->scratch = carve(c, mlp_levels_scratch_floats(&m->mlp, K), sizeof *b->scratch);
@@ -51,10 +53,11 @@ static bool lay_out(struct predict_batch *b, const struct model *m, size_t n, st
 	b->expected = carve(c, rows, sizeof *b->expected);
 	b->exposure = carve(c, rows, sizeof *b->exposure);
 	b->value = carve(c, rows, sizeof *b->value);
-	b->unknown = carve(c, n, (nc ? nc : 1) * sizeof *b->unknown);
+	b->finite = carve(c, n, sizeof *b->finite);
+	b->unknown = carve(c, n, b->nc * sizeof *b->unknown);
 	b->n_unknown = carve(c, n, sizeof *b->n_unknown);
-	b->defaulted = carve(c, n, nn * sizeof *b->defaulted);
-	b->clipped = carve(c, n, nn * sizeof *b->clipped);
+	b->defaulted = carve(c, n, b->nn * sizeof *b->defaulted);
+	b->clipped = carve(c, n, b->nn * sizeof *b->clipped);
 	b->n_defaulted = carve(c, n, sizeof *b->n_defaulted);
 	b->n_clipped = carve(c, n, sizeof *b->n_clipped);
 	return c->ok;
@@ -106,13 +109,11 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 				  const char *field_prefix, struct error *err)
 {
 	const struct spec *spec = &m->spec;
-	size_t nc = spec->n_categorical ? spec->n_categorical : 1;
-	size_t nn = spec->n_numeric ? spec->n_numeric : 1;
-	struct encoder_report rep = {b->defaulted + i * nn, 0, b->clipped + i * nn, 0};
+	struct encoder_report rep = {b->defaulted + i * b->nn, 0, b->clipped + i * b->nn, 0};
 	enum error_code rc;
 
 	/* Level slots stay zero: the forward pass adds each level's weights itself. */
-	rc = encoder_encode_reported(m->enc, values, -1, b->x + i * b->d, b->unknown + i * nc,
+	rc = encoder_encode_reported(m->enc, values, -1, b->x + i * b->d, b->unknown + i * b->nc,
 				     &b->n_unknown[i], &rep, field_prefix, err);
 	b->n_defaulted[i] = rep.n_defaulted;
 	b->n_clipped[i] = rep.n_clipped;
@@ -147,7 +148,7 @@ size_t predict_tile_items(const struct model *m)
 void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 		       enum spec_objective objective)
 {
-	size_t rows = n * b->K, r, i;
+	size_t rows = n * b->K, r, i, k;
 
 	mlp_forward_levels(&m->mlp, b->x, n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
 	for (r = 0; r < rows; r++) {
@@ -155,8 +156,13 @@ void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 		b->expected[r] = heads_expected_sales(&m->spec, (double)b->y[2 * r]);
 		b->exposure[r] = heads_exposure((double)b->y[2 * r + 1]);
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->expected + i * b->K,
 						      b->price[i], b->unit_cost[i],
 						      b->value + i * b->K);
+		/* units and the exposure follow from y (a NaN maps to 0 units): y and the values decide */
+		b->finite[i] = true;
+		for (k = 0, r = i * b->K; k < b->K; k++, r++)
+			b->finite[i] &= isfinite(b->y[2 * r]) && isfinite(b->y[2 * r + 1]) && isfinite(b->value[r]);
+	}
 }

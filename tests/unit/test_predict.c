@@ -441,6 +441,17 @@ static void test_a_non_finite_output_names_its_item(void **state)
 	assert_non_null(strstr(reply.data, "not a finite number"));
 	assert_null(strstr(reply.data, "\"index\":1"));
 	strbuf_reset(&reply);
+	/* on_error fail: the lowest-index bad item is the error, the non-finite one is in details too */
+	body = "{\"items\": [{\"features\": {\"x\": 1e308}}, {\"features\": {\"x\": 3}},"
+	       " {\"features\": {\"y\": 1}}]}";
+	error_init(&e1);
+	assert_int_equal(predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, m, &reply, &o, &e1),
+			 ERROR_INVALID);
+	assert_string_equal(e1.field, "items[0]");
+	assert_non_null(o.error_details);
+	assert_non_null(strstr(o.error_details, "\"index\":0"));
+	assert_non_null(strstr(o.error_details, "\"index\":2"));
+	predict_outcome_done(&o);
 	/* the first item alone is fine */
 	body = "{\"items\": [{\"features\": {\"x\": 3}}]}";
 	assert_int_equal(predict_api_run(the_scratch, body, strlen(body), &limits, resolve_ctx, m, &reply, &o, &e1),
@@ -808,6 +819,27 @@ static void test_fast_numbers_are_exact_or_fall_back(void **state)
 	assert_true(taken > 50000);
 }
 
+/* Every top-level key has its own "seen" bit, and each parse sets every output again. */
+static void test_fast_parser_takes_every_top_level_key_once(void **state)
+{
+	const char *all = "{\"model\": \"m\", \"objective\": \"units\", \"include_levels\": true,"
+			  " \"explain\": true, \"interval\": 0.8, \"items\": [{\"features\": {\"x\": 1}}]}";
+	const char *plain = "{\"items\": [{\"features\": {\"x\": 1}}]}";
+	struct reqparse r;
+	(void)state;
+	reqparse_init(&r);
+	assert_int_equal(reqparse_parse(&r, all, strlen(all)), REQPARSE_OK);
+	assert_true(r.explain && r.include_levels);
+	assert_int_equal(r.interval.kind, REQPARSE_REAL);
+	assert_int_equal(r.model.kind, REQPARSE_STRING);
+	assert_int_equal(reqparse_parse(&r, plain, strlen(plain)), REQPARSE_OK);
+	assert_false(r.explain || r.include_levels);
+	assert_int_equal(r.interval.kind, REQPARSE_NONE);
+	assert_int_equal(r.model.kind, REQPARSE_NONE);
+	assert_int_equal(r.n_items, 1);
+	reqparse_done(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +859,7 @@ int main(void)
 		cmocka_unit_test(test_explain_needs_a_reference),
 		cmocka_unit_test(test_fast_numbers_are_exact_or_fall_back),
 		cmocka_unit_test(test_key_hints_never_carry_over_to_another_model_or_order),
+		cmocka_unit_test(test_fast_parser_takes_every_top_level_key_once),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, setup, teardown);
