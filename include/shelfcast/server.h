@@ -3,6 +3,7 @@
  *
  *   POST /v1/predict                                   score items
  *   GET  /v1/models, /v1/models/{name}                 what serves, with metrics
+ *   GET  /v1/models/{name}/inputs/{input}              one input, its whole vocabulary
  *   POST /v1/models/{name}/versions/{version}/activate  (Bearer admin token)
  *   GET  /healthz  (alive; reports the database)   GET /readyz (default model loaded)
  *   GET  /metrics  (Prometheus)                     GET /openapi.yaml (the contract)
@@ -11,7 +12,8 @@
  * (epoll, one per core by default: never a single epoll thread without a
  * pool, which stalls under load in 0.9.75).  The access handler collects a
  * request body across calls up to a hard cap, answers on the final call
- * only, and frees per-request state in the completed-request callback.
+ * (or on the first, when the headers alone are refused: 400, 408, 413,
+ * 415), and frees per-request state in the completed-request callback.
  * Every 4xx/5xx reply has one shape: {"error": {"code", "message", "field"?}}.
  *
  * Resources are bounded by design: a body is collected up to max_body and
@@ -23,7 +25,8 @@
  * heap goes back to the system once it is over (malloc_trim).
  *
  * Thread-safety: server_* are called from the main thread; handlers run on
- * the pool threads and share only the store, the watcher and the metrics.
+ * the pool threads and share only the store, the watcher, the metrics, the
+ * pinned versions (versions.h) and the body budget.
  */
 #ifndef SHELFCAST_SERVER_H
 #define SHELFCAST_SERVER_H

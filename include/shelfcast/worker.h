@@ -25,6 +25,7 @@
 
 #include "shelfcast/api.h"
 #include "shelfcast/log.h"
+#include "shelfcast/rng.h"
 #include "shelfcast/route.h"
 #include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
@@ -34,6 +35,7 @@
 /* One request's state; `st` is zeroed whole when the struct is reused. */
 struct request {
 	struct strbuf body; /* kept, emptied, when the struct is reused */
+	struct worker *w;   /* whose it is: it ends on the thread that began it */
 	struct {
 		uint64_t start_ns;      /* its headers were in */
 		uint64_t arrive_ns;     /* it could begin to arrive: the connection opened, or its previous request ended */
@@ -68,7 +70,7 @@ struct worker {
 	struct log_buffer *log;       /* access-log lines (NULL: written at once) */
 	struct strbuf line;           /* the access-log line being written */
 	struct util_clock clock;      /* stamps access-log lines */
-	struct util_rng rng;          /* request ids */
+	struct rng rng;               /* request ids (seeded from util_random_bytes) */
 	struct activity *activity;
 	bool activity_shared;         /* the last slot, which other workers count in too */
 	struct request *spare[SPARE_REQUESTS];

@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
-#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -191,13 +190,14 @@ static void release_body(struct server *srv, struct request *rq)
 static enum MHD_Result send_reply(struct server *srv, struct MHD_Connection *conn,
 				  struct request *rq, struct reply *r)
 {
-	const char *ae = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	char *packed = NULL;
 	size_t packed_len = 0;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (r->len >= GZIP_MIN_REPLY && gzip_accepted(ae) && gzip_deflate(r->body, r->len, &packed, &packed_len))
+	if (r->len >= GZIP_MIN_REPLY &&
+	    gzip_accepted(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING)) &&
+	    gzip_deflate(r->body, r->len, &packed, &packed_len))
 		resp = MHD_create_response_from_buffer(packed_len, packed, MHD_RESPMEM_MUST_FREE);
 	else
 		resp = MHD_create_response_from_buffer(r->len, r->body, r->owned ? MHD_RESPMEM_MUST_FREE
@@ -296,21 +296,28 @@ static enum MHD_Result dispatch(struct server *srv, struct worker *w, struct MHD
 		.len = rq->body.len,
 		.draining = atomic_load(&srv->draining),
 	};
-	const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	const char *ce = rq->st.body_route ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+									  MHD_HTTP_HEADER_CONTENT_ENCODING)
+					   : NULL;
 	char actor[96], *inflated = NULL;
 	struct reply r;
 	enum MHD_Result ret;
 
-	if (ce && rq->st.body_route && strcasecmp(ce, "identity")) { /* the limit applies inflated */
+	if (ce && strcasecmp(ce, "identity")) { /* the limit applies inflated */
 		struct error err;
 		error_init(&err);
 		if (!gzip_is_gzip(ce))
 			return send_error(srv, conn, rq, 415, "unsupported_media_type",
 					  "Content-Encoding must be gzip (or identity)", false);
-		if (gzip_inflate(in.body, in.len, srv->cfg.max_body, &inflated, &in.len, &err) != ERROR_OK) {
+		if (gzip_inflate(in.body, in.len, rq->st.cap, &inflated, &in.len, &err) != ERROR_OK) {
 			reply_init(&r);
 			reply_from_error(&r, &err);
 			return send_reply(srv, conn, rq, &r);
+		}
+		if (!reserve_body(srv, rq, in.len)) { /* charged, like the raw body, until the request ends */
+			free(inflated);
+			return send_error(srv, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+					  "the server holds as many request bodies as it may; retry later", true);
 		}
 		in.body = inflated;
 	}
@@ -455,13 +462,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct server *srv = cls;
 	struct request *rq = *req_cls;
-	struct worker *w = worker_of(srv);
+	struct worker *w;
 	uint64_t end_ns;
 	double seconds;
 
 	(void)conn;
 	if (!rq)
 		return;
+	w = rq->w;
 	*req_cls = NULL;
 	end_ns = util_now_ns();
 	seconds = (double)(end_ns - rq->st.start_ns) / 1e9;
@@ -470,11 +478,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (!rq->st.status) /* the client went away or the connection failed before a reply went out */
 		rq->st.status = 499;
 	release_body(srv, rq);
-	if (!w) { /* out of memory for the context: the request is let go, uncounted */
-		strbuf_done(&rq->body);
-		free(rq);
-		return;
-	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		rq->st.terminated = (int)toe;
 	metrics_observe_request(w->api.metrics, rq->st.target.id, rq->st.status, seconds);
@@ -538,7 +541,7 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	struct server *srv = calloc(1, sizeof *srv);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
 			 MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-	struct MHD_OptionItem opts[16];
+	struct MHD_OptionItem opts[10 + TLS_N_OPTIONS]; /* the ten below (END included) and TLS's */
 	size_t n = 0;
 	enum error_code rc;
 

@@ -18,7 +18,7 @@ struct worker *worker_new(const void *owner, struct store *store)
 	w->log = log_buffer_new();
 	strbuf_init(&w->line);
 	util_clock_init(&w->clock);
-	util_rng_seed(&w->rng);
+	util_random_bytes(&w->rng.s, sizeof w->rng.s);
 	return w;
 }
 
@@ -47,8 +47,10 @@ struct request *worker_request(struct worker *w)
 		return rq;
 	}
 	rq = calloc(1, sizeof *rq);
-	if (rq)
+	if (rq) {
 		strbuf_init(&rq->body);
+		rq->w = w;
+	}
 	return rq;
 }
 
@@ -86,8 +88,8 @@ void worker_request_id(struct worker *w, struct request *rq, const char *given)
 			return;
 		}
 	}
-	a = util_rng_next(&w->rng);
-	b = util_rng_next(&w->rng);
+	a = rng_next(&w->rng);
+	b = rng_next(&w->rng);
 	memcpy(raw, &a, 8);
 	memcpy(raw + 8, &b, 8);
 	for (i = 0; i < sizeof raw; i++) {
