@@ -4,9 +4,10 @@
  * (JSON objects) both call encoder_encode, so there is no train/serve skew.
  *
  * A row arrives as one struct encoder_value per spec input, in spec order
- * (numeric inputs, then categorical ones).  Two adapters fill that array:
- * encoder_values_from_json (an API item's "features" object) and the
- * trainer's CSV/table reader.  A categorical value may be a string or an
+ * (numeric inputs, then categorical ones).  Three fill that array:
+ * encoder_values_from_json (an API item's "features" object), the API's
+ * fast path (predict_api.c, through encoder_input_index) and the trainer's
+ * CSV/table reader.  A categorical value may be a string or an
  * integer: 2 and "2" are the same category, as they are in a CSV.
  *
  * Numeric:     missing -> the spec default (error when required);

@@ -1,7 +1,8 @@
 /*
  * log — JSON lines on stderr, one write(2) per line so lines from different
- * threads never interleave.  Only main.c, the CLI commands and the HTTP
- * layer log; library modules report through struct error instead.
+ * threads never interleave.  Only main.c, the CLI commands, the HTTP
+ * and API layers and the registry's watcher (a thread of its own) log;
+ * library modules report through struct error instead.
  *
  *   {"ts":"2026-11-28T06:31:19.123Z","level":"info","event":"listening","msg":"..."}
  *

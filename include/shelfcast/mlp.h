@@ -32,7 +32,8 @@ struct mlp_layer {
 	size_t in, out;   /* I, O */
 	const float *w;   /* (O, I) */
 	const float *b;   /* (O) */
-	const float *wt;  /* (I, O): w transposed, for mlp_forward_levels's sparse first layer */
+	const float *wt;  /* (I, O): w transposed; read by mlp_forward_levels and mlp_forward_rest
+			     (the sparse first layer, and small batches on every layer) */
 };
 
 struct mlp {
@@ -45,7 +46,7 @@ struct mlp {
  * (O), back to back in layer order, as the model and the trainer keep it.
  * dims: (n_layers + 1) widths, dims[0] the input.  mlp_bind points m's
  * layers into params (borrowed, for as long as m is used); wt stays NULL,
- * so mlp_forward_levels cannot run on it.
+ * so neither mlp_forward_levels nor mlp_forward_rest can run on it.
  */
 size_t mlp_params_count(const size_t *dims, size_t n_layers);
 void mlp_bind(struct mlp *m, const size_t *dims, size_t n_layers, const float *params);
@@ -58,7 +59,6 @@ void mlp_bind(struct mlp *m, const size_t *dims, size_t n_layers, const float *p
 enum mlp_param { MLP_PARAM_WEIGHT, MLP_PARAM_BIAS };
 void mlp_param_name(char *buf, size_t size, size_t layer, enum mlp_param which);
 
-size_t mlp_input_size(const struct mlp *m);
 size_t mlp_output_size(const struct mlp *m);
 /* Floats of scratch a forward over B rows needs. */
 size_t mlp_scratch_floats(const struct mlp *m, size_t B);
@@ -74,7 +74,7 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
 /*
  * The network after its first layer's affine map: pre (B, O of layer 0)
  * holds first-layer pre-activations (bias included) and is overwritten by
- * their ReLU; the other layers run as in mlp_forward.  For callers that
+ * their ReLU; the other layers run as in mlp_forward_levels (they need wt).  For callers that
  * build first-layer pre-activations themselves, as sums of per-input parts
  * (explain.h).  scratch: mlp_scratch_floats(m, B); y: (B, O_last).
  */

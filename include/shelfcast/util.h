@@ -2,7 +2,7 @@
  * util — small system helpers: clocks, whole-file reads with a cap, paths,
  * overflow-checked sizes, random bytes.  No logging, no exits.
  * Thread-safety: every function is safe to call from any thread; a struct
- * util_clock or util_rng belongs to one thread at a time.
+ * util_clock belongs to one thread at a time.
  */
 #ifndef SHELFCAST_UTIL_H
 #define SHELFCAST_UTIL_H
@@ -113,12 +113,6 @@ enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err);
 
 /* Fill buf with random bytes (getrandom, falling back to time and pid). */
 void util_random_bytes(void *buf, size_t len);
-/* A fast pseudo-random generator (ids, not secrets), one user at a time; seeded from util_random_bytes. */
-struct util_rng {
-	uint64_t state;
-};
-void util_rng_seed(struct util_rng *r);
-uint64_t util_rng_next(struct util_rng *r);
 
 /* Online CPUs, at least 1. */
 unsigned util_cpu_count(void);

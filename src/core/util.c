@@ -213,23 +213,6 @@ enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err)
 	return ERROR_OK;
 }
 
-void util_rng_seed(struct util_rng *r)
-{
-	util_random_bytes(&r->state, sizeof r->state);
-	r->state |= 1; /* xorshift never leaves 0 */
-}
-
-uint64_t util_rng_next(struct util_rng *r)
-{
-	/* xorshift64* */
-	uint64_t x = r->state;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	r->state = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
 void util_random_bytes(void *buf, size_t len)
 {
 	unsigned char *p = buf;

@@ -196,14 +196,6 @@ static void exact_shapley(struct explainer *e, const float *x, double *phi)
 	}
 }
 
-static uint64_t mix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* The seed of an item's feature orders: FNV-1a over its encoded row. */
 static uint64_t row_seed(const float *x, size_t d)
 {
@@ -266,18 +258,14 @@ static void own_output(struct explainer *e, const float *x, float fx[2])
 }
 
 /* The next feature order: random for even reference rows, the previous one reversed for odd. */
-static void next_order(struct explainer *e, size_t r, uint64_t *seed)
+static void next_order(struct explainer *e, size_t r, struct rng *rng)
 {
 	size_t j, M = e->M;
 
 	if (r % 2 == 0) {
 		for (j = 0; j < M; j++)
 			e->order[j] = j;
-		for (j = M - 1; j > 0; j--) {
-			size_t t = (size_t)(mix(seed) % (j + 1)), v = e->order[j];
-			e->order[j] = e->order[t];
-			e->order[t] = v;
-		}
+		rng_shuffle(rng, e->order, M);
 		return;
 	}
 	for (j = 0; j < M / 2; j++) {
@@ -293,7 +281,7 @@ static void next_order(struct explainer *e, size_t r, uint64_t *seed)
  */
 static void sampled_shapley(struct explainer *e, const float *x, double *phi)
 {
-	uint64_t seed = row_seed(x, e->d);
+	struct rng rng = {row_seed(x, e->d)};
 	double prev[2] = {0, 0};
 	size_t r, k, fill = 0, M = e->M;
 	float fx[2];
@@ -301,7 +289,7 @@ static void sampled_shapley(struct explainer *e, const float *x, double *phi)
 	memset(phi, 0, M * 2 * sizeof(double));
 	own_output(e, x, fx);
 	for (r = 0; r < e->R; r++) {
-		next_order(e, r, &seed);
+		next_order(e, r, &rng);
 		feature_parts(e, x, e->ref + r * e->d);
 		start_walk(e, r);
 		for (k = 0; k + 1 < M; k++) {

@@ -56,11 +56,6 @@ void mlp_bind(struct mlp *m, const size_t *dims, size_t n_layers, const float *p
 	}
 }
 
-size_t mlp_input_size(const struct mlp *m)
-{
-	return m->layer[0].in;
-}
-
 size_t mlp_output_size(const struct mlp *m)
 {
 	return m->layer[m->n_layers - 1].out;
