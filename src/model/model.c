@@ -131,7 +131,8 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 			  const struct tensor *tensors, size_t n_tensors,
 			  const char *expected_checksum, struct model **out, struct error *err)
 {
-	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims, l, total = 0, wt_total = 0, i, j, off, wt_off;
+	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims, l, total = 0, wt_total = 0, i, j;
+	float *wt;
 	struct tensor canon[2 * MLP_MAX_LAYERS];
 	struct model *m;
 	enum error_code rc;
@@ -190,33 +191,27 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 		rc = error_nomem(err, "model weights");
 		goto fail;
 	}
-	off = 0;
-	wt_off = total;
+	/* the parameter block as mlp.h lays it out (total floats), then every layer's w transposed */
+	mlp_bind(&m->mlp, dims, n_dims - 1, m->block);
+	wt = m->block + total;
 	for (l = 0; l < m->mlp.n_layers; l++) {
 		struct mlp_layer *L = &m->mlp.layer[l];
 		char wname[TENSOR_NAME_MAX], bname[TENSOR_NAME_MAX];
-		size_t wshape[2] = {dims[l + 1], dims[l]};
-		float *w = m->block + off, *b, *wt = m->block + wt_off;
+		size_t wshape[2] = {L->out, L->in};
+		float *w = (float *)L->w, *b = (float *)L->b; /* our own block, read-only once published */
 
-		L->in = dims[l];
-		L->out = dims[l + 1];
 		mlp_param_name(wname, sizeof wname, l, MLP_PARAM_WEIGHT);
 		mlp_param_name(bname, sizeof bname, l, MLP_PARAM_BIAS);
 		rc = take_tensor(tensors, n_tensors, wname, 2, wshape, w, err);
-		off += L->in * L->out;
-		b = m->block + off;
 		if (!rc)
 			rc = take_tensor(tensors, n_tensors, bname, 1, wshape, b, err);
 		if (rc)
 			goto fail;
-		off += L->out;
 		for (i = 0; i < L->out; i++)
 			for (j = 0; j < L->in; j++)
 				wt[j * L->out + i] = w[i * L->in + j];
-		wt_off += L->in * L->out;
-		L->w = w;
-		L->b = b;
 		L->wt = wt;
+		wt += L->in * L->out;
 	}
 	for (i = 0; i < model_tensor_count(m); i++)
 		model_tensor_at(m, i, &canon[i]);
