@@ -22,21 +22,29 @@ int explainer_exact(const struct explainer *e)
 	return e->M < 31 && e->R <= ((size_t)EXPLAIN_EXACT_ROWS >> e->M);
 }
 
-/* First-layer pre-activations b1 + W1 r of the reference rows and their outputs. */
-static void reference_outputs(struct explainer *e)
+/* e->acc = b1 + W1 x, the first layer's pre-activations, in double (zero inputs skipped). */
+static void first_layer(struct explainer *e, const float *x)
 {
 	const struct mlp_layer *L = &e->mlp->layer[0];
-	size_t r, c, o, done;
+	size_t c, o;
+
+	for (o = 0; o < e->H; o++)
+		e->acc[o] = L->b[o];
+	for (c = 0; c < e->d; c++)
+		if (x[c] != 0)
+			for (o = 0; o < e->H; o++)
+				e->acc[o] += (double)x[c] * L->wt[c * e->H + o];
+}
+
+/* First-layer pre-activations of the reference rows and their outputs. */
+static void reference_outputs(struct explainer *e)
+{
+	size_t r, o, done;
 
 	for (r = 0; r < e->R; r++) {
-		const float *row = e->ref + r * e->d;
-		float *pre = e->ref_pre + r * e->H;
-		for (o = 0; o < e->H; o++) {
-			double s = L->b[o];
-			for (c = 0; c < e->d; c++)
-				s += (double)L->w[o * e->d + c] * row[c];
-			pre[o] = (float)s;
-		}
+		first_layer(e, e->ref + r * e->d);
+		for (o = 0; o < e->H; o++)
+			e->ref_pre[r * e->H + o] = (float)e->acc[o];
 	}
 	e->baseline[0] = e->baseline[1] = 0;
 	for (done = 0; done < e->R; done += EXPLAIN_CHUNK) {
@@ -244,15 +252,7 @@ static void flush_walks(struct explainer *e, size_t fill, double *phi, double pr
 /* The network's output on x itself, through the same path as the walks' rows. */
 static void own_output(struct explainer *e, const float *x, float fx[2])
 {
-	const struct mlp_layer *L = &e->mlp->layer[0];
-	size_t c, o;
-
-	for (o = 0; o < e->H; o++)
-		e->acc[o] = L->b[o];
-	for (c = 0; c < e->d; c++)
-		if (x[c] != 0)
-			for (o = 0; o < e->H; o++)
-				e->acc[o] += (double)x[c] * L->wt[c * e->H + o];
+	first_layer(e, x);
 	put_row(e, 0);
 	mlp_forward_rest(e->mlp, e->rows, 1, e->scratch, fx);
 }
