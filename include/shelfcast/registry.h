@@ -77,6 +77,13 @@ struct registry_active {
 /* Every model's active version.  *out is new (free it). */
 enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
 					 struct error *err);
+/*
+ * registry_active_versions and registry_default in one statement (one
+ * snapshot): flagged (may be NULL) gets the default model's name, "" when
+ * none is flagged.
+ */
+enum error_code registry_served(PGconn *c, struct registry_active **out, size_t *n, char *flagged,
+				size_t size, struct error *err);
 
 /*
  * The catalog as JSON text (new, free it):

@@ -544,18 +544,23 @@ enum error_code registry_archive(PGconn *c, const char *model, int version, cons
 	return db_end(c, rc, err);
 }
 
-enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
-					 struct error *err)
+enum error_code registry_served(PGconn *c, struct registry_active **out, size_t *n, char *flagged,
+				size_t size, struct error *err)
 {
 	PGresult *r;
 	enum error_code rc;
+	size_t k = 0;
 	int i;
 
 	*out = NULL;
 	*n = 0;
+	if (flagged)
+		*flagged = '\0';
+	/* one row per active version, and one for the default model when it has none */
 	rc = db_query(c,
-		      "SELECT model, version FROM shelfcast.model_versions WHERE status = 'active' "
-		      "ORDER BY model",
+		      "SELECT m.name, v.version, m.is_default FROM shelfcast.models m "
+		      "LEFT JOIN shelfcast.model_versions v ON v.model = m.name AND v.status = 'active' "
+		      "WHERE v.version IS NOT NULL OR m.is_default ORDER BY m.name",
 		      0, NULL, &r, err);
 	if (rc)
 		return rc;
@@ -565,12 +570,22 @@ enum error_code registry_active_versions(PGconn *c, struct registry_active **out
 		return error_nomem(err, "the active versions");
 	}
 	for (i = 0; i < PQntuples(r); i++) {
-		snprintf((*out)[i].model, sizeof (*out)[i].model, "%s", PQgetvalue(r, i, 0));
-		(*out)[i].version = atoi(PQgetvalue(r, i, 1));
+		if (flagged && !strcmp(PQgetvalue(r, i, 2), "t"))
+			snprintf(flagged, size, "%s", PQgetvalue(r, i, 0));
+		if (PQgetisnull(r, i, 1))
+			continue;
+		snprintf((*out)[k].model, sizeof (*out)[k].model, "%s", PQgetvalue(r, i, 0));
+		(*out)[k++].version = atoi(PQgetvalue(r, i, 1));
 	}
-	*n = (size_t)PQntuples(r);
+	*n = k;
 	PQclear(r);
 	return ERROR_OK;
+}
+
+enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
+					 struct error *err)
+{
+	return registry_served(c, out, n, NULL, 0, err);
 }
 
 enum error_code registry_catalog(PGconn *c, const char *model, char **json, struct error *err)

@@ -282,7 +282,8 @@ static bool sync_models(struct watcher *w)
 
 	error_init(&err);
 	w->lagging = false;
-	if (registry_active_versions(w->conn, &active, &n, &err) != ERROR_OK) {
+	/* the default is read with the active versions, on the primary: a replica may lag */
+	if (registry_served(w->conn, &active, &n, flagged, sizeof flagged, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;
 	}
@@ -297,10 +298,6 @@ static bool sync_models(struct watcher *w)
 		}
 	}
 	free(active);
-	if (registry_default(w->rconn, flagged, sizeof flagged, &err) != ERROR_OK) {
-		drop_connection(w, err.message);
-		return false;
-	}
 	if (store_settle_default(w->cfg.store, *flagged ? flagged : NULL) &&
 	    store_default_name(w->cfg.store, flagged, sizeof flagged))
 		log_msg(LOG_INFO, "default_model", "requests that name no model get model %s", flagged);
