@@ -15,6 +15,7 @@
 #include "build_config.h"
 #include "cli.h"
 #include "shelfcast/db.h"
+#include "shelfcast/listen.h"
 #include "shelfcast/log.h"
 #include "shelfcast/metrics.h"
 #include "shelfcast/migrate.h"
@@ -307,18 +308,19 @@ int cmd_healthcheck(int argc, char **argv)
 	const char *url = "127.0.0.1:8080", *timeout = "5";
 	const struct cli_option options[] = {
 		{"--listen", "SHELFCAST_LISTEN", CLI_STRING, &url, NULL, "ADDR",
-		 "the server's address, HOST:PORT (default 127.0.0.1:8080; 0.0.0.0 means 127.0.0.1)"},
+		 "the server's address as serve's --listen takes it, HOST:PORT, [IPV6]:PORT or PORT "
+		 "(default 127.0.0.1:8080; 0.0.0.0, * or no host mean 127.0.0.1)"},
 		{"--timeout", NULL, CLI_STRING, &timeout, NULL, "SECONDS", "give up after (default 5)"}};
 	const struct cli_command cmd = {
 		"healthcheck",
 		"GET /healthz of a running server over plain HTTP; exit 0 when it answers 200.\n"
 		"For container HEALTHCHECKs: no curl needed.",
-		"shelfcast healthcheck [--listen HOST:PORT]", options,
+		"shelfcast healthcheck [--listen ADDR]", options,
 		sizeof options / sizeof options[0], 0, 0};
-	char **args = NULL, host[128] = "127.0.0.1", port[16] = "8080", req[256], resp[512];
+	char **args = NULL, host[128], port[16], req[256], resp[512];
 	unsigned long long secs;
+	unsigned port_n;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-	const char *colon;
 	size_t n, got = 0;
 	int code, fd = -1;
 
@@ -327,17 +329,13 @@ int cmd_healthcheck(int argc, char **argv)
 	free(args);
 	if (!cli_uint("--timeout", timeout, 1, 600, &secs))
 		return EXIT_USAGE;
-	colon = strrchr(url, ':');
-	if (colon) {
-		if (colon != url && (size_t)(colon - url) < sizeof host)
-			snprintf(host, sizeof host, "%.*s", (int)(colon - url), url);
-		snprintf(port, sizeof port, "%s", colon + 1);
+	if (!listen_split(url, host, sizeof host, &port_n)) {
+		fprintf(stderr, "shelfcast healthcheck: --listen \"%s\": expected HOST:PORT, [IPV6]:PORT or PORT\n",
+			url);
+		return EXIT_USAGE;
 	}
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
-	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "*"))
+	snprintf(port, sizeof port, "%u", port_n);
+	if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "*")) /* what serve binds to all addresses */
 		snprintf(host, sizeof host, "127.0.0.1");
 	if (!strcmp(host, "::"))
 		snprintf(host, sizeof host, "::1");
