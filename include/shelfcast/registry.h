@@ -74,6 +74,10 @@ struct registry_active {
 	int version;
 };
 
+/* The model's active version into *version, 0 when it has none (or does not exist). */
+enum error_code registry_active_version(PGconn *c, const char *model, int *version,
+					struct error *err);
+
 /* Every model's active version.  *out is new (free it). */
 enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
 					 struct error *err);

@@ -45,16 +45,9 @@ static void number(FILE *out, double v)
 static enum error_code load_model(PGconn *c, const char *name, int *version, struct model **m,
 				  struct error *err)
 {
-	struct registry_active *a = NULL;
-	size_t na = 0, i;
-
 	if (!*version) {
-		if (registry_active_versions(c, &a, &na, err) != ERROR_OK)
+		if (registry_active_version(c, name, version, err) != ERROR_OK)
 			return err->code;
-		for (i = 0; i < na; i++)
-			if (!strcmp(a[i].model, name))
-				*version = a[i].version;
-		free(a);
 		if (!*version)
 			return error_set(err, ERROR_NOT_FOUND, NULL,
 					 "model \"%s\" has no active version: name one as %s@VERSION", name, name);

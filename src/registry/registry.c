@@ -107,7 +107,8 @@ static enum error_code lock_model(PGconn *c, const char *model, struct error *er
 	return rc;
 }
 
-static enum error_code active_version(PGconn *c, const char *model, int *version, struct error *err)
+enum error_code registry_active_version(PGconn *c, const char *model, int *version,
+					struct error *err)
 {
 	const char *params[1] = {model};
 	PGresult *r;
@@ -157,7 +158,7 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 			       "(see `shelfcast models show %s`)",
 			       version, model, model);
 	if (!rc)
-		rc = active_version(c, model, &prev, err);
+		rc = registry_active_version(c, model, &prev, err);
 	if (rc)
 		return rc;
 	if (previous)
@@ -369,7 +370,7 @@ enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
 	if (!rc)
 		rc = event(c, model, version, "load_failed", actor, detail, err);
 	if (!rc && restore > 0 && restore != version)
-		rc = active_version(c, model, &active, err);
+		rc = registry_active_version(c, model, &active, err);
 	if (!rc && restore > 0 && restore != version && active == 0)
 		rc = activate_locked(c, model, restore, actor, "restored", NULL, err);
 	return db_end(c, rc, err);
@@ -497,7 +498,7 @@ enum error_code registry_rollback(PGconn *c, const char *model, const char *acto
 		return rc;
 	rc = lock_model(c, model, err);
 	if (!rc)
-		rc = active_version(c, model, &current, err);
+		rc = registry_active_version(c, model, &current, err);
 	if (!rc && current == 0)
 		rc = error_set(err, ERROR_CONFLICT, "model", "model \"%s\" has no active version",
 			       model);
