@@ -1,8 +1,10 @@
 /*
  * db — libpq helpers shared by the registry, the migrator and the watcher.
  *
- * Every query goes through PQexecParams (never string-built SQL); every
- * PGresult is cleared on every path by the callers.
+ * Values reach SQL only as parameters (db_query, PQexecParams), never
+ * spliced into the text; db_exec runs fixed statements (BEGIN, COMMIT,
+ * LISTEN, NOTIFY on a channel name of the process's own).  Every PGresult
+ * is cleared on every path by the callers.
  * Thread-safety: a PGconn belongs to one thread at a time.
  */
 #ifndef SHELFCAST_DB_H
