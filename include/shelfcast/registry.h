@@ -20,6 +20,15 @@
 #include "shelfcast/model.h"
 #include "shelfcast/spec.h"
 
+/* The parameters of a statement about one version: $1 the model, $2 a number. */
+struct registry_version_params {
+	char number[24];
+	const char *p[2];
+};
+/* Fill vp; returns its parameter array (borrowed from vp and model). */
+const char *const *registry_version_params(struct registry_version_params *vp, const char *model,
+					   long long n);
+
 struct registry_version_in {
 	const char *model;
 	const char *description;   /* used when the model is new; may be NULL */

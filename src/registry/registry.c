@@ -9,13 +9,8 @@
 #include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
 
-/* The parameters of a statement about one version: $1 the model, $2 a number. */
-struct version_params {
-	char number[24];
-	const char *p[2];
-};
-
-static const char *const *version_params(struct version_params *vp, const char *model, long long n)
+const char *const *registry_version_params(struct registry_version_params *vp, const char *model,
+					   long long n)
 {
 	snprintf(vp->number, sizeof vp->number, "%lld", n);
 	vp->p[0] = model;
@@ -27,15 +22,8 @@ static const char *const *version_params(struct version_params *vp, const char *
 static enum error_code query_version(PGconn *c, const char *sql, const char *model, long long n,
 				     PGresult **out, struct error *err)
 {
-	struct version_params vp;
-	return db_query(c, sql, 2, version_params(&vp, model, n), out, err);
-}
-
-static void rollback_quietly(PGconn *c)
-{
-	struct error ignored;
-	error_init(&ignored);
-	db_exec(c, "ROLLBACK", &ignored);
+	struct registry_version_params vp;
+	return db_query(c, sql, 2, registry_version_params(&vp, model, n), out, err);
 }
 
 /* Run a parameterized statement, dropping the result. */
@@ -51,9 +39,9 @@ static enum error_code run(PGconn *c, const char *sql, int n, const char *const 
 static enum error_code event(PGconn *c, const char *model, int version, const char *ev,
 			     const char *actor, const char *detail_json, struct error *err)
 {
-	char v[16];
-	const char *params[5] = {model, v, ev, actor, detail_json ? detail_json : "{}"};
-	snprintf(v, sizeof v, "%d", version);
+	struct registry_version_params vp;
+	const char *const *mv = registry_version_params(&vp, model, version);
+	const char *params[5] = {mv[0], mv[1], ev, actor, detail_json ? detail_json : "{}"};
 	return run(c,
 		   "INSERT INTO shelfcast.model_events (model, version, event, actor, detail) "
 		   "VALUES ($1, nullif($2, '0')::integer, $3, $4, $5::jsonb)",
@@ -146,7 +134,7 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 				       const char *ev, int *previous, struct error *err)
 {
 	char detail[160], status[16];
-	struct version_params vp;
+	struct registry_version_params vp;
 	const char *const *params;
 	int prev = 0;
 	enum error_code rc;
@@ -165,7 +153,7 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 		*previous = prev;
 	if (prev == version)
 		return ERROR_OK;
-	params = version_params(&vp, model, version);
+	params = registry_version_params(&vp, model, version);
 	rc = run(c,
 		 "UPDATE shelfcast.model_versions SET status = 'archived' "
 		 "WHERE model = $1 AND status = 'active'",
@@ -187,7 +175,9 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 enum error_code registry_register(PGconn *c, const struct registry_version_in *in, bool activate,
 				  int *version, struct error *err)
 {
-	char *spec_text = spec_to_string(in->spec), v[16], detail[256];
+	char *spec_text = spec_to_string(in->spec), detail[256];
+	struct registry_version_params vp;
+	const char *v;
 	const char *p_model[2] = {in->model, in->description ? in->description : ""};
 	PGresult *r = NULL;
 	enum error_code rc;
@@ -211,11 +201,9 @@ enum error_code registry_register(PGconn *c, const struct registry_version_in *i
 			      "WHERE model = $1",
 			      1, p_model, &r, err);
 	if (rc)
-		goto fail;
+		goto end;
 	*version = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	r = NULL;
-	snprintf(v, sizeof v, "%d", *version);
+	v = registry_version_params(&vp, in->model, *version)[1];
 	{
 		const char *params[6] = {in->model, v, spec_text,
 					 in->metrics_json ? in->metrics_json : "{}",
@@ -234,13 +222,10 @@ enum error_code registry_register(PGconn *c, const struct registry_version_in *i
 			   detail, err);
 	if (!rc && activate)
 		rc = activate_locked(c, in->model, *version, in->actor, "activated", NULL, err);
-	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (!rc)
-		goto out;
-fail:
-	rollback_quietly(c);
-	*version = 0;
+end:
+	rc = db_end(c, rc, err);
+	if (rc)
+		*version = 0;
 out:
 	PQclear(r);
 	free(spec_text);
@@ -270,7 +255,7 @@ static bool parse_shape(const char *text, struct tensor *t)
 enum error_code registry_load_version(PGconn *c, const char *model, int version,
 				      struct model **out, struct error *err)
 {
-	struct version_params vp;
+	struct registry_version_params vp;
 	struct tensor *tensors = NULL;
 	struct spec spec;
 	PGresult *meta = NULL, *rows = NULL;
@@ -292,7 +277,7 @@ enum error_code registry_load_version(PGconn *c, const char *model, int version,
 	rows = PQexecParams(c,
 			    "SELECT name, dtype, array_to_json(shape)::text, data "
 			    "FROM shelfcast.model_tensors WHERE model = $1 AND version = $2 ORDER BY name",
-			    2, NULL, version_params(&vp, model, version), NULL, NULL, 1);
+			    2, NULL, registry_version_params(&vp, model, version), NULL, NULL, 1);
 	if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
 		rc = db_result_error(c, rows, "cannot read the tensors", err);
 		goto out;
@@ -350,12 +335,12 @@ enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
 				     struct error *err)
 {
 	char detail[ERROR_MESSAGE_MAX * 2 + 64], quoted[ERROR_MESSAGE_MAX * 2];
-	struct version_params vp;
+	struct registry_version_params vp;
 	const char *const *params;
 	int active = 0;
 	enum error_code rc;
 
-	params = version_params(&vp, model, version);
+	params = registry_version_params(&vp, model, version);
 	json_escape_into(quoted, sizeof quoted, reason);
 	snprintf(detail, sizeof detail, "{\"reason\": %s}", quoted);
 	rc = db_exec(c, "BEGIN", err);
@@ -392,12 +377,10 @@ enum error_code registry_activate(PGconn *c, const char *model, int version, con
 	rc = lock_model(c, model, err);
 	if (!rc)
 		rc = version_status(c, model, version, status, sizeof status, err);
-	if (rc)
-		goto fail;
 	/* Validate exactly as a server would load it: a bad version never becomes active. */
 	error_init(&load_err);
-	if (registry_load_version(c, model, version, &m, &load_err) != ERROR_OK) {
-		rollback_quietly(c);
+	if (!rc && registry_load_version(c, model, version, &m, &load_err) != ERROR_OK) {
+		db_end(c, load_err.code, err); /* rolls back: marking it failed is a transaction of its own */
 		if (load_err.code == ERROR_INVALID) {
 			struct error ignored;
 			error_init(&ignored);
@@ -410,14 +393,9 @@ enum error_code registry_activate(PGconn *c, const char *model, int version, con
 		return load_err.code;
 	}
 	model_unref(m);
-	rc = activate_locked(c, model, version, actor, "activated", previous, err);
 	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (!rc)
-		return ERROR_OK;
-fail:
-	rollback_quietly(c);
-	return rc;
+		rc = activate_locked(c, model, version, actor, "activated", previous, err);
+	return db_end(c, rc, err);
 }
 
 /*
@@ -518,11 +496,11 @@ enum error_code registry_archive(PGconn *c, const char *model, int version, cons
 				 struct error *err)
 {
 	char status[16];
-	struct version_params vp;
+	struct registry_version_params vp;
 	const char *const *params;
 	enum error_code rc;
 
-	params = version_params(&vp, model, version);
+	params = registry_version_params(&vp, model, version);
 	rc = db_exec(c, "BEGIN", err);
 	if (rc)
 		return rc;
