@@ -28,8 +28,8 @@
 struct watcher_config {
 	const char *conninfo;
 	struct store *store;
-	double poll_interval;  /* seconds between fallback polls */
-	double health_interval;/* seconds between liveness checks of the connection */
+	double poll_interval;  /* seconds between fallback polls (<= 0: 30) */
+	double health_interval;/* seconds between liveness checks of the connection (<= 0: 5) */
 	const char *actor;     /* written in model_events when a load fails */
 	/* Where to LISTEN: NULL = on the registry connection (conninfo); "" = nowhere,
 	 * the poll alone brings new versions; else a second, direct connection (a
