@@ -24,6 +24,16 @@
  */
 enum error_code db_connect(const char *conninfo, PGconn **out, struct error *err);
 
+/*
+ * db_connect's connection, started without blocking (PQconnectStartParams:
+ * drive it with PQconnectPoll), fallback_application_name `application`.
+ * New (PQfinish it, also when it failed); NULL only when out of memory.
+ */
+PGconn *db_connect_start(const char *conninfo, const char *application);
+
+/* Why a connection failed, on one line, into out ("timeout expired" when libpq says nothing). */
+void db_connect_message(PGconn *c, char *out, size_t size);
+
 /* Run a statement that returns no rows; the error carries PostgreSQL's message. */
 enum error_code db_exec(PGconn *c, const char *sql, struct error *err);
 

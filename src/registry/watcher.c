@@ -158,16 +158,8 @@ static bool wait_wake(struct watcher *w, int extra_fd, double seconds, bool *ext
 static PGconn *connect_interruptible(struct watcher *w, const char *conninfo, char *why,
 				      size_t why_size)
 {
-	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
-					   "keepalives_idle", "keepalives_interval",
-					   "keepalives_count", "fallback_application_name", NULL};
-	char timeout[16];
-	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", "shelfcast-watcher", NULL};
 	double deadline = util_now_s() + DB_CONNECT_TIMEOUT_S;
-	PGconn *c;
-
-	snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT_S);
-	c = PQconnectStartParams(keys, vals, 1);
+	PGconn *c = db_connect_start(conninfo, "shelfcast-watcher");
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
 	if (!c || PQstatus(c) == CONNECTION_BAD)
@@ -189,15 +181,10 @@ static PGconn *connect_interruptible(struct watcher *w, const char *conninfo, ch
 	}
 	return c;
 fail:
-	snprintf(why, why_size, "%s",
-		 atomic_load(&w->stop) ? "stopping"
-		 : c && *PQerrorMessage(c) ? PQerrorMessage(c)
-					  : "timeout expired");
-	{
-		size_t n = strlen(why);
-		while (n && (why[n - 1] == '\n' || why[n - 1] == ' '))
-			why[--n] = '\0';
-	}
+	if (atomic_load(&w->stop))
+		snprintf(why, why_size, "stopping");
+	else
+		db_connect_message(c, why, why_size);
 	PQfinish(c);
 	return NULL;
 }
