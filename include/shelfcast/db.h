@@ -1,8 +1,10 @@
 /*
  * db — libpq helpers shared by the registry, the migrator and the watcher.
  *
- * Every query goes through PQexecParams (never string-built SQL); every
- * PGresult is cleared on every path by the callers.
+ * Values reach SQL only as parameters (db_query, PQexecParams), never
+ * spliced into the text; db_exec runs fixed statements (BEGIN, COMMIT,
+ * LISTEN, NOTIFY on a channel name of the process's own).  Every PGresult
+ * is cleared on every path by the callers.
  * Thread-safety: a PGconn belongs to one thread at a time.
  */
 #ifndef SHELFCAST_DB_H
@@ -21,6 +23,16 @@
  * the cause, as libpq reports them.  *out is new (PQfinish it).
  */
 enum error_code db_connect(const char *conninfo, PGconn **out, struct error *err);
+
+/*
+ * db_connect's connection, started without blocking (PQconnectStartParams:
+ * drive it with PQconnectPoll), fallback_application_name `application`.
+ * New (PQfinish it, also when it failed); NULL only when out of memory.
+ */
+PGconn *db_connect_start(const char *conninfo, const char *application);
+
+/* Why a connection failed, on one line, into out ("timeout expired" when libpq says nothing). */
+void db_connect_message(PGconn *c, char *out, size_t size);
 
 /* Run a statement that returns no rows; the error carries PostgreSQL's message. */
 enum error_code db_exec(PGconn *c, const char *sql, struct error *err);

@@ -8,9 +8,17 @@
 #ifndef SHELFCAST_LISTEN_H
 #define SHELFCAST_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "shelfcast/error.h"
+
+/*
+ * Split a --listen value: host gets the address without brackets ("" when
+ * the value is a bare PORT: every address), *port the number.  false when
+ * the value is none of the three forms or the host does not fit.
+ */
+bool listen_split(const char *spec, char *host, size_t host_size, unsigned *port);
 
 /*
  * Bind and listen (non-blocking, close-on-exec, backlog 4096).  *fd_out is

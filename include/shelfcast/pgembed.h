@@ -67,7 +67,7 @@ enum error_code pgembed_open(struct pgembed *pg, const char *data_dir, struct er
 /* Give the cluster up; stops it when this is its last user. Idempotent. */
 void pgembed_close(struct pgembed *pg);
 
-/* ---- file rules (src/registry/pgembed_files.c), used by pgembed_open ---- */
+/* ---- file rules (src/cli/pgembed_files.c), used by pgembed_open ---- */
 
 /* Where clusters go when the cluster's user cannot reach the data directory. */
 #define PGEMBED_CLUSTERS_DIR "/var/lib/shelfcast/clusters"

@@ -20,6 +20,15 @@
 #include "shelfcast/model.h"
 #include "shelfcast/spec.h"
 
+/* The parameters of a statement about one version: $1 the model, $2 a number. */
+struct registry_version_params {
+	char number[24];
+	const char *p[2];
+};
+/* Fill vp; returns its parameter array (borrowed from vp and model). */
+const char *const *registry_version_params(struct registry_version_params *vp, const char *model,
+					   long long n);
+
 struct registry_version_in {
 	const char *model;
 	const char *description;   /* used when the model is new; may be NULL */
@@ -74,9 +83,20 @@ struct registry_active {
 	int version;
 };
 
+/* The model's active version into *version, 0 when it has none (or does not exist). */
+enum error_code registry_active_version(PGconn *c, const char *model, int *version,
+					struct error *err);
+
 /* Every model's active version.  *out is new (free it). */
 enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
 					 struct error *err);
+/*
+ * registry_active_versions and registry_default in one statement (one
+ * snapshot): flagged (may be NULL) gets the default model's name, "" when
+ * none is flagged.
+ */
+enum error_code registry_served(PGconn *c, struct registry_active **out, size_t *n, char *flagged,
+				size_t size, struct error *err);
 
 /*
  * The catalog as JSON text (new, free it):

@@ -105,8 +105,6 @@ void *util_alloc_array(size_t n, size_t size);
  */
 enum error_code util_read_file(const char *path, size_t max_size, char **data, size_t *len,
 			       struct error *err);
-/* Write data to path atomically (temp file + rename). */
-enum error_code util_write_file(const char *path, const void *data, size_t len, struct error *err);
 
 /* mkdir -p with the given mode for created directories. */
 enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err);

@@ -7,8 +7,9 @@
  * active version with the version served and loads what changed.  A load
  * that fails validation never replaces the served model: the version is
  * marked failed (when the role may write) and counted.  When the database
- * goes away the watcher reconnects with exponential backoff (0.25 s to
- * 30 s); serving goes on from the loaded models meanwhile.
+ * goes away, or a sync fails, the watcher reconnects with exponential
+ * backoff (0.25 s to 30 s, reset by a sync that succeeds); serving goes on
+ * from the loaded models meanwhile.
  *
  * It also keeps the registry catalog (the JSON of registry_catalog) for
  * GET /v1/models, so the HTTP threads never touch the database to list.
@@ -27,8 +28,8 @@
 struct watcher_config {
 	const char *conninfo;
 	struct store *store;
-	double poll_interval;  /* seconds between fallback polls */
-	double health_interval;/* seconds between liveness checks of the connection */
+	double poll_interval;  /* seconds between fallback polls (<= 0: 30) */
+	double health_interval;/* seconds between liveness checks of the connection (<= 0: 5) */
 	const char *actor;     /* written in model_events when a load fails */
 	/* Where to LISTEN: NULL = on the registry connection (conninfo); "" = nowhere,
 	 * the poll alone brings new versions; else a second, direct connection (a

@@ -63,9 +63,9 @@ struct cli_db {
 
 /*
  * Choose the database: db (a URL), else the embedded cluster under
- * data_dir (default ./.shelfcast), started and migrated on demand.  With
- * `connect`, also open a connection and, on an external database, refuse an
- * old schema ("run shelfcast migrate").
+ * data_dir (default ./.shelfcast), started on demand and, with `migrate`,
+ * migrated.  An external database is only recorded here: cli_db_connect
+ * connects and refuses an old schema ("run shelfcast migrate").
  */
 enum error_code cli_db_open(struct cli_db *db, const char *url, const char *data_dir, bool migrate,
 			    struct error *err);

@@ -12,6 +12,7 @@
 #include "shelfcast/registry.h"
 #include "shelfcast/strbuf.h"
 #include "shelfcast/table.h"
+#include "shelfcast/versions.h"
 #include "shelfcast/util.h"
 
 #define CHUNK 4096
@@ -40,36 +41,13 @@ static void number(FILE *out, double v)
 	strbuf_done(&sb);
 }
 
-/* NAME or NAME@VERSION */
-static bool parse_ref(const char *ref, char *name, size_t size, int *version)
-{
-	const char *at = strchr(ref, '@');
-	long long v = 0;
-	size_t n = at ? (size_t)(at - ref) : strlen(ref);
-	if (n == 0 || n >= size)
-		return false;
-	memcpy(name, ref, n);
-	name[n] = '\0';
-	if (at && !util_parse_long(at + 1, 1, 2147483647, &v))
-		return false;
-	*version = (int)v;
-	return true;
-}
-
 /* The version to score with: the one named, else the active one; *m new. */
 static enum error_code load_model(PGconn *c, const char *name, int *version, struct model **m,
 				  struct error *err)
 {
-	struct registry_active *a = NULL;
-	size_t na = 0, i;
-
 	if (!*version) {
-		if (registry_active_versions(c, &a, &na, err) != ERROR_OK)
+		if (registry_active_version(c, name, version, err) != ERROR_OK)
 			return err->code;
-		for (i = 0; i < na; i++)
-			if (!strcmp(a[i].model, name))
-				*version = a[i].version;
-		free(a);
 		if (!*version)
 			return error_set(err, ERROR_NOT_FOUND, NULL,
 					 "model \"%s\" has no active version: name one as %s@VERSION", name, name);
@@ -235,7 +213,7 @@ int cmd_predict(int argc, char **argv)
 		"shelfcast predict --model NAME[@VERSION] --data FILE.csv [--out FILE.csv] [--explain]",
 		options,
 		sizeof options / sizeof options[0], 0, 0};
-	char **args = NULL, name[MODEL_NAME_MAX + 2];
+	char **args = NULL, name[MODEL_NAME_MAX + 1];
 	struct cli_db db = {0};
 	struct error err;
 	struct model *m = NULL;
@@ -250,14 +228,17 @@ int cmd_predict(int argc, char **argv)
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
 		return code;
 	free(args);
-	if (!model_ref || !data || !parse_ref(model_ref, name, sizeof name, &version)) {
-		fprintf(stderr, "shelfcast predict: %s\n",
-			!model_ref || !data ? "--model and --data are required"
-					    : "--model: expected NAME or NAME@VERSION");
+	if (!model_ref || !data) {
+		fprintf(stderr, "shelfcast predict: --model and --data are required\n");
+		return EXIT_USAGE;
+	}
+	error_init(&err);
+	if (!versions_parse_pin(model_ref, name, &version, &err) || !*name ||
+	    strcspn(model_ref, "@") > MODEL_NAME_MAX) {
+		fprintf(stderr, "shelfcast predict: --model \"%s\": expected NAME or NAME@VERSION\n", model_ref);
 		return EXIT_USAGE;
 	}
 	openblas_set_num_threads(1);
-	error_init(&err);
 	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
 	    cli_db_connect(&db, &c, &err) != ERROR_OK) {
 		code = cli_fail("predict", &err);

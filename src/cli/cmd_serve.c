@@ -15,6 +15,7 @@
 #include "build_config.h"
 #include "cli.h"
 #include "shelfcast/db.h"
+#include "shelfcast/listen.h"
 #include "shelfcast/log.h"
 #include "shelfcast/metrics.h"
 #include "shelfcast/migrate.h"
@@ -28,6 +29,9 @@
 #define FIRST_SYNC_WAIT_S 3
 /* The default --max-body per --max-items item: a JSON item of about fifteen named features. */
 #define SERVE_BODY_PER_ITEM 512ULL
+/* A number macro as a string literal, for defaults given as text. */
+#define SERVE_STR_(x) #x
+#define SERVE_STR(x) SERVE_STR_(x)
 
 /* Room for the connection limit: as many descriptors as the hard limit allows. */
 static void raise_fd_limit(void)
@@ -85,7 +89,8 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		{"--max-explain-items", "SHELFCAST_MAX_EXPLAIN_ITEMS", CLI_STRING, &o->max_explain, NULL,
 		 "N", "most items per request with \"explain\": true; 413 past it (default 1000)"},
 		{"--max-loaded-versions", "SHELFCAST_MAX_LOADED_VERSIONS", CLI_STRING, &o->max_versions, NULL,
-		 "N", "pinned versions (\"model\": \"NAME@VERSION\") kept loaded, least recently used out (default 4)"},
+		 "N", "pinned versions (\"model\": \"NAME@VERSION\") kept loaded, least recently used out (default "
+		 SERVE_STR(VERSIONS_DEFAULT_MAX) ")"},
 		{"--max-request-memory", "SHELFCAST_MAX_REQUEST_MEMORY", CLI_STRING, &o->max_memory, NULL,
 		 "BYTES", "most a request's reply and encoding may take, refused before the work (default 67108864)"},
 		{"--body-budget", "SHELFCAST_BODY_BUDGET", CLI_STRING, &o->body_budget, NULL, "BYTES",
@@ -132,19 +137,23 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 	*o = (struct serve_opts){.listen = "127.0.0.1:8080", .max_body = NULL, .max_items = "10000",
 				 .max_memory = "67108864", .body_budget = "134217728", .per_ip = "1024",
 				 .request_timeout = "30", .conn_limit = "16384", .timeout = "10",
-				 .poll = "30", .drain = "30", .max_explain = "1000", .max_versions = "4"};
+				 .poll = "30", .drain = "30", .max_explain = "1000",
+				 .max_versions = SERVE_STR(VERSIONS_DEFAULT_MAX)};
 	if (!cli_parse(&cmd, argc, argv, &args, &n, code))
 		return false;
 	free(args);
 	return true;
 }
 
-/* The numbers of o into cfg (and the watcher's poll, the drain); false after a usage error. */
+/*
+ * The numbers of o into cfg (and the watcher's poll, the drain, the pinned
+ * versions kept); false after a usage error.
+ */
 static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg, double *poll_s,
-			  double *drain_s)
+			  double *drain_s, size_t *max_versions)
 {
 	unsigned long long threads = 0, body, items, memory, budget, per_ip, deadline, limit, secs, poll,
-			   drain, explain;
+			   drain, explain, versions;
 
 	if ((o->threads && !cli_uint("--threads", o->threads, 1, 1024, &threads)) ||
 	    !cli_uint("--max-items", o->max_items, 1, 10000000, &items) ||
@@ -157,7 +166,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 	    !cli_uint("--connection-limit", o->conn_limit, 1, 1000000, &limit) ||
 	    !cli_uint("--timeout", o->timeout, 1, 3600, &secs) ||
 	    !cli_uint("--poll-interval", o->poll, 1, 86400, &poll) ||
-	    !cli_uint("--drain", o->drain, 0, 3600, &drain))
+	    !cli_uint("--drain", o->drain, 0, 3600, &drain) ||
+	    !cli_uint("--max-loaded-versions", o->max_versions, 1, 256, &versions))
 		return false;
 	if (deadline <= secs) { /* an idle keep-alive connection's time counts toward its next request's */
 		fprintf(stderr, "shelfcast serve: --request-timeout (%llu s) must be longer than --timeout (%llu s)\n",
@@ -183,6 +193,7 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 				      .tls_allow_readable_key = o->tls_readable_key};
 	*poll_s = (double)poll;
 	*drain_s = (double)drain;
+	*max_versions = (size_t)versions;
 	return true;
 }
 
@@ -202,7 +213,7 @@ static enum error_code follow_registry(const struct cli_db *db, const struct ser
 	gethostname(host, sizeof host - 1);
 	snprintf(actor, actor_size, "server:%s:%ld", host, (long)getpid());
 	wcfg = (struct watcher_config){.conninfo = db->conninfo, .store = *store, .poll_interval = poll_s,
-				       .health_interval = 5, .actor = actor,
+				       .actor = actor,
 				       .listen_conninfo = !o->listen_db			 ? NULL
 							  : !strcmp(o->listen_db, "none") ? ""
 											  : o->listen_db,
@@ -229,7 +240,7 @@ int cmd_serve(int argc, char **argv)
 	struct watcher *watcher = NULL;
 	struct store *store = NULL;
 	struct versions *versions = NULL;
-	unsigned long long max_versions;
+	size_t max_versions;
 	struct cli_db db;
 	struct error err;
 	char actor[128], *token = NULL;
@@ -238,8 +249,7 @@ int cmd_serve(int argc, char **argv)
 
 	if (!serve_parse(argc, argv, &o, &code))
 		return code;
-	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s) ||
-	    !cli_uint("--max-loaded-versions", o.max_versions, 1, 256, &max_versions))
+	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s, &max_versions))
 		return EXIT_USAGE;
 	/* The HTTP pool is the parallelism: BLAS threads inside it would only fight over cores. */
 	openblas_set_num_threads(1);
@@ -267,7 +277,7 @@ int cmd_serve(int argc, char **argv)
 	scfg.db_conninfo = db.conninfo;
 	scfg.store = store;
 	scfg.watcher = watcher;
-	versions = versions_new(db.conninfo, (size_t)max_versions);
+	versions = versions_new(db.conninfo, max_versions);
 	if (!versions) {
 		code = cli_fail("serve", (error_nomem(&err, "the pinned versions"), &err));
 		goto out;
@@ -307,18 +317,19 @@ int cmd_healthcheck(int argc, char **argv)
 	const char *url = "127.0.0.1:8080", *timeout = "5";
 	const struct cli_option options[] = {
 		{"--listen", "SHELFCAST_LISTEN", CLI_STRING, &url, NULL, "ADDR",
-		 "the server's address, HOST:PORT (default 127.0.0.1:8080; 0.0.0.0 means 127.0.0.1)"},
+		 "the server's address as serve's --listen takes it, HOST:PORT, [IPV6]:PORT or PORT "
+		 "(default 127.0.0.1:8080; 0.0.0.0, * or no host mean 127.0.0.1)"},
 		{"--timeout", NULL, CLI_STRING, &timeout, NULL, "SECONDS", "give up after (default 5)"}};
 	const struct cli_command cmd = {
 		"healthcheck",
 		"GET /healthz of a running server over plain HTTP; exit 0 when it answers 200.\n"
 		"For container HEALTHCHECKs: no curl needed.",
-		"shelfcast healthcheck [--listen HOST:PORT]", options,
+		"shelfcast healthcheck [--listen ADDR]", options,
 		sizeof options / sizeof options[0], 0, 0};
-	char **args = NULL, host[128] = "127.0.0.1", port[16] = "8080", req[256], resp[512];
+	char **args = NULL, host[128], port[16], req[256], resp[512];
 	unsigned long long secs;
+	unsigned port_n;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-	const char *colon;
 	size_t n, got = 0;
 	int code, fd = -1;
 
@@ -327,17 +338,13 @@ int cmd_healthcheck(int argc, char **argv)
 	free(args);
 	if (!cli_uint("--timeout", timeout, 1, 600, &secs))
 		return EXIT_USAGE;
-	colon = strrchr(url, ':');
-	if (colon) {
-		if (colon != url && (size_t)(colon - url) < sizeof host)
-			snprintf(host, sizeof host, "%.*s", (int)(colon - url), url);
-		snprintf(port, sizeof port, "%s", colon + 1);
+	if (!listen_split(url, host, sizeof host, &port_n)) {
+		fprintf(stderr, "shelfcast healthcheck: --listen \"%s\": expected HOST:PORT, [IPV6]:PORT or PORT\n",
+			url);
+		return EXIT_USAGE;
 	}
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
-	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "*"))
+	snprintf(port, sizeof port, "%u", port_n);
+	if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "*")) /* what serve binds to all addresses */
 		snprintf(host, sizeof host, "127.0.0.1");
 	if (!strcmp(host, "::"))
 		snprintf(host, sizeof host, "::1");

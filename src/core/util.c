@@ -158,41 +158,6 @@ enum error_code util_read_file(const char *path, size_t max_size, char **data, s
 	return ERROR_OK;
 }
 
-enum error_code util_write_file(const char *path, const void *data, size_t len, struct error *err)
-{
-	char tmp[PATH_MAX];
-	const char *p = data;
-	int fd;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-		return error_set(err, ERROR_IO, NULL, "path too long: %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return error_set(err, ERROR_IO, NULL, "cannot create %s: %s", path, strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			error_set(err, ERROR_IO, NULL, "cannot write %s: %s", path, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			return ERROR_IO;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		unlink(tmp);
-		return error_set(err, ERROR_IO, NULL, "cannot write %s: %s", path, strerror(errno));
-	}
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		return error_set(err, ERROR_IO, NULL, "cannot write %s: %s", path, strerror(errno));
-	}
-	return ERROR_OK;
-}
-
 enum error_code util_mkdirs(const char *path, unsigned mode, struct error *err)
 {
 	char buf[PATH_MAX];

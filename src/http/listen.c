@@ -11,32 +11,42 @@
 
 #include "shelfcast/util.h"
 
+bool listen_split(const char *spec, char *host, size_t host_size, unsigned *port)
+{
+	const char *port_text = spec, *colon, *end;
+	long long n;
+
+	if (spec[0] == '[') {
+		end = strchr(spec, ']');
+		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= host_size)
+			return false;
+		snprintf(host, host_size, "%.*s", (int)(end - spec - 1), spec + 1);
+		port_text = end + 2;
+	} else if ((colon = strrchr(spec, ':'))) {
+		if ((size_t)(colon - spec) >= host_size)
+			return false;
+		snprintf(host, host_size, "%.*s", (int)(colon - spec), spec);
+		port_text = colon + 1;
+	} else {
+		snprintf(host, host_size, "%s", ""); /* the whole value is the port */
+	}
+	if (!util_parse_long(port_text, 0, 65535, &n))
+		return false;
+	*port = (unsigned)n;
+	return true;
+}
+
 enum error_code listen_bind(const char *spec, int *fd_out, char *bound, size_t bound_size,
 			    struct error *err)
 {
-	char host[128] = "", port_s[16] = "";
+	char host[128];
 	struct sockaddr_storage ss;
 	socklen_t slen;
-	const char *colon;
-	long long port;
+	unsigned port;
 	int fd, one = 1;
 
 	memset(&ss, 0, sizeof ss);
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof host)
-			goto bad;
-		memcpy(host, spec + 1, (size_t)(end - spec - 1));
-		snprintf(port_s, sizeof port_s, "%s", end + 2);
-	} else if ((colon = strrchr(spec, ':'))) {
-		if ((size_t)(colon - spec) >= sizeof host)
-			goto bad;
-		memcpy(host, spec, (size_t)(colon - spec));
-		snprintf(port_s, sizeof port_s, "%s", colon + 1);
-	} else {
-		snprintf(port_s, sizeof port_s, "%s", spec);
-	}
-	if (!util_parse_long(port_s, 0, 65535, &port))
+	if (!listen_split(spec, host, sizeof host, &port))
 		goto bad;
 	if (!host[0] || !strcmp(host, "*"))
 		snprintf(host, sizeof host, "0.0.0.0");

@@ -22,29 +22,48 @@ static void quiet_notices(void *arg, const char *message)
 	(void)message;
 }
 
-enum error_code db_connect(const char *conninfo, PGconn **out, struct error *err)
+/* db_connect's settings: the connect timeout, TCP keepalives, an application name. */
+static PGconn *connect_params(const char *conninfo, const char *application, bool blocking)
 {
 	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
 					   "keepalives_idle", "keepalives_interval",
 					   "keepalives_count", "fallback_application_name", NULL};
 	char timeout[16];
-	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", "shelfcast", NULL};
+	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", application, NULL};
 	PGconn *c;
+
+	snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT_S);
+	c = blocking ? PQconnectdbParams(keys, vals, 1) : PQconnectStartParams(keys, vals, 1);
+	/* Keep log noise (NOTICEs such as "relation already exists, skipping") off stderr. */
+	if (c)
+		PQsetNoticeProcessor(c, quiet_notices, NULL);
+	return c;
+}
+
+PGconn *db_connect_start(const char *conninfo, const char *application)
+{
+	return connect_params(conninfo, application, false);
+}
+
+void db_connect_message(PGconn *c, char *out, size_t size)
+{
+	snprintf(out, size, "%s", c && *PQerrorMessage(c) ? PQerrorMessage(c) : "timeout expired");
+	trim_message(out);
+}
+
+enum error_code db_connect(const char *conninfo, PGconn **out, struct error *err)
+{
+	PGconn *c = connect_params(conninfo, "shelfcast", true);
 	char msg[ERROR_MESSAGE_MAX];
 
 	*out = NULL;
-	snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT_S);
-	c = PQconnectdbParams(keys, vals, 1);
 	if (!c)
 		return error_nomem(err, "a database connection");
 	if (PQstatus(c) != CONNECTION_OK) {
-		snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
-		trim_message(msg);
+		db_connect_message(c, msg, sizeof msg);
 		PQfinish(c);
 		return error_set(err, ERROR_DB, NULL, "cannot connect to the database: %s", msg);
 	}
-	/* Keep log noise (NOTICEs such as "relation already exists, skipping") off stderr. */
-	PQsetNoticeProcessor(c, quiet_notices, NULL);
 	*out = c;
 	return ERROR_OK;
 }

@@ -9,13 +9,8 @@
 #include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
 
-/* The parameters of a statement about one version: $1 the model, $2 a number. */
-struct version_params {
-	char number[24];
-	const char *p[2];
-};
-
-static const char *const *version_params(struct version_params *vp, const char *model, long long n)
+const char *const *registry_version_params(struct registry_version_params *vp, const char *model,
+					   long long n)
 {
 	snprintf(vp->number, sizeof vp->number, "%lld", n);
 	vp->p[0] = model;
@@ -27,15 +22,8 @@ static const char *const *version_params(struct version_params *vp, const char *
 static enum error_code query_version(PGconn *c, const char *sql, const char *model, long long n,
 				     PGresult **out, struct error *err)
 {
-	struct version_params vp;
-	return db_query(c, sql, 2, version_params(&vp, model, n), out, err);
-}
-
-static void rollback_quietly(PGconn *c)
-{
-	struct error ignored;
-	error_init(&ignored);
-	db_exec(c, "ROLLBACK", &ignored);
+	struct registry_version_params vp;
+	return db_query(c, sql, 2, registry_version_params(&vp, model, n), out, err);
 }
 
 /* Run a parameterized statement, dropping the result. */
@@ -51,9 +39,9 @@ static enum error_code run(PGconn *c, const char *sql, int n, const char *const 
 static enum error_code event(PGconn *c, const char *model, int version, const char *ev,
 			     const char *actor, const char *detail_json, struct error *err)
 {
-	char v[16];
-	const char *params[5] = {model, v, ev, actor, detail_json ? detail_json : "{}"};
-	snprintf(v, sizeof v, "%d", version);
+	struct registry_version_params vp;
+	const char *const *mv = registry_version_params(&vp, model, version);
+	const char *params[5] = {mv[0], mv[1], ev, actor, detail_json ? detail_json : "{}"};
 	return run(c,
 		   "INSERT INTO shelfcast.model_events (model, version, event, actor, detail) "
 		   "VALUES ($1, nullif($2, '0')::integer, $3, $4, $5::jsonb)",
@@ -107,7 +95,8 @@ static enum error_code lock_model(PGconn *c, const char *model, struct error *er
 	return rc;
 }
 
-static enum error_code active_version(PGconn *c, const char *model, int *version, struct error *err)
+enum error_code registry_active_version(PGconn *c, const char *model, int *version,
+					struct error *err)
 {
 	const char *params[1] = {model};
 	PGresult *r;
@@ -145,7 +134,7 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 				       const char *ev, int *previous, struct error *err)
 {
 	char detail[160], status[16];
-	struct version_params vp;
+	struct registry_version_params vp;
 	const char *const *params;
 	int prev = 0;
 	enum error_code rc;
@@ -157,14 +146,14 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 			       "(see `shelfcast models show %s`)",
 			       version, model, model);
 	if (!rc)
-		rc = active_version(c, model, &prev, err);
+		rc = registry_active_version(c, model, &prev, err);
 	if (rc)
 		return rc;
 	if (previous)
 		*previous = prev;
 	if (prev == version)
 		return ERROR_OK;
-	params = version_params(&vp, model, version);
+	params = registry_version_params(&vp, model, version);
 	rc = run(c,
 		 "UPDATE shelfcast.model_versions SET status = 'archived' "
 		 "WHERE model = $1 AND status = 'active'",
@@ -186,7 +175,9 @@ static enum error_code activate_locked(PGconn *c, const char *model, int version
 enum error_code registry_register(PGconn *c, const struct registry_version_in *in, bool activate,
 				  int *version, struct error *err)
 {
-	char *spec_text = spec_to_string(in->spec), v[16], detail[256];
+	char *spec_text = spec_to_string(in->spec), detail[256];
+	struct registry_version_params vp;
+	const char *v;
 	const char *p_model[2] = {in->model, in->description ? in->description : ""};
 	PGresult *r = NULL;
 	enum error_code rc;
@@ -210,11 +201,9 @@ enum error_code registry_register(PGconn *c, const struct registry_version_in *i
 			      "WHERE model = $1",
 			      1, p_model, &r, err);
 	if (rc)
-		goto fail;
+		goto end;
 	*version = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	r = NULL;
-	snprintf(v, sizeof v, "%d", *version);
+	v = registry_version_params(&vp, in->model, *version)[1];
 	{
 		const char *params[6] = {in->model, v, spec_text,
 					 in->metrics_json ? in->metrics_json : "{}",
@@ -233,13 +222,10 @@ enum error_code registry_register(PGconn *c, const struct registry_version_in *i
 			   detail, err);
 	if (!rc && activate)
 		rc = activate_locked(c, in->model, *version, in->actor, "activated", NULL, err);
-	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (!rc)
-		goto out;
-fail:
-	rollback_quietly(c);
-	*version = 0;
+end:
+	rc = db_end(c, rc, err);
+	if (rc)
+		*version = 0;
 out:
 	PQclear(r);
 	free(spec_text);
@@ -269,7 +255,7 @@ static bool parse_shape(const char *text, struct tensor *t)
 enum error_code registry_load_version(PGconn *c, const char *model, int version,
 				      struct model **out, struct error *err)
 {
-	struct version_params vp;
+	struct registry_version_params vp;
 	struct tensor *tensors = NULL;
 	struct spec spec;
 	PGresult *meta = NULL, *rows = NULL;
@@ -291,7 +277,7 @@ enum error_code registry_load_version(PGconn *c, const char *model, int version,
 	rows = PQexecParams(c,
 			    "SELECT name, dtype, array_to_json(shape)::text, data "
 			    "FROM shelfcast.model_tensors WHERE model = $1 AND version = $2 ORDER BY name",
-			    2, NULL, version_params(&vp, model, version), NULL, NULL, 1);
+			    2, NULL, registry_version_params(&vp, model, version), NULL, NULL, 1);
 	if (PQresultStatus(rows) != PGRES_TUPLES_OK) {
 		rc = db_result_error(c, rows, "cannot read the tensors", err);
 		goto out;
@@ -349,12 +335,12 @@ enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
 				     struct error *err)
 {
 	char detail[ERROR_MESSAGE_MAX * 2 + 64], quoted[ERROR_MESSAGE_MAX * 2];
-	struct version_params vp;
+	struct registry_version_params vp;
 	const char *const *params;
 	int active = 0;
 	enum error_code rc;
 
-	params = version_params(&vp, model, version);
+	params = registry_version_params(&vp, model, version);
 	json_escape_into(quoted, sizeof quoted, reason);
 	snprintf(detail, sizeof detail, "{\"reason\": %s}", quoted);
 	rc = db_exec(c, "BEGIN", err);
@@ -369,7 +355,7 @@ enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
 	if (!rc)
 		rc = event(c, model, version, "load_failed", actor, detail, err);
 	if (!rc && restore > 0 && restore != version)
-		rc = active_version(c, model, &active, err);
+		rc = registry_active_version(c, model, &active, err);
 	if (!rc && restore > 0 && restore != version && active == 0)
 		rc = activate_locked(c, model, restore, actor, "restored", NULL, err);
 	return db_end(c, rc, err);
@@ -391,12 +377,10 @@ enum error_code registry_activate(PGconn *c, const char *model, int version, con
 	rc = lock_model(c, model, err);
 	if (!rc)
 		rc = version_status(c, model, version, status, sizeof status, err);
-	if (rc)
-		goto fail;
 	/* Validate exactly as a server would load it: a bad version never becomes active. */
 	error_init(&load_err);
-	if (registry_load_version(c, model, version, &m, &load_err) != ERROR_OK) {
-		rollback_quietly(c);
+	if (!rc && registry_load_version(c, model, version, &m, &load_err) != ERROR_OK) {
+		db_end(c, load_err.code, err); /* rolls back: marking it failed is a transaction of its own */
 		if (load_err.code == ERROR_INVALID) {
 			struct error ignored;
 			error_init(&ignored);
@@ -409,14 +393,9 @@ enum error_code registry_activate(PGconn *c, const char *model, int version, con
 		return load_err.code;
 	}
 	model_unref(m);
-	rc = activate_locked(c, model, version, actor, "activated", previous, err);
 	if (!rc)
-		rc = db_exec(c, "COMMIT", err);
-	if (!rc)
-		return ERROR_OK;
-fail:
-	rollback_quietly(c);
-	return rc;
+		rc = activate_locked(c, model, version, actor, "activated", previous, err);
+	return db_end(c, rc, err);
 }
 
 /*
@@ -497,7 +476,7 @@ enum error_code registry_rollback(PGconn *c, const char *model, const char *acto
 		return rc;
 	rc = lock_model(c, model, err);
 	if (!rc)
-		rc = active_version(c, model, &current, err);
+		rc = registry_active_version(c, model, &current, err);
 	if (!rc && current == 0)
 		rc = error_set(err, ERROR_CONFLICT, "model", "model \"%s\" has no active version",
 			       model);
@@ -517,11 +496,11 @@ enum error_code registry_archive(PGconn *c, const char *model, int version, cons
 				 struct error *err)
 {
 	char status[16];
-	struct version_params vp;
+	struct registry_version_params vp;
 	const char *const *params;
 	enum error_code rc;
 
-	params = version_params(&vp, model, version);
+	params = registry_version_params(&vp, model, version);
 	rc = db_exec(c, "BEGIN", err);
 	if (rc)
 		return rc;
@@ -544,18 +523,23 @@ enum error_code registry_archive(PGconn *c, const char *model, int version, cons
 	return db_end(c, rc, err);
 }
 
-enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
-					 struct error *err)
+enum error_code registry_served(PGconn *c, struct registry_active **out, size_t *n, char *flagged,
+				size_t size, struct error *err)
 {
 	PGresult *r;
 	enum error_code rc;
+	size_t k = 0;
 	int i;
 
 	*out = NULL;
 	*n = 0;
+	if (flagged)
+		*flagged = '\0';
+	/* one row per active version, and one for the default model when it has none */
 	rc = db_query(c,
-		      "SELECT model, version FROM shelfcast.model_versions WHERE status = 'active' "
-		      "ORDER BY model",
+		      "SELECT m.name, v.version, m.is_default FROM shelfcast.models m "
+		      "LEFT JOIN shelfcast.model_versions v ON v.model = m.name AND v.status = 'active' "
+		      "WHERE v.version IS NOT NULL OR m.is_default ORDER BY m.name",
 		      0, NULL, &r, err);
 	if (rc)
 		return rc;
@@ -565,12 +549,22 @@ enum error_code registry_active_versions(PGconn *c, struct registry_active **out
 		return error_nomem(err, "the active versions");
 	}
 	for (i = 0; i < PQntuples(r); i++) {
-		snprintf((*out)[i].model, sizeof (*out)[i].model, "%s", PQgetvalue(r, i, 0));
-		(*out)[i].version = atoi(PQgetvalue(r, i, 1));
+		if (flagged && !strcmp(PQgetvalue(r, i, 2), "t"))
+			snprintf(flagged, size, "%s", PQgetvalue(r, i, 0));
+		if (PQgetisnull(r, i, 1))
+			continue;
+		snprintf((*out)[k].model, sizeof (*out)[k].model, "%s", PQgetvalue(r, i, 0));
+		(*out)[k++].version = atoi(PQgetvalue(r, i, 1));
 	}
-	*n = (size_t)PQntuples(r);
+	*n = k;
 	PQclear(r);
 	return ERROR_OK;
+}
+
+enum error_code registry_active_versions(PGconn *c, struct registry_active **out, size_t *n,
+					 struct error *err)
+{
+	return registry_served(c, out, n, NULL, 0, err);
 }
 
 enum error_code registry_catalog(PGconn *c, const char *model, char **json, struct error *err)

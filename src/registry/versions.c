@@ -128,18 +128,16 @@ static void keep(struct versions *v, struct model *m)
 /* ERROR_OK when the registry serves that version pinned; else why not. */
 static enum error_code servable(PGconn *c, const char *name, int version, struct error *err)
 {
-	char number[16];
-	const char *params[2] = {name, number};
+	struct registry_version_params vp;
 	PGresult *r;
 	enum error_code rc;
 
-	snprintf(number, sizeof number, "%d", version);
 	rc = db_query(c,
 		      "SELECT v.status, (SELECT e.detail->>'reason' FROM shelfcast.model_events e "
 		      "  WHERE e.model = v.model AND e.version = v.version AND e.event = 'load_failed' "
 		      "  ORDER BY e.id DESC LIMIT 1) "
 		      "FROM shelfcast.model_versions v WHERE v.model = $1 AND v.version = $2",
-		      2, params, &r, err);
+		      2, registry_version_params(&vp, name, version), &r, err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) == 0)

@@ -158,16 +158,8 @@ static bool wait_wake(struct watcher *w, int extra_fd, double seconds, bool *ext
 static PGconn *connect_interruptible(struct watcher *w, const char *conninfo, char *why,
 				      size_t why_size)
 {
-	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
-					   "keepalives_idle", "keepalives_interval",
-					   "keepalives_count", "fallback_application_name", NULL};
-	char timeout[16];
-	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", "shelfcast-watcher", NULL};
 	double deadline = util_now_s() + DB_CONNECT_TIMEOUT_S;
-	PGconn *c;
-
-	snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT_S);
-	c = PQconnectStartParams(keys, vals, 1);
+	PGconn *c = db_connect_start(conninfo, "shelfcast-watcher");
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
 	if (!c || PQstatus(c) == CONNECTION_BAD)
@@ -189,15 +181,10 @@ static PGconn *connect_interruptible(struct watcher *w, const char *conninfo, ch
 	}
 	return c;
 fail:
-	snprintf(why, why_size, "%s",
-		 atomic_load(&w->stop) ? "stopping"
-		 : c && *PQerrorMessage(c) ? PQerrorMessage(c)
-					  : "timeout expired");
-	{
-		size_t n = strlen(why);
-		while (n && (why[n - 1] == '\n' || why[n - 1] == ' '))
-			why[--n] = '\0';
-	}
+	if (atomic_load(&w->stop))
+		snprintf(why, why_size, "stopping");
+	else
+		db_connect_message(c, why, why_size);
 	PQfinish(c);
 	return NULL;
 }
@@ -220,8 +207,11 @@ static void remember_failed(struct watcher *w, const char *model, int version)
 		w->n_failed++;
 }
 
-/* Load one version; false when the connection failed (the caller reconnects). */
-static bool load_one(struct watcher *w, const struct registry_active *a)
+/*
+ * Load one version; false (*failure says why) when the connection failed or
+ * the statement failed on the database's side (the caller reconnects).
+ */
+static bool load_one(struct watcher *w, const struct registry_active *a, struct error *failure)
 {
 	struct model *m = NULL;
 	struct error err;
@@ -244,8 +234,18 @@ static bool load_one(struct watcher *w, const struct registry_active *a)
 			a->version, err.message);
 		return true;
 	}
-	if (err.code == ERROR_DB || err.code == ERROR_PERMISSION || !db_ok(w->conn) || !db_ok(w->rconn))
+	if (err.code == ERROR_DB || !db_ok(w->conn) || !db_ok(w->rconn)) {
+		*failure = err;
 		return false;
+	}
+	if (err.code == ERROR_PERMISSION) {
+		/* the role's fault, not the version's: not marked, tried again on the next sync */
+		atomic_fetch_add(&w->loads_failed, 1);
+		log_msg(LOG_ERROR, "model_load_failed",
+			"model %s version %d cannot be read (still serving version %d): %s", a->model,
+			a->version, served, err.message);
+		return true;
+	}
 	if (err.code == ERROR_NOT_FOUND && w->rconn != w->conn) {
 		/* active on the primary, not yet on the replica: keep serving, try again soon */
 		if (!w->lagging)
@@ -282,7 +282,8 @@ static bool sync_models(struct watcher *w)
 
 	error_init(&err);
 	w->lagging = false;
-	if (registry_active_versions(w->conn, &active, &n, &err) != ERROR_OK) {
+	/* the default is read with the active versions, on the primary: a replica may lag */
+	if (registry_served(w->conn, &active, &n, flagged, sizeof flagged, &err) != ERROR_OK) {
 		drop_connection(w, err.message);
 		return false;
 	}
@@ -290,17 +291,13 @@ static bool sync_models(struct watcher *w)
 		if (store_version(w->cfg.store, active[i].model) == active[i].version ||
 		    is_failed(w, active[i].model, active[i].version))
 			continue;
-		if (!load_one(w, &active[i])) {
+		if (!load_one(w, &active[i], &err)) {
 			free(active);
-			drop_connection(w, PQerrorMessage(w->conn));
+			drop_connection(w, err.message);
 			return false;
 		}
 	}
 	free(active);
-	if (registry_default(w->rconn, flagged, sizeof flagged, &err) != ERROR_OK) {
-		drop_connection(w, err.message);
-		return false;
-	}
 	if (store_settle_default(w->cfg.store, *flagged ? flagged : NULL) &&
 	    store_default_name(w->cfg.store, flagged, sizeof flagged))
 		log_msg(LOG_INFO, "default_model", "requests that name no model get model %s", flagged);
@@ -407,6 +404,13 @@ static bool connect_and_listen(struct watcher *w, char *why, size_t why_size)
 	return true;
 }
 
+/* Wait `backoff` seconds (the stop signal cuts it short); the next wait, doubled up to BACKOFF_MAX. */
+static double back_off(struct watcher *w, double backoff)
+{
+	wait_wake(w, -1, backoff, NULL);
+	return backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+}
+
 static void *run(void *arg)
 {
 	struct watcher *w = arg;
@@ -429,8 +433,7 @@ static void *run(void *arg)
 						"registry database unreachable, retrying with backoff: %s",
 						why);
 				reported_down = true;
-				wait_wake(w, -1, backoff, NULL);
-				backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+				backoff = back_off(w, backoff);
 				continue;
 			}
 			if (atomic_load(&w->listening))
@@ -442,13 +445,17 @@ static void *run(void *arg)
 					w->cfg.poll_interval);
 			set_up(w, true);
 			reported_down = false;
-			backoff = BACKOFF_MIN;
 			need_sync = true;
 		}
 		if (need_sync) {
 			need_sync = false;
-			if (!sync_models(w))
+			if (!sync_models(w)) {
+				/* a query that keeps failing (a revoked grant, a statement timeout) must
+				 * not turn into a reconnect loop: wait as after a failed connect */
+				backoff = back_off(w, backoff);
 				continue;
+			}
+			backoff = BACKOFF_MIN;
 			now = util_now_s();
 			next_poll = now + (w->lagging ? LAG_RETRY_S : w->cfg.poll_interval);
 			next_health = now + w->cfg.health_interval;

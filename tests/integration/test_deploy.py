@@ -46,6 +46,13 @@ def test_healthcheck_subcommand_probes_a_running_server(ctx):
     check(r.returncode == 0 and r.stdout.strip() == "ok", "healthcheck: %d %r %r" % (r.returncode, r.stdout, r.stderr))
     r = run(["healthcheck"], env={"SHELFCAST_LISTEN": "127.0.0.1:%d" % s.port})
     check(r.returncode == 0, "healthcheck from SHELFCAST_LISTEN: %r" % r.stderr)
+    # a bare port, as serve's --listen takes it, is probed on that port (not 8080)
+    r = run(["healthcheck"], env={"SHELFCAST_LISTEN": "%d" % s.port})
+    check(r.returncode == 0, "healthcheck of a bare port: %r" % r.stderr)
+    for bad in ("127.0.0.1:", "[::1]%d" % s.port, "host:port"):
+        r = run(["healthcheck", "--listen", bad])
+        check(r.returncode == 2 and '--listen "%s"' % bad in r.stderr, "healthcheck --listen %r: %d %r"
+              % (bad, r.returncode, r.stderr))
     s.stop()
     r = run(["healthcheck", "--listen", "127.0.0.1:%d" % s.port, "--timeout", "2"])
     check(r.returncode == 1 and "cannot connect" in r.stderr, "healthcheck on a stopped server: %d %r" % (r.returncode, r.stderr))

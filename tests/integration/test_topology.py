@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from harness import BINARY, SOURCE_ROOT, PgBouncer, check, demo_csv, run, train
+from harness import BINARY, SOURCE_ROOT, PgBouncer, check, demo_csv, run, temp_dir, train
 
 ITEM = {"items": [{"features": {"brand": "Acme", "category": "snacks", "price": 2.5}}]}
 
@@ -17,10 +17,23 @@ def serving_version(server, model="demo"):
     return None
 
 
-def wait_all(servers, version, limit):
+def wait_all(servers, version, limit, model="demo"):
     t0 = time.time()
     while time.time() - t0 < limit:
-        if all(serving_version(s) == version for s in servers):
+        if all(serving_version(s, model) == version for s in servers):
+            return time.time() - t0
+        time.sleep(0.01)
+    return None
+
+
+def default_model(server):
+    return [m["name"] for m in server.get("/v1/models", validate=False).json()["models"] if m.get("default")]
+
+
+def wait_default(servers, model, limit):
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        if all(default_model(s) == [model] for s in servers):
             return time.time() - t0
         time.sleep(0.01)
     return None
@@ -128,6 +141,12 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     check(r.returncode == 0, r.stderr)
     data = demo_csv(1200)
     train(purl, data, extra=["--activate"])
+    # a second model: with two at start, the registry's flag alone names the default
+    weights = os.path.join(temp_dir("sc-st-"), "demo.safetensors")
+    r = run(["models", "export", "demo", "1", "--out", weights, "--db", purl])
+    check(r.returncode == 0, r.stderr)
+    r = run(["models", "import", "copy", "--weights", weights, "--activate", "--db", purl])
+    check(r.returncode == 0, r.stderr)
     replica = Replica(primary)
     ctx._clusters.append(replica)
     rurl = replica.url(name)
@@ -148,6 +167,11 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     for s in servers:
         check(serving_version(s) == 1, "served %r while the replica lacks version 3" % serving_version(s))
         check("replica_behind" in s.output(), "no replica_behind line: " + s.output()[-1500:])
+    # the default model is read on the primary too: the paused replica does not hold it back
+    r = run(["models", "default", "copy", "--db", purl])
+    check(r.returncode == 0, r.stderr)
+    check(wait_default(servers, "copy", 2) is not None, "the default stayed %r with the replica paused"
+          % [default_model(s) for s in servers])
     replica.query(name, "SELECT pg_wal_replay_resume()")
     took = wait_all(servers, 3, 5)
     check(took is not None and took <= 1.0, "version 3 served %r s after the replica resumed" % took)
@@ -159,7 +183,7 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     time.sleep(1.0)
     for s in servers:
         check(s.get("/readyz").status == 200, "readyz with the primary stopped")
-        body = s.predict(ITEM).json()
+        body = s.predict(dict(ITEM, model="demo")).json()
         check(body["model"]["version"] == 3, "predict with the primary stopped: %r" % body["model"])
         check(s.get("/healthz").json()["database"] == "unreachable", "healthz database with the primary stopped")
         s.stop()

@@ -64,3 +64,43 @@ def test_a_version_that_fails_to_load_is_tried_once_not_on_every_poll(ctx):
     m = s.get("/v1/models").json()["models"][0]
     check(m["status"] == "stale" and m["serving_version"] == 1 and m["active_version"] == 2, "v1/models: %r" % m)
     s.stop()
+
+
+def test_a_query_the_role_may_not_run_backs_off_instead_of_reconnecting_in_a_loop(ctx):
+    import time
+    url = ctx.db()
+    db = dbname(url)
+    data = demo_csv(1200)
+    train(url, data, extra=["--activate"])
+    # grants of its own (not through shelfcast_reader), so that one table's can be taken away
+    ctx.pg.query(db, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sc_watch_grants') THEN "
+                     "CREATE ROLE sc_watch_grants LOGIN; END IF; END $$; "
+                     "GRANT USAGE ON SCHEMA shelfcast TO sc_watch_grants; "
+                     "GRANT SELECT ON ALL TABLES IN SCHEMA shelfcast TO sc_watch_grants")
+    s = ctx.serve(db_url=url.replace("user=postgres", "user=sc_watch_grants"), wait_ready=True,
+                  args=["--poll-interval", "1"])
+    connected = s.output().count("database_connected")
+    ctx.pg.query(db, "REVOKE SELECT ON shelfcast.model_versions FROM sc_watch_grants")
+    time.sleep(5)  # the poll fails within 1 s; then waits of 0.25, 0.5, 1, 2 s
+    out = s.output()
+    again = out.count("database_connected") - connected
+    check(1 <= again <= 6, "%d reconnects in 5 s with a revoked grant: %s" % (again, out[-1500:]))
+    check("permission denied for table model_versions" in out, "the real error is not logged: " + out[-1500:])
+    check(s.predict({"items": [ITEM]}).json()["model"]["version"] == 1, "the loaded version keeps serving")
+    ctx.pg.query(db, "GRANT SELECT ON shelfcast.model_versions TO sc_watch_grants")
+    train(url, data, extra=["--activate"])
+    s.wait_for(lambda: serving(s, 2), 15, "version 2 after the grant came back")
+    check(s.get("/healthz").json()["database"] == "ok", "database ok after the grant came back")
+    # a version the role may not read is a failed load, not a lost connection: no reconnect, tried again later
+    ctx.pg.query(db, "REVOKE SELECT ON shelfcast.model_tensors FROM sc_watch_grants")
+    connected = s.output().count("database_connected")
+    train(url, data, extra=["--activate"])
+    s.wait_for(lambda: loads(s, "failure") >= 2, 5, "the unreadable version to be counted on two polls")
+    out = s.output()
+    check(out.count("database_connected") == connected, "reconnected over an unreadable version: " + out[-1500:])
+    check("permission denied for table model_tensors" in out, "the load's own error is not logged: " + out[-1500:])
+    check(ctx.pg.query(db, "SELECT status FROM shelfcast.model_versions WHERE version = 3") == "active",
+          "a version the role could not read was marked failed")
+    ctx.pg.query(db, "GRANT SELECT ON shelfcast.model_tensors TO sc_watch_grants")
+    s.wait_for(lambda: serving(s, 3), 5, "version 3 after the grant came back")
+    s.stop()
