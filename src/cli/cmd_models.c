@@ -152,7 +152,7 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 	struct safetensors st = {0};
 	struct spec spec;
 	struct model *m = NULL;
-	char *bytes = NULL, *spec_text = NULL, *training = NULL, checksum[SHA256_HEX_SIZE];
+	char *bytes = NULL, *spec_text = NULL, *training = NULL;
 	struct tensor canon[2 * MLP_MAX_LAYERS];
 	size_t len, spec_len, i;
 	int version = 0;
@@ -180,7 +180,6 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 	if (!rc) {
 		for (i = 0; i < model_tensor_count(m); i++)
 			model_tensor_at(m, i, &canon[i]);
-		tensor_checksum(canon, model_tensor_count(m), checksum);
 		training = NULL;
 		{
 			json_t *j = json_pack("{s:s, s:s}", "imported_from", weights, "actor", cli_actor());
@@ -188,7 +187,7 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 			json_decref(j);
 		}
 		struct registry_version_in in = {name, description, &m->spec, canon, model_tensor_count(m),
-						 checksum, "{}", training, cli_actor(), "imported"};
+						 m->checksum, "{}", training, cli_actor(), "imported"};
 		rc = registry_register(c, &in, activate, &version, err);
 	}
 	free(training);

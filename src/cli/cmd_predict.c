@@ -141,6 +141,8 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 		id_col = -1;
 	if (!map || !vals)
 		rc = error_nomem(err, "the rows");
+	else if (t->n_rows) /* one batch, reused by every chunk */
+		rc = predict_batch_init(&batch, m, t->n_rows < CHUNK ? t->n_rows : CHUNK, err);
 	csv_field(out, id_col >= 0 ? m->spec.id_column : "row");
 	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level");
 	if (x)
@@ -148,7 +150,6 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 	fputc('\n', out);
 	for (i = 0; !rc && i < t->n_rows; i += CHUNK) {
 		size_t B = t->n_rows - i < CHUNK ? t->n_rows - i : CHUNK;
-		rc = predict_batch_init(&batch, m, B, err);
 		for (k = 0; !rc && k < B; k++) {
 			char prefix[64];
 			snprintf(prefix, sizeof prefix, "row %zu", i + k + 1);
@@ -181,8 +182,8 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 				explain_columns(out, x, &batch, k, lv);
 			fputc('\n', out);
 		}
-		predict_batch_done(&batch);
 	}
+	predict_batch_done(&batch);
 	free(map);
 	free(vals);
 	return rc;
