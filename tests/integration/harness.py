@@ -12,6 +12,7 @@ import pwd
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -56,6 +57,22 @@ def unprivileged():
         except KeyError:
             continue
     raise Failure("running as root and no unprivileged user for PostgreSQL")
+
+
+def safetensors_bytes(tensors, metadata=None):
+    """{name: (shape, flat floats)} as a safetensors file (F32, little endian), names in order."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        shape, flat = tensors[name]
+        blob = struct.pack("<%df" % len(flat), *flat)
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    if metadata:
+        header["__metadata__"] = metadata
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
 
 
 def temp_dir(prefix):

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import socket
-import struct
 import tempfile
 import time
 
@@ -18,20 +17,6 @@ import harness
 from harness import check, run
 
 WIDE = 5000  # categories of the wide model's one categorical input
-
-
-def safetensors_bytes(tensors):
-    """{name: (shape, flat floats)} as a safetensors file (F32, little endian)."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        shape, flat = tensors[name]
-        blob = struct.pack("<%df" % len(flat), *flat)
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
 
 
 def import_wide_model(url):
@@ -58,7 +43,7 @@ def import_wide_model(url):
     with open(os.path.join(d, "spec.json"), "w") as f:
         json.dump(spec, f)
     with open(os.path.join(d, "w.safetensors"), "wb") as f:
-        f.write(safetensors_bytes(tensors))
+        f.write(harness.safetensors_bytes(tensors))
     r = run(["models", "import", "wide", "--weights", os.path.join(d, "w.safetensors"),
              "--spec", os.path.join(d, "spec.json"), "--activate", "--db", url])
     check(r.returncode == 0, "models import wide: %s" % r.stderr)

@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from harness import check, demo_csv, run, temp_dir, train
+from harness import check, demo_csv, run, safetensors_bytes, temp_dir, train
 
 ITEM = {"features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}
 
@@ -282,7 +282,7 @@ def test_export_then_import_gives_byte_identical_tensors(ctx):
 
 
 TORCH_SCRIPT = r'''
-import json, struct, sys
+import json, sys
 import numpy as np
 import torch
 spec = json.load(open(sys.argv[1]))
@@ -295,16 +295,9 @@ tensors = {}
 for i, layer in enumerate([net[0], net[2], net[4]]):
     tensors["dense.%d.weight" % i] = layer.weight.detach().numpy().astype("<f4")
     tensors["dense.%d.bias" % i] = layer.bias.detach().numpy().astype("<f4")
-header, offset, blobs = {}, 0, []
-for name, arr in tensors.items():
-    b = arr.tobytes()
-    header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(b)]}
-    offset += len(b)
-    blobs.append(b)
-header["__metadata__"] = {"format": "pt"}
-hj = json.dumps(header).encode()
-with open(sys.argv[3], "wb") as f:
-    f.write(struct.pack("<Q", len(hj)) + hj + b"".join(blobs))
+# the weights as float32 values ({name: [shape, flat]}); the test writes them as safetensors
+json.dump({name: [list(arr.shape), arr.ravel().astype(float).tolist()] for name, arr in tensors.items()},
+          open(sys.argv[3], "w"))
 x = torch.tensor(np.array(inputs, dtype=np.float32))
 with torch.no_grad():
     y = net(x).numpy().astype(float)
@@ -346,8 +339,11 @@ def test_a_pytorch_safetensors_file_imports_and_predicts_like_pytorch(ctx):
             rows.append(v + lv)
     json.dump(rows, open(os.path.join(d, "rows.json"), "w"))
     p = subprocess.run(["/usr/bin/python3", "-c", TORCH_SCRIPT, os.path.join(d, "spec.json"), os.path.join(d, "rows.json"),
-                        os.path.join(d, "torch.safetensors"), os.path.join(d, "torch.json")], capture_output=True, text=True)
+                        os.path.join(d, "torch.tensors.json"), os.path.join(d, "torch.json")], capture_output=True,
+                       text=True)
     check(p.returncode == 0, "PyTorch (python3-torch): " + p.stderr[-2000:])
+    with open(os.path.join(d, "torch.safetensors"), "wb") as f:  # with PyTorch's metadata, as save_file writes it
+        f.write(safetensors_bytes(json.load(open(os.path.join(d, "torch.tensors.json"))), {"format": "pt"}))
     r = run(["models", "import", "torchy", "--weights", os.path.join(d, "torch.safetensors"),
              "--spec", os.path.join(d, "spec.json"), "--activate", "--db", url])
     check(r.returncode == 0, r.stderr)
