@@ -59,6 +59,11 @@ def unprivileged():
     raise Failure("running as root and no unprivileged user for PostgreSQL")
 
 
+def dbname(url):
+    """The database name in a postgresql:///NAME?... URL."""
+    return url.split("///")[1].split("?")[0]
+
+
 def safetensors_bytes(tensors, metadata=None):
     """{name: (shape, flat floats)} as a safetensors file (F32, little endian), names in order."""
     header, blobs, offset = {}, [], 0

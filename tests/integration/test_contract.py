@@ -3,7 +3,7 @@ import json
 
 import os
 
-from harness import check, demo_csv, example, run, temp_dir, train
+from harness import check, dbname, demo_csv, example, run, temp_dir, train
 
 ITEM = {"features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}
 
@@ -48,7 +48,7 @@ def test_the_default_never_moves_when_another_model_is_activated(ctx):
     check("not loaded" in answered_by(s2), answered_by(s2))
     run(["models", "activate", "staged", "1", "--db", url])
     s2.wait_for(lambda: s2.get("/readyz").status == 200 and answered_by(s2) == "staged", 2.0, "ready again")
-    ev = json.loads(ctx.pg.query(url.split("///")[1].split("?")[0],
+    ev = json.loads(ctx.pg.query(dbname(url),
                                  "SELECT json_agg(detail ORDER BY id) FROM shelfcast.model_events "
                                  "WHERE event = 'default_set'"))
     check(ev == [{"from": None}, {"from": "other"}], "audit: %r" % ev)
@@ -80,7 +80,7 @@ def loads(s):
 
 def test_a_request_pins_a_version(ctx):
     url = ctx.db()
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     data = demo_csv(1500)
     for extra in (["--activate"], [], [], []):  # v1 active; v2, v3, v4 staged
         train(url, data, extra=extra)
@@ -268,7 +268,7 @@ def test_every_named_column_must_exist(ctx):
         missing = "nope_id" if key == "id_column" else "nope_num"
         check(r.returncode != 0 and 'has no column "%s"' % missing in r.stderr and "epoch" not in r.stderr,
               "%s: %d %s" % (key, r.returncode, r.stderr[-400:]))
-    check(ctx.pg.query(url.split("///")[1].split("?")[0], "SELECT count(*) FROM shelfcast.model_versions") == "0",
+    check(ctx.pg.query(dbname(url), "SELECT count(*) FROM shelfcast.model_versions") == "0",
           "nothing registered")
 
 
@@ -283,7 +283,7 @@ def test_train_dry_run_registers_nothing(ctx):
     url = ctx.db()
     r = run(["train", "--dry-run", "--data", data, "--config", example("demo", "dataset.json"), "--db", url])
     check(r.returncode == 0, r.stderr[-300:])
-    check(ctx.pg.query(url.split("///")[1].split("?")[0], "SELECT count(*) FROM shelfcast.model_versions") == "0",
+    check(ctx.pg.query(dbname(url), "SELECT count(*) FROM shelfcast.model_versions") == "0",
           "a dry run registered a version")
     for extra in (["--activate"], ["--activate-if-better"]):
         r = run(["train", "--dry-run", "--data", data, "--config", example("demo", "dataset.json"), "--db", url] + extra)

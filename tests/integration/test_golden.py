@@ -29,7 +29,7 @@ import tempfile
 import time
 import types
 
-from harness import Failure, check, run, safetensors_bytes
+from harness import Failure, check, dbname, run, safetensors_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -202,7 +202,7 @@ def models_database(ctx):
     import_model(url, "beta", True, "golden beta: profit, raw target")
     with open(os.path.join(MODELS, "alpha.metrics.json")) as f:
         metrics = json.dumps(json.load(f))
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     ctx.pg.psql(db, "UPDATE shelfcast.model_versions SET metrics = '%s'::jsonb WHERE model = 'alpha' AND version = 1"
                 % metrics.replace("'", "''"))
     return url

@@ -8,18 +8,14 @@ import subprocess
 import threading
 import time
 
-from harness import check, demo_csv, run, safetensors_bytes, temp_dir, train
+from harness import check, dbname, demo_csv, run, safetensors_bytes, temp_dir, train
 
 ITEM = {"features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}
 
 
-def dbname(url):
-    return url.split("///")[1].split("?")[0]
-
-
-def two_versions(ctx, activate_first=True):
+def two_versions(ctx, activate_first=True, rows=1500):
     url = ctx.db()
-    data = demo_csv(1500)
+    data = demo_csv(rows)
     train(url, data, extra=["--activate"] if activate_first else [])
     train(url, data, extra=["--name", "demo"])  # same seed and data: same weights, a new version
     return url

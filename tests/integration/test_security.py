@@ -6,11 +6,7 @@ import json
 import os
 import subprocess
 
-from harness import check, demo_csv, example, run, temp_dir, train
-
-
-def dbname(url):
-    return url.split("///")[1].split("?")[0]
+from harness import check, dbname, demo_csv, example, run, temp_dir, train
 
 
 def sales_table(ctx, rows=1500):

@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from harness import BINARY, SOURCE_ROOT, PgBouncer, check, demo_csv, run, train
+from harness import BINARY, SOURCE_ROOT, PgBouncer, check, dbname, demo_csv, run, train
 
 ITEM = {"items": [{"features": {"brand": "Acme", "category": "snacks", "price": 2.5}}]}
 
@@ -78,7 +78,7 @@ def test_everything_works_through_pgbouncer_in_transaction_pooling(ctx):
 def test_listen_through_pgbouncer_is_detected_and_the_poll_brings_activations(ctx):
     pg = ctx.pg
     url = ctx.db()
-    name = url.split("///")[1].split("?")[0]
+    name = dbname(url)
     bouncer = PgBouncer(pg)
     try:
         burl = bouncer.url(name)
@@ -185,7 +185,7 @@ def rss_kb(pid):
 
 def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
     url = ctx.db()
-    name = url.split("///")[1].split("?")[0]
+    name = dbname(url)
     empty = ctx.serve(db_url=url)
     base = rss_kb(empty.proc.pid)
     empty.stop()

@@ -5,9 +5,9 @@ a version that fails to load is tried once, counted once, and not tried again by
 """
 import re
 
-from harness import check, demo_csv, run, train
+from harness import check, dbname, demo_csv, run, train
 from test_api import ITEM
-from test_registry import CORRUPTIONS, dbname, serving
+from test_registry import CORRUPTIONS, serving, two_versions
 
 
 def loads(s, result):
@@ -40,11 +40,8 @@ def test_notify_brings_activations_and_is_listened_to_again_after_a_reconnect(ct
 
 
 def test_a_version_that_fails_to_load_is_tried_once_not_on_every_poll(ctx):
-    url = ctx.db()
+    url = two_versions(ctx, rows=1200)
     db = dbname(url)
-    data = demo_csv(1200)
-    train(url, data, extra=["--activate"])
-    train(url, data)
     ctx.pg.query(db, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sc_watch_reader') THEN "
                      "CREATE ROLE sc_watch_reader LOGIN IN ROLE shelfcast_reader; END IF; END $$")
     # a reader cannot mark the version failed, so it stays active in the registry: only the
