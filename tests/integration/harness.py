@@ -28,6 +28,10 @@ class Failure(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here, with the reason: a TAP SKIP, never counted as passed."""
+
+
 def check(cond, message):
     if not cond:
         raise Failure(message)
