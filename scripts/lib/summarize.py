@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Count every test scripts/test ran from meson's testlog.json files.
 
-Each TAP line "ok N" passes and "not ok N" fails; a plan ("1..N") that was
+Each TAP line "ok N" passes, "ok N ... # SKIP reason" is skipped (counted on a
+line of its own, never as passed) and "not ok N" fails; a plan ("1..N") that was
 not reached counts its missing tests as failed (a crash mid-run), and a test
 binary that failed after all its subtests passed (a sanitizer report at exit)
 counts one failure more.  Non-TAP tests count once.
@@ -13,21 +14,25 @@ import sys
 
 
 def count(entry):
+    """(passed, failed, skipped) of one test's TAP output."""
     out = entry.get("stdout") or ""
-    ok = len(re.findall(r"^ok \d+", out, re.M))
+    skip = len(re.findall(r"^ok \d+[^\n]*# SKIP\b", out, re.M | re.I))
+    ok = len(re.findall(r"^ok \d+", out, re.M)) - skip
     bad = len(re.findall(r"^not ok \d+", out, re.M))
     plan = re.search(r"^1\.\.(\d+)", out, re.M)
-    if not plan and ok + bad == 0:
-        return (1, 0) if entry["result"] in ("OK", "EXPECTEDFAIL") else (0, 1)
-    if plan and ok + bad < int(plan.group(1)):
-        bad += int(plan.group(1)) - ok - bad
-    if entry["result"] not in ("OK", "EXPECTEDFAIL") and bad == 0:
+    if not plan and ok + bad + skip == 0:
+        if entry["result"] == "SKIP":
+            return 0, 0, 1
+        return (1, 0, 0) if entry["result"] in ("OK", "EXPECTEDFAIL") else (0, 1, 0)
+    if plan and ok + bad + skip < int(plan.group(1)):
+        bad += int(plan.group(1)) - ok - bad - skip
+    if entry["result"] not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
         bad = 1
-    return ok, bad
+    return ok, bad, skip
 
 
 def main():
-    passed = failed = 0
+    passed = failed = skipped = 0
     for path in sys.argv[1:]:
         try:
             lines = open(path).read().splitlines()
@@ -37,11 +42,14 @@ def main():
             continue
         for line in lines:
             e = json.loads(line)
-            ok, bad = count(e)
+            ok, bad, skip = count(e)
             passed += ok
             failed += bad
+            skipped += skip
             if bad:
                 print("FAILED: %s (%s)" % (e["name"], path))
+    if skipped:
+        print("%d skipped (could not run here: see the # SKIP lines)" % skipped)
     print("%d passed, %d failed" % (passed, failed))
 
 

@@ -12,6 +12,7 @@ import pwd
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -25,6 +26,10 @@ SOURCE_ROOT = os.environ.get("SHELFCAST_SOURCE_ROOT", os.path.dirname(os.path.di
 
 class Failure(AssertionError):
     pass
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here, with the reason: a TAP SKIP, never counted as passed."""
 
 
 def check(cond, message):
@@ -56,6 +61,27 @@ def unprivileged():
         except KeyError:
             continue
     raise Failure("running as root and no unprivileged user for PostgreSQL")
+
+
+def dbname(url):
+    """The database name in a postgresql:///NAME?... URL."""
+    return url.split("///")[1].split("?")[0]
+
+
+def safetensors_bytes(tensors, metadata=None):
+    """{name: (shape, flat floats)} as a safetensors file (F32, little endian), names in order."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        shape, flat = tensors[name]
+        blob = struct.pack("<%df" % len(flat), *flat)
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    if metadata:
+        header["__metadata__"] = metadata
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
 
 
 def temp_dir(prefix):

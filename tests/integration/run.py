@@ -5,7 +5,9 @@ usage: run.py SHELFCAST_BINARY [-k SUBSTRING]
 
 Starts one PostgreSQL for the whole run (tests that stop or kill PostgreSQL
 start their own), discovers test_* functions in test_*.py, runs each with a
-fresh database and prints TAP: "ok N - name" / "not ok N - name".
+fresh database and prints TAP: "ok N - name" / "not ok N - name", and
+"ok N - name # SKIP reason" for a test that raised harness.Skip (it cannot run
+here: counted as skipped, not passed). Ends with "# N passed, N failed, N skipped".
 """
 import importlib
 import os
@@ -40,13 +42,17 @@ def main():
                         tests.append((full, fn))
     print("1..%d" % len(tests), flush=True)
     ctx = Context(harness, contract)
-    failed = 0
+    passed = failed = skipped = 0
     try:
         for i, (name, fn) in enumerate(tests, 1):
             t0 = time.time()
             try:
                 fn(ctx)
+                passed += 1
                 print("ok %d - %s # %.1fs" % (i, name, time.time() - t0), flush=True)
+            except harness.Skip as e:
+                skipped += 1
+                print("ok %d - %s # SKIP %s" % (i, name, e), flush=True)
             except Exception as e:  # noqa: BLE001 — every failure is reported, the run goes on
                 failed += 1
                 print("not ok %d - %s" % (i, name), flush=True)
@@ -57,6 +63,7 @@ def main():
     finally:
         ctx.close()
     print("# %d replies checked against openapi.yaml" % ctx.contract.checked, flush=True)
+    print("# %d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)
     sys.exit(1 if failed else 0)
 
 

@@ -155,6 +155,11 @@ def test_explanations_are_complete_and_agree_with_a_brute_force_computation(ctx)
                        capture_output=True, text=True, timeout=600)
     check(b.returncode == 0, b.stderr[-2000:])
     brute = json.loads(b.stdout)["explanations"]
+    check(len(preds) >= 24 and len(brute) == 24, "%d served, %d brute-force explanations" % (len(preds), len(brute)))
+    features = sorted(c["feature"] for c in preds[0]["explanation"]["contributions"])
+    for want in brute:
+        check(sorted(want["sales"]) == features and sorted(want["exposure"]) == features
+              and "sales_baseline" in want and "exposure_baseline" in want, "brute force gives %r" % want)
     worst = 0.0
     for p, want in zip(preds[:24], brute):
         x = p["explanation"]

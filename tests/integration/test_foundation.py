@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-from harness import check, run, temp_dir
+from harness import check, dbname, run, temp_dir
 
 SUBCOMMANDS = ["serve", "migrate", "train", "models", "predict", "demo-data", "version", "healthcheck"]
 
@@ -56,13 +56,13 @@ def test_migrate_twice_changes_nothing(ctx):
     url = ctx.pg.url(ctx.pg.new_database())
     r1 = run(["migrate", "--db", url])
     check(r1.returncode == 0, "first migrate: " + r1.stderr)
-    n = int(ctx.pg.query(url.split("///")[1].split("?")[0], "SELECT count(*) FROM shelfcast.schema_migrations"))
+    n = int(ctx.pg.query(dbname(url), "SELECT count(*) FROM shelfcast.schema_migrations"))
     check(n >= 1 and "applied now" in r1.stdout and "(0 migrations" not in r1.stdout, r1.stdout)
-    schema1 = ctx.pg.query(url.split("///")[1].split("?")[0],
+    schema1 = ctx.pg.query(dbname(url),
                            "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema='shelfcast'")
     r2 = run(["migrate", "--db", url])
     check(r2.returncode == 0 and "(0 migrations applied now)" in r2.stdout, "second migrate: %r %r" % (r2.stdout, r2.stderr))
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     check(int(ctx.pg.query(db, "SELECT count(*) FROM shelfcast.schema_migrations")) == n, "second run added rows")
     check(ctx.pg.query(db, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema='shelfcast'") == schema1, "schema changed")
     for t in ("models", "model_versions", "model_tensors", "model_events", "schema_migrations"):
@@ -71,7 +71,7 @@ def test_migrate_twice_changes_nothing(ctx):
 
 def test_registry_schema_allows_one_active_version_and_notifies(ctx):
     url = ctx.db()
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     ctx.pg.query(db, "INSERT INTO shelfcast.models (name) VALUES ('m')")
     for v in (1, 2):
         ctx.pg.query(db, "INSERT INTO shelfcast.model_versions (model, version, spec, checksum) VALUES ('m', %d, '{}', 'x')" % v)
@@ -84,7 +84,7 @@ def test_registry_schema_allows_one_active_version_and_notifies(ctx):
 
 def test_migrate_refuses_a_newer_schema(ctx):
     url = ctx.db()
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     ctx.pg.query(db, "INSERT INTO shelfcast.schema_migrations (version, name) VALUES (9999, 'future')")
     r = run(["migrate", "--db", url])
     check(r.returncode == 1 and "newer than this shelfcast knows" in r.stderr, "migrate: %d %r" % (r.returncode, r.stderr))

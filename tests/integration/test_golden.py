@@ -29,7 +29,7 @@ import tempfile
 import time
 import types
 
-from harness import Failure, check, run
+from harness import Failure, check, dbname, run, safetensors_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -163,22 +163,16 @@ def cases():
 
 # ---- fixed models ------------------------------------------------------------------------
 
-def safetensors_bytes(weights):
-    """A safetensors file (F32, little endian) of {name: nested lists}, every value exact in float32."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(weights):
-        rows = weights[name]
+def exact_tensors(weights):
+    """{name: nested lists} as {name: (shape, flat)}, every value checked exact in float32."""
+    tensors = {}
+    for name, rows in weights.items():
         flat = [x for r in rows for x in r] if isinstance(rows[0], list) else list(rows)
         shape = [len(rows), len(rows[0])] if isinstance(rows[0], list) else [len(rows)]
-        blob = struct.pack("<%df" % len(flat), *flat)
-        check(list(struct.unpack("<%df" % len(flat), blob)) == flat,
+        check(list(struct.unpack("<%df" % len(flat), struct.pack("<%df" % len(flat), *flat))) == flat,
               "%s: a weight is not exact in float32 (the corpus relies on exact arithmetic)" % name)
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)
-    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+        tensors[name] = (shape, flat)
+    return tensors
 
 
 def import_model(url, name, activate, description=None):
@@ -187,7 +181,7 @@ def import_model(url, name, activate, description=None):
     d = tempfile.mkdtemp(prefix="sc-golden-", dir=os.environ.get("SHELFCAST_TEST_TMP", "/tmp"))
     path = os.path.join(d, name + ".safetensors")
     with open(path, "wb") as f:
-        f.write(safetensors_bytes(weights))
+        f.write(safetensors_bytes(exact_tensors(weights)))
     args = ["models", "import", name, "--weights", path, "--spec", os.path.join(MODELS, name + ".spec.json"),
             "--db", url]
     if description:
@@ -208,7 +202,7 @@ def models_database(ctx):
     import_model(url, "beta", True, "golden beta: profit, raw target")
     with open(os.path.join(MODELS, "alpha.metrics.json")) as f:
         metrics = json.dumps(json.load(f))
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     ctx.pg.psql(db, "UPDATE shelfcast.model_versions SET metrics = '%s'::jsonb WHERE model = 'alpha' AND version = 1"
                 % metrics.replace("'", "''"))
     return url

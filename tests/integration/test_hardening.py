@@ -11,13 +11,9 @@ import threading
 import time
 import http.client
 
-from harness import check, demo_csv, run, temp_dir, train
+from harness import check, dbname, demo_csv, run, temp_dir, train
 
 ITEM = {"features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}
-
-
-def dbname(url):
-    return url.split("///")[1].split("?")[0]
 
 
 def test_tls_serves_https_with_a_self_signed_certificate(ctx):

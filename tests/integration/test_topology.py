@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from harness import BINARY, SOURCE_ROOT, PgBouncer, check, demo_csv, run, temp_dir, train
+from harness import BINARY, SANITIZED, SOURCE_ROOT, PgBouncer, check, dbname, demo_csv, run, temp_dir, train
 
 ITEM = {"items": [{"features": {"brand": "Acme", "category": "snacks", "price": 2.5}}]}
 
@@ -62,22 +62,23 @@ def test_everything_works_through_pgbouncer_in_transaction_pooling(ctx):
         data = demo_csv(1200)
         train(burl, data, extra=["--activate"])
         train(burl, data)
-        replicas = [ctx.serve(db_url=burl, args=["--listen-db", direct, "--poll-interval", "30"], wait_ready=True)
+        # an hour between polls: only NOTIFY (on the --listen-db connection) can bring an activation
+        replicas = [ctx.serve(db_url=burl, args=["--listen-db", direct, "--poll-interval", "3600"], wait_ready=True)
                     for _ in range(3)]
         for rep in replicas:
             h = rep.get("/healthz").json()
             check(h["notify"] == "listen" and h["database"] == "ok", "healthz with --listen-db: %r" % h)
             check(rep.predict(ITEM).status == 200, "predict through pgbouncer")
-        check(wait_all(replicas, 1, 2) is not None, "replicas do not serve version 1")
+        check(wait_all(replicas, 1, 60) is not None, "replicas do not serve version 1")
 
         r = run(["models", "activate", "demo", "2", "--db", burl])
         check(r.returncode == 0, "activate through pgbouncer: " + r.stderr)
-        took = wait_all(replicas, 2, 5)
-        check(took is not None and took <= 1.0, "activation through pgbouncer reached 3 replicas after %r s" % took)
+        took = wait_all(replicas, 2, 60)
+        check(took is not None, "activation through pgbouncer did not reach 3 replicas")
         r = run(["models", "rollback", "demo", "--db", burl])
         check(r.returncode == 0, "rollback through pgbouncer: " + r.stderr)
-        back = wait_all(replicas, 1, 5)
-        check(back is not None and back <= 1.0, "rollback through pgbouncer reached 3 replicas after %r s" % back)
+        back = wait_all(replicas, 1, 60)
+        check(back is not None, "rollback through pgbouncer did not reach 3 replicas")
         print("# pgbouncer (transaction pooling): activation on 3 replicas in %.3f s, rollback in %.3f s"
               % (took, back))
         for rep in replicas:
@@ -91,7 +92,7 @@ def test_everything_works_through_pgbouncer_in_transaction_pooling(ctx):
 def test_listen_through_pgbouncer_is_detected_and_the_poll_brings_activations(ctx):
     pg = ctx.pg
     url = ctx.db()
-    name = url.split("///")[1].split("?")[0]
+    name = dbname(url)
     bouncer = PgBouncer(pg)
     try:
         burl = bouncer.url(name)
@@ -105,11 +106,11 @@ def test_listen_through_pgbouncer_is_detected_and_the_poll_brings_activations(ct
         check("listen_unusable" in pooled.output(), "no warning about the unusable LISTEN: " + pooled.output()[-2000:])
         none = ctx.serve(db_url=burl, args=["--listen-db", "none", "--poll-interval", "1"], wait_ready=True)
         check(none.get("/healthz").json()["notify"] == "poll", "--listen-db none is not poll mode")
-        direct = ctx.serve(db_url=url, wait_ready=True)
+        direct = ctx.serve(db_url=url, wait_ready=True, args=["--poll-interval", "3600"])
         check(direct.get("/healthz").json()["notify"] == "listen", "a direct --db is not listen mode")
         r = run(["models", "activate", "demo", "2", "--db", burl])
         check(r.returncode == 0, r.stderr)
-        took = wait_all([pooled, none, direct], 2, 5)
+        took = wait_all([pooled, none, direct], 2, 60)
         check(took is not None, "the poll did not bring version 2")
         for s in (pooled, none, direct):
             s.stop()
@@ -151,7 +152,8 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     ctx._clusters.append(replica)
     rurl = replica.url(name)
     check(replica.query(name, "SELECT pg_is_in_recovery()") == "t", "the replica is not in recovery")
-    servers = [ctx.serve(db_url=purl, args=["--read-db", rurl, "--poll-interval", "30"], wait_ready=True)
+    # an hour between polls: NOTIFY from the primary and the replica_behind retry bring version 3
+    servers = [ctx.serve(db_url=purl, args=["--read-db", rurl, "--poll-interval", "3600"], wait_ready=True)
                for _ in range(2)]
     # reads go to the replica: its pg_stat_activity shows the servers' connections
     apps = replica.query(name, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'shelfcast-watcher'")
@@ -170,11 +172,11 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     # the default model is read on the primary too: the paused replica does not hold it back
     r = run(["models", "default", "copy", "--db", purl])
     check(r.returncode == 0, r.stderr)
-    check(wait_default(servers, "copy", 2) is not None, "the default stayed %r with the replica paused"
+    check(wait_default(servers, "copy", 60) is not None, "the default stayed %r with the replica paused"
           % [default_model(s) for s in servers])
     replica.query(name, "SELECT pg_wal_replay_resume()")
-    took = wait_all(servers, 3, 5)
-    check(took is not None and took <= 1.0, "version 3 served %r s after the replica resumed" % took)
+    took = wait_all(servers, 3, 60)
+    check(took is not None, "version 3 not served after the replica resumed")
     failed = primary.query(name, "SELECT count(*) FROM shelfcast.model_versions WHERE status = 'failed'")
     check(failed == "0", "a lagging replica marked versions failed: %s" % failed)
 
@@ -190,11 +192,11 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
 
     # the replica promoted: serving resumes writes after a --db change and a restart
     replica.promote()
-    s = ctx.serve(db_url=rurl, wait_ready=True)
+    s = ctx.serve(db_url=rurl, wait_ready=True, args=["--poll-interval", "3600"])
     train(rurl, data)
     r = run(["models", "activate", "demo", "4", "--db", rurl])
     check(r.returncode == 0, "activate on the promoted replica: " + r.stderr)
-    check(wait_all([s], 4, 2) is not None, "the promoted replica's server does not pick up version 4")
+    check(wait_all([s], 4, 60) is not None, "the promoted replica's server does not pick up version 4 through NOTIFY")
     print("# replica: version 3 served %.3f s after the replica resumed; primary stopped: readyz 200, predictions "
           "from the loaded model; promoted: writes resumed" % took)
     s.stop()
@@ -209,7 +211,7 @@ def rss_kb(pid):
 
 def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
     url = ctx.db()
-    name = url.split("///")[1].split("?")[0]
+    name = dbname(url)
     empty = ctx.serve(db_url=url)
     base = rss_kb(empty.proc.pid)
     empty.stop()
@@ -238,4 +240,8 @@ def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
           "written per prediction %.3f (%d over %d predictions)"
           % (per_model, models, base, (after - before) / n, after - before, n))
     check(after - before <= 2, "predictions wrote %d rows" % (after - before))
+    if SANITIZED:
+        print("# memory per model not checked: the sanitizer's allocator keeps what is freed")
+    else:  # about 80 kB each: a megabyte means a model's working set is kept again or leaked per load
+        check(per_model < 1024, "%.0f kB resident per loaded demo model (limit 1024 kB)" % per_model)
     full.stop()

@@ -4,11 +4,11 @@ import json
 import os
 import shutil
 
-from harness import check, demo_csv, example, run, temp_dir, train
+from harness import check, dbname, demo_csv, example, run, temp_dir, train
 
 
 def count_versions(ctx, url):
-    return int(ctx.pg.query(url.split("///")[1].split("?")[0], "SELECT count(*) FROM shelfcast.model_versions"))
+    return int(ctx.pg.query(dbname(url), "SELECT count(*) FROM shelfcast.model_versions"))
 
 
 def test_train_prints_metrics_json_and_progress(ctx):
@@ -30,7 +30,7 @@ def test_train_prints_metrics_json_and_progress(ctx):
     tr = m["training"]
     for k in ("rows", "seed", "data_checksum", "duration_seconds", "shelfcast_version", "best_epoch"):
         check(k in tr, "training facts lack " + k)
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     stored = json.loads(ctx.pg.query(db, "SELECT metrics::text FROM shelfcast.model_versions WHERE version = 1"))
     check(stored["sales"]["r2_log"] == m["sales"]["r2_log"], "stored metrics differ from printed ones")
     check(ctx.pg.query(db, "SELECT status FROM shelfcast.model_versions") == "staged", "not staged")
@@ -41,7 +41,7 @@ def test_same_seed_same_data_same_weights(ctx):
     data = demo_csv(1500)
     train(url, data)
     train(url, data)
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     check(ctx.pg.query(db, "SELECT count(DISTINCT checksum) FROM shelfcast.model_versions") == "1", "checksums differ")
 
 
@@ -134,14 +134,14 @@ def test_activate_if_better_compares_on_the_same_test_split(ctx):
     r = train(url, data, config=strong, extra=["--activate-if-better"])
     m = json.loads(r.stdout)
     check(m["activated"] is True and "beats version 1" in r.stderr, "%s %r" % (r.stderr[-300:], m.get("compared_with")))
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     check(ctx.pg.query(db, "SELECT version FROM shelfcast.model_versions WHERE status = 'active'") == "3", "active version")
 
 
 def test_train_from_sql(ctx):
     url = ctx.db()
     data = demo_csv(1500)
-    db = url.split("///")[1].split("?")[0]
+    db = dbname(url)
     ctx.pg.query(db, "CREATE TABLE sales (item_id text, brand text, category text, price float8, weight_kg float8, "
                      "promo_level int, units int, featured int)")
     ctx.pg.psql(db, "\\copy sales FROM '%s' WITH (FORMAT csv, HEADER)" % data)

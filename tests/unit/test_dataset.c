@@ -51,28 +51,28 @@ static void test_dataset_defaults_are_sensible(void **state)
 
 static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 {
+	/* BASE with one extra member, and what the refusal must name */
+	static const struct {
+		const char *extra, *fragment;
+	} cases[] = {
+		{", \"colour\": 1", "colour: unknown field"},
+		{", \"model\": {\"epoch\": 3}", "model.epoch: unknown field"},
+		{", \"id_column\": \"brand\"", "column \"brand\" is named twice"},
+		{", \"model\": {\"learning_rate\": -1}", "model.learning_rate"},
+		{", \"model\": {\"members\": 0}", "model.members"},
+		{", \"model\": {\"members\": 17}", "model.members"},
+		{", \"model\": {\"interval\": 1}", "model.interval: must be in (0, 1)"},
+		{", \"model\": {\"interval\": \"0.9\"}", "model.interval"},
+		{", \"model\": {\"validation\": \"latest\"}", "latest needs a split by column"},
+		{", \"cleaning\": {\"winsorize\": [0.9, 0.1]}", "cleaning.winsorize"},
+	};
 	char text[4096];
+	size_t i;
 	(void)state;
-	snprintf(text, sizeof text, BASE, ", \"colour\": 1");
-	expect(text, "colour: unknown field");
-	snprintf(text, sizeof text, BASE, ", \"model\": {\"epoch\": 3}");
-	expect(text, "model.epoch: unknown field");
-	snprintf(text, sizeof text, BASE, ", \"id_column\": \"brand\"");
-	expect(text, "column \"brand\" is named twice");
-	snprintf(text, sizeof text, BASE, ", \"model\": {\"learning_rate\": -1}");
-	expect(text, "model.learning_rate");
-	snprintf(text, sizeof text, BASE, ", \"model\": {\"members\": 0}");
-	expect(text, "model.members");
-	snprintf(text, sizeof text, BASE, ", \"model\": {\"members\": 17}");
-	expect(text, "model.members");
-	snprintf(text, sizeof text, BASE, ", \"model\": {\"interval\": 1}");
-	expect(text, "model.interval: must be in (0, 1)");
-	snprintf(text, sizeof text, BASE, ", \"model\": {\"interval\": \"0.9\"}");
-	expect(text, "model.interval");
-	snprintf(text, sizeof text, BASE, ", \"model\": {\"validation\": \"latest\"}");
-	expect(text, "latest needs a split by column");
-	snprintf(text, sizeof text, BASE, ", \"cleaning\": {\"winsorize\": [0.9, 0.1]}");
-	expect(text, "cleaning.winsorize");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text, BASE, cases[i].extra);
+		expect(text, cases[i].fragment);
+	}
 	expect("{\"name\": \"d\"", "dataset config");
 	expect("{\"name\": \"d\", \"features\": {\"numeric\": [\"price\", \"price\"]}, \"target\": {\"column\": \"u\"},"
 	       " \"exposure\": {\"column\": \"f\"}, \"promotion\": {\"column\": \"l\", \"price_column\": \"price\","
