@@ -97,7 +97,7 @@ def test_three_replicas_behind_nginx_converge_and_drain_without_failures(ctx):
     data = demo_csv(1500)
     train(url, data, extra=["--activate"])
     train(url, data)
-    replicas = [ctx.serve(db_url=url, wait_ready=True, args=["--poll-interval", "30", "--drain", "10"]) for _ in range(3)]
+    replicas = [ctx.serve(db_url=url, wait_ready=True, args=["--poll-interval", "3600", "--drain", "10"]) for _ in range(3)]
     d = temp_dir("sc-nginx-")
     port = free_port()
     open(os.path.join(d, "nginx.conf"), "w").write(NGINX_CONF % {
@@ -149,8 +149,10 @@ def test_three_replicas_behind_nginx_converge_and_drain_without_failures(ctx):
         def all_serve_2():
             return all(any(m["serving_version"] == 2 for m in rep.get("/v1/models", validate=False).json()["models"])
                        for rep in replicas)
-        while not all_serve_2() and time.time() - t0 < 5:
-            time.sleep(0.01)
+        converged = False
+        while not converged and time.time() - t0 < 60:
+            converged = all_serve_2()
+            time.sleep(0 if converged else 0.01)
         converge = time.time() - t0
         time.sleep(1.0)
         replicas[0].proc.send_signal(15)
@@ -162,7 +164,7 @@ def test_three_replicas_behind_nginx_converge_and_drain_without_failures(ctx):
         print("# replicas: %d requests through nginx, %d failures, every replica on the new version %.3f s after "
               "the activation, replica 0 drained and exited %d; replies by version %r"
               % (counts["requests"], counts["failures"], converge, code, counts["versions"]))
-        check(converge <= 1.0, "replicas converged after %.2f s" % converge)
+        check(converged, "the replicas did not all serve version 2 (%.1f s after the activation)" % converge)
         check(code == 0, "the terminated replica exited %d" % code)
         check(counts["failures"] == 0, "%d of %d requests failed" % (counts["failures"], counts["requests"]))
         check(counts["requests"] > 200 and 2 in counts["versions"], "load too small: %r" % counts)

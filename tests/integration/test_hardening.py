@@ -92,7 +92,7 @@ def test_serving_works_with_the_read_only_role(ctx):
     # the writer can, and the read-only server follows
     r = run(["models", "activate", "demo", "2", "--db", writer])
     check(r.returncode == 0, "activation as the writer: " + r.stderr)
-    s.wait_for(lambda: s.get("/v1/models", validate=False).json()["models"][0]["serving_version"] == 2, 2, "version 2")
+    s.wait_for(lambda: s.get("/v1/models", validate=False).json()["models"][0]["serving_version"] == 2, 60, "version 2")
     r = run(["train", "--db", writer, "--data", data, "--config", ctx.h.example("demo", "dataset.json")])
     check(r.returncode == 0, "training as the writer: " + r.stderr[-300:])
     s.stop()

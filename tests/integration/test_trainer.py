@@ -2,7 +2,6 @@
 import csv
 import json
 import os
-import shutil
 
 from harness import check, dbname, demo_csv, example, run, temp_dir, train
 
@@ -75,7 +74,6 @@ def test_bad_input_gets_a_clear_error_and_registers_nothing(ctx):
     data = demo_csv(1500)
     def col(header, name):
         return header.index(name)
-    bad = os.path.join(d, "bad.csv")
     cases = []
     cases.append(("a missing file", os.path.join(d, "nope.csv"), None, "cannot open"))
     open(os.path.join(d, "empty.csv"), "w").close()
