@@ -231,3 +231,37 @@ def test_demo_data_is_reproducible(ctx):
     header = open(a).readline().strip().split(",")
     check(header == ["item_id", "brand", "category", "price", "weight_kg", "promo_level", "units", "featured"], header)
     check(len(open(a).read().splitlines()) == 501, "rows")
+
+
+NAN_SPEC = {
+    "format": "shelfcast.spec.v1",
+    "inputs": {"numeric": [{"name": "x", "mean": 0, "std": 1, "required": True},
+                           {"name": "price", "mean": 0, "std": 1, "default": 1, "clip": [0, 2]}],
+               "categorical": []},
+    "promotion": {"column": "level", "price_column": "price", "objective": "units",
+                  "levels": [{"level": 0, "discount": 0, "cost": 0}]},
+    "target": {"column": "units", "transform": "log1p", "mean": 0, "std": 1},
+    "exposure": {"column": "featured"},
+    "architecture": {"input_size": 3, "hidden": [2], "activation": "relu"},
+}
+
+
+def test_offline_predict_refuses_an_output_that_is_not_finite(ctx):
+    # hidden = relu(x), relu(x); sales = h0 - h1: x = 1e308 (beyond float) gives inf - inf
+    from harness import safetensors_bytes
+    url = ctx.db()
+    d = temp_dir("sc-nan-")
+    weights, spec, rows = (os.path.join(d, n) for n in ("nan.safetensors", "nan.spec.json", "rows.csv"))
+    open(weights, "wb").write(safetensors_bytes({
+        "dense.0.weight": ((2, 3), [1, 0, 0, 1, 0, 0]), "dense.0.bias": ((2,), [0, 0]),
+        "dense.1.weight": ((2, 2), [1, -1, 0, 0]), "dense.1.bias": ((2,), [0, 0])}))
+    json.dump(NAN_SPEC, open(spec, "w"))
+    r = run(["models", "import", "nan", "--weights", weights, "--spec", spec, "--activate", "--db", url])
+    check(r.returncode == 0, r.stderr)
+    open(rows, "w").write("x,price,level\n3,1,0\n1e308,1,0\n")
+    r = run(["predict", "--model", "nan", "--data", rows, "--db", url])
+    check(r.returncode == 1 and "row 2" in r.stderr and "not a finite number" in r.stderr,
+          "offline predict of a non-finite output: %d %r %r" % (r.returncode, r.stdout[-200:], r.stderr[-300:]))
+    open(rows, "w").write("x,price,level\n3,1,0\n")
+    r = run(["predict", "--model", "nan", "--data", rows, "--db", url])
+    check(r.returncode == 0 and r.stdout.count("\n") == 2, "the finite row alone: %d %r" % (r.returncode, r.stderr))
