@@ -17,7 +17,6 @@
 
 struct progress {
 	bool tty;
-	int last_len;
 };
 
 static void on_epoch(void *ctx, const struct train_epoch *e)
@@ -289,7 +288,7 @@ int cmd_train(int argc, char **argv)
 	struct table t = {0};
 	struct table_colspec *cols = NULL;
 	struct table_options topt;
-	struct progress prog = {isatty(STDERR_FILENO) != 0, 0};
+	struct progress prog = {isatty(STDERR_FILENO) != 0};
 	struct cli_db db = {0};
 	struct error err;
 	PGconn *c = NULL;

@@ -26,7 +26,7 @@
 
 struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_out)
 {
-	size_t n = cfg->n_numeric + cfg->n_log + cfg->n_categorical + 5, k = 0, i, j;
+	size_t n = cfg->n_numeric + cfg->n_log + cfg->n_categorical + 5, k = 0, i;
 	struct table_colspec *c = calloc(n, sizeof *c);
 
 	if (!c)
@@ -34,13 +34,10 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 	for (i = 0; i < cfg->n_numeric; i++)
 		c[k++] = (struct table_colspec){cfg->numeric[i], TABLE_NUMBER, false, false,
 						dataset_is_required(cfg, cfg->numeric[i])};
-	for (i = 0; i < cfg->n_log; i++) {
-		for (j = 0; j < cfg->n_numeric && strcmp(cfg->numeric[j], cfg->log[i]); j++)
-			;
-		if (j == cfg->n_numeric)
+	for (i = 0; i < cfg->n_log; i++)
+		if (!dataset_listed(cfg->numeric, cfg->n_numeric, cfg->log[i]))
 			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false,
 							dataset_is_required(cfg, cfg->log[i])};
-	}
 	for (i = 0; i < cfg->n_categorical; i++)
 		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false, false};
 	c[k++] = (struct table_colspec){cfg->target_column, TABLE_NUMBER, false, true, false};
