@@ -50,6 +50,13 @@ struct ensemble_parts {
 };
 
 /*
+ * The packed network's layer widths for E members of spec's shape: pd[0]
+ * the inputs, each hidden layer E times the member's plus the baseline
+ * units, then the heads.  Returns the count, as spec_layer_dims does.
+ */
+size_t ensemble_packed_dims(const struct spec *spec, size_t E, size_t pd[SPEC_MAX_HIDDEN + 2]);
+
+/*
  * y[i] += scale * sales output, z[i] += scale * exposure output of the
  * network `params` (of spec's shape, run by mlp_forward) on data row rows[i].
  */

@@ -66,6 +66,15 @@ out:
 	return rc;
 }
 
+size_t ensemble_packed_dims(const struct spec *spec, size_t E, size_t pd[SPEC_MAX_HIDDEN + 2])
+{
+	size_t n = spec_layer_dims(spec, pd), j;
+
+	for (j = 1; j + 1 < n; j++)
+		pd[j] = E * pd[j] + ENSEMBLE_BASELINE_UNITS;
+	return n;
+}
+
 /* The baselines fitted on the training slice (into w_lin, w_log), scored on the validation slice. */
 static enum error_code stack_baselines(const struct learn_data *data, const struct split *sp,
 				       struct stack *s, double *w_lin, double *w_log,
@@ -273,10 +282,8 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	memset(out, 0, sizeof *out);
 	*info = NULL;
 	p.n_layers = spec_layer_dims(spec, p.md) - 1;
+	ensemble_packed_dims(spec, p.E, p.pd);
 	for (j = 0; j <= p.n_layers; j++) {
-		p.pd[j] = p.md[j];
-		if (j > 0 && j < p.n_layers)
-			p.pd[j] = p.E * p.md[j] + ENSEMBLE_BASELINE_UNITS;
 		if (p.pd[j] > SPEC_MAX_WIDTH)
 			return error_set(err, ERROR_INVALID, "model.members",
 					 "model.members: %zu members of %zu units are wider than %d", p.E,

@@ -277,8 +277,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	if (!rc)
 		rc = fit_spec(cfg, t, target, sp.all_train, sp.n_all_train, &res->spec, &fit, err);
 	if (!rc) /* before any large allocation: refuse a run that would not fit, with the reason */
-		rc = trainmem_check(&res->spec, t->n_rows,
-				    cfg->batch_size > LEARN_EVAL_ROWS ? cfg->batch_size : LEARN_EVAL_ROWS, err);
+		rc = trainmem_check(&res->spec, cfg, t->n_rows, err);
 	if (!rc && !(enc = encoder_new(&res->spec, err)))
 		rc = err->code;
 	if (!rc)
