@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/ensemble.h"
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/util.h"
 
@@ -227,6 +228,13 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	cfg->patience = (int)patience;
 	cfg->seed = (uint64_t)seed;
 	cfg->members = (size_t)members;
+	for (i = 0; i < cfg->n_hidden; i++) /* the packed hidden layers (ensemble.h) */
+		if (cfg->members * cfg->hidden[i] + ENSEMBLE_BASELINE_UNITS > SPEC_MAX_WIDTH)
+			return error_set(err, ERROR_INVALID, "model.members",
+					 "model.members: %zu members of model.hidden[%zu]'s %zu units and %d "
+					 "baseline units are wider than %d",
+					 cfg->members, i, cfg->hidden[i], ENSEMBLE_BASELINE_UNITS,
+					 SPEC_MAX_WIDTH);
 	return ERROR_OK;
 }
 

@@ -282,13 +282,7 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	memset(out, 0, sizeof *out);
 	*info = NULL;
 	p.n_layers = spec_layer_dims(spec, p.md) - 1;
-	ensemble_packed_dims(spec, p.E, p.pd);
-	for (j = 0; j <= p.n_layers; j++) {
-		if (p.pd[j] > SPEC_MAX_WIDTH)
-			return error_set(err, ERROR_INVALID, "model.members",
-					 "model.members: %zu members of %zu units are wider than %d", p.E,
-					 p.md[j], SPEC_MAX_WIDTH);
-	}
+	ensemble_packed_dims(spec, p.E, p.pd); /* within SPEC_MAX_WIDTH: dataset.c checks model.members */
 	p.member = calloc(p.E, sizeof *p.member);
 	p.w_lin = util_alloc_array(data->d + 1, sizeof *p.w_lin);
 	p.w_log = util_alloc_array(data->d + 1, sizeof *p.w_log);

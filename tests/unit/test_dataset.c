@@ -49,6 +49,18 @@ static void test_dataset_defaults_are_sensible(void **state)
 	dataset_config_done(&cfg);
 }
 
+static void test_dataset_members_may_pack_up_to_the_widest_layer(void **state)
+{
+	struct dataset_config cfg;
+	struct error err;
+	(void)state;
+	/* 16 x 4095 + 4 = 65524 packed units: within SPEC_MAX_WIDTH */
+	assert_int_equal(parse_with(", \"model\": {\"members\": 16, \"hidden\": [4095]}", &cfg, &err),
+			 ERROR_OK);
+	assert_int_equal(cfg.members, 16);
+	dataset_config_done(&cfg);
+}
+
 static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 {
 	char text[4096];
@@ -65,6 +77,10 @@ static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 	expect(text, "model.members");
 	snprintf(text, sizeof text, BASE, ", \"model\": {\"members\": 17}");
 	expect(text, "model.members");
+	/* 16 x 4096 + 4 baseline units = 65540 packed units, past SPEC_MAX_WIDTH = 65536 */
+	snprintf(text, sizeof text, BASE, ", \"model\": {\"members\": 16, \"hidden\": [64, 4096]}");
+	expect(text, "model.members: 16 members of model.hidden[1]'s 4096 units and 4 baseline units "
+		     "are wider than 65536");
 	snprintf(text, sizeof text, BASE, ", \"model\": {\"interval\": 1}");
 	expect(text, "model.interval: must be in (0, 1)");
 	snprintf(text, sizeof text, BASE, ", \"model\": {\"interval\": \"0.9\"}");
@@ -116,6 +132,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dataset_defaults_are_sensible),
+		cmocka_unit_test(test_dataset_members_may_pack_up_to_the_widest_layer),
 		cmocka_unit_test(test_dataset_bad_configs_are_refused_naming_the_field),
 		cmocka_unit_test(test_dataset_log_columns_may_be_numeric_or_their_own),
 	};
