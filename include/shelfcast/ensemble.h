@@ -67,15 +67,23 @@ enum error_code ensemble_add_outputs(const struct spec *spec, const float *param
 /* Everything into out: zeroed, mlp_params_count(pd, n_layers) floats. */
 void ensemble_pack(const struct ensemble_parts *p, float *out);
 
+/* The baselines fitted on sp->all_train (borrowed): (d + 1) weights each, as baseline.h fits them. */
+struct ensemble_baselines {
+	const double *lin, *log;
+};
+
 /*
  * Train cfg->members networks of spec's shape, fit the blend and pack
  * everything into out->params; spec->hidden becomes the packed widths.
+ * The blend is fitted with baselines of the training slice; with
+ * model.refit the packed ones are `all` (the members saw those rows too).
  * out->epochs_run and best_epoch are member 0's.  *info (new): the
  * members, their hidden widths and the blend weights, for the report.
  */
 enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *spec,
 			       const struct learn_data *data, const struct split *sp,
-			       train_progress_fn progress, void *ctx, struct learn_outcome *out,
-			       json_t **info, struct error *err);
+			       const struct ensemble_baselines *all, train_progress_fn progress,
+			       void *ctx, struct learn_outcome *out, json_t **info,
+			       struct error *err);
 
 #endif

@@ -271,8 +271,9 @@ static json_t *ensemble_info(const struct ensemble_parts *p)
 
 enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *spec,
 			       const struct learn_data *data, const struct split *sp,
-			       train_progress_fn progress, void *ctx, struct learn_outcome *out,
-			       json_t **info, struct error *err)
+			       const struct ensemble_baselines *all, train_progress_fn progress,
+			       void *ctx, struct learn_outcome *out, json_t **info,
+			       struct error *err)
 {
 	struct ensemble_parts p = {.E = cfg->members ? cfg->members : 1};
 	struct stack s = {0};
@@ -306,14 +307,12 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	}
 	if (!rc)
 		rc = calibrate(&s, sp->n_valid, p.a, cfg->interval, spec, err);
-	if (!rc && cfg->refit) /* the members saw all the training rows: so do the baselines */
-		rc = baseline_linear_fit(data->X, data->d, sp->all_train, sp->n_all_train, data->target,
-					 BASELINE_RIDGE, p.w_lin, err);
-	if (!rc && cfg->refit)
-		rc = baseline_logistic_fit(data->X, data->d, sp->all_train, sp->n_all_train,
-					   data->exposure, BASELINE_RIDGE, p.w_log, err);
 	if (rc)
 		goto out;
+	if (cfg->refit) { /* the members saw all the training rows: so do the baselines */
+		memcpy(p.w_lin, all->lin, (data->d + 1) * sizeof *p.w_lin);
+		memcpy(p.w_log, all->log, (data->d + 1) * sizeof *p.w_log);
+	}
 	out->n_params = mlp_params_count(p.pd, p.n_layers);
 	out->params = calloc(out->n_params, sizeof *out->params);
 	*info = ensemble_info(&p);

@@ -161,19 +161,37 @@ static void score_intervals(const struct spec *spec, const double *pred_t, const
 	scores->interval_mean_width_log = n ? width / (double)n : 0;
 }
 
+/* The baselines on the whole training part (new, into *w_lin and *w_log: (d + 1) each). */
+static enum error_code fit_baselines(const struct encoded *e, const struct split *sp, double **w_lin,
+				     double **w_log, struct error *err)
+{
+	enum error_code rc;
+
+	*w_lin = util_alloc_array(e->d + 1, sizeof **w_lin);
+	*w_log = util_alloc_array(e->d + 1, sizeof **w_log);
+	if (!*w_lin || !*w_log)
+		return error_nomem(err, "the baselines");
+	rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, BASELINE_RIDGE,
+				 *w_lin, err);
+	if (!rc)
+		rc = baseline_logistic_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->exposure,
+					   BASELINE_RIDGE, *w_log, err);
+	return rc;
+}
+
 /*
  * The held-out scores: the network (its weights `params`, run by
- * mlp_forward as served) and the baselines fitted on all_train, on the test
- * rows.  res->test_rows and res->test_t are filled.
+ * mlp_forward as served) and the baselines `all` fitted on all_train, on
+ * the test rows.  res->test_rows and res->test_t are filled.
  */
 static enum error_code score_test(const struct spec *spec, const float *params,
 				  const struct encoded *e, const struct split *sp,
-				  struct train_result *res, struct report_scores *scores,
-				  struct error *err)
+				  const struct ensemble_baselines *all, struct train_result *res,
+				  struct report_scores *scores, struct error *err)
 {
 	const struct learn_data data = {e->X, e->d, e->target, e->exposure};
 	size_t n = sp->n_test, i;
-	double *label = NULL, *pred_t = NULL, *pred_p = NULL, *w_lin = NULL, *w_log = NULL;
+	double *label = NULL, *pred_t = NULL, *pred_p = NULL;
 	enum error_code rc = ERROR_OK;
 
 	res->n_test = n;
@@ -182,9 +200,7 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	label = util_alloc_array(n, sizeof *label);
 	pred_t = calloc(n ? n : 1, sizeof *pred_t);
 	pred_p = calloc(n ? n : 1, sizeof *pred_p);
-	w_lin = util_alloc_array(e->d + 1, sizeof *w_lin);
-	w_log = util_alloc_array(e->d + 1, sizeof *w_log);
-	if (!res->test_rows || !res->test_t || !label || !pred_t || !pred_p || !w_lin || !w_log) {
+	if (!res->test_rows || !res->test_t || !label || !pred_t || !pred_p) {
 		rc = error_nomem(err, "the evaluation");
 		goto out;
 	}
@@ -202,18 +218,12 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->sales);
 	score_intervals(spec, pred_t, res->test_t, n, scores);
 	rc = evaluate_exposure(label, pred_p, n, &scores->exposure, err);
-	if (!rc)
-		rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, BASELINE_RIDGE,
-					 w_lin, err);
-	if (!rc)
-		rc = baseline_logistic_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->exposure,
-					   BASELINE_RIDGE, w_log, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const float *x = e->X + sp->test[i] * e->d;
-		pred_t[i] = heads_unstandardize(spec, baseline_predict(w_lin, x, e->d));
-		pred_p[i] = heads_exposure(baseline_predict(w_log, x, e->d));
+		pred_t[i] = heads_unstandardize(spec, baseline_predict(all->lin, x, e->d));
+		pred_p[i] = heads_exposure(baseline_predict(all->log, x, e->d));
 	}
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->linear);
 	rc = evaluate_exposure(label, pred_p, n, &scores->logistic, err);
@@ -221,8 +231,6 @@ out:
 	free(label);
 	free(pred_t);
 	free(pred_p);
-	free(w_lin);
-	free(w_log);
 	return rc;
 }
 
@@ -268,6 +276,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	struct report_scores scores;
 	json_t *ensemble = NULL;
 	size_t *unknown_rows = NULL;
+	double *w_lin = NULL, *w_log = NULL; /* the baselines on all_train: refit's and the metrics' */
 	enum error_code rc;
 
 	memset(res, 0, sizeof *res);
@@ -286,13 +295,16 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = error_nomem(err, "the unknown-slot counts");
 	if (!rc)
 		coldstart_route(&res->spec, enc, e.X, e.d, sp.train, sp.n_train, cfg->seed, unknown_rows);
+	if (!rc)
+		rc = fit_baselines(&e, &sp, &w_lin, &w_log, err);
 	if (!rc) {
 		struct learn_data data = {e.X, e.d, e.target, e.exposure};
-		rc = ensemble_learn(cfg, &res->spec, &data, &sp, progress, ctx, &learned, &ensemble,
-				    err);
+		rc = ensemble_learn(cfg, &res->spec, &data, &sp, &(struct ensemble_baselines){w_lin, w_log},
+				    progress, ctx, &learned, &ensemble, err);
 	}
 	if (!rc)
-		rc = score_test(&res->spec, learned.params, &e, &sp, res, &scores, err);
+		rc = score_test(&res->spec, learned.params, &e, &sp,
+				&(struct ensemble_baselines){w_lin, w_log}, res, &scores, err);
 	if (!rc) /* the reference explanations are measured against (explain.h) */
 		rc = explain_sample_reference(&res->spec, e.X, sp.train, sp.n_train, cfg->seed, err);
 	if (rc)
@@ -315,6 +327,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 out:
 	json_decref(ensemble);
 	free(unknown_rows);
+	free(w_lin);
+	free(w_log);
 	fit_report_done(&fit);
 	encoder_free(enc);
 	encoded_done(&e);

@@ -111,7 +111,9 @@ static void test_inputs_wider_than_a_layer_are_not_refused(void **state)
 			all[i] = i;
 	}
 	error_init(&err);
-	assert_int_equal(ensemble_learn(&cfg, &spec, &data, &sp, NULL, NULL, &out, &info, &err), ERROR_OK);
+	assert_int_equal(ensemble_learn(&cfg, &spec, &data, &sp, &(struct ensemble_baselines){NULL, NULL},
+					NULL, NULL, &out, &info, &err),
+			 ERROR_OK);
 	assert_int_equal(spec.hidden[0], 2 + ENSEMBLE_BASELINE_UNITS);
 	assert_int_equal(out.n_params, (2 + ENSEMBLE_BASELINE_UNITS) * (WIDE + 1) +
 					       HEADS_COUNT * (2 + ENSEMBLE_BASELINE_UNITS + 1));
