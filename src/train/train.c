@@ -249,17 +249,6 @@ static void take_weights(struct train_result *res, struct learn_outcome *learned
 	tensor_checksum(res->tensors, res->n_tensors, res->checksum);
 }
 
-/* {"feature": rows of the training part that trained its unknown slot, ...} */
-static json_t *unknown_slot_rows(const struct spec *spec, const size_t *counts)
-{
-	json_t *o = json_object();
-	size_t j;
-
-	for (j = 0; o && j < spec->n_categorical; j++)
-		json_object_set_new(o, spec->categorical[j].name, json_integer((json_int_t)counts[j]));
-	return o;
-}
-
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,
 			  train_progress_fn progress, void *ctx, struct train_result *res,
 			  struct error *err)
@@ -310,16 +299,9 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	if (rc)
 		goto out;
 	res->metrics = report_metrics(&scores);
-	res->training = report_training(cfg, t, &sp, &fit, &learned, util_now_s() - t0);
-	if (res->training)
-		json_object_set_new(res->training, "unknown_slot_rows",
-				    unknown_slot_rows(&res->spec, unknown_rows));
-	if (!res->training)
-		json_decref(ensemble);
-	else if (json_object_set_new(res->training, "ensemble", ensemble))
-		json_object_clear(res->training); /* set_new took ensemble; an empty report is refused */
-	ensemble = NULL;
-	if (!res->metrics || !res->training || !json_object_size(res->training)) {
+	res->training = report_training(cfg, t, &sp, &fit, &learned, &res->spec, unknown_rows, ensemble,
+					util_now_s() - t0);
+	if (!res->metrics || !res->training) {
 		rc = error_nomem(err, "the metrics");
 		goto out;
 	}
