@@ -57,12 +57,24 @@ struct ensemble_parts {
 size_t ensemble_packed_dims(const struct spec *spec, size_t E, size_t pd[SPEC_MAX_HIDDEN + 2]);
 
 /*
+ * Buffers to forward LEARN_EVAL_ROWS rows of one network shape at a time
+ * (owned): start zeroed, allocated by the first ensemble_add_outputs, freed
+ * by ensemble_work_done.
+ */
+struct ensemble_work {
+	float *X, *Y, *scratch;
+};
+
+void ensemble_work_done(struct ensemble_work *w);
+
+/*
  * y[i] += scale * sales output, z[i] += scale * exposure output of the
- * network `params` (of spec's shape, run by mlp_forward) on data row rows[i].
+ * network `params` (of spec's shape, run by mlp_forward) on data row
+ * rows[i]; w: used only with networks of spec's shape and data's width.
  */
 enum error_code ensemble_add_outputs(const struct spec *spec, const float *params, double scale,
 				     const struct learn_data *data, const size_t *rows, size_t n,
-				     double *y, double *z, struct error *err);
+				     struct ensemble_work *w, double *y, double *z, struct error *err);
 
 /* Everything into out: zeroed, mlp_params_count(pd, n_layers) floats. */
 void ensemble_pack(const struct ensemble_parts *p, float *out);

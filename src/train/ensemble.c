@@ -31,39 +31,43 @@ static void stack_done(struct stack *s)
 	free(s->e);
 }
 
+void ensemble_work_done(struct ensemble_work *w)
+{
+	free(w->X);
+	free(w->Y);
+	free(w->scratch);
+	memset(w, 0, sizeof *w);
+}
+
 enum error_code ensemble_add_outputs(const struct spec *spec, const float *params, double scale,
-				  const struct learn_data *data, const size_t *rows, size_t n,
-				  double *y, double *z, struct error *err)
+				     const struct learn_data *data, const size_t *rows, size_t n,
+				     struct ensemble_work *w, double *y, double *z, struct error *err)
 {
 	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims = spec_layer_dims(spec, dims), chunk = LEARN_EVAL_ROWS;
 	size_t i, r;
 	struct mlp net;
-	float *X, *Y, *scratch;
-	enum error_code rc = ERROR_OK;
 
 	mlp_bind(&net, dims, n_dims - 1, params);
-	X = util_alloc_array(chunk * data->d, sizeof *X);
-	Y = util_alloc_array(chunk * HEADS_COUNT, sizeof *Y);
-	scratch = util_alloc_array(mlp_scratch_floats(&net, chunk), sizeof *scratch);
-	if (!X || !Y || !scratch) {
-		rc = error_nomem(err, "the ensemble");
-		goto out;
+	if (!w->X) { /* the first call: one set of buffers for every network of this shape */
+		w->X = util_alloc_array(chunk * data->d, sizeof *w->X);
+		w->Y = util_alloc_array(chunk * HEADS_COUNT, sizeof *w->Y);
+		w->scratch = util_alloc_array(mlp_scratch_floats(&net, chunk), sizeof *w->scratch);
+		if (!w->X || !w->Y || !w->scratch) {
+			ensemble_work_done(w);
+			return error_nomem(err, "the ensemble");
+		}
 	}
 	for (i = 0; i < n; i += chunk) {
 		size_t B = n - i < chunk ? n - i : chunk;
 		for (r = 0; r < B; r++)
-			memcpy(X + r * data->d, data->X + rows[i + r] * data->d, data->d * sizeof *X);
-		mlp_forward(&net, X, B, scratch, Y);
+			memcpy(w->X + r * data->d, data->X + rows[i + r] * data->d, data->d * sizeof *w->X);
+		mlp_forward(&net, w->X, B, w->scratch, w->Y);
 		for (r = 0; r < B; r++) {
-			y[i + r] += scale * Y[HEADS_COUNT * r + HEADS_SALES];
-			z[i + r] += scale * Y[HEADS_COUNT * r + HEADS_EXPOSURE];
+			y[i + r] += scale * w->Y[HEADS_COUNT * r + HEADS_SALES];
+			z[i + r] += scale * w->Y[HEADS_COUNT * r + HEADS_EXPOSURE];
 		}
 	}
-out:
-	free(X);
-	free(Y);
-	free(scratch);
-	return rc;
+	return ERROR_OK;
 }
 
 size_t ensemble_packed_dims(const struct spec *spec, size_t E, size_t pd[SPEC_MAX_HIDDEN + 2])
@@ -233,6 +237,7 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 				     struct stack *s, struct learn_outcome *out, struct error *err)
 {
 	struct dataset_config mcfg = *cfg;
+	struct ensemble_work w = {0};
 	enum error_code rc = ERROR_OK;
 	size_t e;
 
@@ -246,12 +251,13 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 			out->epochs_run = one.epochs_run;
 			out->best_epoch = one.best_epoch;
 		}
-		rc = ensemble_add_outputs(spec, one.early ? one.early : one.params, 1.0 / (double)p->E, data,
-				sp->valid, sp->n_valid, s->member_y, s->member_z, err);
+		rc = ensemble_add_outputs(spec, one.early ? one.early : one.params, 1.0 / (double)p->E,
+					  data, sp->valid, sp->n_valid, &w, s->member_y, s->member_z, err);
 		p->member[e] = one.params;
 		one.params = NULL;
 		learn_outcome_done(&one);
 	}
+	ensemble_work_done(&w);
 	return rc;
 }
 

@@ -192,6 +192,7 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	const struct learn_data data = {e->X, e->d, e->target, e->exposure};
 	size_t n = sp->n_test, i;
 	double *label = NULL, *pred_t = NULL, *pred_p = NULL;
+	struct ensemble_work w = {0};
 	enum error_code rc = ERROR_OK;
 
 	res->n_test = n;
@@ -205,7 +206,7 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 		goto out;
 	}
 	memcpy(res->test_rows, sp->test, n * sizeof *sp->test);
-	rc = ensemble_add_outputs(spec, params, 1.0, &data, sp->test, n, pred_t, pred_p, err);
+	rc = ensemble_add_outputs(spec, params, 1.0, &data, sp->test, n, &w, pred_t, pred_p, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -231,6 +232,7 @@ out:
 	free(label);
 	free(pred_t);
 	free(pred_p);
+	ensemble_work_done(&w);
 	return rc;
 }
 
