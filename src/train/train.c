@@ -141,17 +141,17 @@ out:
 
 /*
  * The default interval on the test rows, through the serving functions:
- * pred_t, t: (n) the centre and the truth in transformed units.
+ * y: (n) the network's sales outputs, t: (n) the truth in transformed units.
  */
-static void score_intervals(const struct spec *spec, const double *pred_t, const double *t,
-			    size_t n, struct report_scores *scores)
+static void score_intervals(const struct spec *spec, const double *y, const double *t, size_t n,
+			    struct report_scores *scores)
 {
 	double h = heads_interval_halfwidth(spec, spec->interval), inside = 0, width = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		double lo, hi, lo_t, hi_t;
-		heads_interval(spec, (pred_t[i] - spec->target_mean) / spec->target_std, h, &lo, &hi);
+		heads_interval(spec, y[i], h, &lo, &hi);
 		lo_t = heads_transform(spec->transform, lo);
 		hi_t = heads_transform(spec->transform, hi);
 		inside += t[i] >= lo_t - 1e-9 && t[i] <= hi_t + 1e-9;
@@ -210,14 +210,16 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
-		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
-		pred_p[i] = heads_exposure(pred_p[i]);
 		res->test_t[i] = heads_unstandardize(spec, e->target[sp->test[i]]);
 		label[i] = e->exposure[sp->test[i]];
 	}
+	score_intervals(spec, pred_t, res->test_t, n, scores);
+	for (i = 0; i < n; i++) {
+		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
+		pred_p[i] = heads_exposure(pred_p[i]);
+	}
 	scores->n_test = n;
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->sales);
-	score_intervals(spec, pred_t, res->test_t, n, scores);
 	rc = evaluate_exposure(label, pred_p, n, &scores->exposure, err);
 	if (rc)
 		goto out;
