@@ -16,21 +16,6 @@
 
 #define CHUNK 4096
 
-static void csv_field(FILE *out, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 static void number(FILE *out, double v)
 {
 	struct strbuf sb;
@@ -120,7 +105,7 @@ static void explain_header(FILE *out, const struct explain_model *x)
 	for (j = 0; j < 2 * x->M; j++) {
 		snprintf(col, sizeof col, "%s_%s", j % 2 ? "exposure" : "sales", x->name[j / 2]);
 		fputc(',', out);
-		csv_field(out, col);
+		cli_csv_field(out, col, false);
 	}
 }
 
@@ -163,7 +148,7 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 		id_col = -1;
 	if (!map || !vals)
 		rc = error_nomem(err, "the rows");
-	csv_field(out, id_col >= 0 ? m->spec.id_column : "row");
+	cli_csv_field(out, id_col >= 0 ? m->spec.id_column : "row", false);
 	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level");
 	if (x)
 		explain_header(out, x);
@@ -184,7 +169,7 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 			size_t r = k * batch.K + (size_t)lv;
 			int32_t id = id_col >= 0 ? t->cols[id_col].id[i + k] : -1;
 			if (id_col >= 0)
-				csv_field(out, id >= 0 ? t->cols[id_col].strings[id] : "");
+				cli_csv_field(out, id >= 0 ? t->cols[id_col].strings[id] : "", false);
 			else
 				fprintf(out, "%zu", i + k + 1);
 			fprintf(out, ",%lld,", m->spec.levels[lv].level);

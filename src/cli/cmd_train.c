@@ -40,27 +40,11 @@ static void on_epoch(void *ctx, const struct train_epoch *e)
 	}
 }
 
-/* One CSV field as COPY ... (FORMAT csv) writes it: NULL empty, quoted when it must be. */
-static void put_csv_field(FILE *f, const PGresult *r, int row, int col)
-{
-	const char *v = PQgetvalue(r, row, col), *p;
-
-	if (PQgetisnull(r, row, col))
-		return;
-	if (*v && !strpbrk(v, ",\"\r\n")) {
-		fputs(v, f);
-		return;
-	}
-	fputc('"', f);
-	for (p = v; *p; p++) {
-		if (*p == '"')
-			fputc('"', f);
-		fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
-/* Write one FETCH's rows (and, first, the header) as CSV; false when the file cannot be written. */
+/*
+ * Write one FETCH's rows (and, first, the header) as CSV, each field as
+ * COPY ... (FORMAT csv) writes it: NULL empty, an empty string quoted;
+ * false when the file cannot be written.
+ */
 static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
 {
 	int nf = PQnfields(r), i, j;
@@ -68,9 +52,7 @@ static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
 	for (j = 0; header && j < nf; j++) {
 		if (j)
 			fputc(',', f);
-		fputc('"', f);
-		fputs(PQfname(r, j), f);
-		fputc('"', f);
+		cli_csv_field(f, PQfname(r, j), true);
 	}
 	if (header)
 		fputc('\n', f);
@@ -78,7 +60,8 @@ static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
 		for (j = 0; j < nf; j++) {
 			if (j)
 				fputc(',', f);
-			put_csv_field(f, r, i, j);
+			if (!PQgetisnull(r, i, j))
+				cli_csv_field(f, PQgetvalue(r, i, j), true);
 		}
 		fputc('\n', f);
 	}
