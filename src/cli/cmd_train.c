@@ -1,4 +1,4 @@
-/* shelfcast train — train from a CSV or SQL, evaluate against baselines, register. */
+/* shelfcast train — train the served blend from a CSV or SQL, evaluate it against the baselines, register. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -200,7 +200,6 @@ static enum error_code decide_activation(PGconn *c, const struct dataset_config 
 	return ERROR_OK;
 }
 
-/* The trained version into the registry (active or staged); *version its number. */
 /* The report on stdout (version 0: a dry run, nothing registered), the outcome on stderr. */
 static void print_report(const struct dataset_config *cfg, struct train_result *res, int version,
 			 bool activated)
@@ -223,6 +222,7 @@ static void print_report(const struct dataset_config *cfg, struct train_result *
 		fprintf(stderr, "shelfcast train: dry run, %s not registered\n", cfg->name);
 }
 
+/* The trained version into the registry (active or staged); *version its number. */
 static enum error_code register_version(PGconn *c, const struct dataset_config *cfg, const char *description,
 					const struct train_result *res, bool activate, int *version,
 					struct error *err)
@@ -261,9 +261,11 @@ int cmd_train(int argc, char **argv)
 		CLI_DB_OPTIONS(db_url, data_dir)};
 	const struct cli_command cmd = {
 		"train",
-		"Train a two-head MLP (sales, exposure) with Adam and early stopping, compare it with\n"
-		"linear and logistic baselines on the same split, and register it as a new staged\n"
-		"version. Metrics go to stdout as one JSON object; progress to stderr.",
+		"Train model.members two-head MLPs (sales, exposure) with Adam and early stopping,\n"
+		"blend them with linear and logistic baselines (weights fitted on the validation\n"
+		"slice) into the one network that is served, with calibrated intervals; score it and\n"
+		"the baselines on the test split, and register it as a new staged version. Metrics\n"
+		"go to stdout as one JSON object; progress to stderr.",
 		"shelfcast train (--data FILE.csv | --sql QUERY) --config FILE.json [options]", options,
 		sizeof options / sizeof options[0], 0, 0};
 	struct dataset_config cfg = {0};

@@ -1,7 +1,8 @@
 /*
  * train — see include/shelfcast/train.h.  train_run is the sequence; each
- * step lives in its own module: split.c, fit.c, learn.c, evaluate.c,
- * baseline.c, report.c.
+ * step lives in its own module: split.c, fit.c, trainmem.c, coldstart.c,
+ * baseline.c, learn.c, ensemble.c (members, stacked blend, packing),
+ * calibrate.c (conformal intervals), evaluate.c, report.c.
  */
 #include "shelfcast/train.h"
 
