@@ -7,18 +7,24 @@
 
 #define MAXF(a, b) ((a) > (b) ? (a) : (b))
 
+/* 100 inputs -> 10 units -> the heads, in batches of 64 rows. */
+static void small_run(struct spec *s, struct dataset_config *cfg)
+{
+	memset(s, 0, sizeof *s);
+	memset(cfg, 0, sizeof *cfg);
+	s->input_size = 100;
+	s->n_hidden = 1;
+	s->hidden[0] = 10;
+	cfg->batch_size = 64; /* networks are sized for LEARN_EVAL_ROWS = 4096 rows all the same */
+}
+
 static void test_need_counts_the_encoded_rows_network_and_baselines(void **state)
 {
 	struct spec s;
 	struct dataset_config cfg;
 	double need, rows;
 	(void)state;
-	memset(&s, 0, sizeof s);
-	memset(&cfg, 0, sizeof cfg);
-	s.input_size = 100;
-	s.n_hidden = 1;
-	s.hidden[0] = 10;
-	cfg.batch_size = 64; /* networks are sized for LEARN_EVAL_ROWS = 4096 rows all the same */
+	small_run(&s, &cfg);
 	/* rows 1000x100x4 + split 1000x7x8
 	 * + networks: the larger of training 7x(10x101 + 2x11)x4 + 4096x(100+10+2 + 2x100)x4
 	 *   and packing (1032 + 14x101 + 2x15)x4 + 4096x(100+14+2 + 2x100)x4
@@ -43,12 +49,7 @@ static void test_need_counts_every_member_the_refit_copy_and_the_packed_network(
 	struct dataset_config cfg;
 	double one, need;
 	(void)state;
-	memset(&s, 0, sizeof s);
-	memset(&cfg, 0, sizeof cfg);
-	s.input_size = 100;
-	s.n_hidden = 1;
-	s.hidden[0] = 10;
-	cfg.batch_size = 64;
+	small_run(&s, &cfg);
 	cfg.members = 1;
 	one = trainmem_need(&s, &cfg, 1000);
 	cfg.members = 4;
