@@ -86,6 +86,9 @@ enum error_code dataset_config_load(const char *path, struct dataset_config *cfg
 				    struct error *err);
 void dataset_config_done(struct dataset_config *cfg);
 
+/* Is `name` one of list[0..n)? */
+bool dataset_listed(char *const *list, size_t n, const char *name);
+
 /* Is feature `name` listed in features.required? */
 bool dataset_is_required(const struct dataset_config *cfg, const char *name);
 

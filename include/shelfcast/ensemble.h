@@ -50,25 +50,52 @@ struct ensemble_parts {
 };
 
 /*
+ * The packed network's layer widths for E members of spec's shape: pd[0]
+ * the inputs, each hidden layer E times the member's plus the baseline
+ * units, then the heads.  Returns the count, as spec_layer_dims does.
+ */
+size_t ensemble_packed_dims(const struct spec *spec, size_t E, size_t pd[SPEC_MAX_HIDDEN + 2]);
+
+/*
+ * Buffers to forward LEARN_EVAL_ROWS rows of one network shape at a time
+ * (owned): start zeroed, allocated by the first ensemble_add_outputs, freed
+ * by ensemble_work_done.
+ */
+struct ensemble_work {
+	float *X, *Y, *scratch;
+};
+
+void ensemble_work_done(struct ensemble_work *w);
+
+/*
  * y[i] += scale * sales output, z[i] += scale * exposure output of the
- * network `params` (of spec's shape, run by mlp_forward) on data row rows[i].
+ * network `params` (of spec's shape, run by mlp_forward) on data row
+ * rows[i]; w: used only with networks of spec's shape and data's width.
  */
 enum error_code ensemble_add_outputs(const struct spec *spec, const float *params, double scale,
 				     const struct learn_data *data, const size_t *rows, size_t n,
-				     double *y, double *z, struct error *err);
+				     struct ensemble_work *w, double *y, double *z, struct error *err);
 
 /* Everything into out: zeroed, mlp_params_count(pd, n_layers) floats. */
 void ensemble_pack(const struct ensemble_parts *p, float *out);
 
+/* The baselines fitted on sp->all_train (borrowed): (d + 1) weights each, as baseline.h fits them. */
+struct ensemble_baselines {
+	const double *lin, *log;
+};
+
 /*
  * Train cfg->members networks of spec's shape, fit the blend and pack
  * everything into out->params; spec->hidden becomes the packed widths.
+ * The blend is fitted with baselines of the training slice; with
+ * model.refit the packed ones are `all` (the members saw those rows too).
  * out->epochs_run and best_epoch are member 0's.  *info (new): the
  * members, their hidden widths and the blend weights, for the report.
  */
 enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *spec,
 			       const struct learn_data *data, const struct split *sp,
-			       train_progress_fn progress, void *ctx, struct learn_outcome *out,
-			       json_t **info, struct error *err);
+			       const struct ensemble_baselines *all, train_progress_fn progress,
+			       void *ctx, struct learn_outcome *out, json_t **info,
+			       struct error *err);
 
 #endif

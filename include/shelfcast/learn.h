@@ -45,6 +45,9 @@ struct learn_outcome {
 /* Rows forwarded at once when only the loss or the outputs are needed. */
 #define LEARN_EVAL_ROWS 4096
 
+/* The rows a training network is sized for: the larger of model.batch_size and LEARN_EVAL_ROWS. */
+size_t learn_batch_rows(const struct dataset_config *cfg);
+
 /*
  * Train spec's network (its input size and hidden layers) on the split's
  * rows of data.  progress (may be NULL) hears of each epoch.  A loss that

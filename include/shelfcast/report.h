@@ -2,7 +2,8 @@
  * report — the two JSON documents a training run stores with its version:
  *
  *   metrics:  {"sales": {...}, "exposure": {...},
- *              "baselines": {"linear": {...}, "logistic": {...}}, "test_rows": N}
+ *              "baselines": {"linear": {...}, "logistic": {...}}, "test_rows": N,
+ *              "interval_coverage", "interval_mean_width_log"}
  *   training: {"rows": {read, *_dropped, nonfinite_feature_values, used, train,
  *                       validation, test},
  *              "winsorized_values", "winsorize": [lo, hi], "rare_categories_to_unknown",
@@ -10,7 +11,13 @@
  *              "duration_seconds", "data_checksum", "shelfcast_version", "dataset",
  *              "model": {hidden, batch_size, learning_rate, patience, weight_decay,
  *                        exposure_weight, validation_fraction, ema, validation,
- *                        log_inputs, refit}}
+ *                        log_inputs, refit, members, interval},
+ *              "unknown_slot_rows": {feature: rows, ...},
+ *              "ensemble": {members, member_hidden, blend_sales, blend_exposure}}
+ *
+ * "sales", "exposure" and "interval_*" score the served network (the blend,
+ * ensemble.h); "baselines" the baselines fitted on the whole training part
+ * (train + validation), which the served blend holds only with model.refit.
  *
  * Keys appear in that order.  Thread-safety: pure functions.
  */
@@ -23,6 +30,7 @@
 #include "shelfcast/evaluate.h"
 #include "shelfcast/fit.h"
 #include "shelfcast/learn.h"
+#include "shelfcast/spec.h"
 #include "shelfcast/split.h"
 #include "shelfcast/table.h"
 
@@ -38,9 +46,15 @@ struct report_scores {
 /* New, or NULL when out of memory. */
 json_t *report_metrics(const struct report_scores *s);
 
-/* What the run did; it shares fit's objects (a reference each). New, or NULL when out of memory. */
+/*
+ * What the run did.  unknown_slot_rows: (spec->n_categorical) rows that
+ * trained each feature's unknown slot (coldstart.h); ensemble: ensemble_learn's
+ * info.  It shares fit's objects and ensemble (a reference each).  New, or
+ * NULL when out of memory.
+ */
 json_t *report_training(const struct dataset_config *cfg, const struct table *t,
 			const struct split *sp, const struct fit_report *fit,
-			const struct learn_outcome *learned, double duration_seconds);
+			const struct learn_outcome *learned, const struct spec *spec,
+			const size_t *unknown_slot_rows, json_t *ensemble, double duration_seconds);
 
 #endif

@@ -6,18 +6,28 @@
  *   the training part (its latest share by the split column, or a random
  *   share) -> encoder statistics fitted on the training part only
  *   (winsorizing bounds, mean/std, vocabularies with min_count, target
- *   standardization) -> every row encoded by encoder_encode, the same
- *   function that serves -> two-head MLP trained with Adam on seeded
+ *   standardization) -> the memory the run needs checked against what the
+ *   process may take, before any large allocation (trainmem.h) -> every
+ *   row encoded by encoder_encode, the same function that serves -> a share
+ *   of the training rows' categories routed to the unknown slots
+ *   (coldstart.h) -> linear and logistic baselines on the whole training
+ *   part -> model.members two-head MLPs trained with Adam on seeded
  *   minibatches (MSE on the standardized transformed target + weighted
  *   binary cross-entropy on exposure), early stopping on the validation
- *   loss with the best weights restored -> linear and logistic baselines
- *   on the same split -> metrics on the test part.
+ *   loss with the best weights restored, optionally refit on the whole
+ *   training part (learn.h) -> the members and the baselines blended by
+ *   weights stacked on the validation slice and packed into one MLP, the
+ *   served network, with the conformal intervals calibrated on the blend's
+ *   validation residuals (ensemble.h, calibrate.h) -> metrics of the
+ *   served network and of the baselines on the test part -> the
+ *   explanations' reference rows (explain.h).
  *
  * The same seed on the same data gives the same weights: shuffles come
  * from a seeded generator and BLAS runs single-threaded.
  *
  * The steps are modules of their own: split.h (the parts), fit.h (the
- * encoder's statistics), learn.h (the network's training), evaluate.h and
+ * encoder's statistics), trainmem.h, coldstart.h, learn.h (a network's
+ * training), ensemble.h and calibrate.h (the served blend), evaluate.h and
  * baseline.h (the held-out scores), report.h (the stored JSON).
  *
  * Thread-safety: one run per thread; the table is read-only.

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "shelfcast/error.h"
 #include "shelfcast/pgembed.h"
@@ -94,6 +95,13 @@ const char *cli_actor(void);
 
 /* Print "shelfcast: error: ..." (with the field when useful) and return 1. */
 int cli_fail(const char *command, const struct error *err);
+
+/*
+ * One RFC 4180 field: quoted (an inner '"' doubled) when it holds a comma,
+ * a quote or a line break, or when it is empty and quote_empty is set (so
+ * that it reads as an empty string, not as COPY's NULL).
+ */
+void cli_csv_field(FILE *out, const char *s, bool quote_empty);
 
 /* Parse a positive integer option; prints a usage error and returns false when bad. */
 bool cli_uint(const char *name, const char *value, unsigned long long min, unsigned long long max,

@@ -329,3 +329,18 @@ void cli_out_abort(struct cli_out *o)
 		unlink(o->tmp);
 	o->tmp[0] = '\0';
 }
+
+void cli_csv_field(FILE *out, const char *s, bool quote_empty)
+{
+	if (!strpbrk(s, ",\"\r\n") && (*s || !quote_empty)) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}

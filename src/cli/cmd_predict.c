@@ -17,21 +17,6 @@
 
 #define CHUNK 4096
 
-static void csv_field(FILE *out, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 static void number(FILE *out, double v)
 {
 	struct strbuf sb;
@@ -98,7 +83,7 @@ static void explain_header(FILE *out, const struct explain_model *x)
 	for (j = 0; j < 2 * x->M; j++) {
 		snprintf(col, sizeof col, "%s_%s", j % 2 ? "exposure" : "sales", x->name[j / 2]);
 		fputc(',', out);
-		csv_field(out, col);
+		cli_csv_field(out, col, false);
 	}
 }
 
@@ -143,7 +128,7 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 		rc = error_nomem(err, "the rows");
 	else if (t->n_rows) /* one batch, reused by every chunk */
 		rc = predict_batch_init(&batch, m, t->n_rows < CHUNK ? t->n_rows : CHUNK, err);
-	csv_field(out, id_col >= 0 ? m->spec.id_column : "row");
+	cli_csv_field(out, id_col >= 0 ? m->spec.id_column : "row", false);
 	fprintf(out, ",promotion_level,predicted_sales,exposure_probability,recommended_promotion_level");
 	if (x)
 		explain_header(out, x);
@@ -170,7 +155,7 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 			size_t r = k * batch.K + (size_t)lv;
 			int32_t id = id_col >= 0 ? t->cols[id_col].id[i + k] : -1;
 			if (id_col >= 0)
-				csv_field(out, id >= 0 ? t->cols[id_col].strings[id] : "");
+				cli_csv_field(out, id >= 0 ? t->cols[id_col].strings[id] : "", false);
 			else
 				fprintf(out, "%zu", i + k + 1);
 			fprintf(out, ",%lld,", m->spec.levels[lv].level);

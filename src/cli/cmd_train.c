@@ -1,4 +1,4 @@
-/* shelfcast train — train from a CSV or SQL, evaluate against baselines, register. */
+/* shelfcast train — train the served blend from a CSV or SQL, evaluate it against the baselines, register. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,7 +17,6 @@
 
 struct progress {
 	bool tty;
-	int last_len;
 };
 
 static void on_epoch(void *ctx, const struct train_epoch *e)
@@ -41,27 +40,11 @@ static void on_epoch(void *ctx, const struct train_epoch *e)
 	}
 }
 
-/* One CSV field as COPY ... (FORMAT csv) writes it: NULL empty, quoted when it must be. */
-static void put_csv_field(FILE *f, const PGresult *r, int row, int col)
-{
-	const char *v = PQgetvalue(r, row, col), *p;
-
-	if (PQgetisnull(r, row, col))
-		return;
-	if (*v && !strpbrk(v, ",\"\r\n")) {
-		fputs(v, f);
-		return;
-	}
-	fputc('"', f);
-	for (p = v; *p; p++) {
-		if (*p == '"')
-			fputc('"', f);
-		fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
-/* Write one FETCH's rows (and, first, the header) as CSV; false when the file cannot be written. */
+/*
+ * Write one FETCH's rows (and, first, the header) as CSV, each field as
+ * COPY ... (FORMAT csv) writes it: NULL empty, an empty string quoted;
+ * false when the file cannot be written.
+ */
 static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
 {
 	int nf = PQnfields(r), i, j;
@@ -69,9 +52,7 @@ static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
 	for (j = 0; header && j < nf; j++) {
 		if (j)
 			fputc(',', f);
-		fputc('"', f);
-		fputs(PQfname(r, j), f);
-		fputc('"', f);
+		cli_csv_field(f, PQfname(r, j), true);
 	}
 	if (header)
 		fputc('\n', f);
@@ -79,7 +60,8 @@ static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
 		for (j = 0; j < nf; j++) {
 			if (j)
 				fputc(',', f);
-			put_csv_field(f, r, i, j);
+			if (!PQgetisnull(r, i, j))
+				cli_csv_field(f, PQgetvalue(r, i, j), true);
 		}
 		fputc('\n', f);
 	}
@@ -218,7 +200,6 @@ static enum error_code decide_activation(PGconn *c, const struct dataset_config 
 	return ERROR_OK;
 }
 
-/* The trained version into the registry (active or staged); *version its number. */
 /* The report on stdout (version 0: a dry run, nothing registered), the outcome on stderr. */
 static void print_report(const struct dataset_config *cfg, struct train_result *res, int version,
 			 bool activated)
@@ -241,6 +222,7 @@ static void print_report(const struct dataset_config *cfg, struct train_result *
 		fprintf(stderr, "shelfcast train: dry run, %s not registered\n", cfg->name);
 }
 
+/* The trained version into the registry (active or staged); *version its number. */
 static enum error_code register_version(PGconn *c, const struct dataset_config *cfg, const char *description,
 					const struct train_result *res, bool activate, int *version,
 					struct error *err)
@@ -279,9 +261,11 @@ int cmd_train(int argc, char **argv)
 		CLI_DB_OPTIONS(db_url, data_dir)};
 	const struct cli_command cmd = {
 		"train",
-		"Train a two-head MLP (sales, exposure) with Adam and early stopping, compare it with\n"
-		"linear and logistic baselines on the same split, and register it as a new staged\n"
-		"version. Metrics go to stdout as one JSON object; progress to stderr.",
+		"Train model.members two-head MLPs (sales, exposure) with Adam and early stopping,\n"
+		"blend them with linear and logistic baselines (weights fitted on the validation\n"
+		"slice) into the one network that is served, with calibrated intervals; score it and\n"
+		"the baselines on the test split, and register it as a new staged version. Metrics\n"
+		"go to stdout as one JSON object; progress to stderr.",
 		"shelfcast train (--data FILE.csv | --sql QUERY) --config FILE.json [options]", options,
 		sizeof options / sizeof options[0], 0, 0};
 	struct dataset_config cfg = {0};
@@ -289,7 +273,7 @@ int cmd_train(int argc, char **argv)
 	struct table t = {0};
 	struct table_colspec *cols = NULL;
 	struct table_options topt;
-	struct progress prog = {isatty(STDERR_FILENO) != 0, 0};
+	struct progress prog = {isatty(STDERR_FILENO) != 0};
 	struct cli_db db = {0};
 	struct error err;
 	PGconn *c = NULL;

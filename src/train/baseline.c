@@ -66,22 +66,19 @@ static void gram(const float *X, size_t d, const size_t *rows, size_t n, const d
 }
 
 /*
- * out: (D) = X^T diag(wt) X v + ridge * v (no penalty on the intercept, a
- * 1e-9 one keeps it defined for an empty selection), in blocks of m rows:
- * the (D, D) matrix is never formed.  wt NULL means all ones.
+ * out: (D) = X^T X v + ridge * v (no penalty on the intercept, a 1e-9 one
+ * keeps it defined for an empty selection), in blocks of m rows: the (D, D)
+ * matrix is never formed.
  */
-static void normal_matvec(const float *X, size_t d, const size_t *rows, size_t n, const double *wt,
-			  double ridge, const double *v, double *out, double *xb, double *u)
+static void normal_matvec(const float *X, size_t d, const size_t *rows, size_t n, double ridge, const double *v, double *out, double *xb, double *u)
 {
-	size_t D = d + 1, m0 = block_rows(D), i0, i, j;
+	size_t D = d + 1, m0 = block_rows(D), i0, j;
 
 	memset(out, 0, D * sizeof *out);
 	for (i0 = 0; i0 < n; i0 += m0) {
 		size_t m = n - i0 < m0 ? n - i0 : m0;
 		load_block(X, d, rows, i0, m, NULL, xb);
 		cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)D, 1.0, xb, (int)D, v, 1, 0.0, u, 1);
-		for (i = 0; wt && i < m; i++)
-			u[i] *= wt[i0 + i];
 		cblas_dgemv(CblasRowMajor, CblasTrans, (int)m, (int)D, 1.0, xb, (int)D, u, 1, 1.0, out, 1);
 	}
 	for (j = 0; j < d; j++)
@@ -89,9 +86,8 @@ static void normal_matvec(const float *X, size_t d, const size_t *rows, size_t n
 	out[d] += 1e-9 * v[d];
 }
 
-/* Solve (X^T diag(wt) X + ridge I') x = b by conjugate gradients, from x = 0; tmp: (3 D). */
-static enum error_code solve_cg(const float *X, size_t d, const size_t *rows, size_t n,
-				const double *wt, double ridge, const double *b, double *x, double *tmp,
+/* Solve (X^T X + ridge I') x = b by conjugate gradients, from x = 0; tmp: (3 D). */
+static enum error_code solve_cg(const float *X, size_t d, const size_t *rows, size_t n, double ridge, const double *b, double *x, double *tmp,
 				double *xb, double *u, struct error *err)
 {
 	size_t D = d + 1, it;
@@ -104,7 +100,7 @@ static enum error_code solve_cg(const float *X, size_t d, const size_t *rows, si
 	rr = bb;
 	for (it = 0; it < CG_MAX_ITER && rr > CG_TOL * CG_TOL * bb; it++) {
 		double alpha, rr_new;
-		normal_matvec(X, d, rows, n, wt, ridge, p, Ap, xb, u);
+		normal_matvec(X, d, rows, n, ridge, p, Ap, xb, u);
 		alpha = rr / cblas_ddot((int)D, p, 1, Ap, 1);
 		cblas_daxpy((int)D, alpha, p, 1, x, 1);
 		cblas_daxpy((int)D, -alpha, Ap, 1, r, 1);
@@ -178,7 +174,7 @@ enum error_code baseline_linear_fit(const float *X, size_t d, const size_t *rows
 	} else {
 		double *b = A + 3 * D;
 		xt_times(X, d, rows, n, r, b);
-		rc = solve_cg(X, d, rows, n, NULL, ridge, b, w, A, xb, r, err);
+		rc = solve_cg(X, d, rows, n, ridge, b, w, A, xb, r, err);
 	}
 out:
 	free(A);
@@ -187,20 +183,27 @@ out:
 	return rc;
 }
 
-/* Penalized negative log-likelihood at w and its gradient g: (D); p: (n) scratch. */
+/*
+ * Penalized negative log-likelihood at w and its gradient g: (D), in one
+ * pass over the rows; p: (n) gets each row's sigmoid(z) - y.
+ */
 static double logistic_loss(const float *X, size_t d, const size_t *rows, size_t n,
 			    const double *y, double ridge, const double *w, double *g, double *p)
 {
 	double loss = 0;
 	size_t i, j;
 
+	memset(g, 0, (d + 1) * sizeof *g);
 	for (i = 0; i < n; i++) {
-		double z = baseline_predict(w, X + rows[i] * d, d), yi = y[rows[i]];
+		const float *x = X + rows[i] * d;
+		double z = baseline_predict(w, x, d), yi = y[rows[i]];
 		/* log(1 + e^z) - y z, computed without overflow */
 		loss += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - yi * z;
 		p[i] = (z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))) - yi;
+		for (j = 0; j < d; j++) /* g = X^T p */
+			g[j] += (double)x[j] * p[i];
+		g[d] += p[i];
 	}
-	xt_times(X, d, rows, n, p, g);
 	for (j = 0; j < d; j++) {
 		loss += 0.5 * ridge * w[j] * w[j];
 		g[j] += ridge * w[j];
@@ -210,18 +213,19 @@ static double logistic_loss(const float *X, size_t d, const size_t *rows, size_t
 
 /*
  * Newton's method (IRLS) with the dense (D, D) Hessian: small D.
- * p, wt: (n); g: (D).
+ * p: (n); g: (D).
  */
 static enum error_code logistic_newton(const float *X, size_t d, const size_t *rows, size_t n,
 				       const double *y, double ridge, double *w, double *p,
-				       double *wt, double *g, struct error *err)
+				       double *g, struct error *err)
 {
 	size_t D = d + 1, i, j;
 	double *A = util_alloc_array(D * D, sizeof *A), *xb = util_alloc_array(BLOCK * D, sizeof *xb);
+	double *wt = util_alloc_array(n ? n : 1, sizeof *wt); /* (n): the Hessian's row weights */
 	enum error_code rc = ERROR_OK;
 	int iter;
 
-	if (!A || !xb) {
+	if (!A || !xb || !wt) {
 		rc = error_nomem(err, "the logistic baseline");
 		goto out;
 	}
@@ -249,6 +253,7 @@ static enum error_code logistic_newton(const float *X, size_t d, const size_t *r
 out:
 	free(A);
 	free(xb);
+	free(wt);
 	return rc;
 }
 
@@ -333,19 +338,17 @@ enum error_code baseline_logistic_fit(const float *X, size_t d, const size_t *ro
 				      const double *y, double ridge, double *w, struct error *err)
 {
 	size_t D = d + 1;
-	double *g = util_alloc_array(D, sizeof *g), *p = util_alloc_array(n ? n : 1, sizeof *p),
-	       *wt = util_alloc_array(n ? n : 1, sizeof *wt);
+	double *g = util_alloc_array(D, sizeof *g), *p = util_alloc_array(n ? n : 1, sizeof *p);
 	enum error_code rc;
 
 	memset(w, 0, D * sizeof *w);
-	if (!g || !p || !wt)
+	if (!g || !p)
 		rc = error_nomem(err, "the logistic baseline");
 	else if (D <= BASELINE_DENSE_MAX)
-		rc = logistic_newton(X, d, rows, n, y, ridge, w, p, wt, g, err);
+		rc = logistic_newton(X, d, rows, n, y, ridge, w, p, g, err);
 	else
 		rc = logistic_lbfgs(X, d, rows, n, y, ridge, w, p, g, err);
 	free(g);
 	free(p);
-	free(wt);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/ensemble.h"
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/util.h"
 
@@ -227,6 +228,13 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	cfg->patience = (int)patience;
 	cfg->seed = (uint64_t)seed;
 	cfg->members = (size_t)members;
+	for (i = 0; i < cfg->n_hidden; i++) /* the packed hidden layers (ensemble.h) */
+		if (cfg->members * cfg->hidden[i] + ENSEMBLE_BASELINE_UNITS > SPEC_MAX_WIDTH)
+			return error_set(err, ERROR_INVALID, "model.members",
+					 "model.members: %zu members of model.hidden[%zu]'s %zu units and %d "
+					 "baseline units are wider than %d",
+					 cfg->members, i, cfg->hidden[i], ENSEMBLE_BASELINE_UNITS,
+					 SPEC_MAX_WIDTH);
 	return ERROR_OK;
 }
 
@@ -299,16 +307,13 @@ static enum error_code check_columns(const struct dataset_config *cfg, struct er
 #undef ADD
 	for (i = 0; i < cfg->n_log && !rc; i++) {
 		/* a log column is either one of the numeric features or a column of its own */
-		for (j = 0; j < cfg->n_numeric && strcmp(cfg->numeric[j], cfg->log[i]); j++)
-			;
-		if (j == cfg->n_numeric && n < cap) {
+		if (!dataset_listed(cfg->numeric, cfg->n_numeric, cfg->log[i]) && n < cap) {
 			names[n] = cfg->log[i];
 			roles[n++] = "features.log";
 		}
-		for (j = 0; j < i && !rc; j++)
-			if (!strcmp(cfg->log[j], cfg->log[i]))
-				rc = error_set(err, ERROR_INVALID, "features.log",
-					       "features.log: \"%s\" is listed twice", cfg->log[i]);
+		if (dataset_listed(cfg->log, i, cfg->log[i]))
+			rc = error_set(err, ERROR_INVALID, "features.log",
+				       "features.log: \"%s\" is listed twice", cfg->log[i]);
 	}
 	for (i = 0; i < n && !rc; i++)
 		for (j = i + 1; j < n && !rc; j++)
@@ -322,26 +327,18 @@ static enum error_code check_columns(const struct dataset_config *cfg, struct er
 		return rc;
 	if (cfg->n_numeric + cfg->n_categorical + cfg->n_log == 0)
 		return error_set(err, ERROR_INVALID, "features", "features: name at least one column");
-	for (i = 0; i < cfg->n_numeric; i++)
-		if (!strcmp(cfg->numeric[i], cfg->price_column))
-			break;
-	if (i == cfg->n_numeric)
+	if (!dataset_listed(cfg->numeric, cfg->n_numeric, cfg->price_column))
 		return error_set(err, ERROR_INVALID, "promotion.price_column",
 				 "promotion.price_column: \"%s\" must also be a numeric feature",
 				 cfg->price_column);
-	if (cfg->unit_cost_column) {
-		for (i = 0; i < cfg->n_numeric; i++)
-			if (!strcmp(cfg->numeric[i], cfg->unit_cost_column))
-				break;
-		if (i == cfg->n_numeric)
-			return error_set(err, ERROR_INVALID, "promotion.unit_cost_column",
-					 "promotion.unit_cost_column: \"%s\" must also be a numeric feature",
-					 cfg->unit_cost_column);
-	}
+	if (cfg->unit_cost_column && !dataset_listed(cfg->numeric, cfg->n_numeric, cfg->unit_cost_column))
+		return error_set(err, ERROR_INVALID, "promotion.unit_cost_column",
+				 "promotion.unit_cost_column: \"%s\" must also be a numeric feature",
+				 cfg->unit_cost_column);
 	return ERROR_OK;
 }
 
-static bool listed_in(char *const *list, size_t n, const char *name)
+bool dataset_listed(char *const *list, size_t n, const char *name)
 {
 	size_t i;
 	for (i = 0; i < n; i++)
@@ -352,7 +349,7 @@ static bool listed_in(char *const *list, size_t n, const char *name)
 
 bool dataset_is_required(const struct dataset_config *cfg, const char *name)
 {
-	return listed_in(cfg->required, cfg->n_required, name);
+	return dataset_listed(cfg->required, cfg->n_required, name);
 }
 
 /* features.required names numeric features (plain or log), each once. */
@@ -362,16 +359,16 @@ static enum error_code check_required(const struct dataset_config *cfg, struct e
 
 	for (i = 0; i < cfg->n_required; i++) {
 		const char *name = cfg->required[i];
-		if (listed_in(cfg->required, i, name))
+		if (dataset_listed(cfg->required, i, name))
 			return error_set(err, ERROR_INVALID, "features.required",
 					 "features.required: \"%s\" is listed twice", name);
-		if (listed_in(cfg->categorical, cfg->n_categorical, name))
+		if (dataset_listed(cfg->categorical, cfg->n_categorical, name))
 			return error_set(err, ERROR_INVALID, "features.required",
 					 "features.required: \"%s\" is categorical: a missing category goes "
 					 "to the unknown slot (and is reported); only numeric features can be "
 					 "required",
 					 name);
-		if (!listed_in(cfg->numeric, cfg->n_numeric, name) && !listed_in(cfg->log, cfg->n_log, name))
+		if (!dataset_listed(cfg->numeric, cfg->n_numeric, name) && !dataset_listed(cfg->log, cfg->n_log, name))
 			return error_set(err, ERROR_INVALID, "features.required",
 					 "features.required: \"%s\" is not one of features.numeric or "
 					 "features.log",

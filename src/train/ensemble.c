@@ -31,39 +31,52 @@ static void stack_done(struct stack *s)
 	free(s->e);
 }
 
+void ensemble_work_done(struct ensemble_work *w)
+{
+	free(w->X);
+	free(w->Y);
+	free(w->scratch);
+	memset(w, 0, sizeof *w);
+}
+
 enum error_code ensemble_add_outputs(const struct spec *spec, const float *params, double scale,
-				  const struct learn_data *data, const size_t *rows, size_t n,
-				  double *y, double *z, struct error *err)
+				     const struct learn_data *data, const size_t *rows, size_t n,
+				     struct ensemble_work *w, double *y, double *z, struct error *err)
 {
 	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims = spec_layer_dims(spec, dims), chunk = LEARN_EVAL_ROWS;
 	size_t i, r;
 	struct mlp net;
-	float *X, *Y, *scratch;
-	enum error_code rc = ERROR_OK;
 
 	mlp_bind(&net, dims, n_dims - 1, params);
-	X = util_alloc_array(chunk * data->d, sizeof *X);
-	Y = util_alloc_array(chunk * HEADS_COUNT, sizeof *Y);
-	scratch = util_alloc_array(mlp_scratch_floats(&net, chunk), sizeof *scratch);
-	if (!X || !Y || !scratch) {
-		rc = error_nomem(err, "the ensemble");
-		goto out;
+	if (!w->X) { /* the first call: one set of buffers for every network of this shape */
+		w->X = util_alloc_array(chunk * data->d, sizeof *w->X);
+		w->Y = util_alloc_array(chunk * HEADS_COUNT, sizeof *w->Y);
+		w->scratch = util_alloc_array(mlp_scratch_floats(&net, chunk), sizeof *w->scratch);
+		if (!w->X || !w->Y || !w->scratch) {
+			ensemble_work_done(w);
+			return error_nomem(err, "the ensemble");
+		}
 	}
 	for (i = 0; i < n; i += chunk) {
 		size_t B = n - i < chunk ? n - i : chunk;
 		for (r = 0; r < B; r++)
-			memcpy(X + r * data->d, data->X + rows[i + r] * data->d, data->d * sizeof *X);
-		mlp_forward(&net, X, B, scratch, Y);
+			memcpy(w->X + r * data->d, data->X + rows[i + r] * data->d, data->d * sizeof *w->X);
+		mlp_forward(&net, w->X, B, w->scratch, w->Y);
 		for (r = 0; r < B; r++) {
-			y[i + r] += scale * Y[HEADS_COUNT * r + HEADS_SALES];
-			z[i + r] += scale * Y[HEADS_COUNT * r + HEADS_EXPOSURE];
+			y[i + r] += scale * w->Y[HEADS_COUNT * r + HEADS_SALES];
+			z[i + r] += scale * w->Y[HEADS_COUNT * r + HEADS_EXPOSURE];
 		}
 	}
-out:
-	free(X);
-	free(Y);
-	free(scratch);
-	return rc;
+	return ERROR_OK;
+}
+
+size_t ensemble_packed_dims(const struct spec *spec, size_t E, size_t pd[SPEC_MAX_HIDDEN + 2])
+{
+	size_t n = spec_layer_dims(spec, pd), j;
+
+	for (j = 1; j + 1 < n; j++)
+		pd[j] = E * pd[j] + ENSEMBLE_BASELINE_UNITS;
+	return n;
 }
 
 /* The baselines fitted on the training slice (into w_lin, w_log), scored on the validation slice. */
@@ -224,6 +237,7 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 				     struct stack *s, struct learn_outcome *out, struct error *err)
 {
 	struct dataset_config mcfg = *cfg;
+	struct ensemble_work w = {0};
 	enum error_code rc = ERROR_OK;
 	size_t e;
 
@@ -237,12 +251,13 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 			out->epochs_run = one.epochs_run;
 			out->best_epoch = one.best_epoch;
 		}
-		rc = ensemble_add_outputs(spec, one.early ? one.early : one.params, 1.0 / (double)p->E, data,
-				sp->valid, sp->n_valid, s->member_y, s->member_z, err);
+		rc = ensemble_add_outputs(spec, one.early ? one.early : one.params, 1.0 / (double)p->E,
+					  data, sp->valid, sp->n_valid, &w, s->member_y, s->member_z, err);
 		p->member[e] = one.params;
 		one.params = NULL;
 		learn_outcome_done(&one);
 	}
+	ensemble_work_done(&w);
 	return rc;
 }
 
@@ -262,8 +277,9 @@ static json_t *ensemble_info(const struct ensemble_parts *p)
 
 enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *spec,
 			       const struct learn_data *data, const struct split *sp,
-			       train_progress_fn progress, void *ctx, struct learn_outcome *out,
-			       json_t **info, struct error *err)
+			       const struct ensemble_baselines *all, train_progress_fn progress,
+			       void *ctx, struct learn_outcome *out, json_t **info,
+			       struct error *err)
 {
 	struct ensemble_parts p = {.E = cfg->members ? cfg->members : 1};
 	struct stack s = {0};
@@ -273,15 +289,7 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	memset(out, 0, sizeof *out);
 	*info = NULL;
 	p.n_layers = spec_layer_dims(spec, p.md) - 1;
-	for (j = 0; j <= p.n_layers; j++) {
-		p.pd[j] = p.md[j];
-		if (j > 0 && j < p.n_layers)
-			p.pd[j] = p.E * p.md[j] + ENSEMBLE_BASELINE_UNITS;
-		if (p.pd[j] > SPEC_MAX_WIDTH)
-			return error_set(err, ERROR_INVALID, "model.members",
-					 "model.members: %zu members of %zu units are wider than %d", p.E,
-					 p.md[j], SPEC_MAX_WIDTH);
-	}
+	ensemble_packed_dims(spec, p.E, p.pd); /* within SPEC_MAX_WIDTH: dataset.c checks model.members */
 	p.member = calloc(p.E, sizeof *p.member);
 	p.w_lin = util_alloc_array(data->d + 1, sizeof *p.w_lin);
 	p.w_log = util_alloc_array(data->d + 1, sizeof *p.w_log);
@@ -305,14 +313,12 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	}
 	if (!rc)
 		rc = calibrate(&s, sp->n_valid, p.a, cfg->interval, spec, err);
-	if (!rc && cfg->refit) /* the members saw all the training rows: so do the baselines */
-		rc = baseline_linear_fit(data->X, data->d, sp->all_train, sp->n_all_train, data->target,
-					 BASELINE_RIDGE, p.w_lin, err);
-	if (!rc && cfg->refit)
-		rc = baseline_logistic_fit(data->X, data->d, sp->all_train, sp->n_all_train,
-					   data->exposure, BASELINE_RIDGE, p.w_log, err);
 	if (rc)
 		goto out;
+	if (cfg->refit) { /* the members saw all the training rows: so do the baselines */
+		memcpy(p.w_lin, all->lin, (data->d + 1) * sizeof *p.w_lin);
+		memcpy(p.w_log, all->log, (data->d + 1) * sizeof *p.w_log);
+	}
 	out->n_params = mlp_params_count(p.pd, p.n_layers);
 	out->params = calloc(out->n_params, sizeof *out->params);
 	*info = ensemble_info(&p);

@@ -35,13 +35,18 @@ static void learner_done(struct learner *l)
 	memset(l, 0, sizeof *l);
 }
 
+size_t learn_batch_rows(const struct dataset_config *cfg)
+{
+	return cfg->batch_size > LEARN_EVAL_ROWS ? cfg->batch_size : LEARN_EVAL_ROWS;
+}
+
 /* A fresh network drawn from cfg->seed, to be trained on rows (copied). */
 static enum error_code learner_init(struct learner *l, const struct dataset_config *cfg,
 				    const struct spec *spec, const size_t *rows, size_t n_rows,
 				    struct error *err)
 {
 	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims = spec_layer_dims(spec, dims);
-	size_t max_rows = cfg->batch_size > LEARN_EVAL_ROWS ? cfg->batch_size : LEARN_EVAL_ROWS;
+	size_t max_rows = learn_batch_rows(cfg);
 	enum error_code rc;
 
 	memset(l, 0, sizeof *l);

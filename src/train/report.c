@@ -69,15 +69,31 @@ static json_t *model_json(const struct dataset_config *cfg)
 	    put(o, "validation_fraction", json_real(cfg->validation_fraction)) &&
 	    put(o, "ema", json_real(cfg->ema)) &&
 	    put(o, "validation", json_string(cfg->validation_random ? "random" : "latest")) &&
-	    put_count(o, "log_inputs", cfg->n_log) && put(o, "refit", json_boolean(cfg->refit)))
+	    put_count(o, "log_inputs", cfg->n_log) && put(o, "refit", json_boolean(cfg->refit)) &&
+	    put_count(o, "members", cfg->members) && put(o, "interval", json_real(cfg->interval)))
 		return o;
 	json_decref(o);
 	return NULL;
 }
 
+/* {"feature": rows of the training part that trained its unknown slot, ...} */
+static json_t *unknown_slot_rows_json(const struct spec *spec, const size_t *counts)
+{
+	json_t *o = json_object();
+	size_t j;
+
+	for (j = 0; o && j < spec->n_categorical; j++)
+		if (!put_count(o, spec->categorical[j].name, counts[j])) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
 json_t *report_training(const struct dataset_config *cfg, const struct table *t,
 			const struct split *sp, const struct fit_report *fit,
-			const struct learn_outcome *learned, double duration_seconds)
+			const struct learn_outcome *learned, const struct spec *spec,
+			const size_t *unknown_slot_rows, json_t *ensemble, double duration_seconds)
 {
 	json_t *o = json_object();
 
@@ -92,7 +108,9 @@ json_t *report_training(const struct dataset_config *cfg, const struct table *t,
 	    put(o, "duration_seconds", json_real(duration_seconds)) &&
 	    put(o, "data_checksum", json_string(t->checksum)) &&
 	    put(o, "shelfcast_version", json_string(SHELFCAST_VERSION)) &&
-	    put(o, "dataset", json_string(cfg->name)) && put(o, "model", model_json(cfg)))
+	    put(o, "dataset", json_string(cfg->name)) && put(o, "model", model_json(cfg)) &&
+	    put(o, "unknown_slot_rows", unknown_slot_rows_json(spec, unknown_slot_rows)) &&
+	    put(o, "ensemble", json_incref(ensemble)))
 		return o;
 	json_decref(o);
 	return NULL;

@@ -57,29 +57,24 @@ enum error_code split_make(const struct dataset_config *cfg, const struct table 
 				s->all_train[s->n_all_train++] = i;
 		}
 	} else {
-		/* s->train is free until the validation carve-out: use it for the permutation. */
-		size_t *perm = s->train, n_test;
+		/*
+		 * s->train and s->valid are free until the validation carve-out: the
+		 * permutation and the test marks.  One pass in row order keeps row
+		 * order stable inside each part.
+		 */
+		size_t *perm = s->train, *is_test = s->valid, n_test;
 		for (i = 0; i < n; i++)
 			perm[i] = i;
 		rng_shuffle(&r, perm, n);
 		n_test = (size_t)ceil(cfg->test_fraction * (double)n);
+		for (i = 0; i < n_test && i < n; i++)
+			is_test[perm[i]] = 1;
 		for (i = 0; i < n; i++) {
-			if (i < n_test)
-				s->test[s->n_test++] = perm[i];
+			if (is_test[i])
+				s->test[s->n_test++] = i;
 			else
-				s->all_train[s->n_all_train++] = perm[i];
+				s->all_train[s->n_all_train++] = i;
 		}
-		/* Keep row order stable inside each part. */
-		for (i = 0; i < s->n_test; i++)
-			k[i] = (struct keyed){(double)s->test[i], s->test[i]};
-		qsort(k, s->n_test, sizeof *k, by_key);
-		for (i = 0; i < s->n_test; i++)
-			s->test[i] = k[i].row;
-		for (i = 0; i < s->n_all_train; i++)
-			k[i] = (struct keyed){(double)s->all_train[i], s->all_train[i]};
-		qsort(k, s->n_all_train, sizeof *k, by_key);
-		for (i = 0; i < s->n_all_train; i++)
-			s->all_train[i] = k[i].row;
 	}
 	if (s->n_test == 0) {
 		free(k);

@@ -1,7 +1,8 @@
 /*
  * train — see include/shelfcast/train.h.  train_run is the sequence; each
- * step lives in its own module: split.c, fit.c, learn.c, evaluate.c,
- * baseline.c, report.c.
+ * step lives in its own module: split.c, fit.c, trainmem.c, coldstart.c,
+ * baseline.c, learn.c, ensemble.c (members, stacked blend, packing),
+ * calibrate.c (conformal intervals), evaluate.c, report.c.
  */
 #include "shelfcast/train.h"
 
@@ -26,7 +27,7 @@
 
 struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_out)
 {
-	size_t n = cfg->n_numeric + cfg->n_log + cfg->n_categorical + 5, k = 0, i, j;
+	size_t n = cfg->n_numeric + cfg->n_log + cfg->n_categorical + 5, k = 0, i;
 	struct table_colspec *c = calloc(n, sizeof *c);
 
 	if (!c)
@@ -34,13 +35,10 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 	for (i = 0; i < cfg->n_numeric; i++)
 		c[k++] = (struct table_colspec){cfg->numeric[i], TABLE_NUMBER, false, false,
 						dataset_is_required(cfg, cfg->numeric[i])};
-	for (i = 0; i < cfg->n_log; i++) {
-		for (j = 0; j < cfg->n_numeric && strcmp(cfg->numeric[j], cfg->log[i]); j++)
-			;
-		if (j == cfg->n_numeric)
+	for (i = 0; i < cfg->n_log; i++)
+		if (!dataset_listed(cfg->numeric, cfg->n_numeric, cfg->log[i]))
 			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false,
 							dataset_is_required(cfg, cfg->log[i])};
-	}
 	for (i = 0; i < cfg->n_categorical; i++)
 		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false, false};
 	c[k++] = (struct table_colspec){cfg->target_column, TABLE_NUMBER, false, true, false};
@@ -144,17 +142,17 @@ out:
 
 /*
  * The default interval on the test rows, through the serving functions:
- * pred_t, t: (n) the centre and the truth in transformed units.
+ * y: (n) the network's sales outputs, t: (n) the truth in transformed units.
  */
-static void score_intervals(const struct spec *spec, const double *pred_t, const double *t,
-			    size_t n, struct report_scores *scores)
+static void score_intervals(const struct spec *spec, const double *y, const double *t, size_t n,
+			    struct report_scores *scores)
 {
 	double h = heads_interval_halfwidth(spec, spec->interval), inside = 0, width = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		double lo, hi, lo_t, hi_t;
-		heads_interval(spec, (pred_t[i] - spec->target_mean) / spec->target_std, h, &lo, &hi);
+		heads_interval(spec, y[i], h, &lo, &hi);
 		lo_t = heads_transform(spec->transform, lo);
 		hi_t = heads_transform(spec->transform, hi);
 		inside += t[i] >= lo_t - 1e-9 && t[i] <= hi_t + 1e-9;
@@ -164,19 +162,38 @@ static void score_intervals(const struct spec *spec, const double *pred_t, const
 	scores->interval_mean_width_log = n ? width / (double)n : 0;
 }
 
+/* The baselines on the whole training part (new, into *w_lin and *w_log: (d + 1) each). */
+static enum error_code fit_baselines(const struct encoded *e, const struct split *sp, double **w_lin,
+				     double **w_log, struct error *err)
+{
+	enum error_code rc;
+
+	*w_lin = util_alloc_array(e->d + 1, sizeof **w_lin);
+	*w_log = util_alloc_array(e->d + 1, sizeof **w_log);
+	if (!*w_lin || !*w_log)
+		return error_nomem(err, "the baselines");
+	rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, BASELINE_RIDGE,
+				 *w_lin, err);
+	if (!rc)
+		rc = baseline_logistic_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->exposure,
+					   BASELINE_RIDGE, *w_log, err);
+	return rc;
+}
+
 /*
  * The held-out scores: the network (its weights `params`, run by
- * mlp_forward as served) and the baselines fitted on all_train, on the test
- * rows.  res->test_rows and res->test_t are filled.
+ * mlp_forward as served) and the baselines `all` fitted on all_train, on
+ * the test rows.  res->test_rows and res->test_t are filled.
  */
 static enum error_code score_test(const struct spec *spec, const float *params,
 				  const struct encoded *e, const struct split *sp,
-				  struct train_result *res, struct report_scores *scores,
-				  struct error *err)
+				  const struct ensemble_baselines *all, struct train_result *res,
+				  struct report_scores *scores, struct error *err)
 {
 	const struct learn_data data = {e->X, e->d, e->target, e->exposure};
 	size_t n = sp->n_test, i;
-	double *label = NULL, *pred_t = NULL, *pred_p = NULL, *w_lin = NULL, *w_log = NULL;
+	double *label = NULL, *pred_t = NULL, *pred_p = NULL;
+	struct ensemble_work w = {0};
 	enum error_code rc = ERROR_OK;
 
 	res->n_test = n;
@@ -185,38 +202,32 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 	label = util_alloc_array(n, sizeof *label);
 	pred_t = calloc(n ? n : 1, sizeof *pred_t);
 	pred_p = calloc(n ? n : 1, sizeof *pred_p);
-	w_lin = util_alloc_array(e->d + 1, sizeof *w_lin);
-	w_log = util_alloc_array(e->d + 1, sizeof *w_log);
-	if (!res->test_rows || !res->test_t || !label || !pred_t || !pred_p || !w_lin || !w_log) {
+	if (!res->test_rows || !res->test_t || !label || !pred_t || !pred_p) {
 		rc = error_nomem(err, "the evaluation");
 		goto out;
 	}
 	memcpy(res->test_rows, sp->test, n * sizeof *sp->test);
-	rc = ensemble_add_outputs(spec, params, 1.0, &data, sp->test, n, pred_t, pred_p, err);
+	rc = ensemble_add_outputs(spec, params, 1.0, &data, sp->test, n, &w, pred_t, pred_p, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
-		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
-		pred_p[i] = heads_exposure(pred_p[i]);
 		res->test_t[i] = heads_unstandardize(spec, e->target[sp->test[i]]);
 		label[i] = e->exposure[sp->test[i]];
 	}
+	score_intervals(spec, pred_t, res->test_t, n, scores);
+	for (i = 0; i < n; i++) {
+		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
+		pred_p[i] = heads_exposure(pred_p[i]);
+	}
 	scores->n_test = n;
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->sales);
-	score_intervals(spec, pred_t, res->test_t, n, scores);
 	rc = evaluate_exposure(label, pred_p, n, &scores->exposure, err);
-	if (!rc)
-		rc = baseline_linear_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->target, BASELINE_RIDGE,
-					 w_lin, err);
-	if (!rc)
-		rc = baseline_logistic_fit(e->X, e->d, sp->all_train, sp->n_all_train, e->exposure,
-					   BASELINE_RIDGE, w_log, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const float *x = e->X + sp->test[i] * e->d;
-		pred_t[i] = heads_unstandardize(spec, baseline_predict(w_lin, x, e->d));
-		pred_p[i] = heads_exposure(baseline_predict(w_log, x, e->d));
+		pred_t[i] = heads_unstandardize(spec, baseline_predict(all->lin, x, e->d));
+		pred_p[i] = heads_exposure(baseline_predict(all->log, x, e->d));
 	}
 	evaluate_sales(spec->transform, res->test_t, pred_t, n, &scores->linear);
 	rc = evaluate_exposure(label, pred_p, n, &scores->logistic, err);
@@ -224,8 +235,7 @@ out:
 	free(label);
 	free(pred_t);
 	free(pred_p);
-	free(w_lin);
-	free(w_log);
+	ensemble_work_done(&w);
 	return rc;
 }
 
@@ -244,17 +254,6 @@ static void take_weights(struct train_result *res, struct learn_outcome *learned
 	tensor_checksum(res->tensors, res->n_tensors, res->checksum);
 }
 
-/* {"feature": rows of the training part that trained its unknown slot, ...} */
-static json_t *unknown_slot_rows(const struct spec *spec, const size_t *counts)
-{
-	json_t *o = json_object();
-	size_t j;
-
-	for (j = 0; o && j < spec->n_categorical; j++)
-		json_object_set_new(o, spec->categorical[j].name, json_integer((json_int_t)counts[j]));
-	return o;
-}
-
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,
 			  train_progress_fn progress, void *ctx, struct train_result *res,
 			  struct error *err)
@@ -271,6 +270,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	struct report_scores scores;
 	json_t *ensemble = NULL;
 	size_t *unknown_rows = NULL;
+	double *w_lin = NULL, *w_log = NULL; /* the baselines on all_train: refit's and the metrics' */
 	enum error_code rc;
 
 	memset(res, 0, sizeof *res);
@@ -280,8 +280,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	if (!rc)
 		rc = fit_spec(cfg, t, target, sp.all_train, sp.n_all_train, &res->spec, &fit, err);
 	if (!rc) /* before any large allocation: refuse a run that would not fit, with the reason */
-		rc = trainmem_check(&res->spec, t->n_rows,
-				    cfg->batch_size > LEARN_EVAL_ROWS ? cfg->batch_size : LEARN_EVAL_ROWS, err);
+		rc = trainmem_check(&res->spec, cfg, t->n_rows, err);
 	if (!rc && !(enc = encoder_new(&res->spec, err)))
 		rc = err->code;
 	if (!rc)
@@ -290,28 +289,24 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = error_nomem(err, "the unknown-slot counts");
 	if (!rc)
 		coldstart_route(&res->spec, enc, e.X, e.d, sp.train, sp.n_train, cfg->seed, unknown_rows);
+	if (!rc)
+		rc = fit_baselines(&e, &sp, &w_lin, &w_log, err);
 	if (!rc) {
 		struct learn_data data = {e.X, e.d, e.target, e.exposure};
-		rc = ensemble_learn(cfg, &res->spec, &data, &sp, progress, ctx, &learned, &ensemble,
-				    err);
+		rc = ensemble_learn(cfg, &res->spec, &data, &sp, &(struct ensemble_baselines){w_lin, w_log},
+				    progress, ctx, &learned, &ensemble, err);
 	}
 	if (!rc)
-		rc = score_test(&res->spec, learned.params, &e, &sp, res, &scores, err);
+		rc = score_test(&res->spec, learned.params, &e, &sp,
+				&(struct ensemble_baselines){w_lin, w_log}, res, &scores, err);
 	if (!rc) /* the reference explanations are measured against (explain.h) */
 		rc = explain_sample_reference(&res->spec, e.X, sp.train, sp.n_train, cfg->seed, err);
 	if (rc)
 		goto out;
 	res->metrics = report_metrics(&scores);
-	res->training = report_training(cfg, t, &sp, &fit, &learned, util_now_s() - t0);
-	if (res->training)
-		json_object_set_new(res->training, "unknown_slot_rows",
-				    unknown_slot_rows(&res->spec, unknown_rows));
-	if (!res->training)
-		json_decref(ensemble);
-	else if (json_object_set_new(res->training, "ensemble", ensemble))
-		json_object_clear(res->training); /* set_new took ensemble; an empty report is refused */
-	ensemble = NULL;
-	if (!res->metrics || !res->training || !json_object_size(res->training)) {
+	res->training = report_training(cfg, t, &sp, &fit, &learned, &res->spec, unknown_rows, ensemble,
+					util_now_s() - t0);
+	if (!res->metrics || !res->training) {
 		rc = error_nomem(err, "the metrics");
 		goto out;
 	}
@@ -319,6 +314,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 out:
 	json_decref(ensemble);
 	free(unknown_rows);
+	free(w_lin);
+	free(w_log);
 	fit_report_done(&fit);
 	encoder_free(enc);
 	encoded_done(&e);

@@ -6,26 +6,51 @@
 #include <sys/resource.h>
 
 #include "shelfcast/baseline.h"
+#include "shelfcast/ensemble.h"
+#include "shelfcast/heads.h"
+#include "shelfcast/learn.h"
 
 #define GB (1024.0 * 1024.0 * 1024.0)
 
-double trainmem_need(const struct spec *spec, size_t n_rows, size_t B)
+/*
+ * The network of widths dims[0..L): its parameters into *params, the sum of
+ * its widths into *acts; returns its widest layer (at least the heads).
+ */
+static double layer_sums(const size_t *dims, size_t L, double *params, double *acts)
 {
-	size_t dims[SPEC_MAX_HIDDEN + 2], L = spec_layer_dims(spec, dims), l, widest = 2;
-	double N = (double)n_rows, d = (double)dims[0], D = d + 1, params = 0, acts = 0, base;
+	size_t l, widest = HEADS_COUNT;
 
+	*params = 0;
+	*acts = 0;
 	for (l = 0; l + 1 < L; l++)
-		params += (double)dims[l + 1] * ((double)dims[l] + 1);
+		*params += (double)dims[l + 1] * ((double)dims[l] + 1);
 	for (l = 0; l < L; l++) {
-		acts += (double)dims[l];
+		*acts += (double)dims[l];
 		widest = dims[l] > widest ? dims[l] : widest;
 	}
+	return (double)widest;
+}
+
+double trainmem_need(const struct spec *spec, const struct dataset_config *cfg, size_t n_rows)
+{
+	size_t md[SPEC_MAX_HIDDEN + 2], pd[SPEC_MAX_HIDDEN + 2], L = spec_layer_dims(spec, md);
+	size_t E = cfg->members ? cfg->members : 1;
+	double N = (double)n_rows, d = (double)md[0], D = d + 1, B = (double)learn_batch_rows(cfg);
+	double m_params, m_acts, m_widest, p_params, p_acts, p_widest, training, packing, base;
+
+	m_widest = layer_sums(md, L, &m_params, &m_acts);
+	ensemble_packed_dims(spec, E, pd);
+	p_widest = layer_sums(pd, L, &p_params, &p_acts);
+	/* the last member in training (with the E - 1 before it kept), or all E and the packed net */
+	training = ((double)E - 1 + 7 + (cfg->refit ? 1 : 0)) * m_params * 4 +
+		   B * (m_acts + 2 * m_widest) * 4;
+	packing = ((double)E * m_params + p_params) * 4 +
+		  (double)LEARN_EVAL_ROWS * (p_acts + 2 * p_widest) * 4;
 	base = D <= BASELINE_DENSE_MAX ? D * D * 8 + 2048 * D * 8 : 23 * D * 8 + (16 << 20);
-	return N * d * 4                                   /* encoded rows */
-	       + N * 7 * 8                                 /* targets, split indices */
-	       + 7 * params * 4                            /* network state */
-	       + (double)B * (acts + 2 * (double)widest) * 4 /* activations and deltas */
-	       + base + N * 3 * 8;                         /* baselines */
+	return N * d * 4                          /* encoded rows */
+	       + N * 7 * 8                        /* targets, split indices */
+	       + (training > packing ? training : packing) /* networks */
+	       + base + N * 3 * 8;                /* baselines */
 }
 
 /* A "name value" line of a /proc or /sys file, in bytes (kB lines scaled), or -1. */
@@ -70,9 +95,10 @@ double trainmem_available(void)
 	return avail;
 }
 
-enum error_code trainmem_check(const struct spec *spec, size_t n_rows, size_t B, struct error *err)
+enum error_code trainmem_check(const struct spec *spec, const struct dataset_config *cfg,
+			       size_t n_rows, struct error *err)
 {
-	double need = trainmem_need(spec, n_rows, B), avail = trainmem_available();
+	double need = trainmem_need(spec, cfg, n_rows), avail = trainmem_available();
 	size_t j, widest = 0;
 
 	if (need <= avail)

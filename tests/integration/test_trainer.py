@@ -151,6 +151,15 @@ def test_train_from_sql(ctx):
     r = run(["train", "--db", url, "--sql", "DELETE FROM sales RETURNING *", "--config", example("demo", "dataset.json")])
     check(r.returncode == 1 and "--sql" in r.stderr, "a writing query must fail: " + r.stderr[-300:])
     check(ctx.pg.query(db, "SELECT count(*) FROM sales") == "1500", "the query wrote")
+    # a quoted alias with a '"' of its own: the header field doubles it, as RFC 4180 wants
+    cfg = write_config(temp_dir("sc-sqlq-"), features={"numeric": ["price", 'weight "kg"'],
+                                                     "categorical": ["brand", "category"]},
+                       model={"hidden": [8], "epochs": 2, "seed": 7})
+    r = run(["train", "--db", url, "--dry-run", "--config", cfg, "--sql",
+             'SELECT item_id, brand, category, price, weight_kg AS "weight ""kg""", promo_level, units, featured '
+             "FROM sales"])
+    check(r.returncode == 0, "a quoted alias with a quote: " + r.stderr[-500:])
+    check(json.loads(r.stdout)["training"]["rows"]["read"] == 1500, r.stdout[-300:])
 
 
 def test_offline_predict_gives_the_api_numbers(ctx):

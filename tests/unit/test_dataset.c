@@ -49,6 +49,18 @@ static void test_dataset_defaults_are_sensible(void **state)
 	dataset_config_done(&cfg);
 }
 
+static void test_dataset_members_may_pack_up_to_the_widest_layer(void **state)
+{
+	struct dataset_config cfg;
+	struct error err;
+	(void)state;
+	/* 16 x 4095 + 4 = 65524 packed units: within SPEC_MAX_WIDTH */
+	assert_int_equal(parse_with(", \"model\": {\"members\": 16, \"hidden\": [4095]}", &cfg, &err),
+			 ERROR_OK);
+	assert_int_equal(cfg.members, 16);
+	dataset_config_done(&cfg);
+}
+
 static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 {
 	/* BASE with one extra member, and what the refusal must name */
@@ -61,6 +73,9 @@ static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 		{", \"model\": {\"learning_rate\": -1}", "model.learning_rate"},
 		{", \"model\": {\"members\": 0}", "model.members"},
 		{", \"model\": {\"members\": 17}", "model.members"},
+		/* 16 x 4096 + 4 baseline units = 65540 packed units, past SPEC_MAX_WIDTH = 65536 */
+		{", \"model\": {\"members\": 16, \"hidden\": [64, 4096]}",
+		 "model.members: 16 members of model.hidden[1]'s 4096 units and 4 baseline units are wider than 65536"},
 		{", \"model\": {\"interval\": 1}", "model.interval: must be in (0, 1)"},
 		{", \"model\": {\"interval\": \"0.9\"}", "model.interval"},
 		{", \"model\": {\"validation\": \"latest\"}", "latest needs a split by column"},
@@ -116,6 +131,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dataset_defaults_are_sensible),
+		cmocka_unit_test(test_dataset_members_may_pack_up_to_the_widest_layer),
 		cmocka_unit_test(test_dataset_bad_configs_are_refused_naming_the_field),
 		cmocka_unit_test(test_dataset_log_columns_may_be_numeric_or_their_own),
 	};

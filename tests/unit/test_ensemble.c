@@ -68,10 +68,65 @@ static void test_packed_network_is_the_blend_of_members_and_baselines(void **sta
 	free(packed);
 }
 
+/*
+ * Encoded inputs may be wider than any layer (spec.h allows 64 x
+ * SPEC_MAX_WIDTH): 70,000 inputs, one member of 2 units, trains and packs.
+ */
+static void test_inputs_wider_than_a_layer_are_not_refused(void **state)
+{
+	enum { N = 24, WIDE = 70000 };
+	struct dataset_config cfg = {.members = 1, .epochs = 1, .batch_size = 8, .patience = 1,
+				     .learning_rate = 0.01, .seed = 1, .interval = 0.9,
+				     .exposure_weight = 1, .n_hidden = 1, .hidden = {2}};
+	struct spec spec;
+	size_t train[16], valid[4], test[4], all[20], i;
+	struct split sp = {train, valid, test, all, 16, 4, 4, 20};
+	float *X = calloc((size_t)N * WIDE, sizeof *X);
+	double target[N], exposure[N];
+	struct learn_data data = {X, WIDE, target, exposure};
+	struct learn_outcome out;
+	struct error err;
+	json_t *info = NULL;
+	uint64_t seed = 9;
+	(void)state;
+	assert_non_null(X);
+	memset(&spec, 0, sizeof spec);
+	spec.input_size = WIDE;
+	spec.n_hidden = 1;
+	spec.hidden[0] = 2;
+	spec.target_std = 1;
+	spec.transform = SPEC_TRANSFORM_LOG1P;
+	for (i = 0; i < N; i++) {
+		X[i * WIDE + i * 997] = 1;
+		X[i * WIDE + WIDE - 1] = test_uniform(&seed, -1, 1);
+		target[i] = test_uniform(&seed, -1, 1);
+		exposure[i] = (double)(i % 2);
+		if (i < 16)
+			train[i] = i;
+		else if (i < 20)
+			valid[i - 16] = i;
+		else
+			test[i - 20] = i;
+		if (i < 20)
+			all[i] = i;
+	}
+	error_init(&err);
+	assert_int_equal(ensemble_learn(&cfg, &spec, &data, &sp, &(struct ensemble_baselines){NULL, NULL},
+					NULL, NULL, &out, &info, &err),
+			 ERROR_OK);
+	assert_int_equal(spec.hidden[0], 2 + ENSEMBLE_BASELINE_UNITS);
+	assert_int_equal(out.n_params, (2 + ENSEMBLE_BASELINE_UNITS) * (WIDE + 1) +
+					       HEADS_COUNT * (2 + ENSEMBLE_BASELINE_UNITS + 1));
+	learn_outcome_done(&out);
+	json_decref(info);
+	free(X);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_packed_network_is_the_blend_of_members_and_baselines),
+		cmocka_unit_test(test_inputs_wider_than_a_layer_are_not_refused),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

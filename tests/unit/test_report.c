@@ -27,7 +27,7 @@ static void test_report_metrics_puts_the_baselines_beside_the_network(void **sta
 	json_decref(m);
 }
 
-static void test_report_training_lists_rows_then_fit_then_model_in_order(void **state)
+static void test_report_training_lists_rows_then_fit_then_model_then_slots_and_ensemble_in_order(void **state)
 {
 	char name[] = "demo";
 	struct dataset_config cfg;
@@ -37,8 +37,12 @@ static void test_report_training_lists_rows_then_fit_then_model_in_order(void **
 	struct learn_outcome learned = {.epochs_run = 9, .best_epoch = 5};
 	const char *keys[] = {"rows", "winsorized_values", "winsorize", "rare_categories_to_unknown",
 			      "vocabulary_sizes", "seed", "epochs_run", "best_epoch", "duration_seconds",
-			      "data_checksum", "shelfcast_version", "dataset", "model"};
-	json_t *o, *rows, *model;
+			      "data_checksum", "shelfcast_version", "dataset", "model", "unknown_slot_rows",
+			      "ensemble"};
+	struct spec_categorical cats[2] = {{.name = (char *)"brand"}, {.name = (char *)"store"}};
+	struct spec spec = {.categorical = cats, .n_categorical = 2};
+	const size_t slot_rows[2] = {3, 17};
+	json_t *o, *rows, *model, *ensemble = json_pack("{s:i}", "members", 2);
 	const char *key;
 	json_t *v;
 	size_t i = 0;
@@ -51,12 +55,14 @@ static void test_report_training_lists_rows_then_fit_then_model_in_order(void **
 	cfg.hidden[1] = 8;
 	cfg.n_log = 1;
 	cfg.refit = true;
+	cfg.members = 2;
+	cfg.interval = 0.8;
 	t.n_rows = 11;
 	t.stats.rows_read = 12;
 	t.stats.duplicates = 1;
 	snprintf(t.checksum, sizeof t.checksum, "%s", "abc");
 	json_object_set_new(fit.vocab, "brand", json_integer(7));
-	o = report_training(&cfg, &t, &sp, &fit, &learned, 1.5);
+	o = report_training(&cfg, &t, &sp, &fit, &learned, &spec, slot_rows, ensemble, 1.5);
 	assert_non_null(o);
 	json_object_foreach(o, key, v) {
 		assert_true(i < sizeof keys / sizeof keys[0]);
@@ -74,7 +80,13 @@ static void test_report_training_lists_rows_then_fit_then_model_in_order(void **
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(model, "hidden"), 1)), 8);
 	assert_true(json_is_true(json_object_get(model, "refit")));
 	assert_string_equal(json_string_value(json_object_get(model, "validation")), "latest");
+	assert_int_equal(json_integer_value(json_object_get(model, "members")), 2);
+	assert_true(json_real_value(json_object_get(model, "interval")) == 0.8);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "unknown_slot_rows"), "store")), 17);
+	assert_ptr_equal(json_object_get(o, "ensemble"), ensemble);
 	json_decref(o);
+	assert_int_equal(ensemble->refcount, 1); /* shared, not taken */
+	json_decref(ensemble);
 	fit_report_done(&fit);
 }
 
@@ -82,7 +94,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report_metrics_puts_the_baselines_beside_the_network),
-		cmocka_unit_test(test_report_training_lists_rows_then_fit_then_model_in_order),
+		cmocka_unit_test(test_report_training_lists_rows_then_fit_then_model_then_slots_and_ensemble_in_order),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Unit tests: the train / validation / test split. */
 #include "traintable.h"
 
+#include "shelfcast/rng.h"
 #include "shelfcast/split.h"
 
 /* 20 rows, week 1..20; columns the config needs and nothing more. */
@@ -94,6 +95,38 @@ static void test_split_by_fraction_is_seeded_and_covers_every_row_once(void **st
 	dataset_config_done(&cfg);
 }
 
+/* The test part: the first ceil(fraction * n) rows of split.seed's permutation, in row order. */
+static void test_split_by_fraction_tests_the_seeded_permutations_first_rows_in_row_order(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split s;
+	struct error err;
+	struct rng r = {5 ^ 0x5eed5eedULL};
+	size_t perm[20], i, k = 0;
+	bool is_test[20] = {false};
+	(void)state;
+	load("{\"fraction\": 0.25, \"seed\": 5}", "", &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, -1, &s, &err), ERROR_OK);
+	for (i = 0; i < 20; i++)
+		perm[i] = i;
+	rng_shuffle(&r, perm, 20);
+	for (i = 0; i < 5; i++)
+		is_test[perm[i]] = true;
+	assert_int_equal(s.n_test, 5);
+	assert_int_equal(s.n_all_train, 15);
+	for (i = 0; i < 20; i++)
+		if (is_test[i])
+			assert_int_equal(s.test[k++], i);
+	for (i = 0, k = 0; i < 20; i++)
+		if (!is_test[i])
+			assert_int_equal(s.all_train[k++], i);
+	split_done(&s);
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
 static void test_split_with_no_row_past_test_from_names_the_field(void **state)
 {
 	struct dataset_config cfg;
@@ -130,6 +163,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_by_week_tests_the_latest_and_validates_on_the_latest_training_weeks),
 		cmocka_unit_test(test_split_by_fraction_is_seeded_and_covers_every_row_once),
+		cmocka_unit_test(test_split_by_fraction_tests_the_seeded_permutations_first_rows_in_row_order),
 		cmocka_unit_test(test_split_with_no_row_past_test_from_names_the_field),
 		cmocka_unit_test(test_split_with_one_training_row_is_refused),
 	};
