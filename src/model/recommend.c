@@ -1,0 +1,667 @@
+/* recommend — see include/shelfcast/recommend.h. */
+#include "shelfcast/recommend.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/heads.h"
+#include "shelfcast/numfmt.h"
+#include "shelfcast/predict.h"
+#include "shelfcast/util.h"
+
+/* A candidate's exposure must clear the minimum by this much to count as feasible in the search. */
+#define EXPOSURE_GUARD 1e-6
+/* Rows one round scores per level: the first round's grid, or a refinement's points. */
+#define ROWS_PER_LEVEL (RECOMMEND_GRID > 2 * RECOMMEND_REFINE ? RECOMMEND_GRID : 2 * RECOMMEND_REFINE)
+/* Options kept per item beyond those asked for: stand-ins should one fail its confirmation. */
+#define SPARE 2
+
+/* An item's candidate prices: index i in [0, n). */
+struct space {
+	double lo, hi;
+	double ending; /* NAN: evenly spaced from lo to hi */
+	double base;   /* with an ending: candidate i is (base + i) + ending */
+	size_t n;
+};
+
+static double space_price(const struct space *s, size_t i)
+{
+	if (!isnan(s->ending))
+		return (s->base + (double)i) + s->ending;
+	if (i == 0)
+		return s->lo;
+	if (i + 1 == s->n)
+		return s->hi;
+	return s->lo + (s->hi - s->lo) * (double)i / (double)(s->n - 1);
+}
+
+/* The first index whose price is at least p; n when none. */
+static size_t space_first_at_least(const struct space *s, double p)
+{
+	double f;
+	size_t i;
+
+	if (p <= space_price(s, 0))
+		return 0;
+	if (p > space_price(s, s->n - 1))
+		return s->n;
+	f = !isnan(s->ending) ? ceil(p - s->ending - s->base)
+			      : ceil((p - s->lo) / (s->hi - s->lo) * (double)(s->n - 1));
+	i = f <= 0 ? 0 : f >= (double)s->n ? s->n - 1 : (size_t)f;
+	/* the formula's rounding: step to the exact first */
+	while (i > 0 && space_price(s, i - 1) >= p)
+		i--;
+	while (i < s->n && space_price(s, i) < p)
+		i++;
+	return i;
+}
+
+/* A scored (price index, level) of one item. */
+struct cand {
+	size_t idx;
+	int level;
+	double value, exposure;
+};
+
+/* Per level, during an item's search. */
+struct level_state {
+	bool searched;     /* allowed, and some candidate leaves the minimum margin */
+	size_t first;      /* the first candidate that leaves it */
+	size_t step;       /* the spacing of the last round around best */
+	bool has_best;
+	struct cand best;
+};
+
+/* The memory of a call, sized for its largest round. */
+struct work {
+	const struct model *m;
+	const struct spec *spec;
+	size_t d, H, K;
+	int *price_in;          /* the numeric inputs reading the price column */
+	size_t n_price_in;
+	float *x, *h0, *pre, *scratch, *y;
+	float *z;               /* (rows, n_price_in) */
+	struct cand *rows;      /* what each row of a round is */
+	struct cand *pool;      /* the first round's feasible candidates and each level's best */
+	uint32_t *unknown, *defaulted, *clipped;
+	size_t max_rows;
+	struct predict_batch batch; /* one tile, for the confirmation */
+};
+
+bool recommend_training_range(const struct model *m, double *lo, double *hi)
+{
+	const struct spec_numeric *f = &m->spec.numeric[m->spec.price_index];
+
+	if (!f->has_clip)
+		return false;
+	*lo = f->clip_lo;
+	*hi = f->clip_hi;
+	return true;
+}
+
+static void work_done(struct work *w)
+{
+	free(w->price_in);
+	free(w->x);
+	free(w->h0);
+	free(w->pre);
+	free(w->scratch);
+	free(w->y);
+	free(w->z);
+	free(w->rows);
+	free(w->pool);
+	free(w->unknown);
+	free(w->defaulted);
+	free(w->clipped);
+	predict_batch_done(&w->batch);
+}
+
+static enum error_code work_init(struct work *w, const struct model *m, struct error *err)
+{
+	const struct spec *spec = &m->spec;
+	int j;
+
+	memset(w, 0, sizeof *w);
+	w->m = m;
+	w->spec = spec;
+	w->d = spec->input_size;
+	w->H = m->mlp.layer[0].out;
+	w->K = spec->n_levels;
+	w->max_rows = w->K * ROWS_PER_LEVEL;
+	w->price_in = calloc(spec->n_numeric + 1, sizeof *w->price_in);
+	if (w->price_in) {
+		const char *name = spec->price_column;
+		for (j = encoder_input_index(m->enc, name, strlen(name)); j >= 0;
+		     j = encoder_next_same(m->enc, j))
+			w->price_in[w->n_price_in++] = j;
+	}
+	w->x = malloc(w->d * sizeof *w->x);
+	w->h0 = malloc(w->H * sizeof *w->h0);
+	w->pre = malloc(w->max_rows * w->H * sizeof *w->pre);
+	w->scratch = malloc(mlp_scratch_floats(&m->mlp, w->max_rows) * sizeof *w->scratch);
+	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
+	w->z = malloc(w->max_rows * (w->n_price_in + 1) * sizeof *w->z);
+	w->rows = malloc(w->max_rows * sizeof *w->rows);
+	w->pool = malloc(w->K * (RECOMMEND_GRID + 1) * sizeof *w->pool);
+	w->unknown = malloc((spec->n_categorical + 1) * sizeof *w->unknown);
+	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
+	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
+	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->z || !w->rows ||
+	    !w->pool || !w->unknown || !w->defaulted || !w->clipped) {
+		work_done(w);
+		return error_nomem(err, "the recommendation search");
+	}
+	if (predict_batch_init(&w->batch, m, m->tile_items, err) != ERROR_OK) {
+		work_done(w);
+		return err->code;
+	}
+	return ERROR_OK;
+}
+
+/* Every price input of values set to the number p. */
+static void set_price(const struct work *w, struct encoder_value *values, double p)
+{
+	size_t j;
+
+	for (j = 0; j < w->n_price_in; j++) {
+		values[w->price_in[j]].kind = ENCODER_VALUE_NUMBER;
+		values[w->price_in[j]].number = p;
+	}
+}
+
+/*
+ * The item's first-layer pre-activation without its price inputs and its
+ * level: h0 = b + sum over the other nonzero inputs of x_i * W[:, i].
+ */
+static void base_preactivation(struct work *w)
+{
+	const struct mlp_layer *L = &w->m->mlp.layer[0];
+	size_t i, o, j;
+
+	for (j = 0; j < w->n_price_in; j++)
+		w->x[w->price_in[j]] = 0.0f;
+	memcpy(w->h0, L->b, w->H * sizeof *w->h0);
+	for (i = 0; i < w->d; i++) {
+		const float xi = w->x[i], *col = L->wt + i * w->H;
+		if (xi == 0.0f)
+			continue;
+		for (o = 0; o < w->H; o++)
+			w->h0[o] += xi * col[o];
+	}
+}
+
+/* Score rows [0, R) of w->rows (idx and level set): value and exposure. */
+static void score_rows(struct work *w, const struct space *s, size_t R, enum spec_objective objective,
+		       double unit_cost)
+{
+	const struct mlp_layer *L = &w->m->mlp.layer[0];
+	size_t level_offset = encoder_level_offset(w->m->enc), r, o, j, P = w->n_price_in;
+	double last = NAN;
+
+	for (r = 0; r < R; r++) {
+		struct cand *c = &w->rows[r];
+		double p = space_price(s, c->idx);
+		float *pre = w->pre + r * w->H, *z = w->z + r * P;
+		const float *lv = L->wt + (level_offset + (size_t)c->level) * w->H;
+
+		if (r > 0 && p == last) /* the same price at another level: the same inputs */
+			memcpy(z, z - P, P * sizeof *z);
+		else
+			for (j = 0; j < P; j++)
+				z[j] = encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], p);
+		last = p;
+		for (o = 0; o < w->H; o++)
+			pre[o] = w->h0[o] + lv[o];
+		for (j = 0; j < P; j++) {
+			const float zj = z[j], *col = L->wt + (size_t)w->price_in[j] * w->H;
+			for (o = 0; o < w->H; o++)
+				pre[o] += zj * col[o];
+		}
+	}
+	mlp_forward_rest(&w->m->mlp, w->pre, R, w->scratch, w->y);
+	for (r = 0; r < R; r++) {
+		struct cand *c = &w->rows[r];
+		double expected = heads_expected_sales(w->spec, (double)w->y[HEADS_COUNT * r + HEADS_SALES]);
+		c->exposure = heads_exposure((double)w->y[HEADS_COUNT * r + HEADS_EXPOSURE]);
+		c->value = heads_value(w->spec, objective, (size_t)c->level, expected,
+				       space_price(s, c->idx), isnan(unit_cost) ? 0.0 : unit_cost);
+		if (!isfinite(w->y[HEADS_COUNT * r]) || !isfinite(w->y[HEADS_COUNT * r + 1]))
+			c->value = NAN;
+	}
+}
+
+/* Is a ranked before b?  The higher value; ties: the lower level, then the lower price. */
+static bool better(const struct cand *a, const struct cand *b)
+{
+	if (a->value != b->value)
+		return a->value > b->value;
+	if (a->level != b->level)
+		return a->level < b->level;
+	return a->idx < b->idx;
+}
+
+static int cmp_cand(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+
+	return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+static bool feasible(const struct cand *c, double min_exposure)
+{
+	return isfinite(c->value) && (isnan(min_exposure) || c->exposure >= min_exposure + EXPOSURE_GUARD);
+}
+
+/* The search state an item's rounds share. */
+struct item_search {
+	struct space s;
+	struct level_state lv[SPEC_MAX_LEVELS];
+	size_t n_pool;
+	double unit_cost, min_exposure;
+	struct cand top_exposure; /* the highest exposure scored, for a reason */
+	bool scored;
+};
+
+/* Score rows [0, R) and fold them into the levels' bests (and the pool, in the first round). */
+static void round_done(struct work *w, struct item_search *is, size_t R, enum spec_objective objective,
+		       bool first)
+{
+	size_t r;
+
+	score_rows(w, &is->s, R, objective, is->unit_cost);
+	for (r = 0; r < R; r++) {
+		const struct cand *c = &w->rows[r];
+		struct level_state *ls = &is->lv[c->level];
+
+		if (isfinite(c->value) && (!is->scored || c->exposure > is->top_exposure.exposure)) {
+			is->top_exposure = *c;
+			is->scored = true;
+		}
+		if (!feasible(c, is->min_exposure))
+			continue;
+		if (first)
+			w->pool[is->n_pool++] = *c;
+		if (!ls->has_best || better(c, &ls->best)) {
+			ls->best = *c;
+			ls->has_best = true;
+		}
+	}
+}
+
+static size_t div_up(size_t a, size_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+/* Rounds one and on: the candidates of every searched level, then around each level's best. */
+static void search_rounds(struct work *w, struct item_search *is, enum spec_objective objective)
+{
+	size_t K = w->K, k, g, R = 0;
+	bool more;
+
+	for (g = 0; g < RECOMMEND_GRID; g++)
+		for (k = 0; k < K; k++) {
+			struct level_state *ls = &is->lv[k];
+			size_t span = is->s.n - ls->first;
+			if (!ls->searched || (span <= RECOMMEND_GRID && g >= span))
+				continue;
+			w->rows[R].level = (int)k;
+			w->rows[R++].idx = span <= RECOMMEND_GRID
+						   ? ls->first + g
+						   : ls->first + (size_t)llround((double)g * (double)(span - 1) /
+										 (RECOMMEND_GRID - 1));
+			ls->step = span <= RECOMMEND_GRID ? 1 : div_up(span - 1, RECOMMEND_GRID - 1);
+		}
+	if (R)
+		round_done(w, is, R, objective, true);
+	do {
+		more = false;
+		R = 0;
+		for (k = 0; k < K; k++) {
+			struct level_state *ls = &is->lv[k];
+			size_t step, t;
+			if (!ls->has_best || ls->step <= 1)
+				continue;
+			step = div_up(ls->step, RECOMMEND_REFINE);
+			for (t = 1; t <= RECOMMEND_REFINE; t++) {
+				if (ls->best.idx >= ls->first + t * step) {
+					w->rows[R].level = (int)k;
+					w->rows[R++].idx = ls->best.idx - t * step;
+				}
+				if (ls->best.idx + t * step < is->s.n) {
+					w->rows[R].level = (int)k;
+					w->rows[R++].idx = ls->best.idx + t * step;
+				}
+			}
+			ls->step = step;
+			more |= step > 1;
+		}
+		if (R)
+			round_done(w, is, R, objective, false);
+	} while (more);
+}
+
+/* p as the reply prints it (PREDICT_DIGITS significant digits), kept within [lo, hi] when it can be. */
+static double printed_price(double p, double lo, double hi)
+{
+	char buf[NUMFMT_MAX];
+	double r, unit;
+
+	numfmt_g(buf, p, PREDICT_DIGITS);
+	r = strtod(buf, NULL);
+	unit = pow(10.0, floor(log10(r)) - (PREDICT_DIGITS - 1));
+	if (r < lo) {
+		numfmt_g(buf, r + unit, PREDICT_DIGITS);
+		r = strtod(buf, NULL);
+	} else if (r > hi) {
+		numfmt_g(buf, r - unit, PREDICT_DIGITS);
+		r = strtod(buf, NULL);
+	}
+	return r >= lo && r <= hi ? r : p;
+}
+
+/* The lowest price of level k that leaves margin m on unit cost c (0 when there is no such bound). */
+static double margin_floor(const struct spec *spec, size_t k, double c, double m)
+{
+	if (isnan(m) || isnan(c) || c <= 0)
+		return 0.0;
+	return c / ((1.0 - m) * (1.0 - spec->levels[k].discount));
+}
+
+static void level_list(char *buf, size_t size, const struct spec *spec, uint64_t levels)
+{
+	size_t k, used = 0;
+
+	buf[0] = '\0';
+	for (k = 0; k < spec->n_levels && used + 24 < size; k++)
+		if (!levels || (levels >> k & 1))
+			used += (size_t)snprintf(buf + used, size - used, "%s%lld", used ? ", " : "",
+						 spec->levels[k].level);
+}
+
+/* Why item's search found nothing. */
+static void infeasible(struct recommend_answer *ans, const struct item_search *is,
+		       const struct work *w, const struct recommend_ask *a)
+{
+	const struct spec *spec = w->spec;
+	char levels[128];
+	size_t k;
+
+	ans->feasible = false;
+	level_list(levels, sizeof levels, spec, a->levels);
+	for (k = 0; k < w->K; k++)
+		if (is->lv[k].searched)
+			break;
+	if (k == w->K) {
+		double need = INFINITY;
+		for (k = 0; k < w->K; k++)
+			if (!a->levels || (a->levels >> k & 1))
+				need = fmin(need, margin_floor(spec, k, is->unit_cost, a->min_margin));
+		snprintf(ans->reason, sizeof ans->reason,
+			 "a margin of at least %g on a unit cost of %g needs a price of at least %.7g "
+			 "(levels %s), above the range's highest candidate %.7g",
+			 a->min_margin, is->unit_cost, need, levels, space_price(&is->s, is->s.n - 1));
+	} else if (is->scored && !isnan(is->min_exposure)) {
+		snprintf(ans->reason, sizeof ans->reason,
+			 "no candidate reaches the minimum exposure probability of %g: the highest is "
+			 "%.7g, at price %.7g and level %lld",
+			 is->min_exposure, is->top_exposure.exposure, space_price(&is->s, is->top_exposure.idx),
+			 spec->levels[is->top_exposure.level].level);
+	} else {
+		snprintf(ans->reason, sizeof ans->reason,
+			 "the model's outputs are not finite numbers anywhere in the price range");
+	}
+}
+
+/* The price range of item i into is->s (without the ending's candidates yet); an error names items[i].price. */
+static enum error_code price_range(const struct model *m, const struct recommend_ask *a, size_t i,
+				   struct recommend_answer *ans, struct error *err)
+{
+	double tlo = NAN, thi = NAN;
+	bool trained = recommend_training_range(m, &tlo, &thi);
+	char field[48];
+
+	snprintf(field, sizeof field, "items[%zu].price", i);
+	if (!trained && (isnan(a->price_min) || isnan(a->price_max)))
+		return error_set(err, ERROR_INVALID, field,
+				 "%s: model %s has no training range for its price column %s: give both "
+				 "min and max",
+				 field, m->name, m->spec.price_column);
+	ans->lo = isnan(a->price_min) ? tlo : a->price_min;
+	ans->hi = isnan(a->price_max) ? thi : a->price_max;
+	if (!(ans->lo > 0))
+		return error_set(err, ERROR_INVALID, field,
+				 "%s: the price column's training range starts at %g: give a positive min",
+				 field, ans->lo);
+	if (ans->lo > ans->hi)
+		return error_set(err, ERROR_INVALID, field,
+				 "%s: the range is empty: min %.7g is above max %.7g (the training range "
+				 "is [%.7g, %.7g])",
+				 field, ans->lo, ans->hi, tlo, thi);
+	ans->beyond_training = trained && (ans->lo < tlo || ans->hi > thi);
+	return ERROR_OK;
+}
+
+/* Item i's unit cost: asked, else the model's unit-cost feature, else NAN. */
+static double item_unit_cost(const struct model *m, struct recommend_ask *a)
+{
+	const struct spec *spec = &m->spec;
+
+	if (!isnan(a->unit_cost)) {
+		/* the model reads its unit cost: it sees the one asked when the features leave it out */
+		if (spec->unit_cost_index >= 0 &&
+		    a->values[spec->unit_cost_index].kind == ENCODER_VALUE_MISSING) {
+			a->values[spec->unit_cost_index].kind = ENCODER_VALUE_NUMBER;
+			a->values[spec->unit_cost_index].number = a->unit_cost;
+		}
+		return a->unit_cost;
+	}
+	if (spec->unit_cost_index >= 0)
+		return encoder_numeric_value(m->enc, a->values, (size_t)spec->unit_cost_index);
+	return NAN;
+}
+
+/* Item i's search: its answer's range and options (prices printed, numbers not yet confirmed). */
+static enum error_code search_item(struct work *w, struct recommend_ask *a, size_t i,
+				   const struct recommend_params *p, struct recommend_answer *ans,
+				   struct error *err)
+{
+	const struct spec *spec = w->spec;
+	struct item_search is;
+	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0};
+	char prefix[48];
+	size_t k, nu, j, keep = 1 + p->alternatives + SPARE;
+	enum error_code rc;
+
+	memset(ans, 0, sizeof *ans);
+	memset(&is, 0, sizeof is);
+	rc = price_range(w->m, a, i, ans, err);
+	if (rc)
+		return rc;
+	is.unit_cost = ans->unit_cost = item_unit_cost(w->m, a);
+	is.min_exposure = a->min_exposure;
+	if (isnan(is.unit_cost) && (p->objective == SPEC_OBJECTIVE_PROFIT || !isnan(a->min_margin))) {
+		snprintf(prefix, sizeof prefix, "items[%zu].unit_cost", i);
+		return error_set(err, ERROR_INVALID, prefix,
+				 "%s: %s needs a unit cost, and model %s reads none: give unit_cost", prefix,
+				 p->objective == SPEC_OBJECTIVE_PROFIT ? "the profit objective" : "min_margin",
+				 w->m->name);
+	}
+	/* the item's row, its price inputs at any valid price (they are replaced) */
+	set_price(w, a->values, ans->lo);
+	snprintf(prefix, sizeof prefix, "items[%zu].features", i);
+	rc = encoder_encode_reported(w->m->enc, a->values, -1, w->x, w->unknown, &nu, &rep, prefix, err);
+	if (rc)
+		return rc;
+	base_preactivation(w);
+
+	is.s = (struct space){ans->lo, ans->hi, p->price_ending, 0.0, 1};
+	if (!isnan(p->price_ending)) {
+		double last = floor(ans->hi - p->price_ending);
+		is.s.base = ceil(ans->lo - p->price_ending);
+		while (is.s.base + p->price_ending < ans->lo)
+			is.s.base += 1;
+		if (last < is.s.base || last - is.s.base >= 1e12) {
+			ans->feasible = false;
+			snprintf(ans->reason, sizeof ans->reason,
+				 last < is.s.base ? "no price ending in %g lies within [%.7g, %.7g]"
+						  : "too many prices ending in %g lie within [%.7g, %.7g]",
+				 p->price_ending, ans->lo, ans->hi);
+			return ERROR_OK;
+		}
+		is.s.n = (size_t)(last - is.s.base) + 1;
+	} else if (ans->hi > ans->lo) {
+		is.s.n = RECOMMEND_STEPS + 1;
+	}
+	for (k = 0; k < w->K; k++) {
+		struct level_state *ls = &is.lv[k];
+		if (a->levels && !(a->levels >> k & 1))
+			continue;
+		ls->first = space_first_at_least(&is.s, margin_floor(spec, k, is.unit_cost, a->min_margin));
+		ls->searched = ls->first < is.s.n;
+	}
+	search_rounds(w, &is, p->objective);
+
+	/* the pool: the first round's feasible candidates and each level's best, best first, once each */
+	for (k = 0; k < w->K; k++)
+		if (is.lv[k].has_best)
+			w->pool[is.n_pool++] = is.lv[k].best;
+	if (!is.n_pool) {
+		infeasible(ans, &is, w, a);
+		return ERROR_OK;
+	}
+	qsort(w->pool, is.n_pool, sizeof *w->pool, cmp_cand);
+	ans->feasible = true;
+	for (j = 0; j < is.n_pool && ans->n < keep; j++) {
+		const struct cand *c = &w->pool[j];
+		struct recommend_option *o;
+		double floor_k = margin_floor(spec, (size_t)c->level, is.unit_cost, a->min_margin);
+		if (j > 0 && c->idx == w->pool[j - 1].idx && c->level == w->pool[j - 1].level)
+			continue;
+		o = &ans->opt[ans->n++];
+		o->level = c->level;
+		o->price = printed_price(space_price(&is.s, c->idx), fmax(ans->lo, floor_k), ans->hi);
+		o->at_bound = c->idx == 0 || c->idx + 1 == is.s.n;
+	}
+	return ERROR_OK;
+}
+
+/* An option's numbers from row `row` of the confirmation batch. */
+static void option_numbers(const struct work *w, const struct recommend_answer *ans,
+			   enum spec_objective objective, size_t row, struct recommend_option *o)
+{
+	const struct predict_batch *b = &w->batch;
+	double c = ans->unit_cost;
+
+	o->sales = b->sales[row];
+	o->expected = b->expected[row];
+	o->exposure = b->exposure[row];
+	o->y_sales = b->y[HEADS_COUNT * row + HEADS_SALES];
+	o->effective_price = o->price * (1.0 - w->spec->levels[o->level].discount);
+	o->value = heads_value(w->spec, objective, (size_t)o->level, o->expected, o->price,
+			       isnan(c) ? 0.0 : c);
+	o->margin = isnan(c) ? NAN : (o->effective_price - c) / o->effective_price;
+	if (!b->finite[row / b->K])
+		o->value = NAN;
+}
+
+/*
+ * Score option j of every item that has one again through the prediction
+ * path, a tile of items at a time in request order, as /v1/predict does.
+ */
+static enum error_code confirm(struct work *w, struct recommend_ask *asks, size_t n, size_t j,
+			       const struct recommend_params *p, struct recommend_answer *out,
+			       struct error *err)
+{
+	struct predict_batch *b = &w->batch;
+	size_t i, fill = 0, at[PREDICT_TILE_ITEMS], f;
+	size_t tile = b->n < PREDICT_TILE_ITEMS ? b->n : PREDICT_TILE_ITEMS; /* b->n: the model's tile */
+	char prefix[48];
+	enum error_code rc;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && out[i].feasible && out[i].n > j) {
+			const struct recommend_option *o = &out[i].opt[j];
+			set_price(w, asks[i].values, o->price);
+			snprintf(prefix, sizeof prefix, "items[%zu].features", i);
+			rc = predict_batch_set(b, w->m, fill, asks[i].values, o->level, prefix, err);
+			if (rc)
+				return rc;
+			at[fill++] = i;
+		}
+		if (fill && (fill == tile || i == n)) {
+			predict_batch_run(b, w->m, fill, p->objective);
+			for (f = 0; f < fill; f++) {
+				struct recommend_option *o = &out[at[f]].opt[j];
+				option_numbers(w, &out[at[f]], p->objective, f * b->K + (size_t)o->level, o);
+			}
+			fill = 0;
+		}
+	}
+	return ERROR_OK;
+}
+
+/* Drop option j of ans (its confirmed numbers broke a constraint). */
+static void drop_option(struct recommend_answer *ans, size_t j)
+{
+	memmove(&ans->opt[j], &ans->opt[j + 1], (ans->n - j - 1) * sizeof ans->opt[0]);
+	ans->n--;
+}
+
+enum error_code recommend_run(const struct model *m, struct recommend_ask *asks, size_t n,
+			      const struct recommend_params *p, struct recommend_answer *out,
+			      struct error *err)
+{
+	struct work w;
+	enum error_code rc;
+	size_t i, j, keep = 1 + p->alternatives;
+	bool again;
+
+	rc = work_init(&w, m, err);
+	if (rc)
+		return rc;
+	for (i = 0; !rc && i < n; i++)
+		rc = search_item(&w, &asks[i], i, p, &out[i], err);
+	/*
+	 * Confirm option by option.  Should a confirmed number break the exposure
+	 * minimum (the search's numbers round differently in their last bits), the
+	 * option is dropped and the next one confirmed in its place.
+	 */
+	for (j = 0; !rc && j < keep; j++) {
+		do {
+			rc = confirm(&w, asks, n, j, p, out, err);
+			again = false;
+			for (i = 0; !rc && i < n; i++) {
+				struct recommend_answer *a = &out[i];
+				if (!a->feasible || a->n <= j)
+					continue;
+				if (!isfinite(a->opt[j].value) ||
+				    (!isnan(asks[i].min_exposure) && a->opt[j].exposure < asks[i].min_exposure)) {
+					drop_option(a, j);
+					again |= a->n > j;
+				}
+			}
+		} while (!rc && again);
+	}
+	for (i = 0; !rc && i < n; i++) {
+		struct recommend_answer *a = &out[i];
+		double tlo, thi;
+		if (!a->feasible)
+			continue;
+		if (a->n == 0) {
+			a->feasible = false;
+			snprintf(a->reason, sizeof a->reason,
+				 "no candidate keeps its numbers finite and the minimum exposure once scored");
+			continue;
+		}
+		if (a->n > keep)
+			a->n = keep;
+		a->at_price_bound = a->opt[0].at_bound;
+		a->extrapolated = recommend_training_range(m, &tlo, &thi) &&
+				  (a->opt[0].price < tlo || a->opt[0].price > thi);
+	}
+	work_done(&w);
+	return rc;
+}
