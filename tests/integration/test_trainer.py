@@ -238,7 +238,7 @@ def test_demo_data_is_reproducible(ctx):
     check(open(a).read() == open(b).read(), "same seed, different data")
     check(open(a).read() != open(c).read(), "different seeds, same data")
     header = open(a).readline().strip().split(",")
-    check(header == ["item_id", "brand", "category", "price", "weight_kg", "promo_level", "units", "featured"], header)
+    check(header == ["item_id", "brand", "category", "price", "weight_kg", "promo_level", "units", "featured", "unit_cost"], header)
     check(len(open(a).read().splitlines()) == 501, "rows")
 
 
