@@ -141,7 +141,7 @@ def test_train_from_sql(ctx):
     data = demo_csv(1500)
     db = dbname(url)
     ctx.pg.query(db, "CREATE TABLE sales (item_id text, brand text, category text, price float8, weight_kg float8, "
-                     "promo_level int, units int, featured int)")
+                     "promo_level int, units int, featured int, unit_cost float8)")
     ctx.pg.psql(db, "\\copy sales FROM '%s' WITH (FORMAT csv, HEADER)" % data)
     r = train(url, "x", extra=[])  if False else run(["train", "--db", url, "--sql", "SELECT * FROM sales",
                                                         "--config", example("demo", "dataset.json")])
