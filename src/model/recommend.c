@@ -118,7 +118,7 @@ static void work_done(struct work *w)
 	predict_batch_done(&w->batch);
 }
 
-static enum error_code work_init(struct work *w, const struct model *m, struct error *err)
+static enum error_code work_init(struct work *w, const struct model *m, size_t n, struct error *err)
 {
 	const struct spec *spec = &m->spec;
 	int j;
@@ -153,7 +153,8 @@ static enum error_code work_init(struct work *w, const struct model *m, struct e
 		work_done(w);
 		return error_nomem(err, "the recommendation search");
 	}
-	if (predict_batch_init(&w->batch, m, m->tile_items, err) != ERROR_OK) {
+	/* fewer items than a tile are scored as one batch of that many, as /v1/predict scores them */
+	if (predict_batch_init(&w->batch, m, n < m->tile_items ? n : m->tile_items, err) != ERROR_OK) {
 		work_done(w);
 		return err->code;
 	}
@@ -171,6 +172,24 @@ static void set_price(const struct work *w, struct encoder_value *values, double
 	}
 }
 
+/* out = a + b, n floats. */
+static void add_to(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
+{
+	size_t o;
+
+	for (o = 0; o < n; o++)
+		out[o] = a[o] + b[o];
+}
+
+/* out += z * col, n floats. */
+static void axpy(float *restrict out, float z, const float *restrict col, size_t n)
+{
+	size_t o;
+
+	for (o = 0; o < n; o++)
+		out[o] += z * col[o];
+}
+
 /*
  * The item's first-layer pre-activation without its price inputs and its
  * level: h0 = b + sum over the other nonzero inputs of x_i * W[:, i].
@@ -178,18 +197,14 @@ static void set_price(const struct work *w, struct encoder_value *values, double
 static void base_preactivation(struct work *w)
 {
 	const struct mlp_layer *L = &w->m->mlp.layer[0];
-	size_t i, o, j;
+	size_t i, j;
 
 	for (j = 0; j < w->n_price_in; j++)
 		w->x[w->price_in[j]] = 0.0f;
 	memcpy(w->h0, L->b, w->H * sizeof *w->h0);
-	for (i = 0; i < w->d; i++) {
-		const float xi = w->x[i], *col = L->wt + i * w->H;
-		if (xi == 0.0f)
-			continue;
-		for (o = 0; o < w->H; o++)
-			w->h0[o] += xi * col[o];
-	}
+	for (i = 0; i < w->d; i++)
+		if (w->x[i] != 0.0f)
+			axpy(w->h0, w->x[i], L->wt + i * w->H, w->H);
 }
 
 /* Score rows [0, R) of w->rows (idx and level set): value and exposure. */
@@ -197,14 +212,13 @@ static void score_rows(struct work *w, const struct space *s, size_t R, enum spe
 		       double unit_cost)
 {
 	const struct mlp_layer *L = &w->m->mlp.layer[0];
-	size_t level_offset = encoder_level_offset(w->m->enc), r, o, j, P = w->n_price_in;
+	size_t level_offset = encoder_level_offset(w->m->enc), r, j, P = w->n_price_in;
 	double last = NAN;
 
 	for (r = 0; r < R; r++) {
 		struct cand *c = &w->rows[r];
 		double p = space_price(s, c->idx);
 		float *pre = w->pre + r * w->H, *z = w->z + r * P;
-		const float *lv = L->wt + (level_offset + (size_t)c->level) * w->H;
 
 		if (r > 0 && p == last) /* the same price at another level: the same inputs */
 			memcpy(z, z - P, P * sizeof *z);
@@ -212,13 +226,9 @@ static void score_rows(struct work *w, const struct space *s, size_t R, enum spe
 			for (j = 0; j < P; j++)
 				z[j] = encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], p);
 		last = p;
-		for (o = 0; o < w->H; o++)
-			pre[o] = w->h0[o] + lv[o];
-		for (j = 0; j < P; j++) {
-			const float zj = z[j], *col = L->wt + (size_t)w->price_in[j] * w->H;
-			for (o = 0; o < w->H; o++)
-				pre[o] += zj * col[o];
-		}
+		add_to(pre, w->h0, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
+		for (j = 0; j < P; j++)
+			axpy(pre, z[j], L->wt + (size_t)w->price_in[j] * w->H, w->H);
 	}
 	mlp_forward_rest(&w->m->mlp, w->pre, R, w->scratch, w->y);
 	for (r = 0; r < R; r++) {
@@ -242,11 +252,25 @@ static bool better(const struct cand *a, const struct cand *b)
 	return a->idx < b->idx;
 }
 
-static int cmp_cand(const void *pa, const void *pb)
+/* The best `keep` distinct candidates of pool[0, n) into top, best first; their count. */
+static size_t top_options(const struct cand *pool, size_t n, size_t keep, struct cand *top)
 {
-	const struct cand *a = pa, *b = pb;
+	size_t i, j, n_top = 0;
 
-	return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+	for (i = 0; i < n; i++) {
+		const struct cand *c = &pool[i];
+		for (j = 0; j < n_top; j++)
+			if (top[j].idx == c->idx && top[j].level == c->level)
+				break;
+		if (j < n_top || (n_top == keep && !better(c, &top[n_top - 1])))
+			continue; /* already in, or not among the best */
+		if (n_top < keep)
+			n_top++;
+		for (j = n_top - 1; j > 0 && better(c, &top[j - 1]); j--)
+			top[j] = top[j - 1];
+		top[j] = *c;
+	}
+	return n_top;
 }
 
 static bool feasible(const struct cand *c, double min_exposure)
@@ -472,7 +496,8 @@ static enum error_code search_item(struct work *w, struct recommend_ask *a, size
 	struct item_search is;
 	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0};
 	char prefix[48];
-	size_t k, nu, j, keep = 1 + p->alternatives + SPARE;
+	struct cand top[1 + RECOMMEND_MAX_ALTERNATIVES + SPARE];
+	size_t k, nu, j, n_top, keep = 1 + p->alternatives + SPARE;
 	enum error_code rc;
 
 	memset(ans, 0, sizeof *ans);
@@ -532,15 +557,12 @@ static enum error_code search_item(struct work *w, struct recommend_ask *a, size
 		infeasible(ans, &is, w, a);
 		return ERROR_OK;
 	}
-	qsort(w->pool, is.n_pool, sizeof *w->pool, cmp_cand);
+	n_top = top_options(w->pool, is.n_pool, keep, top);
 	ans->feasible = true;
-	for (j = 0; j < is.n_pool && ans->n < keep; j++) {
-		const struct cand *c = &w->pool[j];
-		struct recommend_option *o;
+	for (j = 0; j < n_top; j++) {
+		const struct cand *c = &top[j];
+		struct recommend_option *o = &ans->opt[ans->n++];
 		double floor_k = margin_floor(spec, (size_t)c->level, is.unit_cost, a->min_margin);
-		if (j > 0 && c->idx == w->pool[j - 1].idx && c->level == w->pool[j - 1].level)
-			continue;
-		o = &ans->opt[ans->n++];
 		o->level = c->level;
 		o->price = printed_price(space_price(&is.s, c->idx), fmax(ans->lo, floor_k), ans->hi);
 		o->at_bound = c->idx == 0 || c->idx + 1 == is.s.n;
@@ -619,7 +641,7 @@ enum error_code recommend_run(const struct model *m, struct recommend_ask *asks,
 	size_t i, j, keep = 1 + p->alternatives;
 	bool again;
 
-	rc = work_init(&w, m, err);
+	rc = work_init(&w, m, n ? n : 1, err);
 	if (rc)
 		return rc;
 	for (i = 0; !rc && i < n; i++)
