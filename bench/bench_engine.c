@@ -15,6 +15,7 @@
  * usage: bench_engine [SECONDS_PER_CASE [recommend]]
  */
 #include <cblas.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,9 @@ static void bench_recommend(double budget)
 	double t0, t;
 	size_t n = 0, i;
 
+	/* the server's fixed malloc thresholds (src/http/server.c): a call's arrays are reused, not mapped anew */
+	mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
 	memset(v, 0, sizeof v);
 	for (i = 1; i < 16; i++)
 		if (i != 13)

@@ -7,9 +7,7 @@
  * The search, for one item:
  *   - the price range [lo, hi]: the bounds asked for, each defaulting to
  *     that end of the price column's training range (its winsorizing
- *     bounds); with a price ending e (0.99, say) the candidates are the
- *     prices n + e inside it, else RECOMMEND_STEPS + 1 evenly spaced prices
- *     from lo to hi;
+ *     bounds);
  *   - per allowed level, a minimum margin m on a unit cost c is the lower
  *     price bound p (1 - discount) >= c / (1 - m) (exact: no candidate
  *     below it is scored);
@@ -17,19 +15,26 @@
  *     pre-activation is computed once for the item without the price's
  *     inputs; each (price, level) row adds the price inputs' and the level's
  *     weight columns (a few multiply-adds) and the rest of the network runs
- *     over every row of a round in one batched pass (mlp_forward_rest);
- *   - round one scores RECOMMEND_GRID candidates per level spread over its
- *     feasible range; each later round scores RECOMMEND_REFINE + 1
- *     candidates on each side of every level's best at an eighth of the
- *     spacing, until the spacing is one candidate: the best of a level is
- *     the best of the whole set unless the objective has a peak narrower
- *     than the coarse spacing (1/59 of the range) away from it;
+ *     over every row of a round in one batched pass (mlp_forward_rest,
+ *     MLP_TILE rows at a time);
+ *   - round one scores RECOMMEND_GRID evenly spaced prices per level, from
+ *     its margin floor (or lo) to hi.  Round two, around the best point of
+ *     the two best levels: the midpoints to its neighbours and the vertex
+ *     of the parabola through the three when it curves down; then
+ *     RECOMMEND_HALVINGS rounds of the points half a spacing either side
+ *     of the best, the spacing halved each round (1/944 of the range at
+ *     the end);
+ *   - with a price ending e (0.99, say) the candidates are the prices n + e
+ *     in the range: all of them when there are at most RECOMMEND_GRID per
+ *     level, else RECOMMEND_GRID spread over them, then rounds of
+ *     2 * RECOMMEND_REFINE around each level's best at an eighth of the
+ *     last spacing until every candidate near it is scored;
  *   - a candidate is feasible when its exposure probability is at least
  *     the minimum asked for (with a 1e-6 guard for the confirmation below);
  *     the chosen one has the highest objective value (ties: the lower
  *     level, then the lower price);
- *   - alternatives: the next best feasible candidates of the first round
- *     and of each level's refined best;
+ *   - alternatives: the next best feasible candidates of round one and of
+ *     each level's best;
  *   - each option's price is rounded to PREDICT_DIGITS significant digits
  *     (what the reply prints), kept inside the range and the margin bound,
  *     and the option is scored again through the prediction path
@@ -55,7 +60,7 @@
 #define RECOMMEND_MAX_ALTERNATIVES 10
 #define RECOMMEND_GRID 60
 #define RECOMMEND_REFINE 8
-#define RECOMMEND_STEPS (59 * 32)
+#define RECOMMEND_HALVINGS 3
 
 /* One item's question (the caller has checked each value's range). */
 struct recommend_ask {
@@ -80,7 +85,7 @@ struct recommend_option {
 	double value;                  /* the objective, from the expected units */
 	double margin;                 /* (effective - unit cost) / effective; NAN without a unit cost */
 	float y_sales;                 /* the sales output, for the interval (heads_interval) */
-	bool at_bound;                 /* the first or the last candidate price */
+	bool at_bound;                 /* the range's first or last candidate price */
 };
 
 struct recommend_answer {
@@ -110,5 +115,13 @@ bool recommend_training_range(const struct model *m, double *lo, double *hi);
 enum error_code recommend_run(const struct model *m, struct recommend_ask *asks, size_t n,
 			      const struct recommend_params *p, struct recommend_answer *out,
 			      struct error *err);
+
+/*
+ * An item's encoded row at `price` (level slots zero), its price inputs set
+ * in values: what an option's explanation explains (explain_reply.h).
+ * row: input_size floats.  The encoder's errors, naming field_prefix.
+ */
+enum error_code recommend_option_row(const struct model *m, struct encoder_value *values, double price,
+				     float *row, const char *field_prefix, struct error *err);
 
 #endif

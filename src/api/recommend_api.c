@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/explain_reply.h"
 #include "shelfcast/heads.h"
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/predict.h"
@@ -20,13 +21,14 @@ struct request {
 	size_t n;
 	long long alternatives;
 	double price_ending; /* NAN: absent */
+	bool explain;
 };
 
 static enum error_code read_request(json_t *root, size_t max_items, struct request *in,
 				    struct error *err)
 {
 	static const char *const keys[] = {"model", "objective", "items", "alternatives", "price_ending",
-					   NULL};
+					   "explain", NULL};
 	enum error_code rc;
 
 	memset(in, 0, sizeof *in);
@@ -45,6 +47,8 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 		rc = error_set(err, ERROR_INVALID, "price_ending",
 			       "price_ending: %g is not the cents of a price, in [0, 1) (0.99, say)",
 			       in->price_ending);
+	if (!rc)
+		rc = jsonutil_get_bool(root, "explain", "", false, &in->explain, err);
 	if (!rc)
 		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
 	if (rc)
@@ -259,9 +263,21 @@ static void write_option(struct strbuf *sb, const struct model *m, enum spec_obj
 	strbuf_puts(sb, o->at_bound ? ",\"at_price_bound\":true" : ",\"at_price_bound\":false");
 }
 
-static void write_answer(struct strbuf *sb, const struct model *m, enum spec_objective objective,
-			 const json_t *id, const struct recommend_answer *a, bool alternatives)
+/* What a reply needs besides the answers: the objective, alternatives asked, the explainer and its row. */
+struct writer {
+	const struct model *m;
+	enum spec_objective objective;
+	bool alternatives;
+	struct explain_model *explain; /* NULL: no explanations */
+	float *row;                    /* (input_size) */
+};
+
+static void write_answer(struct strbuf *sb, const struct writer *wr, const json_t *id,
+			 struct recommend_ask *ask, const struct recommend_answer *a)
 {
+	const struct model *m = wr->m;
+	enum spec_objective objective = wr->objective;
+	struct error err;
 	size_t j;
 
 	strbuf_putc(sb, '{');
@@ -283,11 +299,18 @@ static void write_answer(struct strbuf *sb, const struct model *m, enum spec_obj
 		strbuf_puts(sb, a->extrapolated ? ",\"extrapolated\":true" : ",\"extrapolated\":false");
 		if (!isnan(a->unit_cost))
 			number(sb, ",\"unit_cost\":", a->unit_cost);
+		error_init(&err);
+		/* the row was encoded before, at this very price: it cannot fail now */
+		if (wr->explain &&
+		    recommend_option_row(m, ask->values, a->opt[0].price, wr->row, NULL, &err) == ERROR_OK) {
+			strbuf_puts(sb, ",\"explanation\":");
+			explain_reply_write(sb, wr->explain, wr->row, a->opt[0].level);
+		}
 	}
 	number(sb, ",\"searched\":{\"min\":", a->lo);
 	number(sb, ",\"max\":", a->hi);
 	strbuf_puts(sb, a->beyond_training ? ",\"beyond_training\":true}" : ",\"beyond_training\":false}");
-	if (a->feasible && alternatives) {
+	if (a->feasible && wr->alternatives) {
 		strbuf_puts(sb, ",\"alternatives\":[");
 		for (j = 1; j < a->n; j++) {
 			if (j > 1)
@@ -319,6 +342,8 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 				  struct predict_outcome *outcome, struct error *err)
 {
 	struct recommend_params params;
+	struct explain_model explainer = {0};
+	struct writer wr = {0};
 	struct recommend_ask *asks = NULL;
 	struct recommend_answer *answers = NULL;
 	struct encoder_value *values = NULL;
@@ -337,6 +362,10 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 	if (!root)
 		return jsonutil_syntax_error(&jerr, "the request", err);
 	rc = read_request(root, lim->max_items, &in, err);
+	if (!rc && predict_limits_too_many_explained(lim, in.explain, in.n))
+		rc = error_set(err, ERROR_TOO_LARGE, "explain",
+			       "explain: more than the limit of %zu explained items per request",
+			       lim->max_explain_items);
 	if (rc)
 		goto out;
 	m = resolve(ctx, in.model_name, err);
@@ -371,6 +400,14 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 		rc = profit_without_cost(m, params.objective, asks, in.n, err);
 	if (!rc)
 		rc = recommend_run(m, asks, in.n, &params, answers, err);
+	wr = (struct writer){m, params.objective, in.alternatives > 0, NULL, NULL};
+	if (!rc && in.explain) {
+		rc = explain_model_init(&explainer, m, err);
+		if (!rc)
+			wr.explain = &explainer;
+		if (!rc && !(wr.row = malloc(m->spec.input_size * sizeof *wr.row)))
+			rc = error_nomem(err, "the explained row");
+	}
 	if (rc)
 		goto out;
 	strbuf_puts(reply, "{\"model\":{\"name\":");
@@ -383,7 +420,7 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 	for (i = 0; i < in.n; i++) {
 		if (i)
 			strbuf_putc(reply, ',');
-		write_answer(reply, m, params.objective, ids[i], &answers[i], in.alternatives > 0);
+		write_answer(reply, &wr, ids[i], &asks[i], &answers[i]);
 	}
 	strbuf_puts(reply, "]}");
 	if (strbuf_failed(reply))
@@ -394,6 +431,9 @@ out:
 	outcome->model = m; /* reported even on failure: the access log names it */
 	if (rc)
 		strbuf_reset(reply);
+	if (wr.explain)
+		explain_model_done(&explainer);
+	free(wr.row);
 	free(asks);
 	free(answers);
 	free(ids);

@@ -13,16 +13,19 @@
 
 /* A candidate's exposure must clear the minimum by this much to count as feasible in the search. */
 #define EXPOSURE_GUARD 1e-6
-/* Rows one round scores per level: the first round's grid, or a refinement's points. */
-#define ROWS_PER_LEVEL (RECOMMEND_GRID > 2 * RECOMMEND_REFINE ? RECOMMEND_GRID : 2 * RECOMMEND_REFINE)
 /* Options kept per item beyond those asked for: stand-ins should one fail its confirmation. */
 #define SPARE 2
+/* Without a price ending: the levels whose best is refined (the best ones). */
+#define REFINED_LEVELS 2
 
-/* An item's candidate prices: index i in [0, n). */
+/*
+ * A level's candidate prices: index i in [0, n).  Evenly spaced from lo to
+ * hi, or with an ending e: (base + i) + e.
+ */
 struct space {
 	double lo, hi;
-	double ending; /* NAN: evenly spaced from lo to hi */
-	double base;   /* with an ending: candidate i is (base + i) + ending */
+	double ending; /* NAN: evenly spaced */
+	double base;
 	size_t n;
 };
 
@@ -37,41 +40,23 @@ static double space_price(const struct space *s, size_t i)
 	return s->lo + (s->hi - s->lo) * (double)i / (double)(s->n - 1);
 }
 
-/* The first index whose price is at least p; n when none. */
-static size_t space_first_at_least(const struct space *s, double p)
-{
-	double f;
-	size_t i;
-
-	if (p <= space_price(s, 0))
-		return 0;
-	if (p > space_price(s, s->n - 1))
-		return s->n;
-	f = !isnan(s->ending) ? ceil(p - s->ending - s->base)
-			      : ceil((p - s->lo) / (s->hi - s->lo) * (double)(s->n - 1));
-	i = f <= 0 ? 0 : f >= (double)s->n ? s->n - 1 : (size_t)f;
-	/* the formula's rounding: step to the exact first */
-	while (i > 0 && space_price(s, i - 1) >= p)
-		i--;
-	while (i < s->n && space_price(s, i) < p)
-		i++;
-	return i;
-}
-
-/* A scored (price index, level) of one item. */
+/* A scored (price, level) of one item. */
 struct cand {
-	size_t idx;
+	double price;
+	size_t idx;    /* its index in its level's space; SIZE_MAX off the space (a refinement) */
 	int level;
 	double value, exposure;
 };
 
 /* Per level, during an item's search. */
 struct level_state {
-	bool searched;     /* allowed, and some candidate leaves the minimum margin */
-	size_t first;      /* the first candidate that leaves it */
-	size_t step;       /* the spacing of the last round around best */
+	bool searched;     /* allowed, and some price leaves the minimum margin */
+	struct space s;    /* its candidates (from the margin's floor up) */
+	size_t m;          /* points of its first round */
+	size_t step;       /* with an ending: the spacing of the last round around best */
 	bool has_best;
 	struct cand best;
+	size_t g_best;     /* the first-round point best came from (before any refinement) */
 };
 
 /* The memory of a call, sized for its largest round. */
@@ -85,9 +70,10 @@ struct work {
 	float *z;               /* (rows, n_price_in) */
 	struct cand *rows;      /* what each row of a round is */
 	struct cand *pool;      /* the first round's feasible candidates and each level's best */
+	double *grid;           /* (K, RECOMMEND_GRID) the first round's values, NAN where infeasible */
 	uint32_t *unknown, *defaulted, *clipped;
 	size_t max_rows;
-	struct predict_batch batch; /* one tile, for the confirmation */
+	struct predict_batch batch; /* for the confirmation */
 };
 
 bool recommend_training_range(const struct model *m, double *lo, double *hi)
@@ -112,6 +98,7 @@ static void work_done(struct work *w)
 	free(w->z);
 	free(w->rows);
 	free(w->pool);
+	free(w->grid);
 	free(w->unknown);
 	free(w->defaulted);
 	free(w->clipped);
@@ -129,7 +116,7 @@ static enum error_code work_init(struct work *w, const struct model *m, size_t n
 	w->d = spec->input_size;
 	w->H = m->mlp.layer[0].out;
 	w->K = spec->n_levels;
-	w->max_rows = w->K * ROWS_PER_LEVEL;
+	w->max_rows = w->K * RECOMMEND_GRID; /* a refinement round takes at most 2 * RECOMMEND_REFINE per level */
 	w->price_in = calloc(spec->n_numeric + 1, sizeof *w->price_in);
 	if (w->price_in) {
 		const char *name = spec->price_column;
@@ -140,16 +127,17 @@ static enum error_code work_init(struct work *w, const struct model *m, size_t n
 	w->x = malloc(w->d * sizeof *w->x);
 	w->h0 = malloc(w->H * sizeof *w->h0);
 	w->pre = malloc(w->max_rows * w->H * sizeof *w->pre);
-	w->scratch = malloc(mlp_scratch_floats(&m->mlp, w->max_rows) * sizeof *w->scratch);
+	w->scratch = malloc(mlp_scratch_floats(&m->mlp, MLP_TILE) * sizeof *w->scratch);
 	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
 	w->z = malloc(w->max_rows * (w->n_price_in + 1) * sizeof *w->z);
 	w->rows = malloc(w->max_rows * sizeof *w->rows);
 	w->pool = malloc(w->K * (RECOMMEND_GRID + 1) * sizeof *w->pool);
+	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
 	w->unknown = malloc((spec->n_categorical + 1) * sizeof *w->unknown);
 	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
 	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
 	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->z || !w->rows ||
-	    !w->pool || !w->unknown || !w->defaulted || !w->clipped) {
+	    !w->pool || !w->grid || !w->unknown || !w->defaulted || !w->clipped) {
 		work_done(w);
 		return error_nomem(err, "the recommendation search");
 	}
@@ -207,38 +195,41 @@ static void base_preactivation(struct work *w)
 			axpy(w->h0, w->x[i], L->wt + i * w->H, w->H);
 }
 
-/* Score rows [0, R) of w->rows (idx and level set): value and exposure. */
-static void score_rows(struct work *w, const struct space *s, size_t R, enum spec_objective objective,
-		       double unit_cost)
+/*
+ * Score rows [0, R) of w->rows (price and level set): their value and
+ * exposure.  The rest of the network runs MLP_TILE rows at a time, the
+ * small-batch kernel's size.
+ */
+static void score_rows(struct work *w, size_t R, enum spec_objective objective, double unit_cost)
 {
 	const struct mlp_layer *L = &w->m->mlp.layer[0];
 	size_t level_offset = encoder_level_offset(w->m->enc), r, j, P = w->n_price_in;
-	double last = NAN;
 
 	for (r = 0; r < R; r++) {
-		struct cand *c = &w->rows[r];
-		double p = space_price(s, c->idx);
+		const struct cand *c = &w->rows[r];
 		float *pre = w->pre + r * w->H, *z = w->z + r * P;
 
-		if (r > 0 && p == last) /* the same price at another level: the same inputs */
+		if (r > 0 && c->price == w->rows[r - 1].price) /* the same price at another level */
 			memcpy(z, z - P, P * sizeof *z);
 		else
 			for (j = 0; j < P; j++)
-				z[j] = encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], p);
-		last = p;
+				z[j] = encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], c->price);
 		add_to(pre, w->h0, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
 		for (j = 0; j < P; j++)
 			axpy(pre, z[j], L->wt + (size_t)w->price_in[j] * w->H, w->H);
 	}
-	mlp_forward_rest(&w->m->mlp, w->pre, R, w->scratch, w->y);
+	for (r = 0; r < R; r += MLP_TILE)
+		mlp_forward_rest(&w->m->mlp, w->pre + r * w->H, R - r < MLP_TILE ? R - r : MLP_TILE, w->scratch,
+				 w->y + r * HEADS_COUNT);
 	for (r = 0; r < R; r++) {
 		struct cand *c = &w->rows[r];
-		double expected = heads_expected_sales(w->spec, (double)w->y[HEADS_COUNT * r + HEADS_SALES]);
-		c->exposure = heads_exposure((double)w->y[HEADS_COUNT * r + HEADS_EXPOSURE]);
-		c->value = heads_value(w->spec, objective, (size_t)c->level, expected,
-				       space_price(s, c->idx), isnan(unit_cost) ? 0.0 : unit_cost);
-		if (!isfinite(w->y[HEADS_COUNT * r]) || !isfinite(w->y[HEADS_COUNT * r + 1]))
-			c->value = NAN;
+		const float *y = w->y + HEADS_COUNT * r;
+		double expected = heads_expected_sales(w->spec, (double)y[HEADS_SALES]);
+		c->exposure = heads_exposure((double)y[HEADS_EXPOSURE]);
+		c->value = isfinite(y[HEADS_SALES]) && isfinite(y[HEADS_EXPOSURE])
+				   ? heads_value(w->spec, objective, (size_t)c->level, expected, c->price,
+						 isnan(unit_cost) ? 0.0 : unit_cost)
+				   : NAN;
 	}
 }
 
@@ -249,7 +240,7 @@ static bool better(const struct cand *a, const struct cand *b)
 		return a->value > b->value;
 	if (a->level != b->level)
 		return a->level < b->level;
-	return a->idx < b->idx;
+	return a->price < b->price;
 }
 
 /* The best `keep` distinct candidates of pool[0, n) into top, best first; their count. */
@@ -260,7 +251,7 @@ static size_t top_options(const struct cand *pool, size_t n, size_t keep, struct
 	for (i = 0; i < n; i++) {
 		const struct cand *c = &pool[i];
 		for (j = 0; j < n_top; j++)
-			if (top[j].idx == c->idx && top[j].level == c->level)
+			if (top[j].price == c->price && top[j].level == c->level)
 				break;
 		if (j < n_top || (n_top == keep && !better(c, &top[n_top - 1])))
 			continue; /* already in, or not among the best */
@@ -280,36 +271,41 @@ static bool feasible(const struct cand *c, double min_exposure)
 
 /* The search state an item's rounds share. */
 struct item_search {
-	struct space s;
 	struct level_state lv[SPEC_MAX_LEVELS];
+	double first_price, last_price; /* the range's first and last candidates */
 	size_t n_pool;
 	double unit_cost, min_exposure;
 	struct cand top_exposure; /* the highest exposure scored, for a reason */
 	bool scored;
 };
 
-/* Score rows [0, R) and fold them into the levels' bests (and the pool, in the first round). */
+/* Score rows [0, R) and fold them into the levels' bests (and, in the first round, the pool and grid). */
 static void round_done(struct work *w, struct item_search *is, size_t R, enum spec_objective objective,
 		       bool first)
 {
 	size_t r;
 
-	score_rows(w, &is->s, R, objective, is->unit_cost);
+	score_rows(w, R, objective, is->unit_cost);
 	for (r = 0; r < R; r++) {
 		const struct cand *c = &w->rows[r];
 		struct level_state *ls = &is->lv[c->level];
+		bool ok = feasible(c, is->min_exposure);
 
 		if (isfinite(c->value) && (!is->scored || c->exposure > is->top_exposure.exposure)) {
 			is->top_exposure = *c;
 			is->scored = true;
 		}
-		if (!feasible(c, is->min_exposure))
+		if (first) /* rows of the first round come level by level in grid order: r's point is r's count */
+			w->grid[(size_t)c->level * RECOMMEND_GRID + ls->m++] = ok ? c->value : NAN;
+		if (!ok)
 			continue;
 		if (first)
 			w->pool[is->n_pool++] = *c;
 		if (!ls->has_best || better(c, &ls->best)) {
 			ls->best = *c;
 			ls->has_best = true;
+			if (first)
+				ls->g_best = ls->m - 1;
 		}
 	}
 }
@@ -319,45 +315,33 @@ static size_t div_up(size_t a, size_t b)
 	return a / b + (a % b != 0);
 }
 
-/* Rounds one and on: the candidates of every searched level, then around each level's best. */
-static void search_rounds(struct work *w, struct item_search *is, enum spec_objective objective)
+/* Row R of the next round: the candidate at index idx of level k's space. */
+static void add_row(struct work *w, size_t *R, const struct level_state *ls, int k, size_t idx)
 {
-	size_t K = w->K, k, g, R = 0;
+	w->rows[*R] = (struct cand){space_price(&ls->s, idx), idx, k, NAN, NAN};
+	(*R)++;
+}
+
+/* With a price ending: around each level's best, every candidate at last, a finer spacing each round. */
+static void refine_discrete(struct work *w, struct item_search *is, enum spec_objective objective)
+{
+	size_t K = w->K, k, R, t;
 	bool more;
 
-	for (g = 0; g < RECOMMEND_GRID; g++)
-		for (k = 0; k < K; k++) {
-			struct level_state *ls = &is->lv[k];
-			size_t span = is->s.n - ls->first;
-			if (!ls->searched || (span <= RECOMMEND_GRID && g >= span))
-				continue;
-			w->rows[R].level = (int)k;
-			w->rows[R++].idx = span <= RECOMMEND_GRID
-						   ? ls->first + g
-						   : ls->first + (size_t)llround((double)g * (double)(span - 1) /
-										 (RECOMMEND_GRID - 1));
-			ls->step = span <= RECOMMEND_GRID ? 1 : div_up(span - 1, RECOMMEND_GRID - 1);
-		}
-	if (R)
-		round_done(w, is, R, objective, true);
 	do {
 		more = false;
 		R = 0;
 		for (k = 0; k < K; k++) {
 			struct level_state *ls = &is->lv[k];
-			size_t step, t;
+			size_t step, b = ls->best.idx;
 			if (!ls->has_best || ls->step <= 1)
 				continue;
 			step = div_up(ls->step, RECOMMEND_REFINE);
 			for (t = 1; t <= RECOMMEND_REFINE; t++) {
-				if (ls->best.idx >= ls->first + t * step) {
-					w->rows[R].level = (int)k;
-					w->rows[R++].idx = ls->best.idx - t * step;
-				}
-				if (ls->best.idx + t * step < is->s.n) {
-					w->rows[R].level = (int)k;
-					w->rows[R++].idx = ls->best.idx + t * step;
-				}
+				if (b >= t * step)
+					add_row(w, &R, ls, (int)k, b - t * step);
+				if (b + t * step < ls->s.n)
+					add_row(w, &R, ls, (int)k, b + t * step);
 			}
 			ls->step = step;
 			more |= step > 1;
@@ -365,6 +349,91 @@ static void search_rounds(struct work *w, struct item_search *is, enum spec_obje
 		if (R)
 			round_done(w, is, R, objective, false);
 	} while (more);
+}
+
+/*
+ * Evenly spaced prices: around the best point of the REFINED_LEVELS best
+ * levels, the midpoints to its neighbours and the vertex of the parabola
+ * through the three (when it curves down); then RECOMMEND_HALVINGS rounds
+ * of the two points half a spacing either side of the best, the spacing
+ * halved each round.
+ */
+static void refine_continuous(struct work *w, struct item_search *is, enum spec_objective objective)
+{
+	const struct level_state *order[REFINED_LEVELS] = {NULL};
+	size_t K = w->K, k, j, R = 0;
+	unsigned t;
+
+	for (k = 0; k < K; k++) { /* the best levels, best first */
+		const struct level_state *ls = &is->lv[k];
+		if (!ls->has_best || ls->m < 2)
+			continue;
+		for (j = REFINED_LEVELS; j > 0 && (!order[j - 1] || better(&ls->best, &order[j - 1]->best)); j--)
+			if (j < REFINED_LEVELS)
+				order[j] = order[j - 1];
+		if (j < REFINED_LEVELS)
+			order[j] = ls;
+	}
+	for (j = 0; j < REFINED_LEVELS && order[j]; j++) {
+		const struct level_state *ls = order[j];
+		int lvl = (int)(ls - is->lv);
+		const double *v = w->grid + (size_t)lvl * RECOMMEND_GRID;
+		size_t b = ls->g_best;
+		double p = space_price(&ls->s, b), h = (ls->s.hi - ls->s.lo) / (double)(ls->s.n - 1);
+		if (b > 0)
+			w->rows[R++] = (struct cand){p - h / 2, SIZE_MAX, lvl, NAN, NAN};
+		if (b + 1 < ls->m)
+			w->rows[R++] = (struct cand){p + h / 2, SIZE_MAX, lvl, NAN, NAN};
+		if (b > 0 && b + 1 < ls->m && !isnan(v[b - 1]) && !isnan(v[b + 1])) {
+			double curve = v[b - 1] - 2 * v[b] + v[b + 1];
+			double off = curve < 0 ? h / 2 * (v[b - 1] - v[b + 1]) / curve : 0;
+			if (off != 0 && fabs(off) < h && fabs(fabs(off) - h / 2) > 1e-9 * h)
+				w->rows[R++] = (struct cand){p + off, SIZE_MAX, lvl, NAN, NAN};
+		}
+	}
+	if (R)
+		round_done(w, is, R, objective, false);
+	/* then halving: the points half a spacing either side of each refined level's best */
+	for (t = 0; t < RECOMMEND_HALVINGS; t++) {
+		R = 0;
+		for (j = 0; j < REFINED_LEVELS && order[j]; j++) {
+			const struct level_state *ls = order[j];
+			double h = (ls->s.hi - ls->s.lo) / (double)(ls->s.n - 1) / (double)(2u << t);
+			double p = ls->best.price;
+			if (p - h / 2 >= ls->s.lo)
+				w->rows[R++] = (struct cand){p - h / 2, SIZE_MAX, ls->best.level, NAN, NAN};
+			if (p + h / 2 <= ls->s.hi)
+				w->rows[R++] = (struct cand){p + h / 2, SIZE_MAX, ls->best.level, NAN, NAN};
+		}
+		if (R)
+			round_done(w, is, R, objective, false);
+	}
+}
+
+/* Round one, every searched level's grid, then the refinement. */
+static void search_rounds(struct work *w, struct item_search *is, enum spec_objective objective,
+			  bool discrete)
+{
+	size_t K = w->K, k, g, R = 0;
+
+	for (k = 0; k < K; k++) {
+		struct level_state *ls = &is->lv[k];
+		size_t n = ls->s.n, pts = n < RECOMMEND_GRID ? n : RECOMMEND_GRID;
+		if (!ls->searched)
+			continue;
+		for (g = 0; g < pts; g++)
+			add_row(w, &R, ls, (int)k,
+				n <= RECOMMEND_GRID ? g
+						    : (size_t)llround((double)g * (double)(n - 1) / (RECOMMEND_GRID - 1)));
+		ls->step = n <= RECOMMEND_GRID ? 1 : div_up(n - 1, RECOMMEND_GRID - 1);
+	}
+	if (!R)
+		return;
+	round_done(w, is, R, objective, true);
+	if (discrete)
+		refine_discrete(w, is, objective);
+	else
+		refine_continuous(w, is, objective);
 }
 
 /* p as the reply prints it (PREDICT_DIGITS significant digits), kept within [lo, hi] when it can be. */
@@ -426,12 +495,12 @@ static void infeasible(struct recommend_answer *ans, const struct item_search *i
 		snprintf(ans->reason, sizeof ans->reason,
 			 "a margin of at least %g on a unit cost of %g needs a price of at least %.7g "
 			 "(levels %s), above the range's highest candidate %.7g",
-			 a->min_margin, is->unit_cost, need, levels, space_price(&is->s, is->s.n - 1));
+			 a->min_margin, is->unit_cost, need, levels, is->last_price);
 	} else if (is->scored && !isnan(is->min_exposure)) {
 		snprintf(ans->reason, sizeof ans->reason,
 			 "no candidate reaches the minimum exposure probability of %g: the highest is "
 			 "%.7g, at price %.7g and level %lld",
-			 is->min_exposure, is->top_exposure.exposure, space_price(&is->s, is->top_exposure.idx),
+			 is->min_exposure, is->top_exposure.exposure, is->top_exposure.price,
 			 spec->levels[is->top_exposure.level].level);
 	} else {
 		snprintf(ans->reason, sizeof ans->reason,
@@ -439,7 +508,7 @@ static void infeasible(struct recommend_answer *ans, const struct item_search *i
 	}
 }
 
-/* The price range of item i into is->s (without the ending's candidates yet); an error names items[i].price. */
+/* The price range of item i into ans (lo, hi); an error names items[i].price. */
 static enum error_code price_range(const struct model *m, const struct recommend_ask *a, size_t i,
 				   struct recommend_answer *ans, struct error *err)
 {
@@ -497,7 +566,8 @@ static enum error_code search_item(struct work *w, struct recommend_ask *a, size
 	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0};
 	char prefix[48];
 	struct cand top[1 + RECOMMEND_MAX_ALTERNATIVES + SPARE];
-	size_t k, nu, j, n_top, keep = 1 + p->alternatives + SPARE;
+	size_t k, nu, j, n_top, n_all = 0, keep = 1 + p->alternatives + SPARE;
+	double base = 0.0;
 	enum error_code rc;
 
 	memset(ans, 0, sizeof *ans);
@@ -522,32 +592,46 @@ static enum error_code search_item(struct work *w, struct recommend_ask *a, size
 		return rc;
 	base_preactivation(w);
 
-	is.s = (struct space){ans->lo, ans->hi, p->price_ending, 0.0, 1};
+	is.first_price = ans->lo;
+	is.last_price = ans->hi;
 	if (!isnan(p->price_ending)) {
 		double last = floor(ans->hi - p->price_ending);
-		is.s.base = ceil(ans->lo - p->price_ending);
-		while (is.s.base + p->price_ending < ans->lo)
-			is.s.base += 1;
-		if (last < is.s.base || last - is.s.base >= 1e12) {
+		base = ceil(ans->lo - p->price_ending);
+		while (base + p->price_ending < ans->lo)
+			base += 1;
+		if (last < base || last - base >= 1e12) {
 			ans->feasible = false;
 			snprintf(ans->reason, sizeof ans->reason,
-				 last < is.s.base ? "no price ending in %g lies within [%.7g, %.7g]"
-						  : "too many prices ending in %g lie within [%.7g, %.7g]",
+				 last < base ? "no price ending in %g lies within [%.7g, %.7g]"
+					     : "too many prices ending in %g lie within [%.7g, %.7g]",
 				 p->price_ending, ans->lo, ans->hi);
 			return ERROR_OK;
 		}
-		is.s.n = (size_t)(last - is.s.base) + 1;
-	} else if (ans->hi > ans->lo) {
-		is.s.n = RECOMMEND_STEPS + 1;
+		n_all = (size_t)(last - base) + 1;
+		is.first_price = base + p->price_ending;
+		is.last_price = last + p->price_ending;
 	}
 	for (k = 0; k < w->K; k++) {
 		struct level_state *ls = &is.lv[k];
+		double fl = margin_floor(spec, k, is.unit_cost, a->min_margin);
 		if (a->levels && !(a->levels >> k & 1))
 			continue;
-		ls->first = space_first_at_least(&is.s, margin_floor(spec, k, is.unit_cost, a->min_margin));
-		ls->searched = ls->first < is.s.n;
+		if (!isnan(p->price_ending)) { /* the candidates from the first that leaves the margin */
+			double f = ceil(fl - p->price_ending - base);
+			size_t first = f <= 0 ? 0 : f >= (double)n_all ? n_all : (size_t)f;
+			while (first < n_all && base + (double)first + p->price_ending < fl)
+				first++;
+			while (first > 0 && base + (double)(first - 1) + p->price_ending >= fl)
+				first--;
+			ls->searched = first < n_all;
+			ls->s = (struct space){ans->lo, ans->hi, p->price_ending, base + (double)first, n_all - first};
+		} else {
+			double lo = fmax(ans->lo, fl);
+			ls->searched = lo <= ans->hi;
+			ls->s = (struct space){lo, ans->hi, NAN, 0.0, lo < ans->hi ? RECOMMEND_GRID : 1};
+		}
 	}
-	search_rounds(w, &is, p->objective);
+	search_rounds(w, &is, p->objective, !isnan(p->price_ending));
 
 	/* the pool: the first round's feasible candidates and each level's best, best first, once each */
 	for (k = 0; k < w->K; k++)
@@ -564,8 +648,8 @@ static enum error_code search_item(struct work *w, struct recommend_ask *a, size
 		struct recommend_option *o = &ans->opt[ans->n++];
 		double floor_k = margin_floor(spec, (size_t)c->level, is.unit_cost, a->min_margin);
 		o->level = c->level;
-		o->price = printed_price(space_price(&is.s, c->idx), fmax(ans->lo, floor_k), ans->hi);
-		o->at_bound = c->idx == 0 || c->idx + 1 == is.s.n;
+		o->price = printed_price(c->price, fmax(ans->lo, floor_k), ans->hi);
+		o->at_bound = c->price == is.first_price || c->price == is.last_price;
 	}
 	return ERROR_OK;
 }
@@ -686,4 +770,17 @@ enum error_code recommend_run(const struct model *m, struct recommend_ask *asks,
 	}
 	work_done(&w);
 	return rc;
+}
+
+enum error_code recommend_option_row(const struct model *m, struct encoder_value *values, double price,
+				     float *row, const char *field_prefix, struct error *err)
+{
+	const char *name = m->spec.price_column;
+	int j;
+
+	for (j = encoder_input_index(m->enc, name, strlen(name)); j >= 0; j = encoder_next_same(m->enc, j)) {
+		values[j].kind = ENCODER_VALUE_NUMBER;
+		values[j].number = price;
+	}
+	return encoder_encode(m->enc, values, -1, row, NULL, NULL, field_prefix, err);
 }

@@ -55,6 +55,11 @@ def test_recommend_is_the_best_of_the_model_and_agrees_with_predict(ctx):
         for r, p in zip(rec, pred):
             for key in ("predicted_sales", "expected_sales", "exposure_probability", "predicted_sales_interval"):
                 check(r[key] == p[key], "%s %s: recommend %r, predict %r" % (r["id"], key, r[key], p[key]))
+        # explained: the chosen option's explanation is /v1/predict's at that price and level
+        rec_x = recommend(s, {"objective": objective, "explain": True, "items": items[:4]})["recommendations"]
+        pred_x = s.predict({"explain": True, "items": asked[:4]}).json()["predictions"]
+        for r, p in zip(rec_x, pred_x):
+            check(r["explanation"] == p["explanation"], "%s: explanations differ" % r["id"])
         # the best of the model: no price of a 400-point scan at any level beats it by more than 0.5 %
         for it, r in zip(items, rec):
             lo, hi = it["price"]["min"], it["price"]["max"]
