@@ -40,7 +40,8 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false,
 							dataset_is_required(cfg, cfg->log[i])};
 	for (i = 0; i < cfg->n_categorical; i++)
-		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false, false};
+		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false,
+						dataset_is_required(cfg, cfg->categorical[i])};
 	c[k++] = (struct table_colspec){cfg->target_column, TABLE_NUMBER, false, true, false};
 	c[k++] = (struct table_colspec){cfg->exposure_column, TABLE_LABEL01, false, false, true};
 	c[k++] = (struct table_colspec){cfg->promo_column, TABLE_LEVEL, false, false, true};
