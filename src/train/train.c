@@ -240,8 +240,8 @@ out:
 	return rc;
 }
 
-/* The weights (taken from learned) as tensors in layer order, and their checksum. */
-static void take_weights(struct train_result *res, struct learn_outcome *learned)
+/* The weights (taken from learned) as tensors in layer order, and the version's checksum (the spec is final). */
+static bool take_weights(struct train_result *res, struct learn_outcome *learned)
 {
 	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims = spec_layer_dims(&res->spec, dims), i;
 	struct mlp net;
@@ -252,7 +252,7 @@ static void take_weights(struct train_result *res, struct learn_outcome *learned
 	res->n_tensors = 2 * net.n_layers;
 	for (i = 0; i < res->n_tensors; i++)
 		model_mlp_tensor_at(&net, i, &res->tensors[i]);
-	tensor_checksum(res->tensors, res->n_tensors, res->checksum);
+	return model_checksum(&res->spec, res->tensors, res->n_tensors, res->checksum);
 }
 
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,
@@ -311,7 +311,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = error_nomem(err, "the metrics");
 		goto out;
 	}
-	take_weights(res, &learned);
+	if (!take_weights(res, &learned))
+		rc = error_nomem(err, "the checksum");
 out:
 	json_decref(ensemble);
 	free(unknown_rows);

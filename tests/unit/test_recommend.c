@@ -250,5 +250,6 @@ int main(void)
 		cmocka_unit_test(test_recommend_constraints_and_reasons),
 		cmocka_unit_test(test_recommend_body_errors_name_the_field),
 	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
