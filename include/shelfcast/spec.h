@@ -170,6 +170,14 @@ int spec_level_index(const struct spec *spec, long long level);
 
 const char *spec_objective_name(enum spec_objective o);
 bool spec_objective_parse(const char *s, enum spec_objective *o);
+/*
+ * The objective a request asked for (asked NULL: the spec's), as the
+ * routes check it: an unknown name is ERROR_INVALID naming "objective";
+ * with profit_needs_column, so is profit for a spec with no unit-cost
+ * feature (model names the model in the message).
+ */
+enum error_code spec_objective_choose(const struct spec *spec, const char *model, const char *asked,
+				      bool profit_needs_column, enum spec_objective *o, struct error *err);
 const char *spec_transform_name(enum spec_transform t);
 const char *spec_input_transform_name(enum spec_input_transform t);
 

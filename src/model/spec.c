@@ -664,3 +664,16 @@ char *spec_to_string(const struct spec *spec)
 	json_decref(j);
 	return s;
 }
+
+enum error_code spec_objective_choose(const struct spec *spec, const char *model, const char *asked,
+				      bool profit_needs_column, enum spec_objective *o, struct error *err)
+{
+	*o = spec->objective;
+	if (asked && !spec_objective_parse(asked, o))
+		return error_set(err, ERROR_INVALID, "objective",
+				 "objective: \"%s\" is not one of revenue, units, profit", asked);
+	if (profit_needs_column && *o == SPEC_OBJECTIVE_PROFIT && spec->unit_cost_index < 0)
+		return error_set(err, ERROR_INVALID, "objective",
+				 "objective: profit needs a unit-cost feature, and model %s has none", model);
+	return ERROR_OK;
+}
