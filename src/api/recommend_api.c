@@ -230,8 +230,7 @@ static void write_option(struct strbuf *sb, const struct model *m, enum spec_obj
 	number(sb, ",\"exposure_probability\":", o->exposure);
 	if (spec->has_calibration) {
 		double lo, hi;
-		heads_interval(spec, (double)o->y_sales, heads_interval_halfwidth(spec, spec->interval), &lo,
-			       &hi);
+		heads_interval(spec, (double)o->y_sales, o->halfwidth, &lo, &hi);
 		number(sb, ",\"predicted_sales_interval\":{\"lower\":", lo);
 		number(sb, ",\"upper\":", hi);
 		number(sb, ",\"coverage\":", spec->interval);

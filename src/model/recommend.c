@@ -673,6 +673,7 @@ static void option_numbers(const struct work *w, const struct recommend_answer *
 	o->expected = b->expected[row];
 	o->exposure = b->exposure[row];
 	o->y_sales = b->y[HEADS_COUNT * row + HEADS_SALES];
+	o->halfwidth = heads_interval_halfwidth_row(w->spec, w->spec->interval, b->x + row / b->K * b->d);
 	o->effective_price = o->price * (1.0 - w->spec->levels[o->level].discount);
 	o->value = heads_value(w->spec, objective, (size_t)o->level, o->expected, o->price,
 			       isnan(c) ? 0.0 : c);

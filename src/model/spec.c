@@ -63,6 +63,10 @@ void spec_done(struct spec *spec)
 	free(spec->exposure_column);
 	free(spec->id_column);
 	free(spec->reference);
+	free(spec->cal_group);
+	free(spec->cal_group_q);
+	free(spec->cal_group_rows);
+	free(spec->cal_group_slot);
 	memset(spec, 0, sizeof *spec);
 }
 

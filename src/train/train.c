@@ -143,16 +143,18 @@ out:
 
 /*
  * The default interval on the test rows, through the serving functions:
- * y: (n) the network's sales outputs, t: (n) the truth in transformed units.
+ * rows: (n) their encoded rows' indices in e, y: (n) the network's sales
+ * outputs, t: (n) the truth in transformed units.
  */
-static void score_intervals(const struct spec *spec, const double *y, const double *t, size_t n,
-			    struct report_scores *scores)
+static void score_intervals(const struct spec *spec, const struct encoded *e, const size_t *rows,
+			    const double *y, const double *t, size_t n, struct report_scores *scores)
 {
-	double h = heads_interval_halfwidth(spec, spec->interval), inside = 0, width = 0;
+	double inside = 0, width = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		double lo, hi, lo_t, hi_t;
+		double lo, hi, lo_t, hi_t,
+			h = heads_interval_halfwidth_row(spec, spec->interval, e->X + rows[i] * e->d);
 		heads_interval(spec, y[i], h, &lo, &hi);
 		lo_t = heads_transform(spec->transform, lo);
 		hi_t = heads_transform(spec->transform, hi);
@@ -215,7 +217,7 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 		res->test_t[i] = heads_unstandardize(spec, e->target[sp->test[i]]);
 		label[i] = e->exposure[sp->test[i]];
 	}
-	score_intervals(spec, pred_t, res->test_t, n, scores);
+	score_intervals(spec, e, sp->test, pred_t, res->test_t, n, scores);
 	for (i = 0; i < n; i++) {
 		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
 		pred_p[i] = heads_exposure(pred_p[i]);
