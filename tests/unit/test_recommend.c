@@ -233,6 +233,7 @@ static void test_recommend_body_errors_name_the_field(void **state)
 		 "items[0].promotion_level"},
 		{"{\"items\": []}", "items"},
 		{"{\"items\": [{\"features\": {\"weight\": 1}}], \"interval\": 0.9}", "interval"},
+		{"{\"items\": [{\"features\": {\"weight\": 1}}], \"explain\": 1}", "explain"},
 	};
 	size_t i;
 	(void)state;
