@@ -15,15 +15,17 @@
 extern const char server_openapi_yaml[];
 extern const size_t server_openapi_yaml_len;
 
-enum error_code api_worker_init(struct api_worker *w, struct store *store, struct error *err)
+enum error_code api_worker_init(struct api_worker *w, struct store *store, struct predlog *log,
+				struct error *err)
 {
 	w->predict = predict_api_scratch_new();
 	w->models = store_borrower_new(store);
 	w->metrics = metrics_shard_new();
-	if (!w->predict || !w->models || !w->metrics) {
+	if (!w->predict || !w->models || !w->metrics || predlog_writer_init(&w->log, log, err) != ERROR_OK) {
 		api_worker_done(w);
 		return error_nomem(err, "a worker's state");
 	}
+	predict_api_set_log(w->predict, &w->log);
 	return ERROR_OK;
 }
 
@@ -31,6 +33,7 @@ void api_worker_done(struct api_worker *w)
 {
 	predict_api_scratch_free(w->predict);
 	store_borrower_free(w->models);
+	predlog_writer_done(&w->log);
 	/* a metrics shard is never freed: its counts still count */
 	memset(w, 0, sizeof *w);
 }
@@ -77,6 +80,7 @@ static void metrics(const struct api_config *cfg, struct reply *out)
 
 	strbuf_init(&sb);
 	metrics_render(&sb, cfg->store, cfg->watcher);
+	metrics_render_predlog(&sb, cfg->predlog);
 	reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", &sb);
 }
 
@@ -258,11 +262,14 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
 	w->versions = cfg->versions;
+	predlog_begin(&w->log, util_unix_time());
 	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
 			    &outcome, &err) != ERROR_OK) {
+		predlog_rollback(&w->log);
 		strbuf_done(&reply);
 		reply_from_error_details(out, &err, outcome.error_details);
 	} else {
+		predlog_commit(&w->log);
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
 		metrics_observe_items(w->metrics, outcome.model->name, outcome.model->version,

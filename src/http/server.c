@@ -117,7 +117,7 @@ static struct worker *worker_of(struct server *srv)
 
 	if (w && w->owner == srv)
 		return w;
-	w = worker_new(srv, srv->cfg.store);
+	w = worker_new(srv, srv->cfg.store, srv->cfg.predlog);
 	if (!w)
 		return NULL;
 	pthread_mutex_lock(&srv->workers_lock);
@@ -555,7 +555,8 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	pthread_mutex_init(&srv->workers_lock, NULL);
 	srv->api = (struct api_config){cfg->store, cfg->watcher, {cfg->max_items, cfg->max_request_memory,
 								   cfg->max_explain_items},
-				       cfg->admin_token, cfg->db_conninfo, util_unix_time(), cfg->versions};
+				       cfg->admin_token, cfg->db_conninfo, util_unix_time(), cfg->versions,
+				       cfg->predlog};
 	if (!srv->cfg.threads)
 		srv->cfg.threads = util_cpu_count();
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
