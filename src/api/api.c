@@ -8,6 +8,7 @@
 #include "shelfcast/db.h"
 #include "shelfcast/log.h"
 #include "shelfcast/models_view.h"
+#include "shelfcast/outcomes_api.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/sha256.h"
 #include "shelfcast/util.h"
@@ -130,6 +131,11 @@ static void models(const struct api_config *cfg, const char *only, struct reply 
 		reply_error(out, 404, "not_found", msg, "name");
 		return;
 	}
+	if (only) {
+		char *live = predlog_live(cfg->predlog);
+		models_view_add_live(view, live);
+		free(live);
+	}
 	reply_jansson(out, 200, view);
 }
 
@@ -212,6 +218,41 @@ static void activate(const struct api_config *cfg, const struct api_request *rq,
 		snprintf(err.message, sizeof err.message, "%s",
 			 "the server's database role may not write: activation needs the "
 			 "shelfcast_writer role (see README, least privilege)");
+	reply_from_error(out, &err);
+}
+
+/* POST /v1/outcomes: what happened to logged predictions (admin token, as activation). */
+static void outcomes(const struct api_config *cfg, const struct api_request *rq, struct reply *out)
+{
+	struct outcomes_counts counts = {0};
+	struct outcomes o;
+	struct error err;
+	struct strbuf sb;
+	PGconn *c = NULL;
+
+	if (!authorized(cfg, rq->authorization, out))
+		return;
+	error_init(&err);
+	outcomes_init(&o);
+	if (outcomes_api_parse(rq->body, rq->len, &o, &err) == ERROR_OK &&
+	    db_connect(cfg->db_conninfo, &c, &err) == ERROR_OK &&
+	    outcomes_record(c, &o, 0, o.n, &counts, &err) == ERROR_OK) {
+		PQfinish(c);
+		predlog_kick(cfg->predlog); /* live accuracy read again soon */
+		log_msg(LOG_INFO, "outcomes_recorded", "%s recorded %lld outcomes (%lld unknown, %lld duplicate)",
+			rq->client, counts.accepted, counts.unknown_prediction, counts.duplicate);
+		strbuf_init(&sb);
+		outcomes_api_reply(&sb, &counts);
+		reply_json(out, 200, &sb);
+		outcomes_done(&o);
+		return;
+	}
+	PQfinish(c);
+	outcomes_done(&o);
+	if (err.code == ERROR_PERMISSION)
+		snprintf(err.message, sizeof err.message, "%s",
+			 "the server's database role may not record outcomes: it needs EXECUTE on "
+			 "shelfcast.record_outcomes (shelfcast_reader or shelfcast_writer, migration 0005)");
 	reply_from_error(out, &err);
 }
 
@@ -341,6 +382,9 @@ void api_handle(const struct api_config *cfg, struct api_worker *w, const struct
 		return;
 	case ROUTE_MODEL_INPUT:
 		model_input(cfg, rq->target.name, rq->target.input, out);
+		return;
+	case ROUTE_OUTCOMES:
+		outcomes(cfg, rq, out);
 		return;
 	case ROUTE_OTHER:
 	case ROUTE_COUNT:

@@ -147,5 +147,6 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
+int cmd_outcomes(int argc, char **argv);
 
 #endif
