@@ -307,3 +307,53 @@ def test_the_serving_role_writes_the_log_but_reads_neither_table(ctx):
     blob = open(out, "rb").read()
     check(all(i.encode() not in blob for i in ids) and b"prediction" not in blob, "no prediction in the export")
     s.stop()
+
+
+def test_train_from_outcomes_uses_the_logged_features_and_says_what_it_trained_on(ctx):
+    data, config, test_from = split_data(rows=1600)
+    url = ctx.db()
+    db = dbname(url)
+    train(url, data, config=config, extra=["--activate"])
+    url, s = serve_trained(ctx, url=url)
+    with open(data) as f:
+        rows = list(csv.DictReader(f))[:800]
+    preds = []
+    for i in range(0, len(rows), 50):  # 16 requests: 16 prediction times to split on
+        items = [{"promotion_level": int(r["promo_level"]),
+                  "features": {"brand": r["brand"], "category": r["category"], "price": float(r["price"]),
+                               "weight_kg": float(r["weight_kg"])}} for r in rows[i:i + 50]]
+        preds += s.predict({"items": items}).json()["predictions"]
+        time.sleep(0.01)
+    s.wait_for(lambda: metric(s, "shelfcast_prediction_log_queued") == 0 and log_counts(s)[0] == 800, 30, "logged")
+    r = post(s, [{"prediction_id": p["prediction_id"], "units": float(row["units"]),
+                  "exposed": row["featured"] == "1" if i % 10 else None}
+                 for i, (p, row) in enumerate(zip(preds, rows))])
+    check(r.json()["accepted"] == 800, r.body)
+    s.stop()
+    r = run(["train", "--from-outcomes", "demo", "--activate-if-better", "--db", url])
+    check(r.returncode == 0, "train --from-outcomes: %s" % r.stderr[-2000:])
+    report = json.loads(r.stdout)
+    on = report["training"]["trained_on"]
+    check(on["outcomes"] == 800 and on["model"] == "demo" and on["since"] is None, on)
+    check("split" in on, "the week split became a split on the prediction time: %s" % on)
+    check(report["version"] == 2, "version 2 registered")
+    rows_seen = report["training"]["rows"]
+    check(rows_seen["read"] == 800 and rows_seen["label_level_or_split_missing_dropped"] == 80 and
+          rows_seen["used"] == 720 and rows_seen["test"] > 0, "the 80 outcomes without exposure are dropped: %s" % rows_seen)
+    check(report["training"]["dataset_config"]["split"] == {"column": "week", "test_from": test_from},
+          "the stored config is kept as it was")
+    detail = json.loads(ctx.pg.query(db, "SELECT detail FROM shelfcast.model_events WHERE model = 'demo' AND "
+                                         "version = 2 AND event = 'registered'"))
+    check(detail["trained_on"]["outcomes"] == 800, "the event says what it was trained on: %s" % detail)
+    # --also-data adds a CSV's rows (its columns by name); --since in the future finds nothing
+    r = run(["train", "--from-outcomes", "demo", "--also-data", data, "--dry-run", "--db", url])
+    check(r.returncode == 0, r.stderr[-2000:])
+    on = json.loads(r.stdout)["training"]["trained_on"]
+    check(on["also_data"]["rows"] == 1600 and len(on["also_data"]["sha256"]) == 64, on)
+    r = run(["train", "--from-outcomes", "demo", "--since", "2999-01-01", "--dry-run", "--db", url])
+    check(r.returncode == 1 and "no logged prediction with an outcome" in r.stderr, r.stderr)
+    r = run(["train", "--from-outcomes", "nope", "--db", url])
+    check(r.returncode == 1 and "--config" in r.stderr, r.stderr)
+    check(run(["train", "--from-outcomes", "demo", "--data", data, "--db", url]).returncode == 2, "one source")
+    check(run(["train", "--data", data, "--since", "2026-01-01", "--config", config, "--db", url]).returncode == 2,
+          "--since without --from-outcomes")
