@@ -415,12 +415,19 @@ static bool send_batch(struct predlog *l)
 	}
 	if (ok) {
 		atomic_fetch_add(&l->written, l->batch_rows);
+		l->backoff = BACKOFF_MIN_S;
 	} else {
+		/*
+		 * Lost, and the connection given up with a backoff that only a COPY that
+		 * succeeds resets: a database that refuses every batch (a role without
+		 * INSERT, a missing table) costs one warning per backoff, not one per batch.
+		 */
 		atomic_fetch_add(&l->lost, l->batch_rows);
 		why[strcspn(why, "\n")] = '\0';
 		log_msg(LOG_WARN, "prediction_log_copy", "prediction log: %zu rows lost: %s", l->batch_rows, why);
-		if (!db_ok(l->conn))
-			disconnect(l, "the connection failed");
+		disconnect(l, "a COPY failed");
+		l->retry_at = util_now_s() + l->backoff;
+		l->backoff = l->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : l->backoff * 2;
 	}
 out:
 	strbuf_reset(&l->batch);
@@ -524,7 +531,6 @@ static bool connect_db(struct predlog *l, double now)
 	}
 	log_msg(LOG_INFO, "prediction_log_up", "prediction log: connected");
 	atomic_store(&l->db_up, true);
-	l->backoff = BACKOFF_MIN_S;
 	l->next_partitions = 0;
 	l->next_live = 0;
 	return true;
