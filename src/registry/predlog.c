@@ -12,6 +12,7 @@
 
 #include "shelfcast/db.h"
 #include "shelfcast/log.h"
+#include "shelfcast/numfmt.h"
 #include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
 
@@ -55,6 +56,12 @@ struct predlog_ring {
 #define BACKOFF_MIN_S 0.25
 #define BACKOFF_MAX_S 5.0
 
+/* The logger's last formatted second (rows come in time order: one gmtime a second). */
+struct second_cache {
+	int64_t secs; /* -1: none */
+	char text[24];
+};
+
 struct predlog {
 	struct predlog_config cfg;
 	char *conninfo;
@@ -71,6 +78,7 @@ struct predlog {
 	PGconn *conn;               /* the thread's */
 	struct strbuf batch;        /* the thread's: COPY text */
 	size_t batch_rows;
+	struct second_cache second; /* the thread's: the last row's second, formatted */
 	double next_partitions, next_live, backoff, retry_at;
 };
 
@@ -282,32 +290,59 @@ static void copy_text(struct strbuf *sb, const char *s, size_t n)
 	strbuf_append(sb, s + from, n - from);
 }
 
+/* Exact (17 significant digits), through numfmt: printf is slow in this process (numfmt.h). */
 static void copy_double(struct strbuf *sb, double v)
 {
-	char buf[40];
-	int n = snprintf(buf, sizeof buf, "%.17g", v);
-	strbuf_append(sb, buf, (size_t)n);
+	char buf[NUMFMT_MAX];
+	strbuf_append(sb, buf, numfmt_g(buf, v, 17));
+}
+
+static void copy_int(struct strbuf *sb, long long v)
+{
+	char buf[NUMFMT_MAX];
+	strbuf_append(sb, buf, numfmt_int(buf, v));
+}
+
+/* "YYYY-MM-DD HH:MM:SS.mmm+00" of unix milliseconds ms; the second's text is kept in *cache. */
+static void copy_time(struct strbuf *sb, uint64_t ms, struct second_cache *cache)
+{
+	char frac[9] = {'.', 0, 0, 0, '+', '0', '0', 0};
+	unsigned m = (unsigned)(ms % 1000);
+
+	if ((int64_t)(ms / 1000) != cache->secs) {
+		time_t secs = (time_t)(ms / 1000);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		snprintf(cache->text, sizeof cache->text, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cache->secs = (int64_t)(ms / 1000);
+	}
+	frac[1] = (char)('0' + m / 100);
+	frac[2] = (char)('0' + m / 10 % 10);
+	frac[3] = (char)('0' + m % 10);
+	strbuf_puts(sb, cache->text);
+	strbuf_puts(sb, frac);
 }
 
 /* A record's COPY row. */
-static void copy_row(struct strbuf *sb, const struct predlog_slot *s, const unsigned char *rest)
+static void copy_row(struct strbuf *sb, const struct predlog_slot *s, const unsigned char *rest,
+		     struct second_cache *cache)
 {
-	char text[PREDLOG_ID_TEXT], when[48];
-	time_t secs = (time_t)(s->ms / 1000);
-	struct tm tm;
+	char text[PREDLOG_ID_TEXT];
 
 	id_text(s->id, text);
-	gmtime_r(&secs, &tm);
-	snprintf(when, sizeof when, "%04d-%02d-%02d %02d:%02d:%02d.%03u+00", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(s->ms % 1000));
-	strbuf_puts(sb, text);
+	strbuf_append(sb, text, PREDLOG_ID_TEXT - 1);
 	strbuf_putc(sb, '\t');
-	strbuf_puts(sb, when);
+	copy_time(sb, s->ms, cache);
 	strbuf_putc(sb, '\t');
 	copy_text(sb, (const char *)rest, s->name_len);
-	strbuf_printf(sb, "\t%d\t", (int)s->version);
+	strbuf_putc(sb, '\t');
+	copy_int(sb, s->version);
+	strbuf_putc(sb, '\t');
 	copy_text(sb, (const char *)rest + s->name_len, s->features_len);
-	strbuf_printf(sb, "\t%d\t", (int)s->level);
+	strbuf_putc(sb, '\t');
+	copy_int(sb, s->level);
+	strbuf_putc(sb, '\t');
 	if (s->flags & SLOT_PRICE)
 		copy_double(sb, s->price);
 	else
@@ -349,7 +384,7 @@ static void drain_ring(struct predlog *l, struct predlog_ring *r)
 			continue;
 		}
 		memcpy(&s, p, sizeof s);
-		copy_row(&l->batch, &s, p + sizeof s);
+		copy_row(&l->batch, &s, p + sizeof s, &l->second);
 		t += s.size;
 		r->taken++;
 		l->batch_rows++;
@@ -607,6 +642,7 @@ struct predlog *predlog_start(const struct predlog_config *cfg, struct error *er
 		l->cfg.live_interval = PREDLOG_LIVE_INTERVAL_DEFAULT;
 	l->cfg.conninfo = l->conninfo;
 	l->backoff = BACKOFF_MIN_S;
+	l->second.secs = -1;
 	pthread_mutex_init(&l->lock, NULL);
 	strbuf_init(&l->batch);
 	if (pthread_create(&l->thread, NULL, run, l) != 0) {
