@@ -35,8 +35,10 @@ CREATE TABLE shelfcast.predictions (
     interval_upper       double precision,
     interval_coverage    double precision
 ) PARTITION BY RANGE (at);
+-- One index: outcomes find their prediction by id (in the day the id names).  Every read
+-- of the log goes through outcomes, so nothing else is indexed: each index is paid for on
+-- every logged prediction.
 CREATE INDEX predictions_by_id ON shelfcast.predictions (prediction_id);
-CREATE INDEX predictions_by_model ON shelfcast.predictions (model, version, at);
 CREATE TABLE shelfcast.predictions_default PARTITION OF shelfcast.predictions DEFAULT;
 
 CREATE TABLE shelfcast.outcomes (
