@@ -107,7 +107,7 @@ void cli_csv_field(FILE *out, const char *s, bool quote_empty);
 bool cli_uint(const char *name, const char *value, unsigned long long min, unsigned long long max,
 	      unsigned long long *out);
 /* A number in [min, max] (finite), or a message naming the flag and false. */
-bool cli_number(const char *name, const char *value, double min, double max, double *out);
+bool cli_real(const char *name, const char *value, double min, double max, double *out);
 
 /*
  * An output file written whole or not at all, never through a link: the

@@ -144,7 +144,7 @@ bool cli_uint(const char *name, const char *value, unsigned long long min, unsig
 	return true;
 }
 
-bool cli_number(const char *name, const char *value, double min, double max, double *out)
+bool cli_real(const char *name, const char *value, double min, double max, double *out)
 {
 	double v;
 	if (!util_parse_double(value, strlen(value), &v) || !(v >= min && v <= max)) {

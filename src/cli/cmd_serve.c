@@ -218,11 +218,11 @@ static bool serve_predlog(const struct serve_opts *o, const char *conninfo, stru
 	unsigned long long queue, days;
 	double rate, window, interval;
 
-	if (!cli_number("--log-predictions", o->log_rate, 0, 1, &rate) ||
+	if (!cli_real("--log-predictions", o->log_rate, 0, 1, &rate) ||
 	    !cli_uint("--prediction-log-queue", o->log_queue, 65536, 1ULL << 32, &queue) ||
 	    !cli_uint("--prediction-retention-days", o->retention, 1, 3650, &days) ||
-	    !cli_number("--live-window-days", o->live_window, 0.001, 3650, &window) ||
-	    !cli_number("--live-interval", o->live_interval, 0.1, 86400, &interval))
+	    !cli_real("--live-window-days", o->live_window, 0.001, 3650, &window) ||
+	    !cli_real("--live-interval", o->live_interval, 0.1, 86400, &interval))
 		return false;
 	*pc = (struct predlog_config){.conninfo = conninfo, .rate = rate, .queue_bytes = (size_t)queue,
 				      .retention_days = (int)days, .live_window_days = window,
