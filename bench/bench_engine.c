@@ -7,11 +7,15 @@
  * Then explanations (explain.h): microseconds per explained item for the
  * OJ model's 18 features (16 numeric inputs, regular_price read raw and
  * through log; brand, 11 slots; store, 82; 4 levels) against 32 reference
- * rows, the trainer's count.
+ * rows, the trainer's count.  Then a recommendation (recommend.h): one
+ * item of the OJ layout, its price searched over 60 points per level and
+ * refined, at 4 levels, through recommend_run (search, confirmation and
+ * the call's allocations included).
  *
- * usage: bench_engine [SECONDS_PER_CASE]
+ * usage: bench_engine [SECONDS_PER_CASE [recommend]]
  */
 #include <cblas.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +23,11 @@
 
 #include "shelfcast/explain.h"
 #include "shelfcast/mlp.h"
+#include "shelfcast/recommend.h"
+#include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
+
+#include "../tests/common/testmodel.h"
 
 #define LEVELS 4
 
@@ -112,6 +120,79 @@ static void bench_explain(const struct mlp *m, double budget)
 	free(x);
 }
 
+/* The OJ layout as a spec: 16 numeric inputs (regular_price raw first, its log 14th), brand, store, 4 levels. */
+static char *oj_spec(void)
+{
+	struct strbuf sb;
+	size_t i;
+
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "{\"format\": \"shelfcast.spec.v1\", \"inputs\": {\"numeric\": [");
+	strbuf_puts(&sb, "{\"name\": \"regular_price\", \"mean\": 0.04, \"std\": 0.01, \"default\": 0.04, "
+			 "\"clip\": [0.01, 0.09]}");
+	for (i = 1; i < 16; i++) {
+		if (i == 13)
+			strbuf_puts(&sb, ", {\"name\": \"regular_price\", \"transform\": \"log\", \"mean\": -3.3, "
+					 "\"std\": 0.3, \"default\": -3.3, \"clip\": [-4.6, -2.4]}");
+		else
+			strbuf_printf(&sb, ", {\"name\": \"x%zu\", \"mean\": 0, \"std\": 1, \"default\": 0}", i);
+	}
+	strbuf_puts(&sb, "], \"categorical\": [{\"name\": \"brand\", \"vocabulary\": [");
+	for (i = 0; i < 10; i++)
+		strbuf_printf(&sb, "%s\"b%zu\"", i ? ", " : "", i);
+	strbuf_puts(&sb, "]}, {\"name\": \"store\", \"vocabulary\": [");
+	for (i = 0; i < 81; i++)
+		strbuf_printf(&sb, "%s\"%zu\"", i ? ", " : "", i + 1);
+	strbuf_puts(&sb, "]}]}, \"promotion\": {\"column\": \"promo_level\", \"price_column\": \"regular_price\", "
+			 "\"objective\": \"revenue\", \"levels\": [{\"level\": 0, \"discount\": 0, \"cost\": 0}, "
+			 "{\"level\": 1, \"discount\": 0.1, \"cost\": 0}, {\"level\": 2, \"discount\": 0.2, \"cost\": 0}, "
+			 "{\"level\": 3, \"discount\": 0.3, \"cost\": 0}]}, "
+			 "\"target\": {\"column\": \"units\", \"transform\": \"log1p\", \"mean\": 8, \"std\": 1}, "
+			 "\"exposure\": {\"column\": \"featured\"}, "
+			 "\"architecture\": {\"input_size\": 113, \"hidden\": [64, 32], \"activation\": \"relu\"}}");
+	return sb.data;
+}
+
+/* Microseconds per one-item recommendation of the OJ shape. */
+static void bench_recommend(double budget)
+{
+	char *spec = oj_spec();
+	struct model *m = test_model_named("oj", spec, 3, 0.3f, NULL);
+	struct encoder_value v[20];
+	struct recommend_ask a;
+	struct recommend_params p = {SPEC_OBJECTIVE_REVENUE, 0, NAN};
+	struct recommend_answer ans;
+	struct error err;
+	double t0, t;
+	size_t n = 0, i;
+
+	/* the server's fixed malloc thresholds (src/http/server.c): a call's arrays are reused, not mapped anew */
+	mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+	memset(v, 0, sizeof v);
+	for (i = 1; i < 16; i++)
+		if (i != 13)
+			v[i] = (struct encoder_value){.kind = ENCODER_VALUE_NUMBER, .number = uniform(-1, 1)};
+	v[16] = (struct encoder_value){.kind = ENCODER_VALUE_STRING, .str = "b3", .len = 2};
+	v[17] = (struct encoder_value){.kind = ENCODER_VALUE_STRING, .str = "12", .len = 2};
+	a = (struct recommend_ask){v, NAN, 0.02, 0.08, 0, NAN, NAN};
+	error_init(&err);
+	t0 = util_now_s();
+	do {
+		if (recommend_run(m, &a, 1, &p, &ans, &err) != ERROR_OK) {
+			fprintf(stderr, "recommend: %s\n", err.message);
+			exit(1);
+		}
+		n++;
+		t = util_now_s() - t0;
+	} while (t < budget);
+	printf("\nrecommend: %.1f us per item (%d-point grid per level and its refinement, %d levels, "
+	       "the chosen option rescored), goal <= 50\n",
+	       t / (double)n * 1e6, RECOMMEND_GRID, LEVELS);
+	model_unref(m);
+	free(spec);
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t dims[4] = {113, 64, 32, 2}, items[4] = {1, 16, 256, 4096};
@@ -121,6 +202,10 @@ int main(int argc, char **argv)
 	size_t l, i, j, k;
 
 	openblas_set_num_threads(1);
+	if (argc > 2 && !strcmp(argv[2], "recommend")) { /* that case alone (for a profiler) */
+		bench_recommend(budget);
+		return 0;
+	}
 	memset(&m, 0, sizeof m);
 	m.n_layers = 3;
 	for (l = 0; l < 3; l++) {
@@ -181,6 +266,7 @@ int main(int argc, char **argv)
 	       "skips zero inputs and computes the first layer once per item, so it does less).\n");
 	printf("goals: >= 5,000,000 il/s at 4096 items; batch 1 within 2x of the naive loop's latency.\n");
 	bench_explain(&m, budget);
+	bench_recommend(budget);
 	for (l = 0; l < 3; l++) {
 		free(w[l]);
 		free(b[l]);

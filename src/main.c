@@ -36,12 +36,13 @@ static const struct {
 	int (*run)(int, char **);
 	const char *summary;
 } commands[] = {
-	{"serve", cmd_serve, "serve the JSON API (POST /v1/predict, /v1/models, /metrics, ...)"},
+	{"serve", cmd_serve, "serve the JSON API (POST /v1/predict, /v1/recommend, /v1/models, /metrics, ...)"},
 	{"migrate", cmd_migrate, "apply the registry's schema migrations"},
 	{"train", cmd_train, "train a model from a CSV (or SQL) and register it"},
 	{"models", cmd_models, "list, show, activate, roll back, archive, export, import models"},
 	{"predict", cmd_predict, "score a CSV offline with a registered model"},
 	{"outcomes", cmd_outcomes, "import what happened to logged predictions (outcomes import --data FILE.csv)"},
+	{"recommend", cmd_recommend, "recommend launch prices and promotion levels for a CSV offline"},
 	{"demo-data", cmd_demo_data, "write a synthetic catalog with a known ground truth"},
 	{"healthcheck", cmd_healthcheck, "GET /healthz of a running server (container HEALTHCHECK)"},
 	{"version", cmd_version, "print the version"},

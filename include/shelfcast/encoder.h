@@ -108,6 +108,14 @@ enum error_code encoder_encode_reported(const struct encoder *enc, const struct 
 /* Set the level one-hot of an encoded vector (clearing the other level slots). */
 void encoder_set_level(const struct encoder *enc, float *out, int level_index);
 
+/*
+ * The vector's value of numeric input i for the feature value x (finite):
+ * the input's transform (log; x <= 0 takes the default), its clip and its
+ * standardization, exactly as encoding a row does.  For callers that vary
+ * one feature over many values (recommend.h).
+ */
+float encoder_numeric_z(const struct encoder *enc, size_t i, double x);
+
 /* The value a numeric input takes for this row (its default when missing), unclipped. */
 double encoder_numeric_value(const struct encoder *enc, const struct encoder_value *values,
 			     size_t numeric_index);

@@ -57,4 +57,11 @@ enum error_code jsonutil_get_typed(const json_t *obj, const char *key, const cha
 /* A finite number from a JSON integer or real (no strings, no booleans). */
 enum error_code jsonutil_number(const json_t *v, const char *path, double *out, struct error *err);
 
+/*
+ * The error of a body json_loadb refused: ERROR_PARSE with the byte offset,
+ * ERROR_INVALID for a number beyond double range (well-formed JSON that
+ * breaks the contract), ERROR_NOMEM (what: the thing being read).
+ */
+enum error_code jsonutil_syntax_error(const json_error_t *jerr, const char *what, struct error *err);
+
 #endif

@@ -37,6 +37,8 @@ void metrics_init(void);
 /* Counting into a shard: only its writer calls these for it. */
 void metrics_observe_request(struct metrics_shard *sh, enum route_id route, int status, double seconds);
 void metrics_observe_items(struct metrics_shard *sh, const char *model, int version, size_t items);
+/* Items a /v1/recommend request answered (shelfcast_recommended_items_total). */
+void metrics_observe_recommended(struct metrics_shard *sh, const char *model, int version, size_t items);
 void metrics_observe_unknown(struct metrics_shard *sh, const char *model, const char *feature,
 			     uint64_t count);
 

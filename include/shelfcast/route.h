@@ -2,7 +2,7 @@
  * route — the service's URL space: a request's path parsed once into a
  * route id and its parameters, and what each route allows.
  *
- *   /v1/predict                                  POST
+ *   /v1/predict  /v1/recommend                   POST
  *   /v1/models                                   GET, HEAD
  *   /v1/models/{name}                            GET, HEAD
  *   /v1/models/{name}/inputs/{input}             GET, HEAD
@@ -30,6 +30,7 @@ enum route_id {
 	ROUTE_OPENAPI,
 	ROUTE_MODEL_INPUT, /* /v1/models/{name}/inputs/{input} */
 	ROUTE_OUTCOMES,
+	ROUTE_RECOMMEND,
 	ROUTE_OTHER, /* no such route */
 	ROUTE_COUNT
 };

@@ -8,7 +8,7 @@
  *      "numeric": [{"name": "regular_price", "mean": 0.04, "std": 0.01,
  *                   "default": 0.04, "required": false, "clip": [0.01, 0.09]},
  *                  {"name": "regular_price", "transform": "log", "mean": -3.3, ...}],
- *      "categorical": [{"name": "brand", "vocabulary": ["A", "B"]}]},
+ *      "categorical": [{"name": "brand", "vocabulary": ["A", "B"], "required": false}]},
  *    "promotion": {"column": "promo_level", "price_column": "regular_price",
  *                  "unit_cost_column": null, "objective": "revenue",
  *                  "levels": [{"level": 0, "discount": 0.0, "cost": 0.0}, ...]},
@@ -77,6 +77,7 @@ struct spec_numeric {
 
 struct spec_categorical {
 	char *name;
+	bool required;      /* a missing value is an error when serving, not the unknown slot */
 	char **vocabulary; /* n_vocabulary strings */
 	size_t n_vocabulary;
 };

@@ -9,6 +9,7 @@
 #include "shelfcast/log.h"
 #include "shelfcast/models_view.h"
 #include "shelfcast/outcomes_api.h"
+#include "shelfcast/recommend_api.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/sha256.h"
 #include "shelfcast/util.h"
@@ -291,6 +292,38 @@ static struct model *borrow(void *ctx, const char *name, struct error *err)
 	return w->pinned;
 }
 
+/* POST /v1/recommend, through the same resolver and limits as /v1/predict. */
+static void recommend(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
+		      struct reply *out, struct api_result *res)
+{
+	struct predict_outcome outcome;
+	struct error err;
+	struct strbuf reply;
+
+	error_init(&err);
+	strbuf_init(&reply);
+	store_borrow_begin(w->models);
+	w->versions = cfg->versions;
+	if (recommend_api_run(rq->body, rq->len, &cfg->limits, borrow, w, &reply, &outcome, &err) !=
+	    ERROR_OK) {
+		strbuf_done(&reply);
+		reply_from_error_details(out, &err, outcome.error_details);
+	} else {
+		reply_json(out, 200, &reply);
+		res->items = outcome.items;
+		metrics_observe_recommended(w->metrics, outcome.model->name, outcome.model->version,
+					    outcome.items);
+	}
+	if (outcome.model) {
+		util_copy(res->model, sizeof res->model, outcome.model->name);
+		res->version = outcome.model->version;
+	}
+	predict_outcome_done(&outcome);
+	store_borrow_end(w->models);
+	model_unref(w->pinned);
+	w->pinned = NULL;
+}
+
 static void predict(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
 		    struct reply *out, struct api_result *res)
 {
@@ -358,6 +391,9 @@ void api_handle(const struct api_config *cfg, struct api_worker *w, const struct
 	switch (rq->target.id) {
 	case ROUTE_PREDICT:
 		predict(cfg, w, rq, out, res);
+		return;
+	case ROUTE_RECOMMEND:
+		recommend(cfg, w, rq, out, res);
 		return;
 	case ROUTE_HEALTHZ:
 		healthz(cfg, out);

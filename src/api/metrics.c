@@ -56,7 +56,7 @@ struct metrics_shard {
 	struct histogram duration[ROUTE_COUNT];
 	atomic_uint_fast64_t items_bucket[N_ITEMS + 1];
 	atomic_uint_fast64_t items_sum;
-	atomic_uint_fast64_t items_rows[SERIES_MAX], unknown_rows[SERIES_MAX];
+	atomic_uint_fast64_t items_rows[SERIES_MAX], unknown_rows[SERIES_MAX], recommended_rows[SERIES_MAX];
 	/* the last items series this thread counted, to skip the lookup */
 	char last_model[80];
 	int last_version;
@@ -70,6 +70,7 @@ static struct {
 
 static struct table items_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static struct table unknown_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct table recommended_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static _Atomic(struct metrics_shard *) shards;
 
 struct metrics_shard *metrics_shard_new(void)
@@ -174,6 +175,19 @@ void metrics_observe_items(struct metrics_shard *sh, const char *model, int vers
 	bump(&sh->items_sum, items);
 }
 
+void metrics_observe_recommended(struct metrics_shard *sh, const char *model, int version, size_t items)
+{
+	char v[NUMFMT_MAX];
+	size_t row;
+
+	if (!sh)
+		return;
+	numfmt_int(v, version);
+	row = lookup(&recommended_table, model, v);
+	if (row != SIZE_MAX)
+		bump(&sh->recommended_rows[row], items);
+}
+
 void metrics_observe_unknown(struct metrics_shard *sh, const char *model, const char *feature,
 			     uint64_t count)
 {
@@ -258,6 +272,16 @@ static void render_items(struct strbuf *sb)
 		strbuf_puts(sb, ",version=");
 		label(sb, items_table.rows[i].b);
 		strbuf_printf(sb, "} %llu\n", (unsigned long long)TOTAL(items_rows[i]));
+	}
+	n = atomic_load_explicit(&recommended_table.n, memory_order_acquire);
+	header(sb, "shelfcast_recommended_items_total", "counter",
+	       "Items /v1/recommend answered, by model and version.");
+	for (i = 0; i < n; i++) {
+		strbuf_puts(sb, "shelfcast_recommended_items_total{model=");
+		label(sb, recommended_table.rows[i].a);
+		strbuf_puts(sb, ",version=");
+		label(sb, recommended_table.rows[i].b);
+		strbuf_printf(sb, "} %llu\n", (unsigned long long)TOTAL(recommended_rows[i]));
 	}
 	header(sb, "shelfcast_predict_items_per_request", "histogram",
 	       "Items per successful /v1/predict request.");

@@ -27,19 +27,6 @@ void predict_outcome_done(struct predict_outcome *o)
 	memset(o, 0, sizeof *o);
 }
 
-static enum error_code json_syntax_error(const json_error_t *jerr, struct error *err)
-{
-	/* jansson leaves the text empty when its lexer cannot allocate */
-	if (json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
-		return error_nomem(err, "the request");
-	/* Numbers beyond double range are well-formed JSON that breaks the contract. */
-	if (json_error_code(jerr) == json_error_numeric_overflow)
-		return error_set(err, ERROR_INVALID, NULL,
-				 "a number near byte %d is out of range: %s", jerr->position, jerr->text);
-	return error_set(err, ERROR_PARSE, NULL, "malformed JSON at byte %d: %s", jerr->position,
-			 jerr->text);
-}
-
 /* Per-item fields, validated (the jansson path). */
 struct item_in {
 	const json_t *id;
@@ -273,7 +260,7 @@ static enum error_code run_jansson(const char *body, size_t len, const struct pr
 		return predict_limits_too_many_items(lim->max_items, err);
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
-		return json_syntax_error(&jerr, err);
+		return jsonutil_syntax_error(&jerr, "the request", err);
 	rc = read_request(root, lim->max_items, &in, err);
 	if (!rc && predict_limits_too_many_explained(lim, in.explain, in.n))
 		rc = error_set(err, ERROR_TOO_LARGE, "explain",

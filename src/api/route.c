@@ -20,6 +20,7 @@ static const struct {
 	[ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD", false},
 	[ROUTE_MODEL_INPUT] = {"/v1/models/{name}/inputs/{input}", "GET, HEAD", false},
 	[ROUTE_OUTCOMES] = {"/v1/outcomes", "POST", true},
+	[ROUTE_RECOMMEND] = {"/v1/recommend", "POST", true},
 	[ROUTE_OTHER] = {"other", NULL, false},
 };
 
@@ -28,7 +29,8 @@ static const struct {
 	const char *path;
 	enum route_id id;
 } fixed[] = {
-	{"/v1/predict", ROUTE_PREDICT}, {"/healthz", ROUTE_HEALTHZ},   {"/readyz", ROUTE_READYZ},
+	{"/v1/predict", ROUTE_PREDICT}, {"/v1/recommend", ROUTE_RECOMMEND}, {"/healthz", ROUTE_HEALTHZ},
+	{"/readyz", ROUTE_READYZ},
 	{"/metrics", ROUTE_METRICS},    {"/openapi.yaml", ROUTE_OPENAPI}, {"/v1/models", ROUTE_MODELS},
 	{"/v1/outcomes", ROUTE_OUTCOMES},
 };

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "shelfcast/error.h"
+#include "shelfcast/model.h"
 #include "shelfcast/pgembed.h"
 
 #define EXIT_USAGE 2
@@ -145,6 +146,13 @@ int cmd_migrate(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
+
+/* v as the API writes it (PREDICT_DIGITS significant digits, null when not finite), digit for digit. */
+void cli_number(FILE *out, double v);
+/* The version to score with: *version, else the active one (set into *version); *m new. */
+enum error_code cli_load_model(PGconn *c, const char *name, int *version, struct model **m,
+			       struct error *err);
 int cmd_demo_data(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
 int cmd_outcomes(int argc, char **argv);

@@ -14,6 +14,9 @@
 
 #include "shelfcast/db.h"
 #include "shelfcast/migrate.h"
+#include "shelfcast/predict.h"
+#include "shelfcast/registry.h"
+#include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
 
 static void print_help(FILE *f, const struct cli_command *cmd)
@@ -354,4 +357,27 @@ void cli_csv_field(FILE *out, const char *s, bool quote_empty)
 		fputc(*s, out);
 	}
 	fputc('"', out);
+}
+
+void cli_number(FILE *out, double v)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	strbuf_json_double(&sb, v, PREDICT_DIGITS);
+	fputs(sb.data ? sb.data : "", out);
+	strbuf_done(&sb);
+}
+
+enum error_code cli_load_model(PGconn *c, const char *name, int *version, struct model **m,
+			       struct error *err)
+{
+	if (!*version) {
+		if (registry_active_version(c, name, version, err) != ERROR_OK)
+			return err->code;
+		if (!*version)
+			return error_set(err, ERROR_NOT_FOUND, NULL,
+					 "model \"%s\" has no active version: name one as %s@VERSION", name, name);
+	}
+	return registry_load_version(c, name, *version, m, err);
 }

@@ -14,11 +14,14 @@ int cmd_demo_data(int argc, char **argv)
 		{"--seed", NULL, CLI_STRING, &seed, NULL, "S", "random seed (default 7)"},
 		{"--out", NULL, CLI_STRING, &out_path, NULL, "FILE", "write here (default stdout)"},
 		{"--truth", NULL, CLI_STRING, &truth_path, NULL, "FILE",
-		 "also write each item's expected units and revenue at every level, and its best level"}};
+		 "also write each item's true demand: at its listed price and at any price"}};
 	const struct cli_command cmd = {
 		"demo-data",
 		"Write a synthetic catalog (price, weight, brand, category, promotion level, units,\n"
-		"featured) drawn from the ground-truth model documented in the README.",
+		"featured, unit cost) drawn from the ground-truth model documented in docs/training.md.\n"
+		"--truth writes, per item: best_level, units_0..3 and revenue_0..3 at the listed price;\n"
+		"reference_price, unit_cost, elasticity and scale_0..3, where the expected units at\n"
+		"price q and level L are scale_L * q^-elasticity.",
 		"shelfcast demo-data [--rows N] [--seed S] [--out FILE] [--truth FILE]", options,
 		sizeof options / sizeof options[0], 0, 0};
 	unsigned long long n_rows, s;

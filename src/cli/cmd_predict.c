@@ -17,29 +17,6 @@
 
 #define CHUNK 4096
 
-static void number(FILE *out, double v)
-{
-	struct strbuf sb;
-	strbuf_init(&sb);
-	strbuf_json_double(&sb, v, PREDICT_DIGITS); /* the API's formatting, digit for digit */
-	fputs(sb.data ? sb.data : "", out);
-	strbuf_done(&sb);
-}
-
-/* The version to score with: the one named, else the active one; *m new. */
-static enum error_code load_model(PGconn *c, const char *name, int *version, struct model **m,
-				  struct error *err)
-{
-	if (!*version) {
-		if (registry_active_version(c, name, version, err) != ERROR_OK)
-			return err->code;
-		if (!*version)
-			return error_set(err, ERROR_NOT_FOUND, NULL,
-					 "model \"%s\" has no active version: name one as %s@VERSION", name, name);
-	}
-	return registry_load_version(c, name, *version, m, err);
-}
-
 /* The CSV's columns the model reads (a required numeric one must be there), its level and id columns. */
 static enum error_code load_rows(const struct model *m, const char *data, struct table *t,
 				 struct error *err)
@@ -96,14 +73,14 @@ static void explain_columns(FILE *out, struct explain_model *x, const struct pre
 
 	explain_model_item(x, b->x + k * b->d, lv, sales, exposure);
 	fputc(',', out);
-	number(out, x->sales_baseline);
+	cli_number(out, x->sales_baseline);
 	fputc(',', out);
-	number(out, x->exposure_baseline);
+	cli_number(out, x->exposure_baseline);
 	for (j = 0; j < x->M; j++) {
 		fputc(',', out);
-		number(out, sales[j]);
+		cli_number(out, sales[j]);
 		fputc(',', out);
-		number(out, exposure[j]);
+		cli_number(out, exposure[j]);
 	}
 }
 
@@ -159,9 +136,9 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 			else
 				fprintf(out, "%zu", i + k + 1);
 			fprintf(out, ",%lld,", m->spec.levels[lv].level);
-			number(out, batch.sales[r]);
+			cli_number(out, batch.sales[r]);
 			fputc(',', out);
-			number(out, batch.exposure[r]);
+			cli_number(out, batch.exposure[r]);
 			fprintf(out, ",%lld", m->spec.levels[batch.recommended[k]].level);
 			if (x)
 				explain_columns(out, x, &batch, k, lv);
@@ -231,7 +208,7 @@ int cmd_predict(int argc, char **argv)
 		goto out;
 	}
 	cli_cleanup_on_signal(&db);
-	if (load_model(c, name, &version, &m, &err) != ERROR_OK) {
+	if (cli_load_model(c, name, &version, &m, &err) != ERROR_OK) {
 		code = cli_fail("predict", &err);
 		goto out;
 	}

@@ -175,3 +175,16 @@ enum error_code jsonutil_get_typed(const json_t *obj, const char *key, const cha
 	*out = v;
 	return ERROR_OK;
 }
+
+enum error_code jsonutil_syntax_error(const json_error_t *jerr, const char *what, struct error *err)
+{
+	/* jansson leaves the text empty when its lexer cannot allocate */
+	if (json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
+		return error_nomem(err, what);
+	/* Numbers beyond double range are well-formed JSON that breaks the contract. */
+	if (json_error_code(jerr) == json_error_numeric_overflow)
+		return error_set(err, ERROR_INVALID, NULL,
+				 "a number near byte %d is out of range: %s", jerr->position, jerr->text);
+	return error_set(err, ERROR_PARSE, NULL, "malformed JSON at byte %d: %s", jerr->position,
+			 jerr->text);
+}

@@ -250,6 +250,12 @@ static enum MHD_Result send_error(struct server *srv, struct MHD_Connection *con
 
 /* ---- requests ----------------------------------------------------------------------- */
 
+/* The routes whose bodies hold items (a JSON body up to --max-body): /v1/predict and /v1/recommend. */
+static bool scoring_route(enum route_id id)
+{
+	return id == ROUTE_PREDICT || id == ROUTE_RECOMMEND;
+}
+
 static bool json_content_type(struct MHD_Connection *conn)
 {
 	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -360,10 +366,10 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	count_in_flight(w, 1, rq->st.start_ns);
 	*req_cls = rq;
 	/* Answer on a later call: a reply queued before the request is fully read closes the connection. */
-	rq->st.cap = !rq->st.body_route			 ? SMALL_BODY_CAP
-		     : rq->st.target.id == ROUTE_PREDICT ? srv->cfg.max_body
+	rq->st.cap = !rq->st.body_route			       ? SMALL_BODY_CAP
+		     : scoring_route(rq->st.target.id)	       ? srv->cfg.max_body
 		     : rq->st.target.id == ROUTE_OUTCOMES ? OUTCOMES_BODY_CAP
-							  : SMALL_BODY_CAP;
+							       : SMALL_BODY_CAP;
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	/*
@@ -381,7 +387,7 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 				  "the request took longer than the deadline to arrive", true);
 	if (!rq->st.body_route)
 		return MHD_YES;
-	if ((rq->st.target.id == ROUTE_PREDICT || rq->st.target.id == ROUTE_OUTCOMES) && !json_content_type(conn))
+	if ((scoring_route(rq->st.target.id) || rq->st.target.id == ROUTE_OUTCOMES) && !json_content_type(conn))
 		return send_error(srv, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 				  "Content-Type must be application/json", false);
 	if (!cl)

@@ -182,6 +182,23 @@ enum error_code encoder_encode(const struct encoder *enc, const struct encoder_v
 				       field_prefix, err);
 }
 
+/* x, in the input's transformed space, clipped and standardized: its value in the vector. */
+static float standardize(const struct spec_numeric *f, double x)
+{
+	if (f->has_clip)
+		x = x < f->clip_lo ? f->clip_lo : x > f->clip_hi ? f->clip_hi : x;
+	return (float)((x - f->mean) / f->std);
+}
+
+float encoder_numeric_z(const struct encoder *enc, size_t i, double x)
+{
+	const struct spec_numeric *f = &enc->spec->numeric[i];
+
+	if (f->transform == SPEC_INPUT_LOG)
+		x = x > 0 ? log(x) : f->def;
+	return standardize(f, x);
+}
+
 enum error_code encoder_encode_reported(const struct encoder *enc, const struct encoder_value *values,
 					int level_index, float *out, uint32_t *unknown,
 					size_t *n_unknown, struct encoder_report *rep,
@@ -224,14 +241,15 @@ enum error_code encoder_encode_reported(const struct encoder *enc, const struct 
 		}
 		if (f->has_clip && rep && v->kind == ENCODER_VALUE_NUMBER && (x < f->clip_lo || x > f->clip_hi))
 			note(rep->clipped, &rep->n_clipped, enc->first[i]);
-		if (f->has_clip)
-			x = x < f->clip_lo ? f->clip_lo : x > f->clip_hi ? f->clip_hi : x;
-		out[i] = (float)((x - f->mean) / f->std);
+		out[i] = standardize(f, x);
 	}
 	for (i = 0; i < spec->n_categorical; i++) {
 		const struct encoder_value *v = &values[spec->n_numeric + i];
 		int32_t slot = -1;
 
+		if (v->kind == ENCODER_VALUE_MISSING && spec->categorical[i].required)
+			return field_error(field_prefix, spec->categorical[i].name, err,
+					   "required categorical feature is missing");
 		if (v->kind == ENCODER_VALUE_STRING) {
 			slot = hashmap_get(enc->vocab[i], v->str, v->len);
 		} else if (v->kind == ENCODER_VALUE_NUMBER) {

@@ -149,7 +149,7 @@ static enum error_code parse_numeric(const json_t *v, const char *path, struct s
 static enum error_code parse_categorical(const json_t *v, const char *path,
 					 struct spec_categorical *f, struct error *err)
 {
-	static const char *const keys[] = {"name", "vocabulary", NULL};
+	static const char *const keys[] = {"name", "vocabulary", "required", NULL};
 	char field[JSONUTIL_PATH_MAX], item[JSONUTIL_PATH_MAX];
 	json_t *vocab = NULL, *e;
 	struct hashmap *seen;
@@ -161,6 +161,9 @@ static enum error_code parse_categorical(const json_t *v, const char *path,
 		rc = spec_get_name(v, "name", path, true, &f->name, err);
 	if (!rc)
 		rc = jsonutil_get_typed(v, "vocabulary", path, true, JSON_ARRAY, &vocab, err);
+	f->required = false;
+	if (!rc)
+		rc = jsonutil_get_bool(v, "required", path, false, &f->required, err);
 	if (rc)
 		return rc;
 	jsonutil_path_key(field, path, "vocabulary");
@@ -606,6 +609,8 @@ json_t *spec_to_json(const struct spec *spec)
 			push(vocab, json_string(f->vocabulary[j]), &fail);
 		put(o, "name", json_string(f->name), &fail);
 		put(o, "vocabulary", vocab, &fail);
+		if (f->required)
+			put(o, "required", json_true(), &fail);
 		push(cat, o, &fail);
 	}
 	for (i = 0; !fail && i < spec->n_levels; i++)

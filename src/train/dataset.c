@@ -352,7 +352,7 @@ bool dataset_is_required(const struct dataset_config *cfg, const char *name)
 	return dataset_listed(cfg->required, cfg->n_required, name);
 }
 
-/* features.required names numeric features (plain or log), each once. */
+/* features.required names features (numeric, log or categorical), each once. */
 static enum error_code check_required(const struct dataset_config *cfg, struct error *err)
 {
 	size_t i;
@@ -362,16 +362,11 @@ static enum error_code check_required(const struct dataset_config *cfg, struct e
 		if (dataset_listed(cfg->required, i, name))
 			return error_set(err, ERROR_INVALID, "features.required",
 					 "features.required: \"%s\" is listed twice", name);
-		if (dataset_listed(cfg->categorical, cfg->n_categorical, name))
+		if (!dataset_listed(cfg->numeric, cfg->n_numeric, name) && !dataset_listed(cfg->log, cfg->n_log, name) &&
+		    !dataset_listed(cfg->categorical, cfg->n_categorical, name))
 			return error_set(err, ERROR_INVALID, "features.required",
-					 "features.required: \"%s\" is categorical: a missing category goes "
-					 "to the unknown slot (and is reported); only numeric features can be "
-					 "required",
-					 name);
-		if (!dataset_listed(cfg->numeric, cfg->n_numeric, name) && !dataset_listed(cfg->log, cfg->n_log, name))
-			return error_set(err, ERROR_INVALID, "features.required",
-					 "features.required: \"%s\" is not one of features.numeric or "
-					 "features.log",
+					 "features.required: \"%s\" is not one of features.numeric, features.log "
+					 "or features.categorical",
 					 name);
 	}
 	return ERROR_OK;

@@ -13,7 +13,7 @@ def sales_table(ctx, rows=1500):
     url = ctx.db()
     db = dbname(url)
     ctx.pg.query(db, "CREATE TABLE sales (item_id text, brand text, category text, price float8, weight_kg float8, "
-                     "promo_level int, units int, featured int)")
+                     "promo_level int, units int, featured int, unit_cost float8)")
     ctx.pg.psql(db, "\\copy sales FROM '%s' WITH (FORMAT csv, HEADER)" % demo_csv(rows))
     return url, db
 

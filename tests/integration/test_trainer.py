@@ -141,7 +141,7 @@ def test_train_from_sql(ctx):
     data = demo_csv(1500)
     db = dbname(url)
     ctx.pg.query(db, "CREATE TABLE sales (item_id text, brand text, category text, price float8, weight_kg float8, "
-                     "promo_level int, units int, featured int)")
+                     "promo_level int, units int, featured int, unit_cost float8)")
     ctx.pg.psql(db, "\\copy sales FROM '%s' WITH (FORMAT csv, HEADER)" % data)
     r = train(url, "x", extra=[])  if False else run(["train", "--db", url, "--sql", "SELECT * FROM sales",
                                                         "--config", example("demo", "dataset.json")])
@@ -238,7 +238,7 @@ def test_demo_data_is_reproducible(ctx):
     check(open(a).read() == open(b).read(), "same seed, different data")
     check(open(a).read() != open(c).read(), "different seeds, same data")
     header = open(a).readline().strip().split(",")
-    check(header == ["item_id", "brand", "category", "price", "weight_kg", "promo_level", "units", "featured"], header)
+    check(header == ["item_id", "brand", "category", "price", "weight_kg", "promo_level", "units", "featured", "unit_cost"], header)
     check(len(open(a).read().splitlines()) == 501, "rows")
 
 
