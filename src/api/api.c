@@ -304,11 +304,14 @@ static void recommend(const struct api_config *cfg, struct api_worker *w, const 
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
 	w->versions = cfg->versions;
-	if (recommend_api_run(rq->body, rq->len, &cfg->limits, borrow, w, &reply, &outcome, &err) !=
-	    ERROR_OK) {
+	predlog_begin(&w->log, util_unix_time());
+	if (recommend_api_run_logged(rq->body, rq->len, &cfg->limits, borrow, w, &w->log, &reply, &outcome,
+				     &err) != ERROR_OK) {
+		predlog_rollback(&w->log);
 		strbuf_done(&reply);
 		reply_from_error_details(out, &err, outcome.error_details);
 	} else {
+		predlog_commit(&w->log);
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
 		metrics_observe_recommended(w->metrics, outcome.model->name, outcome.model->version,

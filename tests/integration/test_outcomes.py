@@ -357,3 +357,31 @@ def test_train_from_outcomes_uses_the_logged_features_and_says_what_it_trained_o
     check(run(["train", "--from-outcomes", "demo", "--data", data, "--db", url]).returncode == 2, "one source")
     check(run(["train", "--data", data, "--since", "2026-01-01", "--config", config, "--db", url]).returncode == 2,
           "--since without --from-outcomes")
+
+
+def test_a_recommendation_is_logged_at_its_chosen_price_and_takes_outcomes(ctx):
+    from test_recommend import new_items
+    url, s = serve_trained(ctx)
+    db = dbname(url)
+    items = new_items(6, seed=11)
+    items.append(dict(items[0], id="never", min_exposure_probability=1.0))  # infeasible: no id, nothing logged
+    before = log_counts(s)[0]
+    r = s.post("/v1/recommend", {"objective": "profit", "items": items, "alternatives": 2})
+    check(r.status == 200, "recommend: %d %s" % (r.status, r.body[:300]))
+    recs = r.json()["recommendations"]
+    feasible = [x for x in recs if x["feasible"]]
+    check(len(feasible) == 6 and "prediction_id" not in recs[-1], "ids on the feasible ones only")
+    s.wait_for(lambda: log_counts(s)[0] == before + 6, 30, "the six choices logged")
+    for x in feasible:
+        row = ctx.pg.query(db, "SELECT price, promotion_level, features ->> 'price', expected_sales, features ->> 'brand' "
+                               "FROM shelfcast.predictions WHERE prediction_id = '%s'" % x["prediction_id"]).split("|")
+        check(abs(float(row[0]) - x["price"]) <= 1e-6 * x["price"] and int(row[1]) == x["promotion_level"] and
+              float(row[2]) == float(row[0]) and abs(float(row[3]) - x["expected_sales"]) <= 1e-6 * max(1, x["expected_sales"]),
+              "logged at the chosen price and level: %s vs %s" % (row, x))
+    r = post(s, [{"prediction_id": x["prediction_id"], "units": 3} for x in feasible])
+    check(r.json() == {"accepted": 6, "unknown_prediction": 0, "duplicate": 0}, r.body)
+    bad = s.post("/v1/recommend", {"items": [dict(items[0], levels=[9])]})
+    check(bad.status == 422, "a refused recommendation")
+    time.sleep(0.3)
+    check(log_counts(s)[0] == before + 6, "a refused request logs nothing")
+    s.stop()
