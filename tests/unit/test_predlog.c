@@ -20,8 +20,9 @@ static struct predlog *offline(size_t queue_bytes, double rate)
 	return l;
 }
 
+#define FEATURES "{\"brand\":\"Acme\",\"price\":2.49}"
 static const struct predlog_record one = {
-	.model = "demo", .version = 3, .features = "{\"brand\":\"Acme\",\"price\":2.49}", .features_len = 31,
+	.model = "demo", .version = 3, .features = FEATURES, .features_len = sizeof FEATURES - 1,
 	.level = 1, .price = 2.49, .predicted_sales = 10, .expected_sales = 11, .exposure_probability = 0.5,
 	.sales_t = 2.39, .log_target = true, .lower = NAN, .upper = NAN, .coverage = NAN};
 
