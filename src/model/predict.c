@@ -109,7 +109,7 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 				  const char *field_prefix, struct error *err)
 {
 	const struct spec *spec = &m->spec;
-	struct encoder_report rep = {b->defaulted + i * b->nn, 0, b->clipped + i * b->nn, 0};
+	struct encoder_report rep = {b->defaulted + i * b->nn, 0, b->clipped + i * b->nn, 0, NULL};
 	enum error_code rc;
 
 	/* Level slots stay zero: the forward pass adds each level's weights itself. */
