@@ -31,6 +31,7 @@ struct api_config {
 	const char *db_conninfo;     /* for activation; may be NULL */
 	double started_at;           /* unix seconds */
 	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
+	size_t drift_window;         /* items each model's input-drift window keeps; 0: off (drift.h) */
 };
 
 /*

@@ -100,7 +100,7 @@ void drift_tally_done(struct drift_tally *t);
 bool drift_tally_begin(struct drift_tally *t, const struct spec *spec, size_t window, size_t n_items);
 /* Stop tallying (what was added stays until the next begin). */
 void drift_tally_stop(struct drift_tally *t);
-/* Give back more than keep_bytes of memory. */
+/* Give back more than keep_bytes of memory (only while not tallying: the cells may still be read). */
 void drift_tally_trim(struct drift_tally *t, size_t keep_bytes);
 /*
  * The item the encoder just accepted: values (spec input order), the

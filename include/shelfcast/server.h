@@ -58,6 +58,7 @@ struct server_config {
 	struct store *store;
 	struct watcher *watcher;
 	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
+	size_t drift_window;         /* items each model's input-drift window keeps; 0: off */
 };
 
 struct server;

@@ -119,6 +119,8 @@ static void models(const struct api_config *cfg, const char *only, struct reply 
 							  sizeof default_name)
 					       ? default_name
 					       : NULL);
+	if (only && view)
+		models_view_add_drift(view, served, n, cfg->drift_window);
 	free(catalog);
 	store_release_all(served, n);
 	if (only && !found) {
@@ -249,6 +251,7 @@ static struct model *borrow(void *ctx, const char *name, struct error *err)
 static void predict(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
 		    struct reply *out, struct api_result *res)
 {
+	const struct drift_tally *tally;
 	struct predict_outcome outcome;
 	struct error err;
 	struct strbuf reply;
@@ -258,6 +261,7 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
 	w->versions = cfg->versions;
+	predict_api_scratch_track_drift(w->predict, cfg->drift_window);
 	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
 			    &outcome, &err) != ERROR_OK) {
 		strbuf_done(&reply);
@@ -265,6 +269,9 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	} else {
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
+		tally = predict_api_scratch_tally(w->predict);
+		if (tally) /* one lock per request: the window is the model's, shared */
+			drift_window_commit(model_drift(outcome.model, cfg->drift_window), tally);
 		metrics_observe_items(w->metrics, outcome.model->name, outcome.model->version,
 				      outcome.items);
 		for (i = 0; outcome.unknown_counts && i < outcome.model->spec.n_categorical; i++)

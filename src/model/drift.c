@@ -100,7 +100,7 @@ void drift_tally_stop(struct drift_tally *t)
 
 void drift_tally_trim(struct drift_tally *t, size_t keep_bytes)
 {
-	if (t->room * sizeof *t->cells > keep_bytes) {
+	if (!t->spec && t->room * sizeof *t->cells > keep_bytes) {
 		free(t->cells);
 		t->cells = NULL;
 		t->room = 0;
