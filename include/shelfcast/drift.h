@@ -24,12 +24,16 @@
  * the feature: fewer make it noise.
  *
  * The window is a model version's last `window` scored items: a ring of one
- * cell per (item, feature) — the bin or slot and two flags — beside the
- * counts per bin; an item entering the full window takes the oldest's place
- * and subtracts its cells.  On the request path, a worker's tally records a
- * request's cells with no shared write, and drift_window_commit moves them
- * into the window under its mutex once the request has succeeded: one lock
- * per request, not per item.
+ * cell per (item, feature) beside one counter per (feature, slot).  A cell
+ * is the index of the counter its value counts in — a numeric feature has
+ * 2 * SPEC_DRIFT_BINS + 1 counters (the bins in range, the bins out of
+ * range, missing), a categorical one |vocabulary| + 2 (the slots with the
+ * unknown one, missing) — so an item entering the full window adds one to
+ * its cells' counters and subtracts one from those of the item it replaces,
+ * with no branch.  On the request path a worker's tally writes a request's
+ * cells with no shared write, and drift_window_commit moves them into the
+ * window under its mutex once the request has succeeded: one lock per
+ * request, not per item.
  *
  * Thread-safety: a tally belongs to one thread at a time; the window
  * functions are safe from any thread.  A window borrows its spec, which
@@ -51,10 +55,6 @@
 #define DRIFT_DEFAULT_WINDOW 10000
 #define DRIFT_MAX_WINDOW 1000000
 
-/* A cell: the bin (numeric) or slot (categorical), and the flags. */
-#define DRIFT_CELL_MISSING 0x80000000u
-#define DRIFT_CELL_OUT_OF_RANGE 0x40000000u
-#define DRIFT_CELL_BIN 0x3fffffffu
 
 /* The bin of x: how many edges are <= x (bin k holds edges[k-1] <= x < edges[k]). */
 static inline uint32_t drift_bin(const double edges[SPEC_DRIFT_BINS - 1], double x)
@@ -71,7 +71,7 @@ static inline uint32_t drift_bin(const double edges[SPEC_DRIFT_BINS - 1], double
  * PSI of live counts against reference shares: ref: (n_bins) shares,
  * counts: (n_bins).  NAN when the counts are all 0.
  */
-double drift_psi(const double *ref, const uint64_t *counts, size_t n_bins);
+double drift_psi(const double *ref, const uint32_t *counts, size_t n_bins);
 
 /* The features drift is kept for: numeric ones (spec drift_numeric order), then categorical. */
 size_t drift_features(const struct spec *spec);
@@ -85,8 +85,12 @@ struct drift_tally {
 	size_t keep;             /* items kept: min(items in the request, window) */
 	size_t room;             /* cells it has room for */
 	size_t n;                /* items added */
+	size_t at;               /* the cell the next item's first goes to */
 	uint32_t *slots;         /* (n_categorical): the encoder's slots of the item being added */
-	size_t slots_room;
+	uint32_t *offset;        /* (F + 1): each feature's first counter, then the counter count */
+	uint32_t *input;         /* (n_drift_numeric): each numeric feature's first input */
+	void *edges;             /* (n_drift_numeric): the edges padded for drift.c's vector compare */
+	size_t room_features;    /* features the arrays above have room for */
 };
 
 void drift_tally_init(struct drift_tally *t);
@@ -123,7 +127,7 @@ struct drift_stat {
 	double missing_rate;      /* of the items in the window; NAN when it is empty */
 	double out_of_range_rate; /* numeric; NAN for a categorical or an empty window */
 	double unknown_rate;      /* categorical; NAN for a numeric or an empty window */
-	uint64_t values;          /* non-missing values in the window */
+	uint32_t values;          /* non-missing values in the window */
 };
 
 /* The figures of every feature (out: drift_features(spec) entries), and the items held. */

@@ -8,7 +8,7 @@
 
 #include "shelfcast/util.h"
 
-double drift_psi(const double *ref, const uint64_t *counts, size_t n_bins)
+double drift_psi(const double *ref, const uint32_t *counts, size_t n_bins)
 {
 	uint64_t total = 0;
 	double psi = 0;
@@ -43,11 +43,57 @@ bool drift_feature_is_categorical(const struct spec *spec, size_t f)
 	return f >= spec->n_drift_numeric;
 }
 
-/* Bins of feature f: SPEC_DRIFT_BINS, or the vocabulary and the unknown slot. */
-static size_t feature_bins(const struct spec *spec, size_t f)
+/*
+ * A feature's counters (see drift.h), from its first: numeric, the bins in
+ * range, the bins out of range, missing; categorical, the slots (the unknown
+ * one last), missing.
+ */
+#define NUMERIC_OUT_OF_RANGE SPEC_DRIFT_BINS
+#define NUMERIC_MISSING (2 * SPEC_DRIFT_BINS)
+
+static size_t feature_counters(const struct spec *spec, size_t f)
 {
-	return f < spec->n_drift_numeric ? SPEC_DRIFT_BINS
-					 : spec->categorical[f - spec->n_drift_numeric].n_vocabulary + 1;
+	return f < spec->n_drift_numeric ? 2 * SPEC_DRIFT_BINS + 1
+					 : spec->categorical[f - spec->n_drift_numeric].n_vocabulary + 2;
+}
+
+/* offset: (F + 1) each feature's first counter, then the count; false past 2^32 counters. */
+static bool layout(const struct spec *spec, uint32_t *offset)
+{
+	size_t F = drift_features(spec), f, n = 0;
+
+	for (f = 0; f < F; f++) {
+		offset[f] = (uint32_t)n;
+		n += feature_counters(spec, f);
+		if (n > UINT32_MAX)
+			return false;
+	}
+	offset[F] = (uint32_t)n;
+	return true;
+}
+
+/*
+ * The request path's drift_bin: the 9 edges padded with +inf to 10 and
+ * compared two at a time (GCC/clang vector extensions: SSE2 on x86-64, NEON
+ * on arm64); a compare yields -1 per lane where x >= edge, so minus the sum
+ * is drift_bin's count, exactly (test_drift holds the two together).
+ */
+#define PADDED (SPEC_DRIFT_BINS + SPEC_DRIFT_BINS % 2)
+typedef double v2d __attribute__((vector_size(16)));
+typedef int64_t v2i __attribute__((vector_size(16)));
+struct padded {
+	v2d e[PADDED / 2];
+};
+
+static inline uint32_t padded_bin(const struct padded *p, double x)
+{
+	v2d xv = {x, x};
+	v2i acc = {0, 0};
+	size_t j;
+
+	for (j = 0; j < PADDED / 2; j++)
+		acc += (v2i)(xv >= p->e[j]);
+	return (uint32_t)-(acc[0] + acc[1]);
 }
 
 void drift_tally_init(struct drift_tally *t)
@@ -61,15 +107,51 @@ void drift_tally_done(struct drift_tally *t)
 		return;
 	free(t->cells);
 	free(t->slots);
+	free(t->offset);
+	free(t->input);
+	free(t->edges);
 	memset(t, 0, sizeof *t);
+}
+
+/* Room for the per-feature arrays of n features; false when out of memory. */
+static bool tally_room(struct drift_tally *t, size_t n)
+{
+	uint32_t *slots, *offset, *input;
+	struct padded *edges;
+
+	if (n <= t->room_features)
+		return true;
+	slots = calloc(n, sizeof *slots);
+	offset = calloc(n, sizeof *offset);
+	input = calloc(n, sizeof *input);
+	edges = calloc(n, sizeof *edges);
+	if (!slots || !offset || !input || !edges) {
+		free(slots);
+		free(offset);
+		free(input);
+		free(edges);
+		return false;
+	}
+	free(t->slots);
+	free(t->offset);
+	free(t->input);
+	free(t->edges);
+	t->slots = slots;
+	t->offset = offset;
+	t->input = input;
+	t->edges = edges;
+	t->room_features = n;
+	return true;
 }
 
 bool drift_tally_begin(struct drift_tally *t, const struct spec *spec, size_t window, size_t n_items)
 {
-	size_t F = drift_features(spec), keep = n_items < window ? n_items : window;
+	size_t F = drift_features(spec), keep = n_items < window ? n_items : window, k, j;
+	struct padded *edges;
 
 	t->spec = NULL;
 	t->n = 0;
+	t->at = 0;
 	if (!F || !keep)
 		return false;
 	if (keep * F > t->room) { /* keep <= DRIFT_MAX_WINDOW, F <= SPEC_MAX_FEATURES: no overflow */
@@ -80,13 +162,14 @@ bool drift_tally_begin(struct drift_tally *t, const struct spec *spec, size_t wi
 		t->cells = cells;
 		t->room = keep * F;
 	}
-	if (spec->n_categorical + 1 > t->slots_room) {
-		uint32_t *slots = calloc(spec->n_categorical + 1, sizeof *slots);
-		if (!slots)
-			return false;
-		free(t->slots);
-		t->slots = slots;
-		t->slots_room = spec->n_categorical + 1;
+	if (!tally_room(t, F + spec->n_categorical + 1) || !layout(spec, t->offset))
+		return false;
+	edges = t->edges;
+	for (k = 0; k < spec->n_drift_numeric; k++) {
+		t->input[k] = (uint32_t)spec->drift_numeric[k].input;
+		for (j = 0; j < PADDED; j++)
+			edges[k].e[j / 2][j % 2] = j < SPEC_DRIFT_BINS - 1 ? spec->drift_numeric[k].edges[j]
+									 : INFINITY;
 	}
 	t->spec = spec;
 	t->keep = keep;
@@ -111,25 +194,27 @@ void drift_tally_add(struct drift_tally *t, const struct encoder_value *values,
 		     const uint32_t *clipped, size_t n_clipped)
 {
 	const struct spec *spec = t->spec;
-	size_t F = drift_features(spec), k, j;
-	uint32_t *cell = t->cells + (t->n % t->keep) * F;
+	const struct padded *edges = t->edges;
+	const uint32_t *off = t->offset, *input = t->input;
+	size_t nn = spec->n_drift_numeric, nc = spec->n_categorical, k, j;
+	uint32_t *cell = t->cells + t->at;
 
-	for (k = 0; k < spec->n_drift_numeric; k++) {
-		const struct spec_drift_numeric *d = &spec->drift_numeric[k];
-		const struct encoder_value *v = &values[d->input];
-		cell[k] = v->kind == ENCODER_VALUE_NUMBER ? drift_bin(d->edges, v->number)
-							  : DRIFT_CELL_MISSING;
+	for (k = 0; k < nn; k++) {
+		const struct encoder_value *v = &values[input[k]];
+		cell[k] = off[k] + (v->kind == ENCODER_VALUE_NUMBER ? padded_bin(&edges[k], v->number)
+								    : NUMERIC_MISSING);
 	}
 	/* rare: a clipped value's feature, found by its first input */
 	for (j = 0; j < n_clipped; j++)
-		for (k = 0; k < spec->n_drift_numeric; k++)
-			if ((uint32_t)spec->drift_numeric[k].input == clipped[j])
-				cell[k] |= DRIFT_CELL_OUT_OF_RANGE;
-	cell += spec->n_drift_numeric;
-	for (k = 0; k < spec->n_categorical; k++)
-		cell[k] = values[spec->n_numeric + k].kind == ENCODER_VALUE_MISSING ? DRIFT_CELL_MISSING
-										     : t->slots[k];
+		for (k = 0; k < nn; k++)
+			if (input[k] == clipped[j])
+				cell[k] += NUMERIC_OUT_OF_RANGE;
+	for (k = 0; k < nc; k++)
+		cell[nn + k] = off[nn + k] + (values[spec->n_numeric + k].kind == ENCODER_VALUE_MISSING
+						      ? (uint32_t)spec->categorical[k].n_vocabulary + 1
+						      : t->slots[k]);
 	t->n++;
+	t->at = t->n % t->keep ? t->at + nn + nc : 0;
 }
 
 struct drift_window {
@@ -137,15 +222,14 @@ struct drift_window {
 	const struct spec *spec;
 	size_t F, window;
 	size_t n, head;          /* items held; the ring slot the next item goes to */
-	uint32_t *ring;          /* (window, F) cells */
-	uint64_t *counts;        /* per feature its bins, from offset[f] */
-	size_t *offset;          /* (F + 1) */
-	uint64_t *missing, *out_of_range; /* (F) */
+	uint32_t *ring;          /* (window, F) cells: counter indices */
+	uint32_t *counts;        /* (offset[F]) */
+	uint32_t *offset;        /* (F + 1): each feature's first counter */
 };
 
 struct drift_window *drift_window_new(const struct spec *spec, size_t window)
 {
-	size_t F = drift_features(spec), f;
+	size_t F = drift_features(spec);
 	struct drift_window *w;
 
 	if (!F || !window || window > DRIFT_MAX_WINDOW)
@@ -159,13 +243,9 @@ struct drift_window *drift_window_new(const struct spec *spec, size_t window)
 	w->window = window;
 	w->ring = util_alloc_array(window * F, sizeof *w->ring);
 	w->offset = calloc(F + 1, sizeof *w->offset);
-	w->missing = calloc(F, sizeof *w->missing);
-	w->out_of_range = calloc(F, sizeof *w->out_of_range);
-	if (w->offset)
-		for (f = 0; f < F; f++)
-			w->offset[f + 1] = w->offset[f] + feature_bins(spec, f);
-	w->counts = w->offset ? calloc(w->offset[F] + 1, sizeof *w->counts) : NULL;
-	if (!w->ring || !w->offset || !w->missing || !w->out_of_range || !w->counts) {
+	if (w->offset && layout(spec, w->offset))
+		w->counts = calloc((size_t)w->offset[F] + 1, sizeof *w->counts);
+	if (!w->ring || !w->counts) {
 		drift_window_free(w);
 		return NULL;
 	}
@@ -180,68 +260,76 @@ void drift_window_free(struct drift_window *w)
 	free(w->ring);
 	free(w->counts);
 	free(w->offset);
-	free(w->missing);
-	free(w->out_of_range);
 	free(w);
-}
-
-/* Add (by = 1) or remove (by = -1) one cell of feature f. */
-static inline void count(struct drift_window *w, size_t f, uint32_t cell, int64_t by)
-{
-	if (cell & DRIFT_CELL_MISSING) {
-		w->missing[f] += (uint64_t)by;
-		return;
-	}
-	if (cell & DRIFT_CELL_OUT_OF_RANGE)
-		w->out_of_range[f] += (uint64_t)by;
-	w->counts[w->offset[f] + (cell & DRIFT_CELL_BIN)] += (uint64_t)by;
 }
 
 void drift_window_commit(struct drift_window *w, const struct drift_tally *t)
 {
-	size_t kept = t->n < t->keep ? t->n : t->keep, first = t->n - kept, i, f;
+	size_t kept = t->n < t->keep ? t->n : t->keep, first = t->n - kept, F, i, f;
 
 	if (!w || !kept || t->spec != w->spec)
 		return;
+	F = w->F;
 	pthread_mutex_lock(&w->lock);
 	for (i = 0; i < kept; i++) {
-		const uint32_t *in = t->cells + ((first + i) % t->keep) * w->F;
-		uint32_t *slot = w->ring + w->head * w->F;
-		if (w->n == w->window) /* the oldest item leaves */
-			for (f = 0; f < w->F; f++)
-				count(w, f, slot[f], -1);
-		else
+		const uint32_t *in = t->cells + ((first + i) % t->keep) * F;
+		uint32_t *slot = w->ring + w->head * F;
+		if (w->n == w->window) { /* the oldest item leaves */
+			for (f = 0; f < F; f++)
+				w->counts[slot[f]]--;
+		} else {
 			w->n++;
-		for (f = 0; f < w->F; f++)
-			count(w, f, in[f], 1);
-		memcpy(slot, in, w->F * sizeof *slot);
+		}
+		for (f = 0; f < F; f++) {
+			w->counts[in[f]]++;
+			slot[f] = in[f];
+		}
 		w->head = w->head + 1 == w->window ? 0 : w->head + 1;
 	}
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* Feature f's figures from its counters c (w's lock held). */
+static void feature_stat(const struct drift_window *w, size_t f, const uint32_t *c,
+			 struct drift_stat *s)
+{
+	size_t need = w->window < DRIFT_MIN_VALUES ? w->window : DRIFT_MIN_VALUES, k;
+	const struct spec *spec = w->spec;
+	double n = (double)w->n;
+
+	*s = (struct drift_stat){NAN, NAN, NAN, NAN, 0};
+	if (!drift_feature_is_categorical(spec, f)) {
+		uint32_t bins[SPEC_DRIFT_BINS], out = 0;
+		for (k = 0; k < SPEC_DRIFT_BINS; k++) {
+			bins[k] = c[k] + c[NUMERIC_OUT_OF_RANGE + k];
+			out += c[NUMERIC_OUT_OF_RANGE + k];
+		}
+		s->values = (uint32_t)w->n - c[NUMERIC_MISSING];
+		s->psi = s->values >= need ? drift_psi(spec->drift_numeric[f].freq, bins, SPEC_DRIFT_BINS)
+					   : NAN;
+		if (w->n) {
+			s->missing_rate = (double)c[NUMERIC_MISSING] / n;
+			s->out_of_range_rate = (double)out / n;
+		}
+	} else {
+		size_t i = f - spec->n_drift_numeric, V = spec->categorical[i].n_vocabulary;
+		s->values = (uint32_t)w->n - c[V + 1];
+		s->psi = s->values >= need ? drift_psi(spec->drift_categorical[i].freq, c, V + 1) : NAN;
+		if (w->n) {
+			s->missing_rate = (double)c[V + 1] / n;
+			s->unknown_rate = (double)c[V] / n;
+		}
+	}
+}
+
 void drift_window_stats(struct drift_window *w, struct drift_stat *out, size_t *items)
 {
-	size_t need = w->window < DRIFT_MIN_VALUES ? w->window : DRIFT_MIN_VALUES, f;
-	const struct spec *spec = w->spec;
+	size_t f;
 
 	pthread_mutex_lock(&w->lock);
 	*items = w->n;
-	for (f = 0; f < w->F; f++) {
-		const uint64_t *c = w->counts + w->offset[f];
-		bool cat = drift_feature_is_categorical(spec, f);
-		const double *ref = cat ? spec->drift_categorical[f - spec->n_drift_numeric].freq
-					: spec->drift_numeric[f].freq;
-		size_t bins = w->offset[f + 1] - w->offset[f];
-		double n = (double)w->n;
-		struct drift_stat *s = &out[f];
-
-		s->values = w->n - w->missing[f];
-		s->psi = s->values >= need ? drift_psi(ref, c, bins) : NAN;
-		s->missing_rate = w->n ? (double)w->missing[f] / n : NAN;
-		s->out_of_range_rate = !cat && w->n ? (double)w->out_of_range[f] / n : NAN;
-		s->unknown_rate = cat && w->n ? (double)c[bins - 1] / n : NAN;
-	}
+	for (f = 0; f < w->F; f++)
+		feature_stat(w, f, w->counts + w->offset[f], &out[f]);
 	pthread_mutex_unlock(&w->lock);
 }
 

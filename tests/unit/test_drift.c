@@ -21,7 +21,7 @@ static void load_spec(struct spec *spec)
 static void test_drift_psi_matches_a_hand_computation(void **state)
 {
 	const double ref[2] = {0.5, 0.5}, skewed[2] = {1.0, 0.0};
-	const uint64_t counts[2] = {3, 1}, even[2] = {1, 1}, none[2] = {0, 0};
+	const uint32_t counts[2] = {3, 1}, even[2] = {1, 1}, none[2] = {0, 0};
 	(void)state;
 	/* a = (0.75, 0.25): 0.25 ln 1.5 + (-0.25) ln 0.5 */
 	assert_true(fabs(drift_psi(ref, counts, 2) - (0.25 * log(1.5) - 0.25 * log(0.5))) < 1e-12);
@@ -124,6 +124,37 @@ static void test_drift_window_counts_rates_and_slides(void **state)
 	spec_done(&spec);
 }
 
+/* The request path bins with a vector compare (drift.c): the same bin as drift_bin, edges and ties included. */
+static void test_drift_tally_bins_as_drift_bin_does(void **state)
+{
+	struct spec spec;
+	struct drift_tally t;
+	struct encoder_value v[5];
+	uint64_t seed = 17;
+	size_t i, k;
+	(void)state;
+	load_spec(&spec);
+	drift_tally_init(&t);
+	assert_true(drift_tally_begin(&t, &spec, 1, 1));
+	memset(v, 0, sizeof v);
+	v[3].kind = v[4].kind = ENCODER_VALUE_STRING;
+	for (i = 0; i < 20000; i++) {
+		for (k = 0; k < 2; k++) {
+			const double *e = spec.drift_numeric[k].edges;
+			double x = i % 4 ? test_uniform(&seed, -1, 12) : e[test_rand(&seed) % (SPEC_DRIFT_BINS - 1)];
+			if (i % 8 == 1)
+				x = nextafter(x, -INFINITY); /* just below an edge */
+			v[spec.drift_numeric[k].input] = (struct encoder_value){.kind = ENCODER_VALUE_NUMBER, .number = x};
+		}
+		drift_tally_add(&t, v, NULL, 0);
+		for (k = 0; k < 2; k++)
+			assert_int_equal(t.cells[k] - t.offset[k],
+					 drift_bin(spec.drift_numeric[k].edges, v[spec.drift_numeric[k].input].number));
+	}
+	drift_tally_done(&t);
+	spec_done(&spec);
+}
+
 static void test_drift_is_off_without_a_reference_or_a_window(void **state)
 {
 	struct spec spec;
@@ -148,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_drift_psi_matches_a_hand_computation),
 		cmocka_unit_test(test_drift_bin_counts_the_edges_at_or_below),
 		cmocka_unit_test(test_drift_window_counts_rates_and_slides),
+		cmocka_unit_test(test_drift_tally_bins_as_drift_bin_does),
 		cmocka_unit_test(test_drift_is_off_without_a_reference_or_a_window),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
