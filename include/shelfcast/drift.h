@@ -24,13 +24,15 @@
  * the feature: fewer make it noise.
  *
  * The window is a model version's last `window` scored items: a ring of one
- * cell per (item, feature) beside one counter per (feature, slot).  A cell
- * is the index of the counter its value counts in — a numeric feature has
- * 2 * SPEC_DRIFT_BINS + 1 counters (the bins in range, the bins out of
- * range, missing), a categorical one |vocabulary| + 2 (the slots with the
- * unknown one, missing) — so an item entering the full window adds one to
- * its cells' counters and subtracts one from those of the item it replaces,
- * with no branch.  On the request path a worker's tally writes a request's
+ * record per item, one cell per feature, beside one counter per (feature,
+ * slot).  A cell says which of its feature's counters the value counts in —
+ * a numeric feature has 2 * SPEC_DRIFT_BINS + 1 (the bins in range, the
+ * bins out of range, missing: one byte), a categorical one |vocabulary| + 2
+ * (the slots with the unknown one, missing: a 4-byte counter index) — so an
+ * item entering the full window adds one to its cells' counters and
+ * subtracts one from those of the item it replaces, with no branch.  A
+ * record is small (24 bytes for the OJ model's 17 features) so the window
+ * stays in cache.  On the request path a worker's tally writes a request's
  * cells with no shared write, and drift_window_commit moves them into the
  * window under its mutex once the request has succeeded: one lock per
  * request, not per item.
@@ -81,11 +83,12 @@ bool drift_feature_is_categorical(const struct spec *spec, size_t f);
 /* One request's items' cells (caller-owned; init, then begin/add per request). */
 struct drift_tally {
 	const struct spec *spec; /* the request's model's; NULL: not tallying */
-	uint32_t *cells;         /* (keep, F): the request's last `keep` items, a ring */
+	uint8_t *cells;          /* (keep, record): the request's last `keep` items, a ring */
+	size_t record;           /* bytes of an item's cells: numeric ones, padded to 4, then categorical */
 	size_t keep;             /* items kept: min(items in the request, window) */
-	size_t room;             /* cells it has room for */
+	size_t room;             /* bytes cells has room for */
 	size_t n;                /* items added */
-	size_t at;               /* the cell the next item's first goes to */
+	size_t at;               /* the byte of cells the next item's record goes to */
 	uint32_t *slots;         /* (n_categorical): the encoder's slots of the item being added */
 	uint32_t *offset;        /* (F + 1): each feature's first counter, then the counter count */
 	uint32_t *input;         /* (n_drift_numeric): each numeric feature's first input */

@@ -57,6 +57,18 @@ static size_t feature_counters(const struct spec *spec, size_t f)
 					 : spec->categorical[f - spec->n_drift_numeric].n_vocabulary + 2;
 }
 
+/* Bytes of an item's record: a byte per numeric feature, padded to 4, then 4 per categorical one. */
+static size_t record_bytes(const struct spec *spec)
+{
+	return ((spec->n_drift_numeric + 3) & ~(size_t)3) + spec->n_categorical * sizeof(uint32_t);
+}
+
+/* An item's categorical cells in its record. */
+static inline uint32_t *categorical_cells(uint8_t *record, size_t nn)
+{
+	return (uint32_t *)(void *)(record + ((nn + 3) & ~(size_t)3));
+}
+
 /* offset: (F + 1) each feature's first counter, then the count; false past 2^32 counters. */
 static bool layout(const struct spec *spec, uint32_t *offset)
 {
@@ -146,7 +158,7 @@ static bool tally_room(struct drift_tally *t, size_t n)
 
 bool drift_tally_begin(struct drift_tally *t, const struct spec *spec, size_t window, size_t n_items)
 {
-	size_t F = drift_features(spec), keep = n_items < window ? n_items : window, k, j;
+	size_t F = drift_features(spec), keep = n_items < window ? n_items : window, k, j, R;
 	struct padded *edges;
 
 	t->spec = NULL;
@@ -154,13 +166,14 @@ bool drift_tally_begin(struct drift_tally *t, const struct spec *spec, size_t wi
 	t->at = 0;
 	if (!F || !keep)
 		return false;
-	if (keep * F > t->room) { /* keep <= DRIFT_MAX_WINDOW, F <= SPEC_MAX_FEATURES: no overflow */
-		uint32_t *cells = util_alloc_array(keep * F, sizeof *cells);
+	R = record_bytes(spec);
+	if (keep * R > t->room) { /* keep <= DRIFT_MAX_WINDOW, F <= SPEC_MAX_FEATURES: no overflow */
+		uint8_t *cells = util_alloc_array(keep, R);
 		if (!cells)
 			return false;
 		free(t->cells);
 		t->cells = cells;
-		t->room = keep * F;
+		t->room = keep * R;
 	}
 	if (!tally_room(t, F + spec->n_categorical + 1) || !layout(spec, t->offset))
 		return false;
@@ -173,6 +186,7 @@ bool drift_tally_begin(struct drift_tally *t, const struct spec *spec, size_t wi
 	}
 	t->spec = spec;
 	t->keep = keep;
+	t->record = R;
 	return true;
 }
 
@@ -183,7 +197,7 @@ void drift_tally_stop(struct drift_tally *t)
 
 void drift_tally_trim(struct drift_tally *t, size_t keep_bytes)
 {
-	if (!t->spec && t->room * sizeof *t->cells > keep_bytes) {
+	if (!t->spec && t->room > keep_bytes) {
 		free(t->cells);
 		t->cells = NULL;
 		t->room = 0;
@@ -197,11 +211,12 @@ void drift_tally_add(struct drift_tally *t, const struct encoder_value *values,
 	const struct padded *edges = t->edges;
 	const uint32_t *off = t->offset, *input = t->input;
 	size_t nn = spec->n_drift_numeric, nc = spec->n_categorical, k, j;
-	uint32_t *cell = t->cells + t->at;
+	uint8_t *cell = t->cells + t->at;
+	uint32_t *cat = categorical_cells(cell, nn);
 
 	for (k = 0; k < nn; k++) {
 		const struct encoder_value *v = &values[input[k]];
-		cell[k] = off[k] + (v->kind == ENCODER_VALUE_NUMBER ? padded_bin(&edges[k], v->number)
+		cell[k] = (uint8_t)(v->kind == ENCODER_VALUE_NUMBER ? padded_bin(&edges[k], v->number)
 								    : NUMERIC_MISSING);
 	}
 	/* rare: a clipped value's feature, found by its first input */
@@ -210,19 +225,21 @@ void drift_tally_add(struct drift_tally *t, const struct encoder_value *values,
 			if (input[k] == clipped[j])
 				cell[k] += NUMERIC_OUT_OF_RANGE;
 	for (k = 0; k < nc; k++)
-		cell[nn + k] = off[nn + k] + (values[spec->n_numeric + k].kind == ENCODER_VALUE_MISSING
-						      ? (uint32_t)spec->categorical[k].n_vocabulary + 1
-						      : t->slots[k]);
+		cat[k] = off[nn + k] + (values[spec->n_numeric + k].kind == ENCODER_VALUE_MISSING
+						? (uint32_t)spec->categorical[k].n_vocabulary + 1
+						: t->slots[k]);
 	t->n++;
-	t->at = t->n % t->keep ? t->at + nn + nc : 0;
+	t->at += t->record;
+	if (t->at == t->keep * t->record) /* a ring of the request's last `keep` items */
+		t->at = 0;
 }
 
 struct drift_window {
 	pthread_mutex_t lock;
 	const struct spec *spec;
-	size_t F, window;
+	size_t F, window, record;
 	size_t n, head;          /* items held; the ring slot the next item goes to */
-	uint32_t *ring;          /* (window, F) cells: counter indices */
+	uint8_t *ring;           /* (window, record): the items' records, as a tally's */
 	uint32_t *counts;        /* (offset[F]) */
 	uint32_t *offset;        /* (F + 1): each feature's first counter */
 };
@@ -241,7 +258,8 @@ struct drift_window *drift_window_new(const struct spec *spec, size_t window)
 	w->spec = spec;
 	w->F = F;
 	w->window = window;
-	w->ring = util_alloc_array(window * F, sizeof *w->ring);
+	w->record = record_bytes(spec);
+	w->ring = util_alloc_array(window, w->record);
 	w->offset = calloc(F + 1, sizeof *w->offset);
 	if (w->offset && layout(spec, w->offset))
 		w->counts = calloc((size_t)w->offset[F] + 1, sizeof *w->counts);
@@ -265,25 +283,35 @@ void drift_window_free(struct drift_window *w)
 
 void drift_window_commit(struct drift_window *w, const struct drift_tally *t)
 {
-	size_t kept = t->n < t->keep ? t->n : t->keep, first = t->n - kept, F, i, f;
+	size_t kept = t->n < t->keep ? t->n : t->keep, first = t->n - kept, nn, nc, R, i, k;
+	uint32_t *counts;
+	const uint32_t *off;
 
 	if (!w || !kept || t->spec != w->spec)
 		return;
-	F = w->F;
+	nn = w->spec->n_drift_numeric;
+	nc = w->spec->n_categorical;
+	R = w->record;
+	counts = w->counts;
+	off = w->offset;
 	pthread_mutex_lock(&w->lock);
 	for (i = 0; i < kept; i++) {
-		const uint32_t *in = t->cells + ((first + i) % t->keep) * F;
-		uint32_t *slot = w->ring + w->head * F;
+		uint8_t *in = t->cells + ((first + i) % t->keep) * R, *slot = w->ring + w->head * R;
+		const uint32_t *in_cat = categorical_cells(in, nn);
+		uint32_t *slot_cat = categorical_cells(slot, nn);
 		if (w->n == w->window) { /* the oldest item leaves */
-			for (f = 0; f < F; f++)
-				w->counts[slot[f]]--;
+			for (k = 0; k < nn; k++)
+				counts[off[k] + slot[k]]--;
+			for (k = 0; k < nc; k++)
+				counts[slot_cat[k]]--;
 		} else {
 			w->n++;
 		}
-		for (f = 0; f < F; f++) {
-			w->counts[in[f]]++;
-			slot[f] = in[f];
-		}
+		for (k = 0; k < nn; k++)
+			counts[off[k] + in[k]]++;
+		for (k = 0; k < nc; k++)
+			counts[in_cat[k]]++;
+		memcpy(slot, in, R);
 		w->head = w->head + 1 == w->window ? 0 : w->head + 1;
 	}
 	pthread_mutex_unlock(&w->lock);
