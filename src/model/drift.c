@@ -90,7 +90,7 @@ static bool layout(const struct spec *spec, uint32_t *offset)
  * on arm64); a compare yields -1 per lane where x >= edge, so minus the sum
  * is drift_bin's count, exactly (test_drift holds the two together).
  */
-#define PADDED (SPEC_DRIFT_BINS + SPEC_DRIFT_BINS % 2)
+#define PADDED ((SPEC_DRIFT_BINS - 1 + 1) / 2 * 2) /* the edges, rounded up to even */
 typedef double v2d __attribute__((vector_size(16)));
 typedef int64_t v2i __attribute__((vector_size(16)));
 struct padded {
