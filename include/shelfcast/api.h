@@ -33,6 +33,7 @@ struct api_config {
 	double started_at;           /* unix seconds */
 	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
 	struct predlog *predlog;     /* the prediction log and live accuracy; may be NULL (ids only) */
+	size_t drift_window;         /* items each model's input-drift window keeps; 0: off (drift.h) */
 };
 
 /*

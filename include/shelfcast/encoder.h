@@ -86,12 +86,15 @@ enum error_code encoder_encode(const struct encoder *enc, const struct encoder_v
  * or null), so the training default was used; clipped: a given value outside
  * the winsorizing range (in the input's transformed space), so it was
  * clipped.  The caller provides both lists with room for n_numeric entries.
+ * slots (may be NULL): (n_categorical) out-array of the slot each
+ * categorical value went to (n_vocabulary: the unknown slot), for drift.h.
  */
 struct encoder_report {
 	uint32_t *defaulted;
 	size_t n_defaulted;
 	uint32_t *clipped;
 	size_t n_clipped;
+	uint32_t *slots;
 };
 
 /*
@@ -104,6 +107,14 @@ enum error_code encoder_encode_reported(const struct encoder *enc, const struct 
 					int level_index, float *out, uint32_t *unknown,
 					size_t *n_unknown, struct encoder_report *rep,
 					const char *field_prefix, struct error *err);
+
+/*
+ * The slot categorical i (< n_categorical) encodes v to: its vocabulary
+ * index, or n_vocabulary (the unknown slot) for a value outside the
+ * vocabulary or missing; -1 for a number that is not an integer category
+ * (an error to encoder_encode).
+ */
+int32_t encoder_categorical_slot(const struct encoder *enc, size_t i, const struct encoder_value *v);
 
 /* Set the level one-hot of an encoded vector (clearing the other level slots). */
 void encoder_set_level(const struct encoder *enc, float *out, int level_index);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "shelfcast/dataset.h"
+#include "shelfcast/encoder.h"
 #include "shelfcast/error.h"
 #include "shelfcast/spec.h"
 #include "shelfcast/table.h"
@@ -39,5 +40,17 @@ enum error_code fit_spec(const struct dataset_config *cfg, const struct table *t
 			 const size_t *rows, size_t n, struct spec *spec, struct fit_report *rep,
 			 struct error *err);
 void fit_report_done(struct fit_report *rep);
+
+/*
+ * The spec's drift_reference (spec.h) from rows[0..n) of t, the training
+ * part: per numeric feature (its raw values, once for a feature read raw
+ * and through log) the SPEC_DRIFT_BINS - 1 inner quantile edges of its
+ * non-missing values and each bin's share (drift_bin); per categorical
+ * input each slot's share as enc (over spec) encodes the values, rare ones
+ * in the unknown slot; the missing shares.  Replaces any reference.
+ */
+enum error_code fit_drift_reference(struct spec *spec, const struct encoder *enc,
+				    const struct table *t, const size_t *rows, size_t n,
+				    struct error *err);
 
 #endif

@@ -16,8 +16,10 @@
  * cost, a vocabulary) differ.  Versions registered before it carry the bare
  * hex of tensor_checksum over the tensors alone and keep validating so.
  *
- * Thread-safety: immutable after model_new; model_ref/model_unref are
- * atomic; the last unref frees it, from whichever thread drops it.
+ * Thread-safety: immutable after model_new but for two things kept beside
+ * it: model_ref/model_unref are atomic, and the input-drift window
+ * (model_drift) is made once, on first use, and locks itself; the last
+ * unref frees it all, from whichever thread drops it.
  */
 #ifndef SHELFCAST_MODEL_H
 #define SHELFCAST_MODEL_H
@@ -27,6 +29,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "shelfcast/drift.h"
 #include "shelfcast/encoder.h"
 #include "shelfcast/error.h"
 #include "shelfcast/mlp.h"
@@ -52,6 +55,7 @@ struct model {
 	char *metrics_json;      /* the version's metrics as compact JSON, or NULL */
 	/* fixed at load: a request's tile (predict_tile_items) and its batch's bytes, the names' lengths */
 	size_t tile_items, tile_bytes, categorical_names_len;
+	_Atomic(struct drift_window *) drift; /* NULL until model_drift makes it */
 };
 
 /*
@@ -72,6 +76,16 @@ bool model_checksum(const struct spec *spec, const struct tensor *tensors, size_
 
 struct model *model_ref(struct model *m);
 void model_unref(struct model *m);
+
+/*
+ * The model's input-drift window (drift.h), borrowed for the model's
+ * lifetime: made with `window` items on the first call that gives one
+ * (window > 0), the same afterwards whatever window says.  NULL when the
+ * spec has no drift reference, window is 0 (and none was made), or out of
+ * memory.  model_drift_peek: the window if one was made, else NULL.
+ */
+struct drift_window *model_drift(struct model *m, size_t window);
+struct drift_window *model_drift_peek(const struct model *m);
 
 /* Set the metrics JSON shown by /v1/models (copied). Only before the model is published. */
 enum error_code model_set_metrics(struct model *m, const char *metrics_json, struct error *err);

@@ -57,4 +57,16 @@ void models_view_add_live(json_t *view, const char *live_text);
 json_t *models_view_inputs(const struct model *m);
 json_t *models_view_input(const struct model *m, const char *name, bool full);
 
+/*
+ * Sets "drift" on one model's entry (a models_view document for `only`):
+ * the input drift of the version this process serves (models: as for
+ * models_view; window: serve's --drift-window, 0 when off):
+ *   {"status": "tracking"|"no_reference"|"off"|"not_loaded", "version",
+ *    "window", "items", "min_values", "epsilon", "reference_rows",
+ *    "features": [{"name", "type", "psi", "missing_rate", "out_of_range_rate",
+ *                  "unknown_rate", "values", "reference_missing_rate"}]}
+ * (features only while tracking; figures null until they exist, drift.h).
+ */
+void models_view_add_drift(json_t *entry, struct model *const *models, size_t n, size_t window);
+
 #endif

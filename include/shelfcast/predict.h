@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shelfcast/drift.h"
 #include "shelfcast/error.h"
 #include "shelfcast/model.h"
 
@@ -43,6 +44,8 @@ struct predict_batch {
 	/* (n, nn) numeric input indices (encoder_report): defaulted, clipped; counts (n) */
 	uint32_t *defaulted, *clipped;
 	size_t *n_defaulted, *n_clipped;
+	struct drift_tally *tally; /* set by the caller after the layout: each item set is tallied
+				      there (drift.h); NULL: none */
 	void *block;            /* the allocation behind every array (predict_batch_init); NULL when
 				   laid out in the caller's memory (predict_batch_layout) */
 };
@@ -62,7 +65,7 @@ void predict_batch_layout(struct predict_batch *b, const struct model *m, size_t
  * Encode item i from its feature values (encoder order), with its report
  * (unknown, defaulted, clipped; a value <= 0 for a log input is an error).
  * asked: the requested level index or -1.  field_prefix names the item in
- * errors.
+ * errors.  An item encoded without error is added to b->tally, when tallying.
  */
 enum error_code predict_batch_set(struct predict_batch *b, const struct model *m, size_t i,
 				  const struct encoder_value *values, int asked,

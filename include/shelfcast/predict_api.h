@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shelfcast/drift.h"
 #include "shelfcast/error.h"
 #include "shelfcast/model.h"
 #include "shelfcast/strbuf.h"
@@ -89,6 +90,16 @@ enum error_code predict_api_run(struct predict_api_scratch *sc, const char *body
 				const struct predict_limits *lim, predict_resolve_fn resolve,
 				void *ctx, struct strbuf *reply, struct predict_outcome *outcome,
 				struct error *err);
+
+/*
+ * Input drift (drift.h): with a window set (0, the default: off), each
+ * predict_api_run on sc tallies its items for a model with a drift
+ * reference, keeping the last `window`; predict_api_scratch_tally gives the
+ * tally of the last run when it succeeded and tallied (borrowed, until the
+ * next run on sc), else NULL: the caller moves it into the model's window.
+ */
+void predict_api_scratch_track_drift(struct predict_api_scratch *sc, size_t window);
+const struct drift_tally *predict_api_scratch_tally(const struct predict_api_scratch *sc);
 
 /* The same through jansson only (the reference the fast path is held to). */
 enum error_code predict_api_run_jansson(const char *body, size_t len,

@@ -59,6 +59,7 @@ struct server_config {
 	struct watcher *watcher;
 	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
 	struct predlog *predlog;     /* the prediction log (predlog.h); may be NULL: ids only */
+	size_t drift_window;         /* items each model's input-drift window keeps; 0: off */
 };
 
 struct server;

@@ -18,7 +18,9 @@
  *    "architecture": {"input_size": 113, "hidden": [64, 32], "activation": "relu",
  *                     "heads": [{"name": "sales", "kind": "linear", "output": 0},
  *                               {"name": "exposure", "kind": "logit", "output": 1}]},
- *    "reference": [[0.1, -0.3, ...], ...]}      (optional)
+ *    "reference": [[0.1, -0.3, ...], ...],      (optional)
+ *    "calibration": {...},                      (optional, below)
+ *    "drift_reference": {...}}                  (optional, below)
  *
  * A numeric input reads the feature `name` and may transform it first:
  * "log" takes log(x) (x <= 0 counts as missing for that input).  One
@@ -59,6 +61,8 @@
 #define SPEC_MAX_WIDTH 65536
 #define SPEC_NAME_MAX 128
 #define SPEC_MAX_REFERENCE 256
+/* Bins of a numeric feature's drift histogram: SPEC_DRIFT_BINS - 1 inner quantile edges. */
+#define SPEC_DRIFT_BINS 10
 /* Points of the conformal residual table: levels 0, 0.005, ..., 1. */
 #define SPEC_RESIDUAL_QUANTILES 201
 
@@ -81,6 +85,23 @@ struct spec_categorical {
 	bool required;      /* a missing value is an error when serving, not the unknown slot */
 	char **vocabulary; /* n_vocabulary strings */
 	size_t n_vocabulary;
+};
+
+/*
+ * The training part's distribution of one feature, for input drift
+ * (drift.h).  Shares are of the feature's non-missing training values;
+ * `missing` is the share of training rows without a value.
+ */
+struct spec_drift_numeric {
+	int input;                         /* the feature's first numeric input (its name) */
+	double edges[SPEC_DRIFT_BINS - 1]; /* nondecreasing; bin k holds edges[k-1] <= x < edges[k] */
+	double freq[SPEC_DRIFT_BINS];      /* share of the values per bin */
+	double missing;
+};
+
+struct spec_drift_categorical {
+	double *freq;   /* (n_vocabulary + 1): share per vocabulary slot, then the unknown slot */
+	double missing;
 };
 
 struct spec_level {
@@ -146,6 +167,23 @@ struct spec {
 	double (*cal_group_q)[SPEC_RESIDUAL_QUANTILES]; /* (n_cal_groups) */
 	size_t *cal_group_rows;     /* (n_cal_groups) */
 	size_t *cal_group_slot;     /* (n_cal_groups): the group's slot */
+	/*
+	 * "drift_reference" (optional: specs trained before it have none, and no
+	 * drift is reported for them), per feature, not per input: a feature read
+	 * raw and through log has one histogram, over its raw values.
+	 *   {"rows": 8000,
+	 *    "numeric": [{"name": "price", "edges": [9 numbers], "freq": [10 numbers],
+	 *                 "missing": 0.0}, ...],     one per numeric feature, input order
+	 *    "categorical": [{"name": "brand", "freq": [|vocabulary| + 1 numbers],
+	 *                     "missing": 0.0}, ...]} one per categorical input, in order
+	 * edges nondecreasing (ties make empty bins); every share in [0, 1]; a
+	 * freq sums to 1 (within 1e-6), or to 0 when every value was missing.
+	 */
+	bool has_drift;
+	size_t drift_rows; /* training rows the reference was measured on */
+	struct spec_drift_numeric *drift_numeric; /* (n_drift_numeric) */
+	size_t n_drift_numeric;
+	struct spec_drift_categorical *drift_categorical; /* (n_categorical) when has_drift */
 };
 
 /* Parse and validate; errors name the offending field ("inputs.numeric[2].std"). */
@@ -196,6 +234,19 @@ enum error_code spec_set_cal_groups(struct spec *spec, size_t by, size_t n, cons
 				    struct error *err);
 /* Put spec's calibration (if any) into root as "calibration"; *fail set on allocation failure. */
 void spec_calibration_put(json_t *root, const struct spec *spec, int *fail);
+
+/*
+ * The optional "drift_reference" member of root into spec (spec_drift.c;
+ * after the inputs are parsed); errors name the field
+ * ("drift_reference.numeric[1].edges[4]").  spec_drift_put adds it to a
+ * serialized spec when there is one; *fail set on allocation failure.
+ */
+enum error_code spec_drift_parse(const json_t *root, struct spec *spec, struct error *err);
+void spec_drift_put(json_t *root, const struct spec *spec, int *fail);
+/* Numeric features (distinct names of numeric inputs), the count drift_numeric must have. */
+size_t spec_numeric_features(const struct spec *spec);
+/* Free the drift reference and clear has_drift (spec_done does it too). */
+void spec_drift_done(struct spec *spec);
 
 /* Level number -> index, or -1. */
 int spec_level_index(const struct spec *spec, long long level);

@@ -125,6 +125,8 @@ static void models(const struct api_config *cfg, const char *only, struct reply 
 							  sizeof default_name)
 					       ? default_name
 					       : NULL);
+	if (only && view)
+		models_view_add_drift(view, served, n, cfg->drift_window);
 	free(catalog);
 	store_release_all(served, n);
 	if (only && !found) {
@@ -330,6 +332,7 @@ static void recommend(const struct api_config *cfg, struct api_worker *w, const 
 static void predict(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
 		    struct reply *out, struct api_result *res)
 {
+	const struct drift_tally *tally;
 	struct predict_outcome outcome;
 	struct error err;
 	struct strbuf reply;
@@ -340,6 +343,7 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	store_borrow_begin(w->models);
 	w->versions = cfg->versions;
 	predlog_begin(&w->log, util_unix_time());
+	predict_api_scratch_track_drift(w->predict, cfg->drift_window);
 	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
 			    &outcome, &err) != ERROR_OK) {
 		predlog_rollback(&w->log);
@@ -349,6 +353,9 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 		predlog_commit(&w->log);
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
+		tally = predict_api_scratch_tally(w->predict);
+		if (tally) /* one lock per request: the window is the model's, shared */
+			drift_window_commit(model_drift(outcome.model, cfg->drift_window), tally);
 		metrics_observe_items(w->metrics, outcome.model->name, outcome.model->version,
 				      outcome.items);
 		for (i = 0; outcome.unknown_counts && i < outcome.model->spec.n_categorical; i++)

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -336,6 +337,75 @@ static void render_models(struct strbuf *sb, struct store *store, struct watcher
 	strbuf_printf(sb, "shelfcast_db_up %d\n", watcher_db_up(watcher) ? 1 : 0);
 }
 
+/* The drift gauges, one per figure of struct drift_stat (drift_figure). */
+static const struct {
+	const char *name, *help;
+} drift_gauges[] = {
+	{"shelfcast_feature_psi", "Population stability index of a feature's window against its training "
+	 "reference (NaN until the window holds enough of its values)."},
+	{"shelfcast_feature_missing_ratio", "Share of the window's items missing the feature."},
+	{"shelfcast_feature_out_of_range_ratio", "Share of the window's items with a numeric feature "
+	 "outside its winsorizing range."},
+	{"shelfcast_feature_unknown_ratio", "Share of the window's items with a categorical feature "
+	 "outside its vocabulary."},
+};
+
+static double drift_figure(const struct drift_stat *s, size_t gauge)
+{
+	switch (gauge) {
+	case 0:
+		return s->psi;
+	case 1:
+		return s->missing_rate;
+	case 2:
+		return s->out_of_range_rate;
+	default:
+		return s->unknown_rate;
+	}
+}
+
+/* Input drift of every served version with a window: the window's items, then each figure. */
+static void render_drift(struct strbuf *sb, struct store *store)
+{
+	size_t n = 0, i, g, f, items;
+	struct model **models = store ? store_snapshot(store, &n) : NULL;
+	struct drift_stat **st = calloc(n + 1, sizeof *st);
+
+	header(sb, "shelfcast_drift_window_items", "gauge",
+	       "Scored items in a served version's input-drift window (serve --drift-window).");
+	for (i = 0; st && i < n; i++) {
+		struct drift_window *w = model_drift_peek(models[i]);
+		if (!w || !(st[i] = calloc(drift_features(&models[i]->spec) + 1, sizeof **st)))
+			continue;
+		drift_window_stats(w, st[i], &items);
+		strbuf_puts(sb, "shelfcast_drift_window_items{model=");
+		label(sb, models[i]->name);
+		strbuf_printf(sb, ",version=\"%d\"} %zu\n", models[i]->version, items);
+	}
+	for (g = 0; g < sizeof drift_gauges / sizeof drift_gauges[0]; g++) {
+		header(sb, drift_gauges[g].name, "gauge", drift_gauges[g].help);
+		for (i = 0; st && i < n; i++)
+			for (f = 0; st[i] && f < drift_features(&models[i]->spec); f++) {
+				double v = drift_figure(&st[i][f], g);
+				/* a PSI not there yet is NaN (no alert fires on it); a rate that does not apply is no line */
+				if (isnan(v) && (g != 0 || !st[i][f].values))
+					continue;
+				strbuf_printf(sb, "%s{model=", drift_gauges[g].name);
+				label(sb, models[i]->name);
+				strbuf_puts(sb, ",feature=");
+				label(sb, drift_feature_name(&models[i]->spec, f));
+				if (isnan(v))
+					strbuf_puts(sb, "} NaN\n");
+				else
+					strbuf_printf(sb, "} %.9g\n", v);
+			}
+	}
+	for (i = 0; st && i < n; i++)
+		free(st[i]);
+	free(st);
+	store_release_all(models, n);
+}
+
 static void render_process(struct strbuf *sb)
 {
 	struct rusage ru;
@@ -425,5 +495,6 @@ void metrics_render(struct strbuf *sb, struct store *store, struct watcher *watc
 	render_requests(sb);
 	render_items(sb);
 	render_models(sb, store, watcher);
+	render_drift(sb, store);
 	render_process(sb);
 }

@@ -315,3 +315,71 @@ json_t *models_view_inputs(const struct model *m)
 		json_array_append_new(arr, categorical_input(m, &m->spec.categorical[i], false));
 	return arr;
 }
+
+/* A figure, or null when there is none yet (NAN). */
+static json_t *figure(double x)
+{
+	return isnan(x) ? json_null() : json_real(x);
+}
+
+/* A tracked model's drift features and *items: the window's figures (w NULL: none made yet). */
+static json_t *drift_features_json(const struct model *m, struct drift_window *w, size_t *items)
+{
+	size_t F = drift_features(&m->spec), f;
+	struct drift_stat *st = calloc(F + 1, sizeof *st);
+	json_t *arr = json_array();
+
+	*items = 0;
+	if (!st || !arr) {
+		free(st);
+		json_decref(arr);
+		return NULL;
+	}
+	for (f = 0; f < F; f++)
+		st[f] = (struct drift_stat){NAN, NAN, NAN, NAN, 0};
+	if (w)
+		drift_window_stats(w, st, items);
+	for (f = 0; f < F; f++) {
+		bool cat = drift_feature_is_categorical(&m->spec, f);
+		double ref_missing = cat ? m->spec.drift_categorical[f - m->spec.n_drift_numeric].missing
+					 : m->spec.drift_numeric[f].missing;
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:f}", "name",
+				       drift_feature_name(&m->spec, f), "type", cat ? "categorical" : "numeric",
+				       "psi", figure(st[f].psi), "missing_rate", figure(st[f].missing_rate),
+				       "out_of_range_rate", figure(st[f].out_of_range_rate), "unknown_rate",
+				       figure(st[f].unknown_rate), "values", (json_int_t)st[f].values,
+				       "reference_missing_rate", ref_missing));
+	}
+	free(st);
+	return arr;
+}
+
+void models_view_add_drift(json_t *entry, struct model *const *models, size_t n, size_t window)
+{
+	const char *name = json_string_value(json_object_get(entry, "name")), *status;
+	const struct model *m = name ? served(models, n, name) : NULL;
+	size_t items = 0;
+	json_t *features;
+
+	if (!m)
+		status = "not_loaded";
+	else if (!m->spec.has_drift)
+		status = "no_reference";
+	else if (!window)
+		status = "off";
+	else
+		status = "tracking";
+	features = m && m->spec.has_drift && window
+			   ? drift_features_json(m, model_drift_peek(m), &items)
+			   : json_array();
+	json_object_set_new(
+		entry, "drift",
+		json_pack("{s:s, s:o, s:I, s:I, s:I, s:f, s:o, s:o}", "status", status, "version",
+			  m ? json_integer(m->version) : json_null(), "window", (json_int_t)window,
+			  "items", (json_int_t)items, "min_values",
+			  (json_int_t)(window < DRIFT_MIN_VALUES ? window : DRIFT_MIN_VALUES), "epsilon",
+			  DRIFT_EPSILON, "reference_rows",
+			  m && m->spec.has_drift ? json_integer((json_int_t)m->spec.drift_rows) : json_null(),
+			  "features", features));
+}

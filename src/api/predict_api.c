@@ -219,9 +219,11 @@ static enum error_code finish(struct predict_reply *r, struct predict_outcome *o
 	return ERROR_OK;
 }
 
+/* The jansson path; tally (may be NULL) records the items when tallying is on (window > 0). */
 static enum error_code run_jansson(const char *body, size_t len, const struct predict_limits *lim,
 				   predict_resolve_fn resolve, void *ctx, struct predlog_writer *log,
-				   struct strbuf *reply, struct predict_outcome *outcome, struct error *err)
+				   struct strbuf *reply, struct predict_outcome *outcome, struct drift_tally *tally,
+				   size_t window, struct error *err)
 {
 	struct predict_reply r = {0};
 	struct encoder_value *values = NULL;
@@ -264,6 +266,8 @@ static enum error_code run_jansson(const char *body, size_t len, const struct pr
 	}
 	rc = predict_reply_begin(&r, m, objective, in.include_levels, reply, NULL, err);
 	r.log = log;
+	if (!rc && tally && drift_tally_begin(tally, &m->spec, window, in.n))
+		r.batch.tally = tally;
 	if (!rc && in.explain)
 		rc = predict_reply_explain(&r, err);
 	if (!rc && !isnan(in.interval))
@@ -282,6 +286,8 @@ static enum error_code run_jansson(const char *body, size_t len, const struct pr
 out:
 	item_errors_done(&errors);
 	outcome->model = m; /* reported even on failure: the access log names it */
+	if (rc && tally)
+		drift_tally_stop(tally);
 	if (rc)
 		strbuf_reset(reply);
 	predict_reply_done(&r);
@@ -295,7 +301,7 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 					void *ctx, struct strbuf *reply,
 					struct predict_outcome *outcome, struct error *err)
 {
-	return run_jansson(body, len, lim, resolve, ctx, NULL, reply, outcome, err);
+	return run_jansson(body, len, lim, resolve, ctx, NULL, reply, outcome, NULL, 0, err);
 }
 
 /*
@@ -331,6 +337,8 @@ struct predict_api_scratch {
 	char hint_text[GUESSES][HINT_MAX];
 	uint64_t hint_serial; /* the model the hints are names in (0: none) */
 	struct predlog_writer *log; /* predict_api_set_log's */
+	struct drift_tally tally; /* the last request's items, for input drift (drift.h) */
+	size_t drift_window;      /* items a tally keeps; 0: not tallying */
 };
 
 static void scratch_parser_init(struct predict_api_scratch *s)
@@ -350,6 +358,7 @@ struct predict_api_scratch *predict_api_scratch_new(void)
 	scratch_parser_init(s);
 	for (i = 0; i < GUESSES; i++)
 		s->guess[i] = -1;
+	drift_tally_init(&s->tally);
 	return s;
 }
 
@@ -363,6 +372,7 @@ void predict_api_scratch_free(struct predict_api_scratch *s)
 	if (!s)
 		return;
 	reqparse_done(&s->rp);
+	drift_tally_done(&s->tally);
 	free(s->mem);
 	free(s);
 }
@@ -597,6 +607,8 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	    (rp->explain && predict_reply_explain(&r, &err)))
 		goto out;
 	r.log = sc->log;
+	if (drift_tally_begin(&sc->tally, &m->spec, sc->drift_window, rp->n_items))
+		r.batch.tally = &sc->tally;
 	if (rp->interval.kind != REQPARSE_NONE)
 		predict_reply_set_interval(&r, rp->interval.d);
 	for (i = 0; i < rp->n_items; i++)
@@ -607,8 +619,10 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 		done = true;
 	}
 out:
-	if (!done)
+	if (!done) {
 		strbuf_reset(reply);
+		drift_tally_stop(&sc->tally);
+	}
 	predict_reply_done(&r);
 	scratch_trim(sc);
 	return done;
@@ -620,9 +634,24 @@ enum error_code predict_api_run(struct predict_api_scratch *sc, const char *body
 				struct error *err)
 {
 	memset(outcome, 0, sizeof *outcome);
+	if (sc) { /* the last request's tally was committed: let it go (kept until now for that) */
+		drift_tally_stop(&sc->tally);
+		drift_tally_trim(&sc->tally, SCRATCH_KEEP);
+	}
 	if (sc && run_fast(sc, body, len, lim, resolve, ctx, reply, outcome))
 		return ERROR_OK;
 	if (sc && sc->log) /* what the fast path logged before it gave up was never answered */
 		predlog_rollback(sc->log);
-	return run_jansson(body, len, lim, resolve, ctx, sc ? sc->log : NULL, reply, outcome, err);
+	return run_jansson(body, len, lim, resolve, ctx, sc ? sc->log : NULL, reply, outcome,
+			   sc ? &sc->tally : NULL, sc ? sc->drift_window : 0, err);
+}
+
+void predict_api_scratch_track_drift(struct predict_api_scratch *sc, size_t window)
+{
+	sc->drift_window = window;
+}
+
+const struct drift_tally *predict_api_scratch_tally(const struct predict_api_scratch *sc)
+{
+	return sc && sc->tally.spec ? &sc->tally : NULL;
 }

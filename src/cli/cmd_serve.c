@@ -15,6 +15,7 @@
 #include "build_config.h"
 #include "cli.h"
 #include "shelfcast/db.h"
+#include "shelfcast/drift.h"
 #include "shelfcast/listen.h"
 #include "shelfcast/log.h"
 #include "shelfcast/metrics.h"
@@ -67,7 +68,7 @@ struct serve_opts {
 	const char *db_url, *data_dir, *listen, *threads, *model, *max_body, *max_items, *max_memory,
 		*body_budget, *per_ip, *request_timeout, *conn_limit, *timeout, *admin_token,
 		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_explain, *max_versions,
-		*log_rate, *log_queue, *retention, *live_window, *live_interval;
+		*log_rate, *log_queue, *retention, *live_window, *live_interval, *drift_window;
 	bool tls_readable_key;
 	const char *listen_db; /* NULL: LISTEN on the --db connection */
 	const char *read_db;   /* NULL: read from the --db connection */
@@ -129,6 +130,9 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		 "live accuracy over predictions this recent (default 30)"},
 		{"--live-interval", "SHELFCAST_LIVE_INTERVAL", CLI_STRING, &o->live_interval, NULL, "SECONDS",
 		 "how often live accuracy is read from the database (default 15)"},
+		{"--drift-window", "SHELFCAST_DRIFT_WINDOW", CLI_STRING, &o->drift_window, NULL, "N",
+		 "input drift: each model's last N scored items against its training reference, 0 "
+		 "for off (default " SERVE_STR(DRIFT_DEFAULT_WINDOW) ", at most " SERVE_STR(DRIFT_MAX_WINDOW) ")"},
 		{"--drain", "SHELFCAST_DRAIN", CLI_STRING, &o->drain, NULL, "SECONDS",
 		 "on SIGTERM, how long in-flight requests may take to finish (default 30)"},
 		{"--tls-cert", "SHELFCAST_TLS_CERT", CLI_STRING, &o->tls_cert, NULL, "FILE",
@@ -153,7 +157,8 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 				 .poll = "30", .drain = "30", .max_explain = "1000",
 				 .max_versions = SERVE_STR(VERSIONS_DEFAULT_MAX), .log_rate = "1",
 				 .log_queue = "16777216", .retention = "30", .live_window = "30",
-				 .live_interval = "15"};
+				 .live_interval = "15",
+				 .drift_window = SERVE_STR(DRIFT_DEFAULT_WINDOW)};
 	if (!cli_parse(&cmd, argc, argv, &args, &n, code))
 		return false;
 	free(args);
@@ -168,7 +173,7 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 			  double *drain_s, size_t *max_versions)
 {
 	unsigned long long threads = 0, body, items, memory, budget, per_ip, deadline, limit, secs, poll,
-			   drain, explain, versions;
+			   drain, explain, versions, drift;
 
 	if ((o->threads && !cli_uint("--threads", o->threads, 1, 1024, &threads)) ||
 	    !cli_uint("--max-items", o->max_items, 1, 10000000, &items) ||
@@ -182,7 +187,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 	    !cli_uint("--timeout", o->timeout, 1, 3600, &secs) ||
 	    !cli_uint("--poll-interval", o->poll, 1, 86400, &poll) ||
 	    !cli_uint("--drain", o->drain, 0, 3600, &drain) ||
-	    !cli_uint("--max-loaded-versions", o->max_versions, 1, 256, &versions))
+	    !cli_uint("--max-loaded-versions", o->max_versions, 1, 256, &versions) ||
+	    !cli_uint("--drift-window", o->drift_window, 0, DRIFT_MAX_WINDOW, &drift))
 		return false;
 	if (deadline <= secs) { /* an idle keep-alive connection's time counts toward its next request's */
 		fprintf(stderr, "shelfcast serve: --request-timeout (%llu s) must be longer than --timeout (%llu s)\n",
@@ -205,7 +211,8 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 				      .per_ip_limit = (unsigned)per_ip, .request_deadline = (unsigned)deadline,
 				      .connection_limit = (unsigned)limit, .connection_timeout = (unsigned)secs,
 				      .tls_cert = o->tls_cert, .tls_key = o->tls_key,
-				      .tls_allow_readable_key = o->tls_readable_key};
+				      .tls_allow_readable_key = o->tls_readable_key,
+				      .drift_window = (size_t)drift};
 	*poll_s = (double)poll;
 	*drain_s = (double)drain;
 	*max_versions = (size_t)versions;

@@ -566,7 +566,7 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	srv->api = (struct api_config){cfg->store, cfg->watcher, {cfg->max_items, cfg->max_request_memory,
 								   cfg->max_explain_items},
 				       cfg->admin_token, cfg->db_conninfo, util_unix_time(), cfg->versions,
-				       cfg->predlog};
+				       cfg->predlog, cfg->drift_window};
 	if (!srv->cfg.threads)
 		srv->cfg.threads = util_cpu_count();
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);

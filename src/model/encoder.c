@@ -245,29 +245,22 @@ enum error_code encoder_encode_reported(const struct encoder *enc, const struct 
 	}
 	for (i = 0; i < spec->n_categorical; i++) {
 		const struct encoder_value *v = &values[spec->n_numeric + i];
-		int32_t slot = -1;
+		int32_t slot;
 
 		if (v->kind == ENCODER_VALUE_MISSING && spec->categorical[i].required)
 			return field_error(field_prefix, spec->categorical[i].name, err,
 					   "required categorical feature is missing");
-		if (v->kind == ENCODER_VALUE_STRING) {
-			slot = hashmap_get(enc->vocab[i], v->str, v->len);
-		} else if (v->kind == ENCODER_VALUE_NUMBER) {
-			char buf[NUMFMT_MAX];
-			size_t n;
-			if (!isfinite(v->number) || v->number != floor(v->number) ||
-			    fabs(v->number) > 9007199254740992.0)
-				return field_error(field_prefix, spec->categorical[i].name, err,
-						   "expected a string or an integer category");
-			n = numfmt_int(buf, (long long)v->number); /* -0.0 is category "0" */
-			slot = hashmap_get(enc->vocab[i], buf, n);
-		}
-		if (slot < 0) {
-			slot = (int32_t)spec->categorical[i].n_vocabulary;
+		slot = encoder_categorical_slot(enc, i, v);
+		if (slot < 0)
+			return field_error(field_prefix, spec->categorical[i].name, err,
+					   "expected a string or an integer category");
+		if ((size_t)slot == spec->categorical[i].n_vocabulary) {
 			if (unknown)
 				unknown[nu] = (uint32_t)i;
 			nu++;
 		}
+		if (rep && rep->slots)
+			rep->slots[i] = (uint32_t)slot;
 		out[enc->cat_offset[i] + (size_t)slot] = 1.0f;
 	}
 	if (n_unknown)
@@ -278,6 +271,24 @@ enum error_code encoder_encode_reported(const struct encoder *enc, const struct 
 	if (level_index >= 0)
 		out[enc->level_offset + (size_t)level_index] = 1.0f;
 	return ERROR_OK;
+}
+
+int32_t encoder_categorical_slot(const struct encoder *enc, size_t i, const struct encoder_value *v)
+{
+	int32_t slot = -1;
+
+	if (v->kind == ENCODER_VALUE_STRING) {
+		slot = hashmap_get(enc->vocab[i], v->str, v->len);
+	} else if (v->kind == ENCODER_VALUE_NUMBER) {
+		char buf[NUMFMT_MAX];
+		size_t n;
+		if (!isfinite(v->number) || v->number != floor(v->number) ||
+		    fabs(v->number) > 9007199254740992.0)
+			return -1;
+		n = numfmt_int(buf, (long long)v->number); /* -0.0 is category "0" */
+		slot = hashmap_get(enc->vocab[i], buf, n);
+	}
+	return slot < 0 ? (int32_t)enc->spec->categorical[i].n_vocabulary : slot;
 }
 
 void encoder_set_level(const struct encoder *enc, float *out, int level_index)

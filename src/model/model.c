@@ -29,11 +29,31 @@ void model_unref(struct model *m)
 		return;
 	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	drift_window_free(atomic_load(&m->drift)); /* before the spec it borrows */
 	encoder_free(m->enc);
 	spec_done(&m->spec);
 	free(m->block);
 	free(m->metrics_json);
 	free(m);
+}
+
+struct drift_window *model_drift(struct model *m, size_t window)
+{
+	struct drift_window *w = atomic_load_explicit(&m->drift, memory_order_acquire), *made;
+
+	if (w || !window || !m->spec.has_drift)
+		return w;
+	made = drift_window_new(&m->spec, window);
+	if (made && !atomic_compare_exchange_strong(&m->drift, &w, made)) {
+		drift_window_free(made); /* another request made it first: w is that one */
+		return w;
+	}
+	return made;
+}
+
+struct drift_window *model_drift_peek(const struct model *m)
+{
+	return atomic_load_explicit(&((struct model *)m)->drift, memory_order_acquire);
 }
 
 size_t model_tensor_count(const struct model *m)

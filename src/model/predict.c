@@ -109,7 +109,9 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 				  const char *field_prefix, struct error *err)
 {
 	const struct spec *spec = &m->spec;
-	struct encoder_report rep = {b->defaulted + i * b->nn, 0, b->clipped + i * b->nn, 0};
+	struct drift_tally *tally = b->tally && b->tally->spec ? b->tally : NULL;
+	struct encoder_report rep = {b->defaulted + i * b->nn, 0, b->clipped + i * b->nn, 0,
+				     tally ? tally->slots : NULL};
 	enum error_code rc;
 
 	/* Level slots stay zero: the forward pass adds each level's weights itself. */
@@ -119,6 +121,8 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
 	b->n_clipped[i] = rep.n_clipped;
 	if (rc)
 		return rc;
+	if (tally)
+		drift_tally_add(tally, values, rep.clipped, rep.n_clipped);
 	b->price[i] = encoder_numeric_value(m->enc, values, (size_t)spec->price_index);
 	b->unit_cost[i] = spec->unit_cost_index >= 0
 				  ? encoder_numeric_value(m->enc, values, (size_t)spec->unit_cost_index)

@@ -571,7 +571,7 @@ static enum error_code search_item(struct work *w, struct recommend_ask *a, size
 {
 	const struct spec *spec = w->spec;
 	struct item_search is;
-	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0};
+	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0, NULL};
 	char prefix[48];
 	struct cand top[RECOMMEND_MAX_OPTIONS];
 	size_t k, nu, j, n_top, n_all = 0, keep = 1 + p->alternatives + SPARE;

@@ -67,6 +67,7 @@ void spec_done(struct spec *spec)
 	free(spec->cal_group_q);
 	free(spec->cal_group_rows);
 	free(spec->cal_group_slot);
+	spec_drift_done(spec);
 	memset(spec, 0, sizeof *spec);
 }
 
@@ -519,7 +520,8 @@ static enum error_code check_cross(struct spec *spec, struct error *err)
 enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *err)
 {
 	static const char *const keys[] = {"format", "inputs", "promotion", "target", "exposure",
-					   "architecture", "id_column", "name", "reference", "calibration", NULL};
+					   "architecture", "id_column", "name", "reference", "calibration",
+					   "drift_reference", NULL};
 	const char *format = NULL;
 	enum error_code rc;
 
@@ -544,6 +546,8 @@ enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *
 		rc = spec_calibration_parse(json, spec, err);
 	if (!rc)
 		rc = check_cross(spec, err);
+	if (!rc)
+		rc = spec_drift_parse(json, spec, err);
 	if (rc) {
 		spec_done(spec);
 		error_prefix(err, "invalid model spec");
@@ -654,6 +658,7 @@ json_t *spec_to_json(const struct spec *spec)
 	put(root, "architecture", arch, &fail);
 	fail |= spec_reference_put(root, spec);
 	spec_calibration_put(root, spec, &fail);
+	spec_drift_put(root, spec, &fail);
 	if (fail) {
 		json_decref(root);
 		return NULL;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shelfcast/drift.h"
 #include "shelfcast/heads.h"
 #include "shelfcast/util.h"
 
@@ -236,6 +237,99 @@ nomem:
 fail:
 	free(vals);
 	spec_done(spec);
+	return rc;
+}
+
+/* One numeric feature's reference from its column over rows[0..n); vals: (n) scratch. */
+static void drift_numeric(struct spec_drift_numeric *d, const double *col, const size_t *rows,
+			  size_t n, double *vals)
+{
+	size_t i, k, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (!isnan(col[rows[i]]))
+			vals[m++] = col[rows[i]];
+	d->missing = n ? (double)(n - m) / (double)n : 0;
+	memset(d->freq, 0, sizeof d->freq);
+	memset(d->edges, 0, sizeof d->edges);
+	if (!m)
+		return;
+	qsort(vals, m, sizeof *vals, cmp_double);
+	for (k = 0; k < SPEC_DRIFT_BINS - 1; k++)
+		d->edges[k] = quantile(vals, m, (double)(k + 1) / SPEC_DRIFT_BINS);
+	for (i = 0; i < m; i++) /* ties among the values can leave a bin empty: PSI floors it */
+		d->freq[drift_bin(d->edges, vals[i])] += 1;
+	for (k = 0; k < SPEC_DRIFT_BINS; k++)
+		d->freq[k] /= (double)m;
+}
+
+/* One categorical input's reference: each slot's share as enc encodes the column's strings. */
+static enum error_code drift_categorical(struct spec_drift_categorical *d, const struct encoder *enc,
+					 size_t i, size_t n_slots, const struct table_column *c,
+					 const size_t *rows, size_t n, struct error *err)
+{
+	int32_t *slot_of = calloc(c->n_strings + 1, sizeof *slot_of);
+	size_t r, k, m = 0;
+
+	d->freq = calloc(n_slots, sizeof *d->freq);
+	if (!slot_of || !d->freq) {
+		free(slot_of);
+		return error_nomem(err, "the drift reference");
+	}
+	for (k = 0; k < c->n_strings; k++) {
+		struct encoder_value v = {.kind = ENCODER_VALUE_STRING, .str = c->strings[k],
+					  .len = strlen(c->strings[k])};
+		slot_of[k] = encoder_categorical_slot(enc, i, &v);
+	}
+	for (r = 0; r < n; r++) {
+		int32_t id = c->id[rows[r]];
+		if (id < 0)
+			continue;
+		d->freq[slot_of[id]] += 1;
+		m++;
+	}
+	for (k = 0; m && k < n_slots; k++)
+		d->freq[k] /= (double)m;
+	d->missing = n ? (double)(n - m) / (double)n : 0;
+	free(slot_of);
+	return ERROR_OK;
+}
+
+enum error_code fit_drift_reference(struct spec *spec, const struct encoder *enc,
+				    const struct table *t, const size_t *rows, size_t n,
+				    struct error *err)
+{
+	size_t n_features = spec_numeric_features(spec), i, j, k = 0;
+	double *vals = util_alloc_array(n ? n : 1, sizeof *vals);
+	enum error_code rc = ERROR_OK;
+
+	spec_drift_done(spec);
+	spec->drift_numeric = calloc(n_features + 1, sizeof *spec->drift_numeric);
+	spec->drift_categorical = calloc(spec->n_categorical + 1, sizeof *spec->drift_categorical);
+	if (!vals || !spec->drift_numeric || !spec->drift_categorical) {
+		rc = error_nomem(err, "the drift reference");
+		goto out;
+	}
+	for (i = 0; i < spec->n_numeric; i++) {
+		for (j = 0; j < i && strcmp(spec->numeric[j].name, spec->numeric[i].name); j++)
+			;
+		if (j < i) /* a later input of a feature already measured (its log) */
+			continue;
+		spec->drift_numeric[k].input = (int)i;
+		drift_numeric(&spec->drift_numeric[k], t->cols[table_column(t, spec->numeric[i].name)].num,
+			      rows, n, vals);
+		spec->n_drift_numeric = ++k;
+	}
+	for (i = 0; !rc && i < spec->n_categorical; i++)
+		rc = drift_categorical(&spec->drift_categorical[i], enc, i,
+				       spec->categorical[i].n_vocabulary + 1,
+				       &t->cols[table_column(t, spec->categorical[i].name)], rows, n, err);
+	spec->drift_rows = n;
+	spec->has_drift = !rc;
+out:
+	free(vals);
+	if (rc)
+		spec_drift_done(spec);
 	return rc;
 }
 

@@ -286,6 +286,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = trainmem_check(&res->spec, cfg, t->n_rows, err);
 	if (!rc && !(enc = encoder_new(&res->spec, err)))
 		rc = err->code;
+	if (!rc) /* what input drift is measured against, on the same rows as the statistics */
+		rc = fit_drift_reference(&res->spec, enc, t, sp.all_train, sp.n_all_train, err);
 	if (!rc)
 		rc = encode_rows(t, &res->spec, enc, target, exposure, level, &e, err);
 	if (!rc && !(unknown_rows = calloc(res->spec.n_categorical + 1, sizeof *unknown_rows)))

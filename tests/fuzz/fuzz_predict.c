@@ -15,6 +15,30 @@ static const struct predict_limits limits = {64, 64u << 20, 16};
 static struct model *model;
 static struct predict_api_scratch *scratch;
 
+/* TEST_SPEC's drift reference (tests/data/spec/ok_drift): the fast path's requests are tallied too. */
+static const char DRIFT_REFERENCE[] =
+	"{\"rows\": 500, \"numeric\": ["
+	" {\"name\": \"price\", \"edges\": [2, 3, 4, 5, 6, 7, 8, 9, 10], \"freq\": [0.1, 0.1, 0.1, 0.1, 0.1,"
+	"  0.1, 0.1, 0.1, 0.1, 0.1], \"missing\": 0},"
+	" {\"name\": \"weight\", \"edges\": [0.1, 0.1, 0.1, 0.5, 0.6, 0.7, 0.8, 0.9, 1], \"freq\": [0.2, 0, 0,"
+	"  0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2], \"missing\": 0.25}],"
+	" \"categorical\": [{\"name\": \"brand\", \"freq\": [0.5, 0.25, 0.125, 0.125], \"missing\": 0},"
+	"  {\"name\": \"store\", \"freq\": [0.5, 0.5, 0], \"missing\": 0.1}]}";
+
+/* spec_text with DRIFT_REFERENCE added (new), or NULL. */
+static char *with_drift_reference(const char *spec_text)
+{
+	json_t *spec = json_loads(spec_text, 0, NULL), *ref = json_loads(DRIFT_REFERENCE, 0, NULL);
+	char *out = NULL;
+
+	if (spec && ref && !json_object_set_new(spec, "drift_reference", ref))
+		out = json_dumps(spec, JSON_COMPACT);
+	else
+		json_decref(ref);
+	json_decref(spec);
+	return out;
+}
+
 static struct model *resolve(void *ctx, const char *name, struct error *err)
 {
 	(void)ctx;
@@ -28,13 +52,18 @@ static struct model *resolve(void *ctx, const char *name, struct error *err)
 static void setup(void)
 {
 	static char calibrated[8192]; /* calibrated: the replies carry intervals; with reference rows: it can explain */
-	char *spec;
+	char *spec, *drifting;
 	if (!test_calibrated_spec(1.25, calibrated, sizeof calibrated))
 		return;
 	spec = test_spec_with_reference(calibrated, 13, 4, 3);
-	model = test_model_named("fuzz", spec, 7, 1.0f, NULL);
+	drifting = spec ? with_drift_reference(spec) : NULL;
+	if (!drifting)
+		abort();
+	model = test_model_named("fuzz", drifting, 7, 1.0f, NULL);
 	free(spec);
+	free(drifting);
 	scratch = predict_api_scratch_new();
+	predict_api_scratch_track_drift(scratch, 16); /* a small window: it turns over often */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -60,6 +89,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (c1 == ERROR_INTERNAL || c1 == ERROR_IO)
 		abort(); /* input never causes a 500 */
+	if (predict_api_scratch_tally(scratch)) { /* what the server does with a request's tally */
+		struct drift_stat st[4];
+		size_t items;
+		drift_window_commit(model_drift(model, 16), predict_api_scratch_tally(scratch));
+		drift_window_stats(model_drift(model, 16), st, &items);
+		if (c1 != ERROR_OK || items > 16)
+			abort(); /* only a request that succeeded is tallied; the window holds at most its size */
+	}
 	predict_outcome_done(&o1);
 	predict_outcome_done(&o2);
 	strbuf_done(&r1);

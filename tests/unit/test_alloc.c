@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "shelfcast/drift.h"
 #include "shelfcast/predict_api.h"
 #include "shelfcast/safetensors.h"
 #include "shelfcast/strbuf.h"
@@ -206,6 +207,44 @@ static enum error_code op_spec(void *arg)
 	return rc;
 }
 
+/* A spec with a drift reference parsed and written back, a window and a tally made and used. */
+static enum error_code op_drift(void *arg)
+{
+	const char *text = arg;
+	struct encoder_value v[5];
+	struct drift_stat st[4];
+	struct drift_tally t;
+	struct drift_window *w = NULL;
+	struct spec spec;
+	struct error err;
+	enum error_code rc;
+	char *back = NULL;
+	size_t items;
+
+	error_init(&err);
+	drift_tally_init(&t);
+	rc = spec_parse_string(text, strlen(text), &spec, &err);
+	if (rc)
+		return rc;
+	back = spec_to_string(&spec);
+	w = drift_window_new(&spec, 4);
+	if (!back || !w || !drift_tally_begin(&t, &spec, 4, 2)) {
+		rc = ERROR_NOMEM; /* drift is off then: what a request sees of it */
+		goto out;
+	}
+	memset(v, 0, sizeof v);
+	v[0] = (struct encoder_value){.kind = ENCODER_VALUE_NUMBER, .number = 3};
+	drift_tally_add(&t, v, NULL, 0);
+	drift_window_commit(w, &t);
+	drift_window_stats(w, st, &items);
+out:
+	free(back);
+	drift_window_free(w);
+	drift_tally_done(&t);
+	spec_done(&spec);
+	return rc;
+}
+
 static struct spec g_spec;
 static json_t *g_features;
 
@@ -294,6 +333,15 @@ static void test_spec_parser_survives_every_allocation_failure(void **state)
 	every_failure("spec parser", op_spec, NULL, false);
 }
 
+static void test_drift_survives_every_allocation_failure(void **state)
+{
+	char *text = test_data("spec/ok_drift/input.json", NULL);
+	(void)state;
+	assert_non_null(text);
+	every_failure("drift reference, window and tally", op_drift, text, false);
+	free(text);
+}
+
 static void test_encoder_survives_every_allocation_failure(void **state)
 {
 	struct error err;
@@ -366,6 +414,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_parser_survives_every_allocation_failure),
+		cmocka_unit_test(test_drift_survives_every_allocation_failure),
 		cmocka_unit_test(test_encoder_survives_every_allocation_failure),
 		cmocka_unit_test(test_safetensors_reader_survives_every_allocation_failure),
 		cmocka_unit_test(test_request_path_survives_every_allocation_failure),

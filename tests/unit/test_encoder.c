@@ -192,7 +192,7 @@ static void reported(const struct fixture *f, const char *features, char *out, s
 {
 	struct encoder_value values[8];
 	uint32_t defaulted[3], clipped[3];
-	struct encoder_report rep = {defaulted, 0, clipped, 0};
+	struct encoder_report rep = {defaulted, 0, clipped, 0, NULL};
 	json_t *j = json_loads(features, 0, NULL);
 	struct error err;
 	float x[13];

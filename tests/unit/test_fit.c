@@ -99,12 +99,54 @@ static void test_fit_target_is_standardized_on_the_log1p_scale(void **state)
 	done(&f);
 }
 
+static void test_fit_drift_reference_measures_each_feature_once(void **state)
+{
+	static const double edges[SPEC_DRIFT_BINS - 1] = {1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 5.5};
+	size_t rows[6] = {0, 1, 2, 3, 4, 5}, k;
+	struct fitted f;
+	struct encoder *enc;
+	struct error err;
+	struct spec again;
+	char *text;
+	(void)state;
+	fit_all(&f);
+	error_init(&err);
+	enc = encoder_new(&f.spec, &err);
+	assert_non_null(enc);
+	assert_int_equal(fit_drift_reference(&f.spec, enc, &f.t, rows, 6, &err), ERROR_OK);
+	assert_true(f.spec.has_drift && f.spec.drift_rows == 6);
+	/* price feeds a raw and a log input: one histogram, of its raw values 1..6 */
+	assert_int_equal(f.spec.n_drift_numeric, 1);
+	assert_int_equal(f.spec.drift_numeric[0].input, 0);
+	for (k = 0; k < SPEC_DRIFT_BINS - 1; k++)
+		assert_true(fabs(f.spec.drift_numeric[0].edges[k] - edges[k]) < 1e-12);
+	/* 1, 2, 3, 4, 5, 6 fall in bins 0, 2, 4, 6, 8, 9 */
+	for (k = 0; k < SPEC_DRIFT_BINS; k++)
+		assert_true(fabs(f.spec.drift_numeric[0].freq[k] -
+				 (k == 0 || k == 2 || k == 4 || k == 6 || k == 8 || k == 9 ? 1.0 / 6 : 0)) < 1e-12);
+	/* brand: vocabulary a, b (c is rare: the unknown slot) */
+	assert_true(fabs(f.spec.drift_categorical[0].freq[0] - 0.5) < 1e-12);
+	assert_true(fabs(f.spec.drift_categorical[0].freq[1] - 2.0 / 6) < 1e-12);
+	assert_true(fabs(f.spec.drift_categorical[0].freq[2] - 1.0 / 6) < 1e-12);
+	assert_true(f.spec.drift_numeric[0].missing == 0 && f.spec.drift_categorical[0].missing == 0);
+	/* what the trainer writes, the parser reads back */
+	text = spec_to_string(&f.spec);
+	assert_non_null(text);
+	assert_int_equal(spec_parse_string(text, strlen(text), &again, &err), ERROR_OK);
+	assert_true(again.has_drift);
+	spec_done(&again);
+	free(text);
+	encoder_free(enc);
+	done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fit_numeric_inputs_get_mean_and_population_std),
 		cmocka_unit_test(test_fit_vocabulary_keeps_values_seen_min_count_times_most_frequent_first),
 		cmocka_unit_test(test_fit_target_is_standardized_on_the_log1p_scale),
+		cmocka_unit_test(test_fit_drift_reference_measures_each_feature_once),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

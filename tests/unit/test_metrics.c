@@ -1,6 +1,9 @@
 /* Unit tests: metrics — shards added up, and the Prometheus text format. */
 #include "testutil.h"
 
+#include <math.h>
+
+#include "shelfcast/drift.h"
 #include "shelfcast/metrics.h"
 
 /* The value of the sample line that starts with `series ` in text, or -1. */
@@ -64,11 +67,69 @@ static void test_metrics_escape_label_values(void **state)
 	strbuf_done(&sb);
 }
 
+static void test_metrics_drift_gauges_follow_the_window(void **state)
+{
+	char *text = test_data("spec/ok_drift/input.json", NULL);
+	float *w;
+	struct store *st = store_new();
+	struct model *m;
+	struct drift_tally t;
+	struct encoder_value v[5];
+	struct error err;
+	struct strbuf sb;
+	size_t i;
+	(void)state;
+	assert_non_null(text);
+	w = calloc(test_weight_count(text), sizeof *w);
+	m = test_model_from("gamma", 3, text, w);
+	error_init(&err);
+	assert_int_equal(store_put(st, model_ref(m), &err), ERROR_OK);
+	/* no window yet: headers only */
+	strbuf_init(&sb);
+	metrics_render(&sb, st, NULL);
+	assert_non_null(strstr(sb.data, "# TYPE shelfcast_feature_psi gauge\n"));
+	assert_null(strstr(sb.data, "shelfcast_feature_psi{"));
+	strbuf_done(&sb);
+	/* 4 items, price 3 (bin 2 of 10 at 0.1 each; one clipped), weight missing once, brand b, store unknown */
+	drift_tally_init(&t);
+	assert_true(drift_tally_begin(&t, &m->spec, 4, 4));
+	memset(v, 0, sizeof v);
+	for (i = 0; i < 4; i++) {
+		uint32_t clipped = 0;
+		v[0] = v[2] = (struct encoder_value){.kind = ENCODER_VALUE_NUMBER, .number = 3};
+		v[1] = (struct encoder_value){.kind = i ? ENCODER_VALUE_NUMBER : ENCODER_VALUE_MISSING, .number = 0.5};
+		v[3].kind = v[4].kind = ENCODER_VALUE_STRING;
+		t.slots[0] = 1;
+		t.slots[1] = 2;
+		drift_tally_add(&t, v, &clipped, i == 0);
+	}
+	drift_window_commit(model_drift(m, 4), &t);
+	strbuf_init(&sb);
+	metrics_render(&sb, st, NULL);
+	assert_true(sample(sb.data, "shelfcast_drift_window_items{model=\"gamma\",version=\"3\"}") == 4);
+	/* min(1000, window 4) = 4 values: price has a PSI; weight (3 values) is NaN */
+	assert_true(fabs(sample(sb.data, "shelfcast_feature_psi{model=\"gamma\",feature=\"price\"}") -
+			 (0.9 * log(10) + 9 * (DRIFT_EPSILON - 0.1) * log(DRIFT_EPSILON / 0.1))) < 1e-6);
+	assert_non_null(strstr(sb.data, "shelfcast_feature_psi{model=\"gamma\",feature=\"weight\"} NaN\n"));
+	assert_true(sample(sb.data, "shelfcast_feature_missing_ratio{model=\"gamma\",feature=\"weight\"}") == 0.25);
+	assert_true(sample(sb.data, "shelfcast_feature_out_of_range_ratio{model=\"gamma\",feature=\"price\"}") == 0.25);
+	assert_true(sample(sb.data, "shelfcast_feature_unknown_ratio{model=\"gamma\",feature=\"store\"}") == 1);
+	assert_null(strstr(sb.data, "shelfcast_feature_unknown_ratio{model=\"gamma\",feature=\"price\"}"));
+	assert_null(strstr(sb.data, "shelfcast_feature_out_of_range_ratio{model=\"gamma\",feature=\"brand\"}"));
+	strbuf_done(&sb);
+	drift_tally_done(&t);
+	model_unref(m);
+	store_free(st);
+	free(w);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_add_up_every_shard),
 		cmocka_unit_test(test_metrics_escape_label_values),
+		cmocka_unit_test(test_metrics_drift_gauges_follow_the_window),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,11 +97,77 @@ static void test_models_view_one_model_has_versions_and_headline_metrics(void **
 	}
 }
 
+static const char *drift_status(json_t *view)
+{
+	return json_string_value(json_object_get(json_object_get(view, "drift"), "status"));
+}
+
+static void test_models_view_drift_says_why_there_is_none_and_counts_a_window(void **state)
+{
+	char *text = test_data("spec/ok_drift/input.json", NULL);
+	float *w;
+	struct model *plain = named("alpha", 2), *tracked;
+	struct drift_tally t;
+	struct encoder_value v[5];
+	json_t *view, *d, *f;
+	bool found;
+	(void)state;
+	assert_non_null(text);
+	w = calloc(test_weight_count(text), sizeof *w);
+	tracked = test_model_from("gamma", 3, text, w);
+	/* not served, no reference */
+	view = models_view(NULL, &plain, 1, "alpha", &found);
+	models_view_add_drift(view, NULL, 0, 10000);
+	assert_string_equal(drift_status(view), "not_loaded");
+	models_view_add_drift(view, &plain, 1, 10000);
+	assert_string_equal(drift_status(view), "no_reference");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(view, "drift"), "features")), 0);
+	json_decref(view);
+	/* off, then tracking with no item yet, then with two */
+	view = models_view(NULL, &tracked, 1, "gamma", &found);
+	models_view_add_drift(view, &tracked, 1, 0);
+	assert_string_equal(drift_status(view), "off");
+	models_view_add_drift(view, &tracked, 1, 100);
+	d = json_object_get(view, "drift");
+	assert_string_equal(drift_status(view), "tracking");
+	assert_int_equal(json_integer_value(json_object_get(d, "items")), 0);
+	assert_int_equal(json_integer_value(json_object_get(d, "min_values")), 100);
+	assert_int_equal(json_integer_value(json_object_get(d, "reference_rows")), 500);
+	f = json_array_get(json_object_get(d, "features"), 1);
+	assert_string_equal(json_string_value(json_object_get(f, "name")), "weight");
+	assert_true(json_is_null(json_object_get(f, "psi")) && json_is_null(json_object_get(f, "missing_rate")));
+	assert_true(json_real_value(json_object_get(f, "reference_missing_rate")) == 0.25);
+	drift_tally_init(&t);
+	assert_true(drift_tally_begin(&t, &tracked->spec, 100, 2));
+	memset(v, 0, sizeof v);
+	v[0] = (struct encoder_value){.kind = ENCODER_VALUE_NUMBER, .number = 3};
+	t.slots[0] = t.slots[1] = 0;
+	drift_tally_add(&t, v, NULL, 0);
+	drift_tally_add(&t, v, NULL, 0);
+	drift_window_commit(model_drift(tracked, 100), &t);
+	models_view_add_drift(view, &tracked, 1, 100);
+	d = json_object_get(view, "drift");
+	assert_int_equal(json_integer_value(json_object_get(d, "items")), 2);
+	f = json_array_get(json_object_get(d, "features"), 1);
+	assert_true(json_real_value(json_object_get(f, "missing_rate")) == 1.0);
+	f = json_array_get(json_object_get(d, "features"), 2);
+	assert_string_equal(json_string_value(json_object_get(f, "type")), "categorical");
+	assert_true(json_real_value(json_object_get(f, "unknown_rate")) == 0.0);
+	assert_true(json_is_null(json_object_get(f, "out_of_range_rate")));
+	json_decref(view);
+	drift_tally_done(&t);
+	model_unref(tracked);
+	model_unref(plain);
+	free(w);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_models_view_merges_the_catalog_with_what_serves),
 		cmocka_unit_test(test_models_view_one_model_has_versions_and_headline_metrics),
+		cmocka_unit_test(test_models_view_drift_says_why_there_is_none_and_counts_a_window),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

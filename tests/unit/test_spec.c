@@ -35,6 +35,21 @@ static void run_case(const char *name)
 			assert_int_equal(again.has_calibration, spec.has_calibration);
 			assert_true(again.interval == spec.interval && again.smearing == spec.smearing);
 			assert_memory_equal(again.residual_q, spec.residual_q, sizeof spec.residual_q);
+			assert_int_equal(again.has_drift, spec.has_drift);
+			assert_int_equal(again.n_drift_numeric, spec.n_drift_numeric);
+			assert_int_equal(again.drift_rows, spec.drift_rows);
+			if (spec.has_drift) {
+				size_t k;
+				assert_memory_equal(again.drift_numeric, spec.drift_numeric,
+						    spec.n_drift_numeric * sizeof *spec.drift_numeric);
+				for (k = 0; k < spec.n_categorical; k++) {
+					assert_true(again.drift_categorical[k].missing ==
+						    spec.drift_categorical[k].missing);
+					assert_memory_equal(again.drift_categorical[k].freq,
+							    spec.drift_categorical[k].freq,
+							    (spec.categorical[k].n_vocabulary + 1) * sizeof(double));
+				}
+			}
 			spec_done(&again);
 			free(text);
 		}
