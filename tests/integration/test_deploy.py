@@ -12,7 +12,9 @@ from harness import SOURCE_ROOT, check, demo_csv, free_port, run, temp_dir, trai
 
 
 def exported_metrics(text):
-    return {re.split(r"[{ ]", l, 1)[0] for l in text.splitlines() if l and not l.startswith("#")}
+    """Every metric with a series, and every family the server declares (# TYPE), series or not yet."""
+    series = {re.split(r"[{ ]", l, 1)[0] for l in text.splitlines() if l and not l.startswith("#")}
+    return series | {l.split()[2] for l in text.splitlines() if l.startswith("# TYPE ")}
 
 
 def used_metrics(expr):
@@ -34,7 +36,8 @@ def test_dashboard_and_alerts_use_metrics_the_server_exports(ctx):
     missing = sorted(m for m in used if m not in exported)
     check(not missing, "used but not exported by the server: %r" % missing)
     titles = " ".join(p["title"].lower() for p in dash["panels"])
-    for want in ("request rate", "error rate", "p50", "p99", "model version", "unknown categories", "load failures", "database up"):
+    for want in ("request rate", "error rate", "p50", "p99", "model version", "unknown categories", "load failures", "database up",
+                 "input drift", "live accuracy"):
         check(want in titles, "the dashboard has no panel for %r" % want)
     s.stop()
 
