@@ -4,6 +4,7 @@ import json
 import os
 import random
 import re
+import struct
 
 from harness import SOURCE_ROOT, Skip, check, demo_csv, example, run, temp_dir, train
 
@@ -166,9 +167,19 @@ def test_drift_is_not_reported_without_a_reference_or_with_the_window_off(ctx):
     check(d["status"] == "off" and d["window"] == 0 and d["features"] == [] and d["items"] == 0, d)
     check(not gauges(s, "shelfcast_feature_psi"), "gauges while off")
     s.stop()
-    # a version trained before drift references: its spec has none
-    ctx.pg.psql(url.split("///")[1].split("?")[0],
-                "UPDATE shelfcast.model_versions SET spec = spec - 'drift_reference'")
+    # a version trained before drift references: its spec has none (exported, the member taken out of
+    # its spec, imported as a new version: the checksum covers the spec, so an edit in place would not load)
+    d = temp_dir("sc-drift-old-")
+    weights, spec_path = os.path.join(d, "demo.safetensors"), os.path.join(d, "spec.json")
+    r = run(["models", "export", "demo", "1", "--out", weights, "--db", url])
+    check(r.returncode == 0, r.stderr)
+    raw = open(weights, "rb").read()
+    spec = json.loads(json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]["spec"])
+    check("drift_reference" in spec, "the trained spec has a drift reference")
+    del spec["drift_reference"]
+    json.dump(spec, open(spec_path, "w"))
+    r = run(["models", "import", "demo", "--weights", weights, "--spec", spec_path, "--activate", "--db", url])
+    check(r.returncode == 0, r.stderr)
     s = ctx.serve(db_url=url, wait_ready=True)
     replay(s, [{"features": {"brand": "Acme", "price": 3.0}}] * 10)
     d = drift(s, "demo")
