@@ -16,6 +16,7 @@
 #define SHELFCAST_FIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "shelfcast/dataset.h"
@@ -39,5 +40,12 @@ enum error_code fit_spec(const struct dataset_config *cfg, const struct table *t
 			 const size_t *rows, size_t n, struct spec *spec, struct fit_report *rep,
 			 struct error *err);
 void fit_report_done(struct fit_report *rep);
+
+/*
+ * What a spec takes from the config as it is (columns, levels, objective,
+ * hidden layers) into spec, whose statistics are fitted elsewhere (the
+ * streaming export, export.h).  False when out of memory.
+ */
+bool fit_copy_config(struct spec *spec, const struct dataset_config *cfg);
 
 #endif

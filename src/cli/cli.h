@@ -143,6 +143,14 @@ int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+
+/*
+ * --sql's rows as CSV in a new temporary file (rewound; fclose it), from
+ * one SELECT run as a cursor in a read-only transaction (cmd_train.c).
+ * NULL with err set on failure.
+ */
+FILE *copy_query(const char *conninfo, const char *sql, struct error *err);
 int cmd_predict(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 

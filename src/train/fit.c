@@ -246,3 +246,8 @@ void fit_report_done(struct fit_report *rep)
 	json_decref(rep->vocab);
 	memset(rep, 0, sizeof *rep);
 }
+
+bool fit_copy_config(struct spec *spec, const struct dataset_config *cfg)
+{
+	return copy_config(spec, cfg);
+}

@@ -18,6 +18,11 @@ struct loader {
 	const struct csvread_row *header_row;
 	char **header; /* copies of the header names, for messages */
 	size_t header_n;
+	/* table_stream */
+	size_t chunk_rows, first;
+	struct table_dups *dups;
+	table_chunk_fn on_chunk;
+	void *ctx;
 };
 
 void table_done(struct table *t)
@@ -35,6 +40,7 @@ void table_done(struct table *t)
 		free(c->strings);
 	}
 	free(t->cols);
+	free(t->line);
 	memset(t, 0, sizeof *t);
 }
 
@@ -96,7 +102,35 @@ static bool grow_rows(struct table *t)
 			c->id = p;
 		}
 	}
+	if (t->line) {
+		size_t *p = realloc(t->line, cap * sizeof *p);
+		if (!p)
+			return false;
+		t->line = p;
+	}
 	t->cap_rows = cap;
+	return true;
+}
+
+/* Whether read row i is a duplicate by the known bits, or record what seen_before found. */
+static bool dups_get(const struct table_dups *d, size_t i)
+{
+	return i < d->n_rows && (d->bits[i / 64] >> (i % 64)) & 1;
+}
+
+static bool dups_put(struct table_dups *d, bool dup)
+{
+	size_t i = d->n_rows;
+	if (i / 64 >= d->cap_words) {
+		uint64_t *p = util_reserve(d->bits, &d->cap_words, i / 64, sizeof *p, 1024);
+		if (!p)
+			return false;
+		d->bits = p;
+		memset(d->bits + i / 64, 0, (d->cap_words - i / 64) * sizeof *p);
+	}
+	if (dup)
+		d->bits[i / 64] |= 1ULL << (i % 64);
+	d->n_rows++;
 	return true;
 }
 
@@ -171,6 +205,21 @@ static int32_t intern(struct table_column *c, const char *s, size_t len)
 	return id;
 }
 
+/* Hand the rows kept so far to the chunk callback and start over. */
+static enum error_code flush(struct loader *L, struct error *err)
+{
+	struct table *t = L->t;
+	enum error_code rc;
+
+	if (!t->n_rows)
+		return ERROR_OK;
+	t->stats.rows_kept += t->n_rows;
+	rc = L->on_chunk(L->ctx, t, L->first, err);
+	L->first += t->n_rows;
+	t->n_rows = 0;
+	return rc;
+}
+
 static enum error_code on_row(void *ctx, const struct csvread_row *row, struct error *err)
 {
 	struct loader *L = ctx;
@@ -179,7 +228,14 @@ static enum error_code on_row(void *ctx, const struct csvread_row *row, struct e
 
 	t->stats.rows_read++;
 	if (L->opt->dedupe) {
-		int dup = seen_before(L, row);
+		int dup;
+		if (L->dups && L->dups->known) {
+			dup = dups_get(L->dups, t->stats.rows_read - 1);
+		} else {
+			dup = seen_before(L, row);
+			if (dup >= 0 && L->dups && !dups_put(L->dups, dup))
+				dup = -1;
+		}
 		if (dup < 0)
 			return error_nomem(err, "the duplicate index");
 		if (dup) {
@@ -262,19 +318,21 @@ static enum error_code on_row(void *ctx, const struct csvread_row *row, struct e
 			return ERROR_OK;
 		}
 	}
+	if (t->line)
+		t->line[r] = row->line;
 	t->n_rows++;
+	if (L->chunk_rows && t->n_rows == L->chunk_rows)
+		return flush(L, err);
 	return ERROR_OK;
 }
 
-enum error_code table_load(FILE *f, const char *name, const struct table_colspec *specs,
-			   size_t n_specs, const struct table_options *opt, struct table *t,
-			   struct error *err)
+static enum error_code load(FILE *f, struct loader *L, const struct table_colspec *specs,
+			   size_t n_specs, struct error *err)
 {
-	struct loader L = {.t = t, .opt = opt, .name = name};
+	struct table *t = L->t;
 	enum error_code rc;
 	size_t i;
 
-	memset(t, 0, sizeof *t);
 	t->cols = calloc(n_specs + 1, sizeof *t->cols);
 	if (!t->cols)
 		return error_nomem(err, "a table");
@@ -284,23 +342,56 @@ enum error_code table_load(FILE *f, const char *name, const struct table_colspec
 		t->cols[i].csv_index = -1;
 		if (specs[i].kind == TABLE_CATEGORY || specs[i].kind == TABLE_TEXT) {
 			t->cols[i].intern = hashmap_new(1024);
-			if (!t->cols[i].intern) {
-				table_done(t);
+			if (!t->cols[i].intern)
 				return error_nomem(err, "a table");
-			}
 		}
 	}
-	rc = csvread_stream(f, name, on_header, on_row, &L, t->checksum, err);
-	free(L.seen);
-	for (i = 0; i < L.header_n; i++)
-		free(L.header[i]);
-	free(L.header);
+	rc = csvread_stream(f, L->name, on_header, on_row, L, t->checksum, err);
+	if (!rc && L->chunk_rows)
+		rc = flush(L, err);
+	free(L->seen);
+	for (i = 0; i < L->header_n; i++)
+		free(L->header[i]);
+	free(L->header);
+	return rc;
+}
+
+enum error_code table_load(FILE *f, const char *name, const struct table_colspec *specs,
+			   size_t n_specs, const struct table_options *opt, struct table *t,
+			   struct error *err)
+{
+	struct loader L = {.t = t, .opt = opt, .name = name};
+	enum error_code rc;
+
+	memset(t, 0, sizeof *t);
+	rc = load(f, &L, specs, n_specs, err);
 	if (rc) {
 		table_done(t);
 		return rc;
 	}
 	t->stats.rows_kept = t->n_rows;
 	return ERROR_OK;
+}
+
+enum error_code table_stream(FILE *f, const char *name, const struct table_colspec *specs,
+			     size_t n_specs, const struct table_options *opt, size_t chunk_rows,
+			     struct table_dups *dups, table_chunk_fn on_chunk, void *ctx,
+			     struct table *t, struct error *err)
+{
+	struct loader L = {.t = t, .opt = opt, .name = name, .chunk_rows = chunk_rows ? chunk_rows : 1,
+			   .dups = dups, .on_chunk = on_chunk, .ctx = ctx};
+	enum error_code rc;
+
+	memset(t, 0, sizeof *t);
+	if (opt->dedupe && !dups)
+		return error_set(err, ERROR_INTERNAL, NULL, "table_stream: dedupe needs a duplicate record");
+	t->line = malloc(sizeof *t->line);
+	if (!t->line)
+		return error_nomem(err, "a table");
+	rc = load(f, &L, specs, n_specs, err);
+	if (!rc && dups)
+		dups->known = true;
+	return rc;
 }
 
 int *table_encoder_map(const struct table *t, const struct spec *spec)

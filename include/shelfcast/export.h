@@ -1,0 +1,107 @@
+/*
+ * export — what `shelfcast train` would train on, written for another
+ * trainer (PyTorch DDP, examples/pytorch/train_ddp.py) in memory bounded by
+ * a few table chunks and the encoder's state, whatever the input size.
+ *
+ * The data is read several times, never held (the file must be seekable):
+ *   1. count: cleaning exactly as table_load (duplicates, targets, missing
+ *      required values; one bit per row read remembers the duplicates), the
+ *      kept rows, the split column's distinct values when the validation
+ *      slice is the latest;
+ *   -  the split, reproduced row for row from split.c without the row
+ *      arrays: a seeded fraction replays the Fisher-Yates shuffle following
+ *      EXPORT_TRACK_ROWS rows at a time (one bit per kept row says "test"),
+ *      and the validation cut is an exact selection (a radix select over
+ *      the generator's keys, or the split column's value counts);
+ *   2. statistics on the training part (train + validation, as fit.h):
+ *      the winsorizing quantiles (below), the target's mean and variance
+ *      (Welford), the categorical counts (the vocabulary rule of fit.h);
+ *   3. the mean and variance of the clipped numeric inputs (Welford);
+ *   4. every row encoded by encoder_encode and written to its part's shard.
+ *
+ * Quantiles: the winsorizing bound at quantile q over m values (fit.c's
+ * interpolation between order statistics floor(q(m-1)) and the next) needs
+ * only the floor(q(M-1)) + 3 smallest values (or the matching largest),
+ * M the training rows: kept exactly in a bounded heap while that is at most
+ * EXPORT_EXACT_QUANTILE_MAX values (the default 0.001/0.999 up to 262
+ * million training rows), so the bounds equal train's.  Beyond it, a
+ * uniform reservoir of EXPORT_RESERVOIR values (seeded) gives the quantile
+ * with a rank error below 0.0105 with probability 1 - 1e-6 (the
+ * Dvoretzky-Kiefer-Wolfowitz bound, sqrt(ln(2/1e-6) / (2 * 65536))); the
+ * manifest says which method each bound used.
+ *
+ * Means and standard deviations are Welford's, in row order: equal to
+ * train's (plain sums over sorted values) to the rounding of a double sum,
+ * 1e-15 relative on thousands of rows, about 1e-12 on millions.
+ *
+ * Output, in dir (created; it must not exist or be empty):
+ *   spec.json      the fitted spec (encoder, architecture from model.hidden,
+ *                  promotion block), as `models import --spec` reads it
+ *   manifest.json  written last: format, parts, shards with rows and
+ *                  SHA-256, the input layout, the training settings, the
+ *                  raw feature names and every category value (shards.h
+ *                  reads it)
+ *   {train,validation,test}-NNNNN.safetensors, at most shard_rows rows each,
+ *   rows in table order within a part:
+ *     x           F32 (rows, input_size)  encoder_encode's vector
+ *     sales       F64 (rows)   heads_standardize(spec, units): the sales head's target
+ *     units       F64 (rows)   the target as read
+ *     exposure    F32 (rows)   the exposure label
+ *     row         I64 (rows)   the kept-row number (train's table row)
+ *     line        I64 (rows)   the CSV line the row starts on
+ *     numeric     F64 (rows, n_numeric_features)  the raw numeric features, NaN when missing
+ *     categorical I32 (rows, n_categorical)       index into the manifest's values, -1 missing
+ *     level       I32 (rows)   index into the promotion levels
+ * The raw columns let `models evaluate` score any version through its own
+ * encoder.  Training rows are not routed to the unknown slots
+ * (coldstart.h): the manifest gives coldstart_share for the trainer to do it.
+ *
+ * Thread-safety: one export per thread.
+ */
+#ifndef SHELFCAST_EXPORT_H
+#define SHELFCAST_EXPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "shelfcast/dataset.h"
+#include "shelfcast/error.h"
+
+#define EXPORT_FORMAT "shelfcast.dataset.v1"
+#define EXPORT_DEFAULT_SHARD_ROWS 1000000
+#define EXPORT_MAX_SHARD_ROWS 100000000
+#define EXPORT_CHUNK_ROWS 8192
+#define EXPORT_TRACK_ROWS (1u << 21)
+#define EXPORT_EXACT_QUANTILE_MAX (1u << 18)
+#define EXPORT_RESERVOIR 65536
+#define EXPORT_MAX_SPLIT_VALUES (1u << 22)
+
+enum export_part { EXPORT_TRAIN, EXPORT_VALIDATION, EXPORT_TEST, EXPORT_PARTS };
+
+struct export_options {
+	const char *dir;     /* the output directory */
+	size_t shard_rows;   /* 1..EXPORT_MAX_SHARD_ROWS */
+	const char *source;  /* the data's name, for messages and the manifest */
+	size_t track_rows;   /* rows one replay of the shuffle follows; 0: EXPORT_TRACK_ROWS */
+};
+
+struct export_summary {
+	size_t rows[EXPORT_PARTS];
+	size_t shards;
+	size_t input_size;
+	double seconds;
+};
+
+/* The part's name in file names and the manifest ("train", "validation", "test"). */
+const char *export_part_name(enum export_part p);
+
+/*
+ * Export f (a CSV with a header, seekable: it is read four times) under
+ * cfg into opt->dir.  Errors name the config field, the CSV line and
+ * column, or the file at fault, as train's do.
+ */
+enum error_code export_dataset(const struct dataset_config *cfg, FILE *f,
+			       const struct export_options *opt, struct export_summary *sum,
+			       struct error *err);
+
+#endif
