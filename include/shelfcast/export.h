@@ -1,11 +1,13 @@
 /*
  * export — what `shelfcast train` would train on, written for another
  * trainer (PyTorch DDP, examples/pytorch/train_ddp.py) in memory bounded by
- * a few table chunks and the encoder's state, whatever the input size.
+ * a few table chunks and the encoder's state, whatever the input size
+ * (plus one bit per row read and per kept row).
  *
  * The data is read several times, never held (the file must be seekable):
+ *   0. duplicates: table_find_duplicates, EXPORT_DEDUPE_ROWS rows at a time;
  *   1. count: cleaning exactly as table_load (duplicates, targets, missing
- *      required values; one bit per row read remembers the duplicates), the
+ *      required values), the
  *      kept rows, the split column's distinct values when the validation
  *      slice is the latest;
  *   -  the split, reproduced row for row from split.c without the row
@@ -75,6 +77,7 @@
 #define EXPORT_EXACT_QUANTILE_MAX (1u << 18)
 #define EXPORT_RESERVOIR 65536
 #define EXPORT_MAX_SPLIT_VALUES (1u << 22)
+#define EXPORT_DEDUPE_ROWS (1u << 20)
 
 enum export_part { EXPORT_TRAIN, EXPORT_VALIDATION, EXPORT_TEST, EXPORT_PARTS };
 
@@ -96,7 +99,7 @@ struct export_summary {
 const char *export_part_name(enum export_part p);
 
 /*
- * Export f (a CSV with a header, seekable: it is read four times) under
+ * Export f (a CSV with a header, seekable: it is read five times) under
  * cfg into opt->dir.  Errors name the config field, the CSV line and
  * column, or the file at fault, as train's do.
  */

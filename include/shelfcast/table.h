@@ -31,6 +31,7 @@ enum table_kind {
 	TABLE_LABEL01,  /* 0 or 1 as double; anything else is an error */
 	TABLE_LEVEL,    /* a promotion level: stored as the level's index; -1 when missing */
 	TABLE_TEXT,     /* interned id (ids, kept verbatim) */
+	TABLE_IGNORE,   /* the header must name it; its values are not read */
 };
 
 struct table_colspec {
@@ -96,6 +97,17 @@ struct table_dups {
 	size_t n_rows, cap_words;
 	bool known;
 };
+
+/*
+ * Find the duplicate rows of f (named `name`) before streaming it, in
+ * bounded memory: one pass hashes every row (the 128-bit hash the duplicate
+ * index uses) into a temporary file, 16 bytes a row; then each of
+ * ceil(rows / max_rows) scans of that file keeps the rows of one hash
+ * partition in an index (identical rows share a partition).  Sets d->known.
+ * f is read to its end.
+ */
+enum error_code table_find_duplicates(FILE *f, const char *name, size_t max_rows,
+				      struct table_dups *d, struct error *err);
 
 /* Called with the rows kept so far (at most chunk_rows); first: the table row number of t's row 0. */
 typedef enum error_code (*table_chunk_fn)(void *ctx, const struct table *t, size_t first,

@@ -1204,6 +1204,9 @@ enum error_code export_dataset(const struct dataset_config *cfg, FILE *f,
 		rc = error_nomem(err, "the export");
 		goto out;
 	}
+	for (j = 0; j < x.n_cols; j++) /* the ids: checked in the header, not needed in the shards */
+		if (x.cols[j].kind == TABLE_TEXT)
+			x.cols[j].kind = TABLE_IGNORE;
 	x.n_numeric_features = cfg->n_numeric;
 	for (j = 0; j < cfg->n_log; j++)
 		x.n_numeric_features += !dataset_listed(cfg->numeric, cfg->n_numeric, cfg->log[j]);
@@ -1213,6 +1216,10 @@ enum error_code export_dataset(const struct dataset_config *cfg, FILE *f,
 	x.level = x.target + 2;
 	x.split = cfg->split_by_column ? x.target + 3 : -1;
 	rc = prepare_dir(opt->dir, err);
+	if (!rc)
+		rc = rewind_data(&x, err);
+	if (!rc)
+		rc = table_find_duplicates(f, opt->source, EXPORT_DEDUPE_ROWS, &x.dups, err);
 
 	/* 1: count */
 	if (!rc)

@@ -90,6 +90,8 @@ static bool grow_rows(struct table *t)
 	size_t cap = t->cap_rows ? t->cap_rows * 2 : 4096, i;
 	for (i = 0; i < t->n_cols; i++) {
 		struct table_column *c = &t->cols[i];
+		if (c->spec.kind == TABLE_IGNORE)
+			continue;
 		if (c->spec.kind == TABLE_NUMBER || c->spec.kind == TABLE_LABEL01) {
 			double *p = realloc(c->num, cap * sizeof *p);
 			if (!p)
@@ -134,11 +136,11 @@ static bool dups_put(struct table_dups *d, bool dup)
 	return true;
 }
 
-/* true when the row was seen before; records it otherwise. */
-static int seen_before(struct loader *L, const struct csvread_row *row)
+/* The 128-bit hash of a row's fields (never all zero). */
+static void row_hash(const struct csvread_row *row, uint64_t *h1_out, uint64_t *h2_out)
 {
 	uint64_t h1 = 0x9e3779b97f4a7c15ULL, h2 = 0x6a09e667f3bcc909ULL;
-	size_t i, mask;
+	size_t i;
 
 	for (i = 0; i < row->n; i++) {
 		/* Field length first, so "a,bc" and "ab,c" differ. */
@@ -146,6 +148,17 @@ static int seen_before(struct loader *L, const struct csvread_row *row)
 		h1 = hashmap_hash(row->fields[i], row->lens[i], h1);
 		h2 = hashmap_hash(row->fields[i], row->lens[i], h2 ^ (uint64_t)row->lens[i]);
 	}
+	if (!(h1 | h2))
+		h1 = 1;
+	*h1_out = h1;
+	*h2_out = h2;
+}
+
+/* 1 when the hash was seen before; records it otherwise; -1 when out of memory. */
+static int seen_hash(struct loader *L, uint64_t h1, uint64_t h2)
+{
+	size_t i, mask;
+
 	if ((L->seen_n + 1) * 2 > L->seen_cap) {
 		size_t cap = L->seen_cap ? L->seen_cap * 2 : 1 << 16;
 		uint64_t (*n)[2] = calloc(cap, sizeof *n);
@@ -163,8 +176,6 @@ static int seen_before(struct loader *L, const struct csvread_row *row)
 		L->seen = n;
 		L->seen_cap = cap;
 	}
-	if (!(h1 | h2))
-		h1 = 1;
 	mask = L->seen_cap - 1;
 	for (i = (size_t)h1 & mask; L->seen[i][0] | L->seen[i][1]; i = (i + 1) & mask)
 		if (L->seen[i][0] == h1 && L->seen[i][1] == h2)
@@ -173,6 +184,14 @@ static int seen_before(struct loader *L, const struct csvread_row *row)
 	L->seen[i][1] = h2;
 	L->seen_n++;
 	return 0;
+}
+
+/* true when the row was seen before; records it otherwise. */
+static int seen_before(struct loader *L, const struct csvread_row *row)
+{
+	uint64_t h1, h2;
+	row_hash(row, &h1, &h2);
+	return seen_hash(L, h1, h2);
 }
 
 static enum error_code cell_error(struct loader *L, const struct csvread_row *row, int col,
@@ -254,6 +273,8 @@ static enum error_code on_row(void *ctx, const struct csvread_row *row, struct e
 		double v = NAN;
 
 		switch (c->spec.kind) {
+		case TABLE_IGNORE:
+			continue;
 		case TABLE_NUMBER:
 		case TABLE_LABEL01:
 			if (!missing && !util_parse_double(s, len, &v))
@@ -371,6 +392,78 @@ enum error_code table_load(FILE *f, const char *name, const struct table_colspec
 	}
 	t->stats.rows_kept = t->n_rows;
 	return ERROR_OK;
+}
+
+struct hasher {
+	FILE *out;
+	size_t rows;
+};
+
+static enum error_code hash_header(void *ctx, const struct csvread_row *row, struct error *err)
+{
+	(void)ctx;
+	(void)row;
+	(void)err;
+	return ERROR_OK;
+}
+
+static enum error_code hash_row(void *ctx, const struct csvread_row *row, struct error *err)
+{
+	struct hasher *h = ctx;
+	uint64_t v[2];
+
+	row_hash(row, &v[0], &v[1]);
+	h->rows++;
+	if (fwrite(v, sizeof v, 1, h->out) != 1)
+		return error_set(err, ERROR_IO, NULL, "cannot write the row hashes to a temporary file");
+	return ERROR_OK;
+}
+
+enum error_code table_find_duplicates(FILE *f, const char *name, size_t max_rows,
+				      struct table_dups *d, struct error *err)
+{
+	struct hasher h = {tmpfile(), 0};
+	struct loader L = {0};
+	size_t parts, k, i;
+	enum error_code rc;
+
+	memset(d, 0, sizeof *d);
+	if (!h.out)
+		return error_set(err, ERROR_IO, NULL, "cannot create a temporary file for the row hashes");
+	rc = csvread_stream(f, name, hash_header, hash_row, &h, NULL, err);
+	if (!rc && fflush(h.out) != 0)
+		rc = error_set(err, ERROR_IO, NULL, "cannot write the row hashes to a temporary file");
+	for (i = 0; !rc && i < h.rows; i++)
+		if (!dups_put(d, false))
+			rc = error_nomem(err, "the duplicate record");
+	parts = max_rows ? h.rows / max_rows + 1 : 1;
+	for (k = 0; !rc && k < parts; k++) {
+		uint64_t v[2];
+		rewind(h.out);
+		for (i = 0; i < h.rows; i++) {
+			int dup;
+			if (fread(v, sizeof v, 1, h.out) != 1) {
+				rc = error_set(err, ERROR_IO, NULL, "cannot read the row hashes back");
+				break;
+			}
+			if ((v[0] >> 32) % parts != k)
+				continue;
+			dup = seen_hash(&L, v[0], v[1]);
+			if (dup < 0) {
+				rc = error_nomem(err, "the duplicate index");
+				break;
+			}
+			if (dup)
+				d->bits[i / 64] |= 1ULL << (i % 64);
+		}
+		free(L.seen);
+		L.seen = NULL;
+		L.seen_cap = L.seen_n = 0;
+	}
+	fclose(h.out);
+	if (!rc)
+		d->known = true;
+	return rc;
 }
 
 enum error_code table_stream(FILE *f, const char *name, const struct table_colspec *specs,
