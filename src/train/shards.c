@@ -284,8 +284,8 @@ enum error_code shards_manifest_load(const char *dir, struct shards_manifest *m,
 	rc = util_read_file(path, SHARDS_MAX_MANIFEST, &text, &len, err);
 	if (!rc)
 		rc = shards_manifest_parse(text, len, m, err);
-	if (rc && err->message[0] && !strstr(err->message, path))
-		error_prefix(err, "%s", dir);
+	if (rc && !strstr(err->message, path)) /* the parser says "manifest.json: ..." or less */
+		error_prefix(err, "%s", rc == ERROR_PARSE || !strstr(err->message, "manifest.json") ? path : dir);
 	free(text);
 	return rc;
 }

@@ -167,3 +167,172 @@ def test_export_of_three_million_rows_stays_under_300_mb(ctx):
         print("# peak not checked: the sanitizer's allocator keeps what is freed")
     else:
         check(peak_kb < 300 * 1024, "export peaked at %.0f MB" % (peak_kb / 1024))
+
+
+def rewrite_metadata(src, dst, change):
+    """A safetensors file with its __metadata__ changed by change(meta) and the same tensors."""
+    raw = open(src, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    change(header.setdefault("__metadata__", {}))
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    open(dst, "wb").write(struct.pack("<Q", len(head)) + head + raw[8 + n:])
+
+
+def test_export_refuses_bad_input_naming_the_field_line_or_file(ctx):
+    d = temp_dir("sc-ddp-bad-")
+    data = demo_csv(300)
+    cfg = json.load(open(example("demo", "dataset.json")))
+
+    def config(**change):
+        c = dict(cfg, **change)
+        path = os.path.join(d, "cfg-%d.json" % len(os.listdir(d)))
+        json.dump(c, open(path, "w"))
+        return path
+
+    r = export(data, os.path.join(d, "a"), config=config(model=dict(cfg["model"], hiden=[3])))
+    check(r.returncode == 1 and "model.hiden" in r.stderr, r.stderr)
+    r = export(data, os.path.join(d, "b"), config=config(split={"fraction": 1.5}))
+    check(r.returncode == 1 and "split.fraction" in r.stderr, r.stderr)
+    lines = open(data).read().splitlines()
+    bad = os.path.join(d, "bad.csv")
+    open(bad, "w").write("\n".join(lines[:5] + [lines[5].replace(lines[5].split(",")[3], "abc", 1)] + lines[6:]) + "\n")
+    r = export(bad, os.path.join(d, "c"))
+    check(r.returncode == 1 and "line 6, column 4 (price)" in r.stderr and "abc" in r.stderr, r.stderr)
+    open(bad, "w").write("\n".join(l.rsplit(",", 1)[0] for l in lines) + "\n")  # unit_cost gone: fine
+    r = export(bad, os.path.join(d, "d"))
+    check(r.returncode == 0, r.stderr)
+    open(bad, "w").write("\n".join(",".join(l.split(",")[:3] + l.split(",")[4:]) for l in lines) + "\n")
+    r = export(bad, os.path.join(d, "e"))
+    check(r.returncode == 1 and 'no column "price"' in r.stderr, r.stderr)
+    r = export(data, os.path.join(d, "d"))  # not empty now
+    check(r.returncode == 1 and "is not empty" in r.stderr, r.stderr)
+    r = export(os.path.join(d, "missing.csv"), os.path.join(d, "f"))
+    check(r.returncode == 1 and "missing.csv" in r.stderr, r.stderr)
+    r = export(data, os.path.join(d, "g"), extra=["--shard-rows", "0"])
+    check(r.returncode == 2 and "--shard-rows" in r.stderr, r.stderr)
+    r = run(["dataset", "export", "--data", data, "--config", example("demo", "dataset.json")])
+    check(r.returncode == 2 and "--out is required" in r.stderr, r.stderr)
+    r = run(["dataset", "frobnicate"])
+    check(r.returncode == 2 and "unknown action" in r.stderr, r.stderr)
+    open(bad, "w").write(lines[0] + "\n")
+    r = export(bad, os.path.join(d, "h"))
+    check(r.returncode == 1 and "header but no rows" in r.stderr, r.stderr)
+    check(not os.path.exists(os.path.join(d, "h", "manifest.json")), "a failed export left a manifest")
+
+
+def test_evaluate_refuses_bad_manifests_and_shards_naming_the_field_or_file(ctx):
+    url = ctx.db()
+    data = demo_csv(1500)
+    train(url, data)
+    d = temp_dir("sc-ddp-eval-")
+    good = os.path.join(d, "good")
+    check(export(data, good, extra=["--shard-rows", "200"]).returncode == 0, "export")
+    manifest = json.load(open(os.path.join(good, "manifest.json")))
+
+    def variant(name, change_manifest=None, change_files=None):
+        v = os.path.join(d, name)
+        shutil.copytree(good, v)
+        m = json.loads(json.dumps(manifest))
+        if change_manifest:
+            change_manifest(m)
+        json.dump(m, open(os.path.join(v, "manifest.json"), "w"))
+        if change_files:
+            change_files(v, m)
+        return v
+
+    def evaluate(v, version="1"):
+        return run(["models", "evaluate", "demo", version, "--data", v, "--db", url])
+
+    r = evaluate(os.path.join(d, "nowhere"))
+    check(r.returncode == 1 and "manifest.json" in r.stderr, r.stderr)
+    v = variant("garbage")
+    open(os.path.join(v, "manifest.json"), "w").write("{not json")
+    r = evaluate(v)
+    check(r.returncode == 1 and "manifest.json" in r.stderr, r.stderr)
+    test_shards = [i for i, s in enumerate(manifest["shards"]) if s["part"] == "test"]
+    first = test_shards[0]
+    r = evaluate(variant("escape", lambda m: m["shards"][first].update(file="../good/" + m["shards"][first]["file"])))
+    check(r.returncode == 1 and "shards[%d].file" % first in r.stderr and "not a file name" in r.stderr, r.stderr)
+    r = evaluate(variant("format", lambda m: m.update(format="shelfcast.dataset.v9")))
+    check(r.returncode == 1 and "format" in r.stderr, r.stderr)
+
+    def flip(v, m):
+        path = os.path.join(v, m["shards"][first]["file"])
+        b = bytearray(open(path, "rb").read())
+        b[-3] ^= 0xff
+        open(path, "wb").write(b)
+    r = evaluate(variant("flipped", change_files=flip))
+    check(r.returncode == 1 and "SHA-256" in r.stderr and manifest["shards"][first]["file"] in r.stderr, r.stderr)
+
+    def fewer(m):  # rows that disagree with the shard's tensors, consistently in the manifest
+        m["shards"][first]["rows"] -= 1
+        m["parts"]["test"] -= 1
+    r = evaluate(variant("shape", fewer))
+    check(r.returncode == 1 and "must be F64 of shape" in r.stderr, r.stderr)
+
+    def no_shard(v, m):
+        os.unlink(os.path.join(v, m["shards"][first]["file"]))
+    r = evaluate(variant("gone", change_files=no_shard))
+    check(r.returncode == 1 and manifest["shards"][first]["file"] in r.stderr, r.stderr)
+    r = evaluate(good, version="9")
+    check(r.returncode == 1 and "version 9" in r.stderr, r.stderr)
+    # a version that reads a feature the export does not have
+    cfg = json.load(open(example("demo", "dataset.json")))
+    cfg["features"]["numeric"] = ["price"]
+    path = os.path.join(d, "narrow.json")
+    json.dump(cfg, open(path, "w"))
+    narrow = os.path.join(d, "narrow")
+    check(export(data, narrow, config=path).returncode == 0, "narrow export")
+    r = evaluate(narrow)
+    check(r.returncode == 1 and '"weight_kg"' in r.stderr and "does not have" in r.stderr, r.stderr)
+    check(ctx.pg.query(dbname(url), "SELECT count(*) FROM shelfcast.model_events WHERE event = 'evaluated'") == "0",
+          "a refused evaluation stored something")
+
+
+def test_import_refuses_a_bad_spec_or_metrics_naming_them(ctx):
+    url = ctx.db()
+    data = demo_csv(1500)
+    train(url, data)
+    d = temp_dir("sc-ddp-imp-")
+    x = os.path.join(d, "x")
+    check(export(data, x).returncode == 0, "export")
+    w = os.path.join(d, "v1.safetensors")
+    check(run(["models", "export", "demo", "1", "--out", w, "--db", url]).returncode == 0, "models export")
+    # the exported spec's plain architecture does not fit train's packed blend: refused, naming the tensor
+    r = run(["models", "import", "other", "--weights", w, "--spec", os.path.join(x, "spec.json"), "--db", url])
+    check(r.returncode == 1 and "dense.0" in r.stderr, r.stderr)
+    bad_spec = os.path.join(d, "spec.json")
+    open(bad_spec, "w").write(open(os.path.join(x, "spec.json")).read().replace('"mean"', '"mean":"x","m2"', 1))
+    r = run(["models", "import", "other", "--weights", w, "--spec", bad_spec, "--db", url])
+    check(r.returncode == 1 and "spec" in r.stderr, r.stderr)
+    for metrics, words in (("[1]", "expected an object"), ("{", "is not JSON"),
+                           ('{"sales": {"r2_log": "high"}}', "__metadata__.metrics.sales.r2_log")):
+        bad = os.path.join(d, "bad.safetensors")
+        rewrite_metadata(w, bad, lambda meta: meta.update(metrics=metrics))
+        r = run(["models", "import", "other", "--weights", bad, "--db", url])
+        check(r.returncode == 1 and "__metadata__.metrics" in r.stderr and words in r.stderr, r.stderr)
+    good = os.path.join(d, "good.safetensors")
+    rewrite_metadata(w, good, lambda meta: meta.update(metrics='{"sales": {"r2_log": 0.5}, "note": "x"}'))
+    r = run(["models", "import", "other", "--weights", good, "--db", url])
+    check(r.returncode == 0, r.stderr)
+    stored = json.loads(ctx.pg.query(dbname(url), "SELECT metrics::text FROM shelfcast.model_versions "
+                                                  "WHERE model = 'other'"))
+    check(stored == {"sales": {"r2_log": 0.5}, "note": "x"}, stored)
+
+
+def test_the_ddp_script_refuses_a_shard_that_does_not_match_the_manifest(ctx):
+    torch_available()
+    d = temp_dir("sc-ddp-script-")
+    x = os.path.join(d, "x")
+    check(export(demo_csv(500), x).returncode == 0, "export")
+    m = json.load(open(os.path.join(x, "manifest.json")))
+    path = os.path.join(x, m["shards"][0]["file"])
+    b = bytearray(open(path, "rb").read())
+    b[-1] ^= 1
+    open(path, "wb").write(b)
+    p = subprocess.run([PYTHON, SCRIPT, x, "--out", os.path.join(d, "w.safetensors")], capture_output=True,
+                       text=True, timeout=300)
+    check(p.returncode == 1 and "SHA-256" in p.stderr and m["shards"][0]["file"] in p.stderr, p.stderr[-800:])
+    check(not os.path.exists(os.path.join(d, "w.safetensors")), "weights written from a bad shard")
