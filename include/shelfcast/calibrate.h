@@ -19,8 +19,17 @@
 #include "shelfcast/error.h"
 #include "shelfcast/spec.h"
 
-/* interval: the default coverage in (0, 1).  Fills spec's calibration fields. */
+/* A category with at least this many held-out rows gets its own table (Mondrian). */
+#define CALIBRATE_GROUP_MIN 100
+
+/*
+ * interval: the default coverage in (0, 1).  Fills spec's calibration
+ * fields.  With by >= 0 (a categorical input) and slot (n: each row's slot
+ * of it, its unknown slot = n_vocabulary), also a table per category with
+ * at least CALIBRATE_GROUP_MIN rows, the same way over its rows only
+ * (Mondrian conformal: each category's coverage holds on its own).
+ */
 enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, double interval,
-			      struct error *err);
+			      const size_t *slot, int by, struct error *err);
 
 #endif

@@ -16,7 +16,7 @@
  *              "patience": 4, "seed": 7, "weight_decay": 0, "exposure_weight": 1,
  *              "validation_fraction": 0.1, "validation": "latest" | "random",
  *              "ema": 0.999, "refit": false, "members": 1,
- *              "interval": 0.9},
+ *              "interval": 0.9, "interval_by": "brand"},        (interval_by optional)
  *    "cleaning": {"winsorize": [0.001, 0.999], "min_count": 5, "max_categories": 100000}}
  *
  * Every key is checked; unknown keys and a column named twice are errors.
@@ -75,6 +75,7 @@ struct dataset_config {
 	size_t min_count;
 	size_t max_categories;
 	double interval;          /* default coverage of the served prediction intervals */
+	char *interval_by;        /* a categorical feature the intervals are calibrated per category of, or NULL */
 	size_t members;           /* networks in the served ensemble (ensemble.h), 1..16 */
 	char **required;          /* features.required: numeric features every row and item must have */
 	size_t n_required;

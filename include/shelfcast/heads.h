@@ -64,6 +64,12 @@ double heads_expected_sales(const struct spec *spec, double y);
  * up to the next 0.005 (a lookup).  0 without calibration.
  */
 double heads_interval_halfwidth(const struct spec *spec, double coverage);
+/*
+ * The same for an encoded row: its category's table when the spec's
+ * calibration is by a categorical input (spec_residual_table), else the
+ * spec's.  What every served interval uses.
+ */
+double heads_interval_halfwidth_row(const struct spec *spec, double coverage, const float *row);
 /* The interval in units around the sales output y: heads_units(t -+ halfwidth). */
 void heads_interval(const struct spec *spec, double y, double halfwidth, double *lower,
 		    double *upper);

@@ -9,7 +9,12 @@
  * of every weight, and — when one is given — the checksum.  A model that
  * fails is never built, so a bad version can never serve.
  *
- * The checksum is tensor_checksum (tensor.h) over its tensors in layer order.
+ * The checksum identifies a version: "v2-" and the SHA-256, as lowercase
+ * hex, of "shelfcast.checksum.v2", NUL, the spec as spec_to_string writes
+ * it, NUL, then the tensors in layer order as tensor_checksum hashes them
+ * (model_checksum): two versions whose spec differs in anything (a level's
+ * cost, a vocabulary) differ.  Versions registered before it carry the bare
+ * hex of tensor_checksum over the tensors alone and keep validating so.
  *
  * Thread-safety: immutable after model_new; model_ref/model_unref are
  * atomic; the last unref frees it, from whichever thread drops it.
@@ -18,6 +23,7 @@
 #define SHELFCAST_MODEL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -29,12 +35,14 @@
 #include "shelfcast/tensor.h"
 
 #define MODEL_NAME_MAX 64
+#define MODEL_CHECKSUM_PREFIX "v2-"
+#define MODEL_CHECKSUM_SIZE (sizeof MODEL_CHECKSUM_PREFIX - 1 + SHA256_HEX_SIZE)
 struct model {
 	atomic_int refs;
 	uint64_t serial;         /* this model object's number in the process, never reused */
 	char name[MODEL_NAME_MAX + 1];
 	int version;
-	char checksum[SHA256_HEX_SIZE];
+	char checksum[MODEL_CHECKSUM_SIZE]; /* as the registry holds it (a legacy one stays legacy) */
 	double loaded_at;        /* unix seconds */
 	struct spec spec;
 	struct encoder *enc;
@@ -54,6 +62,13 @@ struct model {
 enum error_code model_new(const char *name, int version, struct spec *spec,
 			  const struct tensor *tensors, size_t n_tensors,
 			  const char *expected_checksum, struct model **out, struct error *err);
+
+/*
+ * The checksum of a version with this spec and these tensors (layer
+ * order), "v2-..." (above).  False when out of memory.
+ */
+bool model_checksum(const struct spec *spec, const struct tensor *tensors, size_t n,
+		    char out[MODEL_CHECKSUM_SIZE]);
 
 struct model *model_ref(struct model *m);
 void model_unref(struct model *m);

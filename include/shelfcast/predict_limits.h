@@ -9,6 +9,7 @@
 #ifndef SHELFCAST_PREDICT_LIMITS_H
 #define SHELFCAST_PREDICT_LIMITS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,6 +24,13 @@
  * the key written with escapes): the parser then decides.
  */
 bool predict_limits_items_over(const char *body, size_t len, size_t limit);
+
+/*
+ * The body's top-level "items": an array of 1 to max_items elements (*items
+ * borrowed from root, *n its size); errors name "items".
+ */
+enum error_code predict_limits_items(json_t *root, size_t max_items, json_t **items, size_t *n,
+				     struct error *err);
 
 /* ERROR_TOO_LARGE naming items: more than max_items. */
 enum error_code predict_limits_too_many_items(size_t max_items, struct error *err);

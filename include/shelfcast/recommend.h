@@ -85,6 +85,7 @@ struct recommend_option {
 	double value;                  /* the objective, from the expected units */
 	double margin;                 /* (effective - unit cost) / effective; NAN without a unit cost */
 	float y_sales;                 /* the sales output, for the interval (heads_interval) */
+	double halfwidth;              /* the interval's at the spec's coverage (its category's, if by one) */
 	bool at_bound;                 /* the range's first or last candidate price */
 };
 

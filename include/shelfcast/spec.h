@@ -8,7 +8,7 @@
  *      "numeric": [{"name": "regular_price", "mean": 0.04, "std": 0.01,
  *                   "default": 0.04, "required": false, "clip": [0.01, 0.09]},
  *                  {"name": "regular_price", "transform": "log", "mean": -3.3, ...}],
- *      "categorical": [{"name": "brand", "vocabulary": ["A", "B"]}]},
+ *      "categorical": [{"name": "brand", "vocabulary": ["A", "B"], "required": false}]},
  *    "promotion": {"column": "promo_level", "price_column": "regular_price",
  *                  "unit_cost_column": null, "objective": "revenue",
  *                  "levels": [{"level": 0, "discount": 0.0, "cost": 0.0}, ...]},
@@ -47,6 +47,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shelfcast/error.h"
 
@@ -77,6 +78,7 @@ struct spec_numeric {
 
 struct spec_categorical {
 	char *name;
+	bool required;      /* a missing value is an error when serving, not the unknown slot */
 	char **vocabulary; /* n_vocabulary strings */
 	size_t n_vocabulary;
 };
@@ -127,6 +129,23 @@ struct spec {
 	double smearing;
 	size_t calibration_rows;
 	double residual_q[SPEC_RESIDUAL_QUANTILES];
+	/*
+	 * Mondrian calibration (optional, "calibration.by"): a residual table
+	 * per category of one categorical input, for the categories with enough
+	 * held-out rows; any other category (and the unknown slot without one)
+	 * uses residual_q.
+	 *   "by": {"feature": "brand",
+	 *          "groups": [{"category": "A", "rows": 812, "residual_quantiles": [...]}, ...]}
+	 * (the unknown slot's group, when it has one, has "category": null).
+	 */
+	bool has_cal_by;
+	size_t cal_by;              /* its categorical index */
+	size_t cal_by_offset;       /* its first slot in an encoded row */
+	size_t n_cal_groups;
+	int32_t *cal_group;         /* (n_vocabulary + 1): slot -> group, or -1 */
+	double (*cal_group_q)[SPEC_RESIDUAL_QUANTILES]; /* (n_cal_groups) */
+	size_t *cal_group_rows;     /* (n_cal_groups) */
+	size_t *cal_group_slot;     /* (n_cal_groups): the group's slot */
 };
 
 /* Parse and validate; errors name the offending field ("inputs.numeric[2].std"). */
@@ -161,6 +180,20 @@ size_t spec_layer_dims(const struct spec *spec, size_t dims[SPEC_MAX_HIDDEN + 2]
 
 /* The optional "calibration" member of root into spec (spec_calibration.c); errors name the field. */
 enum error_code spec_calibration_parse(const json_t *root, struct spec *spec, struct error *err);
+/*
+ * The residual table an encoded row's interval uses: its category's group
+ * (Mondrian calibration) when it has one, else residual_q.
+ */
+const double *spec_residual_table(const struct spec *spec, const float *row);
+/* The first slot of categorical input i in an encoded row. */
+size_t spec_categorical_offset(const struct spec *spec, size_t i);
+/*
+ * Calibration groups for categorical input `by`: n groups (slots[g], rows[g]
+ * and their residual tables q[g]), replacing any; ERROR_NOMEM.
+ */
+enum error_code spec_set_cal_groups(struct spec *spec, size_t by, size_t n, const size_t *slots,
+				    const size_t *rows, const double (*q)[SPEC_RESIDUAL_QUANTILES],
+				    struct error *err);
 /* Put spec's calibration (if any) into root as "calibration"; *fail set on allocation failure. */
 void spec_calibration_put(json_t *root, const struct spec *spec, int *fail);
 
@@ -169,6 +202,14 @@ int spec_level_index(const struct spec *spec, long long level);
 
 const char *spec_objective_name(enum spec_objective o);
 bool spec_objective_parse(const char *s, enum spec_objective *o);
+/*
+ * The objective a request asked for (asked NULL: the spec's), as the
+ * routes check it: an unknown name is ERROR_INVALID naming "objective";
+ * with profit_needs_column, so is profit for a spec with no unit-cost
+ * feature (model names the model in the message).
+ */
+enum error_code spec_objective_choose(const struct spec *spec, const char *model, const char *asked,
+				      bool profit_needs_column, enum spec_objective *o, struct error *err);
 const char *spec_transform_name(enum spec_transform t);
 const char *spec_input_transform_name(enum spec_input_transform t);
 

@@ -29,5 +29,7 @@ struct tensor {
 
 /* The checksum over tensors in the given order, as lowercase hex. */
 void tensor_checksum(const struct tensor *tensors, size_t n, char hex[SHA256_HEX_SIZE]);
+/* The same bytes fed into a running hash (model_checksum covers a spec before them). */
+void tensor_hash(struct sha256 *ctx, const struct tensor *tensors, size_t n);
 
 #endif

@@ -59,7 +59,7 @@ struct train_result {
 	float *weights;                        /* owned: every tensor, back to back */
 	struct tensor tensors[2 * MLP_MAX_LAYERS];
 	size_t n_tensors;
-	char checksum[SHA256_HEX_SIZE];
+	char checksum[MODEL_CHECKSUM_SIZE]; /* model_checksum over the spec and tensors */
 	json_t *metrics;                       /* owned */
 	json_t *training;                      /* owned */
 	size_t *test_rows;                     /* owned: table rows of the test part */

@@ -54,8 +54,9 @@ static json_t *model_inputs(const struct model *m)
 							     "type", "numeric", "required",
 							     m->spec.numeric[i].required));
 	for (i = 0; arr && i < m->spec.n_categorical; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "name", m->spec.categorical[i].name,
-						     "type", "categorical"));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "name", m->spec.categorical[i].name,
+						     "type", "categorical", "required",
+						     m->spec.categorical[i].required));
 	return arr;
 }
 
@@ -257,7 +258,7 @@ static json_t *numeric_input(const struct model *m, const char *name)
 static json_t *categorical_input(const struct model *m, const struct spec_categorical *f, bool full)
 {
 	json_t *o = json_pack("{s:s, s:s, s:b, s:I}", "name", f->name, "type", "categorical", "required",
-			      0, "vocabulary_size", (json_int_t)f->n_vocabulary);
+			      f->required, "vocabulary_size", (json_int_t)f->n_vocabulary);
 	size_t k;
 
 	if (!o)

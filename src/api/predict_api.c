@@ -133,30 +133,8 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	if (!rc)
 		rc = item_errors_mode(root, &in->skip, err);
 	if (!rc)
-		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
-	if (rc)
-		return rc;
-	in->n = json_array_size(in->items);
-	if (in->n == 0)
-		return error_set(err, ERROR_INVALID, "items", "items: must hold at least one item");
-	if (in->n > max_items)
-		return predict_limits_too_many_items(max_items, err);
-	return ERROR_OK;
-}
-
-/* The objective asked for (NULL: the model's), checked against the model. */
-static enum error_code objective_for(const struct model *m, const char *name,
-				     enum spec_objective *objective, struct error *err)
-{
-	*objective = m->spec.objective;
-	if (name && !spec_objective_parse(name, objective))
-		return error_set(err, ERROR_INVALID, "objective",
-				 "objective: \"%s\" is not one of revenue, units, profit", name);
-	if (*objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
-		return error_set(err, ERROR_INVALID, "objective",
-				 "objective: profit needs a unit-cost feature, and model %s has none",
-				 m->name);
-	return ERROR_OK;
+		rc = predict_limits_items(root, max_items, &in->items, &in->n, err);
+	return rc;
 }
 
 static enum error_code unknown_level(const struct model *m, size_t i, long long level,
@@ -273,7 +251,7 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		rc = err && err->code ? err->code : ERROR_UNAVAILABLE;
 		goto out;
 	}
-	rc = objective_for(m, in.objective_name, &objective, err);
+	rc = spec_objective_choose(&m->spec, m->name, in.objective_name, true, &objective, err);
 	if (!rc)
 		rc = predict_limits_check_memory(m, in.n, in.include_levels, in.explain, lim->max_memory, err);
 	if (rc)
@@ -590,7 +568,8 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	if (rp->objective.kind == REQPARSE_STRING &&
 	    !tape_string(&rp->objective, objective_name, sizeof objective_name))
 		goto out;
-	if (objective_for(m, rp->objective.kind == REQPARSE_STRING ? objective_name : NULL, &objective, &err) ||
+	if (spec_objective_choose(&m->spec, m->name, rp->objective.kind == REQPARSE_STRING ? objective_name : NULL,
+				  true, &objective, &err) ||
 	    (rp->interval.kind != REQPARSE_NONE && !interval_ok(rp->interval.d)))
 		goto out;
 	if (predict_limits_check_memory(m, rp->n_items, rp->include_levels, rp->explain, lim->max_memory, &err) !=

@@ -1,6 +1,8 @@
 /* predict_limits — see include/shelfcast/predict_limits.h. */
 #include "shelfcast/predict_limits.h"
 
+#include "shelfcast/jsonutil.h"
+
 #include <string.h>
 
 /* What a reply costs at most per item (besides its id) and per listed level, for the memory limit. */
@@ -106,5 +108,20 @@ enum error_code predict_limits_check_memory(const struct model *m, size_t n, boo
 				 "items: %zu items of model %s would take about %.1f MiB to encode and "
 				 "answer, more than the limit of %.1f MiB per request",
 				 n, m->name, bytes / MIB, (double)max_memory / MIB);
+	return ERROR_OK;
+}
+
+enum error_code predict_limits_items(json_t *root, size_t max_items, json_t **items, size_t *n,
+				     struct error *err)
+{
+	enum error_code rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, items, err);
+
+	if (rc)
+		return rc;
+	*n = json_array_size(*items);
+	if (*n == 0)
+		return error_set(err, ERROR_INVALID, "items", "items: must hold at least one item");
+	if (*n > max_items)
+		return predict_limits_too_many_items(max_items, err);
 	return ERROR_OK;
 }

@@ -94,8 +94,11 @@ static void write_row(struct strbuf *sb, const struct predict_reply *r, size_t l
 	strbuf_puts(sb, ",\"expected_sales\":");
 	strbuf_json_double(sb, b->expected[row], PREDICT_DIGITS);
 	if (spec->has_calibration) {
-		double lo, hi;
-		heads_interval(spec, (double)b->y[2 * row], r->halfwidth, &lo, &hi);
+		/* by the item's category when the calibration is (Mondrian), else the request's one */
+		double lo, hi, h = spec->has_cal_by ? heads_interval_halfwidth_row(spec, r->interval,
+										    b->x + row / b->K * b->d)
+						    : r->halfwidth;
+		heads_interval(spec, (double)b->y[2 * row], h, &lo, &hi);
 		strbuf_puts(sb, ",\"predicted_sales_interval\":{\"lower\":");
 		strbuf_json_double(sb, lo, PREDICT_DIGITS);
 		strbuf_puts(sb, ",\"upper\":");

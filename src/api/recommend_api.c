@@ -50,26 +50,8 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	if (!rc)
 		rc = jsonutil_get_bool(root, "explain", "", false, &in->explain, err);
 	if (!rc)
-		rc = jsonutil_get_typed(root, "items", "", true, JSON_ARRAY, &in->items, err);
-	if (rc)
-		return rc;
-	in->n = json_array_size(in->items);
-	if (in->n == 0)
-		return error_set(err, ERROR_INVALID, "items", "items: must hold at least one item");
-	if (in->n > max_items)
-		return predict_limits_too_many_items(max_items, err);
-	return ERROR_OK;
-}
-
-/* The objective asked for (NULL: the model's); whether profit has a unit cost is the items' to say. */
-static enum error_code objective_for(const struct model *m, const char *name,
-				     enum spec_objective *objective, struct error *err)
-{
-	*objective = m->spec.objective;
-	if (name && !spec_objective_parse(name, objective))
-		return error_set(err, ERROR_INVALID, "objective",
-				 "objective: \"%s\" is not one of revenue, units, profit", name);
-	return ERROR_OK;
+		rc = predict_limits_items(root, max_items, &in->items, &in->n, err);
+	return rc;
 }
 
 /* "price": {"min", "max"}, each positive, min <= max. */
@@ -248,8 +230,7 @@ static void write_option(struct strbuf *sb, const struct model *m, enum spec_obj
 	number(sb, ",\"exposure_probability\":", o->exposure);
 	if (spec->has_calibration) {
 		double lo, hi;
-		heads_interval(spec, (double)o->y_sales, heads_interval_halfwidth(spec, spec->interval), &lo,
-			       &hi);
+		heads_interval(spec, (double)o->y_sales, o->halfwidth, &lo, &hi);
 		number(sb, ",\"predicted_sales_interval\":{\"lower\":", lo);
 		number(sb, ",\"upper\":", hi);
 		number(sb, ",\"coverage\":", spec->interval);
@@ -374,7 +355,8 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 		goto out;
 	}
 	params = (struct recommend_params){m->spec.objective, (size_t)in.alternatives, in.price_ending};
-	rc = objective_for(m, in.objective_name, &params.objective, err);
+	/* profit: a unit cost per item will do (profit_without_cost) */
+	rc = spec_objective_choose(&m->spec, m->name, in.objective_name, false, &params.objective, err);
 	if (rc)
 		goto out;
 	if (!request_bytes(m, in.n, &bytes) || (lim->max_memory && bytes > lim->max_memory)) {

@@ -169,6 +169,26 @@ int cmd_recommend(int argc, char **argv);
 
 /* v as the API writes it (PREDICT_DIGITS significant digits, null when not finite), digit for digit. */
 void cli_number(FILE *out, double v);
+/* A registered version opened for an offline command (predict, recommend). */
+struct cli_model {
+	struct cli_db db;
+	PGconn *c;
+	struct model *m;
+	char name[MODEL_NAME_MAX + 1];
+	int version;          /* the one named in NAME@VERSION, else the active one */
+};
+/*
+ * --model NAME[@VERSION] of `command`: the database opened (signals clean
+ * it up), the version loaded, BLAS single-threaded.  0, or the exit code
+ * after saying why on stderr (EXIT_USAGE for a malformed model_ref).  Close
+ * with cli_model_close in any case.
+ */
+int cli_model_open(struct cli_model *cm, const char *command, const char *model_ref, const char *db_url,
+		   const char *data_dir);
+void cli_model_close(struct cli_model *cm);
+/* The rows are written: stdout flushed, or the --out file committed.  0, or 1 after saying why. */
+int cli_out_finish(const char *command, struct cli_out *o, const char *out_path, struct error *err);
+
 /* The version to score with: *version, else the active one (set into *version); *m new. */
 enum error_code cli_load_model(PGconn *c, const char *name, int *version, struct model **m,
 			       struct error *err);

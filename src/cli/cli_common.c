@@ -1,6 +1,7 @@
 /* cli — see src/cli/cli.h. */
 #include "cli.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include "shelfcast/registry.h"
 #include "shelfcast/strbuf.h"
 #include "shelfcast/util.h"
+#include "shelfcast/versions.h"
 
 static void print_help(FILE *f, const struct cli_command *cmd)
 {
@@ -369,4 +371,43 @@ enum error_code cli_load_model(PGconn *c, const char *name, int *version, struct
 					 "model \"%s\" has no active version: name one as %s@VERSION", name, name);
 	}
 	return registry_load_version(c, name, *version, m, err);
+}
+
+int cli_model_open(struct cli_model *cm, const char *command, const char *model_ref, const char *db_url,
+		   const char *data_dir)
+{
+	struct error err;
+
+	memset(cm, 0, sizeof *cm);
+	error_init(&err);
+	if (!versions_parse_pin(model_ref, cm->name, &cm->version, &err) || !*cm->name ||
+	    strcspn(model_ref, "@") > MODEL_NAME_MAX) {
+		fprintf(stderr, "shelfcast %s: --model \"%s\": expected NAME or NAME@VERSION\n", command, model_ref);
+		return EXIT_USAGE;
+	}
+	openblas_set_num_threads(1);
+	if (cli_db_open(&cm->db, db_url, data_dir, true, &err) != ERROR_OK ||
+	    cli_db_connect(&cm->db, &cm->c, &err) != ERROR_OK)
+		return cli_fail(command, &err);
+	cli_cleanup_on_signal(&cm->db);
+	if (cli_load_model(cm->c, cm->name, &cm->version, &cm->m, &err) != ERROR_OK)
+		return cli_fail(command, &err);
+	return 0;
+}
+
+void cli_model_close(struct cli_model *cm)
+{
+	model_unref(cm->m);
+	PQfinish(cm->c);
+	cli_db_close(&cm->db);
+	memset(cm, 0, sizeof *cm);
+}
+
+int cli_out_finish(const char *command, struct cli_out *o, const char *out_path, struct error *err)
+{
+	if (!out_path && (fflush(stdout) != 0 || ferror(stdout)))
+		error_set(err, ERROR_IO, NULL, "cannot write stdout");
+	else if (out_path)
+		cli_out_commit(o, err);
+	return err->code ? cli_fail(command, err) : 0;
 }

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 
 #include "cli.h"
 #include "shelfcast/explain.h"
@@ -12,7 +11,6 @@
 #include "shelfcast/registry.h"
 #include "shelfcast/strbuf.h"
 #include "shelfcast/table.h"
-#include "shelfcast/versions.h"
 #include "shelfcast/util.h"
 
 #define CHUNK 4096
@@ -176,16 +174,14 @@ int cmd_predict(int argc, char **argv)
 		"shelfcast predict --model NAME[@VERSION] --data FILE.csv [--out FILE.csv] [--explain]",
 		options,
 		sizeof options / sizeof options[0], 0, 0};
-	char **args = NULL, name[MODEL_NAME_MAX + 1];
-	struct cli_db db = {0};
+	char **args = NULL;
+	struct cli_model cm = {0};
 	struct error err;
-	struct model *m = NULL;
 	struct explain_model x = {0};
 	struct table t = {0};
 	enum spec_objective objective;
-	PGconn *c = NULL;
 	struct cli_out out_file = {0};
-	int version = 0, code;
+	int code;
 	size_t n;
 
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
@@ -196,55 +192,32 @@ int cmd_predict(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	error_init(&err);
-	if (!versions_parse_pin(model_ref, name, &version, &err) || !*name ||
-	    strcspn(model_ref, "@") > MODEL_NAME_MAX) {
-		fprintf(stderr, "shelfcast predict: --model \"%s\": expected NAME or NAME@VERSION\n", model_ref);
-		return EXIT_USAGE;
-	}
-	openblas_set_num_threads(1);
-	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
-	    cli_db_connect(&db, &c, &err) != ERROR_OK) {
-		code = cli_fail("predict", &err);
-		goto out;
-	}
-	cli_cleanup_on_signal(&db);
-	if (cli_load_model(c, name, &version, &m, &err) != ERROR_OK) {
-		code = cli_fail("predict", &err);
-		goto out;
-	}
-	objective = m->spec.objective;
-	if (objective_name && !spec_objective_parse(objective_name, &objective)) {
+	if (objective_name && !spec_objective_parse(objective_name, &(enum spec_objective){0})) {
 		fprintf(stderr, "shelfcast predict: --objective: \"%s\" is not one of revenue, units, profit\n",
 			objective_name);
-		code = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (objective == SPEC_OBJECTIVE_PROFIT && m->spec.unit_cost_index < 0)
-		error_set(&err, ERROR_INVALID, "objective", "profit needs a unit-cost feature; model %s has none",
-			  name);
-	if (!err.code && explain)
-		explain_model_init(&x, m, &err);
-	if (err.code || load_rows(m, data, &t, &err) != ERROR_OK ||
+	code = cli_model_open(&cm, "predict", model_ref, db_url, data_dir);
+	if (code)
+		goto out;
+	if (spec_objective_choose(&cm.m->spec, cm.name, objective_name, true, &objective, &err) == ERROR_OK &&
+	    explain)
+		explain_model_init(&x, cm.m, &err);
+	if (err.code || load_rows(cm.m, data, &t, &err) != ERROR_OK ||
 	    (out_path && cli_out_open(&out_file, out_path, &err) != ERROR_OK) ||
-	    score_rows(m, &t, objective, explain ? &x : NULL, out_path ? out_file.f : stdout, &err) !=
+	    score_rows(cm.m, &t, objective, explain ? &x : NULL, out_path ? out_file.f : stdout, &err) !=
 		    ERROR_OK) {
 		code = cli_fail("predict", &err);
 		goto out;
 	}
-	if (!out_path && (fflush(stdout) != 0 || ferror(stdout)))
-		error_set(&err, ERROR_IO, NULL, "cannot write stdout");
-	if ((out_path && cli_out_commit(&out_file, &err) != ERROR_OK) || err.code) {
-		code = cli_fail("predict", &err);
-		goto out;
-	}
-	fprintf(stderr, "shelfcast predict: scored %zu rows with %s version %d\n", t.n_rows, name, version);
-	code = 0;
+	code = cli_out_finish("predict", &out_file, out_path, &err);
+	if (!code)
+		fprintf(stderr, "shelfcast predict: scored %zu rows with %s version %d\n", t.n_rows, cm.name,
+			cm.version);
 out:
 	cli_out_abort(&out_file);
 	explain_model_done(&x);
 	table_done(&t);
-	model_unref(m);
-	PQfinish(c);
-	cli_db_close(&db);
+	cli_model_close(&cm);
 	return code;
 }

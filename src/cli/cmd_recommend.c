@@ -5,12 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "cli.h"
 #include "shelfcast/recommend.h"
 #include "shelfcast/table.h"
-#include "shelfcast/versions.h"
 #include "shelfcast/util.h"
 
 /* Items per recommend_run: as one /v1/recommend request of that many items (more than --max-items' default). */
@@ -292,17 +289,15 @@ int cmd_recommend(int argc, char **argv)
 		"shelfcast recommend --model NAME[@VERSION] --data FILE.csv [--out FILE.csv] [options]",
 		options,
 		sizeof options / sizeof options[0], 0, 0};
-	char **args = NULL, name[MODEL_NAME_MAX + 1], *end;
-	struct cli_db db = {0};
+	char **args = NULL, *end;
+	struct cli_model cm = {0};
 	struct error err;
-	struct model *m = NULL;
 	struct table t = {0};
 	struct recommend_params p = {SPEC_OBJECTIVE_REVENUE, 0, NAN};
 	struct item_defaults d = {{NAN, NAN, NAN, NAN, NAN}, 0};
 	unsigned long long alt = 0;
-	PGconn *c = NULL;
 	struct cli_out out_file = {0};
-	int version = 0, code;
+	int code;
 	size_t n, j;
 
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
@@ -313,11 +308,6 @@ int cmd_recommend(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	error_init(&err);
-	if (!versions_parse_pin(model_ref, name, &version, &err) || !*name ||
-	    strcspn(model_ref, "@") > MODEL_NAME_MAX) {
-		fprintf(stderr, "shelfcast recommend: --model \"%s\": expected NAME or NAME@VERSION\n", model_ref);
-		return EXIT_USAGE;
-	}
 	if (alternatives && !cli_uint("--alternatives", alternatives, 0, RECOMMEND_MAX_ALTERNATIVES, &alt))
 		return EXIT_USAGE;
 	p.alternatives = (size_t)alt;
@@ -343,47 +333,29 @@ int cmd_recommend(int argc, char **argv)
 		fprintf(stderr, "shelfcast recommend: %s\n", err.message);
 		return EXIT_USAGE;
 	}
-	openblas_set_num_threads(1);
-	if (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
-	    cli_db_connect(&db, &c, &err) != ERROR_OK) {
-		code = cli_fail("recommend", &err);
-		goto out;
-	}
-	cli_cleanup_on_signal(&db);
-	if (cli_load_model(c, name, &version, &m, &err) != ERROR_OK) {
-		code = cli_fail("recommend", &err);
-		goto out;
-	}
-	p.objective = m->spec.objective;
-	if (objective_name && !spec_objective_parse(objective_name, &p.objective)) {
+	if (objective_name && !spec_objective_parse(objective_name, &(enum spec_objective){0})) {
 		fprintf(stderr, "shelfcast recommend: --objective: \"%s\" is not one of revenue, units, profit\n",
 			objective_name);
-		code = EXIT_USAGE;
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (levels && !parse_levels(m, levels, "--levels", &d.levels, &err)) {
-		code = cli_fail("recommend", &err);
+	code = cli_model_open(&cm, "recommend", model_ref, db_url, data_dir);
+	if (code)
 		goto out;
-	}
-	if (load_rows(m, data, &t, &err) != ERROR_OK ||
+	if (spec_objective_choose(&cm.m->spec, cm.name, objective_name, false, &p.objective, &err) ||
+	    (levels && !parse_levels(cm.m, levels, "--levels", &d.levels, &err)) ||
+	    load_rows(cm.m, data, &t, &err) != ERROR_OK ||
 	    (out_path && cli_out_open(&out_file, out_path, &err) != ERROR_OK) ||
-	    recommend_rows(m, &t, &p, &d, out_path ? out_file.f : stdout, &err) != ERROR_OK) {
+	    recommend_rows(cm.m, &t, &p, &d, out_path ? out_file.f : stdout, &err) != ERROR_OK) {
 		code = cli_fail("recommend", &err);
 		goto out;
 	}
-	if (!out_path && (fflush(stdout) != 0 || ferror(stdout)))
-		error_set(&err, ERROR_IO, NULL, "cannot write stdout");
-	if ((out_path && cli_out_commit(&out_file, &err) != ERROR_OK) || err.code) {
-		code = cli_fail("recommend", &err);
-		goto out;
-	}
-	fprintf(stderr, "shelfcast recommend: %zu items with %s version %d\n", t.n_rows, name, version);
-	code = 0;
+	code = cli_out_finish("recommend", &out_file, out_path, &err);
+	if (!code)
+		fprintf(stderr, "shelfcast recommend: %zu items with %s version %d\n", t.n_rows, cm.name,
+			cm.version);
 out:
 	cli_out_abort(&out_file);
 	table_done(&t);
-	model_unref(m);
-	PQfinish(c);
-	cli_db_close(&db);
+	cli_model_close(&cm);
 	return code;
 }

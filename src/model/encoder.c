@@ -247,6 +247,9 @@ enum error_code encoder_encode_reported(const struct encoder *enc, const struct 
 		const struct encoder_value *v = &values[spec->n_numeric + i];
 		int32_t slot = -1;
 
+		if (v->kind == ENCODER_VALUE_MISSING && spec->categorical[i].required)
+			return field_error(field_prefix, spec->categorical[i].name, err,
+					   "required categorical feature is missing");
 		if (v->kind == ENCODER_VALUE_STRING) {
 			slot = hashmap_get(enc->vocab[i], v->str, v->len);
 		} else if (v->kind == ENCODER_VALUE_NUMBER) {

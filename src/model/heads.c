@@ -46,14 +46,24 @@ double heads_expected_sales(const struct spec *spec, double y)
 	return heads_units(spec->transform, t + log(smearing)); /* exp(t) * s - 1 */
 }
 
-double heads_interval_halfwidth(const struct spec *spec, double coverage)
+/* The table's half-width at coverage, rounded up to the next 0.005. */
+static double halfwidth(const struct spec *spec, const double *table, double coverage)
 {
 	double pos = ceil(coverage * (SPEC_RESIDUAL_QUANTILES - 1) - 1e-9);
 
 	if (!spec->has_calibration || !(pos >= 0))
 		return 0;
-	return spec->residual_q[pos > SPEC_RESIDUAL_QUANTILES - 1 ? SPEC_RESIDUAL_QUANTILES - 1
-								   : (size_t)pos];
+	return table[pos > SPEC_RESIDUAL_QUANTILES - 1 ? SPEC_RESIDUAL_QUANTILES - 1 : (size_t)pos];
+}
+
+double heads_interval_halfwidth(const struct spec *spec, double coverage)
+{
+	return halfwidth(spec, spec->residual_q, coverage);
+}
+
+double heads_interval_halfwidth_row(const struct spec *spec, double coverage, const float *row)
+{
+	return halfwidth(spec, spec_residual_table(spec, row), coverage);
 }
 
 void heads_interval(const struct spec *spec, double y, double halfwidth, double *lower,

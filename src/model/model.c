@@ -215,11 +215,16 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 	}
 	for (i = 0; i < model_tensor_count(m); i++)
 		model_tensor_at(m, i, &canon[i]);
-	tensor_checksum(canon, model_tensor_count(m), m->checksum);
+	if (expected_checksum && strncmp(expected_checksum, MODEL_CHECKSUM_PREFIX, strlen(MODEL_CHECKSUM_PREFIX)))
+		tensor_checksum(canon, model_tensor_count(m), m->checksum); /* a version from before v2 */
+	else if (!model_checksum(&m->spec, canon, model_tensor_count(m), m->checksum)) {
+		rc = error_nomem(err, "the checksum");
+		goto fail;
+	}
 	if (expected_checksum && strcmp(expected_checksum, m->checksum)) {
 		rc = error_set(err, ERROR_INVALID, "checksum",
-			       "checksum mismatch: the registry says %.16s..., the tensors hash to "
-			       "%.16s...",
+			       "checksum mismatch: the registry says %.19s..., the spec and tensors hash to "
+			       "%.19s...",
 			       expected_checksum, m->checksum);
 		goto fail;
 	}
@@ -248,4 +253,23 @@ enum error_code model_set_metrics(struct model *m, const char *metrics_json, str
 	free(m->metrics_json);
 	m->metrics_json = copy;
 	return ERROR_OK;
+}
+
+bool model_checksum(const struct spec *spec, const struct tensor *tensors, size_t n,
+		    char out[MODEL_CHECKSUM_SIZE])
+{
+	static const char tag[] = "shelfcast.checksum.v2";
+	char *text = spec_to_string(spec);
+	struct sha256 ctx;
+
+	if (!text)
+		return false;
+	sha256_init(&ctx);
+	sha256_update(&ctx, tag, sizeof tag); /* with its NUL */
+	sha256_update(&ctx, text, strlen(text) + 1);
+	tensor_hash(&ctx, tensors, n);
+	memcpy(out, MODEL_CHECKSUM_PREFIX, strlen(MODEL_CHECKSUM_PREFIX));
+	sha256_final_hex(&ctx, out + strlen(MODEL_CHECKSUM_PREFIX));
+	free(text);
+	return true;
 }

@@ -67,7 +67,7 @@ struct work {
 	int *price_in;          /* the numeric inputs reading the price column */
 	size_t n_price_in;
 	float *x, *h0, *pre, *scratch, *y;
-	float *z;               /* (rows, n_price_in) */
+	float *hp;              /* (H) h0 plus the current price's inputs */
 	struct cand *rows;      /* what each row of a round is */
 	struct cand *pool;      /* the first round's feasible candidates and each level's best */
 	double *grid;           /* (K, RECOMMEND_GRID) the first round's values, NAN where infeasible */
@@ -95,7 +95,7 @@ static void work_done(struct work *w)
 	free(w->pre);
 	free(w->scratch);
 	free(w->y);
-	free(w->z);
+	free(w->hp);
 	free(w->rows);
 	free(w->pool);
 	free(w->grid);
@@ -129,14 +129,14 @@ static enum error_code work_init(struct work *w, const struct model *m, size_t n
 	w->pre = malloc(w->max_rows * w->H * sizeof *w->pre);
 	w->scratch = malloc(mlp_scratch_floats(&m->mlp, MLP_TILE) * sizeof *w->scratch);
 	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
-	w->z = malloc(w->max_rows * (w->n_price_in + 1) * sizeof *w->z);
+	w->hp = malloc(w->H * sizeof *w->hp);
 	w->rows = malloc(w->max_rows * sizeof *w->rows);
 	w->pool = malloc(w->K * (RECOMMEND_GRID + 1) * sizeof *w->pool);
 	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
 	w->unknown = malloc((spec->n_categorical + 1) * sizeof *w->unknown);
 	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
 	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
-	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->z || !w->rows ||
+	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->hp || !w->rows ||
 	    !w->pool || !w->grid || !w->unknown || !w->defaulted || !w->clipped) {
 		work_done(w);
 		return error_nomem(err, "the recommendation search");
@@ -160,8 +160,15 @@ static void set_price(const struct work *w, struct encoder_value *values, double
 	}
 }
 
+/* The two loops every row runs, in the CPU's widest vectors (as mlp.c's kernels). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ROW_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ROW_CLONES
+#endif
+
 /* out = a + b, n floats. */
-static void add_to(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
+ROW_CLONES static void add_to(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
 {
 	size_t o;
 
@@ -170,7 +177,7 @@ static void add_to(float *restrict out, const float *restrict a, const float *re
 }
 
 /* out += z * col, n floats. */
-static void axpy(float *restrict out, float z, const float *restrict col, size_t n)
+ROW_CLONES static void axpy(float *restrict out, float z, const float *restrict col, size_t n)
 {
 	size_t o;
 
@@ -207,16 +214,16 @@ static void score_rows(struct work *w, size_t R, enum spec_objective objective, 
 
 	for (r = 0; r < R; r++) {
 		const struct cand *c = &w->rows[r];
-		float *pre = w->pre + r * w->H, *z = w->z + r * P;
+		float *pre = w->pre + r * w->H;
 
-		if (r > 0 && c->price == w->rows[r - 1].price) /* the same price at another level */
-			memcpy(z, z - P, P * sizeof *z);
-		else
+		/* h0 plus the price's inputs, once per price: rows of one price at other levels follow it */
+		if (r == 0 || c->price != w->rows[r - 1].price) {
+			memcpy(w->hp, w->h0, w->H * sizeof *w->hp);
 			for (j = 0; j < P; j++)
-				z[j] = encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], c->price);
-		add_to(pre, w->h0, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
-		for (j = 0; j < P; j++)
-			axpy(pre, z[j], L->wt + (size_t)w->price_in[j] * w->H, w->H);
+				axpy(w->hp, encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], c->price),
+				     L->wt + (size_t)w->price_in[j] * w->H, w->H);
+		}
+		add_to(pre, w->hp, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
 	}
 	for (r = 0; r < R; r += MLP_TILE)
 		mlp_forward_rest(&w->m->mlp, w->pre + r * w->H, R - r < MLP_TILE ? R - r : MLP_TILE, w->scratch,
@@ -295,7 +302,7 @@ static void round_done(struct work *w, struct item_search *is, size_t R, enum sp
 			is->top_exposure = *c;
 			is->scored = true;
 		}
-		if (first) /* rows of the first round come level by level in grid order: r's point is r's count */
+		if (first) /* a level's rows of the first round come in grid order: its count is the point */
 			w->grid[(size_t)c->level * RECOMMEND_GRID + ls->m++] = ok ? c->value : NAN;
 		if (!ok)
 			continue;
@@ -416,17 +423,18 @@ static void search_rounds(struct work *w, struct item_search *is, enum spec_obje
 {
 	size_t K = w->K, k, g, R = 0;
 
-	for (k = 0; k < K; k++) {
-		struct level_state *ls = &is->lv[k];
-		size_t n = ls->s.n, pts = n < RECOMMEND_GRID ? n : RECOMMEND_GRID;
-		if (!ls->searched)
-			continue;
-		for (g = 0; g < pts; g++)
+	/* point g of every level together: levels that share their prices share each one's inputs */
+	for (g = 0; g < RECOMMEND_GRID; g++)
+		for (k = 0; k < K; k++) {
+			struct level_state *ls = &is->lv[k];
+			size_t n = ls->s.n;
+			if (!ls->searched || g >= n)
+				continue;
 			add_row(w, &R, ls, (int)k,
 				n <= RECOMMEND_GRID ? g
 						    : (size_t)llround((double)g * (double)(n - 1) / (RECOMMEND_GRID - 1)));
-		ls->step = n <= RECOMMEND_GRID ? 1 : div_up(n - 1, RECOMMEND_GRID - 1);
-	}
+			ls->step = n <= RECOMMEND_GRID ? 1 : div_up(n - 1, RECOMMEND_GRID - 1);
+		}
 	if (!R)
 		return;
 	round_done(w, is, R, objective, true);
@@ -665,6 +673,7 @@ static void option_numbers(const struct work *w, const struct recommend_answer *
 	o->expected = b->expected[row];
 	o->exposure = b->exposure[row];
 	o->y_sales = b->y[HEADS_COUNT * row + HEADS_SALES];
+	o->halfwidth = heads_interval_halfwidth_row(w->spec, w->spec->interval, b->x + row / b->K * b->d);
 	o->effective_price = o->price * (1.0 - w->spec->levels[o->level].discount);
 	o->value = heads_value(w->spec, objective, (size_t)o->level, o->expected, o->price,
 			       isnan(c) ? 0.0 : c);

@@ -63,6 +63,10 @@ void spec_done(struct spec *spec)
 	free(spec->exposure_column);
 	free(spec->id_column);
 	free(spec->reference);
+	free(spec->cal_group);
+	free(spec->cal_group_q);
+	free(spec->cal_group_rows);
+	free(spec->cal_group_slot);
 	memset(spec, 0, sizeof *spec);
 }
 
@@ -149,7 +153,7 @@ static enum error_code parse_numeric(const json_t *v, const char *path, struct s
 static enum error_code parse_categorical(const json_t *v, const char *path,
 					 struct spec_categorical *f, struct error *err)
 {
-	static const char *const keys[] = {"name", "vocabulary", NULL};
+	static const char *const keys[] = {"name", "vocabulary", "required", NULL};
 	char field[JSONUTIL_PATH_MAX], item[JSONUTIL_PATH_MAX];
 	json_t *vocab = NULL, *e;
 	struct hashmap *seen;
@@ -161,6 +165,9 @@ static enum error_code parse_categorical(const json_t *v, const char *path,
 		rc = spec_get_name(v, "name", path, true, &f->name, err);
 	if (!rc)
 		rc = jsonutil_get_typed(v, "vocabulary", path, true, JSON_ARRAY, &vocab, err);
+	f->required = false;
+	if (!rc)
+		rc = jsonutil_get_bool(v, "required", path, false, &f->required, err);
 	if (rc)
 		return rc;
 	jsonutil_path_key(field, path, "vocabulary");
@@ -606,6 +613,8 @@ json_t *spec_to_json(const struct spec *spec)
 			push(vocab, json_string(f->vocabulary[j]), &fail);
 		put(o, "name", json_string(f->name), &fail);
 		put(o, "vocabulary", vocab, &fail);
+		if (f->required)
+			put(o, "required", json_true(), &fail);
 		push(cat, o, &fail);
 	}
 	for (i = 0; !fail && i < spec->n_levels; i++)
@@ -658,4 +667,17 @@ char *spec_to_string(const struct spec *spec)
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(j);
 	return s;
+}
+
+enum error_code spec_objective_choose(const struct spec *spec, const char *model, const char *asked,
+				      bool profit_needs_column, enum spec_objective *o, struct error *err)
+{
+	*o = spec->objective;
+	if (asked && !spec_objective_parse(asked, o))
+		return error_set(err, ERROR_INVALID, "objective",
+				 "objective: \"%s\" is not one of revenue, units, profit", asked);
+	if (profit_needs_column && *o == SPEC_OBJECTIVE_PROFIT && spec->unit_cost_index < 0)
+		return error_set(err, ERROR_INVALID, "objective",
+				 "objective: profit needs a unit-cost feature, and model %s has none", model);
+	return ERROR_OK;
 }

@@ -12,8 +12,67 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The split-conformal table of n absolute residuals (sorted in place). */
+static void fill_table(double *a, size_t n, double q[SPEC_RESIDUAL_QUANTILES])
+{
+	size_t i;
+
+	qsort(a, n, sizeof *a, cmp_double);
+	for (i = 0; i < SPEC_RESIDUAL_QUANTILES; i++) {
+		double p = (double)i / (SPEC_RESIDUAL_QUANTILES - 1);
+		double k = ceil((double)(n + 1) * p - 1e-9); /* 1-based rank */
+		q[i] = k < 1 ? 0 : a[k > (double)n ? n - 1 : (size_t)k - 1];
+	}
+}
+
+/* A table per slot of categorical `by` with at least CALIBRATE_GROUP_MIN rows. */
+static enum error_code fit_groups(struct spec *spec, const double *resid, size_t n, const size_t *slot,
+				  size_t by, struct error *err)
+{
+	size_t nv = spec->categorical[by].n_vocabulary, s, i, g = 0, n_groups = 0, m;
+	size_t *count = calloc(nv + 1, sizeof *count), *slots = NULL, *rows = NULL;
+	double (*q)[SPEC_RESIDUAL_QUANTILES] = NULL, *a = util_alloc_array(n ? n : 1, sizeof *a);
+	enum error_code rc = ERROR_OK;
+
+	if (!count || !a) {
+		rc = error_nomem(err, "the calibration groups");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		count[slot[i]]++;
+	for (s = 0; s <= nv; s++)
+		n_groups += count[s] >= CALIBRATE_GROUP_MIN;
+	slots = calloc(n_groups + 1, sizeof *slots);
+	rows = calloc(n_groups + 1, sizeof *rows);
+	q = calloc(n_groups + 1, sizeof *q);
+	if (!slots || !rows || !q) {
+		rc = error_nomem(err, "the calibration groups");
+		goto out;
+	}
+	for (s = 0; s <= nv; s++) {
+		if (count[s] < CALIBRATE_GROUP_MIN)
+			continue;
+		for (i = 0, m = 0; i < n; i++)
+			if (slot[i] == s)
+				a[m++] = fabs(resid[i]);
+		fill_table(a, m, q[g]);
+		slots[g] = s;
+		rows[g++] = m;
+	}
+	if (n_groups)
+		rc = spec_set_cal_groups(spec, by, n_groups, slots, rows,
+					 (const double(*)[SPEC_RESIDUAL_QUANTILES])q, err);
+out:
+	free(count);
+	free(slots);
+	free(rows);
+	free(q);
+	free(a);
+	return rc;
+}
+
 enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, double interval,
-			      struct error *err)
+			      const size_t *slot, int by, struct error *err)
 {
 	double *a, smear = 0;
 	size_t i;
@@ -29,16 +88,11 @@ enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, 
 		a[i] = fabs(resid[i]);
 		smear += exp(resid[i] > 700 ? 700 : resid[i]);
 	}
-	qsort(a, n, sizeof *a, cmp_double);
-	for (i = 0; i < SPEC_RESIDUAL_QUANTILES; i++) {
-		double p = (double)i / (SPEC_RESIDUAL_QUANTILES - 1);
-		double k = ceil((double)(n + 1) * p - 1e-9); /* 1-based rank */
-		spec->residual_q[i] = k < 1 ? 0 : a[k > (double)n ? n - 1 : (size_t)k - 1];
-	}
+	fill_table(a, n, spec->residual_q);
+	free(a);
 	spec->smearing = spec->transform == SPEC_TRANSFORM_LOG1P ? smear / (double)n : 1;
 	spec->interval = interval;
 	spec->calibration_rows = n;
 	spec->has_calibration = true;
-	free(a);
-	return ERROR_OK;
+	return by >= 0 && slot ? fit_groups(spec, resid, n, slot, (size_t)by, err) : ERROR_OK;
 }

@@ -16,6 +16,7 @@ void dataset_config_done(struct dataset_config *cfg)
 		return;
 	free(cfg->name);
 	free(cfg->id_column);
+	free(cfg->interval_by);
 	for (i = 0; i < cfg->n_numeric; i++)
 		free(cfg->numeric[i]);
 	free(cfg->numeric);
@@ -129,7 +130,7 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	static const char *const keys[] = {"hidden", "epochs", "batch_size", "learning_rate",
 					   "patience", "seed", "weight_decay", "exposure_weight",
 					   "validation_fraction", "validation", "ema", "refit", "members",
-					   "interval",
+					   "interval", "interval_by",
 					   NULL};
 	char field[JSONUTIL_PATH_MAX];
 	json_t *model = NULL, *hidden = NULL, *v;
@@ -193,6 +194,8 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 			rc = jsonutil_get_int(model, "members", "model", false, 1, 16, &members, err);
 		if (!rc)
 			rc = jsonutil_get_number(model, "interval", "model", false, &cfg->interval, err);
+		if (!rc)
+			rc = spec_get_name(model, "interval_by", "model", false, &cfg->interval_by, err);
 		if (!rc) {
 			const char *how = NULL;
 			rc = jsonutil_get_string(model, "validation", "model", false, &how, err);
@@ -352,7 +355,7 @@ bool dataset_is_required(const struct dataset_config *cfg, const char *name)
 	return dataset_listed(cfg->required, cfg->n_required, name);
 }
 
-/* features.required names numeric features (plain or log), each once. */
+/* features.required names features (numeric, log or categorical), each once. */
 static enum error_code check_required(const struct dataset_config *cfg, struct error *err)
 {
 	size_t i;
@@ -362,16 +365,11 @@ static enum error_code check_required(const struct dataset_config *cfg, struct e
 		if (dataset_listed(cfg->required, i, name))
 			return error_set(err, ERROR_INVALID, "features.required",
 					 "features.required: \"%s\" is listed twice", name);
-		if (dataset_listed(cfg->categorical, cfg->n_categorical, name))
+		if (!dataset_listed(cfg->numeric, cfg->n_numeric, name) && !dataset_listed(cfg->log, cfg->n_log, name) &&
+		    !dataset_listed(cfg->categorical, cfg->n_categorical, name))
 			return error_set(err, ERROR_INVALID, "features.required",
-					 "features.required: \"%s\" is categorical: a missing category goes "
-					 "to the unknown slot (and is reported); only numeric features can be "
-					 "required",
-					 name);
-		if (!dataset_listed(cfg->numeric, cfg->n_numeric, name) && !dataset_listed(cfg->log, cfg->n_log, name))
-			return error_set(err, ERROR_INVALID, "features.required",
-					 "features.required: \"%s\" is not one of features.numeric or "
-					 "features.log",
+					 "features.required: \"%s\" is not one of features.numeric, features.log "
+					 "or features.categorical",
 					 name);
 	}
 	return ERROR_OK;
@@ -450,6 +448,9 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 		rc = check_columns(cfg, err);
 	if (!rc)
 		rc = check_required(cfg, err);
+	if (!rc && cfg->interval_by && !dataset_listed(cfg->categorical, cfg->n_categorical, cfg->interval_by))
+		rc = error_set(err, ERROR_INVALID, "model.interval_by",
+			       "model.interval_by: \"%s\" is not one of features.categorical", cfg->interval_by);
 	json_decref(root);
 	if (rc) {
 		dataset_config_done(cfg);

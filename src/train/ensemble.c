@@ -120,18 +120,37 @@ static double blend_sales(const struct stack *s, size_t n)
  * The intervals and the smearing from the blend's validation residuals, in
  * transformed units: its parts never trained on those rows.
  */
-static enum error_code calibrate(const struct stack *s, size_t n, double a, double interval,
-				 struct spec *spec, struct error *err)
+static enum error_code calibrate(const struct stack *s, size_t n, double a, const struct dataset_config *cfg,
+				 const struct learn_data *data, const struct split *sp, struct spec *spec,
+				 struct error *err)
 {
 	double *resid = util_alloc_array(n ? n : 1, sizeof *resid);
+	size_t *slot = NULL, i, k = 0, off, nv, j;
 	enum error_code rc;
-	size_t i;
 
 	if (!resid)
 		return error_nomem(err, "the calibration");
 	for (i = 0; i < n; i++)
 		resid[i] = (s->t[i] - (a * s->member_y[i] + (1 - a) * s->lin[i])) * spec->target_std;
-	rc = calibrate_fit(spec, resid, n, interval, err);
+	if (cfg->interval_by) { /* each validation row's category of it: the set slot of its one-hot */
+		while (strcmp(spec->categorical[k].name, cfg->interval_by))
+			k++;
+		off = spec_categorical_offset(spec, k);
+		nv = spec->categorical[k].n_vocabulary;
+		slot = util_alloc_array(n ? n : 1, sizeof *slot);
+		if (!slot) {
+			free(resid);
+			return error_nomem(err, "the calibration");
+		}
+		for (i = 0; i < n; i++) {
+			const float *x = data->X + sp->valid[i] * data->d + off;
+			for (j = 0; j < nv && x[j] == 0.0f; j++)
+				;
+			slot[i] = j;
+		}
+	}
+	rc = calibrate_fit(spec, resid, n, cfg->interval, slot, slot ? (int)k : -1, err);
+	free(slot);
 	free(resid);
 	return rc;
 }
@@ -312,7 +331,7 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 		rc = blend_exposure(&s, sp->n_valid, &p.b, err);
 	}
 	if (!rc)
-		rc = calibrate(&s, sp->n_valid, p.a, cfg->interval, spec, err);
+		rc = calibrate(&s, sp->n_valid, p.a, cfg, data, sp, spec, err);
 	if (rc)
 		goto out;
 	if (cfg->refit) { /* the members saw all the training rows: so do the baselines */

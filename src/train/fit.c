@@ -213,6 +213,7 @@ enum error_code fit_spec(const struct dataset_config *cfg, const struct table *t
 		struct spec_categorical *f = &spec->categorical[j];
 
 		f->name = strdup(cfg->categorical[j]);
+		f->required = dataset_is_required(cfg, cfg->categorical[j]);
 		spec->n_categorical = j + 1;
 		if (!f->name)
 			goto nomem;

@@ -40,7 +40,8 @@ struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_
 			c[k++] = (struct table_colspec){cfg->log[i], TABLE_NUMBER, false, false,
 							dataset_is_required(cfg, cfg->log[i])};
 	for (i = 0; i < cfg->n_categorical; i++)
-		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false, false};
+		c[k++] = (struct table_colspec){cfg->categorical[i], TABLE_CATEGORY, false, false,
+						dataset_is_required(cfg, cfg->categorical[i])};
 	c[k++] = (struct table_colspec){cfg->target_column, TABLE_NUMBER, false, true, false};
 	c[k++] = (struct table_colspec){cfg->exposure_column, TABLE_LABEL01, false, false, true};
 	c[k++] = (struct table_colspec){cfg->promo_column, TABLE_LEVEL, false, false, true};
@@ -142,16 +143,18 @@ out:
 
 /*
  * The default interval on the test rows, through the serving functions:
- * y: (n) the network's sales outputs, t: (n) the truth in transformed units.
+ * rows: (n) their encoded rows' indices in e, y: (n) the network's sales
+ * outputs, t: (n) the truth in transformed units.
  */
-static void score_intervals(const struct spec *spec, const double *y, const double *t, size_t n,
-			    struct report_scores *scores)
+static void score_intervals(const struct spec *spec, const struct encoded *e, const size_t *rows,
+			    const double *y, const double *t, size_t n, struct report_scores *scores)
 {
-	double h = heads_interval_halfwidth(spec, spec->interval), inside = 0, width = 0;
+	double inside = 0, width = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		double lo, hi, lo_t, hi_t;
+		double lo, hi, lo_t, hi_t,
+			h = heads_interval_halfwidth_row(spec, spec->interval, e->X + rows[i] * e->d);
 		heads_interval(spec, y[i], h, &lo, &hi);
 		lo_t = heads_transform(spec->transform, lo);
 		hi_t = heads_transform(spec->transform, hi);
@@ -214,7 +217,7 @@ static enum error_code score_test(const struct spec *spec, const float *params,
 		res->test_t[i] = heads_unstandardize(spec, e->target[sp->test[i]]);
 		label[i] = e->exposure[sp->test[i]];
 	}
-	score_intervals(spec, pred_t, res->test_t, n, scores);
+	score_intervals(spec, e, sp->test, pred_t, res->test_t, n, scores);
 	for (i = 0; i < n; i++) {
 		pred_t[i] = heads_unstandardize(spec, pred_t[i]);
 		pred_p[i] = heads_exposure(pred_p[i]);
@@ -239,8 +242,8 @@ out:
 	return rc;
 }
 
-/* The weights (taken from learned) as tensors in layer order, and their checksum. */
-static void take_weights(struct train_result *res, struct learn_outcome *learned)
+/* The weights (taken from learned) as tensors in layer order, and the version's checksum (the spec is final). */
+static bool take_weights(struct train_result *res, struct learn_outcome *learned)
 {
 	size_t dims[SPEC_MAX_HIDDEN + 2], n_dims = spec_layer_dims(&res->spec, dims), i;
 	struct mlp net;
@@ -251,7 +254,7 @@ static void take_weights(struct train_result *res, struct learn_outcome *learned
 	res->n_tensors = 2 * net.n_layers;
 	for (i = 0; i < res->n_tensors; i++)
 		model_mlp_tensor_at(&net, i, &res->tensors[i]);
-	tensor_checksum(res->tensors, res->n_tensors, res->checksum);
+	return model_checksum(&res->spec, res->tensors, res->n_tensors, res->checksum);
 }
 
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,
@@ -310,7 +313,8 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = error_nomem(err, "the metrics");
 		goto out;
 	}
-	take_weights(res, &learned);
+	if (!take_weights(res, &learned))
+		rc = error_nomem(err, "the checksum");
 out:
 	json_decref(ensemble);
 	free(unknown_rows);

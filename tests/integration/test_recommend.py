@@ -147,6 +147,7 @@ def test_recommend_refuses_bad_fields_by_name_and_is_counted(ctx):
         ({"items": [dict(ok, features={"brand": "Acme", "weight_kg": "heavy"})]}, "items[0].features.weight_kg"),
         ({"items": [dict(ok, colour="red")]}, "items[0].colour"),
         ({"items": []}, "items"),
+        ({"explain": "yes", "items": [ok]}, "explain"),
     ]
     for body, field in cases:
         e = recommend(s, body, status=422)["error"]
@@ -154,6 +155,8 @@ def test_recommend_refuses_bad_fields_by_name_and_is_counted(ctx):
     check(s.post("/v1/recommend", "{\"items\": [", headers={"Content-Type": "application/json"}).status == 400, "malformed JSON")
     check(s.post("/v1/recommend", "{}", headers={"Content-Type": "text/plain"}).status == 415, "content type")
     check(s.get("/v1/recommend").status == 405, "GET")
+    r = s.post("/v1/recommend", {"explain": True, "items": [ok] * 1001})
+    check(r.status == 413 and r.json()["error"]["field"] == "explain", "explained items past the limit: %d" % r.status)
     recommend(s, {"items": [ok, ok, ok]})
     metrics = s.get("/metrics").body.decode()
     check('shelfcast_recommended_items_total{model="demo",version="1"} 3' in metrics, "recommended items not counted")

@@ -1,6 +1,7 @@
 """Issue 5: the registry — versions, activation and rollback, validation of every load,
 hot swap under load, the /v1/models API, database outages, safetensors interop."""
 import json
+import math
 import os
 import re
 import struct
@@ -173,7 +174,7 @@ def test_models_api_describes_what_serves(ctx):
     check(m["name"] == "demo" and m["active_version"] == 1 and m["serving_version"] == 1 and m["status"] == "serving", m)
     check(m["loaded_at"] and m["metrics"]["sales_r2_log"] > 0.5 and m["metrics"]["baseline_logistic_auc"] > 0.5, m["metrics"])
     check([l["level"] for l in m["promotion_levels"]] == [0, 1, 2, 3], m["promotion_levels"])
-    check({"name": "brand", "type": "categorical"} in m["inputs"], m["inputs"])
+    check({"name": "brand", "type": "categorical", "required": False} in m["inputs"], m["inputs"])
     check({"name": "price", "type": "numeric", "required": False} in m["inputs"], m["inputs"])
     d = s.get("/v1/models/demo").json()
     check([v["version"] for v in d["versions"]] == [1, 2] and d["versions"][1]["status"] == "staged", d["versions"])
@@ -324,6 +325,8 @@ def test_a_pytorch_safetensors_file_imports_and_predicts_like_pytorch(ctx):
             v = []
             for f in spec["inputs"]["numeric"]:
                 x = it.get(f["name"], None)
+                if x is not None and f.get("transform") == "log":
+                    x = math.log(x)
                 x = f["default"] if x is None else x
                 lo, hi = f.get("clip", [-1e300, 1e300])
                 v.append((min(max(x, lo), hi) - f["mean"]) / f["std"])

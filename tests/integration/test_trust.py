@@ -68,6 +68,41 @@ def test_intervals_cover_new_items_at_the_asked_rate(ctx):
     s.stop()
 
 
+def test_intervals_by_category_cover_each_category(ctx):
+    """model.interval_by: a conformal table per category (Mondrian), so each category's coverage holds on its own."""
+    d = temp_dir("sc-mondrian-")
+    rows = list(csv.DictReader(open(demo_csv(4000, seed=33))))
+    items = [{"promotion_level": int(r["promo_level"]),
+              "features": {"brand": r["brand"], "category": r["category"], "price": float(r["price"]),
+                           "weight_kg": float(r["weight_kg"])}} for r in rows]
+    data = demo_csv(8000, seed=7)
+    share = {}
+    for by in (None, "category"):
+        url = ctx.db()
+        m = json.loads(train(url, data, config=demo_config(d, **({"interval_by": by} if by else {})),
+                             extra=["--activate"]).stdout)
+        s = ctx.serve(db_url=url, wait_ready=True)
+        inside, count = {}, {}
+        for i in range(0, len(items), 1000):
+            for p, r in zip(s.predict({"items": items[i:i + 1000]}).json()["predictions"], rows[i:i + 1000]):
+                iv, c = p["predicted_sales_interval"], r["category"]
+                count[c] = count.get(c, 0) + 1
+                inside[c] = inside.get(c, 0) + (iv["lower"] <= float(r["units"]) <= iv["upper"])
+        share[by] = {c: inside[c] / count[c] for c in count}
+        print("# 0.9 intervals by %s: test coverage %.3f; on %d new items, per category %s" % (
+            by or "one table", m["interval_coverage"], len(items),
+            ", ".join("%s %.3f" % (c, v) for c, v in sorted(share[by].items()))))
+        s.stop()
+    for c, v in share["category"].items():
+        check(0.82 <= v <= 0.97, "category %s: a 0.9 interval covers %.3f" % (c, v))
+    spread = lambda by: max(share[by].values()) - min(share[by].values())
+    check(spread("category") < spread(None), "per category, the coverage spreads %.3f (one table: %.3f)"
+          % (spread("category"), spread(None)))
+    bad = demo_config(d, interval_by="price")
+    r = train(ctx.db(), data, config=bad, check_ok=False)
+    check(r.returncode != 0 and "model.interval_by" in r.stderr, r.stderr[-300:])
+
+
 def test_the_mean_loses_less_revenue_than_the_median(ctx):
     """Known truth: recommending by expected_sales (the mean) against by predicted_sales (the median)."""
     url = ctx.db()

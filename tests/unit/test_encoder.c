@@ -149,6 +149,44 @@ static void test_encoder_refuses_non_finite_numbers(void **state)
 	fixture_done(&f);
 }
 
+/* A required categorical feature: missing (absent or null) is an error naming it; an unknown value is not. */
+static void test_encoder_required_categorical(void **state)
+{
+	char spec_text[sizeof TEST_SPEC + 32], *at;
+	struct spec spec;
+	struct encoder *enc;
+	struct encoder_value v[5] = {{0}};
+	float out[13];
+	struct error err;
+	(void)state;
+
+	/* TEST_SPEC with brand required */
+	at = strstr(TEST_SPEC, "\"name\": \"brand\",");
+	assert_non_null(at);
+	snprintf(spec_text, sizeof spec_text, "%.*s\"required\": true, %s", (int)(at - TEST_SPEC), TEST_SPEC, at);
+	error_init(&err);
+	assert_int_equal(spec_parse_string(spec_text, strlen(spec_text), &spec, &err), ERROR_OK);
+	assert_true(spec.categorical[0].required);
+	assert_false(spec.categorical[1].required);
+	enc = encoder_new(&spec, &err);
+	assert_non_null(enc);
+	v[1] = (struct encoder_value){.kind = ENCODER_VALUE_NUMBER, .number = 1};
+	assert_int_equal(encoder_encode(enc, v, 0, out, NULL, NULL, "items[2].features", &err), ERROR_INVALID);
+	assert_string_equal(err.field, "items[2].features.brand");
+	assert_non_null(strstr(err.message, "required"));
+	v[3] = (struct encoder_value){.kind = ENCODER_VALUE_STRING, .str = "zz", .len = 2};
+	error_init(&err);
+	assert_int_equal(encoder_encode(enc, v, 0, out, NULL, NULL, "items[2].features", &err), ERROR_OK);
+	assert_true(out[3 + 3] == 1.0f); /* the unknown slot: brand's three words, then it */
+	encoder_free(enc);
+	spec_done(&spec);
+	/* "required" must be a boolean */
+	snprintf(spec_text, sizeof spec_text, "%.*s\"required\": 1, %s", (int)(at - TEST_SPEC), TEST_SPEC, at);
+	error_init(&err);
+	assert_int_equal(spec_parse_string(spec_text, strlen(spec_text), &spec, &err), ERROR_INVALID);
+	assert_string_equal(err.field, "inputs.categorical[0].required");
+}
+
 /* Encode {features} with a report; the report's names joined, or the error's field. */
 static void reported(const struct fixture *f, const char *features, char *out, size_t size)
 {
@@ -208,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_golden_cases_encode_or_name_their_field),
 		cmocka_unit_test(test_encoder_set_level_moves_the_one_hot),
 		cmocka_unit_test(test_encoder_refuses_non_finite_numbers),
+		cmocka_unit_test(test_encoder_required_categorical),
 		cmocka_unit_test(test_encoder_reports_defaulted_and_clipped),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);

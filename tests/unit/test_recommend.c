@@ -233,6 +233,7 @@ static void test_recommend_body_errors_name_the_field(void **state)
 		 "items[0].promotion_level"},
 		{"{\"items\": []}", "items"},
 		{"{\"items\": [{\"features\": {\"weight\": 1}}], \"interval\": 0.9}", "interval"},
+		{"{\"items\": [{\"features\": {\"weight\": 1}}], \"explain\": 1}", "explain"},
 	};
 	size_t i;
 	(void)state;
@@ -250,5 +251,6 @@ int main(void)
 		cmocka_unit_test(test_recommend_constraints_and_reasons),
 		cmocka_unit_test(test_recommend_body_errors_name_the_field),
 	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

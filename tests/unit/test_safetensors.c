@@ -139,13 +139,68 @@ static void test_safetensors_other_dtypes_and_wrong_shapes_never_become_a_model(
 	assert_null(out);
 	/* only the test's own descriptors were changed: the model they were read from is as it was built */
 	{
-		char hex[SHA256_HEX_SIZE];
+		char sum[MODEL_CHECKSUM_SIZE];
 		for (i = 0; i < n; i++)
 			model_tensor_at(m, i, &t[i]);
-		tensor_checksum(t, n, hex);
-		assert_string_equal(hex, m->checksum);
+		assert_true(model_checksum(&m->spec, t, n, sum));
+		assert_string_equal(sum, m->checksum);
 	}
 	free(weights);
+	model_unref(m);
+}
+
+/* A model's tensors with their spec parsed from text, through model_new with an expected checksum. */
+static enum error_code load_with(const char *spec_text, const struct model *from, const char *expected,
+				 struct error *err)
+{
+	struct tensor t[2 * MLP_MAX_LAYERS];
+	struct spec spec;
+	struct model *m = NULL;
+	size_t i, n = model_tensor_count(from);
+	enum error_code rc;
+
+	for (i = 0; i < n; i++)
+		model_tensor_at(from, i, &t[i]);
+	error_init(err);
+	assert_int_equal(spec_parse_string(spec_text, strlen(spec_text), &spec, err), ERROR_OK);
+	rc = model_new("x", 1, &spec, t, n, expected, &m, err);
+	model_unref(m);
+	return rc;
+}
+
+/*
+ * The checksum covers the spec: the same weights under a spec whose level
+ * cost differs hash differently and are refused under the other's
+ * checksum; a version from before (the tensors' bare hex) still validates.
+ */
+static void test_checksum_covers_spec_and_tensors(void **state)
+{
+	struct model *m = test_model(TEST_SPEC, 5, 0.5f, NULL);
+	char other[sizeof TEST_SPEC], legacy[SHA256_HEX_SIZE], *at;
+	struct tensor t[2 * MLP_MAX_LAYERS];
+	struct error err;
+	size_t i, n = model_tensor_count(m);
+	(void)state;
+
+	assert_memory_equal(m->checksum, MODEL_CHECKSUM_PREFIX, strlen(MODEL_CHECKSUM_PREFIX));
+	assert_int_equal(load_with(TEST_SPEC, m, m->checksum, &err), ERROR_OK);
+	/* level 2's fixed cost 10 -> 19 */
+	memcpy(other, TEST_SPEC, sizeof TEST_SPEC);
+	at = strstr(other, "\"cost\": 10}");
+	assert_non_null(at);
+	at[8] = '9';
+	at[9] = '}';
+	at[10] = ' ';
+	assert_int_equal(load_with(other, m, m->checksum, &err), ERROR_INVALID);
+	assert_string_equal(err.field, "checksum");
+	/* the legacy form: the tensors alone */
+	for (i = 0; i < n; i++)
+		model_tensor_at(m, i, &t[i]);
+	tensor_checksum(t, n, legacy);
+	assert_int_equal(load_with(TEST_SPEC, m, legacy, &err), ERROR_OK);
+	assert_int_equal(load_with(other, m, legacy, &err), ERROR_OK); /* it never covered the spec */
+	legacy[0] = legacy[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(load_with(TEST_SPEC, m, legacy, &err), ERROR_INVALID);
 	model_unref(m);
 }
 
@@ -155,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_safetensors_round_trip_keeps_tensors_and_spec),
 		cmocka_unit_test(test_safetensors_malformed_files_are_refused_with_a_reason),
 		cmocka_unit_test(test_safetensors_other_dtypes_and_wrong_shapes_never_become_a_model),
+		cmocka_unit_test(test_checksum_covers_spec_and_tensors),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,7 @@ static void check_reference(const struct spec *spec)
 	}
 }
 
-static void train_once(int seed, int members, char checksum[65], double *r2,
+static void train_once(int seed, int members, char checksum[MODEL_CHECKSUM_SIZE], double *r2,
 		       struct train_result *keep)
 {
 	struct dataset_config cfg;
@@ -57,7 +57,7 @@ static void train_once(int seed, int members, char checksum[65], double *r2,
 	fclose(f);
 	if (train_run(&cfg, &t, NULL, NULL, &res, &err) != ERROR_OK)
 		fail_msg("train: %s", err.message);
-	memcpy(checksum, res.checksum, 65);
+	memcpy(checksum, res.checksum, MODEL_CHECKSUM_SIZE);
 	*r2 = json_real_value(json_object_get(json_object_get(res.metrics, "sales"), "r2_log"));
 	assert_int_equal(res.spec.n_numeric, 3);
 	assert_int_equal(res.spec.numeric[2].transform, SPEC_INPUT_LOG);
@@ -74,7 +74,7 @@ static void train_once(int seed, int members, char checksum[65], double *r2,
 
 static void test_same_seed_same_weights(void **state)
 {
-	char a[65], b[65], c[65];
+	char a[MODEL_CHECKSUM_SIZE], b[MODEL_CHECKSUM_SIZE], c[MODEL_CHECKSUM_SIZE];
 	double ra, rb, rc;
 	(void)state;
 	openblas_set_num_threads(1);
@@ -108,7 +108,7 @@ static double metric(const json_t *m, const char *a, const char *b, const char *
 static void test_ensemble_is_one_wider_network_no_worse_than_the_baselines(void **state)
 {
 	struct train_result res;
-	char sum[65];
+	char sum[MODEL_CHECKSUM_SIZE];
 	double r2, auc, cover;
 	(void)state;
 	train_once(9, 3, sum, &r2, &res);
