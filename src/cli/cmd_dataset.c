@@ -67,12 +67,14 @@ int cmd_dataset(int argc, char **argv)
 	error_init(&err);
 	if (dataset_config_load(config, &cfg, &err) != ERROR_OK)
 		return cli_fail("dataset export", &err);
-	if (sql && (cli_db_open(&db, db_url, data_dir, !sql_db, &err) != ERROR_OK)) {
-		code = cli_fail("dataset export", &err);
-		goto out;
-	}
-	if (sql)
+	/* --sql reads the registry's database unless --sql-db names another; nothing is written */
+	if (sql && !sql_db) {
+		if (cli_db_open(&db, db_url, data_dir, false, &err) != ERROR_OK) {
+			code = cli_fail("dataset export", &err);
+			goto out;
+		}
 		cli_cleanup_on_signal(&db);
+	}
 	f = data ? fopen(data, "re") : copy_query(sql_db ? sql_db : db.conninfo, sql, &err);
 	if (!f) {
 		if (data)

@@ -336,3 +336,25 @@ def test_the_ddp_script_refuses_a_shard_that_does_not_match_the_manifest(ctx):
                        text=True, timeout=300)
     check(p.returncode == 1 and "SHA-256" in p.stderr and m["shards"][0]["file"] in p.stderr, p.stderr[-800:])
     check(not os.path.exists(os.path.join(d, "w.safetensors")), "weights written from a bad shard")
+
+
+def test_export_from_sql_equals_the_export_of_the_same_rows_as_csv(ctx):
+    url = ctx.db()
+    db = dbname(url)
+    data = demo_csv(1500)
+    ctx.pg.query(db, "CREATE TABLE sales (item_id text, brand text, category text, price float8, weight_kg float8, "
+                     "promo_level int, units int, featured int, unit_cost float8)")
+    ctx.pg.psql(db, "\\copy sales FROM '%s' WITH (FORMAT csv, HEADER)" % data)
+    d = temp_dir("sc-ddp-sql-")
+    r = run(["dataset", "export", "--db", url, "--sql", "SELECT * FROM sales ORDER BY item_id", "--config",
+             example("demo", "dataset.json"), "--out", os.path.join(d, "sql")])
+    check(r.returncode == 0, r.stderr[-800:])
+    check(export(data, os.path.join(d, "csv")).returncode == 0, "csv export")
+    a, b = (json.load(open(os.path.join(d, x, "manifest.json"))) for x in ("sql", "csv"))
+    check(a["parts"] == b["parts"] and a["source"]["name"] == "--sql", (a["parts"], b["parts"]))
+    check(open(os.path.join(d, "sql", "spec.json")).read() == open(os.path.join(d, "csv", "spec.json")).read(),
+          "the spec from --sql differs from the CSV's")
+    r = run(["dataset", "export", "--db", url, "--sql", "DELETE FROM sales RETURNING *", "--config",
+             example("demo", "dataset.json"), "--out", os.path.join(d, "w")])
+    check(r.returncode == 1 and "--sql" in r.stderr, r.stderr[-300:])
+    check(ctx.pg.query(db, "SELECT count(*) FROM sales") == "1500", "the query wrote")
