@@ -86,6 +86,7 @@ struct export_options {
 	size_t shard_rows;   /* 1..EXPORT_MAX_SHARD_ROWS */
 	const char *source;  /* the data's name, for messages and the manifest */
 	size_t track_rows;   /* rows one replay of the shuffle follows; 0: EXPORT_TRACK_ROWS */
+	size_t exact_tail;   /* longest quantile tail kept exactly; 0: EXPORT_EXACT_QUANTILE_MAX */
 };
 
 struct export_summary {

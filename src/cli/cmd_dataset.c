@@ -82,7 +82,7 @@ int cmd_dataset(int argc, char **argv)
 		code = cli_fail("dataset export", &err);
 		goto out;
 	}
-	opt = (struct export_options){out, (size_t)rows, data ? data : "--sql", 0};
+	opt = (struct export_options){out, (size_t)rows, data ? data : "--sql", 0, 0};
 	if (export_dataset(&cfg, f, &opt, &sum, &err) != ERROR_OK) {
 		code = cli_fail("dataset export", &err);
 		goto out;

@@ -535,7 +535,7 @@ static int cmp_double(const void *a, const void *b)
 static enum error_code stats_init(struct exporter *x, struct error *err)
 {
 	const struct dataset_config *cfg = x->cfg;
-	size_t M = x->plan.n_all, j;
+	size_t M = x->plan.n_all, j, exact = x->opt->exact_tail ? x->opt->exact_tail : EXPORT_EXACT_QUANTILE_MAX;
 
 	x->n_num = cfg->n_numeric + cfg->n_log;
 	x->num = calloc(x->n_num + 1, sizeof *x->num);
@@ -553,8 +553,8 @@ static enum error_code stats_init(struct exporter *x, struct error *err)
 		for (size_t c = 0; c < x->n_cols; c++)
 			if (!strcmp(x->cols[c].name, name))
 				s->col = (int)c;
-		s->k_lo = klo <= EXPORT_EXACT_QUANTILE_MAX ? (size_t)klo : 0;
-		s->k_hi = khi <= EXPORT_EXACT_QUANTILE_MAX ? (size_t)khi : 0;
+		s->k_lo = klo <= (double)exact ? (size_t)klo : 0;
+		s->k_hi = khi <= (double)exact ? (size_t)khi : 0;
 		s->lo = util_alloc_array(s->k_lo + 1, sizeof *s->lo);
 		s->hi = util_alloc_array(s->k_hi + 1, sizeof *s->hi);
 		if (!s->k_lo || !s->k_hi)

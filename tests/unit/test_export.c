@@ -154,6 +154,12 @@ static void same_rows(size_t *a, size_t na, size_t *b, size_t nb, const char *wh
 			fail_msg("%s: row %zu differs (%zu exported, %zu in train's split)", what, i, a[i], b[i]);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void close_to(double a, double b, const char *what)
 {
 	if (!(fabs(a - b) <= 1e-12 * fmax(1, fabs(b))))
@@ -203,7 +209,7 @@ static void check_against_train(const char *split, const char *model_extra, cons
 			 ERROR_OK);
 	assert_non_null(mkdtemp(dir));
 	f = fmemopen(csv, len, "r");
-	if (export_dataset(&cfg, f, &(struct export_options){dir, shard_rows, "test.csv", track_rows}, &sum, &err))
+	if (export_dataset(&cfg, f, &(struct export_options){dir, shard_rows, "test.csv", track_rows, 0}, &sum, &err))
 		fail_msg("export: %s", err.message);
 	fclose(f);
 	read_parts(dir, &p);
@@ -275,6 +281,85 @@ static void test_export_tiny_data_keeps_every_value_for_the_quantiles(void **sta
 	check_against_train("{\"fraction\": 0.5, \"seed\": 1}", "", "[0, 1]", 12, 1, 5);
 }
 
+/* The sorted values of numeric input i over the training rows, as fit.c sees them (new; *m their count). */
+static double *training_values(const struct dataset_config *cfg, const struct table *t, const struct split *sp,
+			       const char *name, bool is_log, size_t *m)
+{
+	const double *col = t->cols[table_column(t, name)].num;
+	double *v = calloc(sp->n_all_train + 1, sizeof *v);
+	size_t i;
+	(void)cfg;
+	*m = 0;
+	for (i = 0; i < sp->n_all_train; i++) {
+		double x = col[sp->all_train[i]];
+		if (isnan(x) || (is_log && !(x > 0)))
+			continue;
+		v[(*m)++] = is_log ? log(x) : x;
+	}
+	qsort(v, *m, sizeof *v, cmp_double);
+	return v;
+}
+
+/* The bound b sits where quantile q does, to 0.0105 of the ranks: F(b-) - e <= q <= F(b) + e (ties span ranks). */
+static void rank_ok(const double *v, size_t m, double b, double q, const char *name)
+{
+	size_t lt = 0, le;
+	while (lt < m && v[lt] < b)
+		lt++;
+	for (le = lt; le < m && v[le] <= b; le++)
+		;
+	if ((double)lt / (double)m - 0.0105 > q || (double)le / (double)m + 0.0105 < q)
+		fail_msg("%s: bound %g spans ranks %.4f..%.4f, quantile %.3f", name, b, (double)lt / (double)m,
+			 (double)le / (double)m, q);
+}
+
+/* Beyond the exact tails, the reservoir's bound is within the documented rank error (0.0105). */
+static void test_export_reservoir_quantiles_stay_within_their_rank_error(void **state)
+{
+	char config[2048], dir[] = "/tmp/test_export_XXXXXX", *csv;
+	size_t len, m, k;
+	struct dataset_config cfg;
+	struct table t;
+	struct split sp;
+	struct parts p = {0};
+	struct export_summary sum;
+	struct error err;
+	json_t *q;
+	FILE *f;
+	(void)state;
+
+	snprintf(config, sizeof config, CONFIG, "{\"fraction\": 0.1, \"seed\": 5}", "", "[0.05, 0.95]");
+	csv = make_csv(100000, 7, &len);
+	traintable_load(config, csv, len, &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, -1, &sp, &err), ERROR_OK);
+	assert_non_null(mkdtemp(dir));
+	f = fmemopen(csv, len, "r");
+	if (export_dataset(&cfg, f, &(struct export_options){dir, 1000000, "t.csv", 0, 16}, &sum, &err))
+		fail_msg("export: %s", err.message);
+	fclose(f);
+	read_parts(dir, &p);
+	q = json_object_get(p.manifest, "quantiles");
+	for (k = 0; k < p.spec.n_numeric; k++) {
+		const struct spec_numeric *s = &p.spec.numeric[k];
+		double *v = training_values(&cfg, &t, &sp, s->name, s->transform == SPEC_INPUT_LOG, &m);
+		assert_true(m > EXPORT_RESERVOIR);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(q, k), "low")), "reservoir");
+		rank_ok(v, m, s->clip_lo, 0.05, s->name);
+		rank_ok(v, m, s->clip_hi, 0.95, s->name);
+		free(v);
+	}
+	json_decref(p.manifest);
+	spec_done(&p.spec);
+	for (k = 0; k < EXPORT_PARTS; k++)
+		free(p.rows[k]);
+	split_done(&sp);
+	table_done(&t);
+	dataset_config_done(&cfg);
+	free(csv);
+	remove_dir(dir);
+}
+
 static void test_export_refuses_a_directory_that_is_not_empty(void **state)
 {
 	char dir[] = "/tmp/test_export_XXXXXX", path[600], *csv, config[2048];
@@ -293,7 +378,7 @@ static void test_export_refuses_a_directory_that_is_not_empty(void **state)
 	fclose(fopen(path, "w"));
 	csv = make_csv(100, 1, &len);
 	f = fmemopen(csv, len, "r");
-	assert_int_equal(export_dataset(&cfg, f, &(struct export_options){dir, 10, "t.csv", 0}, &sum, &err),
+	assert_int_equal(export_dataset(&cfg, f, &(struct export_options){dir, 10, "t.csv", 0, 0}, &sum, &err),
 			 ERROR_INVALID);
 	assert_non_null(strstr(err.message, "is not empty"));
 	fclose(f);
@@ -319,7 +404,7 @@ static void test_export_names_the_line_of_a_bad_cell(void **state)
 	assert_int_equal(dataset_config_parse(config, strlen(config), &cfg, &err), ERROR_OK);
 	assert_non_null(mkdtemp(dir));
 	f = fmemopen((void *)csv, sizeof csv - 1, "r");
-	assert_int_equal(export_dataset(&cfg, f, &(struct export_options){dir, 10, "t.csv", 0}, &sum, &err),
+	assert_int_equal(export_dataset(&cfg, f, &(struct export_options){dir, 10, "t.csv", 0, 0}, &sum, &err),
 			 ERROR_INVALID);
 	assert_non_null(strstr(err.message, "t.csv line 3, column 3 (price)"));
 	assert_string_equal(err.field, "price");
@@ -336,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_export_time_split_takes_the_latest_weeks_for_validation_as_train_does),
 		cmocka_unit_test(test_export_time_split_with_random_validation_matches_train),
 		cmocka_unit_test(test_export_tiny_data_keeps_every_value_for_the_quantiles),
+		cmocka_unit_test(test_export_reservoir_quantiles_stay_within_their_rank_error),
 		cmocka_unit_test(test_export_refuses_a_directory_that_is_not_empty),
 		cmocka_unit_test(test_export_names_the_line_of_a_bad_cell),
 	};
