@@ -4,12 +4,11 @@
  * a few table chunks and the encoder's state, whatever the input size
  * (plus one bit per row read and per kept row).
  *
- * The data is read several times, never held (the file must be seekable):
+ * The data is read five times, never held (the file must be seekable):
  *   0. duplicates: table_find_duplicates, EXPORT_DEDUPE_ROWS rows at a time;
  *   1. count: cleaning exactly as table_load (duplicates, targets, missing
- *      required values), the
- *      kept rows, the split column's distinct values when the validation
- *      slice is the latest;
+ *      required values), the kept rows, the split column's distinct values
+ *      when the validation slice is the latest;
  *   -  the split, reproduced row for row from split.c without the row
  *      arrays: a seeded fraction replays the Fisher-Yates shuffle following
  *      EXPORT_TRACK_ROWS rows at a time (one bit per kept row says "test"),

@@ -33,7 +33,7 @@ int cmd_dataset(int argc, char **argv)
 		"rules, same seeds, the serving encoder) and write it as safetensors shards of the\n"
 		"train, validation and test parts, with spec.json (the fitted encoder and the\n"
 		"architecture) and manifest.json, for examples/pytorch/train_ddp.py. The data is\n"
-		"streamed four times; memory does not grow with it (docs/training.md).",
+		"streamed five times; memory does not grow with it (docs/training.md).",
 		usage_text, options, sizeof options / sizeof options[0], 1, 1};
 	struct dataset_config cfg = {0};
 	struct export_options opt = {0};
