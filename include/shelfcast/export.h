@@ -6,31 +6,17 @@
  *
  * The data is read five times, never held (the file must be seekable):
  *   0. duplicates: table_find_duplicates, EXPORT_DEDUPE_ROWS rows at a time;
- *   1. count: cleaning exactly as table_load (duplicates, targets, missing
- *      required values), the kept rows, the split column's distinct values
- *      when the validation slice is the latest;
- *   -  the split, reproduced row for row from split.c without the row
- *      arrays: a seeded fraction replays the Fisher-Yates shuffle following
- *      EXPORT_TRACK_ROWS rows at a time (one bit per kept row says "test"),
- *      and the validation cut is an exact selection (a radix select over
- *      the generator's keys, or the split column's value counts);
- *   2. statistics on the training part (train + validation, as fit.h):
- *      the winsorizing quantiles (below), the target's mean and variance
- *      (Welford), the categorical counts (the vocabulary rule of fit.h);
+ *   1. count: train's cleaning (table_stream), the kept rows, for a time
+ *      split the test rows and the training part's split values; then the
+ *      split, row for row as split.c makes it (splitstream.h);
+ *   2. statistics of the training part (train + validation, as fit.h): the
+ *      winsorizing bounds (tails.h: equal to fit.c's while a tail has at
+ *      most EXPORT_EXACT_QUANTILE_MAX values, then from a reservoir within a
+ *      documented rank error), the target's mean and variance (Welford), the
+ *      category counts (the vocabulary rule of fit.h);
  *   3. the mean and variance of the clipped numeric inputs (Welford);
- *   4. every row encoded by encoder_encode and written to its part's shard.
- *
- * Quantiles: the winsorizing bound at quantile q over m values (fit.c's
- * interpolation between order statistics floor(q(m-1)) and the next) needs
- * only the floor(q(M-1)) + 3 smallest values (or the matching largest),
- * M the training rows: kept exactly in a bounded heap while that is at most
- * EXPORT_EXACT_QUANTILE_MAX values (the default 0.001/0.999 up to 262
- * million training rows), so the bounds equal train's.  Beyond it, a
- * uniform reservoir of EXPORT_RESERVOIR values (seeded) gives the quantile
- * with a rank error below 0.0105 with probability 1 - 1e-6 (the
- * Dvoretzky-Kiefer-Wolfowitz bound, sqrt(ln(2/1e-6) / (2 * 65536))); the
- * manifest says which method each bound used.
- *
+ *   4. every row encoded by encoder_encode into its part's shard
+ *      (shardwrite.h).
  * Means and standard deviations are Welford's, in row order: equal to
  * train's (plain sums over sorted values) to the rounding of a double sum,
  * 1e-15 relative on thousands of rows, about 1e-12 on millions.
@@ -72,10 +58,7 @@
 #define EXPORT_DEFAULT_SHARD_ROWS 1000000
 #define EXPORT_MAX_SHARD_ROWS 100000000
 #define EXPORT_CHUNK_ROWS 8192
-#define EXPORT_TRACK_ROWS (1u << 21)
 #define EXPORT_EXACT_QUANTILE_MAX (1u << 18)
-#define EXPORT_RESERVOIR 65536
-#define EXPORT_MAX_SPLIT_VALUES (1u << 22)
 #define EXPORT_DEDUPE_ROWS (1u << 20)
 
 enum export_part { EXPORT_TRAIN, EXPORT_VALIDATION, EXPORT_TEST, EXPORT_PARTS };
@@ -84,7 +67,7 @@ struct export_options {
 	const char *dir;     /* the output directory */
 	size_t shard_rows;   /* 1..EXPORT_MAX_SHARD_ROWS */
 	const char *source;  /* the data's name, for messages and the manifest */
-	size_t track_rows;   /* rows one replay of the shuffle follows; 0: EXPORT_TRACK_ROWS */
+	size_t track_rows;   /* rows one replay of the shuffle follows; 0: SPLITSTREAM_TRACK_ROWS */
 	size_t exact_tail;   /* longest quantile tail kept exactly; 0: EXPORT_EXACT_QUANTILE_MAX */
 };
 

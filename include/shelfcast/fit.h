@@ -48,4 +48,13 @@ void fit_report_done(struct fit_report *rep);
  */
 bool fit_copy_config(struct spec *spec, const struct dataset_config *cfg);
 
+/*
+ * The vocabulary rule, on counts taken elsewhere: of the n values
+ * strings[i] seen counts[i] times, those seen at least min_count times,
+ * most frequent first (ties by value), into f->vocabulary (new); *rare: the
+ * values seen but left out.
+ */
+enum error_code fit_vocabulary(struct spec_categorical *f, char *const *strings, const size_t *counts,
+			       size_t n, size_t min_count, size_t *rare, struct error *err);
+
 #endif

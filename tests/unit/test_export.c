@@ -19,6 +19,7 @@
 #include "shelfcast/rng.h"
 #include "shelfcast/safetensors.h"
 #include "shelfcast/split.h"
+#include "shelfcast/tails.h"
 #include "shelfcast/util.h"
 
 static const char *const BRANDS[] = {"Acme", "Borealis", "Cobalt", "Dune", "Ember", "Fjord",
@@ -343,7 +344,7 @@ static void test_export_reservoir_quantiles_stay_within_their_rank_error(void **
 	for (k = 0; k < p.spec.n_numeric; k++) {
 		const struct spec_numeric *s = &p.spec.numeric[k];
 		double *v = training_values(&cfg, &t, &sp, s->name, s->transform == SPEC_INPUT_LOG, &m);
-		assert_true(m > EXPORT_RESERVOIR);
+		assert_true(m > TAILS_RESERVOIR);
 		assert_string_equal(json_string_value(json_object_get(json_array_get(q, k), "low")), "reservoir");
 		rank_ok(v, m, s->clip_lo, 0.05, s->name);
 		rank_ok(v, m, s->clip_hi, 0.95, s->name);
