@@ -48,7 +48,6 @@ import torch
 import torch.distributed as dist
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64}
-REVERSE = {np.dtype(np.float32): "F32"}
 
 
 def fail(msg):
@@ -100,10 +99,14 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
+def my_shards(manifest, part, rank, world):
+    """This rank's shards of a part: the i-th goes to rank i mod world."""
+    return [s for i, s in enumerate(x for x in manifest["shards"] if x["part"] == part) if i % world == rank]
+
+
 def load_part(directory, manifest, part, rank, world):
     """This rank's shards of one part, concatenated: x, sales, exposure, units, row, line."""
-    shards = [s for s in manifest["shards"] if s["part"] == part]
-    mine = [s for i, s in enumerate(shards) if i % world == rank]
+    mine = my_shards(manifest, part, rank, world)
     cols = {k: [] for k in ("x", "sales", "exposure", "units", "row", "line")}
     for s in mine:
         path = os.path.join(directory, s["file"])
@@ -330,6 +333,8 @@ def main():
     hidden = spec["architecture"]["hidden"]
 
     t_load = time.time()
+    mine = [s["file"] for part in ("train", "validation", "test") for s in my_shards(manifest, part, rank, world)]
+    sys.stderr.write("train_ddp: rank %d of %d reads %s\n" % (rank, world, ",".join(mine) or "no shards"))
     train = load_part(args.dir, manifest, "train", rank, world)
     valid = load_part(args.dir, manifest, "validation", rank, world)
     test = load_part(args.dir, manifest, "test", rank, world)

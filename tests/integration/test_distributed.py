@@ -66,6 +66,15 @@ def test_torchrun_two_ranks_train_on_shards_import_and_serve_what_pytorch_predic
     p = torchrun(2, shards, out, preds, mpath, os.path.join(d, "logs"))
     check(p.returncode == 0, "torchrun failed (%d): %s %s" % (p.returncode, p.stdout[-1500:], p.stderr[-3000:]))
     check("2 ranks" in p.stderr, "not two ranks: " + p.stderr[-800:])
+    # each rank reads its own shards: between them all of them, none twice
+    read = {}
+    for line in (p.stdout + p.stderr).splitlines():
+        if "train_ddp: rank " in line and " reads " in line:
+            words = line.split("train_ddp: rank ", 1)[1].split()
+            read[int(words[0])] = words[-1].split(",")
+    check(sorted(read) == [0, 1], "ranks that reported their shards: %r" % read)
+    check(sorted(read[0] + read[1]) == sorted(s["file"] for s in manifest["shards"])
+          and not set(read[0]) & set(read[1]), "shards by rank: %r" % read)
     torch_metrics = json.load(open(mpath))
     check(torch_metrics["trainer"]["world_size"] == 2 and torch_metrics["test_rows"] == manifest["parts"]["test"],
           torch_metrics)
