@@ -5,7 +5,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends meson ninja-build pkg-config gcc libc6-dev \
-      libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libcsv-dev python3 \
+      libmicrohttpd-dev libjansson-dev libpq-dev zlib1g-dev libopenblas-dev libcsv-dev python3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -42,6 +42,7 @@ static const struct {
 	{"dataset", cmd_dataset, "export what train would train on, as shards for another trainer"},
 	{"models", cmd_models, "list, show, activate, roll back, archive, export, import models"},
 	{"predict", cmd_predict, "score a CSV offline with a registered model"},
+	{"outcomes", cmd_outcomes, "import what happened to logged predictions (outcomes import --data FILE.csv)"},
 	{"recommend", cmd_recommend, "recommend launch prices and promotion levels for a CSV offline"},
 	{"demo-data", cmd_demo_data, "write a synthetic catalog with a known ground truth"},
 	{"healthcheck", cmd_healthcheck, "GET /healthz of a running server (container HEALTHCHECK)"},

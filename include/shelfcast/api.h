@@ -17,6 +17,7 @@
 #include "shelfcast/metrics.h"
 #include "shelfcast/model.h"
 #include "shelfcast/predict_api.h"
+#include "shelfcast/predlog.h"
 #include "shelfcast/reply.h"
 #include "shelfcast/route.h"
 #include "shelfcast/store.h"
@@ -31,6 +32,7 @@ struct api_config {
 	const char *db_conninfo;     /* for activation; may be NULL */
 	double started_at;           /* unix seconds */
 	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
+	struct predlog *predlog;     /* the prediction log and live accuracy; may be NULL (ids only) */
 };
 
 /*
@@ -44,10 +46,12 @@ struct api_worker {
 	struct metrics_shard *metrics;
 	struct versions *versions;   /* the api_config's, for the resolver */
 	struct model *pinned;        /* a pinned version's reference, held for one request */
+	struct predlog_writer log;   /* prediction ids and this worker's prediction log queue */
 };
 
-/* Fill w for store; ERROR_NOMEM when out of memory (w is then done'd). */
-enum error_code api_worker_init(struct api_worker *w, struct store *store, struct error *err);
+/* Fill w for store and log (may be NULL); ERROR_NOMEM when out of memory (w is then done'd). */
+enum error_code api_worker_init(struct api_worker *w, struct store *store, struct predlog *log,
+				struct error *err);
 void api_worker_done(struct api_worker *w);
 
 struct api_request {

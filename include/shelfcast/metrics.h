@@ -49,4 +49,12 @@ void metrics_observe_unknown(struct metrics_shard *sh, const char *model, const 
  */
 void metrics_render(struct strbuf *sb, struct store *store, struct watcher *watcher);
 
+/*
+ * The prediction log's counts (written, dropped, queued) and the live
+ * accuracy gauges per model and version (predlog.h); log may be NULL (zeros,
+ * no gauges).
+ */
+struct predlog;
+void metrics_render_predlog(struct strbuf *sb, struct predlog *log);
+
 #endif

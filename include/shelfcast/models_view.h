@@ -38,6 +38,12 @@ json_t *models_view(const char *catalog_text, struct model *const *models, size_
 void models_view_mark_default(json_t *view, const char *default_name);
 
 /*
+ * Sets "live" on every version of a one-model document (view) that the live
+ * accuracy document (predlog.h, predlog_live; may be NULL) has figures for.
+ */
+void models_view_add_live(json_t *view, const char *live_text);
+
+/*
  * The inputs as GET /v1/models/{name} publishes them, one per feature:
  *   numeric:     {"name", "type", "required", "transforms": ["none"|"log", ...],
  *                 "default" (null when required), "range": [lo, hi] (the winsorizing

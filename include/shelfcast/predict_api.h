@@ -64,6 +64,15 @@ struct predict_api_scratch *predict_api_scratch_new(void);
 void predict_api_scratch_free(struct predict_api_scratch *s);
 
 /*
+ * From now on every prediction of predict_api_run through s carries a
+ * "prediction_id" and is logged by log (predlog.h; borrowed for as long as s
+ * is used; NULL: neither).  The differential tests leave it unset: ids are
+ * random.
+ */
+struct predlog_writer;
+void predict_api_set_log(struct predict_api_scratch *s, struct predlog_writer *log);
+
+/*
  * Handle a /v1/predict body.  On success the reply JSON is appended to
  * `reply`.  On failure err says why and reply is left empty: ERROR_PARSE
  * (malformed JSON, with the byte offset), ERROR_INVALID (valid JSON

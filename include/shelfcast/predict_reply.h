@@ -30,6 +30,7 @@
 #include "shelfcast/strbuf.h"
 
 struct item_errors;
+struct predlog_writer;
 
 /* An item's id as the reply echoes it. */
 enum predict_id_kind { PREDICT_ID_NONE = 0, PREDICT_ID_STRING, PREDICT_ID_INTEGER };
@@ -40,6 +41,11 @@ struct predict_id {
 	size_t len;
 	long long i;     /* PREDICT_ID_INTEGER */
 	size_t index;    /* the item's index in the request (named by its errors) */
+	/* the item's features for the prediction log: JSON text as sent, else a jansson object;
+	   borrowed until the item's tile is written */
+	const char *features;
+	size_t features_len;
+	const struct json_t *features_json;
 };
 
 struct predict_reply {
@@ -58,6 +64,8 @@ struct predict_reply {
 	struct explain_model *explain; /* set by predict_reply_explain: every prediction explained */
 	double interval;              /* the coverage of predicted_sales_interval (the spec's by default) */
 	double halfwidth;             /* its conformal half-width, transformed units (heads.h) */
+	struct predlog_writer *log;   /* set: every prediction gets a "prediction_id" and is logged
+					 (predlog.h); NULL: neither */
 };
 
 /* Bytes predict_reply_begin needs for model m when the caller provides them. */

@@ -58,6 +58,8 @@
 #include "shelfcast/spec.h"
 
 #define RECOMMEND_MAX_ALTERNATIVES 10
+/* Options an answer holds: the chosen one, the alternatives, and two stand-ins should one fail its confirmation. */
+#define RECOMMEND_MAX_OPTIONS (1 + RECOMMEND_MAX_ALTERNATIVES + 2)
 #define RECOMMEND_GRID 60
 #define RECOMMEND_REFINE 8
 #define RECOMMEND_HALVINGS 3
@@ -97,8 +99,9 @@ struct recommend_answer {
 	bool at_price_bound;           /* the chosen price is the first or the last candidate */
 	bool extrapolated;             /* the chosen price is outside the training range */
 	double unit_cost;              /* what profit and margin used; NAN: none */
-	size_t n;                      /* options: [0] the chosen one, then the alternatives */
-	struct recommend_option opt[1 + RECOMMEND_MAX_ALTERNATIVES];
+	size_t n;                      /* options: [0] the chosen one, then the alternatives (then the
+					  stand-ins, until recommend_run is done) */
+	struct recommend_option opt[RECOMMEND_MAX_OPTIONS];
 };
 
 /* The price column's training range (the clip of its untransformed input); false when it has none. */

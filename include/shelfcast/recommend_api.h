@@ -43,4 +43,18 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 				  predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
 				  struct predict_outcome *outcome, struct error *err);
 
+/*
+ * The same, and every feasible recommendation carries a "prediction_id"
+ * (first member) under which its chosen option is logged by log
+ * (predlog.h: the item's features with the price column set to the chosen
+ * price, the level, the price, the numbers answered).  The caller brackets
+ * the call with predlog_begin and predlog_commit (a reply sent) or
+ * predlog_rollback.  log NULL: recommend_api_run.
+ */
+struct predlog_writer;
+enum error_code recommend_api_run_logged(const char *body, size_t len, const struct predict_limits *lim,
+					 predict_resolve_fn resolve, void *ctx, struct predlog_writer *log,
+					 struct strbuf *reply, struct predict_outcome *outcome,
+					 struct error *err);
+
 #endif

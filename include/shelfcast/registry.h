@@ -40,6 +40,7 @@ struct registry_version_in {
 	const char *training_json; /* may be NULL: {} */
 	const char *actor;
 	const char *event;         /* "registered" or "imported" */
+	const char *trained_on_json; /* may be NULL; else the event's detail gains "trained_on" (an object's text) */
 };
 
 /* Insert a new staged version (and its model row) in one transaction; *version gets its number. */

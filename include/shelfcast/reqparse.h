@@ -58,6 +58,8 @@ struct reqparse_item {
 	struct reqparse_value level;  /* NONE or INT */
 	size_t first, count;          /* its features in the features array */
 	bool has_features;
+	const char *features_text;    /* the features object as sent, "{...}", into the body */
+	size_t features_len;
 };
 
 /*

@@ -29,6 +29,7 @@ enum route_id {
 	ROUTE_METRICS,
 	ROUTE_OPENAPI,
 	ROUTE_MODEL_INPUT, /* /v1/models/{name}/inputs/{input} */
+	ROUTE_OUTCOMES,
 	ROUTE_RECOMMEND,
 	ROUTE_OTHER, /* no such route */
 	ROUTE_COUNT

@@ -58,6 +58,7 @@ struct server_config {
 	struct store *store;
 	struct watcher *watcher;
 	struct versions *versions;   /* pinned versions (NAME@VERSION); may be NULL */
+	struct predlog *predlog;     /* the prediction log (predlog.h); may be NULL: ids only */
 };
 
 struct server;

@@ -79,7 +79,7 @@ struct worker {
 };
 
 /* New, for a server serving store; NULL when out of memory. */
-struct worker *worker_new(const void *owner, struct store *store);
+struct worker *worker_new(const void *owner, struct store *store, struct predlog *log);
 /* Frees its spare requests and its parts. Accepts NULL. */
 void worker_free(struct worker *w);
 

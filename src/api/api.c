@@ -8,6 +8,7 @@
 #include "shelfcast/db.h"
 #include "shelfcast/log.h"
 #include "shelfcast/models_view.h"
+#include "shelfcast/outcomes_api.h"
 #include "shelfcast/recommend_api.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/sha256.h"
@@ -16,15 +17,17 @@
 extern const char server_openapi_yaml[];
 extern const size_t server_openapi_yaml_len;
 
-enum error_code api_worker_init(struct api_worker *w, struct store *store, struct error *err)
+enum error_code api_worker_init(struct api_worker *w, struct store *store, struct predlog *log,
+				struct error *err)
 {
 	w->predict = predict_api_scratch_new();
 	w->models = store_borrower_new(store);
 	w->metrics = metrics_shard_new();
-	if (!w->predict || !w->models || !w->metrics) {
+	if (!w->predict || !w->models || !w->metrics || predlog_writer_init(&w->log, log, err) != ERROR_OK) {
 		api_worker_done(w);
 		return error_nomem(err, "a worker's state");
 	}
+	predict_api_set_log(w->predict, &w->log);
 	return ERROR_OK;
 }
 
@@ -32,6 +35,7 @@ void api_worker_done(struct api_worker *w)
 {
 	predict_api_scratch_free(w->predict);
 	store_borrower_free(w->models);
+	predlog_writer_done(&w->log);
 	/* a metrics shard is never freed: its counts still count */
 	memset(w, 0, sizeof *w);
 }
@@ -78,6 +82,7 @@ static void metrics(const struct api_config *cfg, struct reply *out)
 
 	strbuf_init(&sb);
 	metrics_render(&sb, cfg->store, cfg->watcher);
+	metrics_render_predlog(&sb, cfg->predlog);
 	reply_text(out, 200, "text/plain; version=0.0.4; charset=utf-8", &sb);
 }
 
@@ -126,6 +131,11 @@ static void models(const struct api_config *cfg, const char *only, struct reply 
 		snprintf(msg, sizeof msg, "model \"%.64s\" does not exist", only);
 		reply_error(out, 404, "not_found", msg, "name");
 		return;
+	}
+	if (only) {
+		char *live = predlog_live(cfg->predlog);
+		models_view_add_live(view, live);
+		free(live);
 	}
 	reply_jansson(out, 200, view);
 }
@@ -212,6 +222,41 @@ static void activate(const struct api_config *cfg, const struct api_request *rq,
 	reply_from_error(out, &err);
 }
 
+/* POST /v1/outcomes: what happened to logged predictions (admin token, as activation). */
+static void outcomes(const struct api_config *cfg, const struct api_request *rq, struct reply *out)
+{
+	struct outcomes_counts counts = {0};
+	struct outcomes o;
+	struct error err;
+	struct strbuf sb;
+	PGconn *c = NULL;
+
+	if (!authorized(cfg, rq->authorization, out))
+		return;
+	error_init(&err);
+	outcomes_init(&o);
+	if (outcomes_api_parse(rq->body, rq->len, &o, &err) == ERROR_OK &&
+	    db_connect(cfg->db_conninfo, &c, &err) == ERROR_OK &&
+	    outcomes_record(c, &o, 0, o.n, &counts, &err) == ERROR_OK) {
+		PQfinish(c);
+		predlog_kick(cfg->predlog); /* live accuracy read again soon */
+		log_msg(LOG_INFO, "outcomes_recorded", "%s recorded %lld outcomes (%lld unknown, %lld duplicate)",
+			rq->client, counts.accepted, counts.unknown_prediction, counts.duplicate);
+		strbuf_init(&sb);
+		outcomes_api_reply(&sb, &counts);
+		reply_json(out, 200, &sb);
+		outcomes_done(&o);
+		return;
+	}
+	PQfinish(c);
+	outcomes_done(&o);
+	if (err.code == ERROR_PERMISSION)
+		snprintf(err.message, sizeof err.message, "%s",
+			 "the server's database role may not record outcomes: it needs EXECUTE on "
+			 "shelfcast.record_outcomes (shelfcast_reader or shelfcast_writer, migration 0005)");
+	reply_from_error(out, &err);
+}
+
 /*
  * The resolver of both parsers: a plain name (or none) from the worker's
  * borrower; NAME@VERSION from it too when that is the version served, else
@@ -259,11 +304,14 @@ static void recommend(const struct api_config *cfg, struct api_worker *w, const 
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
 	w->versions = cfg->versions;
-	if (recommend_api_run(rq->body, rq->len, &cfg->limits, borrow, w, &reply, &outcome, &err) !=
-	    ERROR_OK) {
+	predlog_begin(&w->log, util_unix_time());
+	if (recommend_api_run_logged(rq->body, rq->len, &cfg->limits, borrow, w, &w->log, &reply, &outcome,
+				     &err) != ERROR_OK) {
+		predlog_rollback(&w->log);
 		strbuf_done(&reply);
 		reply_from_error_details(out, &err, outcome.error_details);
 	} else {
+		predlog_commit(&w->log);
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
 		metrics_observe_recommended(w->metrics, outcome.model->name, outcome.model->version,
@@ -291,11 +339,14 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
 	w->versions = cfg->versions;
+	predlog_begin(&w->log, util_unix_time());
 	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
 			    &outcome, &err) != ERROR_OK) {
+		predlog_rollback(&w->log);
 		strbuf_done(&reply);
 		reply_from_error_details(out, &err, outcome.error_details);
 	} else {
+		predlog_commit(&w->log);
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
 		metrics_observe_items(w->metrics, outcome.model->name, outcome.model->version,
@@ -370,6 +421,9 @@ void api_handle(const struct api_config *cfg, struct api_worker *w, const struct
 		return;
 	case ROUTE_MODEL_INPUT:
 		model_input(cfg, rq->target.name, rq->target.input, out);
+		return;
+	case ROUTE_OUTCOMES:
+		outcomes(cfg, rq, out);
 		return;
 	case ROUTE_OTHER:
 	case ROUTE_COUNT:

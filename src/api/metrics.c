@@ -2,6 +2,7 @@
 #include "shelfcast/metrics.h"
 
 #include <cblas.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include "build_config.h"
 #include "shelfcast/numfmt.h"
+#include "shelfcast/predlog.h"
 #include "shelfcast/util.h"
 
 #define STATUS_MIN 100
@@ -359,6 +361,63 @@ static void render_process(struct strbuf *sb)
 	strbuf_puts(sb, ",blas=");
 	label(sb, openblas_get_config());
 	strbuf_puts(sb, "} 1\n");
+}
+
+void metrics_render_predlog(struct strbuf *sb, struct predlog *log)
+{
+	static const char *const gauges[][2] = {
+		{"sales_r2_log", "R2 of the sales head in the target's scale over the live window."},
+		{"sales_mae_log", "Mean absolute error in the target's scale over the live window."},
+		{"sales_wmape", "Weighted MAPE of predicted units over the live window."},
+		{"exposure_auc", "AUC of the exposure probability over the live window."},
+		{"interval_coverage", "Share of outcomes inside their predicted interval over the live window."},
+	};
+	struct predlog_stats st;
+	char *text = predlog_live(log);
+	json_t *live = text ? json_loads(text, 0, NULL) : NULL, *versions, *v;
+	const char *name, *version;
+	size_t g;
+
+	predlog_stats(log, &st);
+	header(sb, "shelfcast_prediction_log_written_total", "counter",
+	       "Predictions written to the prediction log (shelfcast.predictions).");
+	strbuf_printf(sb, "shelfcast_prediction_log_written_total %llu\n", (unsigned long long)st.written);
+	header(sb, "shelfcast_prediction_log_dropped_total", "counter",
+	       "Predictions not logged: the queue was full, the database away, or left at exit.");
+	strbuf_printf(sb, "shelfcast_prediction_log_dropped_total %llu\n", (unsigned long long)st.dropped);
+	header(sb, "shelfcast_prediction_log_queued", "gauge", "Predictions waiting to be written.");
+	strbuf_printf(sb, "shelfcast_prediction_log_queued %llu\n", (unsigned long long)st.queued);
+	header(sb, "shelfcast_live_outcomes", "gauge",
+	       "Outcomes recorded for a model version's predictions in the live window.");
+	json_object_foreach(json_object_get(live, "models"), name, versions)
+		json_object_foreach(versions, version, v) {
+			strbuf_puts(sb, "shelfcast_live_outcomes{model=");
+			label(sb, name);
+			strbuf_puts(sb, ",version=");
+			label(sb, version);
+			strbuf_printf(sb, "} %lld\n", (long long)json_integer_value(json_object_get(v, "outcomes")));
+		}
+	for (g = 0; g < sizeof gauges / sizeof gauges[0]; g++) {
+		char metric[64];
+		snprintf(metric, sizeof metric, "shelfcast_live_%s", gauges[g][0]);
+		header(sb, metric, "gauge", gauges[g][1]);
+		json_object_foreach(json_object_get(live, "models"), name, versions)
+			json_object_foreach(versions, version, v) {
+				json_t *x = json_object_get(v, gauges[g][0]);
+				if (!json_is_number(x))
+					continue;
+				strbuf_puts(sb, metric);
+				strbuf_puts(sb, "{model=");
+				label(sb, name);
+				strbuf_puts(sb, ",version=");
+				label(sb, version);
+				strbuf_puts(sb, "} ");
+				strbuf_json_double(sb, json_number_value(x), 10);
+				strbuf_putc(sb, '\n');
+			}
+	}
+	json_decref(live);
+	free(text);
 }
 
 void metrics_render(struct strbuf *sb, struct store *store, struct watcher *watcher)

@@ -210,6 +210,23 @@ void models_view_mark_default(json_t *view, const char *default_name)
 		models_view_mark_default(e, default_name);
 }
 
+void models_view_add_live(json_t *view, const char *live_text)
+{
+	json_t *live = live_text ? json_loads(live_text, 0, NULL) : NULL, *v;
+	json_t *mine = json_object_get(json_object_get(live, "models"),
+				       json_string_value(json_object_get(view, "name")));
+	size_t i;
+
+	json_array_foreach(json_object_get(view, "versions"), i, v) {
+		char key[16];
+		json_t *figures;
+		snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(v, "version")));
+		if ((figures = json_object_get(mine, key)))
+			json_object_set(v, "live", figures);
+	}
+	json_decref(live);
+}
+
 /* x to 7 significant digits (the spec's float32 precision): no float noise such as exp(1.5)'s 17 digits. */
 static json_t *published(double x)
 {

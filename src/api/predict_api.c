@@ -13,6 +13,7 @@
 #include "shelfcast/predict.h"
 #include "shelfcast/predict_limits.h"
 #include "shelfcast/predict_reply.h"
+#include "shelfcast/predlog.h"
 #include "shelfcast/reqparse.h"
 #include "shelfcast/util.h"
 
@@ -159,7 +160,7 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 				    bool *fatal, struct error *err)
 {
 	char prefix[JSONUTIL_PATH_MAX];
-	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0, 0};
+	struct predict_id id = {.kind = PREDICT_ID_NONE};
 	struct item_in in;
 	enum error_code rc;
 	int asked = -1;
@@ -168,9 +169,9 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 	if (rc)
 		return rc;
 	if (json_is_string(in.id))
-		id = (struct predict_id){PREDICT_ID_STRING, json_string_value(in.id), json_string_length(in.id), 0, 0};
+		id = (struct predict_id){.kind = PREDICT_ID_STRING, .s = json_string_value(in.id), .len = json_string_length(in.id)};
 	else if (json_is_integer(in.id))
-		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, (long long)json_integer_value(in.id), 0};
+		id = (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = (long long)json_integer_value(in.id)};
 	snprintf(prefix, sizeof prefix, "items[%zu].features", i);
 	rc = encoder_values_from_json(m->enc, in.features, values, prefix, err);
 	if (rc)
@@ -178,6 +179,7 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 	if (in.has_level && (asked = spec_level_index(&m->spec, in.level)) < 0)
 		return unknown_level(m, i, in.level, err);
 	id.index = i;
+	id.features_json = in.features;
 	rc = predict_batch_set(&r->batch, m, predict_reply_slot(r), values, asked, prefix, err);
 	*fatal = !rc; /* past here, the error is a full tile's scoring */
 	return rc ? rc : predict_reply_push(r, &id, err);
@@ -217,10 +219,9 @@ static enum error_code finish(struct predict_reply *r, struct predict_outcome *o
 	return ERROR_OK;
 }
 
-enum error_code predict_api_run_jansson(const char *body, size_t len,
-					const struct predict_limits *lim, predict_resolve_fn resolve,
-					void *ctx, struct strbuf *reply,
-					struct predict_outcome *outcome, struct error *err)
+static enum error_code run_jansson(const char *body, size_t len, const struct predict_limits *lim,
+				   predict_resolve_fn resolve, void *ctx, struct predlog_writer *log,
+				   struct strbuf *reply, struct predict_outcome *outcome, struct error *err)
 {
 	struct predict_reply r = {0};
 	struct encoder_value *values = NULL;
@@ -262,6 +263,7 @@ enum error_code predict_api_run_jansson(const char *body, size_t len,
 		goto out;
 	}
 	rc = predict_reply_begin(&r, m, objective, in.include_levels, reply, NULL, err);
+	r.log = log;
 	if (!rc && in.explain)
 		rc = predict_reply_explain(&r, err);
 	if (!rc && !isnan(in.interval))
@@ -286,6 +288,14 @@ out:
 	free(values);
 	json_decref(root);
 	return rc;
+}
+
+enum error_code predict_api_run_jansson(const char *body, size_t len,
+					const struct predict_limits *lim, predict_resolve_fn resolve,
+					void *ctx, struct strbuf *reply,
+					struct predict_outcome *outcome, struct error *err)
+{
+	return run_jansson(body, len, lim, resolve, ctx, NULL, reply, outcome, err);
 }
 
 /*
@@ -320,6 +330,7 @@ struct predict_api_scratch {
 	struct reqparse_hint hint[GUESSES];
 	char hint_text[GUESSES][HINT_MAX];
 	uint64_t hint_serial; /* the model the hints are names in (0: none) */
+	struct predlog_writer *log; /* predict_api_set_log's */
 };
 
 static void scratch_parser_init(struct predict_api_scratch *s)
@@ -340,6 +351,11 @@ struct predict_api_scratch *predict_api_scratch_new(void)
 	for (i = 0; i < GUESSES; i++)
 		s->guess[i] = -1;
 	return s;
+}
+
+void predict_api_set_log(struct predict_api_scratch *s, struct predlog_writer *log)
+{
+	s->log = log;
 }
 
 void predict_api_scratch_free(struct predict_api_scratch *s)
@@ -492,7 +508,7 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 {
 	const struct reqparse_item *it = &sc->rp.items[i];
 	size_t n_in = encoder_n_inputs(m->enc), f;
-	struct predict_id id = {PREDICT_ID_NONE, NULL, 0, 0, 0};
+	struct predict_id id = {.kind = PREDICT_ID_NONE};
 	struct error err;
 	int asked = -1;
 
@@ -514,10 +530,12 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 	if (it->level.kind == REQPARSE_INT && (asked = spec_level_index(&m->spec, it->level.i)) < 0)
 		return false;
 	if (it->id.kind == REQPARSE_STRING)
-		id = (struct predict_id){PREDICT_ID_STRING, it->id.s, it->id.len, 0, 0};
+		id = (struct predict_id){.kind = PREDICT_ID_STRING, .s = it->id.s, .len = it->id.len};
 	else if (it->id.kind == REQPARSE_INT)
-		id = (struct predict_id){PREDICT_ID_INTEGER, NULL, 0, it->id.i, 0};
+		id = (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = it->id.i};
 	id.index = i;
+	id.features = it->features_text;
+	id.features_len = it->features_len;
 	error_init(&err);
 	return predict_batch_set(&r->batch, m, predict_reply_slot(r), a->values, asked, NULL, &err) ==
 		       ERROR_OK &&
@@ -578,6 +596,7 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	    predict_reply_begin(&r, m, objective, rp->include_levels, reply, a.reply_mem, &err) ||
 	    (rp->explain && predict_reply_explain(&r, &err)))
 		goto out;
+	r.log = sc->log;
 	if (rp->interval.kind != REQPARSE_NONE)
 		predict_reply_set_interval(&r, rp->interval.d);
 	for (i = 0; i < rp->n_items; i++)
@@ -603,5 +622,7 @@ enum error_code predict_api_run(struct predict_api_scratch *sc, const char *body
 	memset(outcome, 0, sizeof *outcome);
 	if (sc && run_fast(sc, body, len, lim, resolve, ctx, reply, outcome))
 		return ERROR_OK;
-	return predict_api_run_jansson(body, len, lim, resolve, ctx, reply, outcome, err);
+	if (sc && sc->log) /* what the fast path logged before it gave up was never answered */
+		predlog_rollback(sc->log);
+	return run_jansson(body, len, lim, resolve, ctx, sc ? sc->log : NULL, reply, outcome, err);
 }

@@ -9,6 +9,7 @@
 #include "shelfcast/explain_reply.h"
 #include "shelfcast/heads.h"
 #include "shelfcast/item_errors.h"
+#include "shelfcast/predlog.h"
 #include "shelfcast/util.h"
 
 /* The tile's batch, then its ids. */
@@ -162,6 +163,29 @@ static void write_levels(struct strbuf *sb, const struct predict_reply *r, size_
 	strbuf_putc(sb, ']');
 }
 
+/* Item k's prediction (row `row`, level index lv) into the log; its id into text. */
+static void log_prediction(struct predict_reply *r, size_t k, size_t row, int lv, char *text)
+{
+	const struct predict_batch *b = &r->batch;
+	const struct spec *spec = &r->m->spec;
+	const struct predict_id *id = &r->ids[k];
+	struct predlog_record rec = {
+		.model = r->m->name, .version = r->m->version, .features = id->features,
+		.features_len = id->features_len, .features_json = id->features_json,
+		.level = spec->levels[lv].level, .price = spec->price_index >= 0 ? b->price[k] : NAN,
+		.predicted_sales = b->sales[row], .expected_sales = b->expected[row],
+		.exposure_probability = b->exposure[row],
+		.sales_t = heads_unstandardize(spec, (double)b->y[2 * row]),
+		.log_target = spec->transform == SPEC_TRANSFORM_LOG1P, .lower = NAN, .upper = NAN,
+		.coverage = NAN};
+
+	if (spec->has_calibration) {
+		heads_interval(spec, (double)b->y[2 * row], r->halfwidth, &rec.lower, &rec.upper);
+		rec.coverage = r->interval;
+	}
+	predlog_log(r->log, &rec, text);
+}
+
 /* Item k of the tile. */
 static void write_prediction(struct predict_reply *r, size_t k)
 {
@@ -174,6 +198,13 @@ static void write_prediction(struct predict_reply *r, size_t k)
 	if (r->emitted++)
 		strbuf_putc(sb, ',');
 	strbuf_putc(sb, '{');
+	if (r->log) {
+		char text[PREDLOG_ID_TEXT];
+		log_prediction(r, k, k * b->K + (size_t)lv, lv, text);
+		strbuf_puts(sb, "\"prediction_id\":\"");
+		strbuf_append(sb, text, PREDLOG_ID_TEXT - 1);
+		strbuf_puts(sb, "\",");
+	}
 	if (id->kind != PREDICT_ID_NONE) {
 		strbuf_puts(sb, "\"id\":");
 		if (id->kind == PREDICT_ID_STRING)
@@ -261,7 +292,7 @@ static enum error_code flush(struct predict_reply *r, struct error *err)
 enum error_code predict_reply_push(struct predict_reply *r, const struct predict_id *id,
 				   struct error *err)
 {
-	r->ids[r->fill] = id ? *id : (struct predict_id){PREDICT_ID_NONE, NULL, 0, 0, 0};
+	r->ids[r->fill] = id ? *id : (struct predict_id){.kind = PREDICT_ID_NONE};
 	if (++r->fill < r->tile)
 		return ERROR_OK;
 	return flush(r, err);

@@ -12,6 +12,7 @@
 #include "shelfcast/jsonutil.h"
 #include "shelfcast/predict.h"
 #include "shelfcast/predict_limits.h"
+#include "shelfcast/predlog.h"
 #include "shelfcast/recommend.h"
 #include "shelfcast/util.h"
 
@@ -251,10 +252,43 @@ struct writer {
 	bool alternatives;
 	struct explain_model *explain; /* NULL: no explanations */
 	float *row;                    /* (input_size) */
+	struct predlog_writer *log;    /* NULL: no prediction ids */
 };
 
+/*
+ * The chosen option o of an item into the prediction log; its id's text into id.
+ * The features logged are the item's with the price column at the chosen price:
+ * what was listed, which `train --from-outcomes` reads back.
+ */
+static void log_choice(const struct writer *wr, const json_t *features, const struct recommend_option *o,
+		       char *id)
+{
+	const struct spec *spec = &wr->m->spec;
+	json_t *listed = json_is_object(features) ? json_copy((json_t *)features) : json_object();
+	struct predlog_record rec = {
+		.model = wr->m->name, .version = wr->m->version, .features_json = listed,
+		.level = spec->levels[o->level].level, .price = o->price, .predicted_sales = o->sales,
+		.expected_sales = o->expected, .exposure_probability = o->exposure,
+		.sales_t = heads_unstandardize(spec, (double)o->y_sales),
+		.log_target = spec->transform == SPEC_TRANSFORM_LOG1P, .lower = NAN, .upper = NAN, .coverage = NAN};
+
+	if (listed && spec->price_column)
+		json_object_set_new(listed, spec->price_column, json_real(o->price));
+	if (spec->has_calibration) {
+		heads_interval(spec, (double)o->y_sales, heads_interval_halfwidth(spec, spec->interval), &rec.lower,
+			       &rec.upper);
+		rec.coverage = spec->interval;
+	}
+	if (!listed) { /* out of memory: the id still, the features as none */
+		rec.features = "{}";
+		rec.features_len = 2;
+	}
+	predlog_log(wr->log, &rec, id);
+	json_decref(listed);
+}
+
 static void write_answer(struct strbuf *sb, const struct writer *wr, const json_t *id,
-			 struct recommend_ask *ask, const struct recommend_answer *a)
+			 const json_t *features, struct recommend_ask *ask, const struct recommend_answer *a)
 {
 	const struct model *m = wr->m;
 	enum spec_objective objective = wr->objective;
@@ -262,6 +296,13 @@ static void write_answer(struct strbuf *sb, const struct writer *wr, const json_
 	size_t j;
 
 	strbuf_putc(sb, '{');
+	if (wr->log && a->feasible) {
+		char text[PREDLOG_ID_TEXT];
+		log_choice(wr, features, &a->opt[0], text);
+		strbuf_puts(sb, "\"prediction_id\":\"");
+		strbuf_append(sb, text, PREDLOG_ID_TEXT - 1);
+		strbuf_puts(sb, "\",");
+	}
 	if (json_is_string(id)) {
 		strbuf_puts(sb, "\"id\":");
 		strbuf_json_string(sb, json_string_value(id), json_string_length(id));
@@ -321,6 +362,14 @@ static bool request_bytes(const struct model *m, size_t n, size_t *bytes)
 enum error_code recommend_api_run(const char *body, size_t len, const struct predict_limits *lim,
 				  predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
 				  struct predict_outcome *outcome, struct error *err)
+{
+	return recommend_api_run_logged(body, len, lim, resolve, ctx, NULL, reply, outcome, err);
+}
+
+enum error_code recommend_api_run_logged(const char *body, size_t len, const struct predict_limits *lim,
+					 predict_resolve_fn resolve, void *ctx, struct predlog_writer *log,
+					 struct strbuf *reply, struct predict_outcome *outcome,
+					 struct error *err)
 {
 	struct recommend_params params;
 	struct explain_model explainer = {0};
@@ -382,7 +431,7 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 		rc = profit_without_cost(m, params.objective, asks, in.n, err);
 	if (!rc)
 		rc = recommend_run(m, asks, in.n, &params, answers, err);
-	wr = (struct writer){m, params.objective, in.alternatives > 0, NULL, NULL};
+	wr = (struct writer){m, params.objective, in.alternatives > 0, NULL, NULL, log};
 	if (!rc && in.explain) {
 		rc = explain_model_init(&explainer, m, err);
 		if (!rc)
@@ -402,7 +451,8 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
 	for (i = 0; i < in.n; i++) {
 		if (i)
 			strbuf_putc(reply, ',');
-		write_answer(reply, &wr, ids[i], &asks[i], &answers[i]);
+		write_answer(reply, &wr, ids[i], json_object_get(json_array_get(in.items, i), "features"), &asks[i],
+			     &answers[i]);
 	}
 	strbuf_puts(reply, "]}");
 	if (strbuf_failed(reply))

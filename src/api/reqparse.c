@@ -277,6 +277,7 @@ static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 			it->has_features = true;
 			if (!eat(c, '{'))
 				return false;
+			it->features_text = (const char *)c->p - 1;
 			if (!eat(c, '}')) {
 				do {
 					struct reqparse_feature *f = next_feature(r);
@@ -293,6 +294,7 @@ static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 				if (!eat(c, '}'))
 					return false;
 			}
+			it->features_len = (size_t)((const char *)c->p - it->features_text);
 		} else if (key_is(k, n, "id")) {
 			if (seen & 2)
 				return false;

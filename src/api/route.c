@@ -19,6 +19,7 @@ static const struct {
 	[ROUTE_METRICS] = {"/metrics", "GET, HEAD", false},
 	[ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD", false},
 	[ROUTE_MODEL_INPUT] = {"/v1/models/{name}/inputs/{input}", "GET, HEAD", false},
+	[ROUTE_OUTCOMES] = {"/v1/outcomes", "POST", true},
 	[ROUTE_RECOMMEND] = {"/v1/recommend", "POST", true},
 	[ROUTE_OTHER] = {"other", NULL, false},
 };
@@ -31,6 +32,7 @@ static const struct {
 	{"/v1/predict", ROUTE_PREDICT}, {"/v1/recommend", ROUTE_RECOMMEND}, {"/healthz", ROUTE_HEALTHZ},
 	{"/readyz", ROUTE_READYZ},
 	{"/metrics", ROUTE_METRICS},    {"/openapi.yaml", ROUTE_OPENAPI}, {"/v1/models", ROUTE_MODELS},
+	{"/v1/outcomes", ROUTE_OUTCOMES},
 };
 
 /* "NAME" or "NAME/versions/N/activate" after "/v1/models/". */

@@ -107,6 +107,8 @@ void cli_csv_field(FILE *out, const char *s, bool quote_empty);
 /* Parse a positive integer option; prints a usage error and returns false when bad. */
 bool cli_uint(const char *name, const char *value, unsigned long long min, unsigned long long max,
 	      unsigned long long *out);
+/* A number in [min, max] (finite), or a message naming the flag and false. */
+bool cli_real(const char *name, const char *value, double min, double max, double *out);
 
 /*
  * An output file written whole or not at all, never through a link: the
@@ -194,5 +196,6 @@ enum error_code cli_load_model(PGconn *c, const char *name, int *version, struct
 			       struct error *err);
 int cmd_demo_data(int argc, char **argv);
 int cmd_healthcheck(int argc, char **argv);
+int cmd_outcomes(int argc, char **argv);
 
 #endif

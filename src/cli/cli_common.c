@@ -149,6 +149,17 @@ bool cli_uint(const char *name, const char *value, unsigned long long min, unsig
 	return true;
 }
 
+bool cli_real(const char *name, const char *value, double min, double max, double *out)
+{
+	double v;
+	if (!util_parse_double(value, strlen(value), &v) || !(v >= min && v <= max)) {
+		fprintf(stderr, "shelfcast: %s \"%s\": expected a number from %g to %g\n", name, value, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
 enum error_code cli_db_open(struct cli_db *db, const char *url, const char *data_dir, bool migrate,
 			    struct error *err)
 {

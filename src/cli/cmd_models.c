@@ -190,7 +190,7 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 			json_decref(j);
 		}
 		struct registry_version_in in = {name, description, &m->spec, canon, model_tensor_count(m),
-						 m->checksum, metrics ? metrics : "{}", training, cli_actor(), "imported"};
+						 m->checksum, metrics ? metrics : "{}", training, cli_actor(), "imported", NULL};
 		rc = registry_register(c, &in, activate, &version, err);
 	}
 	free(training);

@@ -19,6 +19,7 @@
 #include "shelfcast/log.h"
 #include "shelfcast/metrics.h"
 #include "shelfcast/migrate.h"
+#include "shelfcast/predlog.h"
 #include "shelfcast/server.h"
 #include "shelfcast/tls.h"
 #include "shelfcast/versions.h"
@@ -65,7 +66,8 @@ static enum error_code check_external(const char *conninfo, struct error *err)
 struct serve_opts {
 	const char *db_url, *data_dir, *listen, *threads, *model, *max_body, *max_items, *max_memory,
 		*body_budget, *per_ip, *request_timeout, *conn_limit, *timeout, *admin_token,
-		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_explain, *max_versions;
+		*admin_token_file, *poll, *tls_cert, *tls_key, *drain, *max_explain, *max_versions,
+		*log_rate, *log_queue, *retention, *live_window, *live_interval;
 	bool tls_readable_key;
 	const char *listen_db; /* NULL: LISTEN on the --db connection */
 	const char *read_db;   /* NULL: read from the --db connection */
@@ -116,6 +118,17 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 		{"--read-db", "SHELFCAST_READ_DB", CLI_STRING, &o->read_db, NULL, "URL",
 		 "streaming replica to read model versions and the catalog from; the active versions "
 		 "are confirmed on --db (default: the --db URL)"},
+		{"--log-predictions", "SHELFCAST_LOG_PREDICTIONS", CLI_STRING, &o->log_rate, NULL, "RATE",
+		 "share of predictions written to the prediction log, 0 to 1; 0: off (default 1)"},
+		{"--prediction-log-queue", "SHELFCAST_PREDICTION_LOG_QUEUE", CLI_STRING, &o->log_queue, NULL,
+		 "BYTES", "each worker's prediction log queue; a full queue drops (and counts) predictions "
+		 "(default 16777216)"},
+		{"--prediction-retention-days", "SHELFCAST_PREDICTION_RETENTION_DAYS", CLI_STRING, &o->retention,
+		 NULL, "DAYS", "day partitions of the prediction log kept (default 30)"},
+		{"--live-window-days", "SHELFCAST_LIVE_WINDOW_DAYS", CLI_STRING, &o->live_window, NULL, "DAYS",
+		 "live accuracy over predictions this recent (default 30)"},
+		{"--live-interval", "SHELFCAST_LIVE_INTERVAL", CLI_STRING, &o->live_interval, NULL, "SECONDS",
+		 "how often live accuracy is read from the database (default 15)"},
 		{"--drain", "SHELFCAST_DRAIN", CLI_STRING, &o->drain, NULL, "SECONDS",
 		 "on SIGTERM, how long in-flight requests may take to finish (default 30)"},
 		{"--tls-cert", "SHELFCAST_TLS_CERT", CLI_STRING, &o->tls_cert, NULL, "FILE",
@@ -138,7 +151,9 @@ static bool serve_parse(int argc, char **argv, struct serve_opts *o, int *code)
 				 .max_memory = "67108864", .body_budget = "134217728", .per_ip = "1024",
 				 .request_timeout = "30", .conn_limit = "16384", .timeout = "10",
 				 .poll = "30", .drain = "30", .max_explain = "1000",
-				 .max_versions = SERVE_STR(VERSIONS_DEFAULT_MAX)};
+				 .max_versions = SERVE_STR(VERSIONS_DEFAULT_MAX), .log_rate = "1",
+				 .log_queue = "16777216", .retention = "30", .live_window = "30",
+				 .live_interval = "15"};
 	if (!cli_parse(&cmd, argc, argv, &args, &n, code))
 		return false;
 	free(args);
@@ -197,6 +212,24 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 	return true;
 }
 
+/* The prediction log's settings; false after a usage error. */
+static bool serve_predlog(const struct serve_opts *o, const char *conninfo, struct predlog_config *pc)
+{
+	unsigned long long queue, days;
+	double rate, window, interval;
+
+	if (!cli_real("--log-predictions", o->log_rate, 0, 1, &rate) ||
+	    !cli_uint("--prediction-log-queue", o->log_queue, 65536, 1ULL << 32, &queue) ||
+	    !cli_uint("--prediction-retention-days", o->retention, 1, 3650, &days) ||
+	    !cli_real("--live-window-days", o->live_window, 0.001, 3650, &window) ||
+	    !cli_real("--live-interval", o->live_interval, 0.1, 86400, &interval))
+		return false;
+	*pc = (struct predlog_config){.conninfo = conninfo, .rate = rate, .queue_bytes = (size_t)queue,
+				      .retention_days = (int)days, .live_window_days = window,
+				      .live_interval = interval};
+	return true;
+}
+
 /* The store and the watcher following the registry, with the first sync given a moment. */
 static enum error_code follow_registry(const struct cli_db *db, const struct serve_opts *o,
 				       struct store **store, struct watcher **watcher, char *actor,
@@ -240,6 +273,8 @@ int cmd_serve(int argc, char **argv)
 	struct watcher *watcher = NULL;
 	struct store *store = NULL;
 	struct versions *versions = NULL;
+	struct predlog *predlog = NULL;
+	struct predlog_config pcfg;
 	size_t max_versions;
 	struct cli_db db;
 	struct error err;
@@ -249,7 +284,7 @@ int cmd_serve(int argc, char **argv)
 
 	if (!serve_parse(argc, argv, &o, &code))
 		return code;
-	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s, &max_versions))
+	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s, &max_versions) || !serve_predlog(&o, NULL, &pcfg))
 		return EXIT_USAGE;
 	/* The HTTP pool is the parallelism: BLAS threads inside it would only fight over cores. */
 	openblas_set_num_threads(1);
@@ -283,6 +318,16 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	scfg.versions = versions;
+	pcfg.conninfo = db.conninfo;
+	predlog = predlog_start(&pcfg, &err);
+	if (!predlog) {
+		code = cli_fail("serve", &err);
+		goto out;
+	}
+	scfg.predlog = predlog;
+	if (pcfg.rate > 0)
+		log_msg(LOG_INFO, "prediction_log", "logging %g of predictions (queue %zu bytes per worker, "
+			"%d days kept)", pcfg.rate, pcfg.queue_bytes, pcfg.retention_days);
 	if (o.tls_cert && o.tls_key && o.tls_readable_key && tls_check_key_mode(o.tls_key, &err) != ERROR_OK)
 		log_msg(LOG_WARN, "tls_key_readable", "%s: accepted (--tls-allow-readable-key)",
 			err.message);
@@ -301,6 +346,12 @@ int cmd_serve(int argc, char **argv)
 	server_stop(srv, drain_s);
 	code = 0;
 out:
+	if (predlog) {
+		struct predlog_stats st;
+		predlog_stop(predlog, drain_s, &st); /* after the workers: every put is in */
+		log_msg(LOG_INFO, "prediction_log_stopped", "prediction log: %llu written, %llu dropped",
+			(unsigned long long)st.written, (unsigned long long)st.dropped);
+	}
 	log_stop_flusher();
 	watcher_stop(watcher);
 	store_free(store);

@@ -14,6 +14,7 @@
 #include "shelfcast/registry.h"
 #include "shelfcast/strbuf.h"
 #include "shelfcast/train.h"
+#include "train_outcomes.h"
 
 struct progress {
 	bool tty;
@@ -222,26 +223,37 @@ static void print_report(const struct dataset_config *cfg, struct train_result *
 		fprintf(stderr, "shelfcast train: dry run, %s not registered\n", cfg->name);
 }
 
-/* The trained version into the registry (active or staged); *version its number. */
+/*
+ * The trained version into the registry (active or staged); *version its
+ * number.  trained_on (may be NULL): what `train --from-outcomes` trained it
+ * on, for the registration event too.
+ */
 static enum error_code register_version(PGconn *c, const struct dataset_config *cfg, const char *description,
-					const struct train_result *res, bool activate, int *version,
-					struct error *err)
+					struct train_result *res, const json_t *trained_on, bool activate,
+					int *version, struct error *err)
 {
-	char *metrics = json_dumps(res->metrics, JSON_COMPACT | JSONUTIL_DISPLAY);
-	char *training = json_dumps(res->training, JSON_COMPACT | JSONUTIL_DISPLAY);
-	struct registry_version_in in = {cfg->name, description, &res->spec, res->tensors, res->n_tensors,
-					 res->checksum, metrics, training, cli_actor(), "registered"};
-	enum error_code rc = metrics && training ? registry_register(c, &in, activate, version, err)
-						 : error_nomem(err, "the metrics");
+	char *metrics, *training, *on;
+	struct registry_version_in in;
+	enum error_code rc;
+
+	metrics = json_dumps(res->metrics, JSON_COMPACT | JSONUTIL_DISPLAY);
+	training = json_dumps(res->training, JSON_COMPACT | JSONUTIL_DISPLAY);
+	on = trained_on ? json_dumps(trained_on, JSON_COMPACT) : NULL;
+	in = (struct registry_version_in){cfg->name, description, &res->spec, res->tensors, res->n_tensors,
+					  res->checksum, metrics, training, cli_actor(), "registered", on};
+	rc = metrics && training && (on || !trained_on) ? registry_register(c, &in, activate, version, err)
+							: error_nomem(err, "the metrics");
 	free(metrics);
 	free(training);
+	free(on);
 	return rc;
 }
 
 int cmd_train(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *data = NULL, *config = NULL, *name = NULL,
-		   *sql = NULL, *sql_db = NULL, *description = NULL;
+		   *sql = NULL, *sql_db = NULL, *description = NULL, *from_outcomes = NULL, *since = NULL,
+		   *also_data = NULL;
 	bool activate = false, if_better = false, dry_run = false;
 	const struct cli_option options[] = {
 		{"--data", NULL, CLI_STRING, &data, NULL, "FILE.csv", "training data (RFC 4180 CSV with a header)"},
@@ -249,7 +261,15 @@ int cmd_train(int argc, char **argv)
 		 "read the columns from one SELECT instead (run as a cursor in a read-only transaction)"},
 		{"--sql-db", NULL, CLI_STRING, &sql_db, NULL, "URL",
 		 "database for --sql (default: the registry's)"},
-		{"--config", NULL, CLI_STRING, &config, NULL, "FILE.json", "the dataset config"},
+		{"--from-outcomes", NULL, CLI_STRING, &from_outcomes, NULL, "NAME",
+		 "train from model NAME's logged predictions joined to their outcomes, with its stored "
+		 "dataset config (docs/monitoring.md)"},
+		{"--since", NULL, CLI_STRING, &since, NULL, "DATE",
+		 "--from-outcomes: only predictions made at or after DATE (e.g. 2026-11-01)"},
+		{"--also-data", NULL, CLI_STRING, &also_data, NULL, "FILE.csv",
+		 "--from-outcomes: add this CSV's rows (its columns by name)"},
+		{"--config", NULL, CLI_STRING, &config, NULL, "FILE.json",
+		 "the dataset config (with --from-outcomes: instead of the stored one)"},
 		{"--name", NULL, CLI_STRING, &name, NULL, "NAME", "model name (default: the config's name)"},
 		{"--description", NULL, CLI_STRING, &description, NULL, "TEXT",
 		 "description of a new model"},
@@ -266,10 +286,13 @@ int cmd_train(int argc, char **argv)
 		"slice) into the one network that is served, with calibrated intervals; score it and\n"
 		"the baselines on the test split, and register it as a new staged version. Metrics\n"
 		"go to stdout as one JSON object; progress to stderr.",
-		"shelfcast train (--data FILE.csv | --sql QUERY) --config FILE.json [options]", options,
+		"shelfcast train (--data FILE.csv | --sql QUERY) --config FILE.json [options]\n"
+		"       shelfcast train --from-outcomes NAME [--since DATE] [--also-data FILE.csv] [options]", options,
 		sizeof options / sizeof options[0], 0, 0};
 	struct dataset_config cfg = {0};
 	struct train_result res = {0};
+	json_t *config_json = NULL, *trained_on = NULL;
+	char *stored = NULL;
 	struct table t = {0};
 	struct table_colspec *cols = NULL;
 	struct table_options topt;
@@ -286,33 +309,50 @@ int cmd_train(int argc, char **argv)
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
 		return code;
 	free(args);
-	if (!config || (!data == !sql) || (activate && if_better) || (dry_run && (activate || if_better))) {
+	if ((!config && !from_outcomes) || (!!data + !!sql + !!from_outcomes != 1) || (activate && if_better) ||
+	    (dry_run && (activate || if_better)) || ((since || also_data) && !from_outcomes)) {
 		fprintf(stderr, "shelfcast train: %s\n",
-			!config ? "--config is required"
-			: (!data == !sql) ? "give exactly one of --data and --sql"
+			(!!data + !!sql + !!from_outcomes != 1) ? "give exactly one of --data, --sql and --from-outcomes"
+			: !config ? "--config is required"
+			: (since || also_data) ? "--since and --also-data go with --from-outcomes"
 			: dry_run ? "--dry-run registers nothing: it excludes --activate and --activate-if-better"
 				  : "--activate and --activate-if-better exclude each other");
 		return EXIT_USAGE;
 	}
 	openblas_set_num_threads(1); /* same seed, same data -> same weights */
 	error_init(&err);
-	if (dataset_config_load(config, &cfg, &err) != ERROR_OK)
-		return cli_fail("train", &err);
+	if (from_outcomes && (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
+			      (cli_cleanup_on_signal(&db), cli_db_connect(&db, &c, &err)) != ERROR_OK ||
+			      (!config && !(stored = train_outcomes_config(c, from_outcomes, &err))))) {
+		code = cli_fail("train", &err);
+		goto out;
+	}
+	if ((stored ? dataset_config_parse(stored, strlen(stored), &cfg, &err)
+		    : dataset_config_load(config, &cfg, &err)) != ERROR_OK) {
+		code = cli_fail("train", &err);
+		goto out;
+	}
+	config_json = stored ? json_loads(stored, 0, NULL) : json_load_file(config, 0, NULL);
+	if (from_outcomes && !name)
+		name = from_outcomes;
 	if (name) {
 		char *copy = strdup(name);
 		if (!copy) {
-			dataset_config_done(&cfg);
-			return cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
+			code = cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
+			goto out;
 		}
 		free(cfg.name);
 		cfg.name = copy;
 	}
-	if (!(dry_run && data) && (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
-				   (cli_cleanup_on_signal(&db), cli_db_connect(&db, &c, &err)) != ERROR_OK)) {
+	if (!c && !(dry_run && data) &&
+	    (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
+	     (cli_cleanup_on_signal(&db), cli_db_connect(&db, &c, &err)) != ERROR_OK)) {
 		code = cli_fail("train", &err);
 		goto out;
 	}
-	f = data ? fopen(data, "re") : copy_query(sql_db ? sql_db : db.conninfo, sql, &err);
+	f = data ? fopen(data, "re")
+	    : from_outcomes ? train_outcomes_rows(c, from_outcomes, &cfg, since, also_data, &trained_on, &err)
+			    : copy_query(sql_db ? sql_db : db.conninfo, sql, &err);
 	if (!f) {
 		if (data)
 			error_set(&err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
@@ -321,7 +361,8 @@ int cmd_train(int argc, char **argv)
 	}
 	cols = train_columns(&cfg, &n_cols);
 	topt = (struct table_options){cfg.levels, cfg.n_levels, true, cfg.max_categories};
-	if (!cols || table_load(f, data ? data : "--sql", cols, n_cols, &topt, &t, &err) != ERROR_OK ||
+	if (!cols || table_load(f, data ? data : from_outcomes ? "--from-outcomes" : "--sql", cols, n_cols, &topt, &t,
+				&err) != ERROR_OK ||
 	    train_run(&cfg, &t, on_epoch, &prog, &res, &err) != ERROR_OK) {
 		if (prog.tty)
 			fprintf(stderr, "\n");
@@ -332,10 +373,15 @@ int cmd_train(int argc, char **argv)
 	}
 	if (prog.tty)
 		fprintf(stderr, "\n");
+	/* the dataset config, which `train --from-outcomes` trains the next version with, and what the rows were */
+	if (config_json)
+		json_object_set(res.training, "dataset_config", config_json);
+	if (trained_on)
+		json_object_set(res.training, "trained_on", trained_on);
 
 	if (!dry_run &&
 	    (decide_activation(c, &cfg, &t, &res, activate, if_better, &do_activate, &err) != ERROR_OK ||
-	     register_version(c, &cfg, description, &res, do_activate, &version, &err) != ERROR_OK)) {
+	     register_version(c, &cfg, description, &res, trained_on, do_activate, &version, &err) != ERROR_OK)) {
 		code = cli_fail("train", &err);
 		goto out;
 	}
@@ -349,6 +395,9 @@ out:
 	table_done(&t);
 	train_result_done(&res);
 	dataset_config_done(&cfg);
+	json_decref(config_json);
+	json_decref(trained_on);
+	free(stored);
 	cli_db_close(&db);
 	return code;
 }

@@ -25,6 +25,8 @@
 #include "shelfcast/worker.h"
 
 #define SMALL_BODY_CAP 4096 /* for routes that take no body */
+/* POST /v1/outcomes: 10,000 outcomes of up to about 400 bytes each */
+#define OUTCOMES_BODY_CAP (4u << 20)
 #define FIRST_BODY_BYTES KEEP_BODY_BYTES /* a body's first buffer (a spare request keeps one that size) */
 #define DRAIN_QUIET_NS 500000000ULL
 #define CONNECTION_MEMORY (16 * 1024)
@@ -117,7 +119,7 @@ static struct worker *worker_of(struct server *srv)
 
 	if (w && w->owner == srv)
 		return w;
-	w = worker_new(srv, srv->cfg.store);
+	w = worker_new(srv, srv->cfg.store, srv->cfg.predlog);
 	if (!w)
 		return NULL;
 	pthread_mutex_lock(&srv->workers_lock);
@@ -327,7 +329,7 @@ static enum MHD_Result dispatch(struct server *srv, struct worker *w, struct MHD
 		}
 		in.body = inflated;
 	}
-	if (rq->st.target.id == ROUTE_ACTIVATE) {
+	if (rq->st.target.id == ROUTE_ACTIVATE || rq->st.target.id == ROUTE_OUTCOMES) { /* admin routes */
 		in.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							       MHD_HTTP_HEADER_AUTHORIZATION);
 		client_actor(conn, actor, sizeof actor);
@@ -364,8 +366,10 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 	count_in_flight(w, 1, rq->st.start_ns);
 	*req_cls = rq;
 	/* Answer on a later call: a reply queued before the request is fully read closes the connection. */
-	rq->st.cap = scoring_route(rq->st.target.id) && rq->st.body_route ? srv->cfg.max_body
-									       : SMALL_BODY_CAP;
+	rq->st.cap = !rq->st.body_route			       ? SMALL_BODY_CAP
+		     : scoring_route(rq->st.target.id)	       ? srv->cfg.max_body
+		     : rq->st.target.id == ROUTE_OUTCOMES ? OUTCOMES_BODY_CAP
+							       : SMALL_BODY_CAP;
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	/*
@@ -383,7 +387,7 @@ static enum MHD_Result begin(struct server *srv, struct worker *w, struct MHD_Co
 				  "the request took longer than the deadline to arrive", true);
 	if (!rq->st.body_route)
 		return MHD_YES;
-	if (scoring_route(rq->st.target.id) && !json_content_type(conn))
+	if ((scoring_route(rq->st.target.id) || rq->st.target.id == ROUTE_OUTCOMES) && !json_content_type(conn))
 		return send_error(srv, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 				  "Content-Type must be application/json", false);
 	if (!cl)
@@ -561,7 +565,8 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	pthread_mutex_init(&srv->workers_lock, NULL);
 	srv->api = (struct api_config){cfg->store, cfg->watcher, {cfg->max_items, cfg->max_request_memory,
 								   cfg->max_explain_items},
-				       cfg->admin_token, cfg->db_conninfo, util_unix_time(), cfg->versions};
+				       cfg->admin_token, cfg->db_conninfo, util_unix_time(), cfg->versions,
+				       cfg->predlog};
 	if (!srv->cfg.threads)
 		srv->cfg.threads = util_cpu_count();
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);

@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct worker *worker_new(const void *owner, struct store *store)
+struct worker *worker_new(const void *owner, struct store *store, struct predlog *log)
 {
 	struct worker *w = calloc(1, sizeof *w);
 	struct error err;
 
 	error_init(&err);
-	if (!w || api_worker_init(&w->api, store, &err) != ERROR_OK) {
+	if (!w || api_worker_init(&w->api, store, log, &err) != ERROR_OK) {
 		free(w);
 		return NULL;
 	}

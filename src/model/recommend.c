@@ -14,7 +14,7 @@
 /* A candidate's exposure must clear the minimum by this much to count as feasible in the search. */
 #define EXPOSURE_GUARD 1e-6
 /* Options kept per item beyond those asked for: stand-ins should one fail its confirmation. */
-#define SPARE 2
+#define SPARE (RECOMMEND_MAX_OPTIONS - 1 - RECOMMEND_MAX_ALTERNATIVES)
 /* Without a price ending: the levels whose best is refined (the best ones). */
 #define REFINED_LEVELS 2
 
@@ -573,7 +573,7 @@ static enum error_code search_item(struct work *w, struct recommend_ask *a, size
 	struct item_search is;
 	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0};
 	char prefix[48];
-	struct cand top[1 + RECOMMEND_MAX_ALTERNATIVES + SPARE];
+	struct cand top[RECOMMEND_MAX_OPTIONS];
 	size_t k, nu, j, n_top, n_all = 0, keep = 1 + p->alternatives + SPARE;
 	double base = 0.0;
 	enum error_code rc;

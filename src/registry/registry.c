@@ -217,9 +217,19 @@ enum error_code registry_register(PGconn *c, const struct registry_version_in *i
 	for (i = 0; !rc && i < in->n_tensors; i++)
 		rc = insert_tensor(c, in->model, v, &in->tensors[i], err);
 	snprintf(detail, sizeof detail, "{\"checksum\": \"%s\"}", in->checksum);
-	if (!rc)
+	if (!rc && in->trained_on_json) { /* the detail as jsonb, with what the version was trained on */
+		const char *params[2] = {detail, in->trained_on_json};
+		PGresult *merged = NULL;
+		rc = db_query(c, "SELECT ($1::jsonb || jsonb_build_object('trained_on', $2::jsonb))::text", 2, params,
+			      &merged, err);
+		if (!rc)
+			rc = event(c, in->model, *version, in->event ? in->event : "registered", in->actor,
+				   PQgetvalue(merged, 0, 0), err);
+		PQclear(merged);
+	} else if (!rc) {
 		rc = event(c, in->model, *version, in->event ? in->event : "registered", in->actor,
 			   detail, err);
+	}
 	if (!rc && activate)
 		rc = activate_locked(c, in->model, *version, in->actor, "activated", NULL, err);
 end:

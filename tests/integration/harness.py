@@ -91,9 +91,11 @@ def temp_dir(prefix):
 
 
 class Postgres:
-    """A private cluster on a Unix socket in a temporary directory."""
+    """A private cluster on a Unix socket in a temporary directory; with `port`, on 127.0.0.1:port too
+    (for a client that cannot reach the socket, such as a container on the host's network)."""
 
-    def __init__(self):
+    def __init__(self, port=None):
+        self.port = port
         self.dir = temp_dir("sc-pg-")
         self.data = os.path.join(self.dir, "data")
         self.sock = os.path.join(self.dir, "sock")
@@ -130,8 +132,9 @@ class Postgres:
         log = open(self.log, "a")
         kw = self._kw()
         kw["stdout"] = log
-        self.proc = subprocess.Popen([os.path.join(self.bindir, "postgres"), "-D", self.data, "-k", self.sock,
-                                      "-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200"],
+        listen = ["-c", "listen_addresses=127.0.0.1", "-p", str(self.port)] if self.port else ["-c", "listen_addresses="]
+        self.proc = subprocess.Popen([os.path.join(self.bindir, "postgres"), "-D", self.data, "-k", self.sock] + listen +
+                                     ["-c", "fsync=off", "-c", "max_connections=200"],
                                      start_new_session=True, **kw)
         log.close()
         deadline = time.time() + 60
@@ -162,11 +165,16 @@ class Postgres:
         time.sleep(0.5)
 
     def url(self, db):
-        return "postgresql:///%s?host=%s&user=postgres" % (db, self.sock)
+        return "postgresql:///%s?host=%s&user=postgres%s" % (db, self.sock, "&port=%d" % self.port if self.port else "")
+
+    def tcp_url(self, db):
+        """The URL over TCP (only with `port`)."""
+        return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, db)
 
     def psql(self, db, sql, check=True):
+        port = ["-p", str(self.port)] if self.port else []
         r = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                            "-h", self.sock, "-U", "postgres", "-d", db, "-c", sql],
+                            "-h", self.sock] + port + ["-U", "postgres", "-d", db, "-c", sql],
                            capture_output=True, text=True)
         if check and r.returncode != 0:
             raise Failure("psql failed: %s\n%s" % (sql, r.stderr))
@@ -189,6 +197,7 @@ class Replica(Postgres):
     """A streaming replica of `primary` (pg_basebackup -R), on its own Unix socket."""
 
     def __init__(self, primary):
+        self.port = None
         self.dir = temp_dir("sc-pgr-")
         self.data = os.path.join(self.dir, "data")
         self.sock = os.path.join(self.dir, "sock")
@@ -417,6 +426,19 @@ class Server:
         if expect_code is not None and self.proc.returncode != expect_code:
             raise Failure("serve exited %s (expected %s): %s" % (self.proc.returncode, expect_code, self.output()[-4000:]))
         return self.proc.returncode
+
+
+def without_prediction_ids(x):
+    """A reply body (bytes) or predictions (objects) with every prediction_id taken out: the
+    ids are unique per prediction, so two replies with the same numbers differ only by them."""
+    if isinstance(x, (bytes, bytearray)):
+        import re
+        return re.sub(rb'"prediction_id":"[0-9a-f-]{36}",', b"", bytes(x))
+    if isinstance(x, list):
+        return [without_prediction_ids(v) for v in x]
+    if isinstance(x, dict):
+        return {k: without_prediction_ids(v) for k, v in x.items() if k != "prediction_id"}
+    return x
 
 
 def demo_csv(rows=3000, seed=7):

@@ -66,7 +66,10 @@ VOLATILE_FAMILIES = (
     b"shelfcast_http_requests_total",
     b"shelfcast_http_request_duration_seconds",
     b"process_",
+    b"shelfcast_prediction_log_",
 )
+PREDICTION_ID = re.compile(rb'"prediction_id":"([^"]*)"')
+UUID7 = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 BUILD_INFO = re.compile(rb'^shelfcast_build_info\{(.*)\} 1$')
 
 
@@ -91,7 +94,8 @@ def normalize(case, headers, body):
     - X-Request-Id: when the request sent none, the generated 32 hex digits become <generated>
       (checked to be 32 hex digits first); a sent one must come back as it was.
     - JSON bodies: created_at, activated_at, loaded_at timestamps -> <timestamp>;
-      uptime_seconds -> <uptime>.
+      uptime_seconds -> <uptime>; each prediction_id (checked to be a UUIDv7 first, and
+      distinct) -> <prediction_id>.
     - /metrics: see normalize_metrics.
     """
     h = {}
@@ -105,6 +109,10 @@ def normalize(case, headers, body):
         h[k] = v
     body = TIMESTAMP.sub(rb'"\1":"<timestamp>"', body)
     body = UPTIME.sub(b'"uptime_seconds":<uptime>', body)
+    ids = PREDICTION_ID.findall(body)
+    check(all(UUID7.fullmatch(i) for i in ids) and len(set(ids)) == len(ids),
+          "%s: prediction ids %r" % (case.name, ids[:3]))
+    body = PREDICTION_ID.sub(b'"prediction_id":"<prediction_id>"', body)
     if case.path.split("?")[0] == "/metrics" and case.method in ("GET", "HEAD"):
         body = normalize_metrics(body)
     return h, body

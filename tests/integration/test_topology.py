@@ -2,6 +2,7 @@
 pooling, a streaming replica for reads."""
 import glob
 import os
+import re
 import subprocess
 import time
 
@@ -219,7 +220,8 @@ def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
     models = 8
     for i in range(models):
         train(url, data, extra=["--activate", "--name", "m%d" % i])
-    full = ctx.serve(db_url=url, args=["--model", "m0"], wait_ready=True)
+    # the registry's writes alone: the prediction log (one row per logged prediction) is off here
+    full = ctx.serve(db_url=url, args=["--model", "m0", "--log-predictions", "0"], wait_ready=True)
     loaded = full.get("/healthz").json()["models_loaded"]
     check(loaded == models, "models loaded: %d" % loaded)
     per_model = (rss_kb(full.proc.pid) - base) / models
@@ -240,6 +242,16 @@ def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
           "written per prediction %.3f (%d over %d predictions)"
           % (per_model, models, base, (after - before) / n, after - before, n))
     check(after - before <= 2, "predictions wrote %d rows" % (after - before))
+    # with the log on: exactly one row per prediction, in shelfcast.predictions
+    logging = ctx.serve(db_url=url, args=["--model", "m0"], wait_ready=True)
+    for _ in range(n):
+        check(logging.predict(ITEM).status == 200, "predict")
+    logging.wait_for(lambda: re.search(r"^shelfcast_prediction_log_queued 0$", logging.get("/metrics").body.decode(),
+                                       re.M), 30, "the log written")
+    logged = int(ctx.pg.query(name, "SELECT count(*) FROM shelfcast.predictions"))
+    print("# sizing: with the prediction log, %d rows over %d predictions" % (logged, n))
+    check(logged == n, "the log holds %d rows for %d predictions" % (logged, n))
+    logging.stop()
     if SANITIZED:
         print("# memory per model not checked: the sanitizer's allocator keeps what is freed")
     else:  # about 80 kB each: a megabyte means a model's working set is kept again or leaked per load
