@@ -367,3 +367,48 @@ def test_export_from_sql_equals_the_export_of_the_same_rows_as_csv(ctx):
              example("demo", "dataset.json"), "--out", os.path.join(d, "w")])
     check(r.returncode == 1 and "--sql" in r.stderr, r.stderr[-300:])
     check(ctx.pg.query(db, "SELECT count(*) FROM sales") == "1500", "the query wrote")
+
+
+def test_evaluate_refuses_shard_values_out_of_range_even_with_a_matching_checksum(ctx):
+    import hashlib
+    url = ctx.db()
+    data = demo_csv(1000)
+    train(url, data)
+    d = temp_dir("sc-ddp-range-")
+    good = os.path.join(d, "good")
+    check(export(data, good).returncode == 0, "export")
+    manifest = json.load(open(os.path.join(good, "manifest.json")))
+    first = [i for i, s in enumerate(manifest["shards"]) if s["part"] == "test"][0]
+    name = manifest["shards"][first]["file"]
+    n_values = len(manifest["features"]["categorical"][0]["values"])
+
+    def tampered(tag, tensor, fmt, value, row=3):
+        v = os.path.join(d, tag)
+        shutil.copytree(good, v)
+        path = os.path.join(v, name)
+        raw = bytearray(open(path, "rb").read())
+        n = struct.unpack("<Q", raw[:8])[0]
+        t = json.loads(raw[8:8 + n])[tensor]
+        width = t["shape"][1] if len(t["shape"]) == 2 else 1
+        size = struct.calcsize(fmt)
+        at = 8 + n + t["data_offsets"][0] + row * width * size
+        raw[at:at + size] = struct.pack(fmt, value)
+        open(path, "wb").write(raw)
+        m = json.loads(json.dumps(manifest))
+        m["shards"][first]["sha256"] = hashlib.sha256(raw).hexdigest()
+        json.dump(m, open(os.path.join(v, "manifest.json"), "w"))
+        return run(["models", "evaluate", "demo", "1", "--data", v, "--db", url])
+
+    for tag, tensor, fmt, value, words in (
+            ("cat", "categorical", "<i", n_values, "index %d is not one of the manifest's %d values" % (n_values, n_values)),
+            ("cat-neg", "categorical", "<i", -2, "index -2"),
+            ("level", "level", "<i", 9, "level out of range"),
+            ("exposure", "exposure", "<f", 0.5, "exposure out of range"),
+            ("units", "units", "<d", -1.0, "units out of range"),
+            ("nan", "units", "<d", float("nan"), "units out of range")):
+        r = tampered(tag, tensor, fmt, value)
+        check(r.returncode == 1 and name in r.stderr and "row 3" in r.stderr and words in r.stderr,
+              "%s: %s" % (tag, r.stderr))
+    # a NaN raw feature is a missing value, as in the CSV: scored with the default
+    r = tampered("missing", "numeric", "<d", float("nan"))
+    check(r.returncode == 0, r.stderr)
