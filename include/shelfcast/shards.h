@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shelfcast/error.h"
 #include "shelfcast/model.h"
@@ -74,5 +75,14 @@ void shards_manifest_done(struct shards_manifest *m);
  */
 enum error_code shards_evaluate(const struct model *m, const struct shards_manifest *mf,
 				const char *dir, json_t **metrics, struct error *err);
+
+/*
+ * shards_evaluate on the bytes of the manifest's first test shard, its
+ * checksum not checked (the other test shards are not read, so their rows
+ * count as missing): what the shard reader does with any file, for the fuzz
+ * target.
+ */
+enum error_code shards_evaluate_bytes(const struct model *m, const struct shards_manifest *mf,
+				      const uint8_t *bytes, size_t len, json_t **metrics, struct error *err);
 
 #endif

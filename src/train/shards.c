@@ -517,47 +517,79 @@ static enum error_code score_shard(struct scorer *s, const struct shards_file *f
 	return rc;
 }
 
+/* One test shard's bytes (from f) parsed and scored. */
+static enum error_code score_bytes(struct scorer *s, const struct shards_file *f, const uint8_t *bytes,
+				   size_t len, struct error *err)
+{
+	struct safetensors st = {0};
+	enum error_code rc = safetensors_parse(bytes, len, &st, err);
+
+	if (rc)
+		error_prefix(err, "%s", f->file);
+	else
+		rc = score_shard(s, f, &st, err);
+	safetensors_done(&st);
+	return rc;
+}
+
+/* The metrics of every row scored, once all test rows are. */
+static enum error_code finish(struct scorer *s, enum error_code rc, json_t **metrics, struct error *err)
+{
+	struct sales_metrics sales;
+	struct exposure_metrics expo;
+
+	if (!rc && s->n != s->mf->test_rows)
+		rc = error_set(err, ERROR_INVALID, "shards", "the test shards hold %zu rows, parts.test says %zu",
+			       s->n, s->mf->test_rows);
+	if (!rc) {
+		evaluate_sales(s->mf->transform, s->t_true, s->t_pred, s->n, &sales);
+		rc = evaluate_exposure(s->label, s->p, s->n, &expo, err);
+	}
+	if (!rc) {
+		*metrics = json_pack("{s:o, s:o, s:I}", "sales", evaluate_sales_json(&sales), "exposure",
+				     evaluate_exposure_json(&expo), "test_rows", (json_int_t)s->n);
+		if (!*metrics)
+			rc = error_nomem(err, "the metrics");
+	}
+	scorer_done(s);
+	return rc;
+}
+
 enum error_code shards_evaluate(const struct model *m, const struct shards_manifest *mf,
 				const char *dir, json_t **metrics, struct error *err)
 {
 	struct scorer s;
-	struct sales_metrics sales;
-	struct exposure_metrics expo;
 	enum error_code rc = scorer_init(&s, m, mf, err);
 	size_t i;
 
 	*metrics = NULL;
 	for (i = 0; !rc && i < mf->n_shards; i++) {
 		const struct shards_file *f = &mf->shards[i];
-		struct safetensors st = {0};
 		char *bytes = NULL;
 		size_t len;
 		if (f->part != EXPORT_TEST)
 			continue;
 		rc = read_shard(dir, f, &bytes, &len, err);
-		if (!rc) {
-			rc = safetensors_parse((const uint8_t *)bytes, len, &st, err);
-			if (rc)
-				error_prefix(err, "%s", f->file);
-		}
 		if (!rc)
-			rc = score_shard(&s, f, &st, err);
-		safetensors_done(&st);
+			rc = score_bytes(&s, f, (const uint8_t *)bytes, len, err);
 		free(bytes);
 	}
-	if (!rc && s.n != mf->test_rows)
-		rc = error_set(err, ERROR_INVALID, "shards", "the test shards hold %zu rows, parts.test says %zu",
-			       s.n, mf->test_rows);
-	if (!rc) {
-		evaluate_sales(mf->transform, s.t_true, s.t_pred, s.n, &sales);
-		rc = evaluate_exposure(s.label, s.p, s.n, &expo, err);
-	}
-	if (!rc) {
-		*metrics = json_pack("{s:o, s:o, s:I}", "sales", evaluate_sales_json(&sales), "exposure",
-				     evaluate_exposure_json(&expo), "test_rows", (json_int_t)s.n);
-		if (!*metrics)
-			rc = error_nomem(err, "the metrics");
-	}
-	scorer_done(&s);
-	return rc;
+	return finish(&s, rc, metrics, err);
+}
+
+enum error_code shards_evaluate_bytes(const struct model *m, const struct shards_manifest *mf,
+				      const uint8_t *bytes, size_t len, json_t **metrics, struct error *err)
+{
+	struct scorer s;
+	enum error_code rc = scorer_init(&s, m, mf, err);
+	size_t i;
+
+	*metrics = NULL;
+	for (i = 0; !rc && i < mf->n_shards && mf->shards[i].part != EXPORT_TEST; i++)
+		;
+	if (!rc && i == mf->n_shards)
+		rc = error_set(err, ERROR_INVALID, "shards", "the manifest lists no test shard");
+	if (!rc)
+		rc = score_bytes(&s, &mf->shards[i], bytes, len, err);
+	return finish(&s, rc, metrics, err);
 }
