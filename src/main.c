@@ -39,6 +39,7 @@ static const struct {
 	{"serve", cmd_serve, "serve the JSON API (POST /v1/predict, /v1/recommend, /v1/models, /metrics, ...)"},
 	{"migrate", cmd_migrate, "apply the registry's schema migrations"},
 	{"train", cmd_train, "train a model from a CSV (or SQL) and register it"},
+	{"dataset", cmd_dataset, "export what train would train on, as shards for another trainer"},
 	{"models", cmd_models, "list, show, activate, roll back, archive, export, import models"},
 	{"predict", cmd_predict, "score a CSV offline with a registered model"},
 	{"outcomes", cmd_outcomes, "import what happened to logged predictions (outcomes import --data FILE.csv)"},

@@ -16,6 +16,7 @@
 #define SHELFCAST_FIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "shelfcast/dataset.h"
@@ -52,5 +53,21 @@ void fit_report_done(struct fit_report *rep);
 enum error_code fit_drift_reference(struct spec *spec, const struct encoder *enc,
 				    const struct table *t, const size_t *rows, size_t n,
 				    struct error *err);
+
+/*
+ * What a spec takes from the config as it is (columns, levels, objective,
+ * hidden layers) into spec, whose statistics are fitted elsewhere (the
+ * streaming export, export.h).  False when out of memory.
+ */
+bool fit_copy_config(struct spec *spec, const struct dataset_config *cfg);
+
+/*
+ * The vocabulary rule, on counts taken elsewhere: of the n values
+ * strings[i] seen counts[i] times, those seen at least min_count times,
+ * most frequent first (ties by value), into f->vocabulary (new); *rare: the
+ * values seen but left out.
+ */
+enum error_code fit_vocabulary(struct spec_categorical *f, char *const *strings, const size_t *counts,
+			       size_t n, size_t min_count, size_t *rare, struct error *err);
 
 #endif

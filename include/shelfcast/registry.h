@@ -122,4 +122,14 @@ enum error_code registry_default(PGconn *c, char *out, size_t size, struct error
 enum error_code registry_set_default(PGconn *c, const char *model, const char *actor,
 				     char *previous, size_t size, struct error *err);
 
+/*
+ * Merge metrics_json (an object) into a version's stored metrics (its keys
+ * replace the stored ones), with an "evaluated" audit event carrying
+ * detail_json (NULL: {}), in one transaction.  ERROR_NOT_FOUND for an
+ * unknown model or version.
+ */
+enum error_code registry_set_metrics(PGconn *c, const char *model, int version,
+				     const char *metrics_json, const char *actor,
+				     const char *detail_json, struct error *err);
+
 #endif

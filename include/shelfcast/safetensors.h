@@ -36,6 +36,7 @@ struct safetensors {
 	struct tensor *tensors; /* data pointers borrow the parsed buffer */
 	size_t n_tensors;
 	char *spec_json;        /* __metadata__.spec, or NULL */
+	char *metrics_json;     /* __metadata__.metrics (the writer's test metrics), or NULL */
 };
 
 /*

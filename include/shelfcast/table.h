@@ -31,6 +31,7 @@ enum table_kind {
 	TABLE_LABEL01,  /* 0 or 1 as double; anything else is an error */
 	TABLE_LEVEL,    /* a promotion level: stored as the level's index; -1 when missing */
 	TABLE_TEXT,     /* interned id (ids, kept verbatim) */
+	TABLE_IGNORE,   /* the header must name it; its values are not read */
 };
 
 struct table_colspec {
@@ -75,6 +76,7 @@ struct table {
 	size_t n_rows, cap_rows;
 	struct table_stats stats;
 	char checksum[65];               /* SHA-256 of the file */
+	size_t *line;                    /* table_stream only: the CSV line of each row */
 };
 
 /* Load `f` (named `name` in messages) keeping the requested columns. */
@@ -82,6 +84,48 @@ enum error_code table_load(FILE *f, const char *name, const struct table_colspec
 			   size_t n_specs, const struct table_options *opt, struct table *t,
 			   struct error *err);
 void table_done(struct table *t);
+
+/*
+ * Which data rows of a file are exact duplicates of an earlier row: bit i
+ * for the i-th data row read (0-based).  The first table_stream over a file
+ * with `known` false finds them with the duplicate index and sets `known`;
+ * later streams over the same file read the bits instead, so they drop the
+ * same rows without building the index again.  One bit per row read.
+ */
+struct table_dups {
+	uint64_t *bits; /* owned: free() it */
+	size_t n_rows, cap_words;
+	bool known;
+};
+
+/*
+ * Find the duplicate rows of f (named `name`) before streaming it, in
+ * bounded memory: one pass hashes every row (the 128-bit hash the duplicate
+ * index uses) into a temporary file, 16 bytes a row; then each of
+ * ceil(rows / max_rows) scans of that file keeps the rows of one hash
+ * partition in an index (identical rows share a partition).  Sets d->known.
+ * f is read to its end.
+ */
+enum error_code table_find_duplicates(FILE *f, const char *name, size_t max_rows,
+				      struct table_dups *d, struct error *err);
+
+/* Called with the rows kept so far (at most chunk_rows); first: the table row number of t's row 0. */
+typedef enum error_code (*table_chunk_fn)(void *ctx, const struct table *t, size_t first,
+					  struct error *err);
+
+/*
+ * table_load's parsing and cleaning, streamed: t holds at most chunk_rows
+ * kept rows at a time, handed to on_chunk and then dropped; interned
+ * strings and their ids persist from chunk to chunk, so an id means the
+ * same value for the whole file.  t->line gives each row's CSV line.
+ * With opt->dedupe, dups (required) says which rows are duplicates (see
+ * struct table_dups).  At the end t's stats cover the whole file and
+ * t->n_rows is 0; table_done(t) afterwards, on failure too.
+ */
+enum error_code table_stream(FILE *f, const char *name, const struct table_colspec *specs,
+			     size_t n_specs, const struct table_options *opt, size_t chunk_rows,
+			     struct table_dups *dups, table_chunk_fn on_chunk, void *ctx,
+			     struct table *t, struct error *err);
 
 /* Column index by name, or -1. */
 int table_column(const struct table *t, const char *name);

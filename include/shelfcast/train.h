@@ -67,6 +67,14 @@ struct train_result {
 	double *test_t;                        /* owned: true transformed target per test row */
 };
 
+/*
+ * Refuse data with nothing to train on (no rows, no usable target, nothing
+ * left after cleaning), naming the cause: s the cleaning counts, kept the
+ * rows left.  The streaming export (export.h) says the same.
+ */
+enum error_code train_check_rows(const struct dataset_config *cfg, const struct table_stats *s,
+				 size_t kept, struct error *err);
+
 /* The table columns a config needs, in the order train_run expects (n_out: count). */
 struct table_colspec *train_columns(const struct dataset_config *cfg, size_t *n_out);
 

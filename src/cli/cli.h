@@ -145,6 +145,27 @@ int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+
+/*
+ * models evaluate NAME VERSION --data DIR: score the version on DIR's test
+ * shards through its own encoder and network, print the metrics and merge
+ * them into the stored ones (cmd_models_evaluate.c).  The exit code.
+ */
+int cli_models_evaluate(PGconn *c, const char *name, int version, const char *dir, struct error *err);
+/*
+ * models import: a safetensors file's __metadata__.metrics (text), checked
+ * to be a JSON object whose "sales" and "exposure", when present, are
+ * objects of numbers, as compact JSON into *out (new).  Errors name the file.
+ */
+enum error_code cli_import_metrics(const char *file, const char *text, char **out, struct error *err);
+
+/*
+ * --sql's rows as CSV in a new temporary file (rewound; fclose it), from
+ * one SELECT run as a cursor in a read-only transaction (cmd_train.c).
+ * NULL with err set on failure.
+ */
+FILE *copy_query(const char *conninfo, const char *sql, struct error *err);
 int cmd_predict(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 

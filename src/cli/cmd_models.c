@@ -21,7 +21,8 @@ static const char *usage_text =
 	"       shelfcast models default NAME\n"
 	"       shelfcast models archive NAME VERSION\n"
 	"       shelfcast models export NAME VERSION --out FILE.safetensors\n"
-	"       shelfcast models import NAME --weights FILE.safetensors [--spec FILE.json] [--activate]";
+	"       shelfcast models import NAME --weights FILE.safetensors [--spec FILE.json] [--activate]\n"
+	"       shelfcast models evaluate NAME VERSION --data DIR";
 
 static double metric(const json_t *metrics, const char *block, const char *key)
 {
@@ -152,7 +153,7 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 	struct safetensors st = {0};
 	struct spec spec;
 	struct model *m = NULL;
-	char *bytes = NULL, *spec_text = NULL, *training = NULL;
+	char *bytes = NULL, *spec_text = NULL, *training = NULL, *metrics = NULL;
 	struct tensor canon[2 * MLP_MAX_LAYERS];
 	size_t len, spec_len, i;
 	int version = 0;
@@ -172,6 +173,8 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 	}
 	if (!rc && !spec_text)
 		rc = error_nomem(err, "the spec");
+	if (!rc && st.metrics_json) /* the trainer's own test metrics (examples/pytorch/train_ddp.py) */
+		rc = cli_import_metrics(weights, st.metrics_json, &metrics, err);
 	if (!rc)
 		rc = spec_parse_string(spec_text, spec_len, &spec, err);
 	/* Validated exactly as a load is: names, shapes, dtypes, finiteness. */
@@ -187,10 +190,11 @@ static int do_import(PGconn *c, const char *name, const char *weights, const cha
 			json_decref(j);
 		}
 		struct registry_version_in in = {name, description, &m->spec, canon, model_tensor_count(m),
-						 m->checksum, "{}", training, cli_actor(), "imported", NULL};
+						 m->checksum, metrics ? metrics : "{}", training, cli_actor(), "imported", NULL};
 		rc = registry_register(c, &in, activate, &version, err);
 	}
 	free(training);
+	free(metrics);
 	model_unref(m);
 	safetensors_done(&st);
 	free(bytes);
@@ -240,7 +244,7 @@ static int do_show(PGconn *c, const char *name, bool json, struct error *err)
 int cmd_models(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *out = NULL, *weights = NULL, *spec = NULL,
-		   *description = NULL;
+		   *description = NULL, *data = NULL;
 	bool json = false, activate = false;
 	const struct cli_option options[] = {
 		{"--json", NULL, CLI_FLAG, NULL, &json, NULL, "list, show: print JSON"},
@@ -250,6 +254,8 @@ int cmd_models(int argc, char **argv)
 		 "import: the model spec (default: the file's __metadata__.spec)"},
 		{"--description", NULL, CLI_STRING, &description, NULL, "TEXT", "import: a new model's description"},
 		{"--activate", NULL, CLI_FLAG, NULL, &activate, NULL, "import: activate the new version"},
+		{"--data", NULL, CLI_STRING, &data, NULL, "DIR",
+		 "evaluate: a `shelfcast dataset export` directory whose test shards score the version"},
 		CLI_DB_OPTIONS(db_url, data_dir)};
 	const struct cli_command cmd = {
 		"models",
@@ -280,7 +286,8 @@ int cmd_models(int argc, char **argv)
 		NEED(1);
 	else if (!strcmp(action, "show") || !strcmp(action, "rollback") || !strcmp(action, "default"))
 		NEED(2);
-	else if (!strcmp(action, "activate") || !strcmp(action, "archive") || !strcmp(action, "export"))
+	else if (!strcmp(action, "activate") || !strcmp(action, "archive") || !strcmp(action, "export") ||
+		 !strcmp(action, "evaluate"))
 		NEED(3);
 	else if (!strcmp(action, "import"))
 		NEED(2);
@@ -291,10 +298,12 @@ int cmd_models(int argc, char **argv)
 	}
 #undef NEED
 	if ((n == 3 && !parse_version(args[2], &version)) || (!strcmp(action, "export") && !out) ||
-	    (!strcmp(action, "import") && !weights)) {
+	    (!strcmp(action, "import") && !weights) || (!strcmp(action, "evaluate") && !data)) {
 		if (version || n != 3)
 			fprintf(stderr, "shelfcast models %s: %s is required\n", action,
-				!strcmp(action, "export") ? "--out" : "--weights");
+				!strcmp(action, "export")   ? "--out"
+				: !strcmp(action, "import") ? "--weights"
+							    : "--data");
 		free(args);
 		return EXIT_USAGE;
 	}
@@ -334,6 +343,8 @@ int cmd_models(int argc, char **argv)
 			printf("model %s: version %d archived\n", args[1], version);
 	} else if (!strcmp(action, "export")) {
 		code = do_export(c, args[1], version, out, &err);
+	} else if (!strcmp(action, "evaluate")) {
+		code = cli_models_evaluate(c, args[1], version, data, &err);
 	} else {
 		code = do_import(c, args[1], weights, spec, description, activate, &err);
 	}

@@ -76,7 +76,7 @@ static bool put_csv_rows(FILE *f, const PGresult *r, bool header)
  * string), inside a READ ONLY transaction that is rolled back at the end:
  * it can read, and nothing else.
  */
-static FILE *copy_query(const char *conninfo, const char *sql, struct error *err)
+FILE *copy_query(const char *conninfo, const char *sql, struct error *err)
 {
 	PGconn *c = NULL;
 	PGresult *r = NULL;

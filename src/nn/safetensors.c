@@ -28,6 +28,7 @@ void safetensors_done(struct safetensors *st)
 		return;
 	free(st->tensors);
 	free(st->spec_json);
+	free(st->metrics_json);
 	memset(st, 0, sizeof *st);
 }
 
@@ -49,9 +50,11 @@ static enum error_code parse_metadata(json_t *meta, struct safetensors *st, stru
 		if (!json_is_string(v))
 			return error_set(err, ERROR_INVALID, "__metadata__",
 					 "safetensors: __metadata__.%s must be a string", key);
-		if (!strcmp(key, "spec")) {
-			st->spec_json = strdup(json_string_value(v));
-			if (!st->spec_json)
+		if (!strcmp(key, "spec") || !strcmp(key, "metrics")) {
+			char **dst = key[0] == 's' ? &st->spec_json : &st->metrics_json;
+			free(*dst);
+			*dst = strdup(json_string_value(v));
+			if (!*dst)
 				return error_nomem(err, "safetensors metadata");
 		}
 	}

@@ -633,3 +633,33 @@ enum error_code registry_events(PGconn *c, const char *model, int limit, char **
 	PQclear(r);
 	return *json ? ERROR_OK : error_nomem(err, "the events");
 }
+
+enum error_code registry_set_metrics(PGconn *c, const char *model, int version,
+				     const char *metrics_json, const char *actor,
+				     const char *detail_json, struct error *err)
+{
+	char status[16];
+	struct registry_version_params vp;
+	const char *const *mv;
+	const char *params[3];
+	enum error_code rc;
+
+	mv = registry_version_params(&vp, model, version);
+	params[0] = mv[0];
+	params[1] = mv[1];
+	params[2] = metrics_json;
+	rc = db_exec(c, "BEGIN", err);
+	if (rc)
+		return rc;
+	rc = lock_model(c, model, err);
+	if (!rc)
+		rc = version_status(c, model, version, status, sizeof status, err);
+	if (!rc)
+		rc = run(c,
+			 "UPDATE shelfcast.model_versions SET metrics = coalesce(metrics, '{}'::jsonb) || $3::jsonb "
+			 "WHERE model = $1 AND version = $2",
+			 3, params, err);
+	if (!rc)
+		rc = event(c, model, version, "evaluated", actor, detail_json, err);
+	return db_end(c, rc, err);
+}

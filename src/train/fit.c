@@ -89,27 +89,23 @@ static int by_count(const void *a, const void *b)
 	return strcmp(x->s, y->s);
 }
 
-/* One categorical input's vocabulary from column c over rows[0..n); rare: values left out. */
-static enum error_code fit_categorical(struct spec_categorical *f, const struct table_column *c,
-				       const size_t *rows, size_t n, size_t min_count, size_t *rare,
-				       struct error *err)
+enum error_code fit_vocabulary(struct spec_categorical *f, char *const *strings, const size_t *counts,
+			       size_t n, size_t min_count, size_t *rare, struct error *err)
 {
-	struct vocab_entry *e = calloc(c->n_strings + 1, sizeof *e);
-	size_t i, k, kept = 0;
+	struct vocab_entry *e = calloc(n + 1, sizeof *e);
+	size_t k, kept = 0;
 
 	*rare = 0;
-	f->vocabulary = calloc(c->n_strings + 1, sizeof *f->vocabulary);
+	f->vocabulary = calloc(n + 1, sizeof *f->vocabulary);
 	if (!e || !f->vocabulary)
 		goto nomem;
-	for (k = 0; k < c->n_strings; k++) {
+	for (k = 0; k < n; k++) {
 		e[k].id = (int32_t)k;
-		e[k].s = c->strings[k];
+		e[k].s = strings[k];
+		e[k].count = counts[k];
 	}
-	for (i = 0; i < n; i++)
-		if (c->id[rows[i]] >= 0)
-			e[c->id[rows[i]]].count++;
-	qsort(e, c->n_strings, sizeof *e, by_count);
-	for (k = 0; k < c->n_strings; k++) {
+	qsort(e, n, sizeof *e, by_count);
+	for (k = 0; k < n; k++) {
 		if (e[k].count >= min_count) {
 			f->vocabulary[kept] = strdup(e[k].s);
 			if (!f->vocabulary[kept])
@@ -124,6 +120,24 @@ static enum error_code fit_categorical(struct spec_categorical *f, const struct 
 nomem:
 	free(e);
 	return error_nomem(err, "the model spec");
+}
+
+/* One categorical input's vocabulary from column c over rows[0..n); rare: values left out. */
+static enum error_code fit_categorical(struct spec_categorical *f, const struct table_column *c,
+				       const size_t *rows, size_t n, size_t min_count, size_t *rare,
+				       struct error *err)
+{
+	size_t *counts = calloc(c->n_strings + 1, sizeof *counts), i;
+	enum error_code rc;
+
+	if (!counts)
+		return error_nomem(err, "the model spec");
+	for (i = 0; i < n; i++)
+		if (c->id[rows[i]] >= 0)
+			counts[c->id[rows[i]]]++;
+	rc = fit_vocabulary(f, c->strings, counts, c->n_strings, min_count, rare, err);
+	free(counts);
+	return rc;
 }
 
 /* The transformed target's mean and std over rows[0..n) (std 1 when constant). */
@@ -340,4 +354,9 @@ void fit_report_done(struct fit_report *rep)
 	json_decref(rep->rare);
 	json_decref(rep->vocab);
 	memset(rep, 0, sizeof *rep);
+}
+
+bool fit_copy_config(struct spec *spec, const struct dataset_config *cfg)
+{
+	return copy_config(spec, cfg);
 }

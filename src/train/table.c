@@ -18,6 +18,11 @@ struct loader {
 	const struct csvread_row *header_row;
 	char **header; /* copies of the header names, for messages */
 	size_t header_n;
+	/* table_stream */
+	size_t chunk_rows, first;
+	struct table_dups *dups;
+	table_chunk_fn on_chunk;
+	void *ctx;
 };
 
 void table_done(struct table *t)
@@ -35,6 +40,7 @@ void table_done(struct table *t)
 		free(c->strings);
 	}
 	free(t->cols);
+	free(t->line);
 	memset(t, 0, sizeof *t);
 }
 
@@ -84,6 +90,8 @@ static bool grow_rows(struct table *t)
 	size_t cap = t->cap_rows ? t->cap_rows * 2 : 4096, i;
 	for (i = 0; i < t->n_cols; i++) {
 		struct table_column *c = &t->cols[i];
+		if (c->spec.kind == TABLE_IGNORE)
+			continue;
 		if (c->spec.kind == TABLE_NUMBER || c->spec.kind == TABLE_LABEL01) {
 			double *p = realloc(c->num, cap * sizeof *p);
 			if (!p)
@@ -96,15 +104,43 @@ static bool grow_rows(struct table *t)
 			c->id = p;
 		}
 	}
+	if (t->line) {
+		size_t *p = realloc(t->line, cap * sizeof *p);
+		if (!p)
+			return false;
+		t->line = p;
+	}
 	t->cap_rows = cap;
 	return true;
 }
 
-/* true when the row was seen before; records it otherwise. */
-static int seen_before(struct loader *L, const struct csvread_row *row)
+/* Whether read row i is a duplicate by the known bits, or record what seen_before found. */
+static bool dups_get(const struct table_dups *d, size_t i)
+{
+	return i < d->n_rows && (d->bits[i / 64] >> (i % 64)) & 1;
+}
+
+static bool dups_put(struct table_dups *d, bool dup)
+{
+	size_t i = d->n_rows;
+	if (i / 64 >= d->cap_words) {
+		uint64_t *p = util_reserve(d->bits, &d->cap_words, i / 64, sizeof *p, 1024);
+		if (!p)
+			return false;
+		d->bits = p;
+		memset(d->bits + i / 64, 0, (d->cap_words - i / 64) * sizeof *p);
+	}
+	if (dup)
+		d->bits[i / 64] |= 1ULL << (i % 64);
+	d->n_rows++;
+	return true;
+}
+
+/* The 128-bit hash of a row's fields (never all zero). */
+static void row_hash(const struct csvread_row *row, uint64_t *h1_out, uint64_t *h2_out)
 {
 	uint64_t h1 = 0x9e3779b97f4a7c15ULL, h2 = 0x6a09e667f3bcc909ULL;
-	size_t i, mask;
+	size_t i;
 
 	for (i = 0; i < row->n; i++) {
 		/* Field length first, so "a,bc" and "ab,c" differ. */
@@ -112,6 +148,17 @@ static int seen_before(struct loader *L, const struct csvread_row *row)
 		h1 = hashmap_hash(row->fields[i], row->lens[i], h1);
 		h2 = hashmap_hash(row->fields[i], row->lens[i], h2 ^ (uint64_t)row->lens[i]);
 	}
+	if (!(h1 | h2))
+		h1 = 1;
+	*h1_out = h1;
+	*h2_out = h2;
+}
+
+/* 1 when the hash was seen before; records it otherwise; -1 when out of memory. */
+static int seen_hash(struct loader *L, uint64_t h1, uint64_t h2)
+{
+	size_t i, mask;
+
 	if ((L->seen_n + 1) * 2 > L->seen_cap) {
 		size_t cap = L->seen_cap ? L->seen_cap * 2 : 1 << 16;
 		uint64_t (*n)[2] = calloc(cap, sizeof *n);
@@ -129,8 +176,6 @@ static int seen_before(struct loader *L, const struct csvread_row *row)
 		L->seen = n;
 		L->seen_cap = cap;
 	}
-	if (!(h1 | h2))
-		h1 = 1;
 	mask = L->seen_cap - 1;
 	for (i = (size_t)h1 & mask; L->seen[i][0] | L->seen[i][1]; i = (i + 1) & mask)
 		if (L->seen[i][0] == h1 && L->seen[i][1] == h2)
@@ -139,6 +184,14 @@ static int seen_before(struct loader *L, const struct csvread_row *row)
 	L->seen[i][1] = h2;
 	L->seen_n++;
 	return 0;
+}
+
+/* true when the row was seen before; records it otherwise. */
+static int seen_before(struct loader *L, const struct csvread_row *row)
+{
+	uint64_t h1, h2;
+	row_hash(row, &h1, &h2);
+	return seen_hash(L, h1, h2);
 }
 
 static enum error_code cell_error(struct loader *L, const struct csvread_row *row, int col,
@@ -171,6 +224,21 @@ static int32_t intern(struct table_column *c, const char *s, size_t len)
 	return id;
 }
 
+/* Hand the rows kept so far to the chunk callback and start over. */
+static enum error_code flush(struct loader *L, struct error *err)
+{
+	struct table *t = L->t;
+	enum error_code rc;
+
+	if (!t->n_rows)
+		return ERROR_OK;
+	t->stats.rows_kept += t->n_rows;
+	rc = L->on_chunk(L->ctx, t, L->first, err);
+	L->first += t->n_rows;
+	t->n_rows = 0;
+	return rc;
+}
+
 static enum error_code on_row(void *ctx, const struct csvread_row *row, struct error *err)
 {
 	struct loader *L = ctx;
@@ -179,7 +247,14 @@ static enum error_code on_row(void *ctx, const struct csvread_row *row, struct e
 
 	t->stats.rows_read++;
 	if (L->opt->dedupe) {
-		int dup = seen_before(L, row);
+		int dup;
+		if (L->dups && L->dups->known) {
+			dup = dups_get(L->dups, t->stats.rows_read - 1);
+		} else {
+			dup = seen_before(L, row);
+			if (dup >= 0 && L->dups && !dups_put(L->dups, dup))
+				dup = -1;
+		}
 		if (dup < 0)
 			return error_nomem(err, "the duplicate index");
 		if (dup) {
@@ -198,6 +273,8 @@ static enum error_code on_row(void *ctx, const struct csvread_row *row, struct e
 		double v = NAN;
 
 		switch (c->spec.kind) {
+		case TABLE_IGNORE:
+			continue;
 		case TABLE_NUMBER:
 		case TABLE_LABEL01:
 			if (!missing && !util_parse_double(s, len, &v))
@@ -262,19 +339,21 @@ static enum error_code on_row(void *ctx, const struct csvread_row *row, struct e
 			return ERROR_OK;
 		}
 	}
+	if (t->line)
+		t->line[r] = row->line;
 	t->n_rows++;
+	if (L->chunk_rows && t->n_rows == L->chunk_rows)
+		return flush(L, err);
 	return ERROR_OK;
 }
 
-enum error_code table_load(FILE *f, const char *name, const struct table_colspec *specs,
-			   size_t n_specs, const struct table_options *opt, struct table *t,
-			   struct error *err)
+static enum error_code load(FILE *f, struct loader *L, const struct table_colspec *specs,
+			   size_t n_specs, struct error *err)
 {
-	struct loader L = {.t = t, .opt = opt, .name = name};
+	struct table *t = L->t;
 	enum error_code rc;
 	size_t i;
 
-	memset(t, 0, sizeof *t);
 	t->cols = calloc(n_specs + 1, sizeof *t->cols);
 	if (!t->cols)
 		return error_nomem(err, "a table");
@@ -284,23 +363,128 @@ enum error_code table_load(FILE *f, const char *name, const struct table_colspec
 		t->cols[i].csv_index = -1;
 		if (specs[i].kind == TABLE_CATEGORY || specs[i].kind == TABLE_TEXT) {
 			t->cols[i].intern = hashmap_new(1024);
-			if (!t->cols[i].intern) {
-				table_done(t);
+			if (!t->cols[i].intern)
 				return error_nomem(err, "a table");
-			}
 		}
 	}
-	rc = csvread_stream(f, name, on_header, on_row, &L, t->checksum, err);
-	free(L.seen);
-	for (i = 0; i < L.header_n; i++)
-		free(L.header[i]);
-	free(L.header);
+	rc = csvread_stream(f, L->name, on_header, on_row, L, t->checksum, err);
+	if (!rc && L->chunk_rows)
+		rc = flush(L, err);
+	free(L->seen);
+	for (i = 0; i < L->header_n; i++)
+		free(L->header[i]);
+	free(L->header);
+	return rc;
+}
+
+enum error_code table_load(FILE *f, const char *name, const struct table_colspec *specs,
+			   size_t n_specs, const struct table_options *opt, struct table *t,
+			   struct error *err)
+{
+	struct loader L = {.t = t, .opt = opt, .name = name};
+	enum error_code rc;
+
+	memset(t, 0, sizeof *t);
+	rc = load(f, &L, specs, n_specs, err);
 	if (rc) {
 		table_done(t);
 		return rc;
 	}
 	t->stats.rows_kept = t->n_rows;
 	return ERROR_OK;
+}
+
+struct hasher {
+	FILE *out;
+	size_t rows;
+};
+
+static enum error_code hash_header(void *ctx, const struct csvread_row *row, struct error *err)
+{
+	(void)ctx;
+	(void)row;
+	(void)err;
+	return ERROR_OK;
+}
+
+static enum error_code hash_row(void *ctx, const struct csvread_row *row, struct error *err)
+{
+	struct hasher *h = ctx;
+	uint64_t v[2];
+
+	row_hash(row, &v[0], &v[1]);
+	h->rows++;
+	if (fwrite(v, sizeof v, 1, h->out) != 1)
+		return error_set(err, ERROR_IO, NULL, "cannot write the row hashes to a temporary file");
+	return ERROR_OK;
+}
+
+enum error_code table_find_duplicates(FILE *f, const char *name, size_t max_rows,
+				      struct table_dups *d, struct error *err)
+{
+	struct hasher h = {tmpfile(), 0};
+	struct loader L = {0};
+	size_t parts, k, i;
+	enum error_code rc;
+
+	memset(d, 0, sizeof *d);
+	if (!h.out)
+		return error_set(err, ERROR_IO, NULL, "cannot create a temporary file for the row hashes");
+	rc = csvread_stream(f, name, hash_header, hash_row, &h, NULL, err);
+	if (!rc && fflush(h.out) != 0)
+		rc = error_set(err, ERROR_IO, NULL, "cannot write the row hashes to a temporary file");
+	for (i = 0; !rc && i < h.rows; i++)
+		if (!dups_put(d, false))
+			rc = error_nomem(err, "the duplicate record");
+	parts = max_rows ? h.rows / max_rows + 1 : 1;
+	for (k = 0; !rc && k < parts; k++) {
+		uint64_t v[2];
+		rewind(h.out);
+		for (i = 0; i < h.rows; i++) {
+			int dup;
+			if (fread(v, sizeof v, 1, h.out) != 1) {
+				rc = error_set(err, ERROR_IO, NULL, "cannot read the row hashes back");
+				break;
+			}
+			if ((v[0] >> 32) % parts != k)
+				continue;
+			dup = seen_hash(&L, v[0], v[1]);
+			if (dup < 0) {
+				rc = error_nomem(err, "the duplicate index");
+				break;
+			}
+			if (dup)
+				d->bits[i / 64] |= 1ULL << (i % 64);
+		}
+		free(L.seen);
+		L.seen = NULL;
+		L.seen_cap = L.seen_n = 0;
+	}
+	fclose(h.out);
+	if (!rc)
+		d->known = true;
+	return rc;
+}
+
+enum error_code table_stream(FILE *f, const char *name, const struct table_colspec *specs,
+			     size_t n_specs, const struct table_options *opt, size_t chunk_rows,
+			     struct table_dups *dups, table_chunk_fn on_chunk, void *ctx,
+			     struct table *t, struct error *err)
+{
+	struct loader L = {.t = t, .opt = opt, .name = name, .chunk_rows = chunk_rows ? chunk_rows : 1,
+			   .dups = dups, .on_chunk = on_chunk, .ctx = ctx};
+	enum error_code rc;
+
+	memset(t, 0, sizeof *t);
+	if (opt->dedupe && !dups)
+		return error_set(err, ERROR_INTERNAL, NULL, "table_stream: dedupe needs a duplicate record");
+	t->line = malloc(sizeof *t->line);
+	if (!t->line)
+		return error_nomem(err, "a table");
+	rc = load(f, &L, specs, n_specs, err);
+	if (!rc && dups)
+		dups->known = true;
+	return rc;
 }
 
 int *table_encoder_map(const struct table *t, const struct spec *spec)

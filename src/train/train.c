@@ -66,10 +66,9 @@ void train_result_done(struct train_result *res)
 	memset(res, 0, sizeof *res);
 }
 
-static enum error_code check_rows(const struct dataset_config *cfg, const struct table *t,
-				  struct error *err)
+enum error_code train_check_rows(const struct dataset_config *cfg, const struct table_stats *s,
+				 size_t kept, struct error *err)
 {
-	const struct table_stats *s = &t->stats;
 	if (s->rows_read == 0)
 		return error_set(err, ERROR_INVALID, NULL, "the data has a header but no rows");
 	if (s->target_missing + s->target_negative + s->target_nonfinite + s->duplicates ==
@@ -79,7 +78,7 @@ static enum error_code check_rows(const struct dataset_config *cfg, const struct
 				 "%zu not finite, %zu duplicates)",
 				 cfg->target_column, s->target_missing, s->target_negative,
 				 s->target_nonfinite, s->duplicates);
-	if (t->n_rows == 0)
+	if (kept == 0)
 		return error_set(err, ERROR_INVALID, NULL,
 				 "no rows are left after cleaning (%zu read: %zu duplicates, %zu without a "
 				 "usable target, %zu missing the exposure, level, split or a required value)",
@@ -277,7 +276,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	enum error_code rc;
 
 	memset(res, 0, sizeof *res);
-	rc = check_rows(cfg, t, err);
+	rc = train_check_rows(cfg, &t->stats, t->n_rows, err);
 	if (!rc)
 		rc = split_make(cfg, t, split_col, &sp, err);
 	if (!rc)

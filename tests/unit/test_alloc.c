@@ -15,6 +15,7 @@
 #include "shelfcast/drift.h"
 #include "shelfcast/predict_api.h"
 #include "shelfcast/safetensors.h"
+#include "shelfcast/shards.h"
 #include "shelfcast/strbuf.h"
 
 void *__real_malloc(size_t n);
@@ -291,6 +292,28 @@ static enum error_code op_safetensors(void *arg)
 	return rc;
 }
 
+static const char MANIFEST[] =
+	"{\"format\": \"shelfcast.dataset.v1\", \"input_size\": 7, \"transform\": \"log1p\","
+	" \"parts\": {\"test\": 3}, \"source\": {\"sha256\": \""
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}, \"levels\": [0, 2],"
+	" \"features\": {\"numeric\": [\"price\", \"weight\"],"
+	"   \"categorical\": [{\"name\": \"brand\", \"values\": [\"a\", \"b\"]}]},"
+	" \"shards\": [{\"file\": \"test-00000.safetensors\", \"part\": \"test\", \"rows\": 3, \"sha256\": \""
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]}";
+
+static enum error_code op_manifest(void *arg)
+{
+	struct shards_manifest m;
+	struct error err;
+	enum error_code rc;
+	(void)arg;
+	error_init(&err);
+	rc = shards_manifest_parse(MANIFEST, strlen(MANIFEST), &m, &err);
+	if (!rc)
+		shards_manifest_done(&m);
+	return rc;
+}
+
 static struct model *g_model;
 static struct predict_api_scratch *g_scratch;
 
@@ -374,6 +397,12 @@ static void test_safetensors_reader_survives_every_allocation_failure(void **sta
 	model_unref(g_model);
 }
 
+static void test_dataset_manifest_parser_survives_every_allocation_failure(void **state)
+{
+	(void)state;
+	every_failure("dataset manifest parser", op_manifest, NULL, false);
+}
+
 static void test_request_path_survives_every_allocation_failure(void **state)
 {
 	static const struct request_case cases[] = {
@@ -418,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_survives_every_allocation_failure),
 		cmocka_unit_test(test_safetensors_reader_survives_every_allocation_failure),
 		cmocka_unit_test(test_request_path_survives_every_allocation_failure),
+		cmocka_unit_test(test_dataset_manifest_parser_survives_every_allocation_failure),
 	};
 	json_set_alloc_funcs(json_malloc, json_free);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
