@@ -426,5 +426,6 @@ int main(void)
 		cmocka_unit_test(test_export_refuses_a_directory_that_is_not_empty),
 		cmocka_unit_test(test_export_names_the_line_of_a_bad_cell),
 	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

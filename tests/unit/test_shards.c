@@ -127,5 +127,6 @@ int main(void)
 		cmocka_unit_test(test_shards_manifest_errors_name_the_field),
 		cmocka_unit_test(test_shards_manifest_refuses_what_is_not_json_or_not_an_object),
 	};
+	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
