@@ -249,6 +249,87 @@ static enum error_code register_version(PGconn *c, const struct dataset_config *
 	return rc;
 }
 
+/* The registry's database opened (migrated) and connected, unless *c already is. */
+static enum error_code open_registry(struct cli_db *db, const char *url, const char *dir, PGconn **c,
+				     struct error *err)
+{
+	if (*c)
+		return ERROR_OK;
+	if (cli_db_open(db, url, dir, true, err) != ERROR_OK)
+		return err->code;
+	cli_cleanup_on_signal(db);
+	return cli_db_connect(db, c, err);
+}
+
+/* The dataset config: the stored text when there is one, else the file's; *json its JSON. */
+static enum error_code read_config(const char *stored, const char *path, struct dataset_config *cfg,
+				   json_t **json, struct error *err)
+{
+	enum error_code rc = stored ? dataset_config_parse(stored, strlen(stored), cfg, err)
+				    : dataset_config_load(path, cfg, err);
+
+	if (!rc)
+		*json = stored ? json_loads(stored, 0, NULL) : json_load_file(path, 0, NULL);
+	return rc;
+}
+
+/* The CSV at path, open for reading; NULL with err saying why. */
+static FILE *open_csv(const char *path, struct error *err)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		error_set(err, ERROR_IO, NULL, "cannot open %s: %s", path, strerror(errno));
+	return f;
+}
+
+/* What is wrong with the combination of flags given, or NULL. */
+static const char *flags_problem(const char *config, const char *data, const char *sql, const char *from_outcomes,
+				 bool outcome_flags, bool activate, bool if_better, bool dry_run)
+{
+	if (!!data + !!sql + !!from_outcomes != 1)
+		return "give exactly one of --data, --sql and --from-outcomes";
+	if (!config && !from_outcomes)
+		return "--config is required";
+	if (outcome_flags && !from_outcomes)
+		return "--since and --also-data go with --from-outcomes";
+	if (dry_run && (activate || if_better))
+		return "--dry-run registers nothing: it excludes --activate and --activate-if-better";
+	if (activate && if_better)
+		return "--activate and --activate-if-better exclude each other";
+	return NULL;
+}
+
+/* The model's name instead of the config's; false when out of memory. */
+static bool rename_model(struct dataset_config *cfg, const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return false;
+	free(cfg->name);
+	cfg->name = copy;
+	return true;
+}
+
+/* The rows of f (named `what` in errors) into t, and the training run on them. */
+static enum error_code load_and_train(const struct dataset_config *cfg, FILE *f, const char *what, struct table *t,
+				      struct progress *prog, struct train_result *res, struct error *err)
+{
+	size_t n_cols;
+	struct table_colspec *cols = train_columns(cfg, &n_cols);
+	struct table_options topt = {cfg->levels, cfg->n_levels, true, cfg->max_categories};
+	enum error_code rc;
+
+	if (!cols)
+		return error_nomem(err, "columns");
+	rc = table_load(f, what, cols, n_cols, &topt, t, err);
+	if (!rc)
+		rc = train_run(cfg, t, on_epoch, prog, res, err);
+	free(cols);
+	return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
 	const char *db_url = NULL, *data_dir = NULL, *data = NULL, *config = NULL, *name = NULL,
@@ -294,85 +375,54 @@ int cmd_train(int argc, char **argv)
 	json_t *config_json = NULL, *trained_on = NULL;
 	char *stored = NULL;
 	struct table t = {0};
-	struct table_colspec *cols = NULL;
-	struct table_options topt;
 	struct progress prog = {isatty(STDERR_FILENO) != 0};
+	const char *problem;
+	enum error_code rc;
 	struct cli_db db = {0};
 	struct error err;
 	PGconn *c = NULL;
 	FILE *f = NULL;
 	char **args = NULL;
-	size_t n, n_cols;
+	size_t n;
 	int code, version = 0;
 	bool do_activate = false;
 
 	if (!cli_parse(&cmd, argc, argv, &args, &n, &code))
 		return code;
 	free(args);
-	if ((!config && !from_outcomes) || (!!data + !!sql + !!from_outcomes != 1) || (activate && if_better) ||
-	    (dry_run && (activate || if_better)) || ((since || also_data) && !from_outcomes)) {
-		fprintf(stderr, "shelfcast train: %s\n",
-			(!!data + !!sql + !!from_outcomes != 1) ? "give exactly one of --data, --sql and --from-outcomes"
-			: !config ? "--config is required"
-			: (since || also_data) ? "--since and --also-data go with --from-outcomes"
-			: dry_run ? "--dry-run registers nothing: it excludes --activate and --activate-if-better"
-				  : "--activate and --activate-if-better exclude each other");
+	if ((problem = flags_problem(config, data, sql, from_outcomes, since || also_data, activate, if_better,
+				     dry_run))) {
+		fprintf(stderr, "shelfcast train: %s\n", problem);
 		return EXIT_USAGE;
 	}
 	openblas_set_num_threads(1); /* same seed, same data -> same weights */
 	error_init(&err);
-	if (from_outcomes && (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
-			      (cli_cleanup_on_signal(&db), cli_db_connect(&db, &c, &err)) != ERROR_OK ||
-			      (!config && !(stored = train_outcomes_config(c, from_outcomes, &err))))) {
+	if ((from_outcomes && (open_registry(&db, db_url, data_dir, &c, &err) ||
+			       (!config && !(stored = train_outcomes_config(c, from_outcomes, &err))))) ||
+	    read_config(stored, config, &cfg, &config_json, &err)) {
 		code = cli_fail("train", &err);
 		goto out;
 	}
-	if ((stored ? dataset_config_parse(stored, strlen(stored), &cfg, &err)
-		    : dataset_config_load(config, &cfg, &err)) != ERROR_OK) {
-		code = cli_fail("train", &err);
-		goto out;
-	}
-	config_json = stored ? json_loads(stored, 0, NULL) : json_load_file(config, 0, NULL);
 	if (from_outcomes && !name)
 		name = from_outcomes;
-	if (name) {
-		char *copy = strdup(name);
-		if (!copy) {
-			code = cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
-			goto out;
-		}
-		free(cfg.name);
-		cfg.name = copy;
+	if (name && !rename_model(&cfg, name)) {
+		code = cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
+		goto out;
 	}
-	if (!c && !(dry_run && data) &&
-	    (cli_db_open(&db, db_url, data_dir, true, &err) != ERROR_OK ||
-	     (cli_cleanup_on_signal(&db), cli_db_connect(&db, &c, &err)) != ERROR_OK)) {
+	if ((!(dry_run && data) && open_registry(&db, db_url, data_dir, &c, &err)) ||
+	    !(f = data ? open_csv(data, &err)
+		: from_outcomes ? train_outcomes_rows(c, from_outcomes, &cfg, since, also_data, &trained_on, &err)
+				: copy_query(sql_db ? sql_db : db.conninfo, sql, &err))) {
 		code = cli_fail("train", &err);
 		goto out;
 	}
-	f = data ? fopen(data, "re")
-	    : from_outcomes ? train_outcomes_rows(c, from_outcomes, &cfg, since, also_data, &trained_on, &err)
-			    : copy_query(sql_db ? sql_db : db.conninfo, sql, &err);
-	if (!f) {
-		if (data)
-			error_set(&err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
-		code = cli_fail("train", &err);
-		goto out;
-	}
-	cols = train_columns(&cfg, &n_cols);
-	topt = (struct table_options){cfg.levels, cfg.n_levels, true, cfg.max_categories};
-	if (!cols || table_load(f, data ? data : from_outcomes ? "--from-outcomes" : "--sql", cols, n_cols, &topt, &t,
-				&err) != ERROR_OK ||
-	    train_run(&cfg, &t, on_epoch, &prog, &res, &err) != ERROR_OK) {
-		if (prog.tty)
-			fprintf(stderr, "\n");
-		if (!cols)
-			error_nomem(&err, "columns");
-		code = cli_fail("train", &err);
-		goto out;
-	}
+	rc = load_and_train(&cfg, f, data ? data : from_outcomes ? "--from-outcomes" : "--sql", &t, &prog, &res, &err);
 	if (prog.tty)
 		fprintf(stderr, "\n");
+	if (rc) {
+		code = cli_fail("train", &err);
+		goto out;
+	}
 	/* the dataset config, which `train --from-outcomes` trains the next version with, and what the rows were */
 	if (config_json)
 		json_object_set(res.training, "dataset_config", config_json);
@@ -391,7 +441,6 @@ out:
 	if (f)
 		fclose(f);
 	PQfinish(c);
-	free(cols);
 	table_done(&t);
 	train_result_done(&res);
 	dataset_config_done(&cfg);

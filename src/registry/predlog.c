@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "shelfcast/uuid7.h"
 #include "shelfcast/db.h"
 #include "shelfcast/log.h"
 #include "shelfcast/numfmt.h"
@@ -112,49 +113,9 @@ void predlog_commit(struct predlog_writer *w)
 	w->n_put = w->n_full = 0;
 }
 
-static void new_id(struct predlog_writer *w, uint8_t id[16])
-{
-	uint64_t a = rng_next(&w->rng), b = rng_next(&w->rng);
-	int i;
-
-	for (i = 0; i < 6; i++)
-		id[i] = (uint8_t)(w->ms >> (40 - 8 * i));
-	memcpy(id + 6, &a, 2);
-	memcpy(id + 8, &b, 8);
-	id[6] = (uint8_t)(0x70 | (id[6] & 0x0f));  /* version 7 */
-	id[8] = (uint8_t)(0x80 | (id[8] & 0x3f));  /* variant 10 */
-}
-
-static void id_text(const uint8_t id[16], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[id[i] >> 4];
-		out[o++] = hex[id[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 bool predlog_id_valid(const char *text, size_t len)
 {
-	size_t i;
-
-	if (len != PREDLOG_ID_TEXT - 1)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = text[i];
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-			return false;
-		}
-	}
-	return true;
+	return len == PREDLOG_ID_TEXT - 1 && uuid7_valid_text(text, len);
 }
 
 /* ---- the producer's side ---- */
@@ -226,8 +187,8 @@ void predlog_log(struct predlog_writer *w, const struct predlog_record *rec, cha
 {
 	uint8_t raw[16];
 
-	new_id(w, raw);
-	id_text(raw, id);
+	uuid7_make(w->ms, &w->rng, raw);
+	uuid7_text(raw, id);
 	if (!w->ring || (w->threshold != UINT64_MAX && rng_next(&w->rng) >= w->threshold))
 		return;
 	if (ring_put(w->ring, &w->head, raw, w->ms, rec))
@@ -330,7 +291,7 @@ static void copy_row(struct strbuf *sb, const struct predlog_slot *s, const unsi
 {
 	char text[PREDLOG_ID_TEXT];
 
-	id_text(s->id, text);
+	uuid7_text(s->id, text);
 	strbuf_append(sb, text, PREDLOG_ID_TEXT - 1);
 	strbuf_putc(sb, '\t');
 	copy_time(sb, s->ms, cache);

@@ -1,0 +1,60 @@
+/*
+ * recommend_search — one item's price x level search, and the memory the
+ * searches of a recommend_run call share (recommend.h describes the search;
+ * recommend.c confirms its options through the prediction path and answers).
+ *
+ * Thread-safety: a struct recommend_work belongs to one call; the model is
+ * shared and read-only.
+ */
+#ifndef SHELFCAST_RECOMMEND_SEARCH_H
+#define SHELFCAST_RECOMMEND_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shelfcast/encoder.h"
+#include "shelfcast/error.h"
+#include "shelfcast/model.h"
+#include "shelfcast/predict.h"
+#include "shelfcast/recommend.h"
+
+struct recommend_cand; /* a scored (price, level) of one item */
+
+/* The memory of a call, sized for its largest round. */
+struct recommend_work {
+	const struct model *m;
+	const struct spec *spec;
+	size_t d, H, K;
+	int *price_in;          /* the numeric inputs reading the price column */
+	size_t n_price_in;
+	float *x, *h0, *pre, *scratch, *y;
+	float *hp;              /* (H) h0 plus the current price's inputs */
+	struct recommend_cand *rows;      /* what each row of a round is */
+	struct recommend_cand *pool;      /* the first round's feasible candidates and each level's best */
+	double *grid;           /* (K, RECOMMEND_GRID) the first round's values, NAN where infeasible */
+	uint32_t *unknown, *defaulted, *clipped;
+	size_t max_rows;
+	struct predict_batch batch; /* for the confirmation */
+};
+
+/* Size w for model m and a call of n items (the confirmation's batch: min(n, the model's tile)). */
+enum error_code recommend_work_init(struct recommend_work *w, const struct model *m, size_t n,
+				    struct error *err);
+void recommend_work_done(struct recommend_work *w);
+
+/* Every input reading the price column of values set to the number p. */
+void recommend_set_price(const struct recommend_work *w, struct encoder_value *values, double p);
+
+/* The lowest price of level k that leaves margin m on unit cost c (0 when there is no such bound). */
+double recommend_margin_floor(const struct spec *spec, size_t k, double c, double m);
+
+/*
+ * Search item i (the error names items[i]...): ans gets its range, its
+ * unit cost, feasibility or the reason, and the options' prices (printed)
+ * and levels, best first, not yet confirmed.
+ */
+enum error_code recommend_search_item(struct recommend_work *w, struct recommend_ask *a, size_t i,
+				      const struct recommend_params *p, struct recommend_answer *ans,
+				      struct error *err);
+
+#endif

@@ -1,0 +1,647 @@
+/* recommend_search — see include/shelfcast/recommend_search.h and recommend.h. */
+#include "shelfcast/recommend_search.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelfcast/heads.h"
+#include "shelfcast/numfmt.h"
+#include "shelfcast/util.h"
+
+/* A candidate's exposure must clear the minimum by this much to count as feasible in the search. */
+#define EXPOSURE_GUARD 1e-6
+/* Options kept per item beyond those asked for: stand-ins should one fail its confirmation. */
+#define SPARE (RECOMMEND_MAX_OPTIONS - 1 - RECOMMEND_MAX_ALTERNATIVES)
+/* Without a price ending: the levels whose best is refined (the best ones). */
+#define REFINED_LEVELS 2
+
+/*
+ * A level's candidate prices: index i in [0, n).  Evenly spaced from lo to
+ * hi, or with an ending e: (base + i) + e.
+ */
+struct space {
+	double lo, hi;
+	double ending; /* NAN: evenly spaced */
+	double base;
+	size_t n;
+};
+
+static double space_price(const struct space *s, size_t i)
+{
+	if (!isnan(s->ending))
+		return (s->base + (double)i) + s->ending;
+	if (i == 0)
+		return s->lo;
+	if (i + 1 == s->n)
+		return s->hi;
+	return s->lo + (s->hi - s->lo) * (double)i / (double)(s->n - 1);
+}
+
+/* A scored (price, level) of one item. */
+struct recommend_cand {
+	double price;
+	size_t idx;    /* its index in its level's space; SIZE_MAX off the space (a refinement) */
+	int level;
+	double value, exposure;
+};
+
+/* Per level, during an item's search. */
+struct level_state {
+	bool searched;     /* allowed, and some price leaves the minimum margin */
+	struct space s;    /* its candidates (from the margin's floor up) */
+	size_t m;          /* points of its first round */
+	size_t step;       /* with an ending: the spacing of the last round around best */
+	bool has_best;
+	struct recommend_cand best;
+	size_t g_best;     /* the first-round point best came from (before any refinement) */
+};
+
+
+bool recommend_training_range(const struct model *m, double *lo, double *hi)
+{
+	const struct spec_numeric *f = &m->spec.numeric[m->spec.price_index];
+
+	if (!f->has_clip)
+		return false;
+	*lo = f->clip_lo;
+	*hi = f->clip_hi;
+	return true;
+}
+
+void recommend_work_done(struct recommend_work *w)
+{
+	free(w->price_in);
+	free(w->x);
+	free(w->h0);
+	free(w->pre);
+	free(w->scratch);
+	free(w->y);
+	free(w->hp);
+	free(w->rows);
+	free(w->pool);
+	free(w->grid);
+	free(w->unknown);
+	free(w->defaulted);
+	free(w->clipped);
+	predict_batch_done(&w->batch);
+}
+
+enum error_code recommend_work_init(struct recommend_work *w, const struct model *m, size_t n, struct error *err)
+{
+	const struct spec *spec = &m->spec;
+	int j;
+
+	memset(w, 0, sizeof *w);
+	w->m = m;
+	w->spec = spec;
+	w->d = spec->input_size;
+	w->H = m->mlp.layer[0].out;
+	w->K = spec->n_levels;
+	w->max_rows = w->K * RECOMMEND_GRID; /* a refinement round takes at most 2 * RECOMMEND_REFINE per level */
+	w->price_in = calloc(spec->n_numeric + 1, sizeof *w->price_in);
+	if (w->price_in) {
+		const char *name = spec->price_column;
+		for (j = encoder_input_index(m->enc, name, strlen(name)); j >= 0;
+		     j = encoder_next_same(m->enc, j))
+			w->price_in[w->n_price_in++] = j;
+	}
+	w->x = malloc(w->d * sizeof *w->x);
+	w->h0 = malloc(w->H * sizeof *w->h0);
+	w->pre = malloc(w->max_rows * w->H * sizeof *w->pre);
+	w->scratch = malloc(mlp_scratch_floats(&m->mlp, MLP_TILE) * sizeof *w->scratch);
+	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
+	w->hp = malloc(w->H * sizeof *w->hp);
+	w->rows = malloc(w->max_rows * sizeof *w->rows);
+	w->pool = malloc(w->K * (RECOMMEND_GRID + 1) * sizeof *w->pool);
+	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
+	w->unknown = malloc((spec->n_categorical + 1) * sizeof *w->unknown);
+	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
+	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
+	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->hp || !w->rows ||
+	    !w->pool || !w->grid || !w->unknown || !w->defaulted || !w->clipped) {
+		recommend_work_done(w);
+		return error_nomem(err, "the recommendation search");
+	}
+	/* fewer items than a tile are scored as one batch of that many, as /v1/predict scores them */
+	if (predict_batch_init(&w->batch, m, n < m->tile_items ? n : m->tile_items, err) != ERROR_OK) {
+		recommend_work_done(w);
+		return err->code;
+	}
+	return ERROR_OK;
+}
+
+/* Every price input of values set to the number p. */
+void recommend_set_price(const struct recommend_work *w, struct encoder_value *values, double p)
+{
+	size_t j;
+
+	for (j = 0; j < w->n_price_in; j++) {
+		values[w->price_in[j]].kind = ENCODER_VALUE_NUMBER;
+		values[w->price_in[j]].number = p;
+	}
+}
+
+/* The two loops every row runs, in the CPU's widest vectors (as mlp.c's kernels). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ROW_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ROW_CLONES
+#endif
+
+/* out = a + b, n floats. */
+ROW_CLONES static void add_to(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
+{
+	size_t o;
+
+	for (o = 0; o < n; o++)
+		out[o] = a[o] + b[o];
+}
+
+/* out += z * col, n floats. */
+ROW_CLONES static void axpy(float *restrict out, float z, const float *restrict col, size_t n)
+{
+	size_t o;
+
+	for (o = 0; o < n; o++)
+		out[o] += z * col[o];
+}
+
+/*
+ * The item's first-layer pre-activation without its price inputs and its
+ * level: h0 = b + sum over the other nonzero inputs of x_i * W[:, i].
+ */
+static void base_preactivation(struct recommend_work *w)
+{
+	const struct mlp_layer *L = &w->m->mlp.layer[0];
+	size_t i, j;
+
+	for (j = 0; j < w->n_price_in; j++)
+		w->x[w->price_in[j]] = 0.0f;
+	memcpy(w->h0, L->b, w->H * sizeof *w->h0);
+	for (i = 0; i < w->d; i++)
+		if (w->x[i] != 0.0f)
+			axpy(w->h0, w->x[i], L->wt + i * w->H, w->H);
+}
+
+/*
+ * Score rows [0, R) of w->rows (price and level set): their value and
+ * exposure.  The rest of the network runs MLP_TILE rows at a time, the
+ * small-batch kernel's size.
+ */
+static void score_rows(struct recommend_work *w, size_t R, enum spec_objective objective, double unit_cost)
+{
+	const struct mlp_layer *L = &w->m->mlp.layer[0];
+	size_t level_offset = encoder_level_offset(w->m->enc), r, j, P = w->n_price_in;
+
+	for (r = 0; r < R; r++) {
+		const struct recommend_cand *c = &w->rows[r];
+		float *pre = w->pre + r * w->H;
+
+		/* h0 plus the price's inputs, once per price: rows of one price at other levels follow it */
+		if (r == 0 || c->price != w->rows[r - 1].price) {
+			memcpy(w->hp, w->h0, w->H * sizeof *w->hp);
+			for (j = 0; j < P; j++)
+				axpy(w->hp, encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], c->price),
+				     L->wt + (size_t)w->price_in[j] * w->H, w->H);
+		}
+		add_to(pre, w->hp, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
+	}
+	for (r = 0; r < R; r += MLP_TILE)
+		mlp_forward_rest(&w->m->mlp, w->pre + r * w->H, R - r < MLP_TILE ? R - r : MLP_TILE, w->scratch,
+				 w->y + r * HEADS_COUNT);
+	for (r = 0; r < R; r++) {
+		struct recommend_cand *c = &w->rows[r];
+		const float *y = w->y + HEADS_COUNT * r;
+		double expected = heads_expected_sales(w->spec, (double)y[HEADS_SALES]);
+		c->exposure = heads_exposure((double)y[HEADS_EXPOSURE]);
+		c->value = isfinite(y[HEADS_SALES]) && isfinite(y[HEADS_EXPOSURE])
+				   ? heads_value(w->spec, objective, (size_t)c->level, expected, c->price,
+						 isnan(unit_cost) ? 0.0 : unit_cost)
+				   : NAN;
+	}
+}
+
+/* Is a ranked before b?  The higher value; ties: the lower level, then the lower price. */
+static bool better(const struct recommend_cand *a, const struct recommend_cand *b)
+{
+	if (a->value != b->value)
+		return a->value > b->value;
+	if (a->level != b->level)
+		return a->level < b->level;
+	return a->price < b->price;
+}
+
+/* The best `keep` distinct candidates of pool[0, n) into top, best first; their count. */
+static size_t top_options(const struct recommend_cand *pool, size_t n, size_t keep, struct recommend_cand *top)
+{
+	size_t i, j, n_top = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct recommend_cand *c = &pool[i];
+		for (j = 0; j < n_top; j++)
+			if (top[j].price == c->price && top[j].level == c->level)
+				break;
+		if (j < n_top || (n_top == keep && !better(c, &top[n_top - 1])))
+			continue; /* already in, or not among the best */
+		if (n_top < keep)
+			n_top++;
+		for (j = n_top - 1; j > 0 && better(c, &top[j - 1]); j--)
+			top[j] = top[j - 1];
+		top[j] = *c;
+	}
+	return n_top;
+}
+
+static bool feasible(const struct recommend_cand *c, double min_exposure)
+{
+	return isfinite(c->value) && (isnan(min_exposure) || c->exposure >= min_exposure + EXPOSURE_GUARD);
+}
+
+/* The search state an item's rounds share. */
+struct item_search {
+	struct level_state lv[SPEC_MAX_LEVELS];
+	double first_price, last_price; /* the range's first and last candidates */
+	size_t n_pool;
+	double unit_cost, min_exposure;
+	struct recommend_cand top_exposure; /* the highest exposure scored, for a reason */
+	bool scored;
+};
+
+/* Score rows [0, R) and fold them into the levels' bests (and, in the first round, the pool and grid). */
+static void round_done(struct recommend_work *w, struct item_search *is, size_t R, enum spec_objective objective,
+		       bool first)
+{
+	size_t r;
+
+	score_rows(w, R, objective, is->unit_cost);
+	for (r = 0; r < R; r++) {
+		const struct recommend_cand *c = &w->rows[r];
+		struct level_state *ls = &is->lv[c->level];
+		bool ok = feasible(c, is->min_exposure);
+
+		if (isfinite(c->value) && (!is->scored || c->exposure > is->top_exposure.exposure)) {
+			is->top_exposure = *c;
+			is->scored = true;
+		}
+		if (first) /* a level's rows of the first round come in grid order: its count is the point */
+			w->grid[(size_t)c->level * RECOMMEND_GRID + ls->m++] = ok ? c->value : NAN;
+		if (!ok)
+			continue;
+		if (first)
+			w->pool[is->n_pool++] = *c;
+		if (!ls->has_best || better(c, &ls->best)) {
+			ls->best = *c;
+			ls->has_best = true;
+			if (first)
+				ls->g_best = ls->m - 1;
+		}
+	}
+}
+
+static size_t div_up(size_t a, size_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+/* Row R of the next round: the candidate at index idx of level k's space. */
+static void add_row(struct recommend_work *w, size_t *R, const struct level_state *ls, int k, size_t idx)
+{
+	w->rows[*R] = (struct recommend_cand){space_price(&ls->s, idx), idx, k, NAN, NAN};
+	(*R)++;
+}
+
+/* With a price ending: around each level's best, every candidate at last, a finer spacing each round. */
+static void refine_discrete(struct recommend_work *w, struct item_search *is, enum spec_objective objective)
+{
+	size_t K = w->K, k, R, t;
+	bool more;
+
+	do {
+		more = false;
+		R = 0;
+		for (k = 0; k < K; k++) {
+			struct level_state *ls = &is->lv[k];
+			size_t step, b = ls->best.idx;
+			if (!ls->has_best || ls->step <= 1)
+				continue;
+			step = div_up(ls->step, RECOMMEND_REFINE);
+			for (t = 1; t <= RECOMMEND_REFINE; t++) {
+				if (b >= t * step)
+					add_row(w, &R, ls, (int)k, b - t * step);
+				if (b + t * step < ls->s.n)
+					add_row(w, &R, ls, (int)k, b + t * step);
+			}
+			ls->step = step;
+			more |= step > 1;
+		}
+		if (R)
+			round_done(w, is, R, objective, false);
+	} while (more);
+}
+
+/*
+ * Evenly spaced prices: around the best point of the REFINED_LEVELS best
+ * levels, the midpoints to its neighbours and the vertex of the parabola
+ * through the three (when it curves down); then RECOMMEND_HALVINGS rounds
+ * of the two points half a spacing either side of the best, the spacing
+ * halved each round.
+ */
+static void refine_continuous(struct recommend_work *w, struct item_search *is, enum spec_objective objective)
+{
+	const struct level_state *order[REFINED_LEVELS] = {NULL};
+	size_t K = w->K, k, j, R = 0;
+	unsigned t;
+
+	for (k = 0; k < K; k++) { /* the best levels, best first */
+		const struct level_state *ls = &is->lv[k];
+		if (!ls->has_best || ls->m < 2)
+			continue;
+		for (j = REFINED_LEVELS; j > 0 && (!order[j - 1] || better(&ls->best, &order[j - 1]->best)); j--)
+			if (j < REFINED_LEVELS)
+				order[j] = order[j - 1];
+		if (j < REFINED_LEVELS)
+			order[j] = ls;
+	}
+	for (j = 0; j < REFINED_LEVELS && order[j]; j++) {
+		const struct level_state *ls = order[j];
+		int lvl = (int)(ls - is->lv);
+		const double *v = w->grid + (size_t)lvl * RECOMMEND_GRID;
+		size_t b = ls->g_best;
+		double p = space_price(&ls->s, b), h = (ls->s.hi - ls->s.lo) / (double)(ls->s.n - 1);
+		if (b > 0)
+			w->rows[R++] = (struct recommend_cand){p - h / 2, SIZE_MAX, lvl, NAN, NAN};
+		if (b + 1 < ls->m)
+			w->rows[R++] = (struct recommend_cand){p + h / 2, SIZE_MAX, lvl, NAN, NAN};
+		if (b > 0 && b + 1 < ls->m && !isnan(v[b - 1]) && !isnan(v[b + 1])) {
+			double curve = v[b - 1] - 2 * v[b] + v[b + 1];
+			double off = curve < 0 ? h / 2 * (v[b - 1] - v[b + 1]) / curve : 0;
+			if (off != 0 && fabs(off) < h && fabs(fabs(off) - h / 2) > 1e-9 * h)
+				w->rows[R++] = (struct recommend_cand){p + off, SIZE_MAX, lvl, NAN, NAN};
+		}
+	}
+	if (R)
+		round_done(w, is, R, objective, false);
+	/* then halving: the points half a spacing either side of each refined level's best */
+	for (t = 0; t < RECOMMEND_HALVINGS; t++) {
+		R = 0;
+		for (j = 0; j < REFINED_LEVELS && order[j]; j++) {
+			const struct level_state *ls = order[j];
+			double h = (ls->s.hi - ls->s.lo) / (double)(ls->s.n - 1) / (double)(2u << t);
+			double p = ls->best.price;
+			if (p - h / 2 >= ls->s.lo)
+				w->rows[R++] = (struct recommend_cand){p - h / 2, SIZE_MAX, ls->best.level, NAN, NAN};
+			if (p + h / 2 <= ls->s.hi)
+				w->rows[R++] = (struct recommend_cand){p + h / 2, SIZE_MAX, ls->best.level, NAN, NAN};
+		}
+		if (R)
+			round_done(w, is, R, objective, false);
+	}
+}
+
+/* Round one, every searched level's grid, then the refinement. */
+static void search_rounds(struct recommend_work *w, struct item_search *is, enum spec_objective objective,
+			  bool discrete)
+{
+	size_t K = w->K, k, g, R = 0;
+
+	/* point g of every level together: levels that share their prices share each one's inputs */
+	for (g = 0; g < RECOMMEND_GRID; g++)
+		for (k = 0; k < K; k++) {
+			struct level_state *ls = &is->lv[k];
+			size_t n = ls->s.n;
+			if (!ls->searched || g >= n)
+				continue;
+			add_row(w, &R, ls, (int)k,
+				n <= RECOMMEND_GRID ? g
+						    : (size_t)llround((double)g * (double)(n - 1) / (RECOMMEND_GRID - 1)));
+			ls->step = n <= RECOMMEND_GRID ? 1 : div_up(n - 1, RECOMMEND_GRID - 1);
+		}
+	if (!R)
+		return;
+	round_done(w, is, R, objective, true);
+	if (discrete)
+		refine_discrete(w, is, objective);
+	else
+		refine_continuous(w, is, objective);
+}
+
+/* p as the reply prints it (PREDICT_DIGITS significant digits), kept within [lo, hi] when it can be. */
+static double printed_price(double p, double lo, double hi)
+{
+	char buf[NUMFMT_MAX];
+	double r, unit;
+
+	numfmt_g(buf, p, PREDICT_DIGITS);
+	r = strtod(buf, NULL);
+	unit = pow(10.0, floor(log10(r)) - (PREDICT_DIGITS - 1));
+	if (r < lo) {
+		numfmt_g(buf, r + unit, PREDICT_DIGITS);
+		r = strtod(buf, NULL);
+	} else if (r > hi) {
+		numfmt_g(buf, r - unit, PREDICT_DIGITS);
+		r = strtod(buf, NULL);
+	}
+	return r >= lo && r <= hi ? r : p;
+}
+
+/* The lowest price of level k that leaves margin m on unit cost c (0 when there is no such bound). */
+double recommend_margin_floor(const struct spec *spec, size_t k, double c, double m)
+{
+	if (isnan(m) || isnan(c) || c <= 0)
+		return 0.0;
+	return c / ((1.0 - m) * (1.0 - spec->levels[k].discount));
+}
+
+static void level_list(char *buf, size_t size, const struct spec *spec, uint64_t levels)
+{
+	size_t k, used = 0;
+
+	buf[0] = '\0';
+	for (k = 0; k < spec->n_levels && used + 24 < size; k++)
+		if (!levels || (levels >> k & 1))
+			used += (size_t)snprintf(buf + used, size - used, "%s%lld", used ? ", " : "",
+						 spec->levels[k].level);
+}
+
+/* Why item's search found nothing. */
+static void infeasible(struct recommend_answer *ans, const struct item_search *is,
+		       const struct recommend_work *w, const struct recommend_ask *a)
+{
+	const struct spec *spec = w->spec;
+	char levels[128];
+	size_t k;
+
+	ans->feasible = false;
+	level_list(levels, sizeof levels, spec, a->levels);
+	for (k = 0; k < w->K; k++)
+		if (is->lv[k].searched)
+			break;
+	if (k == w->K) {
+		double need = INFINITY;
+		for (k = 0; k < w->K; k++)
+			if (!a->levels || (a->levels >> k & 1))
+				need = fmin(need, recommend_margin_floor(spec, k, is->unit_cost, a->min_margin));
+		snprintf(ans->reason, sizeof ans->reason,
+			 "a margin of at least %g on a unit cost of %g needs a price of at least %.7g "
+			 "(levels %s), above the range's highest candidate %.7g",
+			 a->min_margin, is->unit_cost, need, levels, is->last_price);
+	} else if (is->scored && !isnan(is->min_exposure)) {
+		snprintf(ans->reason, sizeof ans->reason,
+			 "no candidate reaches the minimum exposure probability of %g: the highest is "
+			 "%.7g, at price %.7g and level %lld",
+			 is->min_exposure, is->top_exposure.exposure, is->top_exposure.price,
+			 spec->levels[is->top_exposure.level].level);
+	} else {
+		snprintf(ans->reason, sizeof ans->reason,
+			 "the model's outputs are not finite numbers anywhere in the price range");
+	}
+}
+
+/* The price range of item i into ans (lo, hi); an error names items[i].price. */
+static enum error_code price_range(const struct model *m, const struct recommend_ask *a, size_t i,
+				   struct recommend_answer *ans, struct error *err)
+{
+	double tlo = NAN, thi = NAN;
+	bool trained = recommend_training_range(m, &tlo, &thi);
+	char field[48];
+
+	snprintf(field, sizeof field, "items[%zu].price", i);
+	if (!trained && (isnan(a->price_min) || isnan(a->price_max)))
+		return error_set(err, ERROR_INVALID, field,
+				 "%s: model %s has no training range for its price column %s: give both "
+				 "min and max",
+				 field, m->name, m->spec.price_column);
+	ans->lo = isnan(a->price_min) ? tlo : a->price_min;
+	ans->hi = isnan(a->price_max) ? thi : a->price_max;
+	if (!(ans->lo > 0))
+		return error_set(err, ERROR_INVALID, field,
+				 "%s: the price column's training range starts at %g: give a positive min",
+				 field, ans->lo);
+	if (ans->lo > ans->hi)
+		return error_set(err, ERROR_INVALID, field,
+				 "%s: the range is empty: min %.7g is above max %.7g (the training range "
+				 "is [%.7g, %.7g])",
+				 field, ans->lo, ans->hi, tlo, thi);
+	ans->beyond_training = trained && (ans->lo < tlo || ans->hi > thi);
+	return ERROR_OK;
+}
+
+/* Item i's unit cost: asked, else the model's unit-cost feature, else NAN. */
+static double item_unit_cost(const struct model *m, struct recommend_ask *a)
+{
+	const struct spec *spec = &m->spec;
+
+	if (!isnan(a->unit_cost)) {
+		/* the model reads its unit cost: it sees the one asked when the features leave it out */
+		if (spec->unit_cost_index >= 0 &&
+		    a->values[spec->unit_cost_index].kind == ENCODER_VALUE_MISSING) {
+			a->values[spec->unit_cost_index].kind = ENCODER_VALUE_NUMBER;
+			a->values[spec->unit_cost_index].number = a->unit_cost;
+		}
+		return a->unit_cost;
+	}
+	if (spec->unit_cost_index >= 0)
+		return encoder_numeric_value(m->enc, a->values, (size_t)spec->unit_cost_index);
+	return NAN;
+}
+
+/* Item i's search: its answer's range and options (prices printed, numbers not yet confirmed). */
+enum error_code recommend_search_item(struct recommend_work *w, struct recommend_ask *a, size_t i,
+				   const struct recommend_params *p, struct recommend_answer *ans,
+				   struct error *err)
+{
+	const struct spec *spec = w->spec;
+	struct item_search is;
+	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0, NULL};
+	char prefix[48];
+	struct recommend_cand top[RECOMMEND_MAX_OPTIONS];
+	size_t k, nu, j, n_top, n_all = 0, keep = 1 + p->alternatives + SPARE;
+	double base = 0.0;
+	enum error_code rc;
+
+	memset(ans, 0, sizeof *ans);
+	memset(&is, 0, sizeof is);
+	rc = price_range(w->m, a, i, ans, err);
+	if (rc)
+		return rc;
+	is.unit_cost = ans->unit_cost = item_unit_cost(w->m, a);
+	is.min_exposure = a->min_exposure;
+	if (isnan(is.unit_cost) && (p->objective == SPEC_OBJECTIVE_PROFIT || !isnan(a->min_margin))) {
+		snprintf(prefix, sizeof prefix, "items[%zu].unit_cost", i);
+		return error_set(err, ERROR_INVALID, prefix,
+				 "%s: %s needs a unit cost, and model %s reads none: give unit_cost", prefix,
+				 p->objective == SPEC_OBJECTIVE_PROFIT ? "the profit objective" : "min_margin",
+				 w->m->name);
+	}
+	/* the item's row, its price inputs at any valid price (they are replaced) */
+	recommend_set_price(w, a->values, ans->lo);
+	snprintf(prefix, sizeof prefix, "items[%zu].features", i);
+	rc = encoder_encode_reported(w->m->enc, a->values, -1, w->x, w->unknown, &nu, &rep, prefix, err);
+	if (rc)
+		return rc;
+	base_preactivation(w);
+
+	is.first_price = ans->lo;
+	is.last_price = ans->hi;
+	if (!isnan(p->price_ending)) {
+		double last = floor(ans->hi - p->price_ending);
+		base = ceil(ans->lo - p->price_ending);
+		while (base + p->price_ending < ans->lo)
+			base += 1;
+		if (last < base || last - base >= 1e12) {
+			ans->feasible = false;
+			snprintf(ans->reason, sizeof ans->reason,
+				 last < base ? "no price ending in %g lies within [%.7g, %.7g]"
+					     : "too many prices ending in %g lie within [%.7g, %.7g]",
+				 p->price_ending, ans->lo, ans->hi);
+			return ERROR_OK;
+		}
+		n_all = (size_t)(last - base) + 1;
+		is.first_price = base + p->price_ending;
+		is.last_price = last + p->price_ending;
+	}
+	for (k = 0; k < w->K; k++) {
+		struct level_state *ls = &is.lv[k];
+		double fl = recommend_margin_floor(spec, k, is.unit_cost, a->min_margin);
+		if (a->levels && !(a->levels >> k & 1))
+			continue;
+		if (!isnan(p->price_ending)) { /* the candidates from the first that leaves the margin */
+			double f = ceil(fl - p->price_ending - base);
+			size_t first = f <= 0 ? 0 : f >= (double)n_all ? n_all : (size_t)f;
+			while (first < n_all && base + (double)first + p->price_ending < fl)
+				first++;
+			while (first > 0 && base + (double)(first - 1) + p->price_ending >= fl)
+				first--;
+			ls->searched = first < n_all;
+			ls->s = (struct space){ans->lo, ans->hi, p->price_ending, base + (double)first, n_all - first};
+		} else {
+			double lo = fmax(ans->lo, fl);
+			ls->searched = lo <= ans->hi;
+			ls->s = (struct space){lo, ans->hi, NAN, 0.0, lo < ans->hi ? RECOMMEND_GRID : 1};
+		}
+	}
+	search_rounds(w, &is, p->objective, !isnan(p->price_ending));
+
+	/* the pool: the first round's feasible candidates and each level's best, best first, once each */
+	for (k = 0; k < w->K; k++)
+		if (is.lv[k].has_best)
+			w->pool[is.n_pool++] = is.lv[k].best;
+	if (!is.n_pool) {
+		infeasible(ans, &is, w, a);
+		return ERROR_OK;
+	}
+	n_top = top_options(w->pool, is.n_pool, keep, top);
+	ans->feasible = true;
+	for (j = 0; j < n_top; j++) {
+		const struct recommend_cand *c = &top[j];
+		struct recommend_option *o = &ans->opt[ans->n++];
+		double floor_k = recommend_margin_floor(spec, (size_t)c->level, is.unit_cost, a->min_margin);
+		o->level = c->level;
+		o->price = printed_price(c->price, fmax(ans->lo, floor_k), ans->hi);
+		o->at_bound = c->price == is.first_price || c->price == is.last_price;
+	}
+	return ERROR_OK;
+}
+
