@@ -158,9 +158,11 @@ def test_recommend_refuses_bad_fields_by_name_and_is_counted(ctx):
     r = s.post("/v1/recommend", {"explain": True, "items": [ok] * 1001})
     check(r.status == 413 and r.json()["error"]["field"] == "explain", "explained items past the limit: %d" % r.status)
     recommend(s, {"items": [ok, ok, ok]})
+    # a request is counted when its reply has gone out: a scrape right after may come first
+    s.wait_for(lambda: 'shelfcast_http_requests_total{route="/v1/recommend",status="200"} 1'
+               in s.get("/metrics").body.decode(), 10, "the request counted")
     metrics = s.get("/metrics").body.decode()
     check('shelfcast_recommended_items_total{model="demo",version="1"} 3' in metrics, "recommended items not counted")
-    check('shelfcast_http_requests_total{route="/v1/recommend",status="200"} 1' in metrics, "request not counted")
     s.stop()
     lines = [json.loads(l) for l in s.output().splitlines() if l.startswith("{") and '"/v1/recommend"' in l]
     check(any(l.get("status") == 200 and l.get("items") == 3 and l.get("model") == "demo" for l in lines),
