@@ -220,7 +220,7 @@ static void activate(const struct api_config *cfg, const struct api_request *rq,
 	if (err.code == ERROR_PERMISSION)
 		snprintf(err.message, sizeof err.message, "%s",
 			 "the server's database role may not write: activation needs the "
-			 "shelfcast_writer role (see README, least privilege)");
+			 "shelfcast_writer role (see docs/deployment.md, least privilege)");
 	reply_from_error(out, &err);
 }
 
