@@ -83,7 +83,9 @@ struct dataset_config {
 
 enum error_code dataset_config_parse(const char *text, size_t len, struct dataset_config *cfg,
 				     struct error *err);
-enum error_code dataset_config_load(const char *path, struct dataset_config *cfg,
+/* The file at path read (at most DATASET_CONFIG_MAX bytes) and parsed; *text (may be NULL) keeps its text (free it). */
+#define DATASET_CONFIG_MAX (16u << 20)
+enum error_code dataset_config_load(const char *path, struct dataset_config *cfg, char **text,
 				    struct error *err);
 void dataset_config_done(struct dataset_config *cfg);
 

@@ -135,7 +135,5 @@ struct drift_stat {
 
 /* The figures of every feature (out: drift_features(spec) entries), and the items held. */
 void drift_window_stats(struct drift_window *w, struct drift_stat *out, size_t *items);
-/* The window's size (items it keeps). */
-size_t drift_window_size(const struct drift_window *w);
 
 #endif

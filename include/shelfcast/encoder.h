@@ -64,6 +64,8 @@ bool encoder_input_is(const struct encoder *enc, int idx, const char *name, size
 size_t encoder_categorical_offset(const struct encoder *enc, size_t i);
 /* The next input reading the same feature as input idx (a log input, say), or -1. */
 int encoder_next_same(const struct encoder *enc, int idx);
+/* Every input reading the feature called name (raw and through log, say) set to the number x in values. */
+void encoder_set_feature(const struct encoder *enc, struct encoder_value *values, const char *name, double x);
 
 /*
  * Encode one row.  values: (n_inputs) in spec order.  level_index: index

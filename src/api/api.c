@@ -294,58 +294,46 @@ static struct model *borrow(void *ctx, const char *name, struct error *err)
 	return w->pinned;
 }
 
-/* POST /v1/recommend, through the same resolver and limits as /v1/predict. */
-static void recommend(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
-		      struct reply *out, struct api_result *res)
+/* What a successful /v1/predict counts: the drift window (one lock per request), the items, unknown categories. */
+static void observe_predicted(const struct api_config *cfg, struct api_worker *w, const struct predict_outcome *o)
 {
-	struct predict_outcome outcome;
-	struct error err;
-	struct strbuf reply;
-
-	error_init(&err);
-	strbuf_init(&reply);
-	store_borrow_begin(w->models);
-	w->versions = cfg->versions;
-	predlog_begin(&w->log, util_unix_time());
-	if (recommend_api_run_logged(rq->body, rq->len, &cfg->limits, borrow, w, &w->log, &reply, &outcome,
-				     &err) != ERROR_OK) {
-		predlog_rollback(&w->log);
-		strbuf_done(&reply);
-		reply_from_error_details(out, &err, outcome.error_details);
-	} else {
-		predlog_commit(&w->log);
-		reply_json(out, 200, &reply);
-		res->items = outcome.items;
-		metrics_observe_recommended(w->metrics, outcome.model->name, outcome.model->version,
-					    outcome.items);
-	}
-	if (outcome.model) {
-		util_copy(res->model, sizeof res->model, outcome.model->name);
-		res->version = outcome.model->version;
-	}
-	predict_outcome_done(&outcome);
-	store_borrow_end(w->models);
-	model_unref(w->pinned);
-	w->pinned = NULL;
-}
-
-static void predict(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
-		    struct reply *out, struct api_result *res)
-{
-	const struct drift_tally *tally;
-	struct predict_outcome outcome;
-	struct error err;
-	struct strbuf reply;
+	const struct drift_tally *tally = predict_api_scratch_tally(w->predict);
 	size_t i;
 
+	if (tally) /* the window is the model's, shared */
+		drift_window_commit(model_drift(o->model, cfg->drift_window), tally);
+	metrics_observe_items(w->metrics, o->model->name, o->model->version, o->items);
+	for (i = 0; o->unknown_counts && i < o->model->spec.n_categorical; i++)
+		if (o->unknown_counts[i])
+			metrics_observe_unknown(w->metrics, o->model->name, o->model->spec.categorical[i].name,
+						o->unknown_counts[i]);
+}
+
+/*
+ * POST /v1/predict and /v1/recommend: the models borrowed for the request,
+ * its log records committed with the reply or rolled back with an error.
+ */
+static void scoring(const struct api_config *cfg, struct api_worker *w, const struct api_request *rq,
+		    bool recommend, struct reply *out, struct api_result *res)
+{
+	struct predict_outcome outcome;
+	struct error err;
+	struct strbuf reply;
+	enum error_code rc;
+
 	error_init(&err);
 	strbuf_init(&reply);
 	store_borrow_begin(w->models);
 	w->versions = cfg->versions;
 	predlog_begin(&w->log, util_unix_time());
-	predict_api_scratch_track_drift(w->predict, cfg->drift_window);
-	if (predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply,
-			    &outcome, &err) != ERROR_OK) {
+	if (recommend) {
+		rc = recommend_api_run_logged(rq->body, rq->len, &cfg->limits, borrow, w, &w->log, &reply, &outcome,
+					      &err);
+	} else {
+		predict_api_scratch_track_drift(w->predict, cfg->drift_window);
+		rc = predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply, &outcome, &err);
+	}
+	if (rc != ERROR_OK) {
 		predlog_rollback(&w->log);
 		strbuf_done(&reply);
 		reply_from_error_details(out, &err, outcome.error_details);
@@ -353,16 +341,11 @@ static void predict(const struct api_config *cfg, struct api_worker *w, const st
 		predlog_commit(&w->log);
 		reply_json(out, 200, &reply);
 		res->items = outcome.items;
-		tally = predict_api_scratch_tally(w->predict);
-		if (tally) /* one lock per request: the window is the model's, shared */
-			drift_window_commit(model_drift(outcome.model, cfg->drift_window), tally);
-		metrics_observe_items(w->metrics, outcome.model->name, outcome.model->version,
-				      outcome.items);
-		for (i = 0; outcome.unknown_counts && i < outcome.model->spec.n_categorical; i++)
-			if (outcome.unknown_counts[i])
-				metrics_observe_unknown(w->metrics, outcome.model->name,
-							outcome.model->spec.categorical[i].name,
-							outcome.unknown_counts[i]);
+		if (recommend)
+			metrics_observe_recommended(w->metrics, outcome.model->name, outcome.model->version,
+						    outcome.items);
+		else
+			observe_predicted(cfg, w, &outcome);
 	}
 	if (outcome.model) {
 		util_copy(res->model, sizeof res->model, outcome.model->name);
@@ -400,10 +383,10 @@ void api_handle(const struct api_config *cfg, struct api_worker *w, const struct
 	}
 	switch (rq->target.id) {
 	case ROUTE_PREDICT:
-		predict(cfg, w, rq, out, res);
+		scoring(cfg, w, rq, false, out, res);
 		return;
 	case ROUTE_RECOMMEND:
-		recommend(cfg, w, rq, out, res);
+		scoring(cfg, w, rq, true, out, res);
 		return;
 	case ROUTE_HEALTHZ:
 		healthz(cfg, out);

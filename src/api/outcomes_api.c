@@ -8,16 +8,6 @@
 
 #include "shelfcast/jsonutil.h"
 
-static enum error_code syntax_error(const json_error_t *jerr, struct error *err)
-{
-	if (json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
-		return error_nomem(err, "the request");
-	if (json_error_code(jerr) == json_error_numeric_overflow)
-		return error_set(err, ERROR_INVALID, NULL, "a number near byte %d is out of range: %s",
-				 jerr->position, jerr->text);
-	return error_set(err, ERROR_PARSE, NULL, "malformed JSON at byte %d: %s", jerr->position, jerr->text);
-}
-
 static enum error_code one(const json_t *item, size_t i, struct outcomes *o, struct error *err)
 {
 	char field[JSONUTIL_PATH_MAX], name[JSONUTIL_PATH_MAX + 32];
@@ -73,7 +63,7 @@ enum error_code outcomes_api_parse(const char *body, size_t len, struct outcomes
 	size_t i, n;
 
 	if (!root)
-		return syntax_error(&jerr, err);
+		return jsonutil_syntax_error(&jerr, "the request", err);
 	rc = jsonutil_expect_object(root, top_keys, "", err);
 	if (!rc)
 		rc = jsonutil_get_typed(root, "outcomes", "", true, JSON_ARRAY, &items, err);

@@ -82,6 +82,15 @@ void predict_reply_done(struct predict_reply *r)
  * A level's number, then row r's "predicted_sales", "exposure_probability",
  * "expected_sales" and (a calibrated model) "predicted_sales_interval".
  */
+/* Item k's interval half-width: its category's (Mondrian calibration) or the request's one. */
+static double item_halfwidth(const struct predict_reply *r, size_t k)
+{
+	const struct spec *spec = &r->m->spec;
+
+	return spec->has_cal_by ? heads_interval_halfwidth_row(spec, r->interval, r->batch.x + k * r->batch.d)
+				: r->halfwidth;
+}
+
 static void write_row(struct strbuf *sb, const struct predict_reply *r, size_t level, size_t row)
 {
 	const struct predict_batch *b = &r->batch;
@@ -95,11 +104,8 @@ static void write_row(struct strbuf *sb, const struct predict_reply *r, size_t l
 	strbuf_puts(sb, ",\"expected_sales\":");
 	strbuf_json_double(sb, b->expected[row], PREDICT_DIGITS);
 	if (spec->has_calibration) {
-		/* by the item's category when the calibration is (Mondrian), else the request's one */
-		double lo, hi, h = spec->has_cal_by ? heads_interval_halfwidth_row(spec, r->interval,
-										    b->x + row / b->K * b->d)
-						    : r->halfwidth;
-		heads_interval(spec, (double)b->y[2 * row], h, &lo, &hi);
+		double lo, hi;
+		heads_interval(spec, (double)b->y[2 * row], item_halfwidth(r, row / b->K), &lo, &hi);
 		strbuf_puts(sb, ",\"predicted_sales_interval\":{\"lower\":");
 		strbuf_json_double(sb, lo, PREDICT_DIGITS);
 		strbuf_puts(sb, ",\"upper\":");
@@ -180,7 +186,7 @@ static void log_prediction(struct predict_reply *r, size_t k, size_t row, int lv
 		.coverage = NAN};
 
 	if (spec->has_calibration) {
-		heads_interval(spec, (double)b->y[2 * row], r->halfwidth, &rec.lower, &rec.upper);
+		heads_interval(spec, (double)b->y[2 * row], item_halfwidth(r, k), &rec.lower, &rec.upper);
 		rec.coverage = r->interval;
 	}
 	predlog_log(r->log, &rec, text);

@@ -275,8 +275,7 @@ static void log_choice(const struct writer *wr, const json_t *features, const st
 	if (listed && spec->price_column)
 		json_object_set_new(listed, spec->price_column, json_real(o->price));
 	if (spec->has_calibration) {
-		heads_interval(spec, (double)o->y_sales, heads_interval_halfwidth(spec, spec->interval), &rec.lower,
-			       &rec.upper);
+		heads_interval(spec, (double)o->y_sales, o->halfwidth, &rec.lower, &rec.upper);
 		rec.coverage = spec->interval;
 	}
 	if (!listed) { /* out of memory: the id still, the features as none */

@@ -166,6 +166,8 @@ enum error_code cli_import_metrics(const char *file, const char *text, char **ou
  * NULL with err set on failure.
  */
 FILE *copy_query(const char *conninfo, const char *sql, struct error *err);
+/* The CSV at path, open for reading; NULL with err saying why. */
+FILE *cli_open_csv(const char *path, struct error *err);
 int cmd_predict(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 

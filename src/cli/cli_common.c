@@ -422,3 +422,12 @@ int cli_out_finish(const char *command, struct cli_out *o, const char *out_path,
 		cli_out_commit(o, err);
 	return err->code ? cli_fail(command, err) : 0;
 }
+
+FILE *cli_open_csv(const char *path, struct error *err)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		error_set(err, ERROR_IO, NULL, "cannot open %s: %s", path, strerror(errno));
+	return f;
+}

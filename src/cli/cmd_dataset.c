@@ -65,7 +65,7 @@ int cmd_dataset(int argc, char **argv)
 	if (shard_rows && !cli_uint("--shard-rows", shard_rows, 1, EXPORT_MAX_SHARD_ROWS, &rows))
 		return EXIT_USAGE;
 	error_init(&err);
-	if (dataset_config_load(config, &cfg, &err) != ERROR_OK)
+	if (dataset_config_load(config, &cfg, NULL, &err) != ERROR_OK)
 		return cli_fail("dataset export", &err);
 	/* --sql reads the registry's database unless --sql-db names another; nothing is written */
 	if (sql && !sql_db) {
@@ -75,10 +75,8 @@ int cmd_dataset(int argc, char **argv)
 		}
 		cli_cleanup_on_signal(&db);
 	}
-	f = data ? fopen(data, "re") : copy_query(sql_db ? sql_db : db.conninfo, sql, &err);
+	f = data ? cli_open_csv(data, &err) : copy_query(sql_db ? sql_db : db.conninfo, sql, &err);
 	if (!f) {
-		if (data)
-			error_set(&err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
 		code = cli_fail("dataset export", &err);
 		goto out;
 	}

@@ -220,7 +220,7 @@ static bool serve_numbers(const struct serve_opts *o, struct server_config *cfg,
 }
 
 /* The prediction log's settings; false after a usage error. */
-static bool serve_predlog(const struct serve_opts *o, const char *conninfo, struct predlog_config *pc)
+static bool serve_predlog(const struct serve_opts *o, struct predlog_config *pc)
 {
 	unsigned long long queue, days;
 	double rate, window, interval;
@@ -231,7 +231,7 @@ static bool serve_predlog(const struct serve_opts *o, const char *conninfo, stru
 	    !cli_real("--live-window-days", o->live_window, 0.001, 3650, &window) ||
 	    !cli_real("--live-interval", o->live_interval, 0.1, 86400, &interval))
 		return false;
-	*pc = (struct predlog_config){.conninfo = conninfo, .rate = rate, .queue_bytes = (size_t)queue,
+	*pc = (struct predlog_config){.rate = rate, .queue_bytes = (size_t)queue,
 				      .retention_days = (int)days, .live_window_days = window,
 				      .live_interval = interval};
 	return true;
@@ -291,7 +291,7 @@ int cmd_serve(int argc, char **argv)
 
 	if (!serve_parse(argc, argv, &o, &code))
 		return code;
-	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s, &max_versions) || !serve_predlog(&o, NULL, &pcfg))
+	if (!serve_numbers(&o, &scfg, &poll_s, &drain_s, &max_versions) || !serve_predlog(&o, &pcfg))
 		return EXIT_USAGE;
 	/* The HTTP pool is the parallelism: BLAS threads inside it would only fight over cores. */
 	openblas_set_num_threads(1);

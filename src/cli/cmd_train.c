@@ -265,22 +265,15 @@ static enum error_code open_registry(struct cli_db *db, const char *url, const c
 static enum error_code read_config(const char *stored, const char *path, struct dataset_config *cfg,
 				   json_t **json, struct error *err)
 {
+	char *text = NULL;
 	enum error_code rc = stored ? dataset_config_parse(stored, strlen(stored), cfg, err)
-				    : dataset_config_load(path, cfg, err);
+				    : dataset_config_load(path, cfg, &text, err);
 
-	if (!rc)
-		*json = stored ? json_loads(stored, 0, NULL) : json_load_file(path, 0, NULL);
+	/* the text parsed is what the version stores as its dataset config */
+	if (!rc && !(*json = json_loads(stored ? stored : text, 0, NULL)))
+		rc = error_nomem(err, "the dataset config");
+	free(text);
 	return rc;
-}
-
-/* The CSV at path, open for reading; NULL with err saying why. */
-static FILE *open_csv(const char *path, struct error *err)
-{
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		error_set(err, ERROR_IO, NULL, "cannot open %s: %s", path, strerror(errno));
-	return f;
 }
 
 /* What is wrong with the combination of flags given, or NULL. */
@@ -410,7 +403,7 @@ int cmd_train(int argc, char **argv)
 		goto out;
 	}
 	if ((!(dry_run && data) && open_registry(&db, db_url, data_dir, &c, &err)) ||
-	    !(f = data ? open_csv(data, &err)
+	    !(f = data ? cli_open_csv(data, &err)
 		: from_outcomes ? train_outcomes_rows(c, from_outcomes, &cfg, since, also_data, &trained_on, &err)
 				: copy_query(sql_db ? sql_db : db.conninfo, sql, &err))) {
 		code = cli_fail("train", &err);

@@ -360,8 +360,3 @@ void drift_window_stats(struct drift_window *w, struct drift_stat *out, size_t *
 		feature_stat(w, f, w->counts + w->offset[f], &out[f]);
 	pthread_mutex_unlock(&w->lock);
 }
-
-size_t drift_window_size(const struct drift_window *w)
-{
-	return w->window;
-}

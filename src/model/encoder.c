@@ -364,3 +364,13 @@ enum error_code encoder_values_from_json(const struct encoder *enc, const json_t
 	}
 	return ERROR_OK;
 }
+
+void encoder_set_feature(const struct encoder *enc, struct encoder_value *values, const char *name, double x)
+{
+	int j;
+
+	for (j = encoder_input_index(enc, name, strlen(name)); j >= 0; j = encoder_next_same(enc, j)) {
+		values[j].kind = ENCODER_VALUE_NUMBER;
+		values[j].number = x;
+	}
+}

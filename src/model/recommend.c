@@ -132,12 +132,6 @@ enum error_code recommend_run(const struct model *m, struct recommend_ask *asks,
 enum error_code recommend_option_row(const struct model *m, struct encoder_value *values, double price,
 				     float *row, const char *field_prefix, struct error *err)
 {
-	const char *name = m->spec.price_column;
-	int j;
-
-	for (j = encoder_input_index(m->enc, name, strlen(name)); j >= 0; j = encoder_next_same(m->enc, j)) {
-		values[j].kind = ENCODER_VALUE_NUMBER;
-		values[j].number = price;
-	}
+	encoder_set_feature(m->enc, values, m->spec.price_column, price);
 	return encoder_encode(m->enc, values, -1, row, NULL, NULL, field_prefix, err);
 }

@@ -82,7 +82,6 @@ void recommend_work_done(struct recommend_work *w)
 	free(w->rows);
 	free(w->pool);
 	free(w->grid);
-	free(w->unknown);
 	free(w->defaulted);
 	free(w->clipped);
 	predict_batch_done(&w->batch);
@@ -116,11 +115,10 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->rows = malloc(w->max_rows * sizeof *w->rows);
 	w->pool = malloc(w->K * (RECOMMEND_GRID + 1) * sizeof *w->pool);
 	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
-	w->unknown = malloc((spec->n_categorical + 1) * sizeof *w->unknown);
 	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
 	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
 	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->hp || !w->rows ||
-	    !w->pool || !w->grid || !w->unknown || !w->defaulted || !w->clipped) {
+	    !w->pool || !w->grid || !w->defaulted || !w->clipped) {
 		recommend_work_done(w);
 		return error_nomem(err, "the recommendation search");
 	}
@@ -557,7 +555,7 @@ enum error_code recommend_search_item(struct recommend_work *w, struct recommend
 	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0, NULL};
 	char prefix[48];
 	struct recommend_cand top[RECOMMEND_MAX_OPTIONS];
-	size_t k, nu, j, n_top, n_all = 0, keep = 1 + p->alternatives + SPARE;
+	size_t k, j, n_top, n_all = 0, keep = 1 + p->alternatives + SPARE;
 	double base = 0.0;
 	enum error_code rc;
 
@@ -578,7 +576,7 @@ enum error_code recommend_search_item(struct recommend_work *w, struct recommend
 	/* the item's row, its price inputs at any valid price (they are replaced) */
 	recommend_set_price(w, a->values, ans->lo);
 	snprintf(prefix, sizeof prefix, "items[%zu].features", i);
-	rc = encoder_encode_reported(w->m->enc, a->values, -1, w->x, w->unknown, &nu, &rep, prefix, err);
+	rc = encoder_encode_reported(w->m->enc, a->values, -1, w->x, NULL, NULL, &rep, prefix, err);
 	if (rc)
 		return rc;
 	base_preactivation(w);

@@ -135,6 +135,7 @@ static enum error_code parse_by(const json_t *by, struct spec *spec, struct erro
 	json_array_foreach(groups, i, g) {
 		const json_t *c;
 		long long r = 0;
+		int32_t slot;
 		size_t j;
 		jsonutil_path_index(path, "calibration.by.groups", i);
 		rc = json_is_object(g) ? jsonutil_expect_object(g, group_keys, path, err)
@@ -146,8 +147,8 @@ static enum error_code parse_by(const json_t *by, struct spec *spec, struct erro
 		if (json_is_null(c)) {
 			slots[i] = nv; /* the unknown slot */
 		} else if (json_is_string(c) &&
-			   hashmap_get(vocab, json_string_value(c), json_string_length(c)) >= 0) {
-			slots[i] = (size_t)hashmap_get(vocab, json_string_value(c), json_string_length(c));
+			   (slot = hashmap_get(vocab, json_string_value(c), json_string_length(c))) >= 0) {
+			slots[i] = (size_t)slot;
 		} else {
 			rc = error_set(err, ERROR_INVALID, field, "%s: expected a category of %s, or null", field,
 				       feature);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shelfcast/numfmt.h"
 #include "shelfcast/csvread.h"
 #include "shelfcast/db.h"
 #include "shelfcast/strbuf.h"
@@ -170,7 +171,10 @@ enum error_code outcomes_record(PGconn *c, const struct outcomes *o, size_t from
 			strbuf_putc(&exposed, ',');
 		}
 		strbuf_puts(&ids, p->id); /* validated: hex and dashes only */
-		strbuf_printf(&units, "%.17g", p->units);
+		{
+			char num[NUMFMT_MAX]; /* numfmt: printf takes glibc's slow path in this process */
+			strbuf_append(&units, num, numfmt_g(num, p->units, 17));
+		}
 		strbuf_puts(&exposed, p->exposed == OUTCOME_EXPOSED_UNKNOWN ? "NULL"
 				      : p->exposed == OUTCOME_EXPOSED_YES   ? "t"
 									    : "f");

@@ -29,19 +29,27 @@ static void fill_table(double *a, size_t n, double q[SPEC_RESIDUAL_QUANTILES])
 static enum error_code fit_groups(struct spec *spec, const double *resid, size_t n, const size_t *slot,
 				  size_t by, struct error *err)
 {
-	size_t nv = spec->categorical[by].n_vocabulary, s, i, g = 0, n_groups = 0, m;
-	size_t *count = calloc(nv + 1, sizeof *count), *slots = NULL, *rows = NULL;
+	size_t nv = spec->categorical[by].n_vocabulary, s, i, g = 0, n_groups = 0;
+	size_t *start = calloc(nv + 2, sizeof *start), *slots = NULL, *rows = NULL;
 	double (*q)[SPEC_RESIDUAL_QUANTILES] = NULL, *a = util_alloc_array(n ? n : 1, sizeof *a);
 	enum error_code rc = ERROR_OK;
 
-	if (!count || !a) {
+	if (!start || !a) {
 		rc = error_nomem(err, "the calibration groups");
 		goto out;
 	}
+	/* |resid| bucketed by slot in one pass: slot s's rows are a[start[s], start[s + 1]) */
 	for (i = 0; i < n; i++)
-		count[slot[i]]++;
-	for (s = 0; s <= nv; s++)
-		n_groups += count[s] >= CALIBRATE_GROUP_MIN;
+		start[slot[i] + 1]++;
+	for (s = 0; s <= nv; s++) {
+		n_groups += start[s + 1] >= CALIBRATE_GROUP_MIN;
+		start[s + 1] += start[s];
+	}
+	for (i = 0; i < n; i++)
+		a[start[slot[i]]++] = fabs(resid[i]);
+	for (s = nv + 1; s > 0; s--) /* each start moved to its slot's end: shift them back */
+		start[s] = start[s - 1];
+	start[0] = 0;
 	slots = calloc(n_groups + 1, sizeof *slots);
 	rows = calloc(n_groups + 1, sizeof *rows);
 	q = calloc(n_groups + 1, sizeof *q);
@@ -50,12 +58,10 @@ static enum error_code fit_groups(struct spec *spec, const double *resid, size_t
 		goto out;
 	}
 	for (s = 0; s <= nv; s++) {
-		if (count[s] < CALIBRATE_GROUP_MIN)
+		size_t m = start[s + 1] - start[s];
+		if (m < CALIBRATE_GROUP_MIN)
 			continue;
-		for (i = 0, m = 0; i < n; i++)
-			if (slot[i] == s)
-				a[m++] = fabs(resid[i]);
-		fill_table(a, m, q[g]);
+		fill_table(a + start[s], m, q[g]);
 		slots[g] = s;
 		rows[g++] = m;
 	}
@@ -63,7 +69,7 @@ static enum error_code fit_groups(struct spec *spec, const double *resid, size_t
 		rc = spec_set_cal_groups(spec, by, n_groups, slots, rows,
 					 (const double(*)[SPEC_RESIDUAL_QUANTILES])q, err);
 out:
-	free(count);
+	free(start);
 	free(slots);
 	free(rows);
 	free(q);

@@ -459,16 +459,20 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 	return rc;
 }
 
-enum error_code dataset_config_load(const char *path, struct dataset_config *cfg, struct error *err)
+enum error_code dataset_config_load(const char *path, struct dataset_config *cfg, char **keep,
+				    struct error *err)
 {
 	char *text;
 	size_t len;
-	enum error_code rc = util_read_file(path, 16 << 20, &text, &len, err);
+	enum error_code rc = util_read_file(path, DATASET_CONFIG_MAX, &text, &len, err);
 
 	memset(cfg, 0, sizeof *cfg);
 	if (rc)
 		return rc;
 	rc = dataset_config_parse(text, len, cfg, err);
-	free(text);
+	if (keep && !rc)
+		*keep = text;
+	else
+		free(text);
 	return rc;
 }

@@ -77,15 +77,6 @@ static double expected_units(size_t c, size_t b, double price, double weight, in
 		   categories[c].response * (1 - exp(-0.9 * level)));
 }
 
-/* scale_L in units(q, L) = scale_L q^(-e_c): lambda(L) without its price term. */
-static double units_scale(size_t c, size_t b, double weight, int level)
-{
-	return exp(categories[c].base + brands[b].demand -
-		   categories[c].elasticity * log((1 - discount[level]) / categories[c].ref_price) -
-		   0.2 * log(weight / categories[c].ref_weight) +
-		   categories[c].response * (1 - exp(-0.9 * level)));
-}
-
 static double cents(double x)
 {
 	x = floor(x * 100 + 0.5) / 100;
@@ -159,7 +150,7 @@ enum error_code demo_write(FILE *out, FILE *truth, size_t rows, uint64_t seed, s
 				fprintf(truth, ",%.6g", rev[k]);
 			fprintf(truth, ",%.2f,%.2f,%g", reference, unit_cost, categories[c].elasticity);
 			for (k = 0; k < N_LEVELS; k++)
-				fprintf(truth, ",%.9g", units_scale(c, b, weight, k));
+				fprintf(truth, ",%.9g", expected_units(c, b, 1.0, weight, k) /* scale_L: lambda at price 1 */);
 			fprintf(truth, "\n");
 		}
 	}

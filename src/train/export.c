@@ -71,6 +71,7 @@ struct exporter {
 	int *colmap;
 	struct encoder_value *vals;
 	struct shardwrite out;
+	char source_sha256[65];            /* the file's, from the first stream pass */
 };
 
 static enum error_code rewind_data(struct exporter *x, struct error *err)
@@ -92,6 +93,12 @@ static enum error_code stream(struct exporter *x, table_chunk_fn on_chunk, struc
 	if (!rc)
 		rc = table_stream(x->f, x->opt->source, x->cols, x->n_cols, &x->topt, EXPORT_CHUNK_ROWS,
 				  &x->dups, on_chunk, x, t, err);
+	/* every pass must read the bytes the first one did: the spec is fitted on them */
+	if (!rc && !x->source_sha256[0])
+		memcpy(x->source_sha256, t->checksum, sizeof x->source_sha256);
+	else if (!rc && memcmp(x->source_sha256, t->checksum, sizeof x->source_sha256))
+		rc = error_set(err, ERROR_IO, NULL, "%s changed while it was read (its SHA-256 differs between passes)",
+			       x->opt->source);
 	return rc;
 }
 
@@ -435,12 +442,13 @@ static enum error_code write_file(const char *dir, const char *name, const char 
 	FILE *f;
 	bool ok;
 
-	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+		return error_set(err, ERROR_INVALID, NULL, "%s: the path is too long", dir);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	f = fopen(tmp, "wx");
 	if (!f)
 		return error_set(err, ERROR_IO, NULL, "cannot create %s: %s", tmp, strerror(errno));
-	ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+	ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		unlink(tmp);

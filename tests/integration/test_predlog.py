@@ -81,6 +81,10 @@ def test_a_refused_request_logs_nothing_and_sampling_logs_a_share(ctx):
     s = ctx.serve(db_url=url, wait_ready=True, args=["--log-predictions", "0.5"])
     bad = s.predict({"items": [ITEM] * 300 + [{"features": {"price": "x"}}]})
     check(bad.status == 422, "a bad item fails the request")
+    time.sleep(1.5)
+    s.wait_for(lambda: metric(s, "shelfcast_prediction_log_queued") == 0, 30, "the queue drained")
+    check(ctx.pg.query(db, "SELECT count(*) FROM shelfcast.predictions") == "0" and log_counts(s)[0] == 0,
+          "the refused request's 300 scored items were logged")
     for _ in range(20):
         check(s.predict({"items": [ITEM] * 50}).status == 200, "predict")
     time.sleep(1.5)
