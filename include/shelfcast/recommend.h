@@ -15,8 +15,7 @@
  *     pre-activation is computed once for the item without the price's
  *     inputs; each (price, level) row adds the price inputs' and the level's
  *     weight columns (a few multiply-adds) and the rest of the network runs
- *     over every row of a round in one batched pass (mlp_forward_rest,
- *     MLP_TILE rows at a time);
+ *     over every row of a round in one batched pass (mlp_forward_rest);
  *   - round one scores RECOMMEND_GRID evenly spaced prices per level, from
  *     its margin floor (or lo) to hi.  Round two, around the best point of
  *     the two best levels: the midpoints to its neighbours and the vertex

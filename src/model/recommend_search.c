@@ -109,7 +109,7 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->x = malloc(w->d * sizeof *w->x);
 	w->h0 = malloc(w->H * sizeof *w->h0);
 	w->pre = malloc(w->max_rows * w->H * sizeof *w->pre);
-	w->scratch = malloc(mlp_scratch_floats(&m->mlp, MLP_TILE) * sizeof *w->scratch);
+	w->scratch = malloc(mlp_scratch_floats(&m->mlp, w->max_rows) * sizeof *w->scratch);
 	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
 	w->hp = malloc(w->H * sizeof *w->hp);
 	w->rows = malloc(w->max_rows * sizeof *w->rows);
@@ -185,8 +185,7 @@ static void base_preactivation(struct recommend_work *w)
 
 /*
  * Score rows [0, R) of w->rows (price and level set): their value and
- * exposure.  The rest of the network runs MLP_TILE rows at a time, the
- * small-batch kernel's size.
+ * exposure.  The rest of the network runs over the R rows in one call.
  */
 static void score_rows(struct recommend_work *w, size_t R, enum spec_objective objective, double unit_cost)
 {
@@ -206,9 +205,7 @@ static void score_rows(struct recommend_work *w, size_t R, enum spec_objective o
 		}
 		add_to(pre, w->hp, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
 	}
-	for (r = 0; r < R; r += MLP_TILE)
-		mlp_forward_rest(&w->m->mlp, w->pre + r * w->H, R - r < MLP_TILE ? R - r : MLP_TILE, w->scratch,
-				 w->y + r * HEADS_COUNT);
+	mlp_forward_rest(&w->m->mlp, w->pre, R, w->scratch, w->y);
 	for (r = 0; r < R; r++) {
 		struct recommend_cand *c = &w->rows[r];
 		const float *y = w->y + HEADS_COUNT * r;
