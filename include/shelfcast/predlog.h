@@ -19,7 +19,7 @@
  * A put copies the record in and publishes it with one release store; a
  * full ring drops the record and counts it (never waits).  The logger thread
  * has its own connection: it drains every ring into one COPY ... FROM STDIN
- * (text format) per batch, creates the day partitions ahead and drops those
+ * (binary format) per batch, creates the day partitions ahead and drops those
  * past the retention (shelfcast.prediction_partitions), and reads the live
  * accuracy of every version (shelfcast.live_metrics) every live_interval
  * seconds or when kicked.  While the database is away records wait in the
