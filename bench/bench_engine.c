@@ -12,7 +12,7 @@
  * refined, at 4 levels, through recommend_run (search, confirmation and
  * the call's allocations included).
  *
- * usage: bench_engine [SECONDS_PER_CASE [recommend]]
+ * usage: bench_engine [SECONDS_PER_CASE [recommend]]   (SHELFCAST_BENCH_NO_AVX512=1: the AVX2 copy)
  */
 #include <cblas.h>
 #include <malloc.h>
@@ -202,6 +202,8 @@ int main(int argc, char **argv)
 	size_t l, i, j, k;
 
 	openblas_set_num_threads(1);
+	if (getenv("SHELFCAST_BENCH_NO_AVX512")) /* time the AVX2 copy on a CPU that has AVX-512 */
+		mlp_allow_avx512(false);
 	if (argc > 2 && !strcmp(argv[2], "recommend")) { /* that case alone (for a profiler) */
 		bench_recommend(budget);
 		return 0;
