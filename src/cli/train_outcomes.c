@@ -63,7 +63,7 @@ static bool column(struct strbuf *q, PGconn *c, const char *expr, const char *na
 	return true;
 }
 
-/* The logged feature `name` as text: (p.features ->> 'name'). */
+/* The logged feature `name` as text: (p.features::json ->> 'name'). */
 static bool feature(struct strbuf *q, PGconn *c, const char *name)
 {
 	char *lit = PQescapeLiteral(c, name, strlen(name));
@@ -73,7 +73,7 @@ static bool feature(struct strbuf *q, PGconn *c, const char *name)
 	if (!lit)
 		return false;
 	strbuf_init(&e);
-	strbuf_printf(&e, "(p.features ->> %s)", lit);
+	strbuf_printf(&e, "(p.features::json ->> %s)", lit);
 	PQfreemem(lit);
 	ok = !strbuf_failed(&e) && column(q, c, e.data, name, false);
 	strbuf_done(&e);

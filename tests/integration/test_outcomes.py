@@ -372,7 +372,7 @@ def test_a_recommendation_is_logged_at_its_chosen_price_and_takes_outcomes(ctx):
     check(len(feasible) == 6 and "prediction_id" not in recs[-1], "ids on the feasible ones only")
     s.wait_for(lambda: log_counts(s)[0] == before + 6, 30, "the six choices logged")
     for x in feasible:
-        row = ctx.pg.query(db, "SELECT price, promotion_level, features ->> 'price', expected_sales, features ->> 'brand' "
+        row = ctx.pg.query(db, "SELECT price, promotion_level, features::json ->> 'price', expected_sales, features::json ->> 'brand' "
                                "FROM shelfcast.predictions WHERE prediction_id = '%s'" % x["prediction_id"]).split("|")
         check(abs(float(row[0]) - x["price"]) <= 1e-6 * x["price"] and int(row[1]) == x["promotion_level"] and
               float(row[2]) == float(row[0]) and abs(float(row[3]) - x["expected_sales"]) <= 1e-6 * max(1, x["expected_sales"]),

@@ -1,0 +1,14 @@
+-- 0006: the logged features as text (docs/monitoring.md).
+-- The features column was `json`, whose input function parses every logged row's features
+-- only to validate them: about a fifth of the database's CPU per logged prediction (binary
+-- COPY of 200,000 OJ predictions into the partitioned table: 610-690 ms with json, 510-530
+-- ms with text, alternating runs; docs/performance.md).  The serving role is the only
+-- writer, and it writes only features its own JSON parser accepted: the text is still the
+-- item's features as the client sent them, valid JSON; read it as such with
+-- `features::json ->> 'name'`.
+-- PostgreSQL converts json to text through their I/O functions: the ALTER rewrites every
+-- partition under an exclusive lock (5.3 M logged predictions took 17 s here).  Meanwhile
+-- the servers keep answering; their loggers' COPYs wait, their queues fill and overflow
+-- (dropped and counted, as while the database is away): on a large log, run `shelfcast
+-- migrate` in a quiet hour, or after the retention has dropped what is not needed.
+ALTER TABLE shelfcast.predictions ALTER COLUMN features TYPE text;
