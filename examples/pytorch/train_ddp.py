@@ -257,7 +257,7 @@ def dist_rank():
 
 
 def metrics(transform, t_true, t_pred, label, p):
-    """evaluate.c's sales and exposure metrics, rounded to 6 significant digits as stored."""
+    """evaluate.c's sales and exposure metrics, rounded to 9 significant digits as stored."""
     def units(t):
         u = np.expm1(np.minimum(t, 700.0)) if transform == "log1p" else t.copy()
         u[~(u > 0)] = 0
@@ -300,8 +300,8 @@ def metrics(transform, t_true, t_pred, label, p):
                 "accuracy": (tp + tn) / n, "precision": precision, "recall": recall,
                 "f1": 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0,
                 "ece": ece}
-    r6 = lambda v: float("%.6g" % v)
-    return {"sales": {k: r6(v) for k, v in sales.items()}, "exposure": {k: r6(v) for k, v in exposure.items()},
+    r9 = lambda v: float("%.9g" % v)
+    return {"sales": {k: r9(v) for k, v in sales.items()}, "exposure": {k: r9(v) for k, v in exposure.items()},
             "test_rows": n}
 
 
