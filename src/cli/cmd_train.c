@@ -35,7 +35,7 @@ static void on_epoch(void *ctx, const struct train_epoch *e)
 		fflush(stderr);
 	} else {
 		fprintf(stderr,
-			"epoch %d/%d train_loss %.5f valid_loss %.5f%s seconds %.2f eta_seconds %.0f\n",
+			"epoch %d/%d train_loss %.5f valid_loss %.5f%s seconds %.3f eta_seconds %.0f\n",
 			e->epoch, e->epochs, e->train_loss, e->valid_loss, e->improved ? " best" : "",
 			e->seconds, e->eta_seconds);
 	}
