@@ -197,13 +197,16 @@ int main(int argc, char **argv)
 {
 	static const size_t dims[4] = {113, 64, 32, 2}, items[4] = {1, 16, 256, 4096};
 	double budget = argc > 1 ? atof(argv[1]) : 0.5, flops_per_row = 0;
+	const char *no512 = getenv("SHELFCAST_BENCH_NO_AVX512");
 	struct mlp m;
 	float *w[3], *b[3], *wt[3];
 	size_t l, i, j, k;
 
 	openblas_set_num_threads(1);
-	if (getenv("SHELFCAST_BENCH_NO_AVX512")) /* time the AVX2 copy on a CPU that has AVX-512 */
+	if (no512 && *no512 && strcmp(no512, "0") != 0) { /* time the AVX2 copy on a CPU that has AVX-512 */
 		mlp_allow_avx512(false);
+		printf("SHELFCAST_BENCH_NO_AVX512: the AVX-512 tile is off\n");
+	}
 	if (argc > 2 && !strcmp(argv[2], "recommend")) { /* that case alone (for a profiler) */
 		bench_recommend(budget);
 		return 0;

@@ -2,10 +2,12 @@
 -- The features column was `json`, whose input function parses every logged row's features
 -- only to validate them: about a fifth of the database's CPU per logged prediction (binary
 -- COPY of 200,000 OJ predictions into the partitioned table: 610-690 ms with json, 510-530
--- ms with text, alternating runs; docs/performance.md).  The serving role is the only
--- writer, and it writes only features its own JSON parser accepted: the text is still the
--- item's features as the client sent them, valid JSON; read it as such with
--- `features::json ->> 'name'`.
+-- ms with text, alternating runs; docs/performance.md).  The servers' loggers are the
+-- only writers (as shelfcast_reader, or shelfcast_writer where the API activates), and they
+-- write only features their own JSON parser accepted: the text is still the item's features
+-- as the client sent them, valid JSON; read it as such with `features::json ->> 'name'`.
+-- A row written by hand that is not JSON makes such a read fail (`train --from-outcomes`
+-- says which error): the database no longer refuses it on the way in.
 -- PostgreSQL converts json to text through their I/O functions: the ALTER rewrites every
 -- partition under an exclusive lock (5.3 M logged predictions took 17 s here).  Meanwhile
 -- the servers keep answering; their loggers' COPYs wait, their queues fill and overflow

@@ -63,7 +63,7 @@ static bool column(struct strbuf *q, PGconn *c, const char *expr, const char *na
 	return true;
 }
 
-/* The logged feature `name` as text: (p.features::json ->> 'name'). */
+/* The logged feature `name` as text: (pf.f ->> 'name'), pf.f the row's features parsed once. */
 static bool feature(struct strbuf *q, PGconn *c, const char *name)
 {
 	char *lit = PQescapeLiteral(c, name, strlen(name));
@@ -73,7 +73,7 @@ static bool feature(struct strbuf *q, PGconn *c, const char *name)
 	if (!lit)
 		return false;
 	strbuf_init(&e);
-	strbuf_printf(&e, "(p.features::json ->> %s)", lit);
+	strbuf_printf(&e, "(pf.f ->> %s)", lit);
 	PQfreemem(lit);
 	ok = !strbuf_failed(&e) && column(q, c, e.data, name, false);
 	strbuf_done(&e);
@@ -84,6 +84,7 @@ static bool feature(struct strbuf *q, PGconn *c, const char *name)
 static const char from_where[] =
 	" FROM shelfcast.outcomes o JOIN shelfcast.predictions p"
 	" ON p.prediction_id = o.prediction_id AND p.at = o.predicted_at"
+	" CROSS JOIN LATERAL (SELECT p.features::jsonb AS f) pf"
 	" WHERE p.model = $1 AND ($2::timestamptz IS NULL OR o.predicted_at >= $2::timestamptz)";
 
 /* The SELECT of the rows, in cfg's columns. */

@@ -25,11 +25,14 @@ static void quiet_notices(void *arg, const char *message)
 /* db_connect's settings: the connect timeout, TCP keepalives, an application name. */
 static PGconn *connect_params(const char *conninfo, const char *application, bool blocking)
 {
+	/* client_encoding: everything shelfcast sends is UTF-8 (the prediction log's features as
+	 * the client sent them, names, specs), whatever the database's encoding */
 	static const char *const keys[] = {"dbname", "connect_timeout", "keepalives",
 					   "keepalives_idle", "keepalives_interval",
-					   "keepalives_count", "fallback_application_name", NULL};
+					   "keepalives_count", "fallback_application_name",
+					   "client_encoding", NULL};
 	char timeout[16];
-	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", application, NULL};
+	const char *vals[] = {conninfo, timeout, "1", "10", "5", "3", application, "UTF8", NULL};
 	PGconn *c;
 
 	snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT_S);

@@ -235,7 +235,7 @@ void predlog_writer_done(struct predlog_writer *w)
  * most of the logger's, went to text (docs/performance.md).
  */
 static const char copy_signature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
-#define COPY_FIELDS 15
+#define COPY_FIELDS 15 /* copy_sql's columns, in its order: copy_row writes each */
 /* Microseconds from the unix epoch to PostgreSQL's (2000-01-01 UTC). */
 #define PG_EPOCH_US INT64_C(946684800000000)
 
@@ -382,17 +382,25 @@ static bool send_batch(struct predlog *l)
 	if (!ok)
 		snprintf(why, sizeof why, "%s", PQerrorMessage(l->conn));
 	PQclear(res);
-	if (ok && (PQputCopyData(l->conn, l->batch.data, (int)l->batch.len) != 1 ||
-		   PQputCopyEnd(l->conn, NULL) != 1)) {
+	if (ok && PQputCopyData(l->conn, l->batch.data, (int)l->batch.len) != 1) {
+		ok = false;
+		snprintf(why, sizeof why, "%s", PQerrorMessage(l->conn));
+		PQputCopyEnd(l->conn, "the batch could not be sent"); /* end the COPY: it fails, rolled back */
+	} else if (ok && PQputCopyEnd(l->conn, NULL) != 1) {
 		ok = false;
 		snprintf(why, sizeof why, "%s", PQerrorMessage(l->conn));
 	}
 	while ((res = PQgetResult(l->conn))) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && ok) {
+		ExecStatusType st = PQresultStatus(res);
+		if (st != PGRES_COMMAND_OK && ok) {
 			ok = false;
 			snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
 		}
 		PQclear(res);
+		if (st == PGRES_COPY_IN) { /* the COPY could not be ended: the connection is given up below */
+			ok = false;
+			break;
+		}
 	}
 	if (ok) {
 		atomic_fetch_add(&l->written, l->batch_rows);

@@ -43,7 +43,7 @@ def read_metadata(path):
 
 
 def close_metrics(a, b, tol, what):
-    """Each metric of b in a, within tol relative (of at least 1: AUC, rates)."""
+    """Each metric of b in a, within tol times the metric, or tol itself for a metric under 1 (AUC, rates)."""
     for block in ("sales", "exposure"):
         for k, v in b[block].items():
             check(abs(a[block][k] - v) <= tol * max(1.0, abs(v)), "%s: %s.%s %r vs %r" % (what, block, k, a[block][k], v))

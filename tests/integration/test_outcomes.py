@@ -192,8 +192,8 @@ def split_data(rows=2000, weeks=10):
 
 
 def close(live, offline):
-    """Within 1e-6 relative (the registry stores offline figures to 9 significant digits)."""
-    return abs(live - offline) <= 1e-6 * abs(offline)
+    """Within 1e-6 relative (the registry stores offline figures to 9 significant digits); 1e-12 for a 0."""
+    return abs(live - offline) <= 1e-6 * abs(offline) + 1e-12
 
 
 def evaluate(rows):
