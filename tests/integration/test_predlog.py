@@ -75,6 +75,31 @@ def test_every_prediction_carries_a_unique_time_ordered_id_and_is_logged_as_answ
     check("603 written, 0 dropped" in s.output(), "the final counts are logged")
 
 
+def test_a_model_without_intervals_logs_nulls(ctx):
+    """The binary COPY's NULLs: a model with no calibration logs no interval; a raw target logs
+    log_target false and sales_t in units."""
+    from test_golden import import_model
+    url = ctx.db()
+    db = dbname(url)
+    import_model(url, "beta", True)  # raw target, no calibration
+    s = ctx.serve(db_url=url, wait_ready=True, args=["--model", "beta"])
+    feats = {"price": 4.5, "unit_cost": 2, "pack_size": 2, "store": "1"}
+    r = s.predict({"items": [{"features": feats, "promotion_level": 2}]})
+    check(r.status == 200, r.body[:300])
+    p = r.json()["predictions"][0]
+    check("predicted_sales_interval" not in p, "no calibration, no interval: %s" % p)
+    s.wait_for(lambda: log_counts(s)[0] == 1, 30, "the prediction written")
+    row = ctx.pg.query(db, "SELECT price, interval_lower IS NULL AND interval_upper IS NULL AND "
+                           "interval_coverage IS NULL, log_target, sales_t = predicted_sales, promotion_level, "
+                           "predicted_sales, features FROM shelfcast.predictions").split("|")
+    check(float(row[0]) == 4.5 and row[1] == "t" and row[2] == "f" and row[3] == "t" and row[4] == "2",
+          "price, NULL interval, raw target, level: %s" % row)
+    check(abs(float(row[5]) - p["predicted_sales"]) <= 1e-6 * max(1, abs(p["predicted_sales"])), "%s vs %s" % (row, p))
+    check(json.loads(row[6]) == feats, "features as sent: %s" % row[6])
+    check(log_counts(s)[1] == 0, "none dropped")
+    s.stop()
+
+
 def test_a_refused_request_logs_nothing_and_sampling_logs_a_share(ctx):
     url = trained(ctx)
     db = dbname(url)
