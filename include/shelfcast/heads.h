@@ -59,6 +59,14 @@ double heads_sales(const struct spec *spec, double y);
 double heads_expected_sales(const struct spec *spec, double y);
 
 /*
+ * The same in a loop over rows of one model: heads_expected_shift once (the
+ * log of the smearing factor; 0 for a target without log1p), then
+ * heads_expected_sales_shifted per row gives heads_expected_sales's value.
+ */
+double heads_expected_shift(const struct spec *spec);
+double heads_expected_sales_shifted(const struct spec *spec, double y, double shift);
+
+/*
  * The conformal half-width, in transformed units, of an interval of the
  * given coverage in (0, 1): the spec's residual table at the level rounded
  * up to the next 0.005 (a lookup).  0 without calibration.

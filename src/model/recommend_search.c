@@ -191,6 +191,7 @@ static void score_rows(struct recommend_work *w, size_t R, enum spec_objective o
 {
 	const struct mlp_layer *L = &w->m->mlp.layer[0];
 	size_t level_offset = encoder_level_offset(w->m->enc), r, j, P = w->n_price_in;
+	double shift = heads_expected_shift(w->spec);
 
 	for (r = 0; r < R; r++) {
 		const struct recommend_cand *c = &w->rows[r];
@@ -209,7 +210,7 @@ static void score_rows(struct recommend_work *w, size_t R, enum spec_objective o
 	for (r = 0; r < R; r++) {
 		struct recommend_cand *c = &w->rows[r];
 		const float *y = w->y + HEADS_COUNT * r;
-		double expected = heads_expected_sales(w->spec, (double)y[HEADS_SALES]);
+		double expected = heads_expected_sales_shifted(w->spec, (double)y[HEADS_SALES], shift);
 		c->exposure = heads_exposure((double)y[HEADS_EXPOSURE]);
 		c->value = isfinite(y[HEADS_SALES]) && isfinite(y[HEADS_EXPOSURE])
 				   ? heads_value(w->spec, objective, (size_t)c->level, expected, c->price,
