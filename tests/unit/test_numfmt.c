@@ -81,6 +81,16 @@ static void test_numfmt_g_matches_snprintf_on_millions_of_values(void **state)
 		memcpy(&v, &bits, sizeof v);
 		bad += compare_g(v, 1 + (int)(test_rand(&seed) % 17));
 	}
+	/* The served precision (7 digits) over the magnitudes replies carry, and values at and a hair
+	 * from a decimal half at that precision. */
+	for (i = 0; i < 1000000; i++) {
+		double mant = (double)(test_rand(&seed) >> 11) / 9007199254740992.0;
+		int e = (int)(test_rand(&seed) % 11) - 4;
+		double v = (0.1 + mant) * pow(10.0, e), half;
+		bad += compare_g(v, 7);
+		half = (floor(v * 1e6 / pow(10.0, e)) + 0.5) * pow(10.0, e) / 1e6;
+		bad += compare_g(half, 7) + compare_g(nextafter(half, 0), 7) + compare_g(nextafter(half, INFINITY), 7);
+	}
 	/* Exact binary fractions: decimal ties at some precision (round half to even). */
 	for (i = 0; i < 200000; i++) {
 		double v = ldexp((double)(test_rand(&seed) % 2000000), -(int)(test_rand(&seed) % 12));
