@@ -38,6 +38,18 @@ enum error_code predict_limits_too_many_items(size_t max_items, struct error *er
 /* Whether n items asking for explanations are more than lim allows. */
 bool predict_limits_too_many_explained(const struct predict_limits *lim, bool explain, size_t n);
 
+/* ERROR_TOO_LARGE naming explain when predict_limits_too_many_explained, else ERROR_OK. */
+enum error_code predict_limits_explained(const struct predict_limits *lim, bool explain, size_t n,
+					 struct error *err);
+
+/*
+ * A /v1/predict or /v1/recommend body parsed by jansson into *root (the
+ * caller's to json_decref): refused before parsing when its items are over
+ * lim's limit (predict_limits_items_over), a syntax error naming where.
+ */
+enum error_code predict_limits_parse(const char *body, size_t len, const struct predict_limits *lim,
+				     json_t **root, struct error *err);
+
 /* ERROR_TOO_LARGE naming items when n items of m would take more than max_memory (0: no limit). */
 enum error_code predict_limits_check_memory(const struct model *m, size_t n, bool include_levels, bool explain,
 					    size_t max_memory, struct error *err);

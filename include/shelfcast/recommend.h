@@ -103,6 +103,24 @@ struct recommend_answer {
 	struct recommend_option opt[RECOMMEND_MAX_OPTIONS];
 };
 
+/* An ask's options, for recommend_ask_check. */
+enum recommend_ask_field {
+	RECOMMEND_ASK_OK,
+	RECOMMEND_ASK_UNIT_COST,
+	RECOMMEND_ASK_PRICE_MIN,
+	RECOMMEND_ASK_PRICE_MAX,
+	RECOMMEND_ASK_MIN_MARGIN,
+	RECOMMEND_ASK_MIN_EXPOSURE,
+};
+
+/*
+ * The first of a's options a recommendation refuses, and in *why a phrase
+ * saying why ("a unit cost cannot be negative"); RECOMMEND_ASK_OK when every
+ * one is acceptable (NAN: absent).  The rules of /v1/recommend and
+ * `shelfcast recommend` alike: each names the field its own way.
+ */
+enum recommend_ask_field recommend_ask_check(const struct recommend_ask *a, const char **why);
+
 /* The price column's training range (the clip of its untransformed input); false when it has none. */
 bool recommend_training_range(const struct model *m, double *lo, double *hi);
 

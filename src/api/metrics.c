@@ -261,29 +261,33 @@ static void render_requests(struct strbuf *sb)
 	}
 }
 
+/* A counter over a table's label pairs (model=a, b_name=b); rows is the shards' counts' offset. */
+static void render_counter_table(struct strbuf *sb, const char *name, const char *help, struct table *t,
+				 const char *b_name, size_t rows)
+{
+	size_t n = atomic_load_explicit(&t->n, memory_order_acquire), i;
+
+	header(sb, name, "counter", help);
+	for (i = 0; i < n; i++) {
+		strbuf_printf(sb, "%s{model=", name);
+		label(sb, t->rows[i].a);
+		strbuf_printf(sb, ",%s=", b_name);
+		label(sb, t->rows[i].b);
+		strbuf_printf(sb, "} %llu\n",
+			      (unsigned long long)total(rows + i * sizeof(atomic_uint_fast64_t)));
+	}
+}
+
 static void render_items(struct strbuf *sb)
 {
-	size_t n = atomic_load_explicit(&items_table.n, memory_order_acquire), i;
+	size_t i;
 	uint64_t cum = 0;
 
-	header(sb, "shelfcast_predicted_items_total", "counter", "Items scored, by model and version.");
-	for (i = 0; i < n; i++) {
-		strbuf_puts(sb, "shelfcast_predicted_items_total{model=");
-		label(sb, items_table.rows[i].a);
-		strbuf_puts(sb, ",version=");
-		label(sb, items_table.rows[i].b);
-		strbuf_printf(sb, "} %llu\n", (unsigned long long)TOTAL(items_rows[i]));
-	}
-	n = atomic_load_explicit(&recommended_table.n, memory_order_acquire);
-	header(sb, "shelfcast_recommended_items_total", "counter",
-	       "Items /v1/recommend answered, by model and version.");
-	for (i = 0; i < n; i++) {
-		strbuf_puts(sb, "shelfcast_recommended_items_total{model=");
-		label(sb, recommended_table.rows[i].a);
-		strbuf_puts(sb, ",version=");
-		label(sb, recommended_table.rows[i].b);
-		strbuf_printf(sb, "} %llu\n", (unsigned long long)TOTAL(recommended_rows[i]));
-	}
+	render_counter_table(sb, "shelfcast_predicted_items_total", "Items scored, by model and version.",
+			     &items_table, "version", offsetof(struct metrics_shard, items_rows));
+	render_counter_table(sb, "shelfcast_recommended_items_total",
+			     "Items /v1/recommend answered, by model and version.", &recommended_table, "version",
+			     offsetof(struct metrics_shard, recommended_rows));
 	header(sb, "shelfcast_predict_items_per_request", "histogram",
 	       "Items per successful /v1/predict request.");
 	for (i = 0; i <= N_ITEMS; i++) {
@@ -299,17 +303,9 @@ static void render_items(struct strbuf *sb)
 		      (unsigned long long)TOTAL(items_sum));
 	strbuf_printf(sb, "shelfcast_predict_items_per_request_count %llu\n", (unsigned long long)cum);
 
-	n = atomic_load_explicit(&unknown_table.n, memory_order_acquire);
-	header(sb, "shelfcast_unknown_categories_total", "counter",
-	       "Categorical values outside the training vocabulary, by model and feature.");
-	for (i = 0; i < n; i++) {
-		strbuf_puts(sb, "shelfcast_unknown_categories_total{model=");
-		label(sb, unknown_table.rows[i].a);
-		strbuf_puts(sb, ",feature=");
-		label(sb, unknown_table.rows[i].b);
-		strbuf_printf(sb, "} %llu\n",
-			      (unsigned long long)TOTAL(unknown_rows[i]));
-	}
+	render_counter_table(sb, "shelfcast_unknown_categories_total",
+			     "Categorical values outside the training vocabulary, by model and feature.", &unknown_table,
+			     "feature", offsetof(struct metrics_shard, unknown_rows));
 }
 
 static void render_models(struct strbuf *sb, struct store *store, struct watcher *watcher)

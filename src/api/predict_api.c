@@ -230,22 +230,17 @@ static enum error_code run_jansson(const char *body, size_t len, const struct pr
 	enum spec_objective objective;
 	struct request_in in;
 	struct item_errors errors = {0};
-	json_error_t jerr;
 	json_t *root;
 	struct model *m = NULL;
 	enum error_code rc;
 
 	memset(outcome, 0, sizeof *outcome);
-	if (predict_limits_items_over(body, len, lim->max_items))
-		return predict_limits_too_many_items(lim->max_items, err);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!root)
-		return jsonutil_syntax_error(&jerr, "the request", err);
+	rc = predict_limits_parse(body, len, lim, &root, err);
+	if (rc)
+		return rc;
 	rc = read_request(root, lim->max_items, &in, err);
-	if (!rc && predict_limits_too_many_explained(lim, in.explain, in.n))
-		rc = error_set(err, ERROR_TOO_LARGE, "explain",
-			       "explain: more than the limit of %zu explained items per request",
-			       lim->max_explain_items);
+	if (!rc)
+		rc = predict_limits_explained(lim, in.explain, in.n, err);
 	if (rc)
 		goto out;
 	item_errors_init(&errors, in.skip ? 0 : ITEM_ERRORS_DETAILS);

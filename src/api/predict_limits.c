@@ -83,6 +83,27 @@ bool predict_limits_too_many_explained(const struct predict_limits *lim, bool ex
 	return explain && lim->max_explain_items && n > lim->max_explain_items;
 }
 
+enum error_code predict_limits_explained(const struct predict_limits *lim, bool explain, size_t n,
+					 struct error *err)
+{
+	if (!predict_limits_too_many_explained(lim, explain, n))
+		return ERROR_OK;
+	return error_set(err, ERROR_TOO_LARGE, "explain",
+			 "explain: more than the limit of %zu explained items per request", lim->max_explain_items);
+}
+
+enum error_code predict_limits_parse(const char *body, size_t len, const struct predict_limits *lim,
+				     json_t **root, struct error *err)
+{
+	json_error_t jerr;
+
+	*root = NULL;
+	if (predict_limits_items_over(body, len, lim->max_items))
+		return predict_limits_too_many_items(lim->max_items, err);
+	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	return *root ? ERROR_OK : jsonutil_syntax_error(&jerr, "the request", err);
+}
+
 /*
  * What n items of model m would cost beyond the body: the reply (a fixed
  * part, every categorical feature's name when all are unknown, the levels

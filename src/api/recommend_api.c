@@ -55,12 +55,11 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	return rc;
 }
 
-/* "price": {"min", "max"}, each positive, min <= max. */
+/* "price": {"min", "max"}, numbers (their ranges: recommend_ask_check). */
 static enum error_code read_price(const json_t *v, const char *path, struct recommend_ask *a,
 				  struct error *err)
 {
 	static const char *const keys[] = {"min", "max", NULL};
-	char field[JSONUTIL_PATH_MAX];
 	enum error_code rc;
 
 	if (!json_is_object(v))
@@ -71,22 +70,7 @@ static enum error_code read_price(const json_t *v, const char *path, struct reco
 		rc = jsonutil_get_number(v, "min", path, false, &a->price_min, err);
 	if (!rc)
 		rc = jsonutil_get_number(v, "max", path, false, &a->price_max, err);
-	if (rc)
-		return rc;
-	if (!isnan(a->price_min) && !(a->price_min > 0)) {
-		jsonutil_path_key(field, path, "min");
-		return error_set(err, ERROR_INVALID, field, "%s: a price bound must be greater than 0", field);
-	}
-	if (!isnan(a->price_max) && !(a->price_max > 0)) {
-		jsonutil_path_key(field, path, "max");
-		return error_set(err, ERROR_INVALID, field, "%s: a price bound must be greater than 0", field);
-	}
-	if (!isnan(a->price_min) && !isnan(a->price_max) && a->price_min > a->price_max) {
-		jsonutil_path_key(field, path, "min");
-		return error_set(err, ERROR_INVALID, field, "%s: %g is above max %g", field, a->price_min,
-				 a->price_max);
-	}
-	return ERROR_OK;
+	return rc;
 }
 
 /* "levels": a non-empty array of the model's level numbers, into a mask of level indices. */
@@ -119,21 +103,38 @@ static enum error_code read_levels(const struct model *m, const json_t *v, const
 	return ERROR_OK;
 }
 
-/* A number member in [lo, hi) (hi_open) or [lo, hi], else NAN when absent. */
-static enum error_code read_fraction(const json_t *item, const char *key, const char *path, bool hi_open,
-				     double *out, struct error *err)
+/* The option recommend_ask_check refuses, as a field of item path, and its value. */
+static enum error_code refused_option(const struct recommend_ask *a, const char *path, struct error *err)
 {
 	char field[JSONUTIL_PATH_MAX];
-	enum error_code rc = jsonutil_get_number(item, key, path, false, out, err);
+	const char *why;
+	double v;
 
-	if (rc || isnan(*out))
-		return rc;
-	if (*out < 0 || (hi_open ? *out >= 1 : *out > 1)) {
-		jsonutil_path_key(field, path, key);
-		return error_set(err, ERROR_INVALID, field, "%s: %g is outside [0, 1%s", field, *out,
-				 hi_open ? ")" : "]");
+	switch (recommend_ask_check(a, &why)) {
+	case RECOMMEND_ASK_OK:
+		return ERROR_OK;
+	case RECOMMEND_ASK_UNIT_COST:
+		jsonutil_path_key(field, path, "unit_cost");
+		v = a->unit_cost;
+		break;
+	case RECOMMEND_ASK_PRICE_MIN:
+		jsonutil_path_key(field, path, "price.min");
+		v = a->price_min;
+		break;
+	case RECOMMEND_ASK_PRICE_MAX:
+		jsonutil_path_key(field, path, "price.max");
+		v = a->price_max;
+		break;
+	case RECOMMEND_ASK_MIN_MARGIN:
+		jsonutil_path_key(field, path, "min_margin");
+		v = a->min_margin;
+		break;
+	default:
+		jsonutil_path_key(field, path, "min_exposure_probability");
+		v = a->min_exposure;
+		break;
 	}
-	return ERROR_OK;
+	return error_set(err, ERROR_INVALID, field, "%s: %s (%g)", field, why, v);
 }
 
 /* Item i into its ask (values filled from its features) and its id. */
@@ -170,11 +171,6 @@ static enum error_code read_item(const struct model *m, const json_t *item, size
 	rc = jsonutil_get_typed(item, "features", path, true, JSON_OBJECT, &features, err);
 	if (!rc)
 		rc = jsonutil_get_number(item, "unit_cost", path, false, &a->unit_cost, err);
-	if (!rc && !isnan(a->unit_cost) && a->unit_cost < 0) {
-		jsonutil_path_key(field, path, "unit_cost");
-		rc = error_set(err, ERROR_INVALID, field, "%s: a unit cost cannot be negative (%g)", field,
-			       a->unit_cost);
-	}
 	if (!rc && (v = json_object_get(item, "price")) && !json_is_null(v)) {
 		jsonutil_path_key(field, path, "price");
 		rc = read_price(v, field, a, err);
@@ -184,9 +180,11 @@ static enum error_code read_item(const struct model *m, const json_t *item, size
 		rc = read_levels(m, v, field, &a->levels, err);
 	}
 	if (!rc)
-		rc = read_fraction(item, "min_margin", path, true, &a->min_margin, err);
+		rc = jsonutil_get_number(item, "min_margin", path, false, &a->min_margin, err);
 	if (!rc)
-		rc = read_fraction(item, "min_exposure_probability", path, false, &a->min_exposure, err);
+		rc = jsonutil_get_number(item, "min_exposure_probability", path, false, &a->min_exposure, err);
+	if (!rc)
+		rc = refused_option(a, path, err);
 	if (rc)
 		return rc;
 	jsonutil_path_key(field, path, "features");
@@ -378,23 +376,18 @@ enum error_code recommend_api_run_logged(const char *body, size_t len, const str
 	struct encoder_value *values = NULL;
 	const json_t **ids = NULL;
 	struct request in;
-	json_error_t jerr;
 	json_t *root;
 	struct model *m = NULL;
 	enum error_code rc;
 	size_t i, n_in = 0, bytes;
 
 	memset(outcome, 0, sizeof *outcome);
-	if (predict_limits_items_over(body, len, lim->max_items))
-		return predict_limits_too_many_items(lim->max_items, err);
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!root)
-		return jsonutil_syntax_error(&jerr, "the request", err);
+	rc = predict_limits_parse(body, len, lim, &root, err);
+	if (rc)
+		return rc;
 	rc = read_request(root, lim->max_items, &in, err);
-	if (!rc && predict_limits_too_many_explained(lim, in.explain, in.n))
-		rc = error_set(err, ERROR_TOO_LARGE, "explain",
-			       "explain: more than the limit of %zu explained items per request",
-			       lim->max_explain_items);
+	if (!rc)
+		rc = predict_limits_explained(lim, in.explain, in.n, err);
 	if (rc)
 		goto out;
 	m = resolve(ctx, in.model_name, err);

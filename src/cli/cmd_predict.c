@@ -1,5 +1,4 @@
 /* shelfcast predict — offline scoring of a CSV with a registered model version. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +36,8 @@ static enum error_code load_rows(const struct model *m, const char *data, struct
 	cols[n_cols++] = (struct table_colspec){spec->promo_column, TABLE_LEVEL, true, false, false};
 	if (spec->id_column)
 		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
-	in = fopen(data, "re");
-	if (!in)
-		rc = error_set(err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
-	else
-		rc = table_load(in, data, cols, n_cols, &topt, t, err);
+	in = cli_open_csv(data, err);
+	rc = in ? table_load(in, data, cols, n_cols, &topt, t, err) : err->code;
 	if (in)
 		fclose(in);
 	free(cols);

@@ -60,26 +60,34 @@ static bool parse_levels(const struct model *m, const char *s, const char *where
 	return true;
 }
 
-/* The checks /v1/recommend makes on an item's options; where names the row or the flag. */
+/* The option columns' (or flags') values into an ask. */
+static void ask_options(const double num[N_NUM_COLS], struct recommend_ask *a)
+{
+	a->unit_cost = num[COL_UNIT_COST];
+	a->price_min = num[COL_PRICE_MIN];
+	a->price_max = num[COL_PRICE_MAX];
+	a->min_margin = num[COL_MIN_MARGIN];
+	a->min_exposure = num[COL_MIN_EXPOSURE];
+}
+
+/* The options recommend_ask_check refuses, naming the column or flag; where names the row or "the flags". */
 static bool check_options(const double num[N_NUM_COLS], const char *where, struct error *err)
 {
-	const double cost = num[COL_UNIT_COST], lo = num[COL_PRICE_MIN], hi = num[COL_PRICE_MAX],
-		     margin = num[COL_MIN_MARGIN], exposure = num[COL_MIN_EXPOSURE];
-	const char *bad = NULL;
+	static const char *const names[] = {[RECOMMEND_ASK_UNIT_COST] = "unit_cost",
+					    [RECOMMEND_ASK_PRICE_MIN] = "price_min",
+					    [RECOMMEND_ASK_PRICE_MAX] = "price_max",
+					    [RECOMMEND_ASK_MIN_MARGIN] = "min_margin",
+					    [RECOMMEND_ASK_MIN_EXPOSURE] = "min_exposure_probability"};
+	struct recommend_ask a = {0};
+	const char *why;
+	enum recommend_ask_field f;
 
-	if (!isnan(cost) && cost < 0)
-		bad = "unit_cost: a unit cost cannot be negative";
-	else if ((!isnan(lo) && !(lo > 0)) || (!isnan(hi) && !(hi > 0)))
-		bad = "price_min, price_max: a price bound must be greater than 0";
-	else if (!isnan(lo) && !isnan(hi) && lo > hi)
-		bad = "price_min: above price_max";
-	else if (!isnan(margin) && !(margin >= 0 && margin < 1))
-		bad = "min_margin: outside [0, 1)";
-	else if (!isnan(exposure) && !(exposure >= 0 && exposure <= 1))
-		bad = "min_exposure_probability: outside [0, 1]";
-	if (bad)
-		error_set(err, ERROR_INVALID, NULL, "%s: %s", where, bad);
-	return !bad;
+	ask_options(num, &a);
+	f = recommend_ask_check(&a, &why);
+
+	if (f != RECOMMEND_ASK_OK)
+		error_set(err, ERROR_INVALID, NULL, "%s: %s: %s", where, names[f], why);
+	return f == RECOMMEND_ASK_OK;
 }
 
 /* Is a column of this name among cols[0, n)? (The model may read unit_cost itself.) */
@@ -118,11 +126,8 @@ static enum error_code load_rows(const struct model *m, const char *data, struct
 	cols[n_cols++] = (struct table_colspec){LEVELS_COLUMN, TABLE_TEXT, true, false, false};
 	if (spec->id_column)
 		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
-	in = fopen(data, "re");
-	if (!in)
-		rc = error_set(err, ERROR_IO, NULL, "cannot open %s: %s", data, strerror(errno));
-	else
-		rc = table_load(in, data, cols, n_cols, &topt, t, err);
+	in = cli_open_csv(data, err);
+	rc = in ? table_load(in, data, cols, n_cols, &topt, t, err) : err->code;
 	if (in)
 		fclose(in);
 	free(cols);
@@ -146,11 +151,7 @@ static enum error_code row_ask(const struct model *m, const struct table *t, con
 	}
 	if (!check_options(num, where, err))
 		return err->code;
-	a->unit_cost = num[COL_UNIT_COST];
-	a->price_min = num[COL_PRICE_MIN];
-	a->price_max = num[COL_PRICE_MAX];
-	a->min_margin = num[COL_MIN_MARGIN];
-	a->min_exposure = num[COL_MIN_EXPOSURE];
+	ask_options(num, a);
 	a->levels = d->levels;
 	if (levels_col >= 0 && t->cols[levels_col].csv_index >= 0 && t->cols[levels_col].id[r] >= 0) {
 		const char *s = t->cols[levels_col].strings[t->cols[levels_col].id[r]];

@@ -73,6 +73,36 @@ static void drop_option(struct recommend_answer *ans, size_t j)
 	ans->n--;
 }
 
+enum recommend_ask_field recommend_ask_check(const struct recommend_ask *a, const char **why)
+{
+	const struct {
+		bool bad;
+		enum recommend_ask_field field;
+		const char *why;
+	} rules[] = {
+		{!isnan(a->unit_cost) && a->unit_cost < 0, RECOMMEND_ASK_UNIT_COST, "a unit cost cannot be negative"},
+		{!isnan(a->price_min) && !(a->price_min > 0), RECOMMEND_ASK_PRICE_MIN,
+		 "a price bound must be greater than 0"},
+		{!isnan(a->price_max) && !(a->price_max > 0), RECOMMEND_ASK_PRICE_MAX,
+		 "a price bound must be greater than 0"},
+		{!isnan(a->price_min) && !isnan(a->price_max) && a->price_min > a->price_max, RECOMMEND_ASK_PRICE_MIN,
+		 "the lowest price is above the highest"},
+		{!isnan(a->min_margin) && !(a->min_margin >= 0 && a->min_margin < 1), RECOMMEND_ASK_MIN_MARGIN,
+		 "outside [0, 1)"},
+		{!isnan(a->min_exposure) && !(a->min_exposure >= 0 && a->min_exposure <= 1), RECOMMEND_ASK_MIN_EXPOSURE,
+		 "outside [0, 1]"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof rules / sizeof rules[0]; i++)
+		if (rules[i].bad) {
+			*why = rules[i].why;
+			return rules[i].field;
+		}
+	*why = NULL;
+	return RECOMMEND_ASK_OK;
+}
+
 enum error_code recommend_run(const struct model *m, struct recommend_ask *asks, size_t n,
 			      const struct recommend_params *p, struct recommend_answer *out,
 			      struct error *err)
