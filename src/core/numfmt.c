@@ -28,12 +28,19 @@ size_t numfmt_int(char *buf, long long v)
 	return n;
 }
 
+static const uint64_t pow10_u64[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+	100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
+	1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+	1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+	1000000000000000000ULL, 10000000000000000000ULL,
+};
+
 static u128 pow10_u128(int k) /* 0 <= k <= 38 */
 {
-	u128 p = 1;
-	while (k-- > 0)
-		p *= 10;
-	return p;
+	if (k < 20)
+		return pow10_u64[k];
+	return (u128)pow10_u64[19] * pow10_u64[k - 19];
 }
 
 static int bit_length(u128 x)
@@ -60,6 +67,20 @@ static bool scaled(uint64_t m, int e, int k, uint64_t *q, int *half)
 
 	if (k > 38 || k < -38)
 		return false;
+	if (k >= 0 && k < 20 && e < 0 && e > -128) {
+		/* The common case, without a division: m * 10^k < 2^117, and dividing
+		 * by 2^-e is a shift; the bits shifted out are the rest. */
+		unsigned s = (unsigned)-e;
+		num *= pow10_u64[k];
+		quot = num >> s;
+		if (quot >> 64)
+			return false;
+		rem = num - (quot << s);
+		den = (u128)1 << (s - 1); /* one half, in units of 2^-s */
+		*q = (uint64_t)quot;
+		*half = rem < den ? -1 : rem == den ? 0 : 1;
+		return true;
+	}
 	if (k >= 0) {
 		if (bit_length(num) + bit_length(pow10_u128(k)) > 127)
 			return false;
@@ -117,7 +138,12 @@ size_t numfmt_g(char *buf, double v, int digits)
 	e = (int)((bits >> 52) & 0x7ff) - 1075; /* v = m * 2^e */
 	lo = (uint64_t)pow10_u128(digits - 1);
 	hi = lo * 10;
-	x = (int)floor(log10(v)); /* the decimal exponent, perhaps off by one */
+	/* The decimal exponent from the binary one: v is in [2^b, 2^(b+1)) with
+	 * b = e + 52, so floor(log10 v) is floor(b log10 2) or one above it;
+	 * 78913 / 2^18 is log10 2 to 8e-7, which over |b| < 1100 moves the floor
+	 * by at most one more.  The loop corrects an exponent off by up to two. */
+	x = (e + 52) * 78913;
+	x = x >= 0 ? x >> 18 : -((-x + (1 << 18) - 1) >> 18);
 	for (attempt = 0; attempt < 3 && !found; attempt++) {
 		if (!scaled(m, e, digits - 1 - x, &q, &half))
 			break;
