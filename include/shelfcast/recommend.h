@@ -17,12 +17,13 @@
  *     weight columns (a few multiply-adds) and the rest of the network runs
  *     over every row of a round in one batched pass (mlp_forward_rest);
  *   - round one scores RECOMMEND_GRID evenly spaced prices per level, from
- *     its margin floor (or lo) to hi.  Round two, around the best point of
- *     the two best levels: the midpoints to its neighbours and the vertex
- *     of the parabola through the three when it curves down; then
+ *     its margin floor (or lo) to hi.  Round two starts from the
+ *     RECOMMEND_STARTS best local maxima of round one over every level:
+ *     around each, the midpoints to its neighbours and the vertex of the
+ *     parabola through the three when it curves down; then
  *     RECOMMEND_HALVINGS rounds of the points half a spacing either side
- *     of the best, the spacing halved each round (1/944 of the range at
- *     the end);
+ *     of each start's best, the spacing halved each round (1/1,248 of the
+ *     range at the end);
  *   - with a price ending e (0.99, say) the candidates are the prices n + e
  *     in the range: all of them when there are at most RECOMMEND_GRID per
  *     level, else RECOMMEND_GRID spread over them, then rounds of
@@ -39,7 +40,9 @@
  *     and the option is scored again through the prediction path
  *     (predict.h), items in request order a tile at a time as /v1/predict
  *     scores them: its numbers are what /v1/predict answers for the same
- *     features at that price and promotion_level, digit for digit.
+ *     features at that price and promotion_level, digit for digit.  An
+ *     option whose rescored numbers break the exposure minimum or the
+ *     margin is dropped for the next; the rest are ranked again.
  *
  * Thread-safety: the model is shared and read-only; the asks and answers
  * belong to the caller.
@@ -59,9 +62,10 @@
 #define RECOMMEND_MAX_ALTERNATIVES 10
 /* Options an answer holds: the chosen one, the alternatives, and two stand-ins should one fail its confirmation. */
 #define RECOMMEND_MAX_OPTIONS (1 + RECOMMEND_MAX_ALTERNATIVES + 2)
-#define RECOMMEND_GRID 60
+#define RECOMMEND_GRID 40
+#define RECOMMEND_STARTS 4
 #define RECOMMEND_REFINE 8
-#define RECOMMEND_HALVINGS 3
+#define RECOMMEND_HALVINGS 4
 
 /* One item's question (the caller has checked each value's range). */
 struct recommend_ask {

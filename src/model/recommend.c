@@ -66,6 +66,28 @@ static enum error_code confirm(struct recommend_work *w, struct recommend_ask *a
 	return ERROR_OK;
 }
 
+/*
+ * The confirmed options best first: the search ranked them by its own
+ * numbers, before their prices were rounded to what the reply prints.  Ties:
+ * the lower level, then the lower price (as the search ranks).
+ */
+static void sort_options(struct recommend_answer *ans)
+{
+	size_t i, j;
+
+	for (i = 1; i < ans->n; i++) {
+		struct recommend_option o = ans->opt[i];
+		for (j = i; j > 0; j--) {
+			const struct recommend_option *q = &ans->opt[j - 1];
+			if (!(o.value > q->value ||
+			      (o.value == q->value && (o.level < q->level || (o.level == q->level && o.price < q->price)))))
+				break;
+			ans->opt[j] = ans->opt[j - 1];
+		}
+		ans->opt[j] = o;
+	}
+}
+
 /* Drop option j of ans (its confirmed numbers broke a constraint). */
 static void drop_option(struct recommend_answer *ans, size_t j)
 {
@@ -119,8 +141,9 @@ enum error_code recommend_run(const struct model *m, struct recommend_ask *asks,
 		rc = recommend_search_item(&w, &asks[i], i, p, &out[i], err);
 	/*
 	 * Confirm option by option.  Should a confirmed number break the exposure
-	 * minimum (the search's numbers round differently in their last bits), the
-	 * option is dropped and the next one confirmed in its place.
+	 * minimum (the search's numbers round differently in their last bits) or
+	 * the margin (its division rounds), the option is dropped and the next
+	 * one confirmed in its place.
 	 */
 	for (j = 0; !rc && j < keep; j++) {
 		do {
@@ -131,7 +154,8 @@ enum error_code recommend_run(const struct model *m, struct recommend_ask *asks,
 				if (!a->feasible || a->n <= j)
 					continue;
 				if (!isfinite(a->opt[j].value) ||
-				    (!isnan(asks[i].min_exposure) && a->opt[j].exposure < asks[i].min_exposure)) {
+				    (!isnan(asks[i].min_exposure) && a->opt[j].exposure < asks[i].min_exposure) ||
+				    (!isnan(asks[i].min_margin) && !(a->opt[j].margin >= asks[i].min_margin))) {
 					drop_option(a, j);
 					again |= a->n > j;
 				}
@@ -146,11 +170,12 @@ enum error_code recommend_run(const struct model *m, struct recommend_ask *asks,
 		if (a->n == 0) {
 			a->feasible = false;
 			snprintf(a->reason, sizeof a->reason,
-				 "no candidate keeps its numbers finite and the minimum exposure once scored");
+				 "no candidate keeps its numbers finite, the minimum exposure and the margin once scored");
 			continue;
 		}
 		if (a->n > keep)
 			a->n = keep;
+		sort_options(a);
 		a->at_price_bound = a->opt[0].at_bound;
 		a->extrapolated = recommend_training_range(m, &tlo, &thi) &&
 				  (a->opt[0].price < tlo || a->opt[0].price > thi);

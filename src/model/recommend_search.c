@@ -14,8 +14,6 @@
 #define EXPOSURE_GUARD 1e-6
 /* Options kept per item beyond those asked for: stand-ins should one fail its confirmation. */
 #define SPARE (RECOMMEND_MAX_OPTIONS - 1 - RECOMMEND_MAX_ALTERNATIVES)
-/* Without a price ending: the levels whose best is refined (the best ones). */
-#define REFINED_LEVELS 2
 
 /*
  * A level's candidate prices: index i in [0, n).  Evenly spaced from lo to
@@ -55,7 +53,6 @@ struct level_state {
 	size_t step;       /* with an ending: the spacing of the last round around best */
 	bool has_best;
 	struct recommend_cand best;
-	size_t g_best;     /* the first-round point best came from (before any refinement) */
 };
 
 
@@ -290,8 +287,6 @@ static void round_done(struct recommend_work *w, struct item_search *is, size_t 
 		if (!ls->has_best || better(c, &ls->best)) {
 			ls->best = *c;
 			ls->has_best = true;
-			if (first)
-				ls->g_best = ls->m - 1;
 		}
 	}
 }
@@ -337,35 +332,68 @@ static void refine_discrete(struct recommend_work *w, struct item_search *is, en
 	} while (more);
 }
 
+/* A local refinement of continuous prices: from a first-round point, its best so far. */
+struct start {
+	const struct level_state *ls;
+	struct recommend_cand best;
+	size_t r0, r1; /* its rows in the round being scored */
+};
+
+/* Fold rows [r0, r1) of the last round (scored) into st's best. */
+static void start_done(const struct recommend_work *w, const struct item_search *is, struct start *st)
+{
+	size_t r;
+
+	for (r = st->r0; r < st->r1; r++)
+		if (feasible(&w->rows[r], is->min_exposure) && better(&w->rows[r], &st->best))
+			st->best = w->rows[r];
+}
+
+/* Is first-round point i of a level's values v (m of them, NAN where infeasible) a local maximum? */
+static bool local_max(const double *v, size_t m, size_t i)
+{
+	return !isnan(v[i]) && (i == 0 || isnan(v[i - 1]) || v[i] >= v[i - 1]) &&
+	       (i + 1 == m || isnan(v[i + 1]) || v[i] >= v[i + 1]);
+}
+
 /*
- * Evenly spaced prices: around the best point of the REFINED_LEVELS best
- * levels, the midpoints to its neighbours and the vertex of the parabola
- * through the three (when it curves down); then RECOMMEND_HALVINGS rounds
- * of the two points half a spacing either side of the best, the spacing
- * halved each round.
+ * Evenly spaced prices: from each of the RECOMMEND_STARTS best local maxima
+ * of the first round (over every level), the midpoints to its neighbours and
+ * the vertex of the parabola through the three (when it curves down); then
+ * RECOMMEND_HALVINGS rounds of the two points half a spacing either side of
+ * that start's best, the spacing halved each round.  The starts of a round
+ * are scored together.
  */
 static void refine_continuous(struct recommend_work *w, struct item_search *is, enum spec_objective objective)
 {
-	const struct level_state *order[REFINED_LEVELS] = {NULL};
-	size_t K = w->K, k, j, R = 0;
+	struct start st[RECOMMEND_STARTS];
+	size_t K = w->K, k, i, j, n_st = 0, R;
 	unsigned t;
 
-	for (k = 0; k < K; k++) { /* the best levels, best first */
+	for (k = 0; k < K; k++) { /* the best local maxima, best first */
 		const struct level_state *ls = &is->lv[k];
-		if (!ls->has_best || ls->m < 2)
+		const double *v = w->grid + k * RECOMMEND_GRID;
+		if (!ls->searched || ls->m < 2)
 			continue;
-		for (j = REFINED_LEVELS; j > 0 && (!order[j - 1] || better(&ls->best, &order[j - 1]->best)); j--)
-			if (j < REFINED_LEVELS)
-				order[j] = order[j - 1];
-		if (j < REFINED_LEVELS)
-			order[j] = ls;
+		for (i = 0; i < ls->m; i++) {
+			struct recommend_cand c = {space_price(&ls->s, i), i, (int)k, v[i], NAN};
+			if (!local_max(v, ls->m, i) || (n_st == RECOMMEND_STARTS && !better(&c, &st[n_st - 1].best)))
+				continue;
+			if (n_st < RECOMMEND_STARTS)
+				n_st++;
+			for (j = n_st - 1; j > 0 && better(&c, &st[j - 1].best); j--)
+				st[j] = st[j - 1];
+			st[j] = (struct start){ls, c, 0, 0};
+		}
 	}
-	for (j = 0; j < REFINED_LEVELS && order[j]; j++) {
-		const struct level_state *ls = order[j];
-		int lvl = (int)(ls - is->lv);
-		const double *v = w->grid + (size_t)lvl * RECOMMEND_GRID;
-		size_t b = ls->g_best;
-		double p = space_price(&ls->s, b), h = (ls->s.hi - ls->s.lo) / (double)(ls->s.n - 1);
+	R = 0;
+	for (j = 0; j < n_st; j++) {
+		const struct level_state *ls = st[j].ls;
+		const double *v = w->grid + (size_t)st[j].best.level * RECOMMEND_GRID;
+		size_t b = st[j].best.idx;
+		double p = st[j].best.price, h = (ls->s.hi - ls->s.lo) / (double)(ls->s.n - 1);
+		int lvl = st[j].best.level;
+		st[j].r0 = R;
 		if (b > 0)
 			w->rows[R++] = (struct recommend_cand){p - h / 2, SIZE_MAX, lvl, NAN, NAN};
 		if (b + 1 < ls->m)
@@ -376,23 +404,27 @@ static void refine_continuous(struct recommend_work *w, struct item_search *is, 
 			if (off != 0 && fabs(off) < h && fabs(fabs(off) - h / 2) > 1e-9 * h)
 				w->rows[R++] = (struct recommend_cand){p + off, SIZE_MAX, lvl, NAN, NAN};
 		}
+		st[j].r1 = R;
 	}
-	if (R)
+	for (t = 0; R; t++) {
 		round_done(w, is, R, objective, false);
-	/* then halving: the points half a spacing either side of each refined level's best */
-	for (t = 0; t < RECOMMEND_HALVINGS; t++) {
+		for (j = 0; j < n_st; j++)
+			start_done(w, is, &st[j]);
+		if (t == RECOMMEND_HALVINGS)
+			break;
+		/* halving: the points half a spacing either side of each start's best */
 		R = 0;
-		for (j = 0; j < REFINED_LEVELS && order[j]; j++) {
-			const struct level_state *ls = order[j];
+		for (j = 0; j < n_st; j++) {
+			const struct level_state *ls = st[j].ls;
 			double h = (ls->s.hi - ls->s.lo) / (double)(ls->s.n - 1) / (double)(2u << t);
-			double p = ls->best.price;
+			double p = st[j].best.price;
+			st[j].r0 = R;
 			if (p - h / 2 >= ls->s.lo)
-				w->rows[R++] = (struct recommend_cand){p - h / 2, SIZE_MAX, ls->best.level, NAN, NAN};
+				w->rows[R++] = (struct recommend_cand){p - h / 2, SIZE_MAX, st[j].best.level, NAN, NAN};
 			if (p + h / 2 <= ls->s.hi)
-				w->rows[R++] = (struct recommend_cand){p + h / 2, SIZE_MAX, ls->best.level, NAN, NAN};
+				w->rows[R++] = (struct recommend_cand){p + h / 2, SIZE_MAX, st[j].best.level, NAN, NAN};
+			st[j].r1 = R;
 		}
-		if (R)
-			round_done(w, is, R, objective, false);
 	}
 }
 
@@ -442,12 +474,22 @@ static double printed_price(double p, double lo, double hi)
 	return r >= lo && r <= hi ? r : p;
 }
 
-/* The lowest price of level k that leaves margin m on unit cost c (0 when there is no such bound). */
+/*
+ * The lowest price of level k that leaves margin m on unit cost c (0 when
+ * there is no such bound): c / ((1 - m)(1 - discount)), raised by the ulps
+ * the margin's own division (as the reply computes it) may lose there.
+ */
 double recommend_margin_floor(const struct spec *spec, size_t k, double c, double m)
 {
+	double d = spec->levels[k].discount, p;
+	int ulps;
+
 	if (isnan(m) || isnan(c) || c <= 0)
 		return 0.0;
-	return c / ((1.0 - m) * (1.0 - spec->levels[k].discount));
+	p = c / ((1.0 - m) * (1.0 - d));
+	for (ulps = 0; ulps < 64 && (p * (1.0 - d) - c) / (p * (1.0 - d)) < m; ulps++)
+		p = nextafter(p, INFINITY);
+	return p;
 }
 
 static void level_list(char *buf, size_t size, const struct spec *spec, uint64_t levels)

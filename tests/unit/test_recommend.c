@@ -12,6 +12,7 @@
 #include "shelfcast/predict.h"
 #include "shelfcast/recommend.h"
 #include "shelfcast/recommend_api.h"
+#include "shelfcast/recommend_search.h"
 #include "shelfcast/strbuf.h"
 
 #define N_IN 5 /* price, weight, log(price), brand, store */
@@ -51,14 +52,17 @@ static struct recommend_ask ask_for(struct encoder_value *v)
 /*
  * The chosen option is within 0.5 % of the best the model scores over 3,000
  * prices per level through the prediction path, meets every constraint, and
- * its numbers are the prediction path's at its printed price, bit for bit.
+ * its numbers are the prediction path's at its printed price, bit for bit;
+ * the options come best first by those numbers.  120 random models: rougher
+ * than trained ones (narrow peaks between grid points are what a search
+ * misses), so they are the search's hard case.
  */
 static void test_recommend_is_the_best_of_the_model_over_a_fine_grid(void **state)
 {
 	const char *brands[] = {"a", "b", "c", "zz"};
 	uint64_t seed;
 	(void)state;
-	for (seed = 1; seed <= 24; seed++) {
+	for (seed = 1; seed <= 120; seed++) {
 		struct model *m = test_model(TEST_SPEC, seed, 0.8f, NULL);
 		struct encoder_value v[N_IN];
 		struct recommend_ask a = ask_for(v);
@@ -109,6 +113,29 @@ static void test_recommend_is_the_best_of_the_model_over_a_fine_grid(void **stat
 		}
 		model_unref(m);
 	}
+}
+
+/* At the margin's price floor the margin, as the reply computes it, is the minimum or above. */
+static void test_recommend_margin_floor_keeps_the_margin(void **state)
+{
+	struct model *m = test_model(TEST_SPEC, 3, 0.8f, NULL);
+	uint64_t r = 17;
+	size_t k, i, raised = 0;
+	(void)state;
+	for (i = 0; i < 200000; i++) {
+		double c = (double)(1 + test_rand(&r) % 100000) / 100.0, mm = (double)(test_rand(&r) % 95) / 100.0;
+		for (k = 0; k < m->spec.n_levels; k++) {
+			double d = m->spec.levels[k].discount, p = recommend_margin_floor(&m->spec, k, c, mm);
+			double eff = p * (1.0 - d);
+			if ((eff - c) / eff < mm)
+				fail_msg("cost %.17g, margin %.17g, level %zu: the floor %.17g leaves %.17g", c, mm, k, p,
+					 (eff - c) / eff);
+			raised += p != c / ((1.0 - mm) * (1.0 - d));
+			assert_true(p <= c / ((1.0 - mm) * (1.0 - d)) * (1 + 1e-12));
+		}
+	}
+	assert_true(raised > 0); /* the division does lose the margin's last bits, sometimes */
+	model_unref(m);
 }
 
 /* Price endings, minimum exposure, and the reasons of an infeasible item. */
@@ -248,6 +275,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recommend_is_the_best_of_the_model_over_a_fine_grid),
+		cmocka_unit_test(test_recommend_margin_floor_keeps_the_margin),
 		cmocka_unit_test(test_recommend_constraints_and_reasons),
 		cmocka_unit_test(test_recommend_body_errors_name_the_field),
 	};
