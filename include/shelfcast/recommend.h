@@ -17,13 +17,14 @@
  *     weight columns (a few multiply-adds) and the rest of the network runs
  *     over every row of a round in one batched pass (mlp_forward_rest);
  *   - round one scores RECOMMEND_GRID evenly spaced prices per level, from
- *     its margin floor (or lo) to hi.  Round two starts from the
- *     RECOMMEND_STARTS best local maxima of round one over every level:
- *     around each, the midpoints to its neighbours and the vertex of the
- *     parabola through the three when it curves down; then
- *     RECOMMEND_HALVINGS rounds of the points half a spacing either side
- *     of each start's best, the spacing halved each round (1/1,248 of the
- *     range at the end);
+ *     its margin floor (or lo) to hi.  Round two starts from
+ *     RECOMMEND_STARTS of its points: the best of each of the
+ *     RECOMMEND_LEAD_LEVELS best levels, then the best other local maxima
+ *     over every level.  Around each, the midpoints to its neighbours and
+ *     the vertex of the parabola through the three when it curves down;
+ *     then RECOMMEND_HALVINGS rounds of the points half a spacing either
+ *     side of each start's best, the spacing halved each round (1/1,888 of
+ *     the range at the end);
  *   - with a price ending e (0.99, say) the candidates are the prices n + e
  *     in the range: all of them when there are at most RECOMMEND_GRID per
  *     level, else RECOMMEND_GRID spread over them, then rounds of
@@ -62,8 +63,9 @@
 #define RECOMMEND_MAX_ALTERNATIVES 10
 /* Options an answer holds: the chosen one, the alternatives, and two stand-ins should one fail its confirmation. */
 #define RECOMMEND_MAX_OPTIONS (1 + RECOMMEND_MAX_ALTERNATIVES + 2)
-#define RECOMMEND_GRID 40
+#define RECOMMEND_GRID 60
 #define RECOMMEND_STARTS 4
+#define RECOMMEND_LEAD_LEVELS 2
 #define RECOMMEND_REFINE 8
 #define RECOMMEND_HALVINGS 4
 

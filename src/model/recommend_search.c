@@ -356,9 +356,25 @@ static bool local_max(const double *v, size_t m, size_t i)
 	       (i + 1 == m || isnan(v[i + 1]) || v[i] >= v[i + 1]);
 }
 
+/* Insert c, a first-round point of ls, into the best-first list st[0, *n) of at most cap. */
+static void add_start(struct start *st, size_t *n, size_t cap, const struct level_state *ls,
+		      const struct recommend_cand *c)
+{
+	size_t j;
+
+	if (cap == 0 || (*n == cap && !better(c, &st[*n - 1].best)))
+		return;
+	if (*n < cap)
+		(*n)++;
+	for (j = *n - 1; j > 0 && better(c, &st[j - 1].best); j--)
+		st[j] = st[j - 1];
+	st[j] = (struct start){ls, *c, 0, 0};
+}
+
 /*
- * Evenly spaced prices: from each of the RECOMMEND_STARTS best local maxima
- * of the first round (over every level), the midpoints to its neighbours and
+ * Evenly spaced prices: from RECOMMEND_STARTS points of the first round --
+ * the best of each of the RECOMMEND_LEAD_LEVELS best levels, then the best
+ * other local maxima over every level -- the midpoints to its neighbours and
  * the vertex of the parabola through the three (when it curves down); then
  * RECOMMEND_HALVINGS rounds of the two points half a spacing either side of
  * that start's best, the spacing halved each round.  The starts of a round
@@ -367,25 +383,28 @@ static bool local_max(const double *v, size_t m, size_t i)
 static void refine_continuous(struct recommend_work *w, struct item_search *is, enum spec_objective objective)
 {
 	struct start st[RECOMMEND_STARTS];
-	size_t K = w->K, k, i, j, n_st = 0, R;
+	size_t K = w->K, k, i, j, n_st = 0, n_lead, n_rest = 0, R;
 	unsigned t;
 
-	for (k = 0; k < K; k++) { /* the best local maxima, best first */
+	/* the best points of the RECOMMEND_LEAD_LEVELS best levels, then the best other local maxima */
+	for (k = 0; k < K; k++)
+		if (is->lv[k].has_best && is->lv[k].m >= 2)
+			add_start(st, &n_st, RECOMMEND_LEAD_LEVELS, &is->lv[k], &is->lv[k].best);
+	n_lead = n_st;
+	for (k = 0; k < K; k++) {
 		const struct level_state *ls = &is->lv[k];
 		const double *v = w->grid + k * RECOMMEND_GRID;
 		if (!ls->searched || ls->m < 2)
 			continue;
 		for (i = 0; i < ls->m; i++) {
 			struct recommend_cand c = {space_price(&ls->s, i), i, (int)k, v[i], NAN};
-			if (!local_max(v, ls->m, i) || (n_st == RECOMMEND_STARTS && !better(&c, &st[n_st - 1].best)))
-				continue;
-			if (n_st < RECOMMEND_STARTS)
-				n_st++;
-			for (j = n_st - 1; j > 0 && better(&c, &st[j - 1].best); j--)
-				st[j] = st[j - 1];
-			st[j] = (struct start){ls, c, 0, 0};
+			for (j = 0; j < n_lead && !(st[j].best.level == c.level && st[j].best.idx == i); j++)
+				;
+			if (j == n_lead && local_max(v, ls->m, i))
+				add_start(st + n_lead, &n_rest, RECOMMEND_STARTS - n_lead, ls, &c);
 		}
 	}
+	n_st = n_lead + n_rest;
 	R = 0;
 	for (j = 0; j < n_st; j++) {
 		const struct level_state *ls = st[j].ls;
