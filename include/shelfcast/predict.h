@@ -32,10 +32,9 @@ struct predict_batch {
 	double *unit_cost;      /* (n) */
 	int *asked;             /* (n) requested level index, or -1 */
 	int *recommended;       /* (n) chosen level index */
-	double *sales;          /* (n*K) predicted units: the centre (heads_sales) */
 	double *expected;       /* (n*K) expected units, the mean (heads_expected_sales): what value
-				   and the recommendation use */
-	double *exposure;       /* (n*K) exposure probability */
+				   and the recommendation use (the centre and the exposure probability
+				   are computed where printed: predict_batch_sales, _exposure) */
 	double *value;          /* (n*K) objective value */
 	bool *finite;           /* (n) the network's outputs and the values finite at every level: an
 				   item without is an error, never a number (units map NaN to 0) */
@@ -77,6 +76,14 @@ enum error_code predict_batch_set(struct predict_batch *b, const struct model *m
  */
 void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 		       enum spec_objective objective);
+
+/*
+ * Row r's predicted units (the centre, heads_sales) and exposure
+ * probability, from its outputs: a reply prints them for one level of most
+ * items, so they are not computed for every level.
+ */
+double predict_batch_sales(const struct predict_batch *b, const struct model *m, size_t r);
+double predict_batch_exposure(const struct predict_batch *b, size_t r);
 
 /*
  * Items per tile for model m: a request is encoded and scored a tile at a

@@ -98,9 +98,9 @@ static void write_row(struct strbuf *sb, const struct predict_reply *r, size_t l
 
 	strbuf_json_int(sb, spec->levels[level].level);
 	strbuf_puts(sb, ",\"predicted_sales\":");
-	strbuf_json_double(sb, b->sales[row], PREDICT_DIGITS);
+	strbuf_json_double(sb, predict_batch_sales(b, r->m, row), PREDICT_DIGITS);
 	strbuf_puts(sb, ",\"exposure_probability\":");
-	strbuf_json_double(sb, b->exposure[row], PREDICT_DIGITS);
+	strbuf_json_double(sb, predict_batch_exposure(b, row), PREDICT_DIGITS);
 	strbuf_puts(sb, ",\"expected_sales\":");
 	strbuf_json_double(sb, b->expected[row], PREDICT_DIGITS);
 	if (spec->has_calibration) {
@@ -179,8 +179,8 @@ static void log_prediction(struct predict_reply *r, size_t k, size_t row, int lv
 		.model = r->m->name, .version = r->m->version, .features = id->features,
 		.features_len = id->features_len, .features_json = id->features_json,
 		.level = spec->levels[lv].level, .price = spec->price_index >= 0 ? b->price[k] : NAN,
-		.predicted_sales = b->sales[row], .expected_sales = b->expected[row],
-		.exposure_probability = b->exposure[row],
+		.predicted_sales = predict_batch_sales(b, r->m, row), .expected_sales = b->expected[row],
+		.exposure_probability = predict_batch_exposure(b, row),
 		.sales_t = heads_unstandardize(spec, (double)b->y[2 * row]),
 		.log_target = spec->transform == SPEC_TRANSFORM_LOG1P, .lower = NAN, .upper = NAN,
 		.coverage = NAN};

@@ -130,9 +130,9 @@ static enum error_code score_rows(const struct model *m, const struct table *t, 
 			else
 				fprintf(out, "%zu", i + k + 1);
 			fprintf(out, ",%lld,", m->spec.levels[lv].level);
-			cli_number(out, batch.sales[r]);
+			cli_number(out, predict_batch_sales(&batch, m, r));
 			fputc(',', out);
-			cli_number(out, batch.exposure[r]);
+			cli_number(out, predict_batch_exposure(&batch, r));
 			fprintf(out, ",%lld", m->spec.levels[batch.recommended[k]].level);
 			if (x)
 				explain_columns(out, x, &batch, k, lv);

@@ -49,9 +49,7 @@ static bool lay_out(struct predict_batch *b, const struct model *m, size_t n, st
 	b->unit_cost = carve(c, n, sizeof *b->unit_cost);
 	b->asked = carve(c, n, sizeof *b->asked);
 	b->recommended = carve(c, n, sizeof *b->recommended);
-	b->sales = carve(c, rows, sizeof *b->sales);
 	b->expected = carve(c, rows, sizeof *b->expected);
-	b->exposure = carve(c, rows, sizeof *b->exposure);
 	b->value = carve(c, rows, sizeof *b->value);
 	b->finite = carve(c, n, sizeof *b->finite);
 	b->unknown = carve(c, n, b->nc * sizeof *b->unknown);
@@ -149,6 +147,16 @@ size_t predict_tile_items(const struct model *m)
 	return n < MLP_TILE ? MLP_TILE : n;
 }
 
+double predict_batch_sales(const struct predict_batch *b, const struct model *m, size_t r)
+{
+	return heads_sales(&m->spec, (double)b->y[2 * r]);
+}
+
+double predict_batch_exposure(const struct predict_batch *b, size_t r)
+{
+	return heads_exposure((double)b->y[2 * r + 1]);
+}
+
 void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 		       enum spec_objective objective)
 {
@@ -156,11 +164,8 @@ void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 	double shift = heads_expected_shift(&m->spec);
 
 	mlp_forward_levels(&m->mlp, b->x, n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
-	for (r = 0; r < rows; r++) {
-		b->sales[r] = heads_sales(&m->spec, (double)b->y[2 * r]);
+	for (r = 0; r < rows; r++)
 		b->expected[r] = heads_expected_sales_shifted(&m->spec, (double)b->y[2 * r], shift);
-		b->exposure[r] = heads_exposure((double)b->y[2 * r + 1]);
-	}
 	for (i = 0; i < n; i++) {
 		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->expected + i * b->K,
 						      b->price[i], b->unit_cost[i],

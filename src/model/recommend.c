@@ -17,9 +17,9 @@ static void option_numbers(const struct recommend_work *w, const struct recommen
 	const struct predict_batch *b = &w->batch;
 	double c = ans->unit_cost;
 
-	o->sales = b->sales[row];
+	o->sales = predict_batch_sales(b, w->m, row);
 	o->expected = b->expected[row];
-	o->exposure = b->exposure[row];
+	o->exposure = predict_batch_exposure(b, row);
 	o->y_sales = b->y[HEADS_COUNT * row + HEADS_SALES];
 	o->halfwidth = heads_interval_halfwidth_row(w->spec, w->spec->interval, b->x + row / b->K * b->d);
 	o->effective_price = o->price * (1.0 - w->spec->levels[o->level].discount);

@@ -39,8 +39,8 @@ static void predict_at(const struct model *m, const struct encoder_value *base, 
 	assert_int_equal(predict_batch_set(&b, m, 0, v, k, NULL, &err), ERROR_OK);
 	predict_batch_run(&b, m, 1, SPEC_OBJECTIVE_REVENUE);
 	*expected = b.expected[k];
-	*sales = b.sales[k];
-	*exposure = b.exposure[k];
+	*sales = predict_batch_sales(&b, m, (size_t)k);
+	*exposure = predict_batch_exposure(&b, (size_t)k);
 	predict_batch_done(&b);
 }
 
