@@ -16,6 +16,7 @@
  *              "patience": 4, "seed": 7, "weight_decay": 0, "exposure_weight": 1,
  *              "validation_fraction": 0.1, "validation": "latest" | "random",
  *              "ema": 0.999, "refit": false, "members": 1,
+ *              "recent_fraction": 0.3, "recent_weight": 2,                 (column split only)
  *              "interval": 0.9, "interval_by": "brand"},        (interval_by optional)
  *    "cleaning": {"winsorize": [0.001, 0.999], "min_count": 5, "max_categories": 100000}}
  *
@@ -70,6 +71,8 @@ struct dataset_config {
 	bool validation_random;   /* a random validation slice instead of the latest */
 	double ema;               /* decay of the weight average evaluated and kept; 0: off */
 	bool refit;               /* after early stopping, retrain on train + validation for best_epoch epochs */
+	double recent_fraction;   /* the latest share (by the split column) of the rows the network trains on, */
+	int recent_weight;        /* counted this many times in its epochs; 1: off */
 
 	double winsor_lo, winsor_hi; /* quantiles */
 	size_t min_count;

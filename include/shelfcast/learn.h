@@ -5,7 +5,8 @@
  * label), a running average of the weights (Polyak, model.ema) that is what
  * gets evaluated and kept, early stopping on the validation loss with the
  * best weights restored, and optionally a refit on train + validation for
- * the best epoch count (model.refit).
+ * the best epoch count (model.refit).  With model.recent_weight the epochs
+ * run over split.h's fit_train and fit_all, the latest rows repeated.
  *
  * The forward pass is the serving one (mlp_train.h runs mlp_forward_layers).
  * The same config and data give the same weights: shuffles and initial

@@ -6,7 +6,11 @@
  *   validation: carved from the rest (all_train), its latest
  *     validation_fraction by the split column, or a random share when
  *     validation_random (or when there is no split column);
- *   train: the rest of all_train.
+ *   train: the rest of all_train;
+ *   fit_train, fit_all (with model.recent_weight > 1 only): the rows the
+ *     network's epochs run over, train and all_train with each one's latest
+ *     model.recent_fraction by the split column repeated to recent_weight
+ *     times in all (recency weighting).
  * Row numbers are table rows.  The same config on the same table gives the
  * same split.
  *
@@ -25,6 +29,8 @@ struct split {
 	size_t *train, *valid, *test; /* owned: row numbers */
 	size_t *all_train;            /* owned: train and valid together, in row order */
 	size_t n_train, n_valid, n_test, n_all_train;
+	size_t *fit_train, *fit_all;  /* owned, or NULL (recent_weight 1): train, all_train */
+	size_t n_fit_train, n_fit_all;
 };
 
 /*

@@ -175,7 +175,7 @@ static bool averaging(const struct dataset_config *cfg, const struct learner *l)
 }
 
 /*
- * Train on sp->train, evaluate on sp->valid after every epoch, stop after
+ * Train on sp->train (sp->fit_train with model.recent_weight), evaluate on sp->valid after every epoch, stop after
  * model.patience epochs without improvement; out->params gets the weights
  * of the best epoch.
  */
@@ -187,7 +187,9 @@ static enum error_code early_stopping(const struct dataset_config *cfg, const st
 	struct learner l;
 	double best = INFINITY, t0 = util_now_s();
 	int epoch, bad = 0;
-	enum error_code rc = learner_init(&l, cfg, spec, sp->train, sp->n_train, err);
+	enum error_code rc = sp->fit_train
+				     ? learner_init(&l, cfg, spec, sp->fit_train, sp->n_fit_train, err)
+				     : learner_init(&l, cfg, spec, sp->train, sp->n_train, err);
 
 	if (rc)
 		return rc;
@@ -239,7 +241,8 @@ out:
 
 /*
  * Early stopping found how many epochs generalize; train again from the same
- * start on the whole training part, validation slice included, for that many.
+ * start on the whole training part, validation slice included (recent rows
+ * repeated like the first run's), for that many.
  * On a time split this lets the final model see the latest weeks.
  */
 static enum error_code refit(const struct dataset_config *cfg, const struct spec *spec,
@@ -249,7 +252,9 @@ static enum error_code refit(const struct dataset_config *cfg, const struct spec
 {
 	struct learner l;
 	int epoch;
-	enum error_code rc = learner_init(&l, cfg, spec, sp->all_train, sp->n_all_train, err);
+	enum error_code rc = sp->fit_all
+				     ? learner_init(&l, cfg, spec, sp->fit_all, sp->n_fit_all, err)
+				     : learner_init(&l, cfg, spec, sp->all_train, sp->n_all_train, err);
 
 	if (rc)
 		return rc;

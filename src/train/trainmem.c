@@ -37,6 +37,10 @@ double trainmem_need(const struct spec *spec, const struct dataset_config *cfg, 
 	size_t E = cfg->members ? cfg->members : 1;
 	double N = (double)n_rows, d = (double)md[0], D = d + 1, B = (double)learn_batch_rows(cfg);
 	double m_params, m_acts, m_widest, p_params, p_acts, p_widest, training, packing, base;
+	/* model.recent_weight: split.h's fit_train and fit_all, and the learner's copy, at most this long */
+	double fit = cfg->recent_weight > 1
+			     ? N * (1 + cfg->recent_fraction * (cfg->recent_weight - 1)) * 3 * 8
+			     : 0;
 
 	m_widest = layer_sums(md, L, &m_params, &m_acts);
 	ensemble_packed_dims(spec, E, pd);
@@ -48,7 +52,7 @@ double trainmem_need(const struct spec *spec, const struct dataset_config *cfg, 
 		  (double)LEARN_EVAL_ROWS * (p_acts + 2 * p_widest) * 4;
 	base = D <= BASELINE_DENSE_MAX ? D * D * 8 + 2048 * D * 8 : 23 * D * 8 + (16 << 20);
 	return N * d * 4                          /* encoded rows */
-	       + N * 7 * 8                        /* targets, split indices */
+	       + N * 7 * 8 + fit                  /* targets, split indices */
 	       + (training > packing ? training : packing) /* networks */
 	       + base + N * 3 * 8;                /* baselines */
 }
