@@ -61,6 +61,17 @@ enum error_code learn_network(const struct dataset_config *cfg, const struct spe
 void learn_outcome_done(struct learn_outcome *out);
 
 /*
+ * A network drawn from cfg->seed trained on rows (n_rows, repeats allowed)
+ * for exactly `epochs` epochs, no validation: its kept weights (the average
+ * with model.ema) into params (spec's network's count).  model.refit's run,
+ * and the calibration's (ensemble.h).
+ */
+enum error_code learn_epochs(const struct dataset_config *cfg, const struct spec *spec,
+			     const struct learn_data *data, const size_t *rows, size_t n_rows,
+			     int epochs, train_progress_fn progress, void *ctx, float *params,
+			     struct error *err);
+
+/*
  * Self-check of backpropagation through the training loss: on a random
  * network of the given widths (`inputs`, hidden..., the two heads) and a
  * random batch, the largest difference between the analytic gradient and

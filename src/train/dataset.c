@@ -131,6 +131,7 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 					   "patience", "seed", "weight_decay", "exposure_weight",
 					   "validation_fraction", "validation", "ema", "refit", "members",
 					   "interval", "interval_by", "recent_fraction", "recent_weight",
+					   "calibration_fraction", "interval_by_shrink",
 					   NULL};
 	char field[JSONUTIL_PATH_MAX];
 	json_t *model = NULL, *hidden = NULL, *v;
@@ -149,6 +150,8 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	cfg->ema = 0;
 	cfg->interval = 0.9;
 	cfg->recent_fraction = 0;
+	cfg->calibration_fraction = 0;
+	cfg->interval_by_shrink = 0;
 	rc = jsonutil_get_typed(root, "model", "", false, JSON_OBJECT, &model, err);
 	if (!rc && model)
 		rc = jsonutil_expect_object(model, keys, "model", err);
@@ -202,6 +205,12 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 						 &cfg->recent_fraction, err);
 		if (!rc)
 			rc = jsonutil_get_int(model, "recent_weight", "model", false, 1, 16, &recent_weight, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "calibration_fraction", "model", false,
+						 &cfg->calibration_fraction, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "interval_by_shrink", "model", false,
+						 &cfg->interval_by_shrink, err);
 		if (!rc) {
 			const char *how = NULL;
 			rc = jsonutil_get_string(model, "validation", "model", false, &how, err);
@@ -241,6 +250,18 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	if (recent_weight > 1 && !cfg->split_by_column)
 		return error_set(err, ERROR_INVALID, "model.recent_weight",
 				 "model.recent_weight: needs a split by column (the latest rows by it)");
+	if (!(cfg->calibration_fraction == 0 ||
+	      (cfg->calibration_fraction > cfg->validation_fraction && cfg->calibration_fraction < 0.5)))
+		return error_set(err, ERROR_INVALID, "model.calibration_fraction",
+				 "model.calibration_fraction: must be 0 or between model.validation_fraction "
+				 "(%g) and 0.5",
+				 cfg->validation_fraction);
+	if (!(cfg->interval_by_shrink >= 0 && cfg->interval_by_shrink <= 1))
+		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
+				 "model.interval_by_shrink: must be in [0, 1]");
+	if (cfg->interval_by_shrink > 0 && !cfg->interval_by)
+		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
+				 "model.interval_by_shrink: needs model.interval_by");
 	cfg->recent_weight = (int)recent_weight;
 	cfg->epochs = (int)epochs;
 	cfg->batch_size = (size_t)batch;

@@ -85,6 +85,11 @@ static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 		{", \"model\": {\"recent_weight\": 17, \"recent_fraction\": 0.3}", "model.recent_weight"},
 		{", \"model\": {\"recent_weight\": 2, \"recent_fraction\": 0.3}",
 		 "model.recent_weight: needs a split by column"},
+		{", \"model\": {\"calibration_fraction\": 0.05}",
+		 "model.calibration_fraction: must be 0 or between model.validation_fraction (0.1) and 0.5"},
+		{", \"model\": {\"calibration_fraction\": 0.5}", "model.calibration_fraction"},
+		{", \"model\": {\"interval_by_shrink\": 0.1}", "model.interval_by_shrink: needs model.interval_by"},
+		{", \"model\": {\"interval_by_shrink\": 1.5}", "model.interval_by_shrink: must be in [0, 1]"},
 		{", \"cleaning\": {\"winsorize\": [0.9, 0.1]}", "cleaning.winsorize"},
 	};
 	char text[4096];

@@ -99,6 +99,31 @@ static void test_split_repeats_the_latest_rows_for_recency_weighting(void **stat
 	dataset_config_done(&cfg);
 }
 
+/* model.calibration_fraction: the latest share of all_train calibrates; the networks that do train on the rest. */
+static void test_split_carves_the_calibration_window_from_the_latest_training_rows(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split s;
+	struct error err;
+	size_t i;
+	(void)state;
+	load("{\"column\": \"week\", \"test_from\": 17}", ", \"calibration_fraction\": 0.4", &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, table_column(&t, "week"), &s, &err), ERROR_OK);
+	/* all_train: weeks 1..16; ceil(0.4 * 16) = 7 calibrate (weeks 10..16), the validation slice among them */
+	assert_int_equal(s.n_cal, 7);
+	assert_int_equal(s.n_cal_train, 9);
+	for (i = 0; i < s.n_cal; i++)
+		assert_int_equal(s.cal[i], 9 + i);
+	for (i = 0; i < s.n_cal_train; i++)
+		assert_int_equal(s.cal_train[i], i);
+	assert_null(s.fit_cal);
+	split_done(&s);
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
 static void test_split_by_fraction_is_seeded_and_covers_every_row_once(void **state)
 {
 	struct dataset_config cfg;
@@ -199,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_by_week_tests_the_latest_and_validates_on_the_latest_training_weeks),
 		cmocka_unit_test(test_split_repeats_the_latest_rows_for_recency_weighting),
+		cmocka_unit_test(test_split_carves_the_calibration_window_from_the_latest_training_rows),
 		cmocka_unit_test(test_split_by_fraction_is_seeded_and_covers_every_row_once),
 		cmocka_unit_test(test_split_by_fraction_tests_the_seeded_permutations_first_rows_in_row_order),
 		cmocka_unit_test(test_split_with_no_row_past_test_from_names_the_field),
