@@ -28,8 +28,19 @@
  * of it, its unknown slot = n_vocabulary), also a table per category with
  * at least CALIBRATE_GROUP_MIN rows, the same way over its rows only
  * (Mondrian conformal: each category's coverage holds on its own).
+ *
+ * shrink in [0, 1] (model.interval_by_shrink; 0 with no `by`): above 0 the
+ * category tables become normalized conformal ones: category g's scale
+ * s_g = q_g^(1 - shrink) * q^shrink, with q_g and q its own and the one
+ * table's half-width at `interval`; every row's |resid| is divided by its
+ * category's scale (by q outside the categories with a table), the
+ * (n + 1)-rank table T is taken over all n rows together, and category g's
+ * table is s_g * T.  shrink 1 gives every category the one table; towards 0
+ * each category's width comes from its own rows, but the coverage level
+ * from all of them: a hedge for categories whose held-out rows are not
+ * exchangeable with their later ones.
  */
 enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, double interval,
-			      const size_t *slot, int by, struct error *err);
+			      const size_t *slot, int by, double shrink, struct error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #ifndef SHELFCAST_COLDSTART_H
 #define SHELFCAST_COLDSTART_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,9 +25,10 @@
 /*
  * X: (rows, d) encoded rows; rows (n) the training part.  counts
  * (n_categorical): how many of those rows train each unknown slot afterwards
- * (routed, or unknown already: a rare category).
+ * (routed, or unknown already: a rare category).  routed (may be NULL;
+ * indexed by X's row): set for each row this routed.
  */
 void coldstart_route(const struct spec *spec, const struct encoder *enc, float *X, size_t d,
-		     const size_t *rows, size_t n, uint64_t seed, size_t *counts);
+		     const size_t *rows, size_t n, uint64_t seed, size_t *counts, bool *routed);
 
 #endif

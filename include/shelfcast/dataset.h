@@ -16,7 +16,10 @@
  *              "patience": 4, "seed": 7, "weight_decay": 0, "exposure_weight": 1,
  *              "validation_fraction": 0.1, "validation": "latest" | "random",
  *              "ema": 0.999, "refit": false, "members": 1,
- *              "interval": 0.9, "interval_by": "brand"},        (interval_by optional)
+ *              "recent_fraction": 0.3, "recent_weight": 2,                 (column split only)
+ *              "calibration_fraction": 0.3,                                  (optional)
+ *              "interval": 0.9, "interval_by": "brand",         (interval_by optional)
+ *              "interval_by_shrink": 0.1},                     (with interval_by)
  *    "cleaning": {"winsorize": [0.001, 0.999], "min_count": 5, "max_categories": 100000}}
  *
  * Every key is checked; unknown keys and a column named twice are errors.
@@ -70,12 +73,16 @@ struct dataset_config {
 	bool validation_random;   /* a random validation slice instead of the latest */
 	double ema;               /* decay of the weight average evaluated and kept; 0: off */
 	bool refit;               /* after early stopping, retrain on train + validation for best_epoch epochs */
+	double recent_fraction;   /* the latest share (by the split column) of the rows the network trains on, */
+	int recent_weight;        /* counted this many times in its epochs; 1: off */
+	double calibration_fraction; /* the intervals' held-out window, a share of the training part; 0: the validation slice */
 
 	double winsor_lo, winsor_hi; /* quantiles */
 	size_t min_count;
 	size_t max_categories;
 	double interval;          /* default coverage of the served prediction intervals */
 	char *interval_by;        /* a categorical feature the intervals are calibrated per category of, or NULL */
+	double interval_by_shrink; /* calibrate.h: the categories' scales shrunk toward the one table's, [0, 1] */
 	size_t members;           /* networks in the served ensemble (ensemble.h), 1..16 */
 	char **required;          /* features.required: numeric features every row and item must have */
 	size_t n_required;

@@ -18,6 +18,14 @@
  * b = 0 is the baseline itself, which is why the blend cannot be much worse
  * than the baselines on held-out rows.
  *
+ * The intervals (calibrate.h) come from the blend's residuals on the
+ * validation slice, or, with model.calibration_fraction, on the latest
+ * calibration_fraction of the training part, predicted by the members
+ * retrained (same seeds, each for its best epoch count) on the rows before
+ * it and a linear baseline fitted on those rows: a longer held-out window,
+ * at the cost of one more training run per member.  The served weights are
+ * the same either way.
+ *
  * Member e of layer l occupies rows [e * h_l, (e + 1) * h_l) of that
  * layer's weight (and, past the first layer, the same columns block of the
  * previous layer's width); the four baseline units are the last rows.

@@ -5,7 +5,8 @@
  * label), a running average of the weights (Polyak, model.ema) that is what
  * gets evaluated and kept, early stopping on the validation loss with the
  * best weights restored, and optionally a refit on train + validation for
- * the best epoch count (model.refit).
+ * the best epoch count (model.refit).  With model.recent_weight the epochs
+ * run over split.h's fit_train and fit_all, the latest rows repeated.
  *
  * The forward pass is the serving one (mlp_train.h runs mlp_forward_layers).
  * The same config and data give the same weights: shuffles and initial
@@ -58,6 +59,17 @@ enum error_code learn_network(const struct dataset_config *cfg, const struct spe
 			      train_progress_fn progress, void *ctx, struct learn_outcome *out,
 			      struct error *err);
 void learn_outcome_done(struct learn_outcome *out);
+
+/*
+ * A network drawn from cfg->seed trained on rows (n_rows, repeats allowed)
+ * for exactly `epochs` epochs, no validation: its kept weights (the average
+ * with model.ema) into params (spec's network's count).  model.refit's run,
+ * and the calibration's (ensemble.h).
+ */
+enum error_code learn_epochs(const struct dataset_config *cfg, const struct spec *spec,
+			     const struct learn_data *data, const size_t *rows, size_t n_rows,
+			     int epochs, train_progress_fn progress, void *ctx, float *params,
+			     struct error *err);
 
 /*
  * Self-check of backpropagation through the training loss: on a random

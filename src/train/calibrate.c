@@ -25,13 +25,54 @@ static void fill_table(double *a, size_t n, double q[SPEC_RESIDUAL_QUANTILES])
 	}
 }
 
+/* The table's entry at coverage p, as serving looks it up (heads.c: the next 0.005 up). */
+static double at(const double q[SPEC_RESIDUAL_QUANTILES], double p)
+{
+	double pos = ceil(p * (SPEC_RESIDUAL_QUANTILES - 1) - 1e-9);
+	return q[pos > SPEC_RESIDUAL_QUANTILES - 1 ? SPEC_RESIDUAL_QUANTILES - 1 : (size_t)pos];
+}
+
+/*
+ * shrink > 0: group g's scale s_g = q_g(interval)^(1 - shrink) *
+ * q(interval)^shrink (q: the one table), each row's |resid| over its
+ * group's scale (over q(interval) outside the groups), one table T of all of
+ * them, and group g's table s_g * T.  a: |resid| by slot, slot s's rows
+ * a[start[s], start[s + 1]) for s in [0, nv]; slots (n_groups): each group's
+ * slot, increasing; scale: (n_groups) scratch.  A scale that is not
+ * positive (every residual 0) leaves the groups' own tables.
+ */
+static void shrink_groups(const double global_q[SPEC_RESIDUAL_QUANTILES], double *a, const size_t *start,
+			  size_t nv, const size_t *slots, size_t n_groups, double shrink, double interval,
+			  double *scale, double (*q)[SPEC_RESIDUAL_QUANTILES])
+{
+	double global = at(global_q, interval), t[SPEC_RESIDUAL_QUANTILES];
+	size_t g, i, j, s;
+
+	if (!(global > 0))
+		return;
+	for (g = 0; g < n_groups; g++) {
+		scale[g] = pow(at(q[g], interval), 1 - shrink) * pow(global, shrink);
+		if (!(scale[g] > 0))
+			return;
+	}
+	for (s = 0, g = 0; s <= nv; s++) {
+		double d = g < n_groups && slots[g] == s ? scale[g++] : global;
+		for (i = start[s]; i < start[s + 1]; i++)
+			a[i] /= d;
+	}
+	fill_table(a, start[nv + 1], t);
+	for (g = 0; g < n_groups; g++)
+		for (j = 0; j < SPEC_RESIDUAL_QUANTILES; j++)
+			q[g][j] = scale[g] * t[j];
+}
+
 /* A table per slot of categorical `by` with at least CALIBRATE_GROUP_MIN rows. */
 static enum error_code fit_groups(struct spec *spec, const double *resid, size_t n, const size_t *slot,
-				  size_t by, struct error *err)
+				  size_t by, double interval, double shrink, struct error *err)
 {
 	size_t nv = spec->categorical[by].n_vocabulary, s, i, g = 0, n_groups = 0;
 	size_t *start = calloc(nv + 2, sizeof *start), *slots = NULL, *rows = NULL;
-	double (*q)[SPEC_RESIDUAL_QUANTILES] = NULL, *a = util_alloc_array(n ? n : 1, sizeof *a);
+	double (*q)[SPEC_RESIDUAL_QUANTILES] = NULL, *a = util_alloc_array(n ? n : 1, sizeof *a), *scale = NULL;
 	enum error_code rc = ERROR_OK;
 
 	if (!start || !a) {
@@ -53,7 +94,8 @@ static enum error_code fit_groups(struct spec *spec, const double *resid, size_t
 	slots = calloc(n_groups + 1, sizeof *slots);
 	rows = calloc(n_groups + 1, sizeof *rows);
 	q = calloc(n_groups + 1, sizeof *q);
-	if (!slots || !rows || !q) {
+	scale = calloc(n_groups + 1, sizeof *scale);
+	if (!slots || !rows || !q || !scale) {
 		rc = error_nomem(err, "the calibration groups");
 		goto out;
 	}
@@ -65,6 +107,9 @@ static enum error_code fit_groups(struct spec *spec, const double *resid, size_t
 		slots[g] = s;
 		rows[g++] = m;
 	}
+	if (n_groups && shrink > 0)
+		shrink_groups(spec->residual_q, a, start, nv, slots, n_groups, shrink, interval, scale,
+			      q);
 	if (n_groups)
 		rc = spec_set_cal_groups(spec, by, n_groups, slots, rows,
 					 (const double(*)[SPEC_RESIDUAL_QUANTILES])q, err);
@@ -73,12 +118,13 @@ out:
 	free(slots);
 	free(rows);
 	free(q);
+	free(scale);
 	free(a);
 	return rc;
 }
 
 enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, double interval,
-			      const size_t *slot, int by, struct error *err)
+			      const size_t *slot, int by, double shrink, struct error *err)
 {
 	double *a, smear = 0;
 	size_t i;
@@ -100,5 +146,6 @@ enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, 
 	spec->interval = interval;
 	spec->calibration_rows = n;
 	spec->has_calibration = true;
-	return by >= 0 && slot ? fit_groups(spec, resid, n, slot, (size_t)by, err) : ERROR_OK;
+	return by >= 0 && slot ? fit_groups(spec, resid, n, slot, (size_t)by, interval, shrink, err)
+			       : ERROR_OK;
 }

@@ -6,7 +6,7 @@
 #include "shelfcast/rng.h"
 
 void coldstart_route(const struct spec *spec, const struct encoder *enc, float *X, size_t d,
-		     const size_t *rows, size_t n, uint64_t seed, size_t *counts)
+		     const size_t *rows, size_t n, uint64_t seed, size_t *counts, bool *routed)
 {
 	struct rng r = {seed ^ 0xc01d57a7ULL};
 	size_t i, j;
@@ -19,6 +19,8 @@ void coldstart_route(const struct spec *spec, const struct encoder *enc, float *
 			if (rng_uniform(&r) < COLDSTART_SHARE) {
 				memset(x + off, 0, nv * sizeof *x);
 				x[off + nv] = 1.0f;
+				if (routed)
+					routed[rows[i]] = true;
 			}
 			if (x[off + nv] == 1.0f)
 				counts[j]++;

@@ -130,11 +130,12 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	static const char *const keys[] = {"hidden", "epochs", "batch_size", "learning_rate",
 					   "patience", "seed", "weight_decay", "exposure_weight",
 					   "validation_fraction", "validation", "ema", "refit", "members",
-					   "interval", "interval_by",
+					   "interval", "interval_by", "recent_fraction", "recent_weight",
+					   "calibration_fraction", "interval_by_shrink",
 					   NULL};
 	char field[JSONUTIL_PATH_MAX];
 	json_t *model = NULL, *hidden = NULL, *v;
-	long long epochs = 40, batch = 256, patience = 4, seed = 7, members = 1;
+	long long epochs = 40, batch = 256, patience = 4, seed = 7, members = 1, recent_weight = 1;
 	enum error_code rc;
 	size_t i;
 
@@ -148,6 +149,9 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	cfg->validation_random = !cfg->split_by_column;
 	cfg->ema = 0;
 	cfg->interval = 0.9;
+	cfg->recent_fraction = 0;
+	cfg->calibration_fraction = 0;
+	cfg->interval_by_shrink = 0;
 	rc = jsonutil_get_typed(root, "model", "", false, JSON_OBJECT, &model, err);
 	if (!rc && model)
 		rc = jsonutil_expect_object(model, keys, "model", err);
@@ -196,6 +200,17 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 			rc = jsonutil_get_number(model, "interval", "model", false, &cfg->interval, err);
 		if (!rc)
 			rc = spec_get_name(model, "interval_by", "model", false, &cfg->interval_by, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "recent_fraction", "model", false,
+						 &cfg->recent_fraction, err);
+		if (!rc)
+			rc = jsonutil_get_int(model, "recent_weight", "model", false, 1, 16, &recent_weight, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "calibration_fraction", "model", false,
+						 &cfg->calibration_fraction, err);
+		if (!rc)
+			rc = jsonutil_get_number(model, "interval_by_shrink", "model", false,
+						 &cfg->interval_by_shrink, err);
 		if (!rc) {
 			const char *how = NULL;
 			rc = jsonutil_get_string(model, "validation", "model", false, &how, err);
@@ -226,6 +241,28 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	if (!(cfg->validation_fraction > 0 && cfg->validation_fraction < 0.5))
 		return error_set(err, ERROR_INVALID, "model.validation_fraction",
 				 "model.validation_fraction: must be in (0, 0.5)");
+	if (!(cfg->recent_fraction >= 0 && cfg->recent_fraction < 1))
+		return error_set(err, ERROR_INVALID, "model.recent_fraction",
+				 "model.recent_fraction: must be in [0, 1)");
+	if (recent_weight > 1 && !(cfg->recent_fraction > 0))
+		return error_set(err, ERROR_INVALID, "model.recent_fraction",
+				 "model.recent_fraction: model.recent_weight needs a share in (0, 1)");
+	if (recent_weight > 1 && !cfg->split_by_column)
+		return error_set(err, ERROR_INVALID, "model.recent_weight",
+				 "model.recent_weight: needs a split by column (the latest rows by it)");
+	if (!(cfg->calibration_fraction == 0 ||
+	      (cfg->calibration_fraction > cfg->validation_fraction && cfg->calibration_fraction < 0.5)))
+		return error_set(err, ERROR_INVALID, "model.calibration_fraction",
+				 "model.calibration_fraction: must be 0 or between model.validation_fraction "
+				 "(%g) and 0.5",
+				 cfg->validation_fraction);
+	if (!(cfg->interval_by_shrink >= 0 && cfg->interval_by_shrink <= 1))
+		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
+				 "model.interval_by_shrink: must be in [0, 1]");
+	if (cfg->interval_by_shrink > 0 && !cfg->interval_by)
+		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
+				 "model.interval_by_shrink: needs model.interval_by");
+	cfg->recent_weight = (int)recent_weight;
 	cfg->epochs = (int)epochs;
 	cfg->batch_size = (size_t)batch;
 	cfg->patience = (int)patience;

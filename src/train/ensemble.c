@@ -117,12 +117,13 @@ static double blend_sales(const struct stack *s, size_t n)
 }
 
 /*
- * The intervals and the smearing from the blend's validation residuals, in
- * transformed units: its parts never trained on those rows.
+ * The intervals and the smearing from the blend's residuals on held-out rows
+ * (n: y the members' mean, lin the linear baseline, both from weights that
+ * never trained on those rows), in transformed units.
  */
-static enum error_code calibrate(const struct stack *s, size_t n, double a, const struct dataset_config *cfg,
-				 const struct learn_data *data, const struct split *sp, struct spec *spec,
-				 struct error *err)
+static enum error_code calibrate(const double *y, const double *lin, const size_t *rows, size_t n,
+				 double a, const struct dataset_config *cfg, const struct learn_data *data,
+				 struct spec *spec, struct error *err)
 {
 	double *resid = util_alloc_array(n ? n : 1, sizeof *resid);
 	size_t *slot = NULL, i, k = 0, off, nv, j;
@@ -131,8 +132,8 @@ static enum error_code calibrate(const struct stack *s, size_t n, double a, cons
 	if (!resid)
 		return error_nomem(err, "the calibration");
 	for (i = 0; i < n; i++)
-		resid[i] = (s->t[i] - (a * s->member_y[i] + (1 - a) * s->lin[i])) * spec->target_std;
-	if (cfg->interval_by) { /* each validation row's category of it: the set slot of its one-hot */
+		resid[i] = (data->target[rows[i]] - (a * y[i] + (1 - a) * lin[i])) * spec->target_std;
+	if (cfg->interval_by) { /* each held-out row's category of it: the set slot of its one-hot */
 		while (strcmp(spec->categorical[k].name, cfg->interval_by))
 			k++;
 		off = spec_categorical_offset(spec, k);
@@ -143,13 +144,14 @@ static enum error_code calibrate(const struct stack *s, size_t n, double a, cons
 			return error_nomem(err, "the calibration");
 		}
 		for (i = 0; i < n; i++) {
-			const float *x = data->X + sp->valid[i] * data->d + off;
+			const float *x = data->X + rows[i] * data->d + off;
 			for (j = 0; j < nv && x[j] == 0.0f; j++)
 				;
 			slot[i] = j;
 		}
 	}
-	rc = calibrate_fit(spec, resid, n, cfg->interval, slot, slot ? (int)k : -1, err);
+	rc = calibrate_fit(spec, resid, n, cfg->interval, slot, slot ? (int)k : -1, cfg->interval_by_shrink,
+			   err);
 	free(slot);
 	free(resid);
 	return rc;
@@ -249,11 +251,15 @@ void ensemble_pack(const struct ensemble_parts *p, float *out)
 	}
 }
 
-/* Train the E members; their validation outputs (weights that never saw it) into s. */
+/*
+ * Train the E members; their validation outputs (weights that never saw it)
+ * into s, each one's best epoch count into best_epoch (E).
+ */
 static enum error_code train_members(const struct dataset_config *cfg, const struct spec *spec,
 				     const struct learn_data *data, const struct split *sp,
 				     train_progress_fn progress, void *ctx, struct ensemble_parts *p,
-				     struct stack *s, struct learn_outcome *out, struct error *err)
+				     struct stack *s, int *best_epoch, struct learn_outcome *out,
+				     struct error *err)
 {
 	struct dataset_config mcfg = *cfg;
 	struct ensemble_work w = {0};
@@ -270,6 +276,7 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 			out->epochs_run = one.epochs_run;
 			out->best_epoch = one.best_epoch;
 		}
+		best_epoch[e] = one.best_epoch;
 		rc = ensemble_add_outputs(spec, one.early ? one.early : one.params, 1.0 / (double)p->E,
 					  data, sp->valid, sp->n_valid, &w, s->member_y, s->member_z, err);
 		p->member[e] = one.params;
@@ -277,6 +284,56 @@ static enum error_code train_members(const struct dataset_config *cfg, const str
 		learn_outcome_done(&one);
 	}
 	ensemble_work_done(&w);
+	return rc;
+}
+
+/*
+ * model.calibration_fraction: the blend's residuals on sp->cal, from the
+ * members retrained on sp->cal_train alone (same seeds, each for its best
+ * epoch count, weighted like the others) and the linear baseline fitted on
+ * sp->cal_train; none of them trained on sp->cal.
+ */
+static enum error_code calibrate_window(const struct dataset_config *cfg, struct spec *spec,
+					const struct learn_data *data, const struct split *sp,
+					const struct ensemble_parts *p, const int *best_epoch,
+					train_progress_fn progress, void *ctx, struct error *err)
+{
+	struct dataset_config mcfg = *cfg;
+	struct ensemble_work w = {0};
+	size_t n = sp->n_cal ? sp->n_cal : 1, n_params = mlp_params_count(p->md, p->n_layers), e, i;
+	double *y = calloc(n, sizeof *y), *z = calloc(n, sizeof *z), *lin = calloc(n, sizeof *lin);
+	double *w_lin = util_alloc_array(data->d + 1, sizeof *w_lin);
+	float *params = util_alloc_array(n_params, sizeof *params);
+	enum error_code rc = ERROR_OK;
+
+	if (!y || !z || !lin || !w_lin || !params) {
+		rc = error_nomem(err, "the calibration");
+		goto out;
+	}
+	for (e = 0; !rc && e < p->E; e++) {
+		mcfg.seed = cfg->seed + e;
+		rc = sp->fit_cal ? learn_epochs(&mcfg, spec, data, sp->fit_cal, sp->n_fit_cal, best_epoch[e],
+						progress, ctx, params, err)
+				 : learn_epochs(&mcfg, spec, data, sp->cal_train, sp->n_cal_train,
+						best_epoch[e], progress, ctx, params, err);
+		if (!rc)
+			rc = ensemble_add_outputs(spec, params, 1.0 / (double)p->E, data, sp->cal, sp->n_cal,
+						  &w, y, z, err);
+	}
+	if (!rc)
+		rc = baseline_linear_fit(data->X, data->d, sp->cal_train, sp->n_cal_train, data->target,
+					 BASELINE_RIDGE, w_lin, err);
+	for (i = 0; !rc && i < sp->n_cal; i++)
+		lin[i] = baseline_predict(w_lin, data->X + sp->cal[i] * data->d, data->d);
+	if (!rc)
+		rc = calibrate(y, lin, sp->cal, sp->n_cal, p->a, cfg, data, spec, err);
+out:
+	ensemble_work_done(&w);
+	free(y);
+	free(z);
+	free(lin);
+	free(w_lin);
+	free(params);
 	return rc;
 }
 
@@ -303,6 +360,7 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	struct ensemble_parts p = {.E = cfg->members ? cfg->members : 1};
 	struct stack s = {0};
 	size_t n = sp->n_valid ? sp->n_valid : 1, j, e;
+	int *best_epoch = NULL;
 	enum error_code rc = ERROR_OK;
 
 	memset(out, 0, sizeof *out);
@@ -318,20 +376,23 @@ enum error_code ensemble_learn(const struct dataset_config *cfg, struct spec *sp
 	s.logit = calloc(n, sizeof *s.logit);
 	s.t = calloc(n, sizeof *s.t);
 	s.e = calloc(n, sizeof *s.e);
-	if (!p.member || !p.w_lin || !p.w_log || !s.member_y || !s.member_z || !s.lin || !s.logit ||
-	    !s.t || !s.e) {
+	best_epoch = calloc(p.E, sizeof *best_epoch);
+	if (!best_epoch || !p.member || !p.w_lin || !p.w_log || !s.member_y || !s.member_z || !s.lin ||
+	    !s.logit || !s.t || !s.e) {
 		rc = error_nomem(err, "the ensemble");
 		goto out;
 	}
-	rc = train_members(cfg, spec, data, sp, progress, ctx, &p, &s, out, err);
+	rc = train_members(cfg, spec, data, sp, progress, ctx, &p, &s, best_epoch, out, err);
 	if (!rc)
 		rc = stack_baselines(data, sp, &s, p.w_lin, p.w_log, err);
 	if (!rc) {
 		p.a = blend_sales(&s, sp->n_valid);
 		rc = blend_exposure(&s, sp->n_valid, &p.b, err);
 	}
-	if (!rc)
-		rc = calibrate(&s, sp->n_valid, p.a, cfg, data, sp, spec, err);
+	if (!rc && sp->cal)
+		rc = calibrate_window(cfg, spec, data, sp, &p, best_epoch, progress, ctx, err);
+	else if (!rc)
+		rc = calibrate(s.member_y, s.lin, sp->valid, sp->n_valid, p.a, cfg, data, spec, err);
 	if (rc)
 		goto out;
 	if (cfg->refit) { /* the members saw all the training rows: so do the baselines */
@@ -354,6 +415,7 @@ out:
 	free(p.member);
 	free(p.w_lin);
 	free(p.w_log);
+	free(best_epoch);
 	stack_done(&s);
 	if (rc) {
 		learn_outcome_done(out);

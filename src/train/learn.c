@@ -175,7 +175,7 @@ static bool averaging(const struct dataset_config *cfg, const struct learner *l)
 }
 
 /*
- * Train on sp->train, evaluate on sp->valid after every epoch, stop after
+ * Train on sp->train (sp->fit_train with model.recent_weight), evaluate on sp->valid after every epoch, stop after
  * model.patience epochs without improvement; out->params gets the weights
  * of the best epoch.
  */
@@ -187,7 +187,9 @@ static enum error_code early_stopping(const struct dataset_config *cfg, const st
 	struct learner l;
 	double best = INFINITY, t0 = util_now_s();
 	int epoch, bad = 0;
-	enum error_code rc = learner_init(&l, cfg, spec, sp->train, sp->n_train, err);
+	enum error_code rc = sp->fit_train
+				     ? learner_init(&l, cfg, spec, sp->fit_train, sp->n_fit_train, err)
+				     : learner_init(&l, cfg, spec, sp->train, sp->n_train, err);
 
 	if (rc)
 		return rc;
@@ -237,30 +239,27 @@ out:
 	return rc;
 }
 
-/*
- * Early stopping found how many epochs generalize; train again from the same
- * start on the whole training part, validation slice included, for that many.
- * On a time split this lets the final model see the latest weeks.
- */
-static enum error_code refit(const struct dataset_config *cfg, const struct spec *spec,
-			     const struct learn_data *data, const struct split *sp,
-			     train_progress_fn progress, void *ctx, struct learn_outcome *out,
+enum error_code learn_epochs(const struct dataset_config *cfg, const struct spec *spec,
+			     const struct learn_data *data, const size_t *rows, size_t n_rows,
+			     int epochs, train_progress_fn progress, void *ctx, float *params,
 			     struct error *err)
 {
 	struct learner l;
 	int epoch;
-	enum error_code rc = learner_init(&l, cfg, spec, sp->all_train, sp->n_all_train, err);
+	enum error_code rc = learner_init(&l, cfg, spec, rows, n_rows, err);
 
 	if (rc)
 		return rc;
-	for (epoch = 1; epoch <= out->best_epoch; epoch++) {
-		struct train_epoch ep = {.epoch = epoch, .epochs = out->best_epoch, .valid_loss = NAN};
+	for (epoch = 1; epoch <= epochs; epoch++) {
+		struct train_epoch ep = {.epoch = epoch, .epochs = epochs, .valid_loss = NAN};
 		double te = util_now_s();
 		ep.train_loss = run_epoch(&l, cfg, data);
 		ep.seconds = util_now_s() - te;
 		if (!isfinite(ep.train_loss)) {
 			rc = error_set(err, ERROR_INVALID, "model.learning_rate",
-				       "refit diverged at epoch %d: lower model.learning_rate", epoch);
+				       "training diverged at epoch %d of a run without validation "
+				       "(model.refit, model.calibration_fraction): lower model.learning_rate",
+				       epoch);
 			goto out;
 		}
 		if (progress)
@@ -268,12 +267,29 @@ static enum error_code refit(const struct dataset_config *cfg, const struct spec
 	}
 	if (averaging(cfg, &l))
 		ema_enter(&l, cfg->ema);
-	memcpy(out->params, l.net.params, out->n_params * sizeof *out->params);
+	memcpy(params, l.net.params, l.net.n_params * sizeof *params);
 	if (averaging(cfg, &l))
 		ema_leave(&l);
 out:
 	learner_done(&l);
 	return rc;
+}
+
+/*
+ * Early stopping found how many epochs generalize; train again from the same
+ * start on the whole training part, validation slice included (recent rows
+ * repeated like the first run's), for that many.
+ * On a time split this lets the final model see the latest weeks.
+ */
+static enum error_code refit(const struct dataset_config *cfg, const struct spec *spec,
+			     const struct learn_data *data, const struct split *sp,
+			     train_progress_fn progress, void *ctx, struct learn_outcome *out,
+			     struct error *err)
+{
+	return sp->fit_all ? learn_epochs(cfg, spec, data, sp->fit_all, sp->n_fit_all, out->best_epoch,
+					  progress, ctx, out->params, err)
+			   : learn_epochs(cfg, spec, data, sp->all_train, sp->n_all_train,
+					  out->best_epoch, progress, ctx, out->params, err);
 }
 
 enum error_code learn_network(const struct dataset_config *cfg, const struct spec *spec,

@@ -70,7 +70,11 @@ static json_t *model_json(const struct dataset_config *cfg)
 	    put(o, "ema", json_real(cfg->ema)) &&
 	    put(o, "validation", json_string(cfg->validation_random ? "random" : "latest")) &&
 	    put_count(o, "log_inputs", cfg->n_log) && put(o, "refit", json_boolean(cfg->refit)) &&
-	    put_count(o, "members", cfg->members) && put(o, "interval", json_real(cfg->interval)))
+	    put_count(o, "members", cfg->members) && put(o, "interval", json_real(cfg->interval)) &&
+	    put(o, "recent_fraction", json_real(cfg->recent_fraction)) &&
+	    put(o, "recent_weight", json_integer(cfg->recent_weight)) &&
+	    put(o, "calibration_fraction", json_real(cfg->calibration_fraction)) &&
+	    put(o, "interval_by_shrink", json_real(cfg->interval_by_shrink)))
 		return o;
 	json_decref(o);
 	return NULL;

@@ -2,10 +2,12 @@
 #include "shelfcast/split.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shelfcast/rng.h"
+#include "shelfcast/util.h"
 
 struct keyed {
 	double key;
@@ -28,7 +30,59 @@ void split_done(struct split *s)
 	free(s->valid);
 	free(s->test);
 	free(s->all_train);
+	free(s->fit_train);
+	free(s->fit_all);
+	free(s->cal);
+	free(s->cal_train);
+	free(s->fit_cal);
 	memset(s, 0, sizeof *s);
+}
+
+/*
+ * rows[0..n) (new, into *out, *n_out) with the latest recent_fraction of
+ * them by the split column repeated to recent_weight times in all; k: (n)
+ * scratch.
+ */
+static bool weight_recent(const struct dataset_config *cfg, const struct table *t, int split_col,
+			  const size_t *rows, size_t n, struct keyed *k, size_t **out, size_t *n_out)
+{
+	size_t n_recent = (size_t)ceil(cfg->recent_fraction * (double)n), i, m = n;
+	int w;
+
+	if (n_recent > n)
+		n_recent = n;
+	*out = util_alloc_array(n + n_recent * (size_t)(cfg->recent_weight - 1), sizeof **out);
+	if (!*out)
+		return false;
+	memcpy(*out, rows, n * sizeof *rows);
+	for (i = 0; i < n; i++)
+		k[i] = (struct keyed){t->cols[split_col].num[rows[i]], rows[i]};
+	qsort(k, n, sizeof *k, by_key);
+	for (w = 1; w < cfg->recent_weight; w++)
+		for (i = n - n_recent; i < n; i++)
+			(*out)[m++] = k[i].row;
+	*n_out = m;
+	return true;
+}
+
+/* The calibration window: the last calibration_fraction of k (all_train as the validation slice orders it). */
+static bool carve_calibration(const struct dataset_config *cfg, const struct keyed *k, struct split *s)
+{
+	size_t n = s->n_all_train, n_cal = (size_t)ceil(cfg->calibration_fraction * (double)n), i;
+
+	if (n_cal < s->n_valid)
+		n_cal = s->n_valid;
+	s->cal = util_alloc_array(n_cal ? n_cal : 1, sizeof *s->cal);
+	s->cal_train = util_alloc_array(n - n_cal ? n - n_cal : 1, sizeof *s->cal_train);
+	if (!s->cal || !s->cal_train)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (i >= n - n_cal)
+			s->cal[s->n_cal++] = k[i].row;
+		else
+			s->cal_train[s->n_cal_train++] = k[i].row;
+	}
+	return true;
 }
 
 enum error_code split_make(const struct dataset_config *cfg, const struct table *t, int split_col,
@@ -109,6 +163,21 @@ enum error_code split_make(const struct dataset_config *cfg, const struct table 
 			s->valid[s->n_valid++] = k[i].row;
 		else
 			s->train[s->n_train++] = k[i].row;
+	}
+	if (cfg->calibration_fraction > 0 && !carve_calibration(cfg, k, s)) {
+		free(k);
+		split_done(s);
+		return error_nomem(err, "the split");
+	}
+	if (cfg->recent_weight > 1 && split_col >= 0 &&
+	    (!weight_recent(cfg, t, split_col, s->train, s->n_train, k, &s->fit_train, &s->n_fit_train) ||
+	     !weight_recent(cfg, t, split_col, s->all_train, s->n_all_train, k, &s->fit_all,
+			    &s->n_fit_all) ||
+	     (s->cal_train && !weight_recent(cfg, t, split_col, s->cal_train, s->n_cal_train, k,
+					     &s->fit_cal, &s->n_fit_cal)))) {
+		free(k);
+		split_done(s);
+		return error_nomem(err, "the split");
 	}
 	free(k);
 	return ERROR_OK;

@@ -7,6 +7,7 @@
 #include "shelfcast/train.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,20 @@ static bool take_weights(struct train_result *res, struct learn_outcome *learned
 	return model_checksum(&res->spec, res->tensors, res->n_tensors, res->checksum);
 }
 
+/*
+ * The calibration window without the rows coldstart routed (those of it
+ * in the training slice): their encoded inputs are no longer the rows'.
+ */
+static void keep_unrouted(struct split *sp, const bool *routed)
+{
+	size_t i, m = 0;
+
+	for (i = 0; i < sp->n_cal; i++)
+		if (!routed[sp->cal[i]])
+			sp->cal[m++] = sp->cal[i];
+	sp->n_cal = m;
+}
+
 enum error_code train_run(const struct dataset_config *cfg, const struct table *t,
 			  train_progress_fn progress, void *ctx, struct train_result *res,
 			  struct error *err)
@@ -272,6 +287,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 	struct report_scores scores;
 	json_t *ensemble = NULL;
 	size_t *unknown_rows = NULL;
+	bool *routed = NULL; /* (table rows), with model.calibration_fraction: coldstart routed it */
 	double *w_lin = NULL, *w_log = NULL; /* the baselines on all_train: refit's and the metrics' */
 	enum error_code rc;
 
@@ -291,8 +307,13 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 		rc = encode_rows(t, &res->spec, enc, target, exposure, level, &e, err);
 	if (!rc && !(unknown_rows = calloc(res->spec.n_categorical + 1, sizeof *unknown_rows)))
 		rc = error_nomem(err, "the unknown-slot counts");
+	if (!rc && sp.cal && !(routed = calloc(t->n_rows ? t->n_rows : 1, sizeof *routed)))
+		rc = error_nomem(err, "the calibration rows");
 	if (!rc)
-		coldstart_route(&res->spec, enc, e.X, e.d, sp.train, sp.n_train, cfg->seed, unknown_rows);
+		coldstart_route(&res->spec, enc, e.X, e.d, sp.train, sp.n_train, cfg->seed, unknown_rows,
+				routed);
+	if (!rc && routed)
+		keep_unrouted(&sp, routed);
 	if (!rc)
 		rc = fit_baselines(&e, &sp, &w_lin, &w_log, err);
 	if (!rc) {
@@ -319,6 +340,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 out:
 	json_decref(ensemble);
 	free(unknown_rows);
+	free(routed);
 	free(w_lin);
 	free(w_log);
 	fit_report_done(&fit);

@@ -37,8 +37,15 @@ double trainmem_need(const struct spec *spec, const struct dataset_config *cfg, 
 	size_t E = cfg->members ? cfg->members : 1;
 	double N = (double)n_rows, d = (double)md[0], D = d + 1, B = (double)learn_batch_rows(cfg);
 	double m_params, m_acts, m_widest, p_params, p_acts, p_widest, training, packing, base;
+	/* model.recent_weight: split.h's fit_train, fit_all (fit_cal) and the learner's copy, at most this long */
+	double fit = cfg->recent_weight > 1
+			     ? N * (1 + cfg->recent_fraction * (cfg->recent_weight - 1)) * 4 * 8
+			     : 0;
+	double cal;
 
 	m_widest = layer_sums(md, L, &m_params, &m_acts);
+	/* model.calibration_fraction: cal and cal_train, the routed marks, one more network's weights */
+	cal = cfg->calibration_fraction > 0 ? N * (8 + 1) + m_params * 4 : 0;
 	ensemble_packed_dims(spec, E, pd);
 	p_widest = layer_sums(pd, L, &p_params, &p_acts);
 	/* the last member in training (with the E - 1 before it kept), or all E and the packed net */
@@ -48,7 +55,7 @@ double trainmem_need(const struct spec *spec, const struct dataset_config *cfg, 
 		  (double)LEARN_EVAL_ROWS * (p_acts + 2 * p_widest) * 4;
 	base = D <= BASELINE_DENSE_MAX ? D * D * 8 + 2048 * D * 8 : 23 * D * 8 + (16 << 20);
 	return N * d * 4                          /* encoded rows */
-	       + N * 7 * 8                        /* targets, split indices */
+	       + N * 7 * 8 + fit + cal            /* targets, split indices */
 	       + (training > packing ? training : packing) /* networks */
 	       + base + N * 3 * 8;                /* baselines */
 }

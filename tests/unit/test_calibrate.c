@@ -19,7 +19,7 @@ static void test_calibrate_quantiles_are_conformal_ranks(void **state)
 	for (i = 0; i < 99; i++)
 		r[i] = (i % 2 ? -1.0 : 1.0) * (double)((i * 37) % 99 + 1) / 100;
 	error_init(&err);
-	assert_int_equal(calibrate_fit(&s, r, 99, 0.8, NULL, -1, &err), ERROR_OK);
+	assert_int_equal(calibrate_fit(&s, r, 99, 0.8, NULL, -1, 0, &err), ERROR_OK);
 	assert_true(s.has_calibration && s.interval == 0.8 && s.calibration_rows == 99);
 	/* level 0.9: rank ceil(100 * 0.9) = 90 of 99 */
 	assert_true(fabs(s.residual_q[180] - 0.90) < 1e-12);
@@ -49,12 +49,12 @@ static void test_calibrate_smearing_is_the_mean_of_exp_residuals(void **state)
 	memset(&s, 0, sizeof s);
 	s.transform = SPEC_TRANSFORM_LOG1P;
 	error_init(&err);
-	assert_int_equal(calibrate_fit(&s, r, 2, 0.9, NULL, -1, &err), ERROR_OK);
+	assert_int_equal(calibrate_fit(&s, r, 2, 0.9, NULL, -1, 0, &err), ERROR_OK);
 	assert_true(fabs(s.smearing - cosh(0.5)) < 1e-12);
 	s.transform = SPEC_TRANSFORM_NONE;
-	assert_int_equal(calibrate_fit(&s, r, 2, 0.9, NULL, -1, &err), ERROR_OK);
+	assert_int_equal(calibrate_fit(&s, r, 2, 0.9, NULL, -1, 0, &err), ERROR_OK);
 	assert_true(s.smearing == 1);
-	assert_int_equal(calibrate_fit(&s, r, 0, 0.9, NULL, -1, &err), ERROR_INVALID);
+	assert_int_equal(calibrate_fit(&s, r, 0, 0.9, NULL, -1, 0, &err), ERROR_INVALID);
 	assert_string_equal(err.field, "model.validation_fraction");
 }
 
@@ -81,7 +81,7 @@ static void test_calibrate_by_category(void **state)
 		slot[i] = i < 3 * CALIBRATE_GROUP_MIN ? i % 2 : 2;
 		r[i] = (i % 3 ? -1.0 : 1.0) * (slot[i] == 1 ? 1.0 : 0.1) * (double)(i % 97 + 1) / 97;
 	}
-	assert_int_equal(calibrate_fit(&s, r, N, 0.9, slot, 0, &err), ERROR_OK);
+	assert_int_equal(calibrate_fit(&s, r, N, 0.9, slot, 0, 0, &err), ERROR_OK);
 	assert_true(s.has_cal_by && s.n_cal_groups == 2 && s.cal_by == 0);
 	assert_int_equal(s.cal_by_offset, 3); /* after the three numeric inputs */
 	/* each group's 0.9 interval covers at least 90 % of its own rows */
@@ -132,12 +132,68 @@ static void test_calibrate_by_category(void **state)
 	spec_done(&s);
 }
 
+/*
+ * model.interval_by_shrink: 1 gives every category the one table; in
+ * between, each category's 0.9 half-width lies between its own table's and
+ * the one table's (here the noisy one's lands on the one table's), and the categories' intervals together still cover 90 %
+ * of the rows (one rank over all of them).
+ */
+static void test_calibrate_shrinks_category_scales_toward_the_one_table(void **state)
+{
+	enum { N = 3 * CALIBRATE_GROUP_MIN + 20 };
+	struct spec s, own;
+	struct error err;
+	double r[N], h_own[2], h_one, h;
+	size_t slot[N], i, j, inside = 0;
+	float row[13] = {0};
+	(void)state;
+
+	error_init(&err);
+	for (i = 0; i < N; i++) {
+		slot[i] = i < 3 * CALIBRATE_GROUP_MIN ? i % 2 : 2;
+		r[i] = (i % 3 ? -1.0 : 1.0) * (slot[i] == 1 ? 1.0 : 0.1) * (double)(i % 97 + 1) / 97;
+	}
+	assert_int_equal(spec_parse_string(TEST_SPEC, strlen(TEST_SPEC), &own, &err), ERROR_OK);
+	assert_int_equal(calibrate_fit(&own, r, N, 0.9, slot, 0, 0, &err), ERROR_OK);
+	for (j = 0; j < 2; j++) {
+		memset(row, 0, sizeof row);
+		row[3 + j] = 1.0f;
+		h_own[j] = heads_interval_halfwidth_row(&own, 0.9, row);
+	}
+	h_one = heads_interval_halfwidth(&own, 0.9);
+
+	assert_int_equal(spec_parse_string(TEST_SPEC, strlen(TEST_SPEC), &s, &err), ERROR_OK);
+	assert_int_equal(calibrate_fit(&s, r, N, 0.9, slot, 0, 1, &err), ERROR_OK);
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < SPEC_RESIDUAL_QUANTILES; i++)
+			assert_true(fabs(s.cal_group_q[j][i] - s.residual_q[i]) <= 1e-12 * (1 + s.residual_q[i]));
+	spec_done(&s);
+
+	assert_int_equal(spec_parse_string(TEST_SPEC, strlen(TEST_SPEC), &s, &err), ERROR_OK);
+	assert_int_equal(calibrate_fit(&s, r, N, 0.9, slot, 0, 0.5, &err), ERROR_OK);
+	for (j = 0; j < 2; j++) {
+		memset(row, 0, sizeof row);
+		row[3 + j] = 1.0f;
+		h = heads_interval_halfwidth_row(&s, 0.9, row);
+		assert_true(h >= fmin(h_own[j], h_one) && h <= fmax(h_own[j], h_one));
+	}
+	for (i = 0; i < N; i++) {
+		memset(row, 0, sizeof row);
+		row[3 + slot[i]] = 1.0f;
+		inside += fabs(r[i]) <= heads_interval_halfwidth_row(&s, 0.9, row);
+	}
+	assert_true((double)inside >= 0.9 * N);
+	spec_done(&s);
+	spec_done(&own);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_calibrate_quantiles_are_conformal_ranks),
 		cmocka_unit_test(test_calibrate_smearing_is_the_mean_of_exp_residuals),
 		cmocka_unit_test(test_calibrate_by_category),
+		cmocka_unit_test(test_calibrate_shrinks_category_scales_toward_the_one_table),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

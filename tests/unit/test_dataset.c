@@ -40,6 +40,7 @@ static void test_dataset_defaults_are_sensible(void **state)
 	assert_int_equal(cfg.batch_size, 256);
 	assert_int_equal(cfg.patience, 4);
 	assert_int_equal(cfg.members, 1);
+	assert_int_equal(cfg.recent_weight, 1); /* recency weighting off */
 	assert_true(cfg.interval == 0.9);
 	assert_true(cfg.validation_random); /* a fraction split validates on a random slice */
 	assert_int_equal(cfg.min_count, 5);
@@ -79,6 +80,16 @@ static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 		{", \"model\": {\"interval\": 1}", "model.interval: must be in (0, 1)"},
 		{", \"model\": {\"interval\": \"0.9\"}", "model.interval"},
 		{", \"model\": {\"validation\": \"latest\"}", "latest needs a split by column"},
+		{", \"model\": {\"recent_fraction\": 1}", "model.recent_fraction: must be in [0, 1)"},
+		{", \"model\": {\"recent_weight\": 2}", "model.recent_fraction: model.recent_weight needs a share"},
+		{", \"model\": {\"recent_weight\": 17, \"recent_fraction\": 0.3}", "model.recent_weight"},
+		{", \"model\": {\"recent_weight\": 2, \"recent_fraction\": 0.3}",
+		 "model.recent_weight: needs a split by column"},
+		{", \"model\": {\"calibration_fraction\": 0.05}",
+		 "model.calibration_fraction: must be 0 or between model.validation_fraction (0.1) and 0.5"},
+		{", \"model\": {\"calibration_fraction\": 0.5}", "model.calibration_fraction"},
+		{", \"model\": {\"interval_by_shrink\": 0.1}", "model.interval_by_shrink: needs model.interval_by"},
+		{", \"model\": {\"interval_by_shrink\": 1.5}", "model.interval_by_shrink: must be in [0, 1]"},
 		{", \"cleaning\": {\"winsorize\": [0.9, 0.1]}", "cleaning.winsorize"},
 	};
 	char text[4096];

@@ -80,7 +80,8 @@ static void test_inputs_wider_than_a_layer_are_not_refused(void **state)
 				     .exposure_weight = 1, .n_hidden = 1, .hidden = {2}};
 	struct spec spec;
 	size_t train[16], valid[4], test[4], all[20], i;
-	struct split sp = {train, valid, test, all, 16, 4, 4, 20};
+	struct split sp = {.train = train, .valid = valid, .test = test, .all_train = all,
+			   .n_train = 16, .n_valid = 4, .n_test = 4, .n_all_train = 20};
 	float *X = calloc((size_t)N * WIDE, sizeof *X);
 	double target[N], exposure[N];
 	struct learn_data data = {X, WIDE, target, exposure};

@@ -63,6 +63,67 @@ static void test_split_by_week_tests_the_latest_and_validates_on_the_latest_trai
 	dataset_config_done(&cfg);
 }
 
+/* model.recent_weight: the latest recent_fraction of train and of all_train, repeated in their fit lists. */
+static void test_split_repeats_the_latest_rows_for_recency_weighting(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split s;
+	struct error err;
+	size_t i;
+	(void)state;
+	load("{\"column\": \"week\", \"test_from\": 17}", ", \"recent_fraction\": 0.25, \"recent_weight\": 3",
+	     &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, table_column(&t, "week"), &s, &err), ERROR_OK);
+	/* train: weeks 1..12 (rows 0..11), its latest 3 rows twice more; all_train: rows 0..15, its latest 4 twice more */
+	assert_int_equal(s.n_train, 12);
+	assert_int_equal(s.n_fit_train, 12 + 2 * 3);
+	assert_memory_equal(s.fit_train, s.train, s.n_train * sizeof *s.train);
+	for (i = 12; i < s.n_fit_train; i++)
+		assert_int_equal(s.fit_train[i], 9 + (i - 12) % 3);
+	assert_int_equal(s.n_fit_all, 16 + 2 * 4);
+	assert_memory_equal(s.fit_all, s.all_train, s.n_all_train * sizeof *s.all_train);
+	for (i = 16; i < s.n_fit_all; i++)
+		assert_int_equal(s.fit_all[i], 12 + (i - 16) % 4);
+	split_done(&s);
+	table_done(&t);
+	dataset_config_done(&cfg);
+
+	load("{\"column\": \"week\", \"test_from\": 17}", "", &cfg, &t);
+	assert_int_equal(split_make(&cfg, &t, table_column(&t, "week"), &s, &err), ERROR_OK);
+	assert_null(s.fit_train); /* off: the epochs run over train and all_train */
+	assert_null(s.fit_all);
+	split_done(&s);
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
+/* model.calibration_fraction: the latest share of all_train calibrates; the networks that do train on the rest. */
+static void test_split_carves_the_calibration_window_from_the_latest_training_rows(void **state)
+{
+	struct dataset_config cfg;
+	struct table t;
+	struct split s;
+	struct error err;
+	size_t i;
+	(void)state;
+	load("{\"column\": \"week\", \"test_from\": 17}", ", \"calibration_fraction\": 0.4", &cfg, &t);
+	error_init(&err);
+	assert_int_equal(split_make(&cfg, &t, table_column(&t, "week"), &s, &err), ERROR_OK);
+	/* all_train: weeks 1..16; ceil(0.4 * 16) = 7 calibrate (weeks 10..16), the validation slice among them */
+	assert_int_equal(s.n_cal, 7);
+	assert_int_equal(s.n_cal_train, 9);
+	for (i = 0; i < s.n_cal; i++)
+		assert_int_equal(s.cal[i], 9 + i);
+	for (i = 0; i < s.n_cal_train; i++)
+		assert_int_equal(s.cal_train[i], i);
+	assert_null(s.fit_cal);
+	split_done(&s);
+	table_done(&t);
+	dataset_config_done(&cfg);
+}
+
 static void test_split_by_fraction_is_seeded_and_covers_every_row_once(void **state)
 {
 	struct dataset_config cfg;
@@ -162,6 +223,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_by_week_tests_the_latest_and_validates_on_the_latest_training_weeks),
+		cmocka_unit_test(test_split_repeats_the_latest_rows_for_recency_weighting),
+		cmocka_unit_test(test_split_carves_the_calibration_window_from_the_latest_training_rows),
 		cmocka_unit_test(test_split_by_fraction_is_seeded_and_covers_every_row_once),
 		cmocka_unit_test(test_split_by_fraction_tests_the_seeded_permutations_first_rows_in_row_order),
 		cmocka_unit_test(test_split_with_no_row_past_test_from_names_the_field),
