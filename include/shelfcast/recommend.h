@@ -36,8 +36,10 @@
  *     level, then the lower price);
  *   - alternatives: the next best feasible candidates of round one and of
  *     each level's best;
- *   - each option's price is rounded to PREDICT_DIGITS significant digits
- *     (what the reply prints), kept inside the range and the margin bound,
+ *   - each option's price is what the reply prints (with an ending the
+ *     decimal n + ending, RECOMMEND_PRICE_DIGITS; otherwise PREDICT_DIGITS
+ *     significant digits), kept inside the range and the margin bound
+ *     (raised a printed unit while the margin there rounds below it),
  *     and the option is scored again through the prediction path
  *     (predict.h), items in request order a tile at a time as /v1/predict
  *     scores them: its numbers are what /v1/predict answers for the same
@@ -61,6 +63,12 @@
 #include "shelfcast/spec.h"
 
 #define RECOMMEND_MAX_ALTERNATIVES 10
+/*
+ * Significant digits a recommended price is printed with: a price with an
+ * ending is the decimal n + ending (123499.99 needs 8), any other price is
+ * rounded to PREDICT_DIGITS first, and %g prints no trailing zeros.
+ */
+#define RECOMMEND_PRICE_DIGITS 15
 /* Options an answer holds: the chosen one, the alternatives, and two stand-ins should one fail its confirmation. */
 #define RECOMMEND_MAX_OPTIONS (1 + RECOMMEND_MAX_ALTERNATIVES + 2)
 #define RECOMMEND_GRID 60

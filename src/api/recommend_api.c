@@ -220,7 +220,8 @@ static void write_option(struct strbuf *sb, const struct model *m, enum spec_obj
 {
 	const struct spec *spec = &m->spec;
 
-	number(sb, "\"price\":", o->price);
+	strbuf_puts(sb, "\"price\":");
+	strbuf_json_double(sb, o->price, RECOMMEND_PRICE_DIGITS);
 	strbuf_puts(sb, ",\"promotion_level\":");
 	strbuf_json_int(sb, spec->levels[o->level].level);
 	number(sb, ",\"effective_price\":", o->effective_price);

@@ -173,6 +173,7 @@ int cmd_recommend(int argc, char **argv);
 
 /* v as the API writes it (PREDICT_DIGITS significant digits, null when not finite), digit for digit. */
 void cli_number(FILE *out, double v);
+void cli_number_digits(FILE *out, double v, int digits);
 /* A registered version opened for an offline command (predict, recommend). */
 struct cli_model {
 	struct cli_db db;

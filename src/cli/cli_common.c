@@ -363,10 +363,15 @@ void cli_csv_field(FILE *out, const char *s, bool quote_empty)
 
 void cli_number(FILE *out, double v)
 {
+	cli_number_digits(out, v, PREDICT_DIGITS);
+}
+
+void cli_number_digits(FILE *out, double v, int digits)
+{
 	struct strbuf sb;
 
 	strbuf_init(&sb);
-	strbuf_json_double(&sb, v, PREDICT_DIGITS);
+	strbuf_json_double(&sb, v, digits);
 	fputs(sb.data ? sb.data : "", out);
 	strbuf_done(&sb);
 }

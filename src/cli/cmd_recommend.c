@@ -191,7 +191,7 @@ static void write_answer(FILE *out, const struct model *m, const char *id, size_
 		else
 			fprintf(out, "%zu", row + 1);
 		fprintf(out, ",%zu,true,", j);
-		cli_number(out, o->price);
+		cli_number_digits(out, o->price, RECOMMEND_PRICE_DIGITS);
 		fprintf(out, ",%lld,", m->spec.levels[o->level].level);
 		cli_number(out, o->effective_price);
 		fputc(',', out);

@@ -14,6 +14,8 @@
 #define EXPOSURE_GUARD 1e-6
 /* Options kept per item beyond those asked for: stand-ins should one fail its confirmation. */
 #define SPARE (RECOMMEND_MAX_OPTIONS - 1 - RECOMMEND_MAX_ALTERNATIVES)
+/* Candidates looked at beyond those kept: stand-ins for any that print as an earlier option. */
+#define RECOMMEND_TOP_EXTRA 8
 
 /*
  * A level's candidate prices: index i in [0, n).  Evenly spaced from lo to
@@ -110,7 +112,7 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
 	w->hp = malloc(w->H * sizeof *w->hp);
 	w->rows = malloc(w->max_rows * sizeof *w->rows);
-	w->pool = malloc(w->K * (RECOMMEND_GRID + 1) * sizeof *w->pool);
+	w->pool = malloc((w->K * (RECOMMEND_GRID + 1) + RECOMMEND_STARTS) * sizeof *w->pool);
 	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
 	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
 	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
@@ -445,6 +447,10 @@ static void refine_continuous(struct recommend_work *w, struct item_search *is, 
 			st[j].r1 = R;
 		}
 	}
+	/* each start's refined best is a candidate too (the first round's points are in already) */
+	for (j = 0; j < n_st; j++)
+		if (st[j].best.idx == SIZE_MAX)
+			w->pool[is->n_pool++] = st[j].best;
 }
 
 /* Round one, every searched level's grid, then the refinement. */
@@ -474,40 +480,68 @@ static void search_rounds(struct recommend_work *w, struct item_search *is, enum
 		refine_continuous(w, is, objective);
 }
 
-/* p as the reply prints it (PREDICT_DIGITS significant digits), kept within [lo, hi] when it can be. */
-static double printed_price(double p, double lo, double hi)
+/* Does price p of level k leave margin m on unit cost c, as the reply computes the margin? */
+static bool margin_holds(const struct spec *spec, size_t k, double c, double m, double p)
+{
+	double e = p * (1.0 - spec->levels[k].discount);
+
+	return isnan(m) || isnan(c) || (e - c) / e >= m;
+}
+
+/* p through its text at `digits` significant digits: the number a client reading the reply gets. */
+static double reparsed(double p, int digits)
 {
 	char buf[NUMFMT_MAX];
-	double r, unit;
 
-	numfmt_g(buf, p, PREDICT_DIGITS);
-	r = strtod(buf, NULL);
-	unit = pow(10.0, floor(log10(r)) - (PREDICT_DIGITS - 1));
-	if (r < lo) {
-		numfmt_g(buf, r + unit, PREDICT_DIGITS);
-		r = strtod(buf, NULL);
-	} else if (r > hi) {
-		numfmt_g(buf, r - unit, PREDICT_DIGITS);
-		r = strtod(buf, NULL);
+	numfmt_g(buf, p, digits);
+	return strtod(buf, NULL);
+}
+
+/*
+ * p as the reply prints it: a candidate with a price ending as its decimal
+ * (n + ending, RECOMMEND_PRICE_DIGITS), any other at PREDICT_DIGITS
+ * significant digits, kept within [lo, hi] and then raised a printed unit at
+ * a time while the margin at it, as the reply computes it, is below m (the
+ * division's rounding, at the floor).  p itself when that fails.
+ */
+static double printed_price(const struct spec *spec, size_t k, double c, double m, double p, double lo,
+			    double hi, bool ending)
+{
+	double r, unit;
+	int t;
+
+	if (ending) {
+		r = reparsed(p, RECOMMEND_PRICE_DIGITS);
+		return r >= lo && r <= hi && margin_holds(spec, k, c, m, r) ? r : p;
 	}
-	return r >= lo && r <= hi ? r : p;
+	r = reparsed(p, PREDICT_DIGITS);
+	unit = pow(10.0, floor(log10(r)) - (PREDICT_DIGITS - 1));
+	if (r < lo)
+		r = reparsed(r + unit, PREDICT_DIGITS);
+	else if (r > hi)
+		r = reparsed(r - unit, PREDICT_DIGITS);
+	for (t = 0; t < 4 && r <= hi && !margin_holds(spec, k, c, m, r); t++)
+		r = reparsed(r + unit, PREDICT_DIGITS);
+	return r >= lo && r <= hi && margin_holds(spec, k, c, m, r) ? r : p;
 }
 
 /*
  * The lowest price of level k that leaves margin m on unit cost c (0 when
- * there is no such bound): c / ((1 - m)(1 - discount)), raised by the ulps
- * the margin's own division (as the reply computes it) may lose there.
+ * there is no such bound): c / ((1 - m)(1 - discount)), raised while the
+ * margin there, as the reply computes it, rounds below m (by an ulp, then
+ * twice as far each step: about 1 / (1 - m) ulps at most).
  */
 double recommend_margin_floor(const struct spec *spec, size_t k, double c, double m)
 {
-	double d = spec->levels[k].discount, p;
-	int ulps;
+	double p, step;
+	int t;
 
 	if (isnan(m) || isnan(c) || c <= 0)
 		return 0.0;
-	p = c / ((1.0 - m) * (1.0 - d));
-	for (ulps = 0; ulps < 64 && (p * (1.0 - d) - c) / (p * (1.0 - d)) < m; ulps++)
-		p = nextafter(p, INFINITY);
+	p = c / ((1.0 - m) * (1.0 - spec->levels[k].discount));
+	step = nextafter(p, INFINITY) - p;
+	for (t = 0; t < 1100 && !margin_holds(spec, k, c, m, p); t++, step *= 2)
+		p += step;
 	return p;
 }
 
@@ -613,7 +647,7 @@ enum error_code recommend_search_item(struct recommend_work *w, struct recommend
 	struct item_search is;
 	struct encoder_report rep = {w->defaulted, 0, w->clipped, 0, NULL};
 	char prefix[48];
-	struct recommend_cand top[RECOMMEND_MAX_OPTIONS];
+	struct recommend_cand top[RECOMMEND_MAX_OPTIONS + RECOMMEND_TOP_EXTRA];
 	size_t k, j, n_top, n_all = 0, keep = 1 + p->alternatives + SPARE;
 	double base = 0.0;
 	enum error_code rc;
@@ -689,15 +723,22 @@ enum error_code recommend_search_item(struct recommend_work *w, struct recommend
 		infeasible(ans, &is, w, a);
 		return ERROR_OK;
 	}
-	n_top = top_options(w->pool, is.n_pool, keep, top);
+	/* more than kept: candidates that print as an earlier one's price and level are left out */
+	n_top = top_options(w->pool, is.n_pool, keep + RECOMMEND_TOP_EXTRA, top);
 	ans->feasible = true;
-	for (j = 0; j < n_top; j++) {
+	for (j = 0; j < n_top && ans->n < keep; j++) {
 		const struct recommend_cand *c = &top[j];
-		struct recommend_option *o = &ans->opt[ans->n++];
+		struct recommend_option *o = &ans->opt[ans->n];
 		double floor_k = recommend_margin_floor(spec, (size_t)c->level, is.unit_cost, a->min_margin);
+		size_t q;
 		o->level = c->level;
-		o->price = printed_price(c->price, fmax(ans->lo, floor_k), ans->hi);
+		o->price = printed_price(spec, (size_t)c->level, is.unit_cost, a->min_margin, c->price,
+					 fmax(ans->lo, floor_k), ans->hi, !isnan(p->price_ending));
 		o->at_bound = c->price == is.first_price || c->price == is.last_price;
+		for (q = 0; q < ans->n && !(ans->opt[q].price == o->price && ans->opt[q].level == o->level); q++)
+			;
+		if (q == ans->n)
+			ans->n++;
 	}
 	return ERROR_OK;
 }

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "shelfcast/heads.h"
+#include "shelfcast/numfmt.h"
 #include "shelfcast/predict.h"
 #include "shelfcast/recommend.h"
 #include "shelfcast/recommend_api.h"
@@ -123,7 +124,8 @@ static void test_recommend_margin_floor_keeps_the_margin(void **state)
 	size_t k, i, raised = 0;
 	(void)state;
 	for (i = 0; i < 200000; i++) {
-		double c = (double)(1 + test_rand(&r) % 100000) / 100.0, mm = (double)(test_rand(&r) % 95) / 100.0;
+		double c = (double)(1 + test_rand(&r) % 100000) / 100.0,
+		       mm = i % 2 ? (double)(test_rand(&r) % 95) / 100.0 : (double)(test_rand(&r) % 100000) / 100000.0;
 		for (k = 0; k < m->spec.n_levels; k++) {
 			double d = m->spec.levels[k].discount, p = recommend_margin_floor(&m->spec, k, c, mm);
 			double eff = p * (1.0 - d);
@@ -135,6 +137,85 @@ static void test_recommend_margin_floor_keeps_the_margin(void **state)
 		}
 	}
 	assert_true(raised > 0); /* the division does lose the margin's last bits, sometimes */
+	model_unref(m);
+}
+
+/* The margin's division at the floor rounds: the chosen price is the lowest printed price that keeps it. */
+static void test_recommend_prints_the_lowest_price_that_keeps_the_margin(void **state)
+{
+	struct model *m = test_model(TEST_SPEC, 9, 0.8f, NULL);
+	struct encoder_value v[N_IN];
+	struct recommend_ask a = ask_for(v);
+	struct recommend_params p = {SPEC_OBJECTIVE_UNITS, 0, NAN};
+	struct recommend_answer ans;
+	struct error err;
+	double want, unit, e;
+	char buf[NUMFMT_MAX];
+	(void)state;
+
+	item_values(v, 1.0, "b");
+	a.unit_cost = 384.51;
+	a.min_margin = 0.86; /* the floor, 2746.4999999999995, prints as 2746.5: a margin of 0.85999999999999988 */
+	a.levels = 1;        /* level 0 only */
+	a.price_min = 2000;
+	a.price_max = 4000;
+	error_init(&err);
+	assert_int_equal(recommend_run(m, &a, 1, &p, &ans, &err), ERROR_OK);
+	assert_true(ans.feasible);
+	numfmt_g(buf, recommend_margin_floor(&m->spec, 0, a.unit_cost, a.min_margin), PREDICT_DIGITS);
+	want = strtod(buf, NULL);
+	unit = pow(10.0, floor(log10(want)) - (PREDICT_DIGITS - 1));
+	for (e = want; (e - a.unit_cost) / e < a.min_margin;) { /* level 0: no discount */
+		numfmt_g(buf, e + unit, PREDICT_DIGITS);
+		e = want = strtod(buf, NULL);
+	}
+	assert_true(ans.opt[0].margin >= a.min_margin);
+	if (ans.opt[0].price != want) /* this model's units fall with the price: the best is at the floor */
+		fail_msg("chose %.17g (margin %.17g), the lowest price keeping the margin is %.17g", ans.opt[0].price,
+			 ans.opt[0].margin, want);
+	model_unref(m);
+}
+
+/* A price ending holds at any magnitude (123499.99 has 8 digits), and no two options print alike. */
+static void test_recommend_endings_at_any_magnitude_and_distinct_options(void **state)
+{
+	struct model *m = test_model(TEST_SPEC, 4, 0.8f, NULL);
+	struct encoder_value v[N_IN];
+	struct recommend_ask a = ask_for(v);
+	struct recommend_params p = {SPEC_OBJECTIVE_REVENUE, 3, 0.99};
+	struct recommend_answer ans;
+	struct error err;
+	char buf[NUMFMT_MAX];
+	size_t i, j;
+	(void)state;
+
+	item_values(v, 1.0, "a");
+	a.price_min = 123400;
+	a.price_max = 123500;
+	error_init(&err);
+	assert_int_equal(recommend_run(m, &a, 1, &p, &ans, &err), ERROR_OK);
+	assert_true(ans.feasible);
+	assert_int_equal(ans.n, 4);
+	for (j = 0; j < ans.n; j++) {
+		size_t len = numfmt_g(buf, ans.opt[j].price, RECOMMEND_PRICE_DIGITS);
+		if (len < 3 || strcmp(buf + len - 3, ".99") || strtod(buf, NULL) != ans.opt[j].price)
+			fail_msg("option %zu: price %.17g prints as %s", j, ans.opt[j].price, buf);
+	}
+	/* a range a few printed units wide: the refined points print as grid points */
+	p = (struct recommend_params){SPEC_OBJECTIVE_REVENUE, 3, NAN};
+	for (i = 0; i < 40; i++) {
+		a.price_min = 10;
+		a.price_max = 10.0002 + 0.00005 * (double)i;
+		assert_int_equal(recommend_run(m, &a, 1, &p, &ans, &err), ERROR_OK);
+		assert_true(ans.feasible);
+		for (j = 0; j < ans.n; j++) {
+			size_t q;
+			for (q = 0; q < j; q++)
+				if (ans.opt[q].price == ans.opt[j].price && ans.opt[q].level == ans.opt[j].level)
+					fail_msg("max %.17g: options %zu and %zu are both %.17g at level %d", a.price_max, q,
+						 j, ans.opt[j].price, ans.opt[j].level);
+		}
+	}
 	model_unref(m);
 }
 
@@ -276,6 +357,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recommend_is_the_best_of_the_model_over_a_fine_grid),
 		cmocka_unit_test(test_recommend_margin_floor_keeps_the_margin),
+		cmocka_unit_test(test_recommend_prints_the_lowest_price_that_keeps_the_margin),
+		cmocka_unit_test(test_recommend_endings_at_any_magnitude_and_distinct_options),
 		cmocka_unit_test(test_recommend_constraints_and_reasons),
 		cmocka_unit_test(test_recommend_body_errors_name_the_field),
 	};
