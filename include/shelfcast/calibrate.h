@@ -38,7 +38,9 @@
  * table is s_g * T.  shrink 1 gives every category the one table; towards 0
  * each category's width comes from its own rows, but the coverage level
  * from all of them: a hedge for categories whose held-out rows are not
- * exchangeable with their later ones.
+ * exchangeable with their later ones.  When a scale is 0 (a category's or
+ * the one table's half-width at `interval` is 0: its residuals are 0) the
+ * shrink is skipped and each category keeps its own table.
  */
 enum error_code calibrate_fit(struct spec *spec, const double *resid, size_t n, double interval,
 			      const size_t *slot, int by, double shrink, struct error *err);

@@ -244,6 +244,10 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 	if (!(cfg->recent_fraction >= 0 && cfg->recent_fraction < 1))
 		return error_set(err, ERROR_INVALID, "model.recent_fraction",
 				 "model.recent_fraction: must be in [0, 1)");
+	if (cfg->recent_fraction > 0 && recent_weight <= 1)
+		return error_set(err, ERROR_INVALID, "model.recent_fraction",
+				 "model.recent_fraction: needs model.recent_weight > 1 (the times the latest "
+				 "rows count)");
 	if (recent_weight > 1 && !(cfg->recent_fraction > 0))
 		return error_set(err, ERROR_INVALID, "model.recent_fraction",
 				 "model.recent_fraction: model.recent_weight needs a share in (0, 1)");

@@ -131,6 +131,13 @@ static enum error_code calibrate(const double *y, const double *lin, const size_
 
 	if (!resid)
 		return error_nomem(err, "the calibration");
+	if (n == 0 && cfg->calibration_fraction > 0) { /* calibrate_fit names the validation slice */
+		free(resid);
+		return error_set(err, ERROR_INVALID, "model.calibration_fraction",
+				 "no held-out rows to calibrate the intervals on in the latest "
+				 "model.calibration_fraction of the training part (after the rows the unknown "
+				 "slot's routing altered): raise model.calibration_fraction");
+	}
 	for (i = 0; i < n; i++)
 		resid[i] = (data->target[rows[i]] - (a * y[i] + (1 - a) * lin[i])) * spec->target_std;
 	if (cfg->interval_by) { /* each held-out row's category of it: the set slot of its one-hot */

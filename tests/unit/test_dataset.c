@@ -82,6 +82,7 @@ static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 		{", \"model\": {\"validation\": \"latest\"}", "latest needs a split by column"},
 		{", \"model\": {\"recent_fraction\": 1}", "model.recent_fraction: must be in [0, 1)"},
 		{", \"model\": {\"recent_weight\": 2}", "model.recent_fraction: model.recent_weight needs a share"},
+		{", \"model\": {\"recent_fraction\": 0.3}", "model.recent_fraction: needs model.recent_weight > 1"},
 		{", \"model\": {\"recent_weight\": 17, \"recent_fraction\": 0.3}", "model.recent_weight"},
 		{", \"model\": {\"recent_weight\": 2, \"recent_fraction\": 0.3}",
 		 "model.recent_weight: needs a split by column"},
