@@ -9,6 +9,7 @@
 #ifndef SHELFCAST_RECOMMEND_SEARCH_H
 #define SHELFCAST_RECOMMEND_SEARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,8 +46,24 @@ void recommend_work_done(struct recommend_work *w);
 /* Every input reading the price column of values set to the number p. */
 void recommend_set_price(const struct recommend_work *w, struct encoder_value *values, double p);
 
-/* The lowest price of level k that leaves margin m on unit cost c (0 when there is no such bound). */
+/*
+ * The price side (recommend_price.c).  The lowest price of level k that
+ * leaves margin m on unit cost c, as the reply computes the margin (0 when
+ * there is no such bound).
+ */
 double recommend_margin_floor(const struct spec *spec, size_t k, double c, double m);
+/*
+ * Price p of level k as the reply prints it (with an ending: its decimal at
+ * RECOMMEND_PRICE_DIGITS; otherwise PREDICT_DIGITS), within [lo, hi] and
+ * keeping margin m on unit cost c as the reply computes it; p when it cannot.
+ */
+double recommend_printed_price(const struct spec *spec, size_t k, double c, double m, double p, double lo,
+			       double hi, bool ending);
+/* Item i's price range into ans->lo, ans->hi (and beyond_training); an error names items[i].price. */
+enum error_code recommend_price_range(const struct model *m, const struct recommend_ask *a, size_t i,
+				      struct recommend_answer *ans, struct error *err);
+/* Item i's unit cost: asked (also set as the model's unit-cost feature when missing), else that feature's, else NAN. */
+double recommend_item_unit_cost(const struct model *m, struct recommend_ask *a);
 
 /*
  * Search item i (the error names items[i]...): ans gets its range, its

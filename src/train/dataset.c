@@ -125,6 +125,61 @@ static enum error_code parse_split(const json_t *root, struct dataset_config *cf
 	return rc;
 }
 
+/* model's values against their ranges and each other (parse_model has read them). */
+static enum error_code check_model(const struct dataset_config *cfg, struct error *err)
+{
+	size_t i;
+
+	if (!(cfg->interval > 0 && cfg->interval < 1))
+		return error_set(err, ERROR_INVALID, "model.interval", "model.interval: must be in (0, 1)");
+	if (!(cfg->ema >= 0 && cfg->ema < 1))
+		return error_set(err, ERROR_INVALID, "model.ema", "model.ema: must be in [0, 1)");
+	if (!(cfg->learning_rate > 0 && cfg->learning_rate < 10))
+		return error_set(err, ERROR_INVALID, "model.learning_rate",
+				 "model.learning_rate: must be in (0, 10)");
+	if (!(cfg->weight_decay >= 0))
+		return error_set(err, ERROR_INVALID, "model.weight_decay", "model.weight_decay: must be >= 0");
+	if (!(cfg->exposure_weight >= 0))
+		return error_set(err, ERROR_INVALID, "model.exposure_weight",
+				 "model.exposure_weight: must be >= 0");
+	if (!(cfg->validation_fraction > 0 && cfg->validation_fraction < 0.5))
+		return error_set(err, ERROR_INVALID, "model.validation_fraction",
+				 "model.validation_fraction: must be in (0, 0.5)");
+	if (!(cfg->recent_fraction >= 0 && cfg->recent_fraction < 1))
+		return error_set(err, ERROR_INVALID, "model.recent_fraction",
+				 "model.recent_fraction: must be in [0, 1)");
+	if (cfg->recent_fraction > 0 && cfg->recent_weight <= 1)
+		return error_set(err, ERROR_INVALID, "model.recent_fraction",
+				 "model.recent_fraction: needs model.recent_weight > 1 (the times the latest "
+				 "rows count)");
+	if (cfg->recent_weight > 1 && !(cfg->recent_fraction > 0))
+		return error_set(err, ERROR_INVALID, "model.recent_fraction",
+				 "model.recent_fraction: model.recent_weight needs a share in (0, 1)");
+	if (cfg->recent_weight > 1 && !cfg->split_by_column)
+		return error_set(err, ERROR_INVALID, "model.recent_weight",
+				 "model.recent_weight: needs a split by column (the latest rows by it)");
+	if (!(cfg->calibration_fraction == 0 ||
+	      (cfg->calibration_fraction > cfg->validation_fraction && cfg->calibration_fraction < 0.5)))
+		return error_set(err, ERROR_INVALID, "model.calibration_fraction",
+				 "model.calibration_fraction: must be 0 or between model.validation_fraction "
+				 "(%g) and 0.5",
+				 cfg->validation_fraction);
+	if (!(cfg->interval_by_shrink >= 0 && cfg->interval_by_shrink <= 1))
+		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
+				 "model.interval_by_shrink: must be in [0, 1]");
+	if (cfg->interval_by_shrink > 0 && !cfg->interval_by)
+		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
+				 "model.interval_by_shrink: needs model.interval_by");
+	for (i = 0; i < cfg->n_hidden; i++) /* the packed hidden layers (ensemble.h) */
+		if (cfg->members * cfg->hidden[i] + ENSEMBLE_BASELINE_UNITS > SPEC_MAX_WIDTH)
+			return error_set(err, ERROR_INVALID, "model.members",
+					 "model.members: %zu members of model.hidden[%zu]'s %zu units and %d "
+					 "baseline units are wider than %d",
+					 cfg->members, i, cfg->hidden[i], ENSEMBLE_BASELINE_UNITS,
+					 SPEC_MAX_WIDTH);
+	return ERROR_OK;
+}
+
 static enum error_code parse_model(const json_t *root, struct dataset_config *cfg, struct error *err)
 {
 	static const char *const keys[] = {"hidden", "epochs", "batch_size", "learning_rate",
@@ -226,60 +281,13 @@ static enum error_code parse_model(const json_t *root, struct dataset_config *cf
 		if (rc)
 			return rc;
 	}
-	if (!(cfg->interval > 0 && cfg->interval < 1))
-		return error_set(err, ERROR_INVALID, "model.interval", "model.interval: must be in (0, 1)");
-	if (!(cfg->ema >= 0 && cfg->ema < 1))
-		return error_set(err, ERROR_INVALID, "model.ema", "model.ema: must be in [0, 1)");
-	if (!(cfg->learning_rate > 0 && cfg->learning_rate < 10))
-		return error_set(err, ERROR_INVALID, "model.learning_rate",
-				 "model.learning_rate: must be in (0, 10)");
-	if (!(cfg->weight_decay >= 0))
-		return error_set(err, ERROR_INVALID, "model.weight_decay", "model.weight_decay: must be >= 0");
-	if (!(cfg->exposure_weight >= 0))
-		return error_set(err, ERROR_INVALID, "model.exposure_weight",
-				 "model.exposure_weight: must be >= 0");
-	if (!(cfg->validation_fraction > 0 && cfg->validation_fraction < 0.5))
-		return error_set(err, ERROR_INVALID, "model.validation_fraction",
-				 "model.validation_fraction: must be in (0, 0.5)");
-	if (!(cfg->recent_fraction >= 0 && cfg->recent_fraction < 1))
-		return error_set(err, ERROR_INVALID, "model.recent_fraction",
-				 "model.recent_fraction: must be in [0, 1)");
-	if (cfg->recent_fraction > 0 && recent_weight <= 1)
-		return error_set(err, ERROR_INVALID, "model.recent_fraction",
-				 "model.recent_fraction: needs model.recent_weight > 1 (the times the latest "
-				 "rows count)");
-	if (recent_weight > 1 && !(cfg->recent_fraction > 0))
-		return error_set(err, ERROR_INVALID, "model.recent_fraction",
-				 "model.recent_fraction: model.recent_weight needs a share in (0, 1)");
-	if (recent_weight > 1 && !cfg->split_by_column)
-		return error_set(err, ERROR_INVALID, "model.recent_weight",
-				 "model.recent_weight: needs a split by column (the latest rows by it)");
-	if (!(cfg->calibration_fraction == 0 ||
-	      (cfg->calibration_fraction > cfg->validation_fraction && cfg->calibration_fraction < 0.5)))
-		return error_set(err, ERROR_INVALID, "model.calibration_fraction",
-				 "model.calibration_fraction: must be 0 or between model.validation_fraction "
-				 "(%g) and 0.5",
-				 cfg->validation_fraction);
-	if (!(cfg->interval_by_shrink >= 0 && cfg->interval_by_shrink <= 1))
-		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
-				 "model.interval_by_shrink: must be in [0, 1]");
-	if (cfg->interval_by_shrink > 0 && !cfg->interval_by)
-		return error_set(err, ERROR_INVALID, "model.interval_by_shrink",
-				 "model.interval_by_shrink: needs model.interval_by");
 	cfg->recent_weight = (int)recent_weight;
 	cfg->epochs = (int)epochs;
 	cfg->batch_size = (size_t)batch;
 	cfg->patience = (int)patience;
 	cfg->seed = (uint64_t)seed;
 	cfg->members = (size_t)members;
-	for (i = 0; i < cfg->n_hidden; i++) /* the packed hidden layers (ensemble.h) */
-		if (cfg->members * cfg->hidden[i] + ENSEMBLE_BASELINE_UNITS > SPEC_MAX_WIDTH)
-			return error_set(err, ERROR_INVALID, "model.members",
-					 "model.members: %zu members of model.hidden[%zu]'s %zu units and %d "
-					 "baseline units are wider than %d",
-					 cfg->members, i, cfg->hidden[i], ENSEMBLE_BASELINE_UNITS,
-					 SPEC_MAX_WIDTH);
-	return ERROR_OK;
+	return check_model(cfg, err);
 }
 
 static enum error_code parse_cleaning(const json_t *root, struct dataset_config *cfg,
