@@ -59,14 +59,6 @@ double heads_sales(const struct spec *spec, double y);
 double heads_expected_sales(const struct spec *spec, double y);
 
 /*
- * The same in a loop over rows of one model: heads_expected_shift once (the
- * log of the smearing factor; 0 for a target without log1p), then
- * heads_expected_sales_shifted per row gives heads_expected_sales's value.
- */
-double heads_expected_shift(const struct spec *spec);
-double heads_expected_sales_shifted(const struct spec *spec, double y, double shift);
-
-/*
  * The conformal half-width, in transformed units, of an interval of the
  * given coverage in (0, 1): the spec's residual table at the level rounded
  * up to the next 0.005 (a lookup).  0 without calibration.
@@ -78,6 +70,8 @@ double heads_interval_halfwidth(const struct spec *spec, double coverage);
  * spec's.  What every served interval uses.
  */
 double heads_interval_halfwidth_row(const struct spec *spec, double coverage, const float *row);
+/* A residual table's half-width at coverage, rounded up to the next 0.005 (the lookup of both above). */
+double heads_table_halfwidth(const double table[SPEC_RESIDUAL_QUANTILES], double coverage);
 /* The interval in units around the sales output y: heads_units(t -+ halfwidth). */
 void heads_interval(const struct spec *spec, double y, double halfwidth, double *lower,
 		    double *upper);

@@ -34,12 +34,13 @@
  *     the minimum asked for (with a 1e-6 guard for the confirmation below);
  *     the chosen one has the highest objective value (ties: the lower
  *     level, then the lower price);
- *   - alternatives: the next best feasible candidates of round one and of
- *     each level's best;
+ *   - alternatives: the next best feasible candidates of round one, of
+ *     each level's best and of each start's refined best, no two printed
+ *     alike;
  *   - each option's price is what the reply prints (with an ending the
  *     decimal n + ending, RECOMMEND_PRICE_DIGITS; otherwise PREDICT_DIGITS
  *     significant digits), kept inside the range and the margin bound
- *     (raised a printed unit while the margin there rounds below it),
+ *     (raised a printed unit when the margin there rounds below it),
  *     and the option is scored again through the prediction path
  *     (predict.h), items in request order a tile at a time as /v1/predict
  *     scores them: its numbers are what /v1/predict answers for the same

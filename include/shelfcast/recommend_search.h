@@ -47,10 +47,14 @@ void recommend_work_done(struct recommend_work *w);
 void recommend_set_price(const struct recommend_work *w, struct encoder_value *values, double p);
 
 /*
- * The price side (recommend_price.c).  The lowest price of level k that
- * leaves margin m on unit cost c, as the reply computes the margin (0 when
- * there is no such bound).
+ * The price side (recommend_price.c).  The margin (effective price - c) /
+ * effective price of price p at level k (NAN without a unit cost c): the
+ * reply's and the constraint's.  The lowest price of level k that leaves
+ * margin m, c / ((1 - m)(1 - discount)) (0 when there is no such bound; the
+ * margin computed there can round below m: recommend_printed_price raises
+ * a price that it does).
  */
+double recommend_margin(const struct spec *spec, size_t k, double c, double p);
 double recommend_margin_floor(const struct spec *spec, size_t k, double c, double m);
 /*
  * Price p of level k as the reply prints it (with an ending: its decimal at

@@ -106,35 +106,24 @@ static enum error_code read_levels(const struct model *m, const json_t *v, const
 /* The option recommend_ask_check refuses, as a field of item path, and its value. */
 static enum error_code refused_option(const struct recommend_ask *a, const char *path, struct error *err)
 {
+	static const char *const keys[] = {[RECOMMEND_ASK_UNIT_COST] = "unit_cost",
+					   [RECOMMEND_ASK_PRICE_MIN] = "price.min",
+					   [RECOMMEND_ASK_PRICE_MAX] = "price.max",
+					   [RECOMMEND_ASK_MIN_MARGIN] = "min_margin",
+					   [RECOMMEND_ASK_MIN_EXPOSURE] = "min_exposure_probability"};
+	const double values[] = {[RECOMMEND_ASK_UNIT_COST] = a->unit_cost,
+				 [RECOMMEND_ASK_PRICE_MIN] = a->price_min,
+				 [RECOMMEND_ASK_PRICE_MAX] = a->price_max,
+				 [RECOMMEND_ASK_MIN_MARGIN] = a->min_margin,
+				 [RECOMMEND_ASK_MIN_EXPOSURE] = a->min_exposure};
 	char field[JSONUTIL_PATH_MAX];
 	const char *why;
-	double v;
+	enum recommend_ask_field f = recommend_ask_check(a, &why);
 
-	switch (recommend_ask_check(a, &why)) {
-	case RECOMMEND_ASK_OK:
+	if (f == RECOMMEND_ASK_OK)
 		return ERROR_OK;
-	case RECOMMEND_ASK_UNIT_COST:
-		jsonutil_path_key(field, path, "unit_cost");
-		v = a->unit_cost;
-		break;
-	case RECOMMEND_ASK_PRICE_MIN:
-		jsonutil_path_key(field, path, "price.min");
-		v = a->price_min;
-		break;
-	case RECOMMEND_ASK_PRICE_MAX:
-		jsonutil_path_key(field, path, "price.max");
-		v = a->price_max;
-		break;
-	case RECOMMEND_ASK_MIN_MARGIN:
-		jsonutil_path_key(field, path, "min_margin");
-		v = a->min_margin;
-		break;
-	default:
-		jsonutil_path_key(field, path, "min_exposure_probability");
-		v = a->min_exposure;
-		break;
-	}
-	return error_set(err, ERROR_INVALID, field, "%s: %s (%g)", field, why, v);
+	jsonutil_path_key(field, path, keys[f]);
+	return error_set(err, ERROR_INVALID, field, "%s: %s (%g)", field, why, values[f]);
 }
 
 /* Item i into its ask (values filled from its features) and its id. */

@@ -37,30 +37,27 @@ double heads_sales(const struct spec *spec, double y)
 	return heads_units(spec->transform, heads_unstandardize(spec, y));
 }
 
-double heads_expected_shift(const struct spec *spec)
-{
-	return spec->transform == SPEC_TRANSFORM_LOG1P ? log(spec->has_calibration ? spec->smearing : 1) : 0;
-}
-
-double heads_expected_sales_shifted(const struct spec *spec, double y, double shift)
-{
-	/* log1p: exp(t) * s - 1 = expm1(t + log s); otherwise shift is 0 and this is the centre */
-	return heads_units(spec->transform, heads_unstandardize(spec, y) + shift);
-}
-
 double heads_expected_sales(const struct spec *spec, double y)
 {
-	return heads_expected_sales_shifted(spec, y, heads_expected_shift(spec));
+	double t = heads_unstandardize(spec, y), smearing = spec->has_calibration ? spec->smearing : 1;
+
+	if (spec->transform != SPEC_TRANSFORM_LOG1P)
+		return heads_units(spec->transform, t);
+	return heads_units(spec->transform, t + log(smearing)); /* exp(t) * s - 1 */
 }
 
-/* The table's half-width at coverage, rounded up to the next 0.005. */
-static double halfwidth(const struct spec *spec, const double *table, double coverage)
+double heads_table_halfwidth(const double table[SPEC_RESIDUAL_QUANTILES], double coverage)
 {
 	double pos = ceil(coverage * (SPEC_RESIDUAL_QUANTILES - 1) - 1e-9);
 
-	if (!spec->has_calibration || !(pos >= 0))
+	if (!(pos >= 0))
 		return 0;
 	return table[pos > SPEC_RESIDUAL_QUANTILES - 1 ? SPEC_RESIDUAL_QUANTILES - 1 : (size_t)pos];
+}
+
+static double halfwidth(const struct spec *spec, const double *table, double coverage)
+{
+	return spec->has_calibration ? heads_table_halfwidth(table, coverage) : 0;
 }
 
 double heads_interval_halfwidth(const struct spec *spec, double coverage)

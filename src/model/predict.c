@@ -161,11 +161,10 @@ void predict_batch_run(struct predict_batch *b, const struct model *m, size_t n,
 		       enum spec_objective objective)
 {
 	size_t rows = n * b->K, r, i, k;
-	double shift = heads_expected_shift(&m->spec);
 
 	mlp_forward_levels(&m->mlp, b->x, n, encoder_level_offset(m->enc), b->K, b->scratch, b->y);
 	for (r = 0; r < rows; r++)
-		b->expected[r] = heads_expected_sales_shifted(&m->spec, (double)b->y[2 * r], shift);
+		b->expected[r] = heads_expected_sales(&m->spec, (double)b->y[2 * r]);
 	for (i = 0; i < n; i++) {
 		b->recommended[i] = (int)promo_choose(&m->spec, objective, b->expected + i * b->K,
 						      b->price[i], b->unit_cost[i],

@@ -25,7 +25,7 @@ static void option_numbers(const struct recommend_work *w, const struct recommen
 	o->effective_price = o->price * (1.0 - w->spec->levels[o->level].discount);
 	o->value = heads_value(w->spec, objective, (size_t)o->level, o->expected, o->price,
 			       isnan(c) ? 0.0 : c);
-	o->margin = isnan(c) ? NAN : (o->effective_price - c) / o->effective_price;
+	o->margin = recommend_margin(w->spec, (size_t)o->level, c, o->price);
 	if (!b->finite[row / b->K])
 		o->value = NAN;
 }

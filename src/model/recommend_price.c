@@ -18,12 +18,17 @@ bool recommend_training_range(const struct model *m, double *lo, double *hi)
 	return true;
 }
 
-/* Does price p of level k leave margin m on unit cost c, as the reply computes the margin? */
-static bool margin_holds(const struct spec *spec, size_t k, double c, double m, double p)
+double recommend_margin(const struct spec *spec, size_t k, double c, double p)
 {
 	double e = p * (1.0 - spec->levels[k].discount);
 
-	return isnan(m) || isnan(c) || (e - c) / e >= m;
+	return isnan(c) ? NAN : (e - c) / e;
+}
+
+/* Does price p of level k leave margin m (NAN: none asked) on unit cost c? */
+static bool margin_holds(const struct spec *spec, size_t k, double c, double m, double p)
+{
+	return isnan(m) || isnan(c) || recommend_margin(spec, k, c, p) >= m;
 }
 
 /* p through its text at `digits` significant digits: the number a client reading the reply gets. */
@@ -38,15 +43,15 @@ static double reparsed(double p, int digits)
 /*
  * p as the reply prints it: a candidate with a price ending as its decimal
  * (n + ending, RECOMMEND_PRICE_DIGITS), any other at PREDICT_DIGITS
- * significant digits, kept within [lo, hi] and then raised a printed unit at
- * a time while the margin at it, as the reply computes it, is below m (the
- * division's rounding, at the floor).  p itself when that fails.
+ * significant digits, kept within [lo, hi] and raised a printed unit when
+ * the margin there rounds below m (at the floor, the margin's division can
+ * lose the last bit; a printed unit adds far more).  p itself when that
+ * fails.
  */
 double recommend_printed_price(const struct spec *spec, size_t k, double c, double m, double p, double lo,
 			    double hi, bool ending)
 {
 	double r, unit;
-	int t;
 
 	if (ending) {
 		r = reparsed(p, RECOMMEND_PRICE_DIGITS);
@@ -58,29 +63,16 @@ double recommend_printed_price(const struct spec *spec, size_t k, double c, doub
 		r = reparsed(r + unit, PREDICT_DIGITS);
 	else if (r > hi)
 		r = reparsed(r - unit, PREDICT_DIGITS);
-	for (t = 0; t < 4 && r <= hi && !margin_holds(spec, k, c, m, r); t++)
+	if (!margin_holds(spec, k, c, m, r))
 		r = reparsed(r + unit, PREDICT_DIGITS);
 	return r >= lo && r <= hi && margin_holds(spec, k, c, m, r) ? r : p;
 }
 
-/*
- * The lowest price of level k that leaves margin m on unit cost c (0 when
- * there is no such bound): c / ((1 - m)(1 - discount)), raised while the
- * margin there, as the reply computes it, rounds below m (by an ulp, then
- * twice as far each step: about 1 / (1 - m) ulps at most).
- */
 double recommend_margin_floor(const struct spec *spec, size_t k, double c, double m)
 {
-	double p, step;
-	int t;
-
 	if (isnan(m) || isnan(c) || c <= 0)
 		return 0.0;
-	p = c / ((1.0 - m) * (1.0 - spec->levels[k].discount));
-	step = nextafter(p, INFINITY) - p;
-	for (t = 0; t < 1100 && !margin_holds(spec, k, c, m, p); t++, step *= 2)
-		p += step;
-	return p;
+	return c / ((1.0 - m) * (1.0 - spec->levels[k].discount));
 }
 
 /* The price range of item i into ans (lo, hi); an error names items[i].price. */

@@ -179,7 +179,6 @@ static void score_rows(struct recommend_work *w, size_t R, enum spec_objective o
 {
 	const struct mlp_layer *L = &w->m->mlp.layer[0];
 	size_t level_offset = encoder_level_offset(w->m->enc), r, j, P = w->n_price_in;
-	double shift = heads_expected_shift(w->spec);
 
 	for (r = 0; r < R; r++) {
 		const struct recommend_cand *c = &w->rows[r];
@@ -198,7 +197,7 @@ static void score_rows(struct recommend_work *w, size_t R, enum spec_objective o
 	for (r = 0; r < R; r++) {
 		struct recommend_cand *c = &w->rows[r];
 		const float *y = w->y + HEADS_COUNT * r;
-		double expected = heads_expected_sales_shifted(w->spec, (double)y[HEADS_SALES], shift);
+		double expected = heads_expected_sales(w->spec, (double)y[HEADS_SALES]);
 		c->exposure = heads_exposure((double)y[HEADS_EXPOSURE]);
 		c->value = isfinite(y[HEADS_SALES]) && isfinite(y[HEADS_EXPOSURE])
 				   ? heads_value(w->spec, objective, (size_t)c->level, expected, c->price,
@@ -347,6 +346,17 @@ static bool local_max(const double *v, size_t m, size_t i)
 	       (i + 1 == m || isnan(v[i + 1]) || v[i] >= v[i + 1]);
 }
 
+/* Is c's point (level and first-round index) one of st[0, n)'s? */
+static bool among(const struct start *st, size_t n, const struct recommend_cand *c)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		if (st[j].best.level == c->level && st[j].best.idx == c->idx)
+			return true;
+	return false;
+}
+
 /* Insert c, a first-round point of ls, into the best-first list st[0, *n) of at most cap. */
 static void add_start(struct start *st, size_t *n, size_t cap, const struct level_state *ls,
 		      const struct recommend_cand *c)
@@ -389,9 +399,7 @@ static void refine_continuous(struct recommend_work *w, struct item_search *is, 
 			continue;
 		for (i = 0; i < ls->m; i++) {
 			struct recommend_cand c = {space_price(&ls->s, i), i, (int)k, v[i], NAN};
-			for (j = 0; j < n_lead && !(st[j].best.level == c.level && st[j].best.idx == i); j++)
-				;
-			if (j == n_lead && local_max(v, ls->m, i))
+			if (local_max(v, ls->m, i) && !among(st, n_lead, &c))
 				add_start(st + n_lead, &n_rest, RECOMMEND_STARTS - n_lead, ls, &c);
 		}
 	}

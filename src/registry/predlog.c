@@ -286,7 +286,7 @@ static void copy_row(struct strbuf *sb, const struct predlog_slot *s, const unsi
 	put_be(sb, (uint64_t)((int64_t)s->ms * 1000 - PG_EPOCH_US), 8);
 	field_bytes(sb, rest, s->name_len);                        /* text */
 	field_int4(sb, s->version);
-	field_bytes(sb, rest + s->name_len, s->features_len);      /* json: its text */
+	field_bytes(sb, rest + s->name_len, s->features_len);      /* text: the features as sent */
 	field_int4(sb, s->level);
 	if (s->flags & SLOT_PRICE)
 		field_float8(sb, s->price);

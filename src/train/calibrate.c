@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "shelfcast/heads.h"
 #include "shelfcast/util.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -25,13 +26,6 @@ static void fill_table(double *a, size_t n, double q[SPEC_RESIDUAL_QUANTILES])
 	}
 }
 
-/* The table's entry at coverage p, as serving looks it up (heads.c: the next 0.005 up). */
-static double at(const double q[SPEC_RESIDUAL_QUANTILES], double p)
-{
-	double pos = ceil(p * (SPEC_RESIDUAL_QUANTILES - 1) - 1e-9);
-	return q[pos > SPEC_RESIDUAL_QUANTILES - 1 ? SPEC_RESIDUAL_QUANTILES - 1 : (size_t)pos];
-}
-
 /*
  * shrink > 0: group g's scale s_g = q_g(interval)^(1 - shrink) *
  * q(interval)^shrink (q: the one table), each row's |resid| over its
@@ -45,13 +39,13 @@ static void shrink_groups(const double global_q[SPEC_RESIDUAL_QUANTILES], double
 			  size_t nv, const size_t *slots, size_t n_groups, double shrink, double interval,
 			  double *scale, double (*q)[SPEC_RESIDUAL_QUANTILES])
 {
-	double global = at(global_q, interval), t[SPEC_RESIDUAL_QUANTILES];
+	double global = heads_table_halfwidth(global_q, interval), t[SPEC_RESIDUAL_QUANTILES];
 	size_t g, i, j, s;
 
 	if (!(global > 0))
 		return;
 	for (g = 0; g < n_groups; g++) {
-		scale[g] = pow(at(q[g], interval), 1 - shrink) * pow(global, shrink);
+		scale[g] = pow(heads_table_halfwidth(q[g], interval), 1 - shrink) * pow(global, shrink);
 		if (!(scale[g] > 0))
 			return;
 	}

@@ -116,27 +116,33 @@ static void test_recommend_is_the_best_of_the_model_over_a_fine_grid(void **stat
 	}
 }
 
-/* At the margin's price floor the margin, as the reply computes it, is the minimum or above. */
-static void test_recommend_margin_floor_keeps_the_margin(void **state)
+/*
+ * At the margin's price floor the printed price keeps the margin, as the
+ * reply computes it, within a printed unit of the floor: margins up to
+ * 0.99999, cent costs, every level.
+ */
+static void test_recommend_printed_price_at_the_floor_keeps_the_margin(void **state)
 {
 	struct model *m = test_model(TEST_SPEC, 3, 0.8f, NULL);
 	uint64_t r = 17;
 	size_t k, i, raised = 0;
+	char buf[NUMFMT_MAX];
 	(void)state;
 	for (i = 0; i < 200000; i++) {
 		double c = (double)(1 + test_rand(&r) % 100000) / 100.0,
 		       mm = i % 2 ? (double)(test_rand(&r) % 95) / 100.0 : (double)(test_rand(&r) % 100000) / 100000.0;
 		for (k = 0; k < m->spec.n_levels; k++) {
-			double d = m->spec.levels[k].discount, p = recommend_margin_floor(&m->spec, k, c, mm);
-			double eff = p * (1.0 - d);
-			if ((eff - c) / eff < mm)
-				fail_msg("cost %.17g, margin %.17g, level %zu: the floor %.17g leaves %.17g", c, mm, k, p,
-					 (eff - c) / eff);
-			raised += p != c / ((1.0 - mm) * (1.0 - d));
-			assert_true(p <= c / ((1.0 - mm) * (1.0 - d)) * (1 + 1e-12));
+			double fl = recommend_margin_floor(&m->spec, k, c, mm), p, at;
+			p = recommend_printed_price(&m->spec, k, c, mm, fl, fl, 1e300, false);
+			if (!(recommend_margin(&m->spec, k, c, p) >= mm) || p < fl || p > fl * (1 + 2.1e-6))
+				fail_msg("cost %.17g, margin %.17g, level %zu: floor %.17g printed %.17g leaves %.17g", c, mm,
+					 k, fl, p, recommend_margin(&m->spec, k, c, p));
+			numfmt_g(buf, fl, PREDICT_DIGITS);
+			at = strtod(buf, NULL);
+			raised += at >= fl && recommend_margin(&m->spec, k, c, at) < mm; /* printed as is, it would not */
 		}
 	}
-	assert_true(raised > 0); /* the division does lose the margin's last bits, sometimes */
+	assert_true(raised > 0); /* the margin's division does lose the last bit at the floor, sometimes */
 	model_unref(m);
 }
 
@@ -356,7 +362,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recommend_is_the_best_of_the_model_over_a_fine_grid),
-		cmocka_unit_test(test_recommend_margin_floor_keeps_the_margin),
+		cmocka_unit_test(test_recommend_printed_price_at_the_floor_keeps_the_margin),
 		cmocka_unit_test(test_recommend_prints_the_lowest_price_that_keeps_the_margin),
 		cmocka_unit_test(test_recommend_endings_at_any_magnitude_and_distinct_options),
 		cmocka_unit_test(test_recommend_constraints_and_reasons),
