@@ -88,6 +88,14 @@ double heads_exposure(double z);
 double heads_loss(double y, double t, double z, double e, double exposure_weight, double *dy,
 		  double *dz);
 
+/*
+ * heads_expected_sales and heads_exposure of n rows of outputs (y: HEADS_COUNT
+ * floats a row), to within a few ulp of those two (exp by a polynomial the
+ * compiler vectorizes): for a search whose chosen numbers are computed again
+ * by the two.
+ */
+void heads_rows_fast(const struct spec *spec, const float *y, size_t n, double *expected, double *exposure);
+
 /* The objective value of selling `units` at level index k (see the header comment). */
 double heads_value(const struct spec *spec, enum spec_objective objective, size_t k, double units,
 		   double price, double unit_cost);

@@ -79,6 +79,12 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
  * (explain.h).  scratch: mlp_scratch_floats(m, B); y: (B, O_last).
  */
 void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y);
+/*
+ * mlp_forward_rest in the engine's own kernels at any row count, no BLAS:
+ * the same function to within float rounding (sums in another order), for
+ * a search whose chosen numbers are computed again by the serving path.
+ */
+void mlp_forward_rest_search(const struct mlp *m, float *pre, size_t B, float *scratch, float *y);
 /* Reference: textbook loops in double accumulation, no BLAS. */
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
 

@@ -70,6 +70,8 @@ void recommend_work_done(struct recommend_work *w)
 	free(w->rows);
 	free(w->pool);
 	free(w->grid);
+	free(w->expected);
+	free(w->exposure);
 	free(w->defaulted);
 	free(w->clipped);
 	predict_batch_done(&w->batch);
@@ -103,10 +105,12 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->rows = malloc(w->max_rows * sizeof *w->rows);
 	w->pool = malloc((w->K * (RECOMMEND_GRID + 1) + RECOMMEND_STARTS) * sizeof *w->pool);
 	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
+	w->expected = malloc(w->max_rows * sizeof *w->expected);
+	w->exposure = malloc(w->max_rows * sizeof *w->exposure);
 	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
 	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
 	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->hp || !w->rows ||
-	    !w->pool || !w->grid || !w->defaulted || !w->clipped) {
+	    !w->pool || !w->grid || !w->expected || !w->exposure || !w->defaulted || !w->clipped) {
 		recommend_work_done(w);
 		return error_nomem(err, "the recommendation search");
 	}
@@ -193,14 +197,14 @@ static void score_rows(struct recommend_work *w, size_t R, enum spec_objective o
 		}
 		add_to(pre, w->hp, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
 	}
-	mlp_forward_rest(&w->m->mlp, w->pre, R, w->scratch, w->y);
+	mlp_forward_rest_search(&w->m->mlp, w->pre, R, w->scratch, w->y);
+	heads_rows_fast(w->spec, w->y, R, w->expected, w->exposure);
 	for (r = 0; r < R; r++) {
 		struct recommend_cand *c = &w->rows[r];
 		const float *y = w->y + HEADS_COUNT * r;
-		double expected = heads_expected_sales(w->spec, (double)y[HEADS_SALES]);
-		c->exposure = heads_exposure((double)y[HEADS_EXPOSURE]);
+		c->exposure = w->exposure[r];
 		c->value = isfinite(y[HEADS_SALES]) && isfinite(y[HEADS_EXPOSURE])
-				   ? heads_value(w->spec, objective, (size_t)c->level, expected, c->price,
+				   ? heads_value(w->spec, objective, (size_t)c->level, w->expected[r], c->price,
 						 isnan(unit_cost) ? 0.0 : unit_cost)
 				   : NAN;
 	}
@@ -221,13 +225,15 @@ static size_t top_options(const struct recommend_cand *pool, size_t n, size_t ke
 {
 	size_t i, j, n_top = 0;
 
-	for (i = 0; i < n; i++) {
+	for (i = n; i-- > 0;) { /* from the end: the levels' bests come last, and fill top first */
 		const struct recommend_cand *c = &pool[i];
+		if (n_top == keep && !better(c, &top[n_top - 1]))
+			continue; /* not among the best */
 		for (j = 0; j < n_top; j++)
 			if (top[j].price == c->price && top[j].level == c->level)
 				break;
-		if (j < n_top || (n_top == keep && !better(c, &top[n_top - 1])))
-			continue; /* already in, or not among the best */
+		if (j < n_top)
+			continue; /* already in */
 		if (n_top < keep)
 			n_top++;
 		for (j = n_top - 1; j > 0 && better(c, &top[j - 1]); j--)

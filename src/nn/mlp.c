@@ -76,7 +76,7 @@ size_t mlp_scratch_floats(const struct mlp *m, size_t B)
 	return 2 * B * max_hidden(m);
 }
 
-static void relu(float *a, size_t n)
+MLP_CLONES static void relu(float *a, size_t n)
 {
 	size_t i;
 	for (i = 0; i < n; i++)
@@ -229,16 +229,25 @@ MLP_CLONES static float dot(const float *a, const float *b, size_t n)
 	return sum + tail;
 }
 
-static void layer_small(const struct mlp_layer *L, const float *x, size_t rows, int relu_out,
-			float *y)
+/* Columns [from, wide) of a layer over `rows` rows, in blocks of SMALL_ROWS rows by SMALL_COLS columns. */
+static void layer_blocks(const struct mlp_layer *L, const float *x, size_t rows, size_t from, size_t wide,
+			 int relu_out, float *y)
 {
-	size_t n_in = L->in, n_out = L->out, r0, o, r, wide = n_out - n_out % SMALL_COLS;
+	size_t r0, o;
 
 	for (r0 = 0; r0 < rows; r0 += SMALL_ROWS) {
 		size_t R = rows - r0 < SMALL_ROWS ? rows - r0 : SMALL_ROWS;
-		for (o = 0; o < wide; o += SMALL_COLS)
-			block_rows(L, x + r0 * n_in, R, o, relu_out, y + r0 * n_out);
+		for (o = from; o < wide; o += SMALL_COLS)
+			block_rows(L, x + r0 * L->in, R, o, relu_out, y + r0 * L->out);
 	}
+}
+
+static void layer_small(const struct mlp_layer *L, const float *x, size_t rows, int relu_out,
+			float *y)
+{
+	size_t n_in = L->in, n_out = L->out, o, r, wide = n_out - n_out % SMALL_COLS;
+
+	layer_blocks(L, x, rows, 0, wide, relu_out, y);
 	for (r = 0; r < rows; r++)
 		for (o = wide; o < n_out; o++) {
 			float v = L->b[o] + dot(x + r * n_in, L->w + o * n_in, n_in);
@@ -291,6 +300,126 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
 
 	relu(pre, B * m->layer[0].out);
 	layers_after_first(m, pre, B, bufs, y);
+}
+
+#ifdef MLP_X86
+/*
+ * Columns [0, wide) of a layer, wide a multiple of 32, over `rows` rows,
+ * where AVX-512 is there: eight rows by thirty-two columns at a time, in
+ * sixteen vectors of sixteen floats (sixteen independent chains of
+ * multiply-adds: the units stay busy, where block_rows16's four wait on
+ * their own latency).  For the search, which scores hundreds of rows.
+ */
+#define WIDE_ROWS 8
+__attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))) static void
+layer_blocks_wide(const struct mlp_layer *L, const float *x, size_t rows, size_t wide, int relu_out, float *y)
+{
+	size_t n_in = L->in, n_out = L->out, r0, o0, i, k;
+
+	for (r0 = 0; r0 < rows; r0 += WIDE_ROWS) {
+		size_t R = rows - r0 < WIDE_ROWS ? rows - r0 : WIDE_ROWS;
+		const float *xr[WIDE_ROWS];
+		for (k = 0; k < WIDE_ROWS; k++) /* a missing row repeats row r0, unstored */
+			xr[k] = x + (r0 + (k < R ? k : 0)) * n_in;
+		for (o0 = 0; o0 < wide; o0 += 32) {
+			v16f lo[WIDE_ROWS], hi[WIDE_ROWS];
+			for (k = 0; k < WIDE_ROWS; k++) {
+				memcpy(&lo[k], L->b + o0, sizeof lo[k]);
+				memcpy(&hi[k], L->b + o0 + 16, sizeof hi[k]);
+			}
+			for (i = 0; i < n_in; i++) {
+				v16f wl, wh;
+				memcpy(&wl, L->wt + i * n_out + o0, sizeof wl);
+				memcpy(&wh, L->wt + i * n_out + o0 + 16, sizeof wh);
+				for (k = 0; k < WIDE_ROWS; k++) {
+					lo[k] += xr[k][i] * wl;
+					hi[k] += xr[k][i] * wh;
+				}
+			}
+			for (k = 0; k < R; k++) {
+				if (relu_out) {
+					RELU16(lo[k]);
+					RELU16(hi[k]);
+				}
+				memcpy(y + (r0 + k) * n_out + o0, &lo[k], sizeof lo[k]);
+				memcpy(y + (r0 + k) * n_out + o0 + 16, &hi[k], sizeof hi[k]);
+			}
+		}
+	}
+}
+#endif
+
+/*
+ * Columns [o0, out) of a layer, fewer than SMALL_COLS of them (what the
+ * blocks leave, or the heads), over `rows` rows: eight columns of a row in
+ * a vector, multiply-adds input by input, eight rows at once (eight
+ * independent chains keep the multiply-add units busy); the weights laid
+ * out once as such vectors (lanes past the columns zero).
+ */
+#define NARROW_MAX_IN 256
+#define NARROW_ROWS 8
+MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const float *x, size_t rows, size_t o0,
+				  int relu_out, float *y)
+{
+	v8f wv[2][NARROW_MAX_IN], bias[2] = {{0}, {0}};
+	size_t n_in = L->in, n_out = L->out, n = n_out - o0, i, o, r, k, h;
+
+	for (i = 0; i < n_in; i++) {
+		wv[0][i] = wv[1][i] = (v8f){0};
+		for (o = 0; o < n; o++)
+			wv[o / 8][i][o % 8] = L->wt[i * n_out + o0 + o];
+	}
+	for (o = 0; o < n; o++)
+		bias[o / 8][o % 8] = L->b[o0 + o];
+	for (r = 0; r < rows; r += NARROW_ROWS) {
+		size_t R = rows - r < NARROW_ROWS ? rows - r : NARROW_ROWS;
+		const float *xr[NARROW_ROWS];
+		for (k = 0; k < NARROW_ROWS; k++) /* a missing row repeats row r, unstored */
+			xr[k] = x + (r + (k < R ? k : 0)) * n_in;
+		for (h = 0; h * 8 < n; h++) {
+			v8f acc[NARROW_ROWS];
+			for (k = 0; k < NARROW_ROWS; k++)
+				acc[k] = bias[h];
+			for (i = 0; i < n_in; i++)
+				for (k = 0; k < NARROW_ROWS; k++)
+					acc[k] += xr[k][i] * wv[h][i];
+			for (k = 0; k < R; k++)
+				for (o = h * 8; o < n && o < h * 8 + 8; o++) {
+					float v = acc[k][o % 8];
+					y[(r + k) * n_out + o0 + o] = relu_out && !(v > 0.0f) ? 0.0f : v;
+				}
+		}
+	}
+}
+
+void mlp_forward_rest_search(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
+{
+	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
+	const float *in = pre;
+	size_t l;
+
+	relu(pre, B * m->layer[0].out);
+	for (l = 1; l < m->n_layers; l++) {
+		const struct mlp_layer *L = &m->layer[l];
+		int last = l + 1 == m->n_layers;
+		float *out = last ? y : bufs[l & 1];
+		size_t wide = L->out - L->out % SMALL_COLS;
+		if (L->in > NARROW_MAX_IN) {
+			layer_small(L, in, B, !last, out);
+		} else {
+			size_t from = 0;
+#ifdef MLP_X86
+			if (use_avx512 && wide >= 32) { /* the multiples of 32 eight rows at a time, then the rest */
+				from = wide - wide % 32;
+				layer_blocks_wide(L, in, B, from, !last, out);
+			}
+#endif
+			layer_blocks(L, in, B, from, wide, !last, out);
+			if (wide < L->out)
+				cols_narrow(L, in, B, wide, !last, out);
+		}
+		in = out;
+	}
 }
 
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)

@@ -141,12 +141,52 @@ static void test_heads_interval_is_a_table_lookup_rounded_up(void **state)
 	assert_true(fabs(lo - expm1(1.5)) < 1e-9 && fabs(hi - expm1(2.5)) < 1e-9);
 }
 
+/* The search's vectorized heads agree with the exact ones to a few ulp of exp(t) = units + 1. */
+static void test_heads_rows_fast_match_the_exact_heads(void **state)
+{
+	enum { N = 4000 };
+	static float y[N * HEADS_COUNT];
+	static double expected[N], exposure[N];
+	struct spec s = spec_log1p();
+	size_t r, pass;
+	(void)state;
+	s.has_calibration = true;
+	s.smearing = 1.37;
+	for (r = 0; r < N; r++) { /* t from -1000 to 1000 (clamped past 700), logits from -1000 to 1000 */
+		y[HEADS_COUNT * r + HEADS_SALES] = (float)(((double)r / N - 0.5) * 4000.0 / 0.5 / 2.0);
+		y[HEADS_COUNT * r + HEADS_EXPOSURE] = (float)(((double)(r * 7919 % N) / N - 0.5) * 2000.0);
+	}
+	for (r = 0; r < 200; r++) /* and finely around t = 0, where units are small */
+		y[HEADS_COUNT * r + HEADS_SALES] = (float)(-4.0 + (double)r * 1e-3);
+	y[HEADS_SALES] = NAN;
+	y[HEADS_EXPOSURE] = NAN;
+	y[HEADS_COUNT + HEADS_SALES] = INFINITY;
+	y[HEADS_COUNT + HEADS_EXPOSURE] = -INFINITY;
+	y[2 * HEADS_COUNT + HEADS_SALES] = -INFINITY;
+	y[2 * HEADS_COUNT + HEADS_EXPOSURE] = INFINITY;
+	for (pass = 0; pass < 2; pass++) {
+		heads_rows_fast(&s, y, N, expected, exposure);
+		for (r = 0; r < N; r++) {
+			double e = heads_expected_sales(&s, (double)y[HEADS_COUNT * r + HEADS_SALES]);
+			double p = heads_exposure((double)y[HEADS_COUNT * r + HEADS_EXPOSURE]);
+			if (isnan(p))
+				assert_true(isnan(exposure[r]));
+			else
+				assert_true(fabs(exposure[r] - p) <= 4 * DBL_EPSILON * p + 1e-300); /* below: both 0 */
+			assert_true(fabs(expected[r] - e) <= 4 * DBL_EPSILON * (e + 1));
+		}
+		s.transform = SPEC_TRANSFORM_NONE; /* no exp: the exact functions themselves */
+	}
+	assert_true(expected[1] == heads_expected_sales(&s, INFINITY));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_heads_inverts_log1p_and_clamps_at_zero),
 		cmocka_unit_test(test_heads_transform_and_standardize_round_trip),
 		cmocka_unit_test(test_heads_exposure_is_stable_for_huge_logits),
+		cmocka_unit_test(test_heads_rows_fast_match_the_exact_heads),
 		cmocka_unit_test(test_heads_loss_is_squared_error_plus_weighted_cross_entropy),
 		cmocka_unit_test(test_heads_loss_derivatives_match_finite_differences),
 		cmocka_unit_test(test_heads_value_of_each_objective),

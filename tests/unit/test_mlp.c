@@ -161,6 +161,68 @@ static void levels_path_matches(void)
 	print_message("# worst relative error %g\n", worst);
 }
 
+/*
+ * The search's forward (the engine's kernels at any row count, the heads'
+ * narrow layer in vectors) equals the naive loop, given the first layer's
+ * pre-activations: outputs from 1 to 12 (narrow and not), 2 to 4 layers,
+ * row counts around its tiles; with AVX-512 where the CPU has it, and without.
+ */
+static void search_forward_matches(void)
+{
+	static const size_t batches[] = {1, 3, 4, 5, 17, 240, 301};
+	uint64_t seed = 11;
+	double worst = 0;
+	int trial;
+	for (trial = 0; trial < 30; trial++) {
+		size_t dims[MLP_MAX_LAYERS + 1], n_layers = 2 + (size_t)(test_rand(&seed) % 3), l, k;
+		struct owned_mlp o;
+		dims[0] = 1 + (size_t)(test_rand(&seed) % 120);
+		for (l = 1; l < n_layers; l++)
+			dims[l] = 1 + (size_t)(test_rand(&seed) % (trial == 0 ? 700 : 100)); /* 700: wider than a narrow layer takes */
+		dims[n_layers] = 1 + (size_t)(test_rand(&seed) % 12);
+		build(&o, dims, n_layers, &seed);
+		for (k = 0; k < sizeof batches / sizeof batches[0]; k++) {
+			size_t B = batches[k], H = dims[1], i, j, r, out_n = B * dims[n_layers];
+			float *x = malloc(B * dims[0] * sizeof(float)), *pre = malloc(B * H * sizeof(float));
+			float *scratch = malloc(mlp_scratch_floats(&o.m, B) * sizeof(float));
+			float *y = malloc(out_n * sizeof(float)), *yr = malloc(out_n * sizeof(float));
+			double e;
+			for (i = 0; i < B * dims[0]; i++)
+				x[i] = test_uniform(&seed, -2, 2);
+			for (r = 0; r < B; r++)
+				for (j = 0; j < H; j++) {
+					double acc = o.b[0][j];
+					for (i = 0; i < dims[0]; i++)
+						acc += (double)x[r * dims[0] + i] * (double)o.w[0][j * dims[0] + i];
+					pre[r * H + j] = (float)acc;
+				}
+			mlp_forward_rest_search(&o.m, pre, B, scratch, y);
+			mlp_forward_naive(&o.m, x, B, scratch, yr);
+			e = rel_error(y, yr, out_n);
+			worst = fmax(worst, e);
+			if (e > 1e-5)
+				fail_msg("dims %zu..%zu, %zu layers, %zu rows: relative error %g", dims[0], dims[n_layers],
+					 n_layers, B, e);
+			free(x);
+			free(pre);
+			free(scratch);
+			free(y);
+			free(yr);
+		}
+		release(&o);
+	}
+	print_message("# worst relative error %g\n", worst);
+}
+
+static void test_search_forward_matches_the_naive_loop(void **state)
+{
+	(void)state;
+	search_forward_matches();
+	mlp_allow_avx512(false);
+	search_forward_matches();
+	mlp_allow_avx512(true);
+}
+
 static void test_relu_between_layers_not_after_the_last(void **state)
 {
 	size_t dims[3] = {1, 1, 1};
@@ -185,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blas_forward_matches_the_naive_loop_on_random_shapes),
 		cmocka_unit_test(test_levels_path_matches_the_naive_loop_on_expanded_rows),
+		cmocka_unit_test(test_search_forward_matches_the_naive_loop),
 		cmocka_unit_test(test_relu_between_layers_not_after_the_last),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
