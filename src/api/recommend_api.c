@@ -10,6 +10,7 @@
 #include "shelfcast/explain_reply.h"
 #include "shelfcast/heads.h"
 #include "shelfcast/jsonutil.h"
+#include "shelfcast/numfmt.h"
 #include "shelfcast/predict.h"
 #include "shelfcast/predict_limits.h"
 #include "shelfcast/predlog.h"
@@ -241,7 +242,76 @@ struct writer {
 	struct explain_model *explain; /* NULL: no explanations */
 	float *row;                    /* (input_size) */
 	struct predlog_writer *log;    /* NULL: no prediction ids */
+	struct strbuf *listed;         /* a logged choice's features (listed_features) */
 };
+
+/* A real as jansson's compact dump writes it: "%.17g", with ".0" where that reads as an integer. */
+static void listed_real(struct strbuf *sb, double v)
+{
+	char buf[NUMFMT_MAX + 2];
+	size_t n = numfmt_g(buf, v, 17);
+
+	if (!strpbrk(buf, ".eEn")) { /* nan and inf are not JSON: a json_t real is never either */
+		buf[n++] = '.';
+		buf[n++] = '0';
+	}
+	strbuf_append(sb, buf, n);
+}
+
+/*
+ * The item's features with the price column at price, as JSON text into sb:
+ * what json_dumpb(JSON_COMPACT) writes for a copy of features with the price
+ * set (members in their order, the price last when the item had none;
+ * numbers in the same digits), without the copy and without stdio.  False
+ * for a value that is no scalar, which the encoder refused before anyway.
+ */
+static bool listed_features(struct strbuf *sb, const json_t *features, const char *price_column, double price)
+{
+	const char *key;
+	json_t *v;
+	bool priced = false;
+
+	strbuf_reset(sb);
+	strbuf_putc(sb, '{');
+	json_object_foreach((json_t *)features, key, v) {
+		if (sb->len > 1)
+			strbuf_putc(sb, ',');
+		strbuf_json_string(sb, key, strlen(key));
+		strbuf_putc(sb, ':');
+		if (price_column && !strcmp(key, price_column)) {
+			listed_real(sb, price);
+			priced = true;
+			continue;
+		}
+		switch (json_typeof(v)) {
+		case JSON_STRING:
+			strbuf_json_string(sb, json_string_value(v), json_string_length(v));
+			break;
+		case JSON_INTEGER:
+			strbuf_json_int(sb, (long long)json_integer_value(v));
+			break;
+		case JSON_REAL:
+			listed_real(sb, json_real_value(v));
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+		case JSON_NULL:
+			strbuf_puts(sb, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
+			break;
+		default:
+			return false;
+		}
+	}
+	if (price_column && !priced) {
+		if (sb->len > 1)
+			strbuf_putc(sb, ',');
+		strbuf_json_string(sb, price_column, strlen(price_column));
+		strbuf_putc(sb, ':');
+		listed_real(sb, price);
+	}
+	strbuf_putc(sb, '}');
+	return !strbuf_failed(sb);
+}
 
 /*
  * The chosen option o of an item into the prediction log; its id's text into id.
@@ -252,26 +322,23 @@ static void log_choice(const struct writer *wr, const json_t *features, const st
 		       char *id)
 {
 	const struct spec *spec = &wr->m->spec;
-	json_t *listed = json_is_object(features) ? json_copy((json_t *)features) : json_object();
 	struct predlog_record rec = {
-		.model = wr->m->name, .version = wr->m->version, .features_json = listed,
+		.model = wr->m->name, .version = wr->m->version, .features = "{}", .features_len = 2,
 		.level = spec->levels[o->level].level, .price = o->price, .predicted_sales = o->sales,
 		.expected_sales = o->expected, .exposure_probability = o->exposure,
 		.sales_t = heads_unstandardize(spec, (double)o->y_sales),
 		.log_target = spec->transform == SPEC_TRANSFORM_LOG1P, .lower = NAN, .upper = NAN, .coverage = NAN};
 
-	if (listed && spec->price_column)
-		json_object_set_new(listed, spec->price_column, json_real(o->price));
+	/* out of memory, or no object: the id still, the features as none */
+	if (json_is_object(features) && listed_features(wr->listed, features, spec->price_column, o->price)) {
+		rec.features = wr->listed->data;
+		rec.features_len = wr->listed->len;
+	}
 	if (spec->has_calibration) {
 		heads_interval(spec, (double)o->y_sales, o->halfwidth, &rec.lower, &rec.upper);
 		rec.coverage = spec->interval;
 	}
-	if (!listed) { /* out of memory: the id still, the features as none */
-		rec.features = "{}";
-		rec.features_len = 2;
-	}
 	predlog_log(wr->log, &rec, id);
-	json_decref(listed);
 }
 
 static void write_answer(struct strbuf *sb, const struct writer *wr, const json_t *id,
@@ -361,6 +428,7 @@ enum error_code recommend_api_run_logged(const char *body, size_t len, const str
 	struct recommend_params params;
 	struct explain_model explainer = {0};
 	struct writer wr = {0};
+	struct strbuf listed;
 	struct recommend_ask *asks = NULL;
 	struct recommend_answer *answers = NULL;
 	struct encoder_value *values = NULL;
@@ -372,6 +440,7 @@ enum error_code recommend_api_run_logged(const char *body, size_t len, const str
 	size_t i, n_in = 0, bytes;
 
 	memset(outcome, 0, sizeof *outcome);
+	strbuf_init(&listed);
 	rc = predict_limits_parse(body, len, lim, &root, err);
 	if (rc)
 		return rc;
@@ -413,7 +482,7 @@ enum error_code recommend_api_run_logged(const char *body, size_t len, const str
 		rc = profit_without_cost(m, params.objective, asks, in.n, err);
 	if (!rc)
 		rc = recommend_run(m, asks, in.n, &params, answers, err);
-	wr = (struct writer){m, params.objective, in.alternatives > 0, NULL, NULL, log};
+	wr = (struct writer){m, params.objective, in.alternatives > 0, NULL, NULL, log, &listed};
 	if (!rc && in.explain) {
 		rc = explain_model_init(&explainer, m, err);
 		if (!rc)
@@ -448,6 +517,7 @@ out:
 	if (wr.explain)
 		explain_model_done(&explainer);
 	free(wr.row);
+	strbuf_done(&listed);
 	free(asks);
 	free(answers);
 	free(ids);

@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The largest transformed value turned back into units (exp overflows past ~709). */
+#define HEADS_T_MAX 700.0
+
 double heads_transform(enum spec_transform transform, double units)
 {
 	return transform == SPEC_TRANSFORM_LOG1P ? log1p(units) : units;
@@ -16,7 +19,7 @@ double heads_units(enum spec_transform transform, double t)
 	double units;
 
 	if (transform == SPEC_TRANSFORM_LOG1P)
-		units = expm1(t > 700.0 ? 700.0 : t); /* exp overflows past ~709 */
+		units = expm1(t > HEADS_T_MAX ? HEADS_T_MAX : t); /* exp overflows past ~709 */
 	else
 		units = t;
 	if (!(units > 0.0)) /* also maps NaN to 0 */
@@ -134,7 +137,8 @@ static inline double exp_poly(double x)
 {
 	const double shift = 0x1.8p52, ln2_hi = 0x1.62e42feep-1, ln2_lo = 0x1.a39ef35793c76p-33;
 	double kd = x * 0x1.71547652b82fep0 + shift, r, p;
-	int64_t k, bits;
+	int64_t k;
+	uint64_t bits;
 
 	memcpy(&k, &kd, sizeof k); /* round(x / ln2) in the low bits */
 	kd -= shift;
@@ -153,7 +157,7 @@ static inline double exp_poly(double x)
 	p = p * r + 1.0;
 	p = p * r + 1.0;
 	memcpy(&bits, &p, sizeof bits);
-	bits += (int64_t)((uint64_t)k << 52);
+	bits += (uint64_t)k << 52; /* unsigned: defined for any k, NaN's included */
 	memcpy(&p, &bits, sizeof p);
 	return p;
 }
@@ -166,11 +170,11 @@ ROWS_CLONES static void rows_log1p(double add, const float *y, size_t n, double 
 	for (r = 0; r < n; r++) {
 		double t = (double)y[HEADS_COUNT * r + HEADS_SALES] * std + mean + add;
 		double z = (double)y[HEADS_COUNT * r + HEADS_EXPOSURE], e, u;
-		t = t > 700.0 ? 700.0 : t < -700.0 ? -700.0 : t;
+		t = t > HEADS_T_MAX ? HEADS_T_MAX : t < -HEADS_T_MAX ? -HEADS_T_MAX : t;
 		u = exp_poly(t) - 1.0;
 		expected[r] = u > 0.0 ? u : 0.0; /* also maps NaN to 0 */
 		z = z < 0 ? z : -z;              /* -|z| */
-		e = exp_poly(z < -700.0 ? -700.0 : z);
+		e = exp_poly(z < -HEADS_T_MAX ? -HEADS_T_MAX : z);
 		exposure[r] = (y[HEADS_COUNT * r + HEADS_EXPOSURE] >= 0 ? 1.0 : e) / (1.0 + e);
 	}
 }

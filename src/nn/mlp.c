@@ -272,10 +272,13 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
 /*
  * Layers 1.. over `rows` rows of layer 0's activations `in`: the hidden ones
  * take turns in bufs[l & 1], the last writes y.  Small batches through
- * layer_small, others through BLAS.
+ * layer_small, others through BLAS; for a search, every batch through
+ * layer_search.
  */
+static void layer_search(const struct mlp_layer *L, const float *x, size_t rows, int relu_out, float *y);
+
 static void layers_after_first(const struct mlp *m, const float *in, size_t rows,
-			       float *const bufs[2], float *y)
+			       float *const bufs[2], float *y, bool search)
 {
 	size_t l;
 
@@ -283,7 +286,9 @@ static void layers_after_first(const struct mlp *m, const float *in, size_t rows
 		const struct mlp_layer *L = &m->layer[l];
 		int last = l + 1 == m->n_layers;
 		float *out = last ? y : bufs[l & 1];
-		if (rows <= MLP_SMALL_ROWS) {
+		if (search) {
+			layer_search(L, in, rows, !last, out);
+		} else if (rows <= MLP_SMALL_ROWS) {
 			layer_small(L, in, rows, !last, out);
 		} else {
 			layer_blas(L, in, rows, out);
@@ -299,7 +304,7 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
 	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
 
 	relu(pre, B * m->layer[0].out);
-	layers_after_first(m, pre, B, bufs, y);
+	layers_after_first(m, pre, B, bufs, y, false);
 }
 
 #ifdef MLP_X86
@@ -392,34 +397,37 @@ MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const float *x, si
 	}
 }
 
+/*
+ * One layer of a search: the multiples of 32 columns eight rows at a time
+ * where AVX-512 is there, the other multiples of 16 in four-row blocks, the
+ * rest in cols_narrow; a layer of more inputs than cols_narrow takes goes
+ * through layer_small.
+ */
+static void layer_search(const struct mlp_layer *L, const float *x, size_t rows, int relu_out, float *y)
+{
+	size_t wide = L->out - L->out % SMALL_COLS, from = 0;
+
+	if (L->in > NARROW_MAX_IN) {
+		layer_small(L, x, rows, relu_out, y);
+		return;
+	}
+#ifdef MLP_X86
+	if (use_avx512 && wide >= 32) {
+		from = wide - wide % 32;
+		layer_blocks_wide(L, x, rows, from, relu_out, y);
+	}
+#endif
+	layer_blocks(L, x, rows, from, wide, relu_out, y);
+	if (wide < L->out)
+		cols_narrow(L, x, rows, wide, relu_out, y);
+}
+
 void mlp_forward_rest_search(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
 {
 	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
-	const float *in = pre;
-	size_t l;
 
 	relu(pre, B * m->layer[0].out);
-	for (l = 1; l < m->n_layers; l++) {
-		const struct mlp_layer *L = &m->layer[l];
-		int last = l + 1 == m->n_layers;
-		float *out = last ? y : bufs[l & 1];
-		size_t wide = L->out - L->out % SMALL_COLS;
-		if (L->in > NARROW_MAX_IN) {
-			layer_small(L, in, B, !last, out);
-		} else {
-			size_t from = 0;
-#ifdef MLP_X86
-			if (use_avx512 && wide >= 32) { /* the multiples of 32 eight rows at a time, then the rest */
-				from = wide - wide % 32;
-				layer_blocks_wide(L, in, B, from, !last, out);
-			}
-#endif
-			layer_blocks(L, in, B, from, wide, !last, out);
-			if (wide < L->out)
-				cols_narrow(L, in, B, wide, !last, out);
-		}
-		in = out;
-	}
+	layers_after_first(m, pre, B, bufs, y, true);
 }
 
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
@@ -578,6 +586,6 @@ void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t
 							h1[i * H + o] + L0->wt[(level_offset + k) * H + o];
 			continue;
 		}
-		layers_after_first(m, in, rows, bufs, y + t0 * K * O_last);
+		layers_after_first(m, in, rows, bufs, y + t0 * K * O_last, false);
 	}
 }

@@ -371,12 +371,19 @@ def test_a_recommendation_is_logged_at_its_chosen_price_and_takes_outcomes(ctx):
     feasible = [x for x in recs if x["feasible"]]
     check(len(feasible) == 6 and "prediction_id" not in recs[-1], "ids on the feasible ones only")
     s.wait_for(lambda: log_counts(s)[0] == before + 6, 30, "the six choices logged")
+    by_id = {it["id"]: it for it in items}
     for x in feasible:
         row = ctx.pg.query(db, "SELECT price, promotion_level, features::json ->> 'price', expected_sales, features::json ->> 'brand' "
                                "FROM shelfcast.predictions WHERE prediction_id = '%s'" % x["prediction_id"]).split("|")
         check(abs(float(row[0]) - x["price"]) <= 1e-6 * x["price"] and int(row[1]) == x["promotion_level"] and
               float(row[2]) == float(row[0]) and abs(float(row[3]) - x["expected_sales"]) <= 1e-6 * max(1, x["expected_sales"]),
               "logged at the chosen price and level: %s vs %s" % (row, x))
+        # the features as sent, every member in its order with its value, but the price: the chosen one
+        text = ctx.pg.query(db, "SELECT features FROM shelfcast.predictions WHERE prediction_id = '%s'" % x["prediction_id"])
+        logged = json.loads(text, object_pairs_hook=list)
+        sent = list(dict(by_id[x["id"]]["features"], price=x["price"]).items())
+        check(logged == sent and json.loads(text)["price"] == x["price"],
+              "the listed features: %s vs %s" % (logged, sent))
     r = post(s, [{"prediction_id": x["prediction_id"], "units": 3} for x in feasible])
     check(r.json() == {"accepted": 6, "unknown_prediction": 0, "duplicate": 0}, r.body)
     bad = s.post("/v1/recommend", {"items": [dict(items[0], levels=[9])]})

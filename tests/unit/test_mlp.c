@@ -163,9 +163,10 @@ static void levels_path_matches(void)
 
 /*
  * The search's forward (the engine's kernels at any row count, the heads'
- * narrow layer in vectors) equals the naive loop, given the first layer's
- * pre-activations: outputs from 1 to 12 (narrow and not), 2 to 4 layers,
- * row counts around its tiles; with AVX-512 where the CPU has it, and without.
+ * narrow columns in vectors) equals the naive loop, given the first layer's
+ * pre-activations: last layers of 1 to 70 outputs, hidden layers of 1 to 100
+ * units and one of 300 (more inputs than the narrow columns take), row counts
+ * around its tiles; with AVX-512 where the CPU has it, and without.
  */
 static void search_forward_matches(void)
 {
@@ -178,8 +179,14 @@ static void search_forward_matches(void)
 		struct owned_mlp o;
 		dims[0] = 1 + (size_t)(test_rand(&seed) % 120);
 		for (l = 1; l < n_layers; l++)
-			dims[l] = 1 + (size_t)(test_rand(&seed) % (trial == 0 ? 700 : 100)); /* 700: wider than a narrow layer takes */
-		dims[n_layers] = 1 + (size_t)(test_rand(&seed) % 12);
+			dims[l] = 1 + (size_t)(test_rand(&seed) % 100);
+		if (trial == 0) { /* a layer of more inputs than the narrow columns take */
+			n_layers = 3;
+			dims[1] = 300;
+			dims[2] = 20;
+		}
+		/* the heads' few outputs, and last layers of 16-wide and 32-wide blocks (no ReLU after them) */
+		dims[n_layers] = 1 + (size_t)(test_rand(&seed) % (trial % 3 ? 12 : 70));
 		build(&o, dims, n_layers, &seed);
 		for (k = 0; k < sizeof batches / sizeof batches[0]; k++) {
 			size_t B = batches[k], H = dims[1], i, j, r, out_n = B * dims[n_layers];
