@@ -359,7 +359,9 @@ layer_blocks_wide(const struct mlp_layer *L, const float *x, size_t rows, size_t
  * blocks leave, or the heads), over `rows` rows: eight columns of a row in
  * a vector, multiply-adds input by input, eight rows at once (eight
  * independent chains keep the multiply-add units busy); the weights laid
- * out once as such vectors (lanes past the columns zero).
+ * out once as such vectors (lanes past the columns zero), and only for the
+ * inputs with a weight that is not zero: the packed ensemble's baseline
+ * units (ensemble.h) read one input each.
  */
 #define NARROW_MAX_IN 256
 #define NARROW_ROWS 8
@@ -367,12 +369,19 @@ MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const float *x, si
 				  int relu_out, float *y)
 {
 	v8f wv[2][NARROW_MAX_IN], bias[2] = {{0}, {0}};
-	size_t n_in = L->in, n_out = L->out, n = n_out - o0, i, o, r, k, h;
+	uint16_t used[NARROW_MAX_IN];
+	size_t n_in = L->in, n_out = L->out, n = n_out - o0, n_used = 0, i, j, o, r, k, h;
 
 	for (i = 0; i < n_in; i++) {
-		wv[0][i] = wv[1][i] = (v8f){0};
-		for (o = 0; o < n; o++)
-			wv[o / 8][i][o % 8] = L->wt[i * n_out + o0 + o];
+		bool any = false;
+		wv[0][n_used] = wv[1][n_used] = (v8f){0};
+		for (o = 0; o < n; o++) {
+			float w = L->wt[i * n_out + o0 + o];
+			wv[o / 8][n_used][o % 8] = w;
+			any |= w != 0.0f;
+		}
+		if (any)
+			used[n_used++] = (uint16_t)i;
 	}
 	for (o = 0; o < n; o++)
 		bias[o / 8][o % 8] = L->b[o0 + o];
@@ -385,9 +394,9 @@ MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const float *x, si
 			v8f acc[NARROW_ROWS];
 			for (k = 0; k < NARROW_ROWS; k++)
 				acc[k] = bias[h];
-			for (i = 0; i < n_in; i++)
+			for (j = 0; j < n_used; j++)
 				for (k = 0; k < NARROW_ROWS; k++)
-					acc[k] += xr[k][i] * wv[h][i];
+					acc[k] += xr[k][used[j]] * wv[h][j];
 			for (k = 0; k < R; k++)
 				for (o = h * 8; o < n && o < h * 8 + 8; o++) {
 					float v = acc[k][o % 8];

@@ -165,8 +165,9 @@ static void levels_path_matches(void)
  * The search's forward (the engine's kernels at any row count, the heads'
  * narrow columns in vectors) equals the naive loop, given the first layer's
  * pre-activations: last layers of 1 to 70 outputs, hidden layers of 1 to 100
- * units and one of 300 (more inputs than the narrow columns take), row counts
- * around its tiles; with AVX-512 where the CPU has it, and without.
+ * units and one of 300 (more inputs than the narrow columns take), dense and
+ * with four weights in five zero, row counts around its tiles; with AVX-512
+ * where the CPU has it, and without.
  */
 static void search_forward_matches(void)
 {
@@ -188,6 +189,14 @@ static void search_forward_matches(void)
 		/* the heads' few outputs, and last layers of 16-wide and 32-wide blocks (no ReLU after them) */
 		dims[n_layers] = 1 + (size_t)(test_rand(&seed) % (trial % 3 ? 12 : 70));
 		build(&o, dims, n_layers, &seed);
+		if (trial % 2) /* sparse layers, as the packed ensemble's (most inputs of a narrow column unused) */
+			for (l = 1; l < n_layers; l++) {
+				size_t i, j;
+				for (i = 0; i < dims[l + 1]; i++)
+					for (j = 0; j < dims[l]; j++)
+						if (test_rand(&seed) % 5)
+							o.w[l][i * dims[l] + j] = o.wt[l][j * dims[l + 1] + i] = 0.0f;
+			}
 		for (k = 0; k < sizeof batches / sizeof batches[0]; k++) {
 			size_t B = batches[k], H = dims[1], i, j, r, out_n = B * dims[n_layers];
 			float *x = malloc(B * dims[0] * sizeof(float)), *pre = malloc(B * H * sizeof(float));
