@@ -99,6 +99,25 @@ enum error_code predict_api_run(struct predict_api_scratch *sc, const char *body
  * next run on sc), else NULL: the caller moves it into the model's window.
  */
 void predict_api_scratch_track_drift(struct predict_api_scratch *sc, size_t window);
+
+/*
+ * For another route that reads items of the same shape (recommend_api.c):
+ * sc's parser, its hints, and an item's features from its last parse.
+ *   predict_api_scratch_hints: the hints made model m's; whether they
+ *     already were (the parser's marks then hold: pass it as *trust).
+ *   predict_api_scratch_features: item i's features into values (the
+ *     model's inputs, every one set); seen (one per input, zeroed once per
+ *     request) catches a repeated key.  False: the jansson path decides (an
+ *     unknown or repeated feature, a type the contract refuses).
+ *   predict_api_scratch_trim: after the request, what grew past a big
+ *     request's size given back.
+ */
+struct reqparse;
+struct reqparse *predict_api_scratch_parser(struct predict_api_scratch *sc);
+bool predict_api_scratch_hints(struct predict_api_scratch *sc, const struct model *m);
+void predict_api_scratch_trim(struct predict_api_scratch *sc);
+bool predict_api_scratch_features(struct predict_api_scratch *sc, const struct model *m, size_t i,
+				  struct encoder_value *values, uint32_t *seen, bool *trust);
 const struct drift_tally *predict_api_scratch_tally(const struct predict_api_scratch *sc);
 
 /* The same through jansson only (the reference the fast path is held to). */

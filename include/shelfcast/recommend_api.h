@@ -18,14 +18,14 @@
  *     | {"id"?, "feasible": false, "reason", "searched"?}, ...]}
  *
  * Every field is checked and a bad one is a 422 naming it (docs/api.md);
- * a bad item fails the request.  Jansson reads the body (the search, not
- * the parse, is a recommendation's cost).
+ * a bad item fails the request.
  *
  * Thread-safety: no shared state; the model is shared and read-only.
  */
 #ifndef SHELFCAST_RECOMMEND_API_H
 #define SHELFCAST_RECOMMEND_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "shelfcast/error.h"
@@ -49,12 +49,27 @@ enum error_code recommend_api_run(const char *body, size_t len, const struct pre
  * (predlog.h: the item's features with the price column set to the chosen
  * price, the level, the price, the numbers answered).  The caller brackets
  * the call with predlog_begin and predlog_commit (a reply sent) or
- * predlog_rollback.  log NULL: recommend_api_run.
+ * predlog_rollback.  log NULL: no ids.  sc (a worker's, predict_api.h):
+ * first the stricter parser of reqparse.h with sc's feature hints, which
+ * gives up, having written and logged nothing, whenever it is not sure the
+ * request means what jansson makes of it or the request fails; then
+ * jansson decides.  Both answer byte for byte alike.  sc NULL: jansson.
  */
 struct predlog_writer;
-enum error_code recommend_api_run_logged(const char *body, size_t len, const struct predict_limits *lim,
-					 predict_resolve_fn resolve, void *ctx, struct predlog_writer *log,
-					 struct strbuf *reply, struct predict_outcome *outcome,
-					 struct error *err);
+enum error_code recommend_api_run_logged(struct predict_api_scratch *sc, const char *body, size_t len,
+					 const struct predict_limits *lim, predict_resolve_fn resolve, void *ctx,
+					 struct predlog_writer *log, struct strbuf *reply,
+					 struct predict_outcome *outcome, struct error *err);
+
+/*
+ * The fast path of recommend_api_run_logged alone: reqparse's tape and sc's
+ * hints instead of jansson.  False when it gives up (reply left empty;
+ * what it logged, the caller rolls back): whenever it is not sure the
+ * request means exactly what the jansson path makes of it, or the request
+ * fails, which the jansson path then says why.  outcome as above when true.
+ */
+bool recommend_api_run_fast(struct predict_api_scratch *sc, const char *body, size_t len,
+			    const struct predict_limits *lim, predict_resolve_fn resolve, void *ctx,
+			    struct predlog_writer *log, struct strbuf *reply, struct predict_outcome *outcome);
 
 #endif

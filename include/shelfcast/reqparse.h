@@ -7,6 +7,15 @@
  *    "items": [{"id": "..."|int|null, "features": {"k": number|string|null, ...},
  *               "promotion_level": int|null}, ...]}
  *
+ * and, with reqparse.recommend set, the /v1/recommend request:
+ *
+ *   {"model", "objective", "explain" as above, "alternatives": int|null,
+ *    "price_ending": number|null,
+ *    "items": [{"id", "features" as above, "unit_cost": number|null,
+ *               "price": {"min": number|null, "max": number|null}|null,
+ *               "levels": [int, ...]|null, "min_margin": number|null,
+ *               "min_exposure_probability": number|null}, ...]}
+ *
  * jansson stays the reference: this parser accepts a strict subset of what
  * jansson accepts and answers REQPARSE_FALLBACK for anything else (escapes
  * in strings, another shape, a duplicate key among the fixed ones, a number
@@ -60,6 +69,9 @@ struct reqparse_item {
 	bool has_features;
 	const char *features_text;    /* the features object as sent, "{...}", into the body */
 	size_t features_len;
+	/* with reqparse.recommend: the /v1/recommend item's options, each NONE (absent or null), INT or REAL */
+	struct reqparse_value unit_cost, min_margin, min_exposure, price_min, price_max;
+	size_t first_level, n_levels; /* "levels" in the levels array; n_levels 0: absent or null */
 };
 
 /*
@@ -79,12 +91,18 @@ struct reqparse {
 	struct reqparse_value interval;   /* NONE, INT or REAL (the caller checks the range) */
 	bool include_levels;
 	bool explain;
+	/* with reqparse.recommend: */
+	struct reqparse_value alternatives; /* NONE or INT */
+	struct reqparse_value price_ending; /* NONE, INT or REAL */
+	long long *levels;                  /* the items' "levels", one after another */
+	size_t n_levels, cap_levels;
 	struct reqparse_item *items;
 	size_t n_items, cap_items;
 	struct reqparse_feature *features;
 	size_t n_features, cap_features;
 	/* optional, the caller's, set after reqparse_init (which clears them): */
 	size_t max_items; /* more items than this (0: no limit) stop the parser: REQPARSE_FALLBACK */
+	bool recommend;   /* the /v1/recommend request instead (see below) */
 	/* hint[f] for f < n_hint */
 	const struct reqparse_hint *hint;
 	size_t n_hint;
@@ -99,5 +117,8 @@ void reqparse_done(struct reqparse *r);
  * path decide.
  */
 enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len);
+
+/* A string of the tape as a C string in buf; false when it does not fit or holds a NUL. */
+bool reqparse_c_string(const struct reqparse_value *v, char *buf, size_t size);
 
 #endif

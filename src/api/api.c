@@ -327,8 +327,8 @@ static void scoring(const struct api_config *cfg, struct api_worker *w, const st
 	w->versions = cfg->versions;
 	predlog_begin(&w->log, util_unix_time());
 	if (recommend) {
-		rc = recommend_api_run_logged(rq->body, rq->len, &cfg->limits, borrow, w, &w->log, &reply, &outcome,
-					      &err);
+		rc = recommend_api_run_logged(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &w->log, &reply,
+					      &outcome, &err);
 	} else {
 		predict_api_scratch_track_drift(w->predict, cfg->drift_window);
 		rc = predict_api_run(w->predict, rq->body, rq->len, &cfg->limits, borrow, w, &reply, &outcome, &err);

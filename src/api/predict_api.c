@@ -393,7 +393,8 @@ static void scratch_trim(struct predict_api_scratch *s)
 		s->cap = 0;
 	}
 	if (s->rp.cap_features * sizeof *s->rp.features > SCRATCH_KEEP ||
-	    s->rp.cap_items * sizeof *s->rp.items > SCRATCH_KEEP) {
+	    s->rp.cap_items * sizeof *s->rp.items > SCRATCH_KEEP ||
+	    s->rp.cap_levels * sizeof *s->rp.levels > SCRATCH_KEEP) {
 		reqparse_done(&s->rp);
 		scratch_parser_init(s);
 	}
@@ -484,6 +485,45 @@ static bool fast_value(const struct model *m, int idx, const struct reqparse_val
 	return true;
 }
 
+struct reqparse *predict_api_scratch_parser(struct predict_api_scratch *sc)
+{
+	return &sc->rp;
+}
+
+void predict_api_scratch_trim(struct predict_api_scratch *sc)
+{
+	scratch_trim(sc);
+}
+
+bool predict_api_scratch_hints(struct predict_api_scratch *sc, const struct model *m)
+{
+	return hints_for(sc, m);
+}
+
+bool predict_api_scratch_features(struct predict_api_scratch *sc, const struct model *m, size_t i,
+				  struct encoder_value *values, uint32_t *seen, bool *trust)
+{
+	const struct reqparse_item *it = &sc->rp.items[i];
+	size_t n_in = encoder_n_inputs(m->enc), f;
+
+	if (!it->has_features)
+		return false;
+	for (f = 0; f < n_in; f++)
+		values[f].kind = ENCODER_VALUE_MISSING;
+	for (f = 0; f < it->count; f++) {
+		const struct reqparse_feature *ft = &sc->rp.features[it->first + f];
+		int idx = input_index(sc, m->enc, n_in, f, ft, trust);
+
+		/* unknown, or a repeated key (jansson refuses duplicates) */
+		if (idx < 0 || seen[idx] == i + 1)
+			return false;
+		seen[idx] = (uint32_t)(i + 1);
+		if (!fast_value(m, idx, &ft->value, values))
+			return false;
+	}
+	return true;
+}
+
 /* The fast path's per-request memory, from the scratch: the reply's tile, then values and seen. */
 struct fast_arrays {
 	struct encoder_value *values; /* (n_in + 1) */
@@ -512,26 +552,12 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 		      struct fast_arrays *a, struct predict_reply *r, bool *trust)
 {
 	const struct reqparse_item *it = &sc->rp.items[i];
-	size_t n_in = encoder_n_inputs(m->enc), f;
 	struct predict_id id = {.kind = PREDICT_ID_NONE};
 	struct error err;
 	int asked = -1;
 
-	if (!it->has_features)
+	if (!predict_api_scratch_features(sc, m, i, a->values, a->seen, trust))
 		return false;
-	for (f = 0; f < n_in; f++)
-		a->values[f].kind = ENCODER_VALUE_MISSING;
-	for (f = 0; f < it->count; f++) {
-		const struct reqparse_feature *ft = &sc->rp.features[it->first + f];
-		int idx = input_index(sc, m->enc, n_in, f, ft, trust);
-
-		/* unknown, or a repeated key (jansson refuses duplicates) */
-		if (idx < 0 || a->seen[idx] == i + 1)
-			return false;
-		a->seen[idx] = (uint32_t)(i + 1);
-		if (!fast_value(m, idx, &ft->value, a->values))
-			return false;
-	}
 	if (it->level.kind == REQPARSE_INT && (asked = spec_level_index(&m->spec, it->level.i)) < 0)
 		return false;
 	if (it->id.kind == REQPARSE_STRING)
@@ -547,15 +573,6 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 	       predict_reply_push(r, &id, &err) == ERROR_OK;
 }
 
-/* A string of the tape as a C string in buf; false when it does not fit or holds a NUL. */
-static bool tape_string(const struct reqparse_value *v, char *buf, size_t size)
-{
-	if (v->len >= size || memchr(v->s, '\0', v->len))
-		return false;
-	memcpy(buf, v->s, v->len);
-	buf[v->len] = '\0';
-	return true;
-}
 
 /*
  * The fast path: reqparse's tape straight into the encoder.  Whenever it is
@@ -582,14 +599,14 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	if (reqparse_parse(rp, body, len) != REQPARSE_OK ||
 	    predict_limits_too_many_explained(lim, rp->explain, rp->n_items))
 		goto out;
-	if (rp->model.kind == REQPARSE_STRING && !tape_string(&rp->model, name, sizeof name))
+	if (rp->model.kind == REQPARSE_STRING && !reqparse_c_string(&rp->model, name, sizeof name))
 		goto out;
 	m = resolve(ctx, rp->model.kind == REQPARSE_STRING ? name : NULL, &err);
 	if (!m)
 		goto out;
 	trust = hints_for(sc, m);
 	if (rp->objective.kind == REQPARSE_STRING &&
-	    !tape_string(&rp->objective, objective_name, sizeof objective_name))
+	    !reqparse_c_string(&rp->objective, objective_name, sizeof objective_name))
 		goto out;
 	if (spec_objective_choose(&m->spec, m->name, rp->objective.kind == REQPARSE_STRING ? objective_name : NULL,
 				  true, &objective, &err) ||

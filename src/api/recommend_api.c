@@ -15,6 +15,8 @@
 #include "shelfcast/predict_limits.h"
 #include "shelfcast/predlog.h"
 #include "shelfcast/recommend.h"
+#include "shelfcast/recommend_reply.h"
+#include "shelfcast/reqparse.h"
 #include "shelfcast/util.h"
 
 struct request {
@@ -198,208 +200,6 @@ static enum error_code profit_without_cost(const struct model *m, enum spec_obje
 			 m->name);
 }
 
-static void number(struct strbuf *sb, const char *key, double v)
-{
-	strbuf_puts(sb, key);
-	strbuf_json_double(sb, v, PREDICT_DIGITS);
-}
-
-/* An option's members (no braces). */
-static void write_option(struct strbuf *sb, const struct model *m, enum spec_objective objective,
-			 const struct recommend_answer *a, const struct recommend_option *o)
-{
-	const struct spec *spec = &m->spec;
-
-	strbuf_puts(sb, "\"price\":");
-	strbuf_json_double(sb, o->price, RECOMMEND_PRICE_DIGITS);
-	strbuf_puts(sb, ",\"promotion_level\":");
-	strbuf_json_int(sb, spec->levels[o->level].level);
-	number(sb, ",\"effective_price\":", o->effective_price);
-	number(sb, ",\"predicted_sales\":", o->sales);
-	number(sb, ",\"expected_sales\":", o->expected);
-	number(sb, ",\"exposure_probability\":", o->exposure);
-	if (spec->has_calibration) {
-		double lo, hi;
-		heads_interval(spec, (double)o->y_sales, o->halfwidth, &lo, &hi);
-		number(sb, ",\"predicted_sales_interval\":{\"lower\":", lo);
-		number(sb, ",\"upper\":", hi);
-		number(sb, ",\"coverage\":", spec->interval);
-		strbuf_putc(sb, '}');
-	}
-	strbuf_puts(sb, ",\"expected_");
-	strbuf_puts(sb, spec_objective_name(objective));
-	number(sb, "\":", o->value);
-	if (!isnan(a->unit_cost))
-		number(sb, ",\"margin\":", o->margin);
-	strbuf_puts(sb, o->at_bound ? ",\"at_price_bound\":true" : ",\"at_price_bound\":false");
-}
-
-/* What a reply needs besides the answers: the objective, alternatives asked, the explainer and its row. */
-struct writer {
-	const struct model *m;
-	enum spec_objective objective;
-	bool alternatives;
-	struct explain_model *explain; /* NULL: no explanations */
-	float *row;                    /* (input_size) */
-	struct predlog_writer *log;    /* NULL: no prediction ids */
-	struct strbuf *listed;         /* a logged choice's features (listed_features) */
-};
-
-/* A real as jansson's compact dump writes it: "%.17g", with ".0" where that reads as an integer. */
-static void listed_real(struct strbuf *sb, double v)
-{
-	char buf[NUMFMT_MAX + 2];
-	size_t n = numfmt_g(buf, v, 17);
-
-	if (!strpbrk(buf, ".eEn")) { /* nan and inf are not JSON: a json_t real is never either */
-		buf[n++] = '.';
-		buf[n++] = '0';
-	}
-	strbuf_append(sb, buf, n);
-}
-
-/*
- * The item's features with the price column at price, as JSON text into sb:
- * what json_dumpb(JSON_COMPACT) writes for a copy of features with the price
- * set (members in their order, the price last when the item had none;
- * numbers in the same digits), without the copy and without stdio.  False
- * for a value that is no scalar, which the encoder refused before anyway.
- */
-static bool listed_features(struct strbuf *sb, const json_t *features, const char *price_column, double price)
-{
-	const char *key;
-	json_t *v;
-	bool priced = false;
-
-	strbuf_reset(sb);
-	strbuf_putc(sb, '{');
-	json_object_foreach((json_t *)features, key, v) {
-		if (sb->len > 1)
-			strbuf_putc(sb, ',');
-		strbuf_json_string(sb, key, strlen(key));
-		strbuf_putc(sb, ':');
-		if (price_column && !strcmp(key, price_column)) {
-			listed_real(sb, price);
-			priced = true;
-			continue;
-		}
-		switch (json_typeof(v)) {
-		case JSON_STRING:
-			strbuf_json_string(sb, json_string_value(v), json_string_length(v));
-			break;
-		case JSON_INTEGER:
-			strbuf_json_int(sb, (long long)json_integer_value(v));
-			break;
-		case JSON_REAL:
-			listed_real(sb, json_real_value(v));
-			break;
-		case JSON_TRUE:
-		case JSON_FALSE:
-		case JSON_NULL:
-			strbuf_puts(sb, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
-			break;
-		default:
-			return false;
-		}
-	}
-	if (price_column && !priced) {
-		if (sb->len > 1)
-			strbuf_putc(sb, ',');
-		strbuf_json_string(sb, price_column, strlen(price_column));
-		strbuf_putc(sb, ':');
-		listed_real(sb, price);
-	}
-	strbuf_putc(sb, '}');
-	return !strbuf_failed(sb);
-}
-
-/*
- * The chosen option o of an item into the prediction log; its id's text into id.
- * The features logged are the item's with the price column at the chosen price:
- * what was listed, which `train --from-outcomes` reads back.
- */
-static void log_choice(const struct writer *wr, const json_t *features, const struct recommend_option *o,
-		       char *id)
-{
-	const struct spec *spec = &wr->m->spec;
-	struct predlog_record rec = {
-		.model = wr->m->name, .version = wr->m->version, .features = "{}", .features_len = 2,
-		.level = spec->levels[o->level].level, .price = o->price, .predicted_sales = o->sales,
-		.expected_sales = o->expected, .exposure_probability = o->exposure,
-		.sales_t = heads_unstandardize(spec, (double)o->y_sales),
-		.log_target = spec->transform == SPEC_TRANSFORM_LOG1P, .lower = NAN, .upper = NAN, .coverage = NAN};
-
-	/* out of memory, or no object: the id still, the features as none */
-	if (json_is_object(features) && listed_features(wr->listed, features, spec->price_column, o->price)) {
-		rec.features = wr->listed->data;
-		rec.features_len = wr->listed->len;
-	}
-	if (spec->has_calibration) {
-		heads_interval(spec, (double)o->y_sales, o->halfwidth, &rec.lower, &rec.upper);
-		rec.coverage = spec->interval;
-	}
-	predlog_log(wr->log, &rec, id);
-}
-
-static void write_answer(struct strbuf *sb, const struct writer *wr, const json_t *id,
-			 const json_t *features, struct recommend_ask *ask, const struct recommend_answer *a)
-{
-	const struct model *m = wr->m;
-	enum spec_objective objective = wr->objective;
-	struct error err;
-	size_t j;
-
-	strbuf_putc(sb, '{');
-	if (wr->log && a->feasible) {
-		char text[PREDLOG_ID_TEXT];
-		log_choice(wr, features, &a->opt[0], text);
-		strbuf_puts(sb, "\"prediction_id\":\"");
-		strbuf_append(sb, text, PREDLOG_ID_TEXT - 1);
-		strbuf_puts(sb, "\",");
-	}
-	if (json_is_string(id)) {
-		strbuf_puts(sb, "\"id\":");
-		strbuf_json_string(sb, json_string_value(id), json_string_length(id));
-		strbuf_putc(sb, ',');
-	} else if (json_is_integer(id)) {
-		strbuf_puts(sb, "\"id\":");
-		strbuf_json_int(sb, (long long)json_integer_value(id));
-		strbuf_putc(sb, ',');
-	}
-	if (!a->feasible) {
-		strbuf_puts(sb, "\"feasible\":false,\"reason\":");
-		strbuf_json_string(sb, a->reason, strlen(a->reason));
-	} else {
-		strbuf_puts(sb, "\"feasible\":true,");
-		write_option(sb, m, objective, a, &a->opt[0]);
-		strbuf_puts(sb, a->extrapolated ? ",\"extrapolated\":true" : ",\"extrapolated\":false");
-		if (!isnan(a->unit_cost))
-			number(sb, ",\"unit_cost\":", a->unit_cost);
-		error_init(&err);
-		/* the row was encoded before, at this very price: it cannot fail now */
-		if (wr->explain &&
-		    recommend_option_row(m, ask->values, a->opt[0].price, wr->row, NULL, &err) == ERROR_OK) {
-			strbuf_puts(sb, ",\"explanation\":");
-			explain_reply_write(sb, wr->explain, wr->row, a->opt[0].level);
-		}
-	}
-	number(sb, ",\"searched\":{\"min\":", a->lo);
-	number(sb, ",\"max\":", a->hi);
-	strbuf_puts(sb, a->beyond_training ? ",\"beyond_training\":true}" : ",\"beyond_training\":false}");
-	if (a->feasible && wr->alternatives) {
-		strbuf_puts(sb, ",\"alternatives\":[");
-		for (j = 1; j < a->n; j++) {
-			if (j > 1)
-				strbuf_putc(sb, ',');
-			strbuf_putc(sb, '{');
-			write_option(sb, m, objective, a, &a->opt[j]);
-			strbuf_putc(sb, '}');
-		}
-		strbuf_putc(sb, ']');
-	}
-	strbuf_putc(sb, '}');
-}
-
 /* What n items take: their asks, their feature values and their answers. */
 static bool request_bytes(const struct model *m, size_t n, size_t *bytes)
 {
@@ -413,34 +213,73 @@ static bool request_bytes(const struct model *m, size_t n, size_t *bytes)
 	       util_mul_size(n, per, bytes);
 }
 
-enum error_code recommend_api_run(const char *body, size_t len, const struct predict_limits *lim,
-				  predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
-				  struct predict_outcome *outcome, struct error *err)
+/* An item's id from the jansson path. */
+static struct predict_id json_id(const json_t *id)
 {
-	return recommend_api_run_logged(body, len, lim, resolve, ctx, NULL, reply, outcome, err);
+	if (json_is_string(id))
+		return (struct predict_id){.kind = PREDICT_ID_STRING, .s = json_string_value(id),
+					   .len = json_string_length(id)};
+	if (json_is_integer(id))
+		return (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = (long long)json_integer_value(id)};
+	return (struct predict_id){.kind = PREDICT_ID_NONE};
 }
 
-enum error_code recommend_api_run_logged(const char *body, size_t len, const struct predict_limits *lim,
-					 predict_resolve_fn resolve, void *ctx, struct predlog_writer *log,
-					 struct strbuf *reply, struct predict_outcome *outcome,
-					 struct error *err)
+/* A request's items, as either path reads them: asks, their values, answers and references. */
+struct items {
+	struct recommend_ask *asks;
+	struct recommend_answer *answers;
+	struct encoder_value *values;
+	struct recommend_item_ref *refs;
+};
+
+static void items_done(struct items *it)
+{
+	free(it->asks);
+	free(it->answers);
+	free(it->values);
+	free(it->refs);
+}
+
+static bool items_alloc(struct items *it, size_t n, size_t n_in)
+{
+	size_t i;
+
+	it->asks = calloc(n, sizeof *it->asks);
+	it->answers = calloc(n, sizeof *it->answers);
+	it->values = calloc(n * n_in, sizeof *it->values);
+	it->refs = calloc(n, sizeof *it->refs);
+	if (!it->asks || !it->answers || !it->values || !it->refs)
+		return false;
+	for (i = 0; i < n; i++)
+		it->asks[i].values = it->values + i * n_in;
+	return true;
+}
+
+/* The model's memory limit for n items: ERROR_TOO_LARGE past it. */
+static enum error_code check_memory(const struct model *m, size_t n, const struct predict_limits *lim,
+				    struct error *err)
+{
+	size_t bytes;
+
+	if (!request_bytes(m, n, &bytes) || (lim->max_memory && bytes > lim->max_memory))
+		return error_set(err, ERROR_TOO_LARGE, "items",
+				 "items: %zu items of model %s would take more than the limit of %zu bytes", n,
+				 m->name, lim->max_memory);
+	return ERROR_OK;
+}
+
+static enum error_code run_jansson(const char *body, size_t len, const struct predict_limits *lim,
+				   predict_resolve_fn resolve, void *ctx, struct predlog_writer *log,
+				   struct strbuf *reply, struct predict_outcome *outcome, struct error *err)
 {
 	struct recommend_params params;
-	struct explain_model explainer = {0};
-	struct writer wr = {0};
-	struct strbuf listed;
-	struct recommend_ask *asks = NULL;
-	struct recommend_answer *answers = NULL;
-	struct encoder_value *values = NULL;
-	const json_t **ids = NULL;
+	struct items it = {0};
 	struct request in;
 	json_t *root;
 	struct model *m = NULL;
 	enum error_code rc;
-	size_t i, n_in = 0, bytes;
+	size_t i;
 
-	memset(outcome, 0, sizeof *outcome);
-	strbuf_init(&listed);
 	rc = predict_limits_parse(body, len, lim, &root, err);
 	if (rc)
 		return rc;
@@ -457,71 +296,165 @@ enum error_code recommend_api_run_logged(const char *body, size_t len, const str
 	params = (struct recommend_params){m->spec.objective, (size_t)in.alternatives, in.price_ending};
 	/* profit: a unit cost per item will do (profit_without_cost) */
 	rc = spec_objective_choose(&m->spec, m->name, in.objective_name, false, &params.objective, err);
+	if (!rc)
+		rc = check_memory(m, in.n, lim, err);
 	if (rc)
 		goto out;
-	if (!request_bytes(m, in.n, &bytes) || (lim->max_memory && bytes > lim->max_memory)) {
-		rc = error_set(err, ERROR_TOO_LARGE, "items",
-			       "items: %zu items of model %s would take more than the limit of %zu bytes",
-			       in.n, m->name, lim->max_memory);
-		goto out;
-	}
-	n_in = encoder_n_inputs(m->enc) + 1;
-	asks = calloc(in.n, sizeof *asks);
-	answers = calloc(in.n, sizeof *answers);
-	ids = calloc(in.n, sizeof *ids);
-	values = calloc(in.n * n_in, sizeof *values);
-	if (!asks || !answers || !ids || !values) {
+	if (!items_alloc(&it, in.n, encoder_n_inputs(m->enc) + 1)) {
 		rc = error_nomem(err, "the recommendation items");
 		goto out;
 	}
 	for (i = 0; !rc && i < in.n; i++) {
-		asks[i].values = values + i * n_in;
-		rc = read_item(m, json_array_get(in.items, i), i, &asks[i], &ids[i], err);
+		const json_t *item = json_array_get(in.items, i), *id;
+		rc = read_item(m, item, i, &it.asks[i], &id, err);
+		it.refs[i] = (struct recommend_item_ref){json_id(id), json_object_get(item, "features"), NULL, NULL};
 	}
 	if (!rc)
-		rc = profit_without_cost(m, params.objective, asks, in.n, err);
+		rc = profit_without_cost(m, params.objective, it.asks, in.n, err);
 	if (!rc)
-		rc = recommend_run(m, asks, in.n, &params, answers, err);
-	wr = (struct writer){m, params.objective, in.alternatives > 0, NULL, NULL, log, &listed};
-	if (!rc && in.explain) {
-		rc = explain_model_init(&explainer, m, err);
-		if (!rc)
-			wr.explain = &explainer;
-		if (!rc && !(wr.row = malloc(m->spec.input_size * sizeof *wr.row)))
-			rc = error_nomem(err, "the explained row");
+		rc = recommend_run(m, it.asks, in.n, &params, it.answers, err);
+	if (!rc) {
+		struct recommend_reply_params rp = {m, params.objective, in.alternatives > 0, in.explain, log};
+		rc = recommend_reply_write(reply, &rp, it.refs, it.asks, it.answers, in.n, err);
 	}
-	if (rc)
-		goto out;
-	strbuf_puts(reply, "{\"model\":{\"name\":");
-	strbuf_json_string(reply, m->name, strlen(m->name));
-	strbuf_puts(reply, ",\"version\":");
-	strbuf_json_int(reply, m->version);
-	strbuf_puts(reply, "},\"objective\":\"");
-	strbuf_puts(reply, spec_objective_name(params.objective));
-	strbuf_puts(reply, "\",\"recommendations\":[");
-	for (i = 0; i < in.n; i++) {
-		if (i)
-			strbuf_putc(reply, ',');
-		write_answer(reply, &wr, ids[i], json_object_get(json_array_get(in.items, i), "features"), &asks[i],
-			     &answers[i]);
-	}
-	strbuf_puts(reply, "]}");
-	if (strbuf_failed(reply))
-		rc = error_nomem(err, "the reply");
-	else
+	if (!rc)
 		outcome->items = in.n;
 out:
 	outcome->model = m; /* reported even on failure: the access log names it */
 	if (rc)
 		strbuf_reset(reply);
-	if (wr.explain)
-		explain_model_done(&explainer);
-	free(wr.row);
-	strbuf_done(&listed);
-	free(asks);
-	free(answers);
-	free(ids);
-	free(values);
+	items_done(&it);
 	json_decref(root);
 	return rc;
+}
+
+/* A tape value as a number option: NAN when absent or null. */
+static double tape_number(const struct reqparse_value *v)
+{
+	return v->kind == REQPARSE_NONE ? NAN : v->d;
+}
+
+/*
+ * Item i of the tape into its ask and reference; false: the jansson path
+ * decides (a feature the tape cannot take, an unknown level, an option
+ * recommend_ask_check refuses).
+ */
+static bool fast_item(struct predict_api_scratch *sc, const struct model *m, size_t i, uint32_t *seen,
+		      bool *trust, struct items *it)
+{
+	const struct reqparse *rp = predict_api_scratch_parser(sc);
+	const struct reqparse_item *t = &rp->items[i];
+	struct recommend_ask *a = &it->asks[i];
+	const char *why;
+	size_t j;
+
+	if (!predict_api_scratch_features(sc, m, i, a->values, seen, trust))
+		return false;
+	a->unit_cost = tape_number(&t->unit_cost);
+	a->price_min = tape_number(&t->price_min);
+	a->price_max = tape_number(&t->price_max);
+	a->min_margin = tape_number(&t->min_margin);
+	a->min_exposure = tape_number(&t->min_exposure);
+	a->levels = 0;
+	for (j = 0; j < t->n_levels; j++) {
+		int k = spec_level_index(&m->spec, rp->levels[t->first_level + j]);
+		if (k < 0)
+			return false;
+		a->levels |= (uint64_t)1 << k;
+	}
+	if (recommend_ask_check(a, &why) != RECOMMEND_ASK_OK)
+		return false;
+	it->refs[i].id = t->id.kind == REQPARSE_STRING ? (struct predict_id){.kind = PREDICT_ID_STRING,
+									     .s = t->id.s, .len = t->id.len}
+			 : t->id.kind == REQPARSE_INT ? (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = t->id.i}
+						      : (struct predict_id){.kind = PREDICT_ID_NONE};
+	it->refs[i].rp = rp;
+	it->refs[i].it = t;
+	return true;
+}
+
+bool recommend_api_run_fast(struct predict_api_scratch *sc, const char *body, size_t len,
+			    const struct predict_limits *lim, predict_resolve_fn resolve, void *ctx,
+			    struct predlog_writer *log, struct strbuf *reply, struct predict_outcome *outcome)
+{
+	struct reqparse *rp = predict_api_scratch_parser(sc);
+	struct recommend_params params;
+	struct items it = {0};
+	struct error err;
+	struct model *m;
+	char name[MODEL_NAME_MAX + 1], objective_name[16];
+	uint32_t *seen = NULL;
+	bool done = false, trust, parsed;
+	size_t i, n_in;
+
+	error_init(&err);
+	rp->max_items = lim->max_items;
+	rp->recommend = true;
+	parsed = reqparse_parse(rp, body, len) == REQPARSE_OK;
+	rp->recommend = false;
+	if (!parsed || predict_limits_too_many_explained(lim, rp->explain, rp->n_items) ||
+	    (rp->model.kind == REQPARSE_STRING && !reqparse_c_string(&rp->model, name, sizeof name)) ||
+	    (rp->objective.kind == REQPARSE_STRING &&
+	     !reqparse_c_string(&rp->objective, objective_name, sizeof objective_name)))
+		return false;
+	params.alternatives = rp->alternatives.kind == REQPARSE_INT ? (size_t)rp->alternatives.i : 0;
+	params.price_ending = tape_number(&rp->price_ending);
+	if ((rp->alternatives.kind == REQPARSE_INT &&
+	     (rp->alternatives.i < 0 || rp->alternatives.i > RECOMMEND_MAX_ALTERNATIVES)) ||
+	    (!isnan(params.price_ending) && !(params.price_ending >= 0 && params.price_ending < 1)))
+		return false;
+	m = resolve(ctx, rp->model.kind == REQPARSE_STRING ? name : NULL, &err);
+	if (!m)
+		return false;
+	trust = predict_api_scratch_hints(sc, m);
+	n_in = encoder_n_inputs(m->enc) + 1;
+	if (spec_objective_choose(&m->spec, m->name, rp->objective.kind == REQPARSE_STRING ? objective_name : NULL,
+				  false, &params.objective, &err) ||
+	    check_memory(m, rp->n_items, lim, &err) || !items_alloc(&it, rp->n_items, n_in) ||
+	    !(seen = calloc(n_in, sizeof *seen)))
+		goto out;
+	for (i = 0; i < rp->n_items; i++)
+		if (!fast_item(sc, m, i, seen, &trust, &it))
+			goto out;
+	if (profit_without_cost(m, params.objective, it.asks, rp->n_items, &err) ||
+	    recommend_run(m, it.asks, rp->n_items, &params, it.answers, &err))
+		goto out;
+	{
+		struct recommend_reply_params p = {m, params.objective, rp->alternatives.kind == REQPARSE_INT &&
+									      rp->alternatives.i > 0,
+						   rp->explain, log};
+		if (recommend_reply_write(reply, &p, it.refs, it.asks, it.answers, rp->n_items, &err))
+			goto out;
+	}
+	outcome->model = m;
+	outcome->items = rp->n_items;
+	done = true;
+out:
+	if (!done)
+		strbuf_reset(reply);
+	free(seen);
+	items_done(&it);
+	predict_api_scratch_trim(sc);
+	return done;
+}
+
+enum error_code recommend_api_run(const char *body, size_t len, const struct predict_limits *lim,
+				  predict_resolve_fn resolve, void *ctx, struct strbuf *reply,
+				  struct predict_outcome *outcome, struct error *err)
+{
+	return recommend_api_run_logged(NULL, body, len, lim, resolve, ctx, NULL, reply, outcome, err);
+}
+
+enum error_code recommend_api_run_logged(struct predict_api_scratch *sc, const char *body, size_t len,
+					 const struct predict_limits *lim, predict_resolve_fn resolve, void *ctx,
+					 struct predlog_writer *log, struct strbuf *reply,
+					 struct predict_outcome *outcome, struct error *err)
+{
+	memset(outcome, 0, sizeof *outcome);
+	if (sc && recommend_api_run_fast(sc, body, len, lim, resolve, ctx, log, reply, outcome))
+		return ERROR_OK;
+	memset(outcome, 0, sizeof *outcome);
+	if (log) /* what the fast path logged before it gave up was never answered */
+		predlog_rollback(log);
+	return run_jansson(body, len, lim, resolve, ctx, log, reply, outcome, err);
 }

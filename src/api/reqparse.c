@@ -30,6 +30,7 @@ void reqparse_done(struct reqparse *r)
 		return;
 	free(r->items);
 	free(r->features);
+	free(r->levels);
 	reqparse_init(r);
 }
 
@@ -255,6 +256,88 @@ static struct reqparse_feature *next_feature(struct reqparse *r)
 	return &p[r->n_features];
 }
 
+/* A number or null, once (its `bit` in *seen): a /v1/recommend option. */
+static bool option(struct cursor *c, unsigned *seen, unsigned bit, struct reqparse_value *v)
+{
+	if (*seen & bit)
+		return false;
+	*seen |= bit;
+	return scalar(c, v) && v->kind != REQPARSE_STRING;
+}
+
+/* "price": {"min": number|null, "max": number|null} or null. */
+static bool price(struct cursor *c, struct reqparse_item *it)
+{
+	unsigned seen = 0;
+
+	skip_ws(c);
+	if (literal(c, "null", 4))
+		return true;
+	if (!eat(c, '{'))
+		return false;
+	if (eat(c, '}'))
+		return true;
+	do {
+		const char *k;
+		size_t n;
+		if (!string(c, &k, &n) || !eat(c, ':'))
+			return false;
+		if (key_is(k, n, "min")) {
+			if (!option(c, &seen, 1, &it->price_min))
+				return false;
+		} else if (!key_is(k, n, "max") || !option(c, &seen, 2, &it->price_max)) {
+			return false;
+		}
+	} while (eat(c, ','));
+	return eat(c, '}');
+}
+
+/* "levels": [int, ...] (not empty) or null, into r->levels. */
+static bool levels(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
+{
+	skip_ws(c);
+	if (literal(c, "null", 4))
+		return true;
+	if (!eat(c, '[') || eat(c, ']'))
+		return false; /* an empty list: jansson's path says why */
+	it->first_level = r->n_levels;
+	do {
+		struct reqparse_value v;
+		long long *p = util_reserve(r->levels, &r->cap_levels, r->n_levels, sizeof *p, 16);
+		if (!p || !scalar(c, &v) || v.kind != REQPARSE_INT)
+			return false;
+		r->levels = p;
+		r->levels[r->n_levels++] = v.i;
+	} while (eat(c, ','));
+	it->n_levels = r->n_levels - it->first_level;
+	return eat(c, ']');
+}
+
+/* A /v1/recommend item's key besides id and features (its bit in *seen); false: not one, or refused. */
+static bool recommend_key(struct cursor *c, struct reqparse *r, struct reqparse_item *it, const char *k, size_t n,
+			  unsigned *seen)
+{
+	if (key_is(k, n, "unit_cost"))
+		return option(c, seen, 8, &it->unit_cost);
+	if (key_is(k, n, "min_margin"))
+		return option(c, seen, 16, &it->min_margin);
+	if (key_is(k, n, "min_exposure_probability"))
+		return option(c, seen, 32, &it->min_exposure);
+	if (key_is(k, n, "price")) {
+		if (*seen & 64)
+			return false;
+		*seen |= 64;
+		return price(c, it);
+	}
+	if (key_is(k, n, "levels")) {
+		if (*seen & 128)
+			return false;
+		*seen |= 128;
+		return levels(c, r, it);
+	}
+	return false;
+}
+
 static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 {
 	unsigned seen = 0;
@@ -301,6 +384,9 @@ static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 			seen |= 2;
 			if (!scalar(c, &it->id) || it->id.kind == REQPARSE_REAL)
 				return false;
+		} else if (r->recommend) {
+			if (!recommend_key(c, r, it, k, n, &seen))
+				return false;
 		} else if (key_is(k, n, "promotion_level")) {
 			if (seen & 4)
 				return false;
@@ -335,8 +421,9 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 	struct cursor c = {(const unsigned char *)body, (const unsigned char *)body + len};
 	unsigned seen = 0;
 
-	r->n_items = r->n_features = 0;
+	r->n_items = r->n_features = r->n_levels = 0;
 	r->model.kind = r->objective.kind = r->interval.kind = REQPARSE_NONE;
+	r->alternatives.kind = r->price_ending.kind = REQPARSE_NONE;
 	r->include_levels = r->explain = false;
 	if (!eat(&c, '{'))
 		return REQPARSE_FALLBACK;
@@ -373,6 +460,16 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 			if (seen & bit || !scalar(&c, v) || v->kind == REQPARSE_INT || v->kind == REQPARSE_REAL)
 				return REQPARSE_FALLBACK;
 			seen |= bit;
+		} else if (r->recommend && key_is(k, n, "alternatives")) {
+			if (seen & 64 || !scalar(&c, &r->alternatives) || r->alternatives.kind == REQPARSE_STRING ||
+			    r->alternatives.kind == REQPARSE_REAL)
+				return REQPARSE_FALLBACK;
+			seen |= 64;
+		} else if (r->recommend && key_is(k, n, "price_ending")) {
+			if (!option(&c, &seen, 128, &r->price_ending))
+				return REQPARSE_FALLBACK;
+		} else if (r->recommend && !key_is(k, n, "explain")) {
+			return REQPARSE_FALLBACK; /* interval, include_levels: not this route's */
 		} else if (key_is(k, n, "interval")) {
 			if (seen & 32 || !scalar(&c, &r->interval) || r->interval.kind == REQPARSE_STRING)
 				return REQPARSE_FALLBACK;
@@ -391,4 +488,13 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 		return REQPARSE_FALLBACK;
 	skip_ws(&c);
 	return c.p == c.end ? REQPARSE_OK : REQPARSE_FALLBACK;
+}
+
+bool reqparse_c_string(const struct reqparse_value *v, char *buf, size_t size)
+{
+	if (v->len >= size || memchr(v->s, '\0', v->len))
+		return false;
+	memcpy(buf, v->s, v->len);
+	buf[v->len] = '\0';
+	return true;
 }

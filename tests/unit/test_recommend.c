@@ -14,6 +14,7 @@
 #include "shelfcast/recommend.h"
 #include "shelfcast/recommend_api.h"
 #include "shelfcast/recommend_search.h"
+#include "shelfcast/reqparse.h"
 #include "shelfcast/strbuf.h"
 
 #define N_IN 5 /* price, weight, log(price), brand, store */
@@ -295,23 +296,38 @@ static struct model *resolve(void *ctx, const char *name, struct error *err)
 	return the_model;
 }
 
-static void run_err(const char *body, const char *field)
+static const struct predict_limits limits = {100, 64u << 20, 50};
+static struct predict_api_scratch *the_scratch; /* the fast path's, kept between requests as a worker keeps it */
+
+/* body through the jansson path alone (fast false) or the fast path first, as the server runs it */
+static enum error_code run_body(const char *body, size_t len, bool fast, struct strbuf *reply, struct error *err)
 {
-	static const struct predict_limits limits = {100, 64u << 20, 50};
-	struct strbuf reply;
 	struct predict_outcome o;
-	struct error err;
 	enum error_code rc;
 
-	strbuf_init(&reply);
-	error_init(&err);
-	rc = recommend_api_run(body, strlen(body), &limits, resolve, NULL, &reply, &o, &err);
-	if (rc != ERROR_INVALID || strcmp(err.field, field))
-		fail_msg("%s: code %d field \"%s\" (%s), expected 422 naming \"%s\"", body, rc, err.field,
-			 err.message, field);
-	assert_int_equal(reply.len, 0);
+	error_init(err);
+	rc = fast ? recommend_api_run_logged(the_scratch, body, len, &limits, resolve, NULL, NULL, reply, &o, err)
+		  : recommend_api_run(body, len, &limits, resolve, NULL, reply, &o, err);
 	predict_outcome_done(&o);
-	strbuf_done(&reply);
+	return rc;
+}
+
+static void run_err(const char *body, const char *field)
+{
+	struct strbuf reply;
+	struct error err;
+	enum error_code rc;
+	int fast;
+
+	for (fast = 0; fast < 2; fast++) {
+		strbuf_init(&reply);
+		rc = run_body(body, strlen(body), fast, &reply, &err);
+		if (rc != ERROR_INVALID || strcmp(err.field, field))
+			fail_msg("%s (%s path): code %d field \"%s\" (%s), expected 422 naming \"%s\"", body,
+				 fast ? "fast" : "jansson", rc, err.field, err.message, field);
+		assert_int_equal(reply.len, 0);
+		strbuf_done(&reply);
+	}
 }
 
 /* Every refused field is named. */
@@ -353,8 +369,170 @@ static void test_recommend_body_errors_name_the_field(void **state)
 	(void)state;
 
 	the_model = test_model(TEST_SPEC, 3, 0.8f, NULL);
+	the_scratch = predict_api_scratch_new();
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		run_err(cases[i].body, cases[i].field);
+	predict_api_scratch_free(the_scratch);
+	model_unref(the_model);
+}
+
+/* The fast parser reads every option of a /v1/recommend body, and only with reqparse.recommend set. */
+static void test_recommend_tape_reads_every_option(void **state)
+{
+	static const char body[] =
+		"{\"model\": \"m\", \"objective\": \"profit\", \"alternatives\": 2, \"price_ending\": 0.99,"
+		" \"explain\": true, \"items\": [{\"id\": \"sku-1\", \"features\": {\"weight\": 0.3, \"brand\": \"a\"},"
+		" \"unit_cost\": 1.2, \"price\": {\"min\": 1.99, \"max\": 3}, \"levels\": [0, 2],"
+		" \"min_margin\": 0.25, \"min_exposure_probability\": 0.4},"
+		" {\"id\": 7, \"features\": {\"weight\": 1}, \"unit_cost\": null, \"price\": null, \"levels\": null,"
+		" \"min_margin\": null, \"min_exposure_probability\": null}, {\"features\": {}, \"price\": {}, \"levels\": [1]}]}";
+	static const char *const refused[] = {
+		"{\"items\": [{\"features\": {}, \"promotion_level\": 1}]}",  /* not this route's */
+		"{\"interval\": 0.9, \"items\": [{\"features\": {}}]}",
+		"{\"include_levels\": true, \"items\": [{\"features\": {}}]}",
+		"{\"items\": [{\"features\": {}, \"levels\": []}]}",           /* jansson says why */
+		"{\"items\": [{\"features\": {}, \"levels\": [1.0]}]}",
+		"{\"items\": [{\"features\": {}, \"price\": {\"min\": 1, \"mid\": 2}}]}",
+		"{\"items\": [{\"features\": {}, \"price\": [1, 2]}]}",
+		"{\"items\": [{\"features\": {}, \"unit_cost\": \"1\"}]}",
+		"{\"items\": [{\"features\": {}, \"unit_cost\": 1, \"unit_cost\": 2}]}",
+		"{\"alternatives\": 1.5, \"items\": [{\"features\": {}}]}",
+		"{\"price_ending\": \"0.99\", \"items\": [{\"features\": {}}]}",
+	};
+	struct reqparse rp;
+	const struct reqparse_item *it;
+	size_t i;
+	(void)state;
+
+	reqparse_init(&rp);
+	assert_int_equal(reqparse_parse(&rp, body, strlen(body)), REQPARSE_FALLBACK); /* /v1/predict's shape: no */
+	rp.recommend = true;
+	assert_int_equal(reqparse_parse(&rp, body, strlen(body)), REQPARSE_OK);
+	assert_true(rp.alternatives.kind == REQPARSE_INT && rp.alternatives.i == 2);
+	assert_true(rp.price_ending.kind == REQPARSE_REAL && rp.price_ending.d == 0.99);
+	assert_true(rp.explain && rp.n_items == 3);
+	it = &rp.items[0];
+	assert_true(it->unit_cost.d == 1.2 && it->price_min.d == 1.99 && it->price_max.kind == REQPARSE_INT &&
+		    it->price_max.d == 3 && it->min_margin.d == 0.25 && it->min_exposure.d == 0.4);
+	assert_true(it->n_levels == 2 && rp.levels[it->first_level] == 0 && rp.levels[it->first_level + 1] == 2);
+	assert_true(it->count == 2 && it->id.kind == REQPARSE_STRING);
+	it = &rp.items[1];
+	assert_true(it->unit_cost.kind == REQPARSE_NONE && it->price_min.kind == REQPARSE_NONE &&
+		    it->price_max.kind == REQPARSE_NONE && it->n_levels == 0 && it->min_margin.kind == REQPARSE_NONE &&
+		    it->min_exposure.kind == REQPARSE_NONE && it->id.kind == REQPARSE_INT && it->id.i == 7);
+	it = &rp.items[2];
+	assert_true(it->price_min.kind == REQPARSE_NONE && it->n_levels == 1 && rp.levels[it->first_level] == 1);
+	for (i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		if (reqparse_parse(&rp, refused[i], strlen(refused[i])) != REQPARSE_FALLBACK)
+			fail_msg("taken by the fast parser: %s", refused[i]);
+	reqparse_done(&rp);
+}
+
+static void append_option_number(struct strbuf *b, uint64_t *seed)
+{
+	static const char *const v[] = {"0", "0.25", "1", "1.2", "3.49", "2", "-1", "0.99", "1e999", "null",
+					"\"1\"", "true", "0.9999999", "1E1", "40", "0.1234567890123456789012"};
+	strbuf_puts(b, v[test_rand(seed) % (sizeof v / sizeof v[0])]);
+}
+
+/* A random /v1/recommend body: valid and broken alike. */
+static void random_recommend(struct strbuf *b, uint64_t *seed)
+{
+	static const char *const cats[] = {"\"a\"", "\"b\"", "\"zz\"", "1", "2", "\"2\"", "2.5", "null", "true"};
+	static const char *const top[] = {"\"alternatives\": 2, ", "\"alternatives\": 11, ", "\"alternatives\": null, ",
+					  "\"price_ending\": 0.99, ", "\"price_ending\": 1, ", "\"objective\": \"profit\", ",
+					  "\"objective\": \"units\", ", "\"objective\": \"fun\", ", "\"model\": \"test\", ",
+					  "\"explain\": true, ", "\"interval\": 0.9, ", "\"alternatives\": 1.0, "};
+	static const char *const levels[] = {"[0]", "[0, 2]", "[2, 1, 0]", "[]", "[5]", "[1.5]", "null", "[\"1\"]"};
+	int n = 1 + (int)(test_rand(seed) % 3), i, t;
+	strbuf_puts(b, "{");
+	for (t = 0; t < 2; t++)
+		if (test_rand(seed) % 3 == 0)
+			strbuf_puts(b, top[test_rand(seed) % (sizeof top / sizeof top[0])]);
+	strbuf_puts(b, "\"items\": [");
+	for (i = 0; i < n; i++) {
+		strbuf_printf(b, "%s{", i ? ", " : "");
+		if (test_rand(seed) % 3 == 0)
+			strbuf_printf(b, test_rand(seed) % 2 ? "\"id\": %d, " : "\"id\": \"sku-%d\", ",
+				      (int)(test_rand(seed) % 100));
+		strbuf_puts(b, "\"features\": {");
+		if (test_rand(seed) % 12)
+			strbuf_printf(b, "\"weight\": %d.%d", (int)(test_rand(seed) % 3), (int)(test_rand(seed) % 10));
+		else
+			strbuf_puts(b, "\"size\": 1");
+		if (test_rand(seed) % 2)
+			strbuf_printf(b, ", \"price\": %d.5", 1 + (int)(test_rand(seed) % 30));
+		if (test_rand(seed) % 2)
+			strbuf_printf(b, ", \"brand\": %s", cats[test_rand(seed) % (sizeof cats / sizeof cats[0])]);
+		if (test_rand(seed) % 3 == 0)
+			strbuf_printf(b, ", \"store\": %s", cats[test_rand(seed) % (sizeof cats / sizeof cats[0])]);
+		strbuf_puts(b, "}");
+		if (test_rand(seed) % 3 == 0) {
+			strbuf_puts(b, ", \"unit_cost\": ");
+			append_option_number(b, seed);
+		}
+		if (test_rand(seed) % 3 == 0) {
+			strbuf_puts(b, ", \"price\": {\"min\": ");
+			append_option_number(b, seed);
+			strbuf_puts(b, test_rand(seed) % 2 ? ", \"max\": " : "}");
+			if (b->data[b->len - 1] != '}') {
+				append_option_number(b, seed);
+				strbuf_puts(b, "}");
+			}
+		}
+		if (test_rand(seed) % 3 == 0)
+			strbuf_printf(b, ", \"levels\": %s", levels[test_rand(seed) % (sizeof levels / sizeof levels[0])]);
+		if (test_rand(seed) % 4 == 0) {
+			strbuf_puts(b, test_rand(seed) % 2 ? ", \"min_margin\": " : ", \"min_exposure_probability\": ");
+			append_option_number(b, seed);
+		}
+		if (test_rand(seed) % 30 == 0)
+			strbuf_puts(b, ", \"promotion_level\": 1");
+		strbuf_puts(b, "}");
+	}
+	strbuf_puts(b, test_rand(seed) % 50 ? "]}" : "]");
+}
+
+/* Random bodies, valid and broken: the fast path (with its fallback) and the jansson path answer alike. */
+static void test_recommend_fast_and_jansson_paths_answer_alike(void **state)
+{
+	uint64_t seed = 5;
+	int i, ok = 0, fast = 0;
+	(void)state;
+
+	the_model = test_model(TEST_SPEC, 3, 0.8f, NULL);
+	the_scratch = predict_api_scratch_new();
+	for (i = 0; i < 3000; i++) {
+		struct strbuf body, r1, r2;
+		struct error e1, e2;
+		enum error_code c1, c2;
+
+		strbuf_init(&body);
+		strbuf_init(&r1);
+		strbuf_init(&r2);
+		random_recommend(&body, &seed);
+		c1 = run_body(body.data, body.len, true, &r1, &e1);
+		c2 = run_body(body.data, body.len, false, &r2, &e2);
+		if (c1 != c2 || r1.len != r2.len || (r1.len && memcmp(r1.data, r2.data, r1.len)) ||
+		    strcmp(e1.message, e2.message) || strcmp(e1.field, e2.field))
+			fail_msg("request %s\nfast: %d %s %s\njansson: %d %s %s", body.data, c1, r1.data ? r1.data : "",
+				 e1.message, c2, r2.data ? r2.data : "", e2.message);
+		ok += c1 == ERROR_OK;
+		if (c1 == ERROR_OK) { /* answered by the fast path itself, unless a feature or option is not its */
+			struct predict_outcome o;
+			strbuf_reset(&r1);
+			fast += recommend_api_run_fast(the_scratch, body.data, body.len, &limits, resolve, NULL, NULL,
+						       &r1, &o) &&
+				r1.len == r2.len && !memcmp(r1.data, r2.data, r1.len);
+			predict_outcome_done(&o);
+		}
+		strbuf_done(&body);
+		strbuf_done(&r1);
+		strbuf_done(&r2);
+	}
+	print_message("# %d of 3000 answered, %d of them by the fast path alone\n", ok, fast);
+	assert_true(ok > 300 && fast > ok / 2);
+	predict_api_scratch_free(the_scratch);
 	model_unref(the_model);
 }
 
@@ -367,6 +545,8 @@ int main(void)
 		cmocka_unit_test(test_recommend_endings_at_any_magnitude_and_distinct_options),
 		cmocka_unit_test(test_recommend_constraints_and_reasons),
 		cmocka_unit_test(test_recommend_body_errors_name_the_field),
+		cmocka_unit_test(test_recommend_tape_reads_every_option),
+		cmocka_unit_test(test_recommend_fast_and_jansson_paths_answer_alike),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
