@@ -24,6 +24,7 @@
 #define SHELFCAST_MLP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #define MLP_MAX_LAYERS 9
@@ -80,11 +81,31 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
  */
 void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y);
 /*
+ * A search's plan of a network (mlp_forward_rest_search): for each layer
+ * after the first, its columns past the multiples of 16 (the heads, the
+ * packed ensemble's baseline units) laid out once for the many calls of one
+ * search: per input with a weight that is not zero among them, two vectors
+ * of eight (lanes past the columns zero).  Owns its memory; borrows m,
+ * which must outlive it.  mlp_search_init: false when out of memory.
+ */
+struct mlp_narrow {
+	size_t o0, n_used; /* columns [o0, out); inputs listed in used */
+	uint32_t *used;    /* (n_used) */
+	float *w;          /* (n_used, 2, 8) */
+	float bias[16];
+};
+struct mlp_search {
+	const struct mlp *m;
+	struct mlp_narrow narrow[MLP_MAX_LAYERS];
+};
+bool mlp_search_init(struct mlp_search *s, const struct mlp *m);
+void mlp_search_done(struct mlp_search *s);
+/*
  * mlp_forward_rest in the engine's own kernels at any row count, no BLAS:
  * the same function to within float rounding (sums in another order), for
  * a search whose chosen numbers are computed again by the serving path.
  */
-void mlp_forward_rest_search(const struct mlp *m, float *pre, size_t B, float *scratch, float *y);
+void mlp_forward_rest_search(const struct mlp_search *s, float *pre, size_t B, float *scratch, float *y);
 /* Reference: textbook loops in double accumulation, no BLAS. */
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
 

@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -272,13 +273,14 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
 /*
  * Layers 1.. over `rows` rows of layer 0's activations `in`: the hidden ones
  * take turns in bufs[l & 1], the last writes y.  Small batches through
- * layer_small, others through BLAS; for a search, every batch through
- * layer_search.
+ * layer_small, others through BLAS; for a search (its plan s), every batch
+ * through layer_search.
  */
-static void layer_search(const struct mlp_layer *L, const float *x, size_t rows, int relu_out, float *y);
+static void layer_search(const struct mlp_layer *L, const struct mlp_narrow *nw, const float *x, size_t rows,
+			 int relu_out, float *y);
 
 static void layers_after_first(const struct mlp *m, const float *in, size_t rows,
-			       float *const bufs[2], float *y, bool search)
+			       float *const bufs[2], float *y, const struct mlp_search *s)
 {
 	size_t l;
 
@@ -286,8 +288,8 @@ static void layers_after_first(const struct mlp *m, const float *in, size_t rows
 		const struct mlp_layer *L = &m->layer[l];
 		int last = l + 1 == m->n_layers;
 		float *out = last ? y : bufs[l & 1];
-		if (search) {
-			layer_search(L, in, rows, !last, out);
+		if (s) {
+			layer_search(L, &s->narrow[l], in, rows, !last, out);
 		} else if (rows <= MLP_SMALL_ROWS) {
 			layer_small(L, in, rows, !last, out);
 		} else {
@@ -304,7 +306,7 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
 	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
 
 	relu(pre, B * m->layer[0].out);
-	layers_after_first(m, pre, B, bufs, y, false);
+	layers_after_first(m, pre, B, bufs, y, NULL);
 }
 
 #ifdef MLP_X86
@@ -358,45 +360,31 @@ layer_blocks_wide(const struct mlp_layer *L, const float *x, size_t rows, size_t
  * Columns [o0, out) of a layer, fewer than SMALL_COLS of them (what the
  * blocks leave, or the heads), over `rows` rows: eight columns of a row in
  * a vector, multiply-adds input by input, eight rows at once (eight
- * independent chains keep the multiply-add units busy); the weights laid
- * out once as such vectors (lanes past the columns zero), and only for the
- * inputs with a weight that is not zero: the packed ensemble's baseline
- * units (ensemble.h) read one input each.
+ * independent chains keep the multiply-add units busy), over the inputs
+ * the plan lists (mlp_search_init).
  */
-#define NARROW_MAX_IN 256
 #define NARROW_ROWS 8
-MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const float *x, size_t rows, size_t o0,
-				  int relu_out, float *y)
+MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const struct mlp_narrow *nw, const float *x,
+				  size_t rows, int relu_out, float *y)
 {
-	v8f wv[2][NARROW_MAX_IN], bias[2] = {{0}, {0}};
-	uint16_t used[NARROW_MAX_IN];
-	size_t n_in = L->in, n_out = L->out, n = n_out - o0, n_used = 0, i, j, o, r, k, h;
+	size_t n_in = L->in, n_out = L->out, o0 = nw->o0, n = n_out - o0, j, o, r, k, h;
 
-	for (i = 0; i < n_in; i++) {
-		bool any = false;
-		wv[0][n_used] = wv[1][n_used] = (v8f){0};
-		for (o = 0; o < n; o++) {
-			float w = L->wt[i * n_out + o0 + o];
-			wv[o / 8][n_used][o % 8] = w;
-			any |= w != 0.0f;
-		}
-		if (any)
-			used[n_used++] = (uint16_t)i;
-	}
-	for (o = 0; o < n; o++)
-		bias[o / 8][o % 8] = L->b[o0 + o];
 	for (r = 0; r < rows; r += NARROW_ROWS) {
 		size_t R = rows - r < NARROW_ROWS ? rows - r : NARROW_ROWS;
 		const float *xr[NARROW_ROWS];
 		for (k = 0; k < NARROW_ROWS; k++) /* a missing row repeats row r, unstored */
 			xr[k] = x + (r + (k < R ? k : 0)) * n_in;
 		for (h = 0; h * 8 < n; h++) {
-			v8f acc[NARROW_ROWS];
+			v8f acc[NARROW_ROWS], b;
+			LOAD8(b, nw->bias + h * 8);
 			for (k = 0; k < NARROW_ROWS; k++)
-				acc[k] = bias[h];
-			for (j = 0; j < n_used; j++)
+				acc[k] = b;
+			for (j = 0; j < nw->n_used; j++) {
+				v8f w;
+				LOAD8(w, nw->w + (j * 2 + h) * 8);
 				for (k = 0; k < NARROW_ROWS; k++)
-					acc[k] += xr[k][used[j]] * wv[h][j];
+					acc[k] += xr[k][nw->used[j]] * w;
+			}
 			for (k = 0; k < R; k++)
 				for (o = h * 8; o < n && o < h * 8 + 8; o++) {
 					float v = acc[k][o % 8];
@@ -409,17 +397,13 @@ MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const float *x, si
 /*
  * One layer of a search: the multiples of 32 columns eight rows at a time
  * where AVX-512 is there, the other multiples of 16 in four-row blocks, the
- * rest in cols_narrow; a layer of more inputs than cols_narrow takes goes
- * through layer_small.
+ * rest in cols_narrow.
  */
-static void layer_search(const struct mlp_layer *L, const float *x, size_t rows, int relu_out, float *y)
+static void layer_search(const struct mlp_layer *L, const struct mlp_narrow *nw, const float *x, size_t rows,
+			 int relu_out, float *y)
 {
 	size_t wide = L->out - L->out % SMALL_COLS, from = 0;
 
-	if (L->in > NARROW_MAX_IN) {
-		layer_small(L, x, rows, relu_out, y);
-		return;
-	}
 #ifdef MLP_X86
 	if (use_avx512 && wide >= 32) {
 		from = wide - wide % 32;
@@ -428,15 +412,63 @@ static void layer_search(const struct mlp_layer *L, const float *x, size_t rows,
 #endif
 	layer_blocks(L, x, rows, from, wide, relu_out, y);
 	if (wide < L->out)
-		cols_narrow(L, x, rows, wide, relu_out, y);
+		cols_narrow(L, nw, x, rows, relu_out, y);
 }
 
-void mlp_forward_rest_search(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
+bool mlp_search_init(struct mlp_search *s, const struct mlp *m)
 {
+	size_t l, i, o;
+
+	memset(s, 0, sizeof *s);
+	s->m = m;
+	for (l = 1; l < m->n_layers; l++) {
+		const struct mlp_layer *L = &m->layer[l];
+		struct mlp_narrow *nw = &s->narrow[l];
+		size_t n;
+		nw->o0 = L->out - L->out % SMALL_COLS;
+		n = L->out - nw->o0;
+		if (!n)
+			continue;
+		nw->used = malloc(L->in * sizeof *nw->used);
+		nw->w = calloc(L->in * 16, sizeof *nw->w);
+		if (!nw->used || !nw->w) {
+			mlp_search_done(s);
+			return false;
+		}
+		for (i = 0; i < L->in; i++) { /* input i's weights into the next two vectors, if any is not zero */
+			bool any = false;
+			for (o = 0; o < n; o++) {
+				float w = L->wt[i * L->out + nw->o0 + o];
+				nw->w[(nw->n_used * 2 + o / 8) * 8 + o % 8] = w;
+				any |= w != 0.0f;
+			}
+			if (any) /* else the next input's weights take the slot */
+				nw->used[nw->n_used++] = (uint32_t)i;
+		}
+		for (o = 0; o < n; o++)
+			nw->bias[o] = L->b[nw->o0 + o];
+	}
+	return true;
+}
+
+void mlp_search_done(struct mlp_search *s)
+{
+	size_t l;
+
+	for (l = 0; l < MLP_MAX_LAYERS; l++) {
+		free(s->narrow[l].used);
+		free(s->narrow[l].w);
+	}
+	memset(s, 0, sizeof *s);
+}
+
+void mlp_forward_rest_search(const struct mlp_search *s, float *pre, size_t B, float *scratch, float *y)
+{
+	const struct mlp *m = s->m;
 	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
 
 	relu(pre, B * m->layer[0].out);
-	layers_after_first(m, pre, B, bufs, y, true);
+	layers_after_first(m, pre, B, bufs, y, s);
 }
 
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
@@ -595,6 +627,6 @@ void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t
 							h1[i * H + o] + L0->wt[(level_offset + k) * H + o];
 			continue;
 		}
-		layers_after_first(m, in, rows, bufs, y + t0 * K * O_last, false);
+		layers_after_first(m, in, rows, bufs, y + t0 * K * O_last, NULL);
 	}
 }

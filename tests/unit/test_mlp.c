@@ -165,7 +165,7 @@ static void levels_path_matches(void)
  * The search's forward (the engine's kernels at any row count, the heads'
  * narrow columns in vectors) equals the naive loop, given the first layer's
  * pre-activations: last layers of 1 to 70 outputs, hidden layers of 1 to 100
- * units and one of 300 (more inputs than the narrow columns take), dense and
+ * units and one of 300, dense and
  * with four weights in five zero, row counts around its tiles; with AVX-512
  * where the CPU has it, and without.
  */
@@ -181,7 +181,7 @@ static void search_forward_matches(void)
 		dims[0] = 1 + (size_t)(test_rand(&seed) % 120);
 		for (l = 1; l < n_layers; l++)
 			dims[l] = 1 + (size_t)(test_rand(&seed) % 100);
-		if (trial == 0) { /* a layer of more inputs than the narrow columns take */
+		if (trial == 0) { /* a wide layer before narrow columns */
 			n_layers = 3;
 			dims[1] = 300;
 			dims[2] = 20;
@@ -199,6 +199,7 @@ static void search_forward_matches(void)
 			}
 		for (k = 0; k < sizeof batches / sizeof batches[0]; k++) {
 			size_t B = batches[k], H = dims[1], i, j, r, out_n = B * dims[n_layers];
+			struct mlp_search plan;
 			float *x = malloc(B * dims[0] * sizeof(float)), *pre = malloc(B * H * sizeof(float));
 			float *scratch = malloc(mlp_scratch_floats(&o.m, B) * sizeof(float));
 			float *y = malloc(out_n * sizeof(float)), *yr = malloc(out_n * sizeof(float));
@@ -212,7 +213,9 @@ static void search_forward_matches(void)
 						acc += (double)x[r * dims[0] + i] * (double)o.w[0][j * dims[0] + i];
 					pre[r * H + j] = (float)acc;
 				}
-			mlp_forward_rest_search(&o.m, pre, B, scratch, y);
+			assert_true(mlp_search_init(&plan, &o.m));
+			mlp_forward_rest_search(&plan, pre, B, scratch, y);
+			mlp_search_done(&plan);
 			mlp_forward_naive(&o.m, x, B, scratch, yr);
 			e = rel_error(y, yr, out_n);
 			worst = fmax(worst, e);
