@@ -256,6 +256,26 @@ static struct reqparse_feature *next_feature(struct reqparse *r)
 	return &p[r->n_features];
 }
 
+/*
+ * The members of the object at the cursor, each key (and its colon) handed
+ * to take, which reads the value; false on any error, or when take refuses.
+ */
+static bool members(struct cursor *c, bool (*take)(struct cursor *c, void *ctx, const char *k, size_t n),
+		    void *ctx)
+{
+	if (!eat(c, '{'))
+		return false;
+	if (eat(c, '}'))
+		return true;
+	do {
+		const char *k;
+		size_t n;
+		if (!string(c, &k, &n) || !eat(c, ':') || !take(c, ctx, k, n))
+			return false;
+	} while (eat(c, ','));
+	return eat(c, '}');
+}
+
 /* A number or null, once (its `bit` in *seen): a /v1/recommend option. */
 static bool option(struct cursor *c, unsigned *seen, unsigned bit, struct reqparse_value *v)
 {
@@ -265,31 +285,30 @@ static bool option(struct cursor *c, unsigned *seen, unsigned bit, struct reqpar
 	return scalar(c, v) && v->kind != REQPARSE_STRING;
 }
 
+/* What the members of an item, or of its "price", are read into; seen: the keys read (a bit each). */
+struct item_ctx {
+	struct reqparse *r;
+	struct reqparse_item *it;
+	unsigned seen;
+};
+
+/* A member of "price": "min" or "max", each once. */
+static bool price_member(struct cursor *c, void *ctx, const char *k, size_t n)
+{
+	struct item_ctx *x = ctx;
+
+	if (key_is(k, n, "min"))
+		return option(c, &x->seen, 1, &x->it->price_min);
+	return key_is(k, n, "max") && option(c, &x->seen, 2, &x->it->price_max);
+}
+
 /* "price": {"min": number|null, "max": number|null} or null. */
 static bool price(struct cursor *c, struct reqparse_item *it)
 {
-	unsigned seen = 0;
+	struct item_ctx x = {NULL, it, 0};
 
 	skip_ws(c);
-	if (literal(c, "null", 4))
-		return true;
-	if (!eat(c, '{'))
-		return false;
-	if (eat(c, '}'))
-		return true;
-	do {
-		const char *k;
-		size_t n;
-		if (!string(c, &k, &n) || !eat(c, ':'))
-			return false;
-		if (key_is(k, n, "min")) {
-			if (!option(c, &seen, 1, &it->price_min))
-				return false;
-		} else if (!key_is(k, n, "max") || !option(c, &seen, 2, &it->price_max)) {
-			return false;
-		}
-	} while (eat(c, ','));
-	return eat(c, '}');
+	return literal(c, "null", 4) || members(c, price_member, &x);
 }
 
 /* "levels": [int, ...] (not empty) or null, into r->levels. */
@@ -338,68 +357,67 @@ static bool recommend_key(struct cursor *c, struct reqparse *r, struct reqparse_
 	return false;
 }
 
+/* The features object of an item: its keys (hinted) and scalar values appended to r->features. */
+static bool features(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
+{
+	it->has_features = true;
+	if (!eat(c, '{'))
+		return false;
+	it->features_text = (const char *)c->p - 1;
+	if (!eat(c, '}')) {
+		do {
+			struct reqparse_feature *f = next_feature(r);
+			size_t at = r->n_features - it->first;
+			if (!f)
+				return false;
+			f->expected = at < r->n_hint && expected_key(c, &r->hint[at], &f->key, &f->key_len);
+			if ((!f->expected && !string(c, &f->key, &f->key_len)) || !eat(c, ':') || !scalar(c, &f->value))
+				return false;
+			r->n_features++;
+		} while (eat(c, ','));
+		if (!eat(c, '}'))
+			return false;
+	}
+	it->features_len = (size_t)((const char *)c->p - it->features_text);
+	return true;
+}
+
+/* A member of an item: features, id, and promotion_level or (reqparse.recommend) the options, each once. */
+static bool item_member(struct cursor *c, void *ctx, const char *k, size_t n)
+{
+	struct item_ctx *x = ctx;
+	struct reqparse_item *it = x->it;
+
+	if (key_is(k, n, "features")) {
+		if (x->seen & 1)
+			return false;
+		x->seen |= 1;
+		return features(c, x->r, it);
+	}
+	if (key_is(k, n, "id")) {
+		if (x->seen & 2)
+			return false;
+		x->seen |= 2;
+		return scalar(c, &it->id) && it->id.kind != REQPARSE_REAL;
+	}
+	if (x->r->recommend)
+		return recommend_key(c, x->r, it, k, n, &x->seen);
+	if (!key_is(k, n, "promotion_level") || x->seen & 4)
+		return false;
+	x->seen |= 4;
+	return scalar(c, &it->level) && it->level.kind != REQPARSE_REAL && it->level.kind != REQPARSE_STRING;
+}
+
 static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 {
-	unsigned seen = 0;
+	struct item_ctx x = {r, it, 0};
 
 	memset(it, 0, sizeof *it);
 	it->first = r->n_features;
-	if (!eat(c, '{'))
+	if (!members(c, item_member, &x))
 		return false;
-	if (eat(c, '}'))
-		return true;
-	do {
-		const char *k;
-		size_t n;
-		if (!string(c, &k, &n) || !eat(c, ':'))
-			return false;
-		if (key_is(k, n, "features")) {
-			if (seen & 1)
-				return false;
-			seen |= 1;
-			it->has_features = true;
-			if (!eat(c, '{'))
-				return false;
-			it->features_text = (const char *)c->p - 1;
-			if (!eat(c, '}')) {
-				do {
-					struct reqparse_feature *f = next_feature(r);
-					size_t at = r->n_features - it->first;
-					if (!f)
-						return false;
-					f->expected = at < r->n_hint &&
-						      expected_key(c, &r->hint[at], &f->key, &f->key_len);
-					if ((!f->expected && !string(c, &f->key, &f->key_len)) || !eat(c, ':') ||
-					    !scalar(c, &f->value))
-						return false;
-					r->n_features++;
-				} while (eat(c, ','));
-				if (!eat(c, '}'))
-					return false;
-			}
-			it->features_len = (size_t)((const char *)c->p - it->features_text);
-		} else if (key_is(k, n, "id")) {
-			if (seen & 2)
-				return false;
-			seen |= 2;
-			if (!scalar(c, &it->id) || it->id.kind == REQPARSE_REAL)
-				return false;
-		} else if (r->recommend) {
-			if (!recommend_key(c, r, it, k, n, &seen))
-				return false;
-		} else if (key_is(k, n, "promotion_level")) {
-			if (seen & 4)
-				return false;
-			seen |= 4;
-			if (!scalar(c, &it->level) || it->level.kind == REQPARSE_REAL ||
-			    it->level.kind == REQPARSE_STRING)
-				return false;
-		} else {
-			return false;
-		}
-	} while (eat(c, ','));
 	it->count = r->n_features - it->first;
-	return eat(c, '}');
+	return true;
 }
 
 /* A top-level boolean seen once (its `bit` in *seen): true or false, else false. */
