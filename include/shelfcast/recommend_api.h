@@ -66,10 +66,15 @@ enum error_code recommend_api_run_logged(struct predict_api_scratch *sc, const c
  * hints instead of jansson.  False when it gives up (reply left empty;
  * what it logged, the caller rolls back): whenever it is not sure the
  * request means exactly what the jansson path makes of it, or the request
- * fails, which the jansson path then says why.  outcome as above when true.
+ * fails before every item is read (the jansson path then says why).  True
+ * when it decided: *rc is the answer, ERROR_OK with the reply, or the
+ * error the jansson path would set, in err, once every item is read (the
+ * search's own refusals: a price range, a missing unit cost), without
+ * searching the items again.  outcome as above.
  */
 bool recommend_api_run_fast(struct predict_api_scratch *sc, const char *body, size_t len,
 			    const struct predict_limits *lim, predict_resolve_fn resolve, void *ctx,
-			    struct predlog_writer *log, struct strbuf *reply, struct predict_outcome *outcome);
+			    struct predlog_writer *log, struct strbuf *reply, struct predict_outcome *outcome,
+			    enum error_code *rc, struct error *err);
 
 #endif

@@ -375,19 +375,21 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 
 bool recommend_api_run_fast(struct predict_api_scratch *sc, const char *body, size_t len,
 			    const struct predict_limits *lim, predict_resolve_fn resolve, void *ctx,
-			    struct predlog_writer *log, struct strbuf *reply, struct predict_outcome *outcome)
+			    struct predlog_writer *log, struct strbuf *reply, struct predict_outcome *outcome,
+			    enum error_code *rc, struct error *err)
 {
 	struct reqparse *rp = predict_api_scratch_parser(sc);
 	struct recommend_params params;
 	struct items it = {0};
-	struct error err;
-	struct model *m;
+	struct error e;
+	struct model *m = NULL;
 	char name[MODEL_NAME_MAX + 1], objective_name[16];
 	uint32_t *seen = NULL;
-	bool done = false, trust, parsed;
+	bool decided = false, trust, parsed;
 	size_t i, n_in;
 
-	error_init(&err);
+	memset(outcome, 0, sizeof *outcome);
+	error_init(&e);
 	rp->max_items = lim->max_items;
 	rp->recommend = true;
 	parsed = reqparse_parse(rp, body, len) == REQPARSE_OK;
@@ -396,46 +398,54 @@ bool recommend_api_run_fast(struct predict_api_scratch *sc, const char *body, si
 	    (rp->model.kind == REQPARSE_STRING && !reqparse_c_string(&rp->model, name, sizeof name)) ||
 	    (rp->objective.kind == REQPARSE_STRING &&
 	     !reqparse_c_string(&rp->objective, objective_name, sizeof objective_name)))
-		return false;
+		goto out;
 	params.alternatives = rp->alternatives.kind == REQPARSE_INT ? (size_t)rp->alternatives.i : 0;
 	params.price_ending = tape_number(&rp->price_ending);
 	if ((rp->alternatives.kind == REQPARSE_INT &&
 	     (rp->alternatives.i < 0 || rp->alternatives.i > RECOMMEND_MAX_ALTERNATIVES)) ||
 	    (!isnan(params.price_ending) && !(params.price_ending >= 0 && params.price_ending < 1)))
-		return false;
-	m = resolve(ctx, rp->model.kind == REQPARSE_STRING ? name : NULL, &err);
+		goto out;
+	m = resolve(ctx, rp->model.kind == REQPARSE_STRING ? name : NULL, &e);
 	if (!m)
-		return false;
+		goto out;
 	trust = predict_api_scratch_hints(sc, m);
 	n_in = encoder_n_inputs(m->enc) + 1;
 	if (spec_objective_choose(&m->spec, m->name, rp->objective.kind == REQPARSE_STRING ? objective_name : NULL,
-				  false, &params.objective, &err) ||
-	    check_memory(m, rp->n_items, lim, &err) || !items_alloc(&it, rp->n_items, n_in) ||
+				  false, &params.objective, &e) ||
+	    check_memory(m, rp->n_items, lim, &e) || !items_alloc(&it, rp->n_items, n_in) ||
 	    !(seen = calloc(n_in, sizeof *seen)))
 		goto out;
 	for (i = 0; i < rp->n_items; i++)
 		if (!fast_item(sc, m, i, seen, &trust, &it))
 			goto out;
-	if (profit_without_cost(m, params.objective, it.asks, rp->n_items, &err) ||
-	    recommend_run(m, it.asks, rp->n_items, &params, it.answers, &err))
-		goto out;
-	{
+	/*
+	 * Every item read as the jansson path reads it: from here on the asks are
+	 * its asks, and an error is the one it would set (out of memory aside),
+	 * which is answered as it is rather than searched for again.
+	 */
+	*rc = profit_without_cost(m, params.objective, it.asks, rp->n_items, &e);
+	if (!*rc)
+		*rc = recommend_run(m, it.asks, rp->n_items, &params, it.answers, &e);
+	if (!*rc) {
 		struct recommend_reply_params p = {m, params.objective, rp->alternatives.kind == REQPARSE_INT &&
 									      rp->alternatives.i > 0,
 						   rp->explain, log};
-		if (recommend_reply_write(reply, &p, it.refs, it.asks, it.answers, rp->n_items, &err))
-			goto out;
+		*rc = recommend_reply_write(reply, &p, it.refs, it.asks, it.answers, rp->n_items, &e);
 	}
-	outcome->model = m;
-	outcome->items = rp->n_items;
-	done = true;
+	decided = *rc != ERROR_NOMEM;
+	if (decided && *rc)
+		*err = e;
+	else if (!*rc)
+		outcome->items = rp->n_items;
 out:
-	if (!done)
+	if (decided)
+		outcome->model = m; /* reported even on failure: the access log names it */
+	if (!decided || *rc)
 		strbuf_reset(reply);
 	free(seen);
 	items_done(&it);
 	predict_api_scratch_trim(sc);
-	return done;
+	return decided;
 }
 
 enum error_code recommend_api_run(const char *body, size_t len, const struct predict_limits *lim,
@@ -450,9 +460,10 @@ enum error_code recommend_api_run_logged(struct predict_api_scratch *sc, const c
 					 struct predlog_writer *log, struct strbuf *reply,
 					 struct predict_outcome *outcome, struct error *err)
 {
-	memset(outcome, 0, sizeof *outcome);
-	if (sc && recommend_api_run_fast(sc, body, len, lim, resolve, ctx, log, reply, outcome))
-		return ERROR_OK;
+	enum error_code rc;
+
+	if (sc && recommend_api_run_fast(sc, body, len, lim, resolve, ctx, log, reply, outcome, &rc, err))
+		return rc;
 	memset(outcome, 0, sizeof *outcome);
 	if (log) /* what the fast path logged before it gave up was never answered */
 		predlog_rollback(log);

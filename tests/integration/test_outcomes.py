@@ -384,6 +384,19 @@ def test_a_recommendation_is_logged_at_its_chosen_price_and_takes_outcomes(ctx):
         sent = list(dict(by_id[x["id"]]["features"], price=x["price"]).items())
         check(logged == sent and json.loads(text)["price"] == x["price"],
               "the listed features: %s vs %s" % (logged, sent))
+    # the same through the jansson path (an escaped string is not the strict parser's): logged alike
+    escaped = dict(items[1], id="escaped")
+    raw = json.dumps({"objective": "profit", "items": [escaped]}).replace('"brand": "', '"brand": "\\u0041')
+    escaped["features"] = dict(escaped["features"], brand="A" + escaped["features"]["brand"])
+    r2 = s.request("POST", "/v1/recommend", raw.encode(), {"Content-Type": "application/json"})
+    check(r2.status == 200, "recommend, escaped: %d %s" % (r2.status, r2.body[:300]))
+    x2 = r2.json()["recommendations"][0]
+    check(x2["feasible"] and '\\u0041' in raw, "the escaped item: %s" % x2)
+    s.wait_for(lambda: log_counts(s)[0] == before + 7, 30, "the escaped item's choice logged")
+    text = ctx.pg.query(db, "SELECT features FROM shelfcast.predictions WHERE prediction_id = '%s'" % x2["prediction_id"])
+    sent = list(dict(escaped["features"], price=x2["price"]).items())
+    check(json.loads(text, object_pairs_hook=list) == sent, "the escaped item's listed features: %s vs %s" % (text, sent))
+    before += 1
     r = post(s, [{"prediction_id": x["prediction_id"], "units": 3} for x in feasible])
     check(r.json() == {"accepted": 6, "unknown_prediction": 0, "duplicate": 0}, r.body)
     bad = s.post("/v1/recommend", {"items": [dict(items[0], levels=[9])]})

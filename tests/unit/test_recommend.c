@@ -372,6 +372,22 @@ static void test_recommend_body_errors_name_the_field(void **state)
 	the_scratch = predict_api_scratch_new();
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		run_err(cases[i].body, cases[i].field);
+	{ /* an error of the search itself, once every item is read, the fast path answers as it is */
+		static const char body[] = "{\"items\": [{\"features\": {\"weight\": 1}, \"min_margin\": 0.2}]}";
+		struct predict_outcome o = {0};
+		struct strbuf reply;
+		struct error err;
+		enum error_code rc = ERROR_OK;
+		strbuf_init(&reply);
+		error_init(&err);
+		assert_true(recommend_api_run_fast(the_scratch, body, strlen(body), &limits, resolve, NULL, NULL, &reply,
+						   &o, &rc, &err));
+		assert_int_equal(rc, ERROR_INVALID);
+		assert_string_equal(err.field, "items[0].unit_cost");
+		assert_true(o.model == the_model && reply.len == 0);
+		predict_outcome_done(&o);
+		strbuf_done(&reply);
+	}
 	predict_api_scratch_free(the_scratch);
 	model_unref(the_model);
 }
@@ -519,11 +535,13 @@ static void test_recommend_fast_and_jansson_paths_answer_alike(void **state)
 				 e1.message, c2, r2.data ? r2.data : "", e2.message);
 		ok += c1 == ERROR_OK;
 		if (c1 == ERROR_OK) { /* answered by the fast path itself, unless a feature or option is not its */
-			struct predict_outcome o;
+			struct predict_outcome o = {0};
+			enum error_code c3;
 			strbuf_reset(&r1);
+			error_init(&e1);
 			fast += recommend_api_run_fast(the_scratch, body.data, body.len, &limits, resolve, NULL, NULL,
-						       &r1, &o) &&
-				r1.len == r2.len && !memcmp(r1.data, r2.data, r1.len);
+						       &r1, &o, &c3, &e1) &&
+				c3 == ERROR_OK && r1.len == r2.len && !memcmp(r1.data, r2.data, r1.len);
 			predict_outcome_done(&o);
 		}
 		strbuf_done(&body);
