@@ -323,9 +323,11 @@ static bool levels(struct cursor *c, struct reqparse *r, struct reqparse_item *i
 	do {
 		struct reqparse_value v;
 		long long *p = util_reserve(r->levels, &r->cap_levels, r->n_levels, sizeof *p, 16);
-		if (!p || !scalar(c, &v) || v.kind != REQPARSE_INT)
+		if (!p)
 			return false;
-		r->levels = p;
+		r->levels = p; /* kept at once: a grown array is the only one left */
+		if (!scalar(c, &v) || v.kind != REQPARSE_INT)
+			return false;
 		r->levels[r->n_levels++] = v.i;
 	} while (eat(c, ','));
 	it->n_levels = r->n_levels - it->first_level;
