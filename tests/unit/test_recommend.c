@@ -441,6 +441,26 @@ static void test_recommend_tape_reads_every_option(void **state)
 	for (i = 0; i < sizeof refused / sizeof refused[0]; i++)
 		if (reqparse_parse(&rp, refused[i], strlen(refused[i])) != REQPARSE_FALLBACK)
 			fail_msg("taken by the fast parser: %s", refused[i]);
+	{ /* n levels then a refused one, for every n up to 200 (one of them at each growth of the array), each
+	     followed by n + 1 good ones (fd1cea6: a refused value right after a growth lost the grown array) */
+		struct strbuf b;
+		int n, k, bad;
+		strbuf_init(&b);
+		for (n = 1; n <= 200; n++)
+			for (bad = 1; bad >= 0; bad--) {
+				int count = bad ? n : n + 1;
+				strbuf_reset(&b);
+				strbuf_puts(&b, "{\"items\": [{\"features\": {}, \"levels\": [");
+				for (k = 0; k < count; k++)
+					strbuf_printf(&b, "%s%d", k ? ", " : "", k % 3);
+				strbuf_puts(&b, bad ? ", \"x\"]}]}" : "]}]}");
+				assert_int_equal(reqparse_parse(&rp, b.data, b.len), bad ? REQPARSE_FALLBACK : REQPARSE_OK);
+				if (!bad)
+					assert_true(rp.items[0].n_levels == (size_t)count &&
+						    rp.levels[rp.items[0].first_level + (size_t)count - 1] == (count - 1) % 3);
+			}
+		strbuf_done(&b);
+	}
 	reqparse_done(&rp);
 }
 
