@@ -29,6 +29,7 @@
 #include "shelfcast/drift.h"
 #include "shelfcast/error.h"
 #include "shelfcast/model.h"
+#include "shelfcast/predict_reply.h"
 #include "shelfcast/strbuf.h"
 
 /*
@@ -116,6 +117,9 @@ struct reqparse;
 struct reqparse *predict_api_scratch_parser(struct predict_api_scratch *sc);
 bool predict_api_scratch_hints(struct predict_api_scratch *sc, const struct model *m);
 void predict_api_scratch_trim(struct predict_api_scratch *sc);
+/* An item's id on the tape (NONE, INT or STRING) as a reply writes it (index and features unset). */
+struct reqparse_value;
+struct predict_id predict_api_tape_id(const struct reqparse_value *v);
 bool predict_api_scratch_features(struct predict_api_scratch *sc, const struct model *m, size_t i,
 				  struct encoder_value *values, uint32_t *seen, bool *trust);
 const struct drift_tally *predict_api_scratch_tally(const struct predict_api_scratch *sc);

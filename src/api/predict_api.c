@@ -490,6 +490,15 @@ struct reqparse *predict_api_scratch_parser(struct predict_api_scratch *sc)
 	return &sc->rp;
 }
 
+struct predict_id predict_api_tape_id(const struct reqparse_value *v)
+{
+	if (v->kind == REQPARSE_STRING)
+		return (struct predict_id){.kind = PREDICT_ID_STRING, .s = v->s, .len = v->len};
+	if (v->kind == REQPARSE_INT)
+		return (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = v->i};
+	return (struct predict_id){.kind = PREDICT_ID_NONE};
+}
+
 void predict_api_scratch_trim(struct predict_api_scratch *sc)
 {
 	scratch_trim(sc);
@@ -560,10 +569,7 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 		return false;
 	if (it->level.kind == REQPARSE_INT && (asked = spec_level_index(&m->spec, it->level.i)) < 0)
 		return false;
-	if (it->id.kind == REQPARSE_STRING)
-		id = (struct predict_id){.kind = PREDICT_ID_STRING, .s = it->id.s, .len = it->id.len};
-	else if (it->id.kind == REQPARSE_INT)
-		id = (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = it->id.i};
+	id = predict_api_tape_id(&it->id);
 	id.index = i;
 	id.features = it->features_text;
 	id.features_len = it->features_len;

@@ -364,10 +364,7 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 	}
 	if (recommend_ask_check(a, &why) != RECOMMEND_ASK_OK)
 		return false;
-	it->refs[i].id = t->id.kind == REQPARSE_STRING ? (struct predict_id){.kind = PREDICT_ID_STRING,
-									     .s = t->id.s, .len = t->id.len}
-			 : t->id.kind == REQPARSE_INT ? (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = t->id.i}
-						      : (struct predict_id){.kind = PREDICT_ID_NONE};
+	it->refs[i].id = predict_api_tape_id(&t->id);
 	it->refs[i].rp = rp;
 	it->refs[i].it = t;
 	return true;
