@@ -41,6 +41,8 @@ void metrics_observe_items(struct metrics_shard *sh, const char *model, int vers
 void metrics_observe_recommended(struct metrics_shard *sh, const char *model, int version, size_t items);
 void metrics_observe_unknown(struct metrics_shard *sh, const char *model, const char *feature,
 			     uint64_t count);
+/* The server trimmed the heap after a burst of bodies (shelfcast_heap_trims_total); any thread. */
+void metrics_observe_heap_trim(void);
 
 /*
  * Render everything: the counters of every shard, store's models

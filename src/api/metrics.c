@@ -67,6 +67,7 @@ struct metrics_shard {
 
 static struct {
 	double start_time;
+	atomic_uint_fast64_t heap_trims;
 } M;
 
 static struct table items_table = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -417,6 +418,9 @@ static void render_process(struct strbuf *sb)
 	header(sb, "process_start_time_seconds", "gauge",
 	       "Start time of the process since the Unix epoch in seconds.");
 	strbuf_printf(sb, "process_start_time_seconds %.3f\n", M.start_time);
+	header(sb, "shelfcast_heap_trims_total", "counter",
+	       "Times the server gave the heap's free memory back to the system after a burst of request bodies.");
+	strbuf_printf(sb, "shelfcast_heap_trims_total %llu\n", (unsigned long long)atomic_load(&M.heap_trims));
 	header(sb, "process_cpu_seconds_total", "counter", "Total user and system CPU time in seconds.");
 	strbuf_printf(sb, "process_cpu_seconds_total %.3f\n", cpu);
 	header(sb, "shelfcast_build_info", "gauge", "Build information (value 1).");
@@ -484,6 +488,11 @@ void metrics_render_predlog(struct strbuf *sb, struct predlog *log)
 	}
 	json_decref(live);
 	free(text);
+}
+
+void metrics_observe_heap_trim(void)
+{
+	atomic_fetch_add(&M.heap_trims, 1);
 }
 
 void metrics_render(struct strbuf *sb, struct store *store, struct watcher *watcher)

@@ -20,6 +20,7 @@
 #include "shelfcast/gzip.h"
 #include "shelfcast/listen.h"
 #include "shelfcast/log.h"
+#include "shelfcast/metrics.h"
 #include "shelfcast/tls.h"
 #include "shelfcast/util.h"
 #include "shelfcast/worker.h"
@@ -171,6 +172,7 @@ static bool reserve_body(struct server *srv, struct request *rq, size_t n)
 static void release_body(struct server *srv, struct request *rq)
 {
 	size_t left;
+	int due = TRIM_DUE;
 
 	if (!rq->st.reserved)
 		return;
@@ -179,11 +181,15 @@ static void release_body(struct server *srv, struct request *rq)
 	/*
 	 * After a burst (trim_due: the bodies held passed TRIM_MARK), what it left
 	 * in the heap goes back: once when they fall under a quarter of the mark,
-	 * and again when the last is gone.
+	 * and again when the last is gone.  Without a burst, never: a trim gives
+	 * back the pages the next requests fault in again.
 	 */
 	if (left == 0 ? atomic_exchange(&srv->trim_due, TRIM_NONE) != TRIM_NONE
-		      : left < TRIM_MARK / 4 && atomic_exchange(&srv->trim_due, TRIM_AT_ZERO) == TRIM_DUE)
+		      : left < TRIM_MARK / 4 &&
+				atomic_compare_exchange_strong(&srv->trim_due, &due, TRIM_AT_ZERO)) {
 		malloc_trim(0);
+		metrics_observe_heap_trim();
+	}
 }
 
 /* ---- replies ------------------------------------------------------------------------ */

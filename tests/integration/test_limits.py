@@ -9,7 +9,9 @@
 import json
 import os
 import random
+import re
 import socket
+import threading
 import tempfile
 import time
 
@@ -177,6 +179,39 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
                    % ((s.rss() - idle) / 1e6))
         print("# after they are gone: resident +%.1f MB" % ((s.rss() - idle) / 1e6))
     check(s.predict({"items": [ITEM]}).status == 200, "a normal client is answered once the bodies are gone")
+    trims = metric(s, "shelfcast_heap_trims_total")
+    check(trims >= 1, "the burst of bodies was not followed by a trim (shelfcast_heap_trims_total %d)" % trims)
+    s.stop()
+
+
+def metric(s, name):
+    m = re.search(r"^%s (\d+)$" % re.escape(name), s.get("/metrics").body.decode(), re.M)
+    check(m is not None, "/metrics has no %s" % name)
+    return int(m.group(1))
+
+
+def test_concurrent_small_requests_never_trim_the_heap(ctx):
+    """A trim gives back pages the next requests fault in again: only a burst of bodies past the mark
+    trims, never the ebb and flow of small ones across workers (which trimmed on most requests once)."""
+    from test_api import ITEM, served
+    _, s = served(ctx, "--threads", "4")
+    failures = []
+
+    def load(k):
+        for i in range(120):
+            r = s.predict({"items": [ITEM]}) if (i + k) % 2 else \
+                s.post("/v1/recommend", {"items": [{"id": "r", "features": ITEM["features"]}]})
+            if r.status != 200:
+                failures.append(r.status)
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not failures, "requests failed: %r" % failures[:5])
+    trims = metric(s, "shelfcast_heap_trims_total")
+    check(trims == 0, "960 small requests on 4 workers trimmed the heap %d times" % trims)
     s.stop()
 
 
