@@ -90,9 +90,11 @@ double heads_loss(double y, double t, double z, double e, double exposure_weight
 
 /*
  * heads_expected_sales and heads_exposure of n rows of outputs (y: HEADS_COUNT
- * floats a row), to within a few ulp of those two (exp by a polynomial the
- * compiler vectorizes): for a search whose chosen numbers are computed again
- * by the two.
+ * floats a row), exp by a polynomial the compiler vectorizes: the exposure
+ * to within a few ulp, expected units (log1p target) to within a few ulp of
+ * exp(t) = units + 1 (so not relatively near zero units, where expm1 is
+ * exact and this is not): for a search whose chosen numbers are computed
+ * again by the two.
  */
 void heads_rows_fast(const struct spec *spec, const float *y, size_t n, double *expected, double *exposure);
 

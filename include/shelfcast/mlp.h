@@ -83,10 +83,11 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
 /*
  * A search's plan of a network (mlp_forward_rest_search): for each layer
  * after the first, its columns past the multiples of 16 (the heads, the
- * packed ensemble's baseline units) laid out once for the many calls of one
- * search: per input with a weight that is not zero among them, two vectors
- * of eight (lanes past the columns zero).  Owns its memory; borrows m,
- * which must outlive it.  mlp_search_init: false when out of memory.
+ * packed ensemble's baseline units) laid out once for the many calls of the
+ * searches (a model keeps one): per input with a weight that is not zero
+ * among them, two vectors of eight (lanes past the columns zero).  Owns its
+ * memory; borrows m, which must outlive it and keep its weights.
+ * mlp_search_init: false when out of memory.
  */
 struct mlp_narrow {
 	size_t o0, n_used; /* columns [o0, out); inputs listed in used */

@@ -50,6 +50,7 @@ struct model {
 	struct spec spec;
 	struct encoder *enc;
 	struct mlp mlp;
+	struct mlp_search search; /* the recommendation search's layout of mlp (mlp.h), made at load */
 	float *block;            /* every weight and bias, then transposed weights */
 	size_t block_floats;
 	char *metrics_json;      /* the version's metrics as compact JSON, or NULL */

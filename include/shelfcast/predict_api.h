@@ -120,6 +120,9 @@ void predict_api_scratch_trim(struct predict_api_scratch *sc);
 /* An item's id on the tape (NONE, INT or STRING) as a reply writes it (index and features unset). */
 struct reqparse_value;
 struct predict_id predict_api_tape_id(const struct reqparse_value *v);
+/* The same from jansson's value: a string or an integer, else none. */
+struct json_t;
+struct predict_id predict_api_json_id(const struct json_t *v);
 bool predict_api_scratch_features(struct predict_api_scratch *sc, const struct model *m, size_t i,
 				  struct encoder_value *values, uint32_t *seen, bool *trust);
 const struct drift_tally *predict_api_scratch_tally(const struct predict_api_scratch *sc);

@@ -72,6 +72,13 @@ struct predict_reply {
 size_t predict_reply_bytes(const struct model *m);
 
 /*
+ * The members an item's reply opens with, each followed by a comma:
+ * "prediction_id" (its text, when log_id is not NULL), then "id" when the
+ * item has one.  Both routes' replies.
+ */
+void predict_reply_write_ids(struct strbuf *sb, const char *log_id, const struct predict_id *id);
+
+/*
  * Start the reply, appended to out.  mem: predict_reply_bytes(m) bytes the
  * caller keeps until predict_reply_done, 64-byte aligned, or NULL to
  * allocate them.

@@ -34,7 +34,6 @@ struct recommend_work {
 	struct recommend_cand *pool;      /* the first round's feasible candidates and each level's best */
 	double *grid;           /* (K, RECOMMEND_GRID) the first round's values, NAN where infeasible */
 	double *expected, *exposure; /* (max_rows) a round's heads */
-	struct mlp_search plan;      /* the network laid out for the search's rounds */
 	uint32_t *defaulted, *clipped; /* the encoder report, which makes it refuse a log input <= 0 */
 	size_t max_rows;
 	struct predict_batch batch; /* for the confirmation */

@@ -7,7 +7,7 @@
  *    "items": [{"id": "..."|int|null, "features": {"k": number|string|null, ...},
  *               "promotion_level": int|null}, ...]}
  *
- * and, with reqparse.recommend set, the /v1/recommend request:
+ * and, through reqparse_parse_recommend, the /v1/recommend request:
  *
  *   {"model", "objective", "explain" as above, "alternatives": int|null,
  *    "price_ending": number|null,
@@ -69,7 +69,7 @@ struct reqparse_item {
 	bool has_features;
 	const char *features_text;    /* the features object as sent, "{...}", into the body */
 	size_t features_len;
-	/* with reqparse.recommend: the /v1/recommend item's options, each NONE (absent or null), INT or REAL */
+	/* reqparse_parse_recommend's: the /v1/recommend item's options, each NONE (absent or null), INT or REAL */
 	struct reqparse_value unit_cost, min_margin, min_exposure, price_min, price_max;
 	size_t first_level, n_levels; /* "levels" in the levels array; n_levels 0: absent or null */
 };
@@ -91,7 +91,7 @@ struct reqparse {
 	struct reqparse_value interval;   /* NONE, INT or REAL (the caller checks the range) */
 	bool include_levels;
 	bool explain;
-	/* with reqparse.recommend: */
+	/* reqparse_parse_recommend's: */
 	struct reqparse_value alternatives; /* NONE or INT */
 	struct reqparse_value price_ending; /* NONE, INT or REAL */
 	long long *levels;                  /* the items' "levels", one after another */
@@ -102,7 +102,7 @@ struct reqparse {
 	size_t n_features, cap_features;
 	/* optional, the caller's, set after reqparse_init (which clears them): */
 	size_t max_items; /* more items than this (0: no limit) stop the parser: REQPARSE_FALLBACK */
-	bool recommend;   /* the /v1/recommend request instead (see below) */
+	bool recommend;   /* set by the parse calls: which request's shape is read */
 	/* hint[f] for f < n_hint */
 	const struct reqparse_hint *hint;
 	size_t n_hint;
@@ -117,6 +117,8 @@ void reqparse_done(struct reqparse *r);
  * path decide.
  */
 enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len);
+/* The same for the /v1/recommend request. */
+enum reqparse_result reqparse_parse_recommend(struct reqparse *r, const char *body, size_t len);
 
 /* A string of the tape as a C string in buf; false when it does not fit or holds a NUL. */
 bool reqparse_c_string(const struct reqparse_value *v, char *buf, size_t size);

@@ -160,7 +160,7 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 				    bool *fatal, struct error *err)
 {
 	char prefix[JSONUTIL_PATH_MAX];
-	struct predict_id id = {.kind = PREDICT_ID_NONE};
+	struct predict_id id;
 	struct item_in in;
 	enum error_code rc;
 	int asked = -1;
@@ -168,10 +168,7 @@ static enum error_code jansson_item(const struct model *m, const json_t *item, s
 	rc = read_item(item, i, &in, err);
 	if (rc)
 		return rc;
-	if (json_is_string(in.id))
-		id = (struct predict_id){.kind = PREDICT_ID_STRING, .s = json_string_value(in.id), .len = json_string_length(in.id)};
-	else if (json_is_integer(in.id))
-		id = (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = (long long)json_integer_value(in.id)};
+	id = predict_api_json_id(in.id);
 	snprintf(prefix, sizeof prefix, "items[%zu].features", i);
 	rc = encoder_values_from_json(m->enc, in.features, values, prefix, err);
 	if (rc)
@@ -385,7 +382,7 @@ static void *scratch_get(struct predict_api_scratch *s, size_t bytes)
 	return s->mem;
 }
 
-static void scratch_trim(struct predict_api_scratch *s)
+void predict_api_scratch_trim(struct predict_api_scratch *s)
 {
 	if (s->cap > SCRATCH_KEEP) {
 		free(s->mem);
@@ -401,7 +398,7 @@ static void scratch_trim(struct predict_api_scratch *s)
 }
 
 /* Hints for model m from now on: cleared when they were another model's. Whether they already were m's. */
-static bool hints_for(struct predict_api_scratch *sc, const struct model *m)
+bool predict_api_scratch_hints(struct predict_api_scratch *sc, const struct model *m)
 {
 	size_t f;
 
@@ -499,14 +496,14 @@ struct predict_id predict_api_tape_id(const struct reqparse_value *v)
 	return (struct predict_id){.kind = PREDICT_ID_NONE};
 }
 
-void predict_api_scratch_trim(struct predict_api_scratch *sc)
+struct predict_id predict_api_json_id(const json_t *v)
 {
-	scratch_trim(sc);
-}
-
-bool predict_api_scratch_hints(struct predict_api_scratch *sc, const struct model *m)
-{
-	return hints_for(sc, m);
+	if (json_is_string(v))
+		return (struct predict_id){.kind = PREDICT_ID_STRING, .s = json_string_value(v),
+					   .len = json_string_length(v)};
+	if (json_is_integer(v))
+		return (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = (long long)json_integer_value(v)};
+	return (struct predict_id){.kind = PREDICT_ID_NONE};
 }
 
 bool predict_api_scratch_features(struct predict_api_scratch *sc, const struct model *m, size_t i,
@@ -561,7 +558,7 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 		      struct fast_arrays *a, struct predict_reply *r, bool *trust)
 {
 	const struct reqparse_item *it = &sc->rp.items[i];
-	struct predict_id id = {.kind = PREDICT_ID_NONE};
+	struct predict_id id;
 	struct error err;
 	int asked = -1;
 
@@ -578,7 +575,6 @@ static bool fast_item(struct predict_api_scratch *sc, const struct model *m, siz
 		       ERROR_OK &&
 	       predict_reply_push(r, &id, &err) == ERROR_OK;
 }
-
 
 /*
  * The fast path: reqparse's tape straight into the encoder.  Whenever it is
@@ -610,7 +606,7 @@ static bool run_fast(struct predict_api_scratch *sc, const char *body, size_t le
 	m = resolve(ctx, rp->model.kind == REQPARSE_STRING ? name : NULL, &err);
 	if (!m)
 		goto out;
-	trust = hints_for(sc, m);
+	trust = predict_api_scratch_hints(sc, m);
 	if (rp->objective.kind == REQPARSE_STRING &&
 	    !reqparse_c_string(&rp->objective, objective_name, sizeof objective_name))
 		goto out;
@@ -642,7 +638,7 @@ out:
 		drift_tally_stop(&sc->tally);
 	}
 	predict_reply_done(&r);
-	scratch_trim(sc);
+	predict_api_scratch_trim(sc);
 	return done;
 }
 

@@ -193,6 +193,23 @@ static void log_prediction(struct predict_reply *r, size_t k, size_t row, int lv
 }
 
 /* Item k of the tile. */
+void predict_reply_write_ids(struct strbuf *sb, const char *log_id, const struct predict_id *id)
+{
+	if (log_id) {
+		strbuf_puts(sb, "\"prediction_id\":\"");
+		strbuf_puts(sb, log_id);
+		strbuf_puts(sb, "\",");
+	}
+	if (id->kind == PREDICT_ID_NONE)
+		return;
+	strbuf_puts(sb, "\"id\":");
+	if (id->kind == PREDICT_ID_STRING)
+		strbuf_json_string(sb, id->s, id->len);
+	else
+		strbuf_json_int(sb, id->i);
+	strbuf_putc(sb, ',');
+}
+
 static void write_prediction(struct predict_reply *r, size_t k)
 {
 	const struct predict_batch *b = &r->batch;
@@ -200,25 +217,14 @@ static void write_prediction(struct predict_reply *r, size_t k)
 	const struct predict_id *id = &r->ids[k];
 	struct strbuf *sb = r->out;
 	int lv = predict_reported_level(b, k);
+	char text[PREDLOG_ID_TEXT];
 
 	if (r->emitted++)
 		strbuf_putc(sb, ',');
 	strbuf_putc(sb, '{');
-	if (r->log) {
-		char text[PREDLOG_ID_TEXT];
+	if (r->log)
 		log_prediction(r, k, k * b->K + (size_t)lv, lv, text);
-		strbuf_puts(sb, "\"prediction_id\":\"");
-		strbuf_append(sb, text, PREDLOG_ID_TEXT - 1);
-		strbuf_puts(sb, "\",");
-	}
-	if (id->kind != PREDICT_ID_NONE) {
-		strbuf_puts(sb, "\"id\":");
-		if (id->kind == PREDICT_ID_STRING)
-			strbuf_json_string(sb, id->s, id->len);
-		else
-			strbuf_json_int(sb, id->i);
-		strbuf_putc(sb, ',');
-	}
+	predict_reply_write_ids(sb, r->log ? text : NULL, id);
 	strbuf_puts(sb, "\"promotion_level\":");
 	write_row(sb, r, (size_t)lv, k * b->K + (size_t)lv);
 	strbuf_puts(sb, ",\"recommended_promotion_level\":");

@@ -3,14 +3,10 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "shelfcast/explain_reply.h"
-#include "shelfcast/heads.h"
 #include "shelfcast/jsonutil.h"
-#include "shelfcast/numfmt.h"
 #include "shelfcast/predict.h"
 #include "shelfcast/predict_limits.h"
 #include "shelfcast/predlog.h"
@@ -200,10 +196,10 @@ static enum error_code profit_without_cost(const struct model *m, enum spec_obje
 			 m->name);
 }
 
-/* What n items take: their asks, their feature values and their answers. */
+/* What n items take: their asks, references, feature values and answers. */
 static bool request_bytes(const struct model *m, size_t n, size_t *bytes)
 {
-	size_t per = sizeof(struct recommend_ask) + sizeof(struct recommend_answer) + sizeof(json_t *),
+	size_t per = sizeof(struct recommend_ask) + sizeof(struct recommend_answer) + sizeof(struct recommend_item_ref),
 	       values;
 
 	return util_mul_size(encoder_n_inputs(m->enc) + 1, sizeof(struct encoder_value), &values) &&
@@ -211,17 +207,6 @@ static bool request_bytes(const struct model *m, size_t n, size_t *bytes)
 	       /* and the reply: about 400 bytes an option */
 	       util_add_size(per, 400 * (1 + RECOMMEND_MAX_ALTERNATIVES), &per) &&
 	       util_mul_size(n, per, bytes);
-}
-
-/* An item's id from the jansson path. */
-static struct predict_id json_id(const json_t *id)
-{
-	if (json_is_string(id))
-		return (struct predict_id){.kind = PREDICT_ID_STRING, .s = json_string_value(id),
-					   .len = json_string_length(id)};
-	if (json_is_integer(id))
-		return (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = (long long)json_integer_value(id)};
-	return (struct predict_id){.kind = PREDICT_ID_NONE};
 }
 
 /* A request's items, as either path reads them: asks, their values, answers and references. */
@@ -307,7 +292,7 @@ static enum error_code run_jansson(const char *body, size_t len, const struct pr
 	for (i = 0; !rc && i < in.n; i++) {
 		const json_t *item = json_array_get(in.items, i), *id;
 		rc = read_item(m, item, i, &it.asks[i], &id, err);
-		it.refs[i] = (struct recommend_item_ref){json_id(id), json_object_get(item, "features"), NULL, NULL};
+		it.refs[i] = (struct recommend_item_ref){predict_api_json_id(id), json_object_get(item, "features"), NULL, NULL};
 	}
 	if (!rc)
 		rc = profit_without_cost(m, params.objective, it.asks, in.n, err);
@@ -382,16 +367,13 @@ bool recommend_api_run_fast(struct predict_api_scratch *sc, const char *body, si
 	struct model *m = NULL;
 	char name[MODEL_NAME_MAX + 1], objective_name[16];
 	uint32_t *seen = NULL;
-	bool decided = false, trust, parsed;
+	bool decided = false, trust;
 	size_t i, n_in;
 
 	memset(outcome, 0, sizeof *outcome);
 	error_init(&e);
 	rp->max_items = lim->max_items;
-	rp->recommend = true;
-	parsed = reqparse_parse(rp, body, len) == REQPARSE_OK;
-	rp->recommend = false;
-	if (!parsed || predict_limits_too_many_explained(lim, rp->explain, rp->n_items) ||
+	if (reqparse_parse_recommend(rp, body, len) != REQPARSE_OK || predict_limits_too_many_explained(lim, rp->explain, rp->n_items) ||
 	    (rp->model.kind == REQPARSE_STRING && !reqparse_c_string(&rp->model, name, sizeof name)) ||
 	    (rp->objective.kind == REQPARSE_STRING &&
 	     !reqparse_c_string(&rp->objective, objective_name, sizeof objective_name)))

@@ -59,25 +59,54 @@ struct writer {
 	struct strbuf *listed;         /* a logged choice's features (listed_json, listed_tape) */
 };
 
-/* A real as jansson's compact dump writes it: "%.17g", with ".0" where that reads as an integer. */
+/*
+ * A real as jansson's dump writes it: "%.17g", with ".0" where that reads
+ * as an integer, and the exponent without its "+" and leading zeros.
+ */
 static void listed_real(struct strbuf *sb, double v)
 {
-	char buf[NUMFMT_MAX + 2];
+	char buf[NUMFMT_MAX + 2], *e;
 	size_t n = numfmt_g(buf, v, 17);
 
-	if (!strpbrk(buf, ".eEn")) { /* nan and inf are not JSON: a json_t real is never either */
+	e = strchr(buf, 'e');
+	if (e) { /* "%g"'s exponent is never 0: a digit other than 0 follows its sign and zeros */
+		char *sign = e + 1, *first = sign + (*sign == '-'), *digits = sign + strspn(sign, "+-0");
+		memmove(first, digits, (size_t)(buf + n - digits));
+		n -= (size_t)(digits - first);
+	} else if (!strpbrk(buf, ".n")) { /* nan and inf are not JSON: a json_t real is never either */
 		buf[n++] = '.';
 		buf[n++] = '0';
 	}
 	strbuf_append(sb, buf, n);
 }
 
+/* A member's key of the features logged, after a comma unless it is the first. */
+static void listed_key(struct strbuf *sb, const char *key, size_t len)
+{
+	if (sb->len > 1)
+		strbuf_putc(sb, ',');
+	strbuf_json_string(sb, key, len);
+	strbuf_putc(sb, ':');
+}
+
+/* The end of the features logged: the price column's member when the item had none (priced false). */
+static bool listed_end(struct strbuf *sb, const char *price_column, bool priced, double price)
+{
+	if (price_column && !priced) {
+		listed_key(sb, price_column, strlen(price_column));
+		listed_real(sb, price);
+	}
+	strbuf_putc(sb, '}');
+	return !strbuf_failed(sb);
+}
+
 /*
  * The item's features with the price column at price, as JSON text into sb:
- * what json_dumpb(JSON_COMPACT) writes for a copy of features with the price
- * set (members in their order, the price last when the item had none;
- * numbers in the same digits), without the copy and without stdio.  False
- * for a value that is no scalar, which the encoder refused before anyway.
+ * the members in their order, the price last when the item had none; numbers
+ * in the digits of jansson's dump, strings escaped as the replies escape
+ * them (a control character's \u escape in lower case, where jansson
+ * writes upper case).  Both paths log the same text for the same item.
+ * False for a value that is no scalar, which the encoder refused before.
  */
 static bool listed_json(struct strbuf *sb, const json_t *features, const char *price_column, double price)
 {
@@ -88,10 +117,7 @@ static bool listed_json(struct strbuf *sb, const json_t *features, const char *p
 	strbuf_reset(sb);
 	strbuf_putc(sb, '{');
 	json_object_foreach((json_t *)features, key, v) {
-		if (sb->len > 1)
-			strbuf_putc(sb, ',');
-		strbuf_json_string(sb, key, strlen(key));
-		strbuf_putc(sb, ':');
+		listed_key(sb, key, strlen(key));
 		if (price_column && !strcmp(key, price_column)) {
 			listed_real(sb, price);
 			priced = true;
@@ -116,15 +142,7 @@ static bool listed_json(struct strbuf *sb, const json_t *features, const char *p
 			return false;
 		}
 	}
-	if (price_column && !priced) {
-		if (sb->len > 1)
-			strbuf_putc(sb, ',');
-		strbuf_json_string(sb, price_column, strlen(price_column));
-		strbuf_putc(sb, ':');
-		listed_real(sb, price);
-	}
-	strbuf_putc(sb, '}');
-	return !strbuf_failed(sb);
+	return listed_end(sb, price_column, priced, price);
 }
 
 /* The fast path's features (see listed_json): the tape's keys and values as sent but the price's. */
@@ -139,10 +157,7 @@ static bool listed_tape(struct strbuf *sb, const struct reqparse *rp, const stru
 	for (f = 0; f < it->count; f++) {
 		const struct reqparse_feature *ft = &rp->features[it->first + f];
 		const struct reqparse_value *v = &ft->value;
-		if (f)
-			strbuf_putc(sb, ',');
-		strbuf_json_string(sb, ft->key, ft->key_len); /* no escapes: the tape refused them */
-		strbuf_putc(sb, ':');
+		listed_key(sb, ft->key, ft->key_len); /* no escapes: the tape refused them */
 		if (price_column && ft->key_len == n_price && !memcmp(ft->key, price_column, n_price)) {
 			listed_real(sb, price);
 			priced = true;
@@ -156,15 +171,7 @@ static bool listed_tape(struct strbuf *sb, const struct reqparse *rp, const stru
 			strbuf_puts(sb, "null");
 		}
 	}
-	if (price_column && !priced) {
-		if (it->count)
-			strbuf_putc(sb, ',');
-		strbuf_json_string(sb, price_column, n_price);
-		strbuf_putc(sb, ':');
-		listed_real(sb, price);
-	}
-	strbuf_putc(sb, '}');
-	return !strbuf_failed(sb);
+	return listed_end(sb, price_column, priced, price);
 }
 
 /*
@@ -202,26 +209,14 @@ static void write_answer(struct strbuf *sb, const struct writer *wr, const struc
 {
 	const struct model *m = wr->m;
 	enum spec_objective objective = wr->objective;
+	char text[PREDLOG_ID_TEXT];
 	struct error err;
 	size_t j;
 
 	strbuf_putc(sb, '{');
-	if (wr->log && a->feasible) {
-		char text[PREDLOG_ID_TEXT];
+	if (wr->log && a->feasible)
 		log_choice(wr, ref, &a->opt[0], text);
-		strbuf_puts(sb, "\"prediction_id\":\"");
-		strbuf_append(sb, text, PREDLOG_ID_TEXT - 1);
-		strbuf_puts(sb, "\",");
-	}
-	if (ref->id.kind == PREDICT_ID_STRING) {
-		strbuf_puts(sb, "\"id\":");
-		strbuf_json_string(sb, ref->id.s, ref->id.len);
-		strbuf_putc(sb, ',');
-	} else if (ref->id.kind == PREDICT_ID_INTEGER) {
-		strbuf_puts(sb, "\"id\":");
-		strbuf_json_int(sb, ref->id.i);
-		strbuf_putc(sb, ',');
-	}
+	predict_reply_write_ids(sb, wr->log && a->feasible ? text : NULL, &ref->id);
 	if (!a->feasible) {
 		strbuf_puts(sb, "\"feasible\":false,\"reason\":");
 		strbuf_json_string(sb, a->reason, strlen(a->reason));

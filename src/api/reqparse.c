@@ -276,13 +276,19 @@ static bool members(struct cursor *c, bool (*take)(struct cursor *c, void *ctx, 
 	return eat(c, '}');
 }
 
-/* A number or null, once (its `bit` in *seen): a /v1/recommend option. */
-static bool option(struct cursor *c, unsigned *seen, unsigned bit, struct reqparse_value *v)
+/* A key's first time (its `bit` in *seen, set now): false when it came before. */
+static bool once(unsigned *seen, unsigned bit)
 {
 	if (*seen & bit)
 		return false;
 	*seen |= bit;
-	return scalar(c, v) && v->kind != REQPARSE_STRING;
+	return true;
+}
+
+/* A number or null, once (its `bit` in *seen): a /v1/recommend option. */
+static bool option(struct cursor *c, unsigned *seen, unsigned bit, struct reqparse_value *v)
+{
+	return once(seen, bit) && scalar(c, v) && v->kind != REQPARSE_STRING;
 }
 
 /* What the members of an item, or of its "price", are read into; seen: the keys read (a bit each). */
@@ -344,19 +350,9 @@ static bool recommend_key(struct cursor *c, struct reqparse *r, struct reqparse_
 		return option(c, seen, 16, &it->min_margin);
 	if (key_is(k, n, "min_exposure_probability"))
 		return option(c, seen, 32, &it->min_exposure);
-	if (key_is(k, n, "price")) {
-		if (*seen & 64)
-			return false;
-		*seen |= 64;
-		return price(c, it);
-	}
-	if (key_is(k, n, "levels")) {
-		if (*seen & 128)
-			return false;
-		*seen |= 128;
-		return levels(c, r, it);
-	}
-	return false;
+	if (key_is(k, n, "price"))
+		return once(seen, 64) && price(c, it);
+	return key_is(k, n, "levels") && once(seen, 128) && levels(c, r, it);
 }
 
 /* The features object of an item: its keys (hinted) and scalar values appended to r->features. */
@@ -390,24 +386,14 @@ static bool item_member(struct cursor *c, void *ctx, const char *k, size_t n)
 	struct item_ctx *x = ctx;
 	struct reqparse_item *it = x->it;
 
-	if (key_is(k, n, "features")) {
-		if (x->seen & 1)
-			return false;
-		x->seen |= 1;
-		return features(c, x->r, it);
-	}
-	if (key_is(k, n, "id")) {
-		if (x->seen & 2)
-			return false;
-		x->seen |= 2;
-		return scalar(c, &it->id) && it->id.kind != REQPARSE_REAL;
-	}
+	if (key_is(k, n, "features"))
+		return once(&x->seen, 1) && features(c, x->r, it);
+	if (key_is(k, n, "id"))
+		return once(&x->seen, 2) && scalar(c, &it->id) && it->id.kind != REQPARSE_REAL;
 	if (x->r->recommend)
 		return recommend_key(c, x->r, it, k, n, &x->seen);
-	if (!key_is(k, n, "promotion_level") || x->seen & 4)
-		return false;
-	x->seen |= 4;
-	return scalar(c, &it->level) && it->level.kind != REQPARSE_REAL && it->level.kind != REQPARSE_STRING;
+	return key_is(k, n, "promotion_level") && once(&x->seen, 4) && scalar(c, &it->level) &&
+	       it->level.kind != REQPARSE_REAL && it->level.kind != REQPARSE_STRING;
 }
 
 static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
@@ -425,9 +411,8 @@ static bool item(struct cursor *c, struct reqparse *r, struct reqparse_item *it)
 /* A top-level boolean seen once (its `bit` in *seen): true or false, else false. */
 static bool boolean(struct cursor *c, unsigned *seen, unsigned bit, bool *out)
 {
-	if (*seen & bit)
+	if (!once(seen, bit))
 		return false;
-	*seen |= bit;
 	skip_ws(c);
 	if (literal(c, "true", 4))
 		*out = true;
@@ -436,7 +421,7 @@ static bool boolean(struct cursor *c, unsigned *seen, unsigned bit, bool *out)
 	return true;
 }
 
-enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len)
+static enum reqparse_result parse(struct reqparse *r, const char *body, size_t len)
 {
 	struct cursor c = {(const unsigned char *)body, (const unsigned char *)body + len};
 	unsigned seen = 0;
@@ -455,9 +440,8 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 		if (!string(&c, &k, &n) || !eat(&c, ':'))
 			return REQPARSE_FALLBACK;
 		if (key_is(k, n, "items")) {
-			if (seen & 1 || !eat(&c, '['))
+			if (!once(&seen, 1) || !eat(&c, '['))
 				return REQPARSE_FALLBACK;
-			seen |= 1;
 			if (eat(&c, ']'))
 				return REQPARSE_FALLBACK;
 			do {
@@ -477,24 +461,19 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 		} else if (key_is(k, n, "model") || key_is(k, n, "objective")) {
 			unsigned bit = k[0] == 'm' ? 2 : 4;
 			struct reqparse_value *v = bit == 2 ? &r->model : &r->objective;
-			if (seen & bit || !scalar(&c, v) || v->kind == REQPARSE_INT || v->kind == REQPARSE_REAL)
+			if (!once(&seen, bit) || !scalar(&c, v) || v->kind == REQPARSE_INT || v->kind == REQPARSE_REAL)
 				return REQPARSE_FALLBACK;
-			seen |= bit;
-		} else if (r->recommend && key_is(k, n, "alternatives")) {
-			if (seen & 64 || !scalar(&c, &r->alternatives) || r->alternatives.kind == REQPARSE_STRING ||
-			    r->alternatives.kind == REQPARSE_REAL)
+		} else if (r->recommend && key_is(k, n, "alternatives")) { /* the route's own keys */
+			if (!once(&seen, 64) || !scalar(&c, &r->alternatives) ||
+			    r->alternatives.kind == REQPARSE_STRING || r->alternatives.kind == REQPARSE_REAL)
 				return REQPARSE_FALLBACK;
-			seen |= 64;
 		} else if (r->recommend && key_is(k, n, "price_ending")) {
 			if (!option(&c, &seen, 128, &r->price_ending))
 				return REQPARSE_FALLBACK;
-		} else if (r->recommend && !key_is(k, n, "explain")) {
-			return REQPARSE_FALLBACK; /* interval, include_levels: not this route's */
-		} else if (key_is(k, n, "interval")) {
-			if (seen & 32 || !scalar(&c, &r->interval) || r->interval.kind == REQPARSE_STRING)
+		} else if (!r->recommend && key_is(k, n, "interval")) {
+			if (!once(&seen, 32) || !scalar(&c, &r->interval) || r->interval.kind == REQPARSE_STRING)
 				return REQPARSE_FALLBACK;
-			seen |= 32;
-		} else if (key_is(k, n, "include_levels")) {
+		} else if (!r->recommend && key_is(k, n, "include_levels")) {
 			if (!boolean(&c, &seen, 8, &r->include_levels))
 				return REQPARSE_FALLBACK;
 		} else if (key_is(k, n, "explain")) {
@@ -508,6 +487,18 @@ enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t
 		return REQPARSE_FALLBACK;
 	skip_ws(&c);
 	return c.p == c.end ? REQPARSE_OK : REQPARSE_FALLBACK;
+}
+
+enum reqparse_result reqparse_parse(struct reqparse *r, const char *body, size_t len)
+{
+	r->recommend = false;
+	return parse(r, body, len);
+}
+
+enum reqparse_result reqparse_parse_recommend(struct reqparse *r, const char *body, size_t len)
+{
+	r->recommend = true;
+	return parse(r, body, len);
 }
 
 bool reqparse_c_string(const struct reqparse_value *v, char *buf, size_t size)

@@ -30,6 +30,7 @@ void model_unref(struct model *m)
 	if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	drift_window_free(atomic_load(&m->drift)); /* before the spec it borrows */
+	mlp_search_done(&m->search);
 	encoder_free(m->enc);
 	spec_done(&m->spec);
 	free(m->block);
@@ -232,6 +233,10 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 				wt[j * L->out + i] = w[i * L->in + j];
 		L->wt = wt;
 		wt += L->in * L->out;
+	}
+	if (!mlp_search_init(&m->search, &m->mlp)) {
+		rc = error_nomem(err, "the search's layout of the weights");
+		goto fail;
 	}
 	for (i = 0; i < model_tensor_count(m); i++)
 		model_tensor_at(m, i, &canon[i]);

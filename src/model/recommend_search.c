@@ -72,7 +72,6 @@ void recommend_work_done(struct recommend_work *w)
 	free(w->grid);
 	free(w->expected);
 	free(w->exposure);
-	mlp_search_done(&w->plan);
 	free(w->defaulted);
 	free(w->clipped);
 	predict_batch_done(&w->batch);
@@ -111,8 +110,7 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
 	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
 	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->hp || !w->rows ||
-	    !w->pool || !w->grid || !w->expected || !w->exposure || !w->defaulted || !w->clipped ||
-	    !mlp_search_init(&w->plan, &m->mlp)) {
+	    !w->pool || !w->grid || !w->expected || !w->exposure || !w->defaulted || !w->clipped) {
 		recommend_work_done(w);
 		return error_nomem(err, "the recommendation search");
 	}
@@ -199,7 +197,7 @@ static void score_rows(struct recommend_work *w, size_t R, enum spec_objective o
 		}
 		add_to(pre, w->hp, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
 	}
-	mlp_forward_rest_search(&w->plan, w->pre, R, w->scratch, w->y);
+	mlp_forward_rest_search(&w->m->search, w->pre, R, w->scratch, w->y);
 	heads_rows_fast(w->spec, w->y, R, w->expected, w->exposure);
 	for (r = 0; r < R; r++) {
 		struct recommend_cand *c = &w->rows[r];

@@ -301,12 +301,19 @@ static void layers_after_first(const struct mlp *m, const float *in, size_t rows
 	}
 }
 
-void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
+/* mlp_forward_rest, and with a search's plan s mlp_forward_rest_search. */
+static void forward_rest(const struct mlp *m, const struct mlp_search *s, float *pre, size_t B, float *scratch,
+			 float *y)
 {
 	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
 
 	relu(pre, B * m->layer[0].out);
-	layers_after_first(m, pre, B, bufs, y, NULL);
+	layers_after_first(m, pre, B, bufs, y, s);
+}
+
+void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
+{
+	forward_rest(m, NULL, pre, B, scratch, y);
 }
 
 #ifdef MLP_X86
@@ -464,11 +471,7 @@ void mlp_search_done(struct mlp_search *s)
 
 void mlp_forward_rest_search(const struct mlp_search *s, float *pre, size_t B, float *scratch, float *y)
 {
-	const struct mlp *m = s->m;
-	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
-
-	relu(pre, B * m->layer[0].out);
-	layers_after_first(m, pre, B, bufs, y, s);
+	forward_rest(s->m, s, pre, B, scratch, y);
 }
 
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)

@@ -358,6 +358,14 @@ def test_train_from_outcomes_uses_the_logged_features_and_says_what_it_trained_o
           "--since without --from-outcomes")
 
 
+def escape_brand(body, brand):
+    """body with the brand's first character as a \\u escape: the same string to jansson, which the strict
+    parser leaves to it (it takes no escapes)."""
+    out = body.replace('"brand": "' + brand[0], '"brand": "\\u%04x' % ord(brand[0]), 1)
+    check(out != body, "no brand %r to escape in %s" % (brand, body))
+    return out
+
+
 def test_a_recommendation_is_logged_at_its_chosen_price_and_takes_outcomes(ctx):
     from test_recommend import new_items
     url, s = serve_trained(ctx)
@@ -397,6 +405,27 @@ def test_a_recommendation_is_logged_at_its_chosen_price_and_takes_outcomes(ctx):
     sent = list(dict(escaped["features"], price=x2["price"]).items())
     check(json.loads(text, object_pairs_hook=list) == sent, "the escaped item's listed features: %s vs %s" % (text, sent))
     before += 1
+    # byte for byte: both paths log the text jansson's dump writes, reals in its digits (2.5e-05 as
+    # "2.5000000000000001e-5"), as /v1/predict's jansson path logs the same features at the chosen price
+    odd = dict(items[2], id="odd", features=dict(items[2]["features"], weight_kg=2.5e-05))
+    plain = json.dumps({"objective": "profit", "items": [odd]})
+    picked = []
+    for body in (plain, escape_brand(plain, odd["features"]["brand"])):
+        r3 = s.request("POST", "/v1/recommend", body.encode(), {"Content-Type": "application/json"})
+        check(r3.status == 200 and r3.json()["recommendations"][0]["feasible"], "recommend odd: %s" % r3.body[:300])
+        picked.append(r3.json()["recommendations"][0])
+    check(picked[0]["price"] == picked[1]["price"], "both paths, one price: %s" % picked)
+    chosen = dict(odd["features"], price=picked[0]["price"])
+    r4 = s.request("POST", "/v1/predict", escape_brand(json.dumps({"items": [{"features": chosen}]}), chosen["brand"]).encode(),
+                   {"Content-Type": "application/json"})
+    check(r4.status == 200, "predict odd: %s" % r4.body[:300])
+    s.wait_for(lambda: log_counts(s)[0] == before + 6 + 3, 30, "the odd item's three records logged")
+    before += 3
+    logged = [ctx.pg.query(db, "SELECT features FROM shelfcast.predictions WHERE prediction_id = '%s'" % pid)
+              for pid in (picked[0]["prediction_id"], picked[1]["prediction_id"],
+                          r4.json()["predictions"][0]["prediction_id"])]
+    check("2.5000000000000001e-5" in logged[2] and logged[0] == logged[1] == logged[2],
+          "the logged texts differ: fast %s, jansson %s, /v1/predict's %s" % tuple(logged))
     r = post(s, [{"prediction_id": x["prediction_id"], "units": 3} for x in feasible])
     check(r.json() == {"accepted": 6, "unknown_prediction": 0, "duplicate": 0}, r.body)
     bad = s.post("/v1/recommend", {"items": [dict(items[0], levels=[9])]})

@@ -392,7 +392,7 @@ static void test_recommend_body_errors_name_the_field(void **state)
 	model_unref(the_model);
 }
 
-/* The fast parser reads every option of a /v1/recommend body, and only with reqparse.recommend set. */
+/* The fast parser reads every option of a /v1/recommend body, and only through reqparse_parse_recommend. */
 static void test_recommend_tape_reads_every_option(void **state)
 {
 	static const char body[] =
@@ -422,8 +422,7 @@ static void test_recommend_tape_reads_every_option(void **state)
 
 	reqparse_init(&rp);
 	assert_int_equal(reqparse_parse(&rp, body, strlen(body)), REQPARSE_FALLBACK); /* /v1/predict's shape: no */
-	rp.recommend = true;
-	assert_int_equal(reqparse_parse(&rp, body, strlen(body)), REQPARSE_OK);
+	assert_int_equal(reqparse_parse_recommend(&rp, body, strlen(body)), REQPARSE_OK);
 	assert_true(rp.alternatives.kind == REQPARSE_INT && rp.alternatives.i == 2);
 	assert_true(rp.price_ending.kind == REQPARSE_REAL && rp.price_ending.d == 0.99);
 	assert_true(rp.explain && rp.n_items == 3);
@@ -439,7 +438,7 @@ static void test_recommend_tape_reads_every_option(void **state)
 	it = &rp.items[2];
 	assert_true(it->price_min.kind == REQPARSE_NONE && it->n_levels == 1 && rp.levels[it->first_level] == 1);
 	for (i = 0; i < sizeof refused / sizeof refused[0]; i++)
-		if (reqparse_parse(&rp, refused[i], strlen(refused[i])) != REQPARSE_FALLBACK)
+		if (reqparse_parse_recommend(&rp, refused[i], strlen(refused[i])) != REQPARSE_FALLBACK)
 			fail_msg("taken by the fast parser: %s", refused[i]);
 	{ /* n levels then a refused one, for every n up to 200 (one of them at each growth of the array), each
 	     followed by n + 1 good ones (fd1cea6: a refused value right after a growth lost the grown array) */
@@ -454,7 +453,7 @@ static void test_recommend_tape_reads_every_option(void **state)
 				for (k = 0; k < count; k++)
 					strbuf_printf(&b, "%s%d", k ? ", " : "", k % 3);
 				strbuf_puts(&b, bad ? ", \"x\"]}]}" : "]}]}");
-				assert_int_equal(reqparse_parse(&rp, b.data, b.len), bad ? REQPARSE_FALLBACK : REQPARSE_OK);
+				assert_int_equal(reqparse_parse_recommend(&rp, b.data, b.len), bad ? REQPARSE_FALLBACK : REQPARSE_OK);
 				if (!bad)
 					assert_true(rp.items[0].n_levels == (size_t)count &&
 						    rp.levels[rp.items[0].first_level + (size_t)count - 1] == (count - 1) % 3);
