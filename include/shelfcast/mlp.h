@@ -94,6 +94,7 @@ struct mlp_narrow {
 	uint32_t *used;    /* (n_used) */
 	float *w;          /* (n_used, 2, 8) */
 	float bias[16];
+	bool by_rows;      /* where AVX-512 is there: row by row, every input (cheaper for few columns) */
 };
 struct mlp_search {
 	const struct mlp *m;

@@ -15,6 +15,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define MLP_X86 1
+#include <immintrin.h>
 /*
  * One copy per instruction set, chosen once when the program loads (an
  * ifunc): x86-64-v3 (AVX2 and FMA) and the baseline.  The v3 copy fuses
@@ -316,6 +317,44 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
 	forward_rest(m, NULL, pre, B, scratch, y);
 }
 
+/*
+ * Columns [o0, out) of a layer, fewer than SMALL_COLS of them (what the
+ * blocks leave, or the heads), over `rows` rows: eight columns of a row in
+ * a vector, multiply-adds input by input, eight rows at once (eight
+ * independent chains keep the multiply-add units busy), over the inputs
+ * the plan lists (mlp_search_init).
+ */
+#define NARROW_ROWS 8
+MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const struct mlp_narrow *nw, const float *x,
+				  size_t rows, int relu_out, float *y)
+{
+	size_t n_in = L->in, n_out = L->out, o0 = nw->o0, n = n_out - o0, j, o, r, k, h;
+
+	for (r = 0; r < rows; r += NARROW_ROWS) {
+		size_t R = rows - r < NARROW_ROWS ? rows - r : NARROW_ROWS;
+		const float *xr[NARROW_ROWS];
+		for (k = 0; k < NARROW_ROWS; k++) /* a missing row repeats row r, unstored */
+			xr[k] = x + (r + (k < R ? k : 0)) * n_in;
+		for (h = 0; h * 8 < n; h++) {
+			v8f acc[NARROW_ROWS], b;
+			LOAD8(b, nw->bias + h * 8);
+			for (k = 0; k < NARROW_ROWS; k++)
+				acc[k] = b;
+			for (j = 0; j < nw->n_used; j++) {
+				v8f w;
+				LOAD8(w, nw->w + (j * 2 + h) * 8);
+				for (k = 0; k < NARROW_ROWS; k++)
+					acc[k] += xr[k][nw->used[j]] * w;
+			}
+			for (k = 0; k < R; k++)
+				for (o = h * 8; o < n && o < h * 8 + 8; o++) {
+					float v = acc[k][o % 8];
+					y[(r + k) * n_out + o0 + o] = relu_out && !(v > 0.0f) ? 0.0f : v;
+				}
+		}
+	}
+}
+
 #ifdef MLP_X86
 /*
  * Columns [0, wide) of a layer, wide a multiple of 32, over `rows` rows,
@@ -361,50 +400,66 @@ layer_blocks_wide(const struct mlp_layer *L, const float *x, size_t rows, size_t
 		}
 	}
 }
-#endif
+
+/* Lane k: the sum of v[k]'s sixteen lanes. */
+__attribute__((target("arch=x86-64-v4"))) static __m256 sums8(const __m512 v[8])
+{
+	__m256 h[8], a, b;
+	size_t k;
+
+	for (k = 0; k < 8; k++) /* sixteen lanes to eight */
+		h[k] = _mm256_add_ps(_mm512_castps512_ps256(v[k]), _mm512_extractf32x8_ps(v[k], 1));
+	/* a: the sums of v[0..3]'s lanes 0-3 in its low half, of lanes 4-7 in its high half; b: v[4..7]'s */
+	a = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+	b = _mm256_hadd_ps(_mm256_hadd_ps(h[4], h[5]), _mm256_hadd_ps(h[6], h[7]));
+	return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
 
 /*
- * Columns [o0, out) of a layer, fewer than SMALL_COLS of them (what the
- * blocks leave, or the heads), over `rows` rows: eight columns of a row in
- * a vector, multiply-adds input by input, eight rows at once (eight
- * independent chains keep the multiply-add units busy), over the inputs
- * the plan lists (mlp_search_init).
+ * cols_narrow by rows, where AVX-512 is there: each column's dot product with
+ * eight rows at once, sixteen inputs at a time, the eight rows' sums across
+ * lanes together.  Zero weights are read too: the plan chooses the cheaper.
  */
-#define NARROW_ROWS 8
-MLP_CLONES static void cols_narrow(const struct mlp_layer *L, const struct mlp_narrow *nw, const float *x,
-				  size_t rows, int relu_out, float *y)
+__attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))) static void
+cols_narrow_rows(const struct mlp_layer *L, size_t o0, const float *x, size_t rows, int relu_out, float *y)
 {
-	size_t n_in = L->in, n_out = L->out, o0 = nw->o0, n = n_out - o0, j, o, r, k, h;
+	size_t n_in = L->in, n_out = L->out, full = n_in - n_in % 16, r, k, o, i;
+	__mmask16 tail = (__mmask16)((1u << (n_in % 16)) - 1);
 
 	for (r = 0; r < rows; r += NARROW_ROWS) {
 		size_t R = rows - r < NARROW_ROWS ? rows - r : NARROW_ROWS;
 		const float *xr[NARROW_ROWS];
 		for (k = 0; k < NARROW_ROWS; k++) /* a missing row repeats row r, unstored */
 			xr[k] = x + (r + (k < R ? k : 0)) * n_in;
-		for (h = 0; h * 8 < n; h++) {
-			v8f acc[NARROW_ROWS], b;
-			LOAD8(b, nw->bias + h * 8);
+		for (o = o0; o < n_out; o++) {
+			const float *w = L->w + o * n_in;
+			__m512 acc[NARROW_ROWS], wv;
+			float s[NARROW_ROWS];
 			for (k = 0; k < NARROW_ROWS; k++)
-				acc[k] = b;
-			for (j = 0; j < nw->n_used; j++) {
-				v8f w;
-				LOAD8(w, nw->w + (j * 2 + h) * 8);
+				acc[k] = _mm512_setzero_ps();
+			for (i = 0; i < full; i += 16) {
+				wv = _mm512_loadu_ps(w + i);
 				for (k = 0; k < NARROW_ROWS; k++)
-					acc[k] += xr[k][nw->used[j]] * w;
+					acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(xr[k] + i), wv, acc[k]);
 			}
+			if (tail) {
+				wv = _mm512_maskz_loadu_ps(tail, w + full);
+				for (k = 0; k < NARROW_ROWS; k++)
+					acc[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, xr[k] + full), wv, acc[k]);
+			}
+			_mm256_storeu_ps(s, _mm256_add_ps(sums8(acc), _mm256_set1_ps(L->b[o])));
 			for (k = 0; k < R; k++)
-				for (o = h * 8; o < n && o < h * 8 + 8; o++) {
-					float v = acc[k][o % 8];
-					y[(r + k) * n_out + o0 + o] = relu_out && !(v > 0.0f) ? 0.0f : v;
-				}
+				y[(r + k) * n_out + o] = relu_out && !(s[k] > 0.0f) ? 0.0f : s[k];
 		}
 	}
 }
+#endif
 
 /*
  * One layer of a search: the multiples of 32 columns eight rows at a time
  * where AVX-512 is there, the other multiples of 16 in four-row blocks, the
- * rest in cols_narrow.
+ * rest in cols_narrow (or, where AVX-512 is there and the plan says so,
+ * cols_narrow_rows).
  */
 static void layer_search(const struct mlp_layer *L, const struct mlp_narrow *nw, const float *x, size_t rows,
 			 int relu_out, float *y)
@@ -418,8 +473,15 @@ static void layer_search(const struct mlp_layer *L, const struct mlp_narrow *nw,
 	}
 #endif
 	layer_blocks(L, x, rows, from, wide, relu_out, y);
-	if (wide < L->out)
-		cols_narrow(L, nw, x, rows, relu_out, y);
+	if (wide == L->out)
+		return;
+#ifdef MLP_X86
+	if (use_avx512 && nw->by_rows) {
+		cols_narrow_rows(L, nw->o0, x, rows, relu_out, y);
+		return;
+	}
+#endif
+	cols_narrow(L, nw, x, rows, relu_out, y);
 }
 
 bool mlp_search_init(struct mlp_search *s, const struct mlp *m)
@@ -454,6 +516,9 @@ bool mlp_search_init(struct mlp_search *s, const struct mlp *m)
 		}
 		for (o = 0; o < n; o++)
 			nw->bias[o] = L->b[nw->o0 + o];
+		/* instructions a row: by columns, two per used input and eight columns; by rows, per
+		   column two per sixteen inputs and about eight for its share of the sums across lanes */
+		nw->by_rows = n * ((L->in + 15) / 16 * 2 + 8) < nw->n_used * 2 * ((n + 7) / 8);
 	}
 	return true;
 }
