@@ -66,6 +66,7 @@ struct activity; /* the server's in-flight count for this worker */
 
 struct worker {
 	const void *owner;            /* the server it belongs to */
+	unsigned index;               /* 0, 1, ... in the order of the workers' first requests */
 	struct api_worker api;        /* predict scratch, model borrower, metrics shard */
 	struct log_buffer *log;       /* access-log lines (NULL: written at once) */
 	struct strbuf line;           /* the access-log line being written */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shelfcast/acceptor.h"
 #include "shelfcast/api.h"
 #include "shelfcast/gzip.h"
 #include "shelfcast/listen.h"
@@ -67,6 +68,7 @@ struct server {
 	struct server_config cfg;
 	struct api_config api;
 	struct MHD_Daemon *daemon;
+	struct acceptor *acceptor; /* hands listen_fd's connections to the daemon's workers */
 	int listen_fd;
 	char address[128];
 	struct activity activity[ACTIVITY_SLOTS];
@@ -125,6 +127,7 @@ static struct worker *worker_of(struct server *srv)
 		return NULL;
 	pthread_mutex_lock(&srv->workers_lock);
 	slot = srv->n_workers++;
+	w->index = slot;
 	w->next = srv->workers;
 	srv->workers = w;
 	pthread_mutex_unlock(&srv->workers_lock);
@@ -521,7 +524,10 @@ static void server_free(struct server *srv)
 {
 	struct worker *w;
 
-	if (srv->listen_fd >= 0 && !srv->daemon)
+	acceptor_stop(srv->acceptor);
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon); /* joins the worker threads: their contexts are unused from here */
+	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	while ((w = srv->workers)) {
 		srv->workers = w->next;
@@ -555,9 +561,10 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 			     struct error *err)
 {
 	struct server *srv = calloc(1, sizeof *srv);
+	/* the server accepts connections itself (acceptor.h): no listening socket of libmicrohttpd's */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_TURBO | MHD_USE_ERROR_LOG;
-	struct MHD_OptionItem opts[10 + TLS_N_OPTIONS]; /* the ten below (END included) and TLS's */
+			 MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+	struct MHD_OptionItem opts[9 + TLS_N_OPTIONS]; /* the nine below (END included) and TLS's */
 	size_t n = 0;
 	enum error_code rc;
 
@@ -582,7 +589,6 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 		rc = listen_bind(cfg->listen, &srv->listen_fd, srv->address, sizeof srv->address, err);
 	if (rc)
 		goto fail;
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, NULL};
 	/*
 	 * libmicrohttpd zeroes a connection's whole memory pool for every request
@@ -606,6 +612,9 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 			       srv->address);
 		goto fail;
 	}
+	rc = acceptor_start(srv->listen_fd, srv->daemon, &srv->acceptor, err);
+	if (rc)
+		goto fail;
 	*out = srv;
 	return ERROR_OK;
 fail:
@@ -641,33 +650,19 @@ static void wait_quiet(struct server *s, double drain_seconds)
 
 void server_stop(struct server *s, double drain_seconds)
 {
-	int idle;
-
 	if (!s)
 		return;
 	atomic_store(&s->draining, true);
-	/*
-	 * Stop accepting: new connections are refused at once, in-flight ones go
-	 * on.  Not with MHD_quiesce_daemon: with epoll worker threads it races a
-	 * worker that removes the listening socket from its epoll set too, and the
-	 * loser aborts the process ("Failed to remove listen FD from epoll set").
-	 * Instead the listening socket is closed under libmicrohttpd: a fresh
-	 * socket that never listens takes its number (dup2), the kernel refuses new
-	 * connections and drops the old socket from every epoll set by itself, and
-	 * libmicrohttpd closes the stand-in when it stops.
-	 */
-	idle = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (idle < 0 || dup2(idle, s->listen_fd) < 0)
-		log_msg(LOG_WARN, "drain", "cannot close the listening socket (%s): new connections are "
-			"still accepted while draining", strerror(errno));
-	if (idle >= 0)
-		close(idle);
+	/* Stop accepting: new connections are refused at once, in-flight ones go on. */
+	acceptor_stop(s->acceptor);
+	s->acceptor = NULL;
+	close(s->listen_fd);
+	s->listen_fd = -1;
 	/*
 	 * Requests clients already sent on open connections may not have been read
 	 * yet (every worker busy): done means nothing in flight and nothing new
 	 * begun for a while.  Replies carry "Connection: close" meanwhile.
 	 */
 	wait_quiet(s, drain_seconds);
-	MHD_stop_daemon(s->daemon); /* joins the worker threads: their contexts are unused from here */
 	server_free(s);
 }

@@ -122,6 +122,8 @@ void worker_access_log(struct worker *w, const struct request *rq, uint64_t end_
 	strbuf_json_string(sb, rq->st.path, rq->st.path_len);
 	strbuf_puts(sb, ",\"status\":");
 	strbuf_json_int(sb, rq->st.status);
+	strbuf_puts(sb, ",\"worker\":");
+	strbuf_json_int(sb, w->index);
 	strbuf_puts(sb, ",\"duration_ms\":");
 	strbuf_json_int(sb, us / 1000);
 	strbuf_puts(sb, frac);

@@ -215,6 +215,38 @@ def test_concurrent_small_requests_never_trim_the_heap(ctx):
     s.stop()
 
 
+def test_a_burst_of_keep_alive_connections_is_spread_over_the_workers(ctx):
+    """Connections opened together, as a storefront's pool opens them, are shared out between the workers
+    and each stays on its own (the access log's `worker`).  Left to libmicrohttpd, the first worker to
+    wake accepted up to ten in a row and kept them for their lifetime: one core busy, the other idle."""
+    import http.client
+    from test_api import ITEM, served
+    _, s = served(ctx, "--threads", "2")
+    conns = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=30) for _ in range(32)]
+    for c in conns:
+        c.connect()
+    body = json.dumps({"items": [ITEM]})
+    for rnd in range(3):
+        for i, c in enumerate(conns):
+            c.request("POST", "/v1/predict", body=body, headers={"Content-Type": "application/json",
+                                                                 "X-Request-Id": "burst-%d-%d" % (i, rnd)})
+            r = c.getresponse()
+            r.read()
+            check(r.status == 200, "request %d on connection %d: %d" % (rnd, i, r.status))
+    for c in conns:
+        c.close()
+    s.stop()
+    served_by = {}
+    for line in s.output().splitlines():
+        m = re.match(r'\{.*"event":"request".*"id":"burst-(\d+)-\d+".*"worker":(\d+)', line)
+        if m:
+            served_by.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+    check(len(served_by) == 32, "access log lines of %d connections, not 32" % len(served_by))
+    check(all(len(w) == 1 for w in served_by.values()), "a connection moved between workers: %r" % served_by)
+    per_worker = [sum(1 for w in served_by.values() if w == {k}) for k in (0, 1)]
+    check(min(per_worker) >= 12, "32 connections opened together, per worker: %r" % per_worker)
+
+
 def test_headers_that_trickle_past_the_deadline_are_refused(ctx):
     from test_api import served
     _, s = served(ctx, "--request-timeout", "3", "--timeout", "2")
