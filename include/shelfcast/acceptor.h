@@ -12,15 +12,26 @@
  * accepted one after another get consecutive socket numbers, which
  * alternate between the workers.
  *
- * Errors: a failed accept for want of file descriptors or memory is logged
- * (at most once a second) and retried after a pause, never in a busy loop;
- * a connection libmicrohttpd refuses (at the connection limit, per-address
- * limit) is closed by it.
+ * Limits: at --connection-limit open connections (counted by the server
+ * from libmicrohttpd's notifications) it stops accepting, and new clients
+ * wait in the listening socket's queue (4096) until one closes, as with
+ * libmicrohttpd's own accepting; a connection it refuses anyway (the
+ * per-address limit, a worker's share of the limit taken meanwhile) it
+ * closes.  Spreading follows socket numbers, not load: the kernel reuses
+ * the lowest free number, so a connection replacing one that closed on a
+ * worker usually lands on that worker again.
+ *
+ * Errors: accepting pauses (PAUSE_MS, a warning at most once a second) when
+ * accept fails for want of descriptors or memory, or poll fails, instead of
+ * retrying at once in a busy loop; the stop signal is looked at between
+ * bursts of at most BURST connections, so a flood cannot hold off a drain.
  *
  * Thread-safety: acceptor_start and acceptor_stop from one thread.
  */
 #ifndef SHELFCAST_ACCEPTOR_H
 #define SHELFCAST_ACCEPTOR_H
+
+#include <stdatomic.h>
 
 #include "shelfcast/error.h"
 
@@ -29,11 +40,12 @@ struct acceptor;
 
 /*
  * Start accepting on listen_fd (listening, non-blocking) for daemon (a
- * thread pool started with MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC).
- * Both stay the caller's and must outlive the acceptor.
+ * thread pool started with MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC), while
+ * *open (the connections open now) is under limit.  All three stay the
+ * caller's and must outlive the acceptor.
  */
-enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, struct acceptor **out,
-			       struct error *err);
+enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, const atomic_long *open, long limit,
+			       struct acceptor **out, struct error *err);
 
 /*
  * Stop accepting and join the thread; NULL is a no-op.  Connections waiting

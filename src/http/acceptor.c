@@ -5,6 +5,8 @@
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +17,33 @@
 #include "shelfcast/log.h"
 #include "shelfcast/util.h"
 
-/* After an accept that failed for want of descriptors or memory: the pause before the next. */
-#define BACKOFF_MS 50
+/* How long accepting pauses after a failure, or at the connection limit, before it looks again. */
+#define PAUSE_MS 20
+/* Connections handed over per wake-up at most: then the stop signal is looked at again. */
+#define BURST 64
 
 struct acceptor {
 	int listen_fd, stop_fd;
 	struct MHD_Daemon *daemon;
+	const atomic_long *open; /* connections open now (libmicrohttpd's notifications) */
+	long limit;
 	pthread_t thread;
-	double last_warned; /* util_now_s() of the last logged failure */
+	double last_warned; /* util_now_s() of the last warning logged */
 };
+
+/* A warning, at most once a second. */
+static void warn(struct acceptor *a, const char *what, int e)
+{
+	if (util_now_s() - a->last_warned < 1.0)
+		return;
+	if (e)
+		log_msg(LOG_WARN, "http", "cannot accept connections (%s: %s): pausing %d ms", what, strerror(e),
+			PAUSE_MS);
+	else
+		log_msg(LOG_WARN, "http", "%ld connections open, the limit (--connection-limit): new ones wait",
+			a->limit);
+	a->last_warned = util_now_s();
+}
 
 /* Errors of accept(2) that concern one connection (or none): the next accept may work at once. */
 static bool transient(int e)
@@ -46,53 +66,60 @@ static bool transient(int e)
 	}
 }
 
-/* Every connection waiting now, handed over; false when accepting must pause. */
-static bool accept_waiting(struct acceptor *a)
+/*
+ * Up to `room` (and BURST) waiting connections handed over; false when
+ * accepting must pause (out of descriptors or memory: the connection stays
+ * queued, and the listening socket would wake poll at once).
+ */
+static bool accept_some(struct acceptor *a, long room)
 {
-	for (;;) {
+	long n;
+
+	for (n = 0; n < room && n < BURST;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		int fd = accept4(a->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			/* refused (limits, out of memory): libmicrohttpd closed it and logged why */
+			/* refused (a limit, out of memory): libmicrohttpd closes it */
 			(void)MHD_add_connection(a->daemon, fd, (const struct sockaddr *)&ss, len);
-			continue;
+			n++;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			break;
+		} else if (!transient(errno)) {
+			warn(a, "accept", errno);
+			return false;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return true;
-		if (transient(errno))
-			continue;
-		if (util_now_s() - a->last_warned >= 1.0) {
-			log_msg(LOG_WARN, "http", "cannot accept a connection (%s): retrying in %d ms", strerror(errno),
-				BACKOFF_MS);
-			a->last_warned = util_now_s();
-		}
-		return false;
 	}
+	return true;
 }
 
 static void *run(void *arg)
 {
 	struct acceptor *a = arg;
-	int timeout = -1;
+	bool pause = false;
 
 	for (;;) {
-		struct pollfd p[2] = {{a->listen_fd, POLLIN, 0}, {a->stop_fd, POLLIN, 0}};
-		int n = poll(p, 2, timeout);
+		/* paused: the stop signal alone, for PAUSE_MS; else the listening socket too, for as long as it takes */
+		struct pollfd p[2] = {{a->stop_fd, POLLIN, 0}, {pause ? -1 : a->listen_fd, POLLIN, 0}};
+		int n = poll(p, 2, pause ? PAUSE_MS : -1);
+		long room = a->limit - atomic_load(a->open);
+		if (n > 0 && p[0].revents)
+			break;
 		if (n < 0 && errno != EINTR) {
-			log_msg(LOG_ERROR, "http", "the accept loop stops: poll: %s", strerror(errno));
-			break;
+			warn(a, "poll", errno);
+			pause = true;
+		} else if (room <= 0) { /* at the limit: new connections wait in the listening socket's queue */
+			warn(a, NULL, 0);
+			pause = true;
+		} else {
+			pause = (n == 0 || (n > 0 && p[1].revents)) && !accept_some(a, room);
 		}
-		if (n > 0 && p[1].revents)
-			break;
-		/* after a pause (n == 0) the listening socket is tried again without waiting for news */
-		timeout = (n == 0 || (n > 0 && p[0].revents)) && !accept_waiting(a) ? BACKOFF_MS : -1;
 	}
 	return NULL;
 }
 
-enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, struct acceptor **out,
-			       struct error *err)
+enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, const atomic_long *open, long limit,
+			       struct acceptor **out, struct error *err)
 {
 	struct acceptor *a = calloc(1, sizeof *a);
 	int rc;
@@ -102,6 +129,8 @@ enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, struct 
 		return error_nomem(err, "the accept loop");
 	a->listen_fd = listen_fd;
 	a->daemon = daemon;
+	a->open = open;
+	a->limit = limit;
 	a->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (a->stop_fd < 0) {
 		free(a);

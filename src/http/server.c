@@ -69,6 +69,7 @@ struct server {
 	struct api_config api;
 	struct MHD_Daemon *daemon;
 	struct acceptor *acceptor; /* hands listen_fd's connections to the daemon's workers */
+	atomic_long open_connections; /* libmicrohttpd's started minus closed notifications */
 	int listen_fd;
 	char address[128];
 	struct activity activity[ACTIVITY_SLOTS];
@@ -93,10 +94,11 @@ static __thread struct worker *this_worker;
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
+	struct server *srv = cls;
 	uint64_t *since;
 
-	(void)cls;
 	(void)conn;
+	atomic_fetch_add(&srv->open_connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		if ((since = malloc(sizeof *since)))
 			*since = util_now_ns();
@@ -601,7 +603,7 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
 				       MHD_OPTION_END);
@@ -612,7 +614,8 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 			       srv->address);
 		goto fail;
 	}
-	rc = acceptor_start(srv->listen_fd, srv->daemon, &srv->acceptor, err);
+	rc = acceptor_start(srv->listen_fd, srv->daemon, &srv->open_connections, cfg->connection_limit,
+			    &srv->acceptor, err);
 	if (rc)
 		goto fail;
 	*out = srv;

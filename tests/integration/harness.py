@@ -313,11 +313,12 @@ def parse_raw(data):
 class Server:
     """`shelfcast serve` on a free port; stop() checks it exits 0 (sanitizer reports fail it)."""
 
-    def __init__(self, db_url=None, data_dir=None, args=(), env=None, wait_ready=False, contract=None):
+    def __init__(self, db_url=None, data_dir=None, args=(), env=None, wait_ready=False, contract=None, wrap=()):
+        """wrap: a command that execs the rest (e.g. ["prlimit", "--nofile=64:64"])."""
         self.port = free_port()
         self.contract = contract
         self.log_path = os.path.join(temp_dir("sc-log-"), "serve.log")
-        argv = [BINARY, "serve", "--listen", "127.0.0.1:%d" % self.port, "--drain", "10"]
+        argv = list(wrap) + [BINARY, "serve", "--listen", "127.0.0.1:%d" % self.port, "--drain", "10"]
         if db_url:
             argv += ["--db", db_url]
         if data_dir:
