@@ -100,9 +100,9 @@ struct reqparse {
 	size_t n_items, cap_items;
 	struct reqparse_feature *features;
 	size_t n_features, cap_features;
+	bool recommend; /* which request's shape is read: set by reqparse_parse and reqparse_parse_recommend */
 	/* optional, the caller's, set after reqparse_init (which clears them): */
 	size_t max_items; /* more items than this (0: no limit) stop the parser: REQPARSE_FALLBACK */
-	bool recommend;   /* set by the parse calls: which request's shape is read */
 	/* hint[f] for f < n_hint */
 	const struct reqparse_hint *hint;
 	size_t n_hint;

@@ -192,7 +192,6 @@ static void log_prediction(struct predict_reply *r, size_t k, size_t row, int lv
 	predlog_log(r->log, &rec, text);
 }
 
-/* Item k of the tile. */
 void predict_reply_write_ids(struct strbuf *sb, const char *log_id, const struct predict_id *id)
 {
 	if (log_id) {
@@ -210,6 +209,7 @@ void predict_reply_write_ids(struct strbuf *sb, const char *log_id, const struct
 	strbuf_putc(sb, ',');
 }
 
+/* Item k of the tile. */
 static void write_prediction(struct predict_reply *r, size_t k)
 {
 	const struct predict_batch *b = &r->batch;

@@ -120,7 +120,6 @@ static bool past_deadline(const struct server *srv, const struct request *rq, ui
 static struct worker *worker_of(struct server *srv)
 {
 	struct worker *w = this_worker;
-	unsigned slot;
 
 	if (w && w->owner == srv)
 		return w;
@@ -128,13 +127,12 @@ static struct worker *worker_of(struct server *srv)
 	if (!w)
 		return NULL;
 	pthread_mutex_lock(&srv->workers_lock);
-	slot = srv->n_workers++;
-	w->index = slot;
+	w->index = srv->n_workers++;
 	w->next = srv->workers;
 	srv->workers = w;
 	pthread_mutex_unlock(&srv->workers_lock);
-	w->activity_shared = slot >= ACTIVITY_SLOTS - 1;
-	w->activity = &srv->activity[w->activity_shared ? ACTIVITY_SLOTS - 1 : slot];
+	w->activity_shared = w->index >= ACTIVITY_SLOTS - 1;
+	w->activity = &srv->activity[w->activity_shared ? ACTIVITY_SLOTS - 1 : w->index];
 	return this_worker = w;
 }
 
