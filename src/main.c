@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build_commit.h"
 #include "build_config.h"
 #include "cli/cli.h"
 #include "shelfcast/log.h"

@@ -6,6 +6,8 @@ line of its own, never as passed) and "not ok N" fails; a plan ("1..N") that was
 not reached counts its missing tests as failed (a crash mid-run), and a test
 binary that failed after all its subtests passed (a sanitizer report at exit)
 counts one failure more.  Non-TAP tests count once.
+Each failed TAP test is named again here, with the last lines of its report,
+so that the end of a long CI log says what failed and why.
 usage: summarize.py TESTLOG.json... ; prints "N passed, N failed" last.
 """
 import json
@@ -31,6 +33,22 @@ def count(entry):
     return ok, bad, skip
 
 
+def failures(entry, keep=8):
+    """Each "not ok" line of a TAP output with the comment lines after it: the first (the
+    error) and the last `keep` (where it was raised)."""
+    out = []
+    lines = (entry.get("stdout") or "").splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("not ok "):
+            notes = []
+            for after in lines[i + 1:]:
+                if not after.startswith("#"):
+                    break
+                notes.append(after)
+            out.append([line] + (notes if len(notes) <= keep + 1 else notes[:1] + ["# ..."] + notes[-keep:]))
+    return out
+
+
 def main():
     passed = failed = skipped = 0
     for path in sys.argv[1:]:
@@ -48,6 +66,8 @@ def main():
             skipped += skip
             if bad:
                 print("FAILED: %s (%s)" % (e["name"], path))
+                for report in failures(e):
+                    print("\n".join("  " + line for line in report))
     if skipped:
         print("%d skipped (could not run here: see the # SKIP lines)" % skipped)
     print("%d passed, %d failed" % (passed, failed))

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "build_commit.h"
 #include "build_config.h"
 #include "shelfcast/numfmt.h"
 #include "shelfcast/predlog.h"

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "build_commit.h"
 #include "build_config.h"
 #include "cli.h"
 #include "shelfcast/db.h"

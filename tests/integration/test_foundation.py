@@ -47,9 +47,14 @@ def test_unknown_subcommand_and_flag_exit_2_with_usage(ctx):
     check(r.returncode == 2 and "usage:" in r.stderr, "no command: %d" % r.returncode)
 
 
-def test_version_names_openblas(ctx):
+def test_version_names_openblas_and_the_commit_built(ctx):
     r = run(["version"])
     check(r.returncode == 0 and "OpenBLAS" in r.stdout, "version: %r" % r.stdout)
+    # the commit is read at build time: the checkout's HEAD, not the one meson was configured at
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    head = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:  # a git checkout (CI's is one)
+        check("(commit %s," % head.stdout.strip() in r.stdout, "version %r, HEAD %s" % (r.stdout, head.stdout.strip()))
 
 
 def test_migrate_twice_changes_nothing(ctx):
