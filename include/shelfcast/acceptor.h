@@ -12,14 +12,18 @@
  * accepted one after another get consecutive socket numbers, which
  * alternate between the workers.
  *
- * Limits: at --connection-limit open connections (counted by the server
- * from libmicrohttpd's notifications) it stops accepting, and new clients
- * wait in the listening socket's queue (4096) until one closes, as with
- * libmicrohttpd's own accepting; a connection it refuses anyway (the
- * per-address limit, a worker's share of the limit taken meanwhile) it
- * closes.  Spreading follows socket numbers, not load: the kernel reuses
- * the lowest free number, so a connection replacing one that closed on a
- * worker usually lands on that worker again.
+ * Limits: the acceptor enforces --connection-limit itself.  At the limit
+ * of connections in the server (handed over and not yet closed: open ones
+ * and those a worker has not picked up yet) it stops accepting, and new
+ * clients wait in the listening socket's queue (4096) until one closes, as
+ * with libmicrohttpd's own accepting.  libmicrohttpd's own limit must be out
+ * of reach (acceptor_mhd_limit): a worker that refuses a connection it was
+ * handed leaves a mutex locked in libmicrohttpd 0.9.75 (fixed in 1.0.0) and
+ * hangs for good.  A connection refused when it is handed over (the
+ * per-address limit) libmicrohttpd closes.  Spreading follows socket
+ * numbers, not load: the kernel reuses the lowest free number, so a
+ * connection replacing one that closed on a worker usually lands on that
+ * worker again.
  *
  * Errors: accepting pauses (PAUSE_MS, a warning at most once a second) when
  * accept fails for want of descriptors or memory, or poll fails, instead of
@@ -39,13 +43,34 @@ struct MHD_Daemon;
 struct acceptor;
 
 /*
- * Start accepting on listen_fd (listening, non-blocking) for daemon (a
- * thread pool started with MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC), while
- * *open (the connections open now) is under limit.  All three stay the
- * caller's and must outlive the acceptor.
+ * What libmicrohttpd's connection notifications (MHD_OPTION_NOTIFY_CONNECTION)
+ * reported since the start: the caller adds one to `started` on each
+ * MHD_CONNECTION_NOTIFY_STARTED and to `closed` on each ..._CLOSED.
  */
-enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, const atomic_long *open, long limit,
-			       struct acceptor **out, struct error *err);
+struct acceptor_counts {
+	atomic_long started, closed;
+};
+
+/* Connections handed over per wake-up at most: then the stop signal is looked at again. */
+#define ACCEPTOR_BURST 64
+
+/*
+ * The MHD_OPTION_CONNECTION_LIMIT to give the daemon for a --connection-limit
+ * of `limit` over `workers` threads: each worker's share (the option divided
+ * by the workers) is the whole limit and a burst more, so that libmicrohttpd
+ * never refuses a connection the acceptor hands over.
+ */
+unsigned acceptor_mhd_limit(unsigned limit, unsigned workers);
+
+/*
+ * Start accepting on listen_fd (listening, non-blocking) for daemon (a
+ * thread pool started with MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC, its
+ * connection limit acceptor_mhd_limit()), while the connections in the
+ * server (handed over by the acceptor, minus counts->closed) are under
+ * limit.  All three stay the caller's and must outlive the acceptor.
+ */
+enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, const struct acceptor_counts *counts,
+			       long limit, struct acceptor **out, struct error *err);
 
 /*
  * Stop accepting and join the thread; NULL is a no-op.  Connections waiting

@@ -2,6 +2,7 @@
 #include "shelfcast/acceptor.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,13 +20,18 @@
 
 /* How long accepting pauses after a failure, or at the connection limit, before it looks again. */
 #define PAUSE_MS 20
-/* Connections handed over per wake-up at most: then the stop signal is looked at again. */
-#define BURST 64
 
 struct acceptor {
 	int listen_fd, stop_fd;
 	struct MHD_Daemon *daemon;
-	const atomic_long *open; /* connections open now (libmicrohttpd's notifications) */
+	const struct acceptor_counts *counts;
+	/*
+	 * Connections MHD_add_connection took (the accept thread's alone).  Those
+	 * in the server are handed - closed: the open ones and those a worker has
+	 * not picked up yet, which libmicrohttpd's notifications do not count
+	 * (one it drops after taking it, out of memory, keeps its place).
+	 */
+	long handed;
 	long limit;
 	pthread_t thread;
 	double last_warned; /* util_now_s() of the last warning logged */
@@ -66,8 +72,17 @@ static bool transient(int e)
 	}
 }
 
+unsigned acceptor_mhd_limit(unsigned limit, unsigned workers)
+{
+	unsigned long long share = (unsigned long long)limit + ACCEPTOR_BURST;
+
+	if (!workers)
+		workers = 1;
+	return share * workers > UINT_MAX ? UINT_MAX : (unsigned)(share * workers);
+}
+
 /*
- * Up to `room` (and BURST) waiting connections handed over; false when
+ * Up to `room` (and ACCEPTOR_BURST) waiting connections handed over; false when
  * accepting must pause (out of descriptors or memory: the connection stays
  * queued, and the listening socket would wake poll at once).
  */
@@ -75,13 +90,14 @@ static bool accept_some(struct acceptor *a, long room)
 {
 	long n;
 
-	for (n = 0; n < room && n < BURST;) {
+	for (n = 0; n < room && n < ACCEPTOR_BURST;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		int fd = accept4(a->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			/* refused (a limit, out of memory): libmicrohttpd closes it */
-			(void)MHD_add_connection(a->daemon, fd, (const struct sockaddr *)&ss, len);
+			/* refused (the per-address limit, out of memory): libmicrohttpd closes it */
+			if (MHD_add_connection(a->daemon, fd, (const struct sockaddr *)&ss, len) == MHD_YES)
+				a->handed++;
 			n++;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			break;
@@ -102,7 +118,7 @@ static void *run(void *arg)
 		/* paused: the stop signal alone, for PAUSE_MS; else the listening socket too, for as long as it takes */
 		struct pollfd p[2] = {{a->stop_fd, POLLIN, 0}, {pause ? -1 : a->listen_fd, POLLIN, 0}};
 		int n = poll(p, 2, pause ? PAUSE_MS : -1);
-		long room = a->limit - atomic_load(a->open);
+		long room = a->limit - (a->handed - atomic_load(&a->counts->closed));
 		if (n > 0 && p[0].revents)
 			break;
 		if (n < 0 && errno != EINTR) {
@@ -118,8 +134,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, const atomic_long *open, long limit,
-			       struct acceptor **out, struct error *err)
+enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, const struct acceptor_counts *counts,
+			       long limit, struct acceptor **out, struct error *err)
 {
 	struct acceptor *a = calloc(1, sizeof *a);
 	int rc;
@@ -129,7 +145,7 @@ enum error_code acceptor_start(int listen_fd, struct MHD_Daemon *daemon, const a
 		return error_nomem(err, "the accept loop");
 	a->listen_fd = listen_fd;
 	a->daemon = daemon;
-	a->open = open;
+	a->counts = counts;
 	a->limit = limit;
 	a->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (a->stop_fd < 0) {

@@ -69,7 +69,7 @@ struct server {
 	struct api_config api;
 	struct MHD_Daemon *daemon;
 	struct acceptor *acceptor; /* hands listen_fd's connections to the daemon's workers */
-	atomic_long open_connections; /* libmicrohttpd's started minus closed notifications */
+	struct acceptor_counts connections; /* libmicrohttpd's notifications, for the acceptor */
 	int listen_fd;
 	char address[128];
 	struct activity activity[ACTIVITY_SLOTS];
@@ -98,7 +98,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	uint64_t *since;
 
 	(void)conn;
-	atomic_fetch_add(&srv->open_connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	atomic_fetch_add(toe == MHD_CONNECTION_NOTIFY_STARTED ? &srv->connections.started : &srv->connections.closed, 1);
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		if ((since = malloc(sizeof *since)))
 			*since = util_now_ns();
@@ -596,7 +596,9 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 	 * a small request.  16 KiB still holds request headers of up to ~8 KiB.
 	 */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit, NULL};
+	/* --connection-limit is the acceptor's to enforce: libmicrohttpd's own is kept out of reach */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+					    acceptor_mhd_limit(cfg->connection_limit, srv->cfg.threads), NULL};
 	if (cfg->per_ip_limit)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL};
@@ -612,7 +614,7 @@ enum error_code server_start(const struct server_config *cfg, struct server **ou
 			       srv->address);
 		goto fail;
 	}
-	rc = acceptor_start(srv->listen_fd, srv->daemon, &srv->open_connections, cfg->connection_limit,
+	rc = acceptor_start(srv->listen_fd, srv->daemon, &srv->connections, cfg->connection_limit,
 			    &srv->acceptor, err);
 	if (rc)
 		goto fail;

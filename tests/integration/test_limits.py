@@ -107,6 +107,23 @@ def recv_closed(c, wait):
         return True
 
 
+def healthz_on_a_new_connection(port, deadline):
+    """A connection the server answered /healthz on and keeps open.  One it closes unanswered (a
+    limit still counting a connection the client already closed: the server sees the close a
+    moment later) is tried again until `deadline` (time.time())."""
+    while True:
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            if c.recv(65536).startswith(b"HTTP/1.1 200"):
+                return c
+        except OSError:
+            pass
+        c.close()
+        check(time.time() < deadline, "no connection kept within the deadline")
+        time.sleep(0.05)
+
+
 def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ctx):
     from test_api import ITEM, served
     mib = 1 << 20
@@ -276,6 +293,51 @@ def test_at_the_connection_limit_a_new_client_waits_until_one_closes(ctx):
     s.stop()
 
 
+def test_a_burst_past_the_connection_limit_waits_and_every_worker_keeps_serving(ctx):
+    """Twelve clients at once at a limit of 4 over 2 workers: four are answered, eight wait, and as
+    the answered ones close the waiting ones are answered in turn; the server then drains and
+    exits.  Counting only the connections libmicrohttpd had started, the first version handed a
+    burst past the limit to libmicrohttpd, whose refusal (0.9.75) left a worker hung: 3 answers in
+    20 such bursts, and no exit on SIGTERM."""
+    from test_api import served
+    _, s = served(ctx, "--threads", "2", "--connection-limit", "4")
+    time.sleep(0.2)  # served()'s readiness check closed its connection: the server sees it
+    clients = []
+    for i in range(12):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: burst-%d\r\n\r\n" % i)
+        clients.append(c)
+    answered = set()
+    for rnd in range(3):
+        deadline = time.time() + 5
+        while len(answered) < 4 * (rnd + 1) and time.time() < deadline:
+            for i, c in enumerate(clients):
+                if i in answered:
+                    continue
+                c.settimeout(0.02)
+                try:
+                    data = c.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError as e:
+                    check(False, "client %d: %r instead of an answer or waiting" % (i, e))
+                check(data.startswith(b"HTTP/1.1 200"), "client %d: %r" % (i, data[:120]))
+                answered.add(i)
+        check(len(answered) == 4 * (rnd + 1), "round %d: %d of 12 answered, not %d" % (rnd, len(answered), 4 * (rnd + 1)))
+        time.sleep(0.3)  # no more than the limit: the rest still wait
+        for i, c in enumerate(clients):
+            if i not in answered:
+                c.settimeout(0.01)
+                try:
+                    data = c.recv(65536)
+                    check(False, "client %d answered past the limit: %r" % (i, data[:80]))
+                except socket.timeout:
+                    pass
+        for i in answered:
+            clients[i].close()
+    s.stop()  # SIGTERM: drained and exited 0 within 60 s, or a failure
+
+
 def test_out_of_file_descriptors_accepting_pauses_and_resumes(ctx):
     """Out of descriptors, accept fails while the connection stays queued: accepting pauses (logged)
     instead of retrying in a busy loop, and resumes once descriptors are free again."""
@@ -331,7 +393,8 @@ def test_headers_that_trickle_past_the_deadline_are_refused(ctx):
 def test_one_address_holds_at_most_its_connection_limit(ctx):
     from test_api import served
     _, s = served(ctx, "--max-connections-per-ip", "5")
-    held = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(5)]
+    # five answered and held (served()'s readiness check closed its own connection just before)
+    held = [healthz_on_a_new_connection(s.port, time.time() + 5) for _ in range(5)]
     extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
     check(recv_closed(extra, 2.0), "a sixth connection from one address was kept")
     extra.close()
