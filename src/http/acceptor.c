@@ -20,6 +20,8 @@
 
 /* How long accepting pauses after a failure, or at the connection limit, before it looks again. */
 #define PAUSE_MS 20
+/* At the limit, connections handed over and not started for this long are counted as lost. */
+#define LOST_S 10.0
 
 struct acceptor {
 	int listen_fd, stop_fd;
@@ -28,11 +30,18 @@ struct acceptor {
 	/*
 	 * Connections MHD_add_connection took (the accept thread's alone).  Those
 	 * in the server are handed - closed: the open ones and those a worker has
-	 * not picked up yet, which libmicrohttpd's notifications do not count
-	 * (one it drops after taking it, out of memory, keeps its place).
+	 * not picked up yet (handed - started), which libmicrohttpd's
+	 * notifications do not count yet.
 	 */
 	long handed;
 	long limit;
+	/*
+	 * util_now_s() when the acceptor reached the limit (0 when it is not
+	 * there).  A connection libmicrohttpd drops after taking it (its memory
+	 * pool not allocated) is never started nor closed: one still not started
+	 * LOST_S after that is written off (lost_handovers).
+	 */
+	double waiting_since;
 	pthread_t thread;
 	double last_warned; /* util_now_s() of the last warning logged */
 };
@@ -46,7 +55,7 @@ static void warn(struct acceptor *a, const char *what, int e)
 		log_msg(LOG_WARN, "http", "cannot accept connections (%s: %s): pausing %d ms", what, strerror(e),
 			PAUSE_MS);
 	else
-		log_msg(LOG_WARN, "http", "%ld connections open, the limit (--connection-limit): new ones wait",
+		log_msg(LOG_WARN, "http", "%ld connections in the server, the limit (--connection-limit): new ones wait",
 			a->limit);
 	a->last_warned = util_now_s();
 }
@@ -109,6 +118,25 @@ static bool accept_some(struct acceptor *a, long room)
 	return true;
 }
 
+/*
+ * At the limit (nothing is handed over meanwhile): what has waited LOST_S
+ * without a worker starting it is written off (see struct acceptor).
+ */
+static void lost_handovers(struct acceptor *a)
+{
+	long waiting = a->handed - atomic_load(&a->counts->started);
+	double now = util_now_s();
+
+	if (waiting <= 0 || !a->waiting_since) {
+		a->waiting_since = now;
+	} else if (now - a->waiting_since >= LOST_S) {
+		log_msg(LOG_WARN, "http", "%ld connections handed to libmicrohttpd were not started within %.0f s: "
+			"counted as lost", waiting, LOST_S);
+		a->handed -= waiting;
+		a->waiting_since = now;
+	}
+}
+
 static void *run(void *arg)
 {
 	struct acceptor *a = arg;
@@ -126,8 +154,10 @@ static void *run(void *arg)
 			pause = true;
 		} else if (room <= 0) { /* at the limit: new connections wait in the listening socket's queue */
 			warn(a, NULL, 0);
+			lost_handovers(a);
 			pause = true;
 		} else {
+			a->waiting_since = 0;
 			pause = (n == 0 || (n > 0 && p[1].revents)) && !accept_some(a, room);
 		}
 	}
