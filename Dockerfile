@@ -9,7 +9,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN meson setup /build -Dbuildtype=release -Dtests=false -Dbench=false \
+# the commit `shelfcast version` and /metrics report (.git is not copied): --build-arg SHELFCAST_COMMIT=...
+ARG SHELFCAST_COMMIT=unknown
+RUN meson setup /build -Dbuildtype=release -Dtests=false -Dbench=false -Dcommit="$SHELFCAST_COMMIT" \
  && ninja -C /build \
  && strip /build/shelfcast \
  && /build/shelfcast version

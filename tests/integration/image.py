@@ -252,6 +252,10 @@ class Run:
         self.port = harness.free_port()
         self.server = Remote(self.port, self.contract)
         self.env = []
+        # what the image is built to report (--build-arg SHELFCAST_COMMIT; the context holds no .git)
+        head = subprocess.run(["git", "-C", SOURCE_ROOT, "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True)
+        self.commit = head.stdout.strip() if head.returncode == 0 else "unknown"
 
     def base(self):
         os.makedirs(self.cache, exist_ok=True)
@@ -274,6 +278,7 @@ class Run:
         with open(log, "w") as f:
             r = subprocess.run(["buildah"] + self.c.flags + ["bud", "--format", "docker", "--isolation", "chroot",
                                                              "--network", "host", "--pull=never", "--layers=false",
+                                                             "--build-arg", "SHELFCAST_COMMIT=" + self.commit,
                                                              "-t", IMAGE, "-f", os.path.join(SOURCE_ROOT, "Dockerfile"),
                                                              SOURCE_ROOT],
                                stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=3600)
@@ -294,7 +299,8 @@ class Run:
     def version(self):
         r = self.c.run(IMAGE, "version")
         first = r.stdout.splitlines()[0] if r.stdout else ""
-        check(re.match(r"^shelfcast \S+ \(.*release build, schema \d+\)$", first), "version printed %r" % r.stdout)
+        check(re.match(r"^shelfcast \S+ \(commit %s, release build, schema \d+\)$" % re.escape(self.commit), first),
+              "version printed %r (built with SHELFCAST_COMMIT=%s)" % (r.stdout, self.commit))
         print("# " + first)
 
     def migrate(self):
