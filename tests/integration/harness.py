@@ -266,6 +266,12 @@ class PgBouncer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def source_commit():
+    """The checkout's HEAD as the build names it (12 hex digits), or None outside a git checkout."""
+    r = subprocess.run(["git", "-C", SOURCE_ROOT, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -253,9 +253,7 @@ class Run:
         self.server = Remote(self.port, self.contract)
         self.env = []
         # what the image is built to report (--build-arg SHELFCAST_COMMIT; the context holds no .git)
-        head = subprocess.run(["git", "-C", SOURCE_ROOT, "rev-parse", "--short=12", "HEAD"],
-                              capture_output=True, text=True)
-        self.commit = head.stdout.strip() if head.returncode == 0 else "unknown"
+        self.commit = harness.source_commit() or "unknown"
 
     def base(self):
         os.makedirs(self.cache, exist_ok=True)

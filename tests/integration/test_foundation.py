@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 
+import harness
 from harness import check, dbname, run, temp_dir
 
 SUBCOMMANDS = ["serve", "migrate", "train", "models", "predict", "demo-data", "version", "healthcheck"]
@@ -51,10 +52,9 @@ def test_version_names_openblas_and_the_commit_built(ctx):
     r = run(["version"])
     check(r.returncode == 0 and "OpenBLAS" in r.stdout, "version: %r" % r.stdout)
     # the commit is read at build time: the checkout's HEAD, not the one meson was configured at
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    head = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
-    if head.returncode == 0:  # a git checkout (CI's is one)
-        check("(commit %s," % head.stdout.strip() in r.stdout, "version %r, HEAD %s" % (r.stdout, head.stdout.strip()))
+    head = harness.source_commit()
+    if head:  # a git checkout (CI's is one)
+        check("(commit %s," % head in r.stdout, "version %r, HEAD %s" % (r.stdout, head))
 
 
 def test_migrate_twice_changes_nothing(ctx):
