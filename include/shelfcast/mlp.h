@@ -81,7 +81,7 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
  */
 void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y);
 /*
- * A search's plan of a network (mlp_forward_rest_search): for each layer
+ * A search's plan of a network (mlp_forward_search_from): for each layer
  * after the first, its columns past the multiples of 16 (the heads, the
  * packed ensemble's baseline units) laid out once for the many calls of the
  * searches (a model keeps one): per input with a weight that is not zero
@@ -103,11 +103,16 @@ struct mlp_search {
 bool mlp_search_init(struct mlp_search *s, const struct mlp *m);
 void mlp_search_done(struct mlp_search *s);
 /*
- * mlp_forward_rest in the engine's own kernels at any row count, no BLAS:
- * the same function to within float rounding (sums in another order), for
- * a search whose chosen numbers are computed again by the serving path.
+ * Layers from.. (1 <= from <= n_layers) of s's network over in: (B, that
+ * layer's inputs), layer from - 1's output after its ReLU; y: (B, O_last)
+ * (from == n_layers copies in).  mlp_forward_rest from layer `from` on, in
+ * the engine's own kernels at any row count, no BLAS: the same function to
+ * within float rounding (sums in another order), for a search whose chosen
+ * numbers are computed again by the serving path (mlp_sweep.h computes
+ * layer 1).  scratch: mlp_scratch_floats(m, B).
  */
-void mlp_forward_rest_search(const struct mlp_search *s, float *pre, size_t B, float *scratch, float *y);
+void mlp_forward_search_from(const struct mlp_search *s, size_t from, const float *in, size_t B, float *scratch,
+			     float *y);
 /* Reference: textbook loops in double accumulation, no BLAS. */
 void mlp_forward_naive(const struct mlp *m, const float *x, size_t B, float *scratch, float *y);
 

@@ -33,11 +33,13 @@
 #include "shelfcast/encoder.h"
 #include "shelfcast/error.h"
 #include "shelfcast/mlp.h"
+#include "shelfcast/mlp_sweep.h"
 #include "shelfcast/sha256.h"
 #include "shelfcast/spec.h"
 #include "shelfcast/tensor.h"
 
 #define MODEL_NAME_MAX 64
+#define MODEL_MAX_PRICE_INPUTS 4 /* a column is read raw, through its log, or both */
 #define MODEL_CHECKSUM_PREFIX "v2-"
 #define MODEL_CHECKSUM_SIZE (sizeof MODEL_CHECKSUM_PREFIX - 1 + SHA256_HEX_SIZE)
 struct model {
@@ -51,6 +53,10 @@ struct model {
 	struct encoder *enc;
 	struct mlp mlp;
 	struct mlp_search search; /* the recommendation search's layout of mlp (mlp.h), made at load */
+	/* the inputs reading the spec's price column, and the search's sweep along them (mlp_sweep.h) */
+	int price_in[MODEL_MAX_PRICE_INPUTS];
+	size_t n_price_in;
+	struct mlp_sweep_plan sweep;
 	float *block;            /* every weight and bias, then transposed weights */
 	size_t block_floats;
 	char *metrics_json;      /* the version's metrics as compact JSON, or NULL */

@@ -26,10 +26,13 @@ struct recommend_work {
 	const struct model *m;
 	const struct spec *spec;
 	size_t d, H, K;
-	int *price_in;          /* the numeric inputs reading the price column */
+	const int *price_in;    /* the numeric inputs reading the price column (the model's) */
 	size_t n_price_in;
-	float *x, *h0, *pre, *scratch, *y;
-	float *hp;              /* (H) h0 plus the current price's inputs */
+	float *x, *h0, *scratch, *y;
+	float *hp;              /* (H) h0 plus a level's column */
+	float *s;               /* (n_price_in) the price's inputs of the row being scored */
+	float *mid;             /* (max_rows, layer 1's outputs) a round's second layer */
+	struct mlp_sweep *sweep; /* (K) each level's, started for each item */
 	struct recommend_cand *rows;      /* what each row of a round is */
 	struct recommend_cand *pool;      /* the first round's feasible candidates and each level's best */
 	double *grid;           /* (K, RECOMMEND_GRID) the first round's values, NAN where infeasible */

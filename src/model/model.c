@@ -31,6 +31,7 @@ void model_unref(struct model *m)
 		return;
 	drift_window_free(atomic_load(&m->drift)); /* before the spec it borrows */
 	mlp_search_done(&m->search);
+	mlp_sweep_plan_done(&m->sweep);
 	encoder_free(m->enc);
 	spec_done(&m->spec);
 	free(m->block);
@@ -148,6 +149,22 @@ static enum error_code take_tensor(const struct tensor *tensors, size_t n, const
 	return ERROR_OK;
 }
 
+/* The inputs reading the price column (raw, through its log), and the sweep along their columns. */
+static bool price_sweep(struct model *m)
+{
+	const struct mlp_layer *L = &m->mlp.layer[0];
+	const char *name = m->spec.price_column;
+	const float *dirs[MODEL_MAX_PRICE_INPUTS];
+	int j;
+
+	for (j = name ? encoder_input_index(m->enc, name, strlen(name)) : -1;
+	     j >= 0 && m->n_price_in < MODEL_MAX_PRICE_INPUTS; j = encoder_next_same(m->enc, j)) {
+		dirs[m->n_price_in] = L->wt + (size_t)j * L->out;
+		m->price_in[m->n_price_in++] = j;
+	}
+	return mlp_sweep_plan_init(&m->sweep, &m->mlp, m->n_price_in, dirs);
+}
+
 enum error_code model_new(const char *name, int version, struct spec *spec,
 			  const struct tensor *tensors, size_t n_tensors,
 			  const char *expected_checksum, struct model **out, struct error *err)
@@ -234,10 +251,6 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 		L->wt = wt;
 		wt += L->in * L->out;
 	}
-	if (!mlp_search_init(&m->search, &m->mlp)) {
-		rc = error_nomem(err, "the search's layout of the weights");
-		goto fail;
-	}
 	for (i = 0; i < model_tensor_count(m); i++)
 		model_tensor_at(m, i, &canon[i]);
 	if (expected_checksum && strncmp(expected_checksum, MODEL_CHECKSUM_PREFIX, strlen(MODEL_CHECKSUM_PREFIX)))
@@ -256,6 +269,10 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 	m->enc = encoder_new(&m->spec, err);
 	if (!m->enc) {
 		rc = err ? err->code : ERROR_INVALID;
+		goto fail;
+	}
+	if (!mlp_search_init(&m->search, &m->mlp) || !price_sweep(m)) {
+		rc = error_nomem(err, "the search's layout of the weights");
 		goto fail;
 	}
 	/* what every request would otherwise work out again (predict.h) */

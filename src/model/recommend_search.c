@@ -60,13 +60,19 @@ struct level_state {
 
 void recommend_work_done(struct recommend_work *w)
 {
-	free(w->price_in);
+	size_t k;
+
 	free(w->x);
 	free(w->h0);
-	free(w->pre);
+	free(w->mid);
 	free(w->scratch);
 	free(w->y);
 	free(w->hp);
+	free(w->s);
+	if (w->sweep)
+		for (k = 0; k < w->K; k++)
+			mlp_sweep_done(&w->sweep[k]);
+	free(w->sweep);
 	free(w->rows);
 	free(w->pool);
 	free(w->grid);
@@ -77,10 +83,20 @@ void recommend_work_done(struct recommend_work *w)
 	predict_batch_done(&w->batch);
 }
 
+/* A sweep per level along the model's price inputs; false when out of memory. */
+static bool sweeps_init(struct recommend_work *w)
+{
+	size_t k;
+	bool ok = (w->sweep = calloc(w->K, sizeof *w->sweep)) != NULL;
+
+	for (k = 0; ok && k < w->K; k++)
+		ok = mlp_sweep_init(&w->sweep[k], &w->m->sweep);
+	return ok; /* the sweeps made are freed with the rest */
+}
+
 enum error_code recommend_work_init(struct recommend_work *w, const struct model *m, size_t n, struct error *err)
 {
 	const struct spec *spec = &m->spec;
-	int j;
 
 	memset(w, 0, sizeof *w);
 	w->m = m;
@@ -89,19 +105,15 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->H = m->mlp.layer[0].out;
 	w->K = spec->n_levels;
 	w->max_rows = w->K * RECOMMEND_GRID; /* a refinement round takes at most 2 * RECOMMEND_REFINE per level */
-	w->price_in = calloc(spec->n_numeric + 1, sizeof *w->price_in);
-	if (w->price_in) {
-		const char *name = spec->price_column;
-		for (j = encoder_input_index(m->enc, name, strlen(name)); j >= 0;
-		     j = encoder_next_same(m->enc, j))
-			w->price_in[w->n_price_in++] = j;
-	}
+	w->price_in = m->price_in;
+	w->n_price_in = m->n_price_in;
 	w->x = malloc(w->d * sizeof *w->x);
 	w->h0 = malloc(w->H * sizeof *w->h0);
-	w->pre = malloc(w->max_rows * w->H * sizeof *w->pre);
+	w->mid = malloc(w->max_rows * m->mlp.layer[1].out * sizeof *w->mid);
 	w->scratch = malloc(mlp_scratch_floats(&m->mlp, w->max_rows) * sizeof *w->scratch);
 	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
 	w->hp = malloc(w->H * sizeof *w->hp);
+	w->s = malloc((w->n_price_in + 1) * sizeof *w->s);
 	w->rows = malloc(w->max_rows * sizeof *w->rows);
 	w->pool = malloc((w->K * (RECOMMEND_GRID + 1) + RECOMMEND_STARTS) * sizeof *w->pool);
 	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
@@ -109,8 +121,9 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->exposure = malloc(w->max_rows * sizeof *w->exposure);
 	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
 	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
-	if (!w->price_in || !w->x || !w->h0 || !w->pre || !w->scratch || !w->y || !w->hp || !w->rows ||
-	    !w->pool || !w->grid || !w->expected || !w->exposure || !w->defaulted || !w->clipped) {
+	if (!w->x || !w->h0 || !w->mid || !w->scratch || !w->y || !w->hp || !w->s ||
+	    !sweeps_init(w) || !w->rows || !w->pool || !w->grid || !w->expected || !w->exposure || !w->defaulted ||
+	    !w->clipped) {
 		recommend_work_done(w);
 		return error_nomem(err, "the recommendation search");
 	}
@@ -160,12 +173,13 @@ ROW_CLONES static void axpy(float *restrict out, float z, const float *restrict 
 
 /*
  * The item's first-layer pre-activation without its price inputs and its
- * level: h0 = b + sum over the other nonzero inputs of x_i * W[:, i].
+ * level: h0 = b + sum over the other nonzero inputs of x_i * W[:, i]; each
+ * level's sweep starts from h0 plus its level's column.
  */
 static void base_preactivation(struct recommend_work *w)
 {
 	const struct mlp_layer *L = &w->m->mlp.layer[0];
-	size_t i, j;
+	size_t level_offset = encoder_level_offset(w->m->enc), i, j, k;
 
 	for (j = 0; j < w->n_price_in; j++)
 		w->x[w->price_in[j]] = 0.0f;
@@ -173,31 +187,31 @@ static void base_preactivation(struct recommend_work *w)
 	for (i = 0; i < w->d; i++)
 		if (w->x[i] != 0.0f)
 			axpy(w->h0, w->x[i], L->wt + i * w->H, w->H);
+	for (k = 0; k < w->K; k++) { /* each level's sweep starts from h0 and the level's column */
+		add_to(w->hp, w->h0, L->wt + (level_offset + k) * w->H, w->H);
+		mlp_sweep_start(&w->sweep[k], w->hp);
+	}
 }
 
 /*
  * Score rows [0, R) of w->rows (price and level set): their value and
- * exposure.  The rest of the network runs over the R rows in one call.
+ * exposure.  Each row's second layer comes from its level's sweep, the rest
+ * of the network runs over the R rows in one call.
  */
 static void score_rows(struct recommend_work *w, size_t R, enum spec_objective objective, double unit_cost)
 {
-	const struct mlp_layer *L = &w->m->mlp.layer[0];
-	size_t level_offset = encoder_level_offset(w->m->enc), r, j, P = w->n_price_in;
+	size_t O1 = w->m->mlp.layer[1].out, r, j, P = w->n_price_in;
 
 	for (r = 0; r < R; r++) {
 		const struct recommend_cand *c = &w->rows[r];
-		float *pre = w->pre + r * w->H;
 
-		/* h0 plus the price's inputs, once per price: rows of one price at other levels follow it */
-		if (r == 0 || c->price != w->rows[r - 1].price) {
-			memcpy(w->hp, w->h0, w->H * sizeof *w->hp);
+		/* the price's inputs, once per price: rows of one price at other levels follow it */
+		if (r == 0 || c->price != w->rows[r - 1].price)
 			for (j = 0; j < P; j++)
-				axpy(w->hp, encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], c->price),
-				     L->wt + (size_t)w->price_in[j] * w->H, w->H);
-		}
-		add_to(pre, w->hp, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
+				w->s[j] = encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], c->price);
+		mlp_sweep_row(&w->sweep[c->level], w->s, w->mid + r * O1);
 	}
-	mlp_forward_rest_search(&w->m->search, w->pre, R, w->scratch, w->y);
+	mlp_forward_search_from(&w->m->search, 2, w->mid, R, w->scratch, w->y);
 	heads_rows_fast(w->spec, w->y, R, w->expected, w->exposure);
 	for (r = 0; r < R; r++) {
 		struct recommend_cand *c = &w->rows[r];

@@ -272,20 +272,20 @@ void mlp_forward_layers(const struct mlp *m, const float *x, size_t B, float *co
 }
 
 /*
- * Layers 1.. over `rows` rows of layer 0's activations `in`: the hidden ones
- * take turns in bufs[l & 1], the last writes y.  Small batches through
+ * Layers from.. over `rows` rows of layer from-1's activations `in`: the hidden
+ * ones take turns in bufs[l & 1], the last writes y.  Small batches through
  * layer_small, others through BLAS; for a search (its plan s), every batch
  * through layer_search.
  */
 static void layer_search(const struct mlp_layer *L, const struct mlp_narrow *nw, const float *x, size_t rows,
 			 int relu_out, float *y);
 
-static void layers_after_first(const struct mlp *m, const float *in, size_t rows,
-			       float *const bufs[2], float *y, const struct mlp_search *s)
+static void layers_from(const struct mlp *m, size_t from, const float *in, size_t rows,
+			float *const bufs[2], float *y, const struct mlp_search *s)
 {
 	size_t l;
 
-	for (l = 1; l < m->n_layers; l++) {
+	for (l = from; l < m->n_layers; l++) {
 		const struct mlp_layer *L = &m->layer[l];
 		int last = l + 1 == m->n_layers;
 		float *out = last ? y : bufs[l & 1];
@@ -302,19 +302,12 @@ static void layers_after_first(const struct mlp *m, const float *in, size_t rows
 	}
 }
 
-/* mlp_forward_rest, and with a search's plan s mlp_forward_rest_search. */
-static void forward_rest(const struct mlp *m, const struct mlp_search *s, float *pre, size_t B, float *scratch,
-			 float *y)
+void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
 {
 	float *const bufs[2] = {scratch, scratch + B * max_hidden(m)};
 
 	relu(pre, B * m->layer[0].out);
-	layers_after_first(m, pre, B, bufs, y, s);
-}
-
-void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch, float *y)
-{
-	forward_rest(m, NULL, pre, B, scratch, y);
+	layers_from(m, 1, pre, B, bufs, y, NULL);
 }
 
 /*
@@ -534,9 +527,14 @@ void mlp_search_done(struct mlp_search *s)
 	memset(s, 0, sizeof *s);
 }
 
-void mlp_forward_rest_search(const struct mlp_search *s, float *pre, size_t B, float *scratch, float *y)
+void mlp_forward_search_from(const struct mlp_search *s, size_t from, const float *in, size_t B, float *scratch,
+			     float *y)
 {
-	forward_rest(s->m, s, pre, B, scratch, y);
+	float *const bufs[2] = {scratch, scratch + B * max_hidden(s->m)};
+
+	if (from == s->m->n_layers)
+		memcpy(y, in, B * s->m->layer[from - 1].out * sizeof *y);
+	layers_from(s->m, from, in, B, bufs, y, s);
 }
 
 void mlp_forward(const struct mlp *m, const float *x, size_t B, float *scratch, float *y)
@@ -695,6 +693,6 @@ void mlp_forward_levels(const struct mlp *m, const float *base, size_t n, size_t
 							h1[i * H + o] + L0->wt[(level_offset + k) * H + o];
 			continue;
 		}
-		layers_after_first(m, in, rows, bufs, y + t0 * K * O_last, NULL);
+		layers_from(m, 1, in, rows, bufs, y + t0 * K * O_last, NULL);
 	}
 }

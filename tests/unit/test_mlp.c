@@ -1,59 +1,8 @@
 /* Unit tests: the MLP forward (BLAS and small-batch loop) against the naive reference. */
-#include "testutil.h"
+#include "testmlp.h"
 
 #include <math.h>
 
-#include "shelfcast/mlp.h"
-
-struct owned_mlp {
-	struct mlp m;
-	float *w[MLP_MAX_LAYERS], *b[MLP_MAX_LAYERS], *wt[MLP_MAX_LAYERS];
-};
-
-static void build(struct owned_mlp *o, const size_t *dims, size_t n_layers, uint64_t *seed)
-{
-	size_t l, i, j;
-	memset(o, 0, sizeof *o);
-	o->m.n_layers = n_layers;
-	for (l = 0; l < n_layers; l++) {
-		size_t I = dims[l], O = dims[l + 1];
-		float bound = 1.0f / sqrtf((float)I);
-		o->w[l] = malloc(I * O * sizeof(float));
-		o->b[l] = malloc(O * sizeof(float));
-		o->wt[l] = malloc(I * O * sizeof(float));
-		for (i = 0; i < I * O; i++)
-			o->w[l][i] = test_uniform(seed, -bound, bound);
-		for (i = 0; i < O; i++)
-			o->b[l][i] = test_uniform(seed, -bound, bound);
-		for (i = 0; i < O; i++)
-			for (j = 0; j < I; j++)
-				o->wt[l][j * O + i] = o->w[l][i * I + j];
-		o->m.layer[l] = (struct mlp_layer){I, O, o->w[l], o->b[l], o->wt[l]};
-	}
-}
-
-static void release(struct owned_mlp *o)
-{
-	size_t l;
-	for (l = 0; l < o->m.n_layers; l++) {
-		free(o->w[l]);
-		free(o->b[l]);
-		free(o->wt[l]);
-	}
-}
-
-/* max |a - b| / max |b|: the output's norm-wise relative error */
-static double rel_error(const float *a, const float *b, size_t n)
-{
-	double num = 0, den = 0;
-	size_t i;
-	for (i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - (double)b[i]);
-		num = d > num ? d : num;
-		den = fabs((double)b[i]) > den ? fabs((double)b[i]) : den;
-	}
-	return den > 0 ? num / den : num;
-}
 
 static void test_blas_forward_matches_the_naive_loop_on_random_shapes(void **state)
 {
@@ -64,12 +13,12 @@ static void test_blas_forward_matches_the_naive_loop_on_random_shapes(void **sta
 	(void)state;
 	for (trial = 0; trial < 40; trial++) {
 		size_t dims[MLP_MAX_LAYERS + 1], n_layers = 1 + (size_t)(test_rand(&seed) % 3), l, k;
-		struct owned_mlp o;
+		struct testmlp o;
 		dims[0] = 1 + (size_t)(test_rand(&seed) % 200);
 		for (l = 1; l < n_layers; l++)
 			dims[l] = 1 + (size_t)(test_rand(&seed) % 130);
 		dims[n_layers] = 1 + (size_t)(test_rand(&seed) % 3);
-		build(&o, dims, n_layers, &seed);
+		testmlp_build(&o, dims, n_layers, &seed);
 		for (k = 0; k < sizeof batches / sizeof batches[0]; k++) {
 			size_t B = batches[k], i, out_n = B * dims[n_layers];
 			float *x = malloc(B * dims[0] * sizeof(float));
@@ -81,7 +30,7 @@ static void test_blas_forward_matches_the_naive_loop_on_random_shapes(void **sta
 				x[i] = test_rand(&seed) % 4 == 0 ? test_uniform(&seed, -2, 2) : 0.0f;
 			mlp_forward(&o.m, x, B, scratch, y);
 			mlp_forward_naive(&o.m, x, B, scratch, yr);
-			e = rel_error(y, yr, out_n);
+			e = testmlp_rel_error(y, yr, out_n);
 			worst = fmax(worst, e);
 			if (e > 1e-5)
 				fail_msg("dims %zu..%zu, %zu layers, batch %zu: relative error %g", dims[0],
@@ -91,7 +40,7 @@ static void test_blas_forward_matches_the_naive_loop_on_random_shapes(void **sta
 			free(y);
 			free(yr);
 		}
-		release(&o);
+		testmlp_release(&o);
 	}
 	print_message("# worst relative error %g\n", worst);
 }
@@ -120,12 +69,12 @@ static void levels_path_matches(void)
 	for (trial = 0; trial < 20; trial++) {
 		size_t K = 1 + (size_t)(test_rand(&seed) % 5), dims[MLP_MAX_LAYERS + 1],
 		       n_layers = 1 + (size_t)(test_rand(&seed) % 3), l, t;
-		struct owned_mlp o;
+		struct testmlp o;
 		dims[0] = K + 1 + (size_t)(test_rand(&seed) % 120);
 		for (l = 1; l < n_layers; l++)
 			dims[l] = 1 + (size_t)(test_rand(&seed) % 100);
 		dims[n_layers] = 2;
-		build(&o, dims, n_layers, &seed);
+		testmlp_build(&o, dims, n_layers, &seed);
 		for (t = 0; t < sizeof items / sizeof items[0]; t++) {
 			size_t n = items[t], rows = n * K, off = dims[0] - K, i, k, j;
 			float *base = calloc(n * dims[0], sizeof(float)), *x = calloc(rows * dims[0], sizeof(float));
@@ -146,7 +95,7 @@ static void levels_path_matches(void)
 				}
 			mlp_forward_levels(&o.m, base, n, off, K, scratch, y);
 			mlp_forward_naive(&o.m, x, rows, scratch, yr);
-			e = rel_error(y, yr, rows * 2);
+			e = testmlp_rel_error(y, yr, rows * 2);
 			worst = fmax(worst, e);
 			if (e > 1e-5)
 				fail_msg("items %zu x %zu levels, %zu layers: relative error %g", n, K, n_layers, e);
@@ -156,7 +105,7 @@ static void levels_path_matches(void)
 			free(y);
 			free(yr);
 		}
-		release(&o);
+		testmlp_release(&o);
 	}
 	print_message("# worst relative error %g\n", worst);
 }
@@ -177,7 +126,7 @@ static void search_forward_matches(void)
 	int trial;
 	for (trial = 0; trial < 30; trial++) {
 		size_t dims[MLP_MAX_LAYERS + 1], n_layers = 2 + (size_t)(test_rand(&seed) % 3), l, k;
-		struct owned_mlp o;
+		struct testmlp o;
 		dims[0] = 1 + (size_t)(test_rand(&seed) % 120);
 		for (l = 1; l < n_layers; l++)
 			dims[l] = 1 + (size_t)(test_rand(&seed) % 100);
@@ -188,7 +137,7 @@ static void search_forward_matches(void)
 		}
 		/* the heads' few outputs, and last layers of 16-wide and 32-wide blocks (no ReLU after them) */
 		dims[n_layers] = 1 + (size_t)(test_rand(&seed) % (trial % 3 ? 12 : 70));
-		build(&o, dims, n_layers, &seed);
+		testmlp_build(&o, dims, n_layers, &seed);
 		if (trial % 2) /* sparse layers, as the packed ensemble's (most inputs of a narrow column unused) */
 			for (l = 1; l < n_layers; l++) {
 				size_t i, j;
@@ -211,13 +160,13 @@ static void search_forward_matches(void)
 					double acc = o.b[0][j];
 					for (i = 0; i < dims[0]; i++)
 						acc += (double)x[r * dims[0] + i] * (double)o.w[0][j * dims[0] + i];
-					pre[r * H + j] = (float)acc;
+					pre[r * H + j] = acc > 0 ? (float)acc : 0.0f; /* after the ReLU */
 				}
 			assert_true(mlp_search_init(&plan, &o.m));
-			mlp_forward_rest_search(&plan, pre, B, scratch, y);
+			mlp_forward_search_from(&plan, 1, pre, B, scratch, y);
 			mlp_search_done(&plan);
 			mlp_forward_naive(&o.m, x, B, scratch, yr);
-			e = rel_error(y, yr, out_n);
+			e = testmlp_rel_error(y, yr, out_n);
 			worst = fmax(worst, e);
 			if (e > 1e-5)
 				fail_msg("dims %zu..%zu, %zu layers, %zu rows: relative error %g", dims[0], dims[n_layers],
@@ -228,7 +177,7 @@ static void search_forward_matches(void)
 			free(y);
 			free(yr);
 		}
-		release(&o);
+		testmlp_release(&o);
 	}
 	print_message("# worst relative error %g\n", worst);
 }
@@ -245,11 +194,11 @@ static void test_search_forward_matches_the_naive_loop(void **state)
 static void test_relu_between_layers_not_after_the_last(void **state)
 {
 	size_t dims[3] = {1, 1, 1};
-	struct owned_mlp o;
+	struct testmlp o;
 	uint64_t seed = 1;
 	float x[1] = {1}, y[1], scratch[4];
 	(void)state;
-	build(&o, dims, 2, &seed);
+	testmlp_build(&o, dims, 2, &seed);
 	o.w[0][0] = -1; o.b[0][0] = 0;  /* hidden = relu(-1) = 0 */
 	o.wt[0][0] = -1;
 	o.w[1][0] = 1; o.b[1][0] = -3;  /* out = 0 - 3: negative, no ReLU */
@@ -258,7 +207,7 @@ static void test_relu_between_layers_not_after_the_last(void **state)
 	assert_true(y[0] == -3.0f);
 	mlp_forward_naive(&o.m, x, 1, scratch, y);
 	assert_true(y[0] == -3.0f);
-	release(&o);
+	testmlp_release(&o);
 }
 
 int main(void)
