@@ -25,13 +25,14 @@
  * second run in mlp_forward_search_from.
  *
  * A plan is made once per network and directions (a model keeps one): the
- * columns padded to whole vectors of eight.  A sweep is one line's state;
+ * directions and the bias padded to whole vectors of eight; the columns are
+ * layer 1's wt itself, read in place.  A sweep is one line's state;
  * a search keeps one per promotion level.  With AVX2 and FMA and one or two
  * directions, a row runs in vectors of eight (the units' signs as bits);
  * otherwise in plain loops over the same arrays.
  *
  * Both own their memory; a plan borrows m (at least one hidden layer; layer
- * 1's wt is read), which must outlive it, a sweep its plan.  A plan is
+ * 1's wt is read) and its weights, which must outlive it, a sweep its plan.  A plan is
  * read-only once made; a sweep belongs to one thread.
  */
 #ifndef SHELFCAST_MLP_SWEEP_H
@@ -49,7 +50,7 @@ struct mlp_sweep_plan {
 	const struct mlp *m;
 	size_t H, O, P;       /* layer 0's outputs, layer 1's outputs, directions */
 	size_t H8, O8, words; /* H and O rounded up to 8; 64-unit words of a sign pattern */
-	float *cols;          /* (H, O8) layer 1's weight column of each unit, zero past O */
+	const float *cols;    /* (H, O) layer 1's weight column of each unit: its wt, borrowed */
 	float *u;             /* (P, H8) the directions, zero past H */
 	float *b;             /* (O8) layer 1's bias, zero past O */
 	bool relu_out;        /* layer 1 is hidden: its output goes through the ReLU */

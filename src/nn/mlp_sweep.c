@@ -17,7 +17,7 @@ static size_t up8(size_t n)
 bool mlp_sweep_plan_init(struct mlp_sweep_plan *pl, const struct mlp *m, size_t P, const float *const *u)
 {
 	const struct mlp_layer *L;
-	size_t j, k;
+	size_t k;
 
 	memset(pl, 0, sizeof *pl);
 	if (m->n_layers < 2)
@@ -31,15 +31,13 @@ bool mlp_sweep_plan_init(struct mlp_sweep_plan *pl, const struct mlp *m, size_t 
 	pl->O8 = up8(pl->O);
 	pl->words = (pl->H + 63) / 64;
 	pl->relu_out = m->n_layers > 2;
-	pl->cols = calloc(pl->H * pl->O8, sizeof *pl->cols);
+	pl->cols = L->wt;
 	pl->u = calloc(P * pl->H8 + 1, sizeof *pl->u);
 	pl->b = calloc(pl->O8, sizeof *pl->b);
-	if (!pl->cols || !pl->u || !pl->b) {
+	if (!pl->u || !pl->b) {
 		mlp_sweep_plan_done(pl);
 		return false;
 	}
-	for (j = 0; j < pl->H; j++)
-		memcpy(pl->cols + j * pl->O8, L->wt + j * pl->O, pl->O * sizeof *pl->cols);
 	for (k = 0; k < P; k++)
 		memcpy(pl->u + k * pl->H8, u[k], pl->H * sizeof *pl->u);
 	memcpy(pl->b, L->b, pl->O * sizeof *pl->b);
@@ -51,7 +49,6 @@ bool mlp_sweep_plan_init(struct mlp_sweep_plan *pl, const struct mlp *m, size_t 
 
 void mlp_sweep_plan_done(struct mlp_sweep_plan *pl)
 {
-	free(pl->cols);
 	free(pl->u);
 	free(pl->b);
 	memset(pl, 0, sizeof *pl);
@@ -108,13 +105,13 @@ void mlp_sweep_start(struct mlp_sweep *sw, const float *a)
 static void switch_plain(struct mlp_sweep *sw, size_t j, float sign)
 {
 	const struct mlp_sweep_plan *pl = sw->pl;
-	const float *col = pl->cols + j * pl->O8;
+	const float *col = pl->cols + j * pl->O;
 	size_t k, o;
 
 	for (k = 0; k <= pl->P; k++) {
 		float z = sign * (k ? pl->u[(k - 1) * pl->H8 + j] : sw->a[j]);
 		float *d = sw->cd + k * pl->O8;
-		for (o = 0; o < pl->O8; o++)
+		for (o = 0; o < pl->O; o++)
 			d[o] += z * col[o];
 	}
 }
@@ -177,8 +174,8 @@ static void row_plain(struct mlp_sweep *sw, const float *s, float *out)
  * first; then for each vector of eight outputs, c and the d_k are read
  * once, every switched unit's column added in registers, and the output
  * computed from them before they are stored.  The padded arrays make every
- * loop whole vectors, but the output row, whose last vector is stored under
- * a mask.  Every field is read into a local first: with -fno-strict-aliasing
+ * loop whole vectors but those over a column of wt and the output row, whose
+ * last vector is read and written under a mask.  Every field is read into a local first: with -fno-strict-aliasing
  * a float store may alias them.
  */
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
@@ -219,10 +216,15 @@ AVX2_INLINE void row_avx2(struct mlp_sweep *sw, const float *s, float *out, size
 	sw->switched += n;
 	for (o = 0; o < O8; o += 8) {
 		__m256 vc = _mm256_loadu_ps(c + o), v0 = _mm256_loadu_ps(d0 + o), v1 = zero, y;
+		/* lanes [0, O - o): the columns are wt's rows, O floats each, and the output row */
+		__m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(O - o)),
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+		bool whole = o + 8 <= O;
 		if (P_ > 1)
 			v1 = _mm256_loadu_ps(d1 + o);
 		for (i = 0; i < n; i++) {
-			__m256 col = _mm256_loadu_ps(cols + (size_t)list[i] * O8 + o);
+			const float *p = cols + (size_t)list[i] * O + o;
+			__m256 col = whole ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
 			vc = _mm256_fmadd_ps(_mm256_broadcast_ss(zc + i), col, vc);
 			v0 = _mm256_fmadd_ps(_mm256_broadcast_ss(z0 + i), col, v0);
 			if (P_ > 1)
@@ -239,13 +241,10 @@ AVX2_INLINE void row_avx2(struct mlp_sweep *sw, const float *s, float *out, size
 			y = _mm256_fmadd_ps(s1, v1, y);
 		if (relu)
 			y = _mm256_max_ps(y, zero);
-		if (o + 8 <= O) {
+		if (whole)
 			_mm256_storeu_ps(out + o, y);
-		} else { /* lanes [0, O - o) */
-			__m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-			__m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(O - o)), lane);
+		else
 			_mm256_maskstore_ps(out + o, mask, y);
-		}
 	}
 }
 
