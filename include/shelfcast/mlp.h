@@ -34,7 +34,8 @@ struct mlp_layer {
 	const float *w;   /* (O, I) */
 	const float *b;   /* (O) */
 	const float *wt;  /* (I, O): w transposed; read by mlp_forward_levels and mlp_forward_rest
-			     (the sparse first layer, and small batches on every layer) */
+			     (the sparse first layer, and small batches on every layer), the
+			     search's plan and layer 1's by mlp_sweep (mlp_sweep.h) */
 };
 
 struct mlp {
@@ -47,7 +48,8 @@ struct mlp {
  * (O), back to back in layer order, as the model and the trainer keep it.
  * dims: (n_layers + 1) widths, dims[0] the input.  mlp_bind points m's
  * layers into params (borrowed, for as long as m is used); wt stays NULL,
- * so neither mlp_forward_levels nor mlp_forward_rest can run on it.
+ * so neither mlp_forward_levels, mlp_forward_rest, mlp_search_init nor
+ * mlp_sweep_plan_init can run on it.
  */
 size_t mlp_params_count(const size_t *dims, size_t n_layers);
 void mlp_bind(struct mlp *m, const size_t *dims, size_t n_layers, const float *params);
@@ -85,7 +87,9 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
  * after the first, its columns past the multiples of 16 (the heads, the
  * packed ensemble's baseline units) laid out once for the many calls of the
  * searches (a model keeps one): per input with a weight that is not zero
- * among them, two vectors of eight (lanes past the columns zero).  Owns its
+ * among them, two vectors of eight (lanes past the columns zero).  Layer 1's
+ * is laid out too, for a call from layer 1 (the unit tests'); the
+ * recommendation search starts at layer 2, after its sweep.  Owns its
  * memory; borrows m, which must outlive it and keep its weights.
  * mlp_search_init: false when out of memory.
  */
@@ -104,8 +108,9 @@ bool mlp_search_init(struct mlp_search *s, const struct mlp *m);
 void mlp_search_done(struct mlp_search *s);
 /*
  * Layers from.. (1 <= from <= n_layers) of s's network over in: (B, that
- * layer's inputs), layer from - 1's output after its ReLU; y: (B, O_last)
- * (from == n_layers copies in).  mlp_forward_rest from layer `from` on, in
+ * layer's inputs), layer from - 1's output after its ReLU; y: (B, O_last).
+ * from == n_layers copies in (layer from - 1 is the output layer, with no
+ * ReLU after it).  mlp_forward_rest from layer `from` on, in
  * the engine's own kernels at any row count, no BLAS: the same function to
  * within float rounding (sums in another order), for a search whose chosen
  * numbers are computed again by the serving path (mlp_sweep.h computes

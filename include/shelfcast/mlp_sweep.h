@@ -61,13 +61,17 @@ struct mlp_sweep {
 	const struct mlp_sweep_plan *pl;
 	float *a;             /* (H8) the base, zero past H */
 	float *cd;            /* (1 + P, O8): c, then each d_k */
-	uint64_t *on, *now;   /* (words) the units on, bit j % 64 of word j / 64: since the last row, at this row */
+	uint64_t *on, *now;   /* (words) the units on, bit j % 64 of word j / 64: since the last row, at this row;
+				 on is the sweep's one allocation, which every array here lies in */
 	size_t switched;      /* units switched since every unit was off */
 	uint32_t *list;       /* (H) a row's switched units */
 	float *z;             /* (3, H) their coefficients: sign a_j, sign u_0[j], sign u_1[j] */
 };
 
-/* For network m (n_layers >= 2) and P directions u[0..P) (each H floats, copied): false when out of memory. */
+/*
+ * For network m and P directions u[0..P) (each H floats, copied): false
+ * when out of memory, or when m has no hidden layer (the spec requires one).
+ */
 bool mlp_sweep_plan_init(struct mlp_sweep_plan *pl, const struct mlp *m, size_t P, const float *const *u);
 void mlp_sweep_plan_done(struct mlp_sweep_plan *pl);
 

@@ -15,10 +15,11 @@
  *     pre-activation is computed once for the item without the price's
  *     inputs, plus each level's weight column; along the price each
  *     level's rows lie on one line (one direction per price input), and
- *     the second layer follows them in a sweep (mlp_sweep.h: a few
- *     multiply-adds a row, a column's more when a first-layer unit
- *     switches); the layers after it run over every row of a round in one
- *     batched pass (mlp_forward_search_from);
+ *     the second layer follows them in a sweep (mlp_sweep.h: per row, the
+ *     first layer's signs and the second layer's pre-activation from (1 +
+ *     P) vectors, a column's more when a first-layer unit switches); the
+ *     layers after it run over every row of a round in one batched pass
+ *     (mlp_forward_search_from);
  *   - round one scores RECOMMEND_GRID evenly spaced prices per level, from
  *     its margin floor (or lo) to hi.  Round two starts from
  *     RECOMMEND_STARTS of its points: the best of each of the

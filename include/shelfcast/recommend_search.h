@@ -39,6 +39,7 @@ struct recommend_work {
 	double *expected, *exposure; /* (max_rows) a round's heads */
 	uint32_t *defaulted, *clipped; /* the encoder report, which makes it refuse a log input <= 0 */
 	size_t max_rows;
+	void *block;            /* every array above, in one allocation */
 	struct predict_batch batch; /* for the confirmation */
 };
 

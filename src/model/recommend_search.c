@@ -62,41 +62,53 @@ void recommend_work_done(struct recommend_work *w)
 {
 	size_t k;
 
-	free(w->x);
-	free(w->h0);
-	free(w->mid);
-	free(w->scratch);
-	free(w->y);
-	free(w->hp);
-	free(w->s);
 	if (w->sweep)
 		for (k = 0; k < w->K; k++)
 			mlp_sweep_done(&w->sweep[k]);
-	free(w->sweep);
-	free(w->rows);
-	free(w->pool);
-	free(w->grid);
-	free(w->expected);
-	free(w->exposure);
-	free(w->defaulted);
-	free(w->clipped);
+	free(w->block);
 	predict_batch_done(&w->batch);
 }
 
-/* A sweep per level along the model's price inputs; false when out of memory. */
-static bool sweeps_init(struct recommend_work *w)
+/*
+ * Point w's arrays into one block at base, each at a multiple of 32 bytes
+ * (base NULL: every array NULL); the bytes they take.  Called once to size
+ * the block and once to lay it out.
+ */
+static size_t lay_out(struct recommend_work *w, unsigned char *base)
 {
-	size_t k;
-	bool ok = (w->sweep = calloc(w->K, sizeof *w->sweep)) != NULL;
+	const struct spec *spec = w->spec;
+	const struct mlp *mlp = &w->m->mlp;
+	size_t at = 0, R = w->max_rows;
 
-	for (k = 0; ok && k < w->K; k++)
-		ok = mlp_sweep_init(&w->sweep[k], &w->m->sweep);
-	return ok; /* the sweeps made are freed with the rest */
+#define TAKE(field, count)                                                    \
+	do {                                                                  \
+		w->field = base ? (void *)(base + at) : NULL;                 \
+		at += ((count) * sizeof *w->field + 31) / 32 * 32;            \
+	} while (0)
+	TAKE(x, w->d);
+	TAKE(h0, w->H);
+	TAKE(hp, w->H);
+	TAKE(s, w->n_price_in + 1);
+	TAKE(mid, R * mlp->layer[1].out);
+	TAKE(scratch, mlp_scratch_floats(mlp, R));
+	TAKE(y, R * HEADS_COUNT);
+	TAKE(sweep, w->K);
+	TAKE(rows, R);
+	TAKE(pool, w->K * (RECOMMEND_GRID + 1) + RECOMMEND_STARTS);
+	TAKE(grid, w->K * RECOMMEND_GRID);
+	TAKE(expected, R);
+	TAKE(exposure, R);
+	TAKE(defaulted, spec->n_numeric + 1);
+	TAKE(clipped, spec->n_numeric + 1);
+#undef TAKE
+	return at;
 }
 
 enum error_code recommend_work_init(struct recommend_work *w, const struct model *m, size_t n, struct error *err)
 {
 	const struct spec *spec = &m->spec;
+	size_t k;
+	bool ok;
 
 	memset(w, 0, sizeof *w);
 	w->m = m;
@@ -107,23 +119,15 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->max_rows = w->K * RECOMMEND_GRID; /* a refinement round takes at most 2 * RECOMMEND_REFINE per level */
 	w->price_in = m->price_in;
 	w->n_price_in = m->n_price_in;
-	w->x = malloc(w->d * sizeof *w->x);
-	w->h0 = malloc(w->H * sizeof *w->h0);
-	w->mid = malloc(w->max_rows * m->mlp.layer[1].out * sizeof *w->mid);
-	w->scratch = malloc(mlp_scratch_floats(&m->mlp, w->max_rows) * sizeof *w->scratch);
-	w->y = malloc(w->max_rows * HEADS_COUNT * sizeof *w->y);
-	w->hp = malloc(w->H * sizeof *w->hp);
-	w->s = malloc((w->n_price_in + 1) * sizeof *w->s);
-	w->rows = malloc(w->max_rows * sizeof *w->rows);
-	w->pool = malloc((w->K * (RECOMMEND_GRID + 1) + RECOMMEND_STARTS) * sizeof *w->pool);
-	w->grid = malloc(w->K * RECOMMEND_GRID * sizeof *w->grid);
-	w->expected = malloc(w->max_rows * sizeof *w->expected);
-	w->exposure = malloc(w->max_rows * sizeof *w->exposure);
-	w->defaulted = malloc((spec->n_numeric + 1) * sizeof *w->defaulted);
-	w->clipped = malloc((spec->n_numeric + 1) * sizeof *w->clipped);
-	if (!w->x || !w->h0 || !w->mid || !w->scratch || !w->y || !w->hp || !w->s ||
-	    !sweeps_init(w) || !w->rows || !w->pool || !w->grid || !w->expected || !w->exposure || !w->defaulted ||
-	    !w->clipped) {
+	w->block = malloc(lay_out(w, NULL));
+	ok = w->block != NULL;
+	if (ok) {
+		lay_out(w, w->block);
+		memset(w->sweep, 0, w->K * sizeof *w->sweep); /* each done'd, made or not */
+	}
+	for (k = 0; ok && k < w->K; k++) /* a sweep per level along the model's price inputs */
+		ok = mlp_sweep_init(&w->sweep[k], &m->sweep);
+	if (!ok) {
 		recommend_work_done(w);
 		return error_nomem(err, "the recommendation search");
 	}

@@ -56,28 +56,25 @@ void mlp_sweep_plan_done(struct mlp_sweep_plan *pl)
 
 bool mlp_sweep_init(struct mlp_sweep *sw, const struct mlp_sweep_plan *pl)
 {
+	size_t floats = pl->H8 + (1 + pl->P) * pl->O8 + 3 * pl->H; /* a, cd, z */
+
 	memset(sw, 0, sizeof *sw);
 	sw->pl = pl;
-	sw->a = calloc(pl->H8, sizeof *sw->a);
-	sw->cd = calloc((1 + pl->P) * pl->O8, sizeof *sw->cd);
-	sw->on = calloc(2 * pl->words, sizeof *sw->on);
-	sw->z = calloc(3 * pl->H, sizeof *sw->z);
-	sw->list = calloc(pl->H, sizeof *sw->list);
-	if (!sw->a || !sw->cd || !sw->on || !sw->z || !sw->list) {
-		mlp_sweep_done(sw);
+	/* one block: the two bit patterns, then the floats, then list */
+	sw->on = calloc(1, 2 * pl->words * sizeof *sw->on + floats * sizeof(float) + pl->H * sizeof *sw->list);
+	if (!sw->on)
 		return false;
-	}
 	sw->now = sw->on + pl->words;
+	sw->a = (float *)(sw->now + pl->words);
+	sw->cd = sw->a + pl->H8;
+	sw->z = sw->cd + (1 + pl->P) * pl->O8;
+	sw->list = (uint32_t *)(sw->z + 3 * pl->H);
 	return true;
 }
 
 void mlp_sweep_done(struct mlp_sweep *sw)
 {
-	free(sw->a);
-	free(sw->cd);
 	free(sw->on);
-	free(sw->z);
-	free(sw->list);
 	memset(sw, 0, sizeof *sw);
 }
 
