@@ -129,8 +129,11 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
     from test_api import ITEM, served
     mib = 1 << 20
     budget, senders = 24, 40  # MiB held at most; clients each sending 1 MiB - 1 bytes of a 1 MiB body
-    _, s = served(ctx, "--max-body", str(mib), "--body-budget", str(budget * mib), "--request-timeout", "5",
-                  "--timeout", "2", "--threads", "2")
+    # the idle timeout (8 s) outlasts the first part: the held senders go idle once their bytes are in, and a
+    # shorter one (2 s once) could close the first of them, and give their budget back, before the small
+    # request below is refused for want of it; the request deadline must be longer still
+    _, s = served(ctx, "--max-body", str(mib), "--body-budget", str(budget * mib), "--request-timeout", "10",
+                  "--timeout", "8", "--threads", "2")
     # every worker's own state (parser scratch, its prediction log queue) is made by its first request: what
     # the bodies hold is measured against a server whose workers have all answered once.  Connections open
     # at once, as consecutive sockets, go to both workers; one after another, each reuses the socket number
@@ -187,8 +190,8 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
             pass
     check(overloaded >= senders - budget, "only %d of %d were refused past a budget of %d bodies"
           % (overloaded, senders, budget))
-    # a request whose body trickles a byte a second (never idle for the 2 s timeout, its 1 MiB never complete
-    # within the 30 s tried): only the 5 s --request-timeout deadline can close it
+    # a request whose body trickles a byte a second (never idle for the 8 s timeout, its 1 MiB never complete
+    # within the 30 s tried): only the 10 s --request-timeout deadline can close it
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     c.sendall(head + b" " * 10)
     t0 = time.time()
@@ -200,8 +203,8 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
             closed = True
             break
         closed = recv_closed(c, 1.0)
-    check(closed, "a trickling request was still open after %.1f s (deadline 5 s)" % (time.time() - t0))
-    print("# a trickling request closed after %.1f s (deadline 5 s)" % (time.time() - t0))
+    check(closed, "a trickling request was still open after %.1f s (deadline 10 s)" % (time.time() - t0))
+    print("# a trickling request closed after %.1f s (deadline 10 s)" % (time.time() - t0))
     c.close()
     for c in conns:
         c.close()
