@@ -316,14 +316,16 @@ static bool sync_models(struct watcher *w)
 /*
  * Does a notification sent from another session reach the LISTEN connection?
  * Sent from a fresh connection to the --db URL on a channel of this process's
- * own; waited for up to PROBE_WAIT_S.  Through a transaction-pooling
+ * own; waited for up to PROBE_WAIT_S from when the NOTIFY has been sent (a
+ * slow connect, TLS or password hashing, must not eat the wait and turn
+ * notifications off until the next reconnect).  Through a transaction-pooling
  * PgBouncer the LISTEN stays behind on a server connection that is not ours,
  * and on a hot standby pg_notify fails: both mean the poll alone.
  */
 static bool probe_listen(struct watcher *w, const char *channel)
 {
 	char why[ERROR_MESSAGE_MAX], sql[128];
-	double deadline = util_now_s() + PROBE_WAIT_S;
+	double deadline;
 	PGconn *sender = connect_interruptible(w, w->conninfo, why, sizeof why);
 	struct error err;
 	bool got = false;
@@ -335,6 +337,7 @@ static bool probe_listen(struct watcher *w, const char *channel)
 		return false;
 	}
 	PQfinish(sender);
+	deadline = util_now_s() + PROBE_WAIT_S;
 	while (!got && !atomic_load(&w->stop) && util_now_s() < deadline) {
 		PGnotify *n;
 		bool readable = false;

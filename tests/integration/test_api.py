@@ -159,6 +159,8 @@ def test_metrics_are_clean_prometheus_text(ctx):
     s.predict({"items": [ITEM, {"features": {"brand": "Zed", "category": "toys"}}]})
     s.predict({"items": []})
     s.get("/nope")
+    # a request is counted when its reply has gone out: a scrape right after may come first
+    s.wait_for(lambda: 'route="other",status="404"' in s.get("/metrics").body.decode(), 10, "the 404 counted")
     r = s.get("/metrics")
     check(r.status == 200 and r.header("Content-Type").startswith("text/plain"), "metrics: %d" % r.status)
     text = r.body.decode()

@@ -103,9 +103,11 @@ def test_slow_clients_and_idle_connections_do_not_stop_normal_clients(ctx):
     train(url, demo_csv(1200), extra=["--activate"])
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 30000), hard))
-    # every client here shares one address: the per-address limit (test_limits) is off for this test
-    s = ctx.serve(db_url=url, wait_ready=True, args=["--timeout", "10", "--connection-limit", "16384",
-                                                     "--max-connections-per-ip", "0"])
+    # every client here shares one address: the per-address limit (test_limits) is off for this test; the
+    # idle timeout outlasts the test (opening 10,000 connections takes seconds on a slow machine), so the
+    # descriptor count below sees them all
+    s = ctx.serve(db_url=url, wait_ready=True, args=["--timeout", "60", "--request-timeout", "120",
+                                                     "--connection-limit", "16384", "--max-connections-per-ip", "0"])
     held = []
     try:
         # 500 slowloris clients: headers trickle in, a byte at a time
@@ -256,7 +258,7 @@ def test_sigterm_refuses_new_connections_and_finishes_open_ones(ctx):
     url = ctx.db()
     train(url, demo_csv(1200), extra=["--activate"])
     for attempt in range(3):  # the race this guards against was timing-dependent: repeat
-        s = ctx.serve(db_url=url, wait_ready=True, args=["--drain", "3"])
+        s = ctx.serve(db_url=url, wait_ready=True, args=["--drain", "10"])
         body = json.dumps({"items": [ITEM]})
         busy = threading.Event()
         load_failures = []
@@ -280,6 +282,11 @@ def test_sigterm_refuses_new_connections_and_finishes_open_ones(ctx):
         first = kept.getresponse()
         first.read()
         check(first.status == 200, "the kept connection's first request got %d" % first.status)
+        # a request in flight across the signal (half its body sent): the drain, which ends once nothing has
+        # been in flight for 0.5 s, waits for it, however late the kept connection's next request comes
+        held = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        held.sendall(("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\n\r\n" % len(body)).encode() + body[:10].encode())
         s.proc.send_signal(signal.SIGTERM)
         refused = False
         deadline = time.time() + 5
@@ -296,6 +303,9 @@ def test_sigterm_refuses_new_connections_and_finishes_open_ones(ctx):
         check(r.status == 200, "the open connection's request after SIGTERM got %d" % r.status)
         check((r.getheader("Connection") or "").lower() == "close",
               "a reply while draining lacks Connection: close")
+        held.sendall(body[10:].encode())
+        check(held.recv(65536).startswith(b"HTTP/1.1 200"), "the request in flight across the signal was not answered")
+        held.close()
         busy.set()
         for t in threads:
             t.join(10)

@@ -166,10 +166,9 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     train(purl, data)
     r = run(["models", "activate", "demo", "3", "--db", purl])
     check(r.returncode == 0, r.stderr)
-    time.sleep(1.0)
-    for s in servers:
+    for s in servers:  # each says so once it has seen the activation the replica lacks
+        s.wait_for(lambda: "replica_behind" in s.output(), 15, "a replica_behind line")
         check(serving_version(s) == 1, "served %r while the replica lacks version 3" % serving_version(s))
-        check("replica_behind" in s.output(), "no replica_behind line: " + s.output()[-1500:])
     # the default model is read on the primary too: the paused replica does not hold it back
     r = run(["models", "default", "copy", "--db", purl])
     check(r.returncode == 0, r.stderr)
@@ -183,12 +182,12 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
 
     # the primary stopped: loaded models keep serving, /readyz stays 200
     primary.stop("fast")
-    time.sleep(1.0)
     for s in servers:
+        s.wait_for(lambda: s.get("/healthz").json()["database"] == "unreachable", 15,
+                   "healthz to say the database is unreachable with the primary stopped")
         check(s.get("/readyz").status == 200, "readyz with the primary stopped")
         body = s.predict(dict(ITEM, model="demo")).json()
         check(body["model"]["version"] == 3, "predict with the primary stopped: %r" % body["model"])
-        check(s.get("/healthz").json()["database"] == "unreachable", "healthz database with the primary stopped")
         s.stop()
 
     # the replica promoted: serving resumes writes after a --db change and a restart
@@ -213,7 +212,9 @@ def rss_kb(pid):
 def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
     url = ctx.db()
     name = dbname(url)
-    empty = ctx.serve(db_url=url)
+    # the same serving options as `full` below: with the log on, its 32 MiB queue (touched whole under meson's
+    # MALLOC_PERTURB_) made the base larger than eight models, and the check below could not fail
+    empty = ctx.serve(db_url=url, args=["--log-predictions", "0"])
     base = rss_kb(empty.proc.pid)
     empty.stop()
     data = demo_csv(1200)
@@ -226,13 +227,13 @@ def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
     check(loaded == models, "models loaded: %d" % loaded)
     per_model = (rss_kb(full.proc.pid) - base) / models
 
-    def writes():
-        return int(ctx.pg.query(name, "SELECT pg_stat_force_next_flush(); SELECT tup_inserted + tup_updated + "
-                                      "tup_deleted FROM pg_stat_database WHERE datname = current_database()")
+    def writes():  # rows written into shelfcast's tables (not the catalog's: an autovacuum ANALYZE writes there)
+        return int(ctx.pg.query(name, "SELECT pg_stat_force_next_flush(); SELECT coalesce(sum(n_tup_ins + n_tup_upd "
+                                      "+ n_tup_del), 0) FROM pg_stat_user_tables WHERE schemaname = 'shelfcast'")
                    .splitlines()[-1])
     time.sleep(1.1)  # past the stats flush of the load itself
     before = writes()
-    check(before > 0, "pg_stat_database counts no writes, not even the training's")
+    check(before > 0, "pg_stat_user_tables counts no writes into shelfcast, not even the training's")
     n = 1000
     for _ in range(n):
         check(full.predict(ITEM).status == 200, "predict")
