@@ -87,9 +87,9 @@ void mlp_forward_rest(const struct mlp *m, float *pre, size_t B, float *scratch,
  * after the first, its columns past the multiples of 16 (the heads, the
  * packed ensemble's baseline units) laid out once for the many calls of the
  * searches (a model keeps one): per input with a weight that is not zero
- * among them, two vectors of eight (lanes past the columns zero).  Layer 1's
- * is laid out too, for a call from layer 1 (the unit tests'); the
- * recommendation search starts at layer 2, after its sweep.  Owns its
+ * among them, two vectors of eight (lanes past the columns zero).  The
+ * recommendation search starts at layer 2 after its sweep, at layer 1 where
+ * no sweep is available (mlp_sweep.h).  Owns its
  * memory; borrows m, which must outlive it and keep its weights.
  * mlp_search_init: false when out of memory.
  */

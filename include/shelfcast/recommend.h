@@ -19,7 +19,8 @@
  *     first layer's signs and the second layer's pre-activation from (1 +
  *     P) vectors, a column's more when a first-layer unit switches); the
  *     layers after it run over every row of a round in one batched pass
- *     (mlp_forward_search_from);
+ *     (mlp_forward_search_from; from layer 1, the dense rows, where the
+ *     CPU has no AVX2 for the sweep);
  *   - round one scores RECOMMEND_GRID evenly spaced prices per level, from
  *     its margin floor (or lo) to hi.  Round two starts from
  *     RECOMMEND_STARTS of its points: the best of each of the

@@ -26,13 +26,12 @@ struct recommend_work {
 	const struct model *m;
 	const struct spec *spec;
 	size_t d, H, K;
-	const int *price_in;    /* the numeric inputs reading the price column (the model's) */
-	size_t n_price_in;
 	float *x, *h0, *scratch, *y;
-	float *hp;              /* (H) h0 plus a level's column */
-	float *s;               /* (n_price_in) the price's inputs of the row being scored */
-	float *mid;             /* (max_rows, layer 1's outputs) a round's second layer */
-	struct mlp_sweep *sweep; /* (K) each level's, started for each item */
+	float *hp;              /* (H) h0 plus a level's column (a sweep's start), or the price's (dense rows) */
+	float *s;               /* (the model's n_price_in) the price's inputs of the row being scored */
+	float *act;             /* (max_rows, its width) a round's second layer (sweeps) or first (dense rows) */
+	struct mlp_sweep *sweep; /* (K) each level's, started for each item; NULL where the model's plan is
+				    not available (dense rows) */
 	struct recommend_cand *rows;      /* what each row of a round is */
 	struct recommend_cand *pool;      /* the first round's feasible candidates and each level's best */
 	double *grid;           /* (K, RECOMMEND_GRID) the first round's values, NAN where infeasible */

@@ -88,11 +88,11 @@ static size_t lay_out(struct recommend_work *w, unsigned char *base)
 	TAKE(x, w->d);
 	TAKE(h0, w->H);
 	TAKE(hp, w->H);
-	TAKE(s, w->n_price_in + 1);
-	TAKE(mid, R * mlp->layer[1].out);
+	TAKE(s, w->m->n_price_in + 1);
+	TAKE(act, R * (mlp->layer[1].out > w->H ? mlp->layer[1].out : w->H));
 	TAKE(scratch, mlp_scratch_floats(mlp, R));
 	TAKE(y, R * HEADS_COUNT);
-	TAKE(sweep, w->K);
+	TAKE(sweep, w->m->sweep.available ? w->K : 0);
 	TAKE(rows, R);
 	TAKE(pool, w->K * (RECOMMEND_GRID + 1) + RECOMMEND_STARTS);
 	TAKE(grid, w->K * RECOMMEND_GRID);
@@ -117,15 +117,16 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->H = m->mlp.layer[0].out;
 	w->K = spec->n_levels;
 	w->max_rows = w->K * RECOMMEND_GRID; /* a refinement round takes at most 2 * RECOMMEND_REFINE per level */
-	w->price_in = m->price_in;
-	w->n_price_in = m->n_price_in;
 	w->block = malloc(lay_out(w, NULL));
 	ok = w->block != NULL;
 	if (ok) {
 		lay_out(w, w->block);
-		memset(w->sweep, 0, w->K * sizeof *w->sweep); /* each done'd, made or not */
+		if (!m->sweep.available)
+			w->sweep = NULL;
+		else /* each done'd, made or not */
+			memset(w->sweep, 0, w->K * sizeof *w->sweep);
 	}
-	for (k = 0; ok && k < w->K; k++) /* a sweep per level along the model's price inputs */
+	for (k = 0; ok && w->sweep && k < w->K; k++) /* a sweep per level along the model's price inputs */
 		ok = mlp_sweep_init(&w->sweep[k], &m->sweep);
 	if (!ok) {
 		recommend_work_done(w);
@@ -144,9 +145,9 @@ void recommend_set_price(const struct recommend_work *w, struct encoder_value *v
 {
 	size_t j;
 
-	for (j = 0; j < w->n_price_in; j++) {
-		values[w->price_in[j]].kind = ENCODER_VALUE_NUMBER;
-		values[w->price_in[j]].number = p;
+	for (j = 0; j < w->m->n_price_in; j++) {
+		values[w->m->price_in[j]].kind = ENCODER_VALUE_NUMBER;
+		values[w->m->price_in[j]].number = p;
 	}
 }
 
@@ -166,6 +167,17 @@ ROW_CLONES static void add_to(float *restrict out, const float *restrict a, cons
 		out[o] = a[o] + b[o];
 }
 
+/* out = max(a + b, 0), n floats. */
+ROW_CLONES static void add_relu(float *restrict out, const float *restrict a, const float *restrict b, size_t n)
+{
+	size_t o;
+
+	for (o = 0; o < n; o++) {
+		float v = a[o] + b[o];
+		out[o] = v > 0.0f ? v : 0.0f;
+	}
+}
+
 /* out += z * col, n floats. */
 ROW_CLONES static void axpy(float *restrict out, float z, const float *restrict col, size_t n)
 {
@@ -178,20 +190,21 @@ ROW_CLONES static void axpy(float *restrict out, float z, const float *restrict 
 /*
  * The item's first-layer pre-activation without its price inputs and its
  * level: h0 = b + sum over the other nonzero inputs of x_i * W[:, i]; each
- * level's sweep starts from h0 plus its level's column.
+ * level's sweep, if any, starts from h0 plus its level's column.
  */
 static void base_preactivation(struct recommend_work *w)
 {
-	const struct mlp_layer *L = &w->m->mlp.layer[0];
-	size_t level_offset = encoder_level_offset(w->m->enc), i, j, k;
+	const struct model *m = w->m;
+	const struct mlp_layer *L = &m->mlp.layer[0];
+	size_t level_offset = encoder_level_offset(m->enc), i, j, k;
 
-	for (j = 0; j < w->n_price_in; j++)
-		w->x[w->price_in[j]] = 0.0f;
+	for (j = 0; j < m->n_price_in; j++)
+		w->x[m->price_in[j]] = 0.0f;
 	memcpy(w->h0, L->b, w->H * sizeof *w->h0);
 	for (i = 0; i < w->d; i++)
 		if (w->x[i] != 0.0f)
 			axpy(w->h0, w->x[i], L->wt + i * w->H, w->H);
-	for (k = 0; k < w->K; k++) { /* each level's sweep starts from h0 and the level's column */
+	for (k = 0; w->sweep && k < w->K; k++) {
 		add_to(w->hp, w->h0, L->wt + (level_offset + k) * w->H, w->H);
 		mlp_sweep_start(&w->sweep[k], w->hp);
 	}
@@ -199,23 +212,38 @@ static void base_preactivation(struct recommend_work *w)
 
 /*
  * Score rows [0, R) of w->rows (price and level set): their value and
- * exposure.  Each row's second layer comes from its level's sweep, the rest
- * of the network runs over the R rows in one call.
+ * exposure.  Each row's second layer comes from its level's sweep; without
+ * one, its first layer is h0 plus the price's and the level's columns, and
+ * the dense layers run from layer 1.  The rest of the network runs over
+ * the R rows in one call.
  */
 static void score_rows(struct recommend_work *w, size_t R, enum spec_objective objective, double unit_cost)
 {
-	size_t O1 = w->m->mlp.layer[1].out, r, j, P = w->n_price_in;
+	const struct model *m = w->m;
+	const struct mlp_layer *L = &m->mlp.layer[0];
+	size_t level_offset = encoder_level_offset(m->enc), r, j;
+	size_t width = w->sweep ? m->mlp.layer[1].out : w->H; /* a row of act */
 
 	for (r = 0; r < R; r++) {
 		const struct recommend_cand *c = &w->rows[r];
+		float *act = w->act + r * width;
 
 		/* the price's inputs, once per price: rows of one price at other levels follow it */
-		if (r == 0 || c->price != w->rows[r - 1].price)
-			for (j = 0; j < P; j++)
-				w->s[j] = encoder_numeric_z(w->m->enc, (size_t)w->price_in[j], c->price);
-		mlp_sweep_row(&w->sweep[c->level], w->s, w->mid + r * O1);
+		if (r == 0 || c->price != w->rows[r - 1].price) {
+			for (j = 0; j < m->n_price_in; j++)
+				w->s[j] = encoder_numeric_z(m->enc, (size_t)m->price_in[j], c->price);
+			if (!w->sweep) {
+				memcpy(w->hp, w->h0, w->H * sizeof *w->hp);
+				for (j = 0; j < m->n_price_in; j++)
+					axpy(w->hp, w->s[j], L->wt + (size_t)m->price_in[j] * w->H, w->H);
+			}
+		}
+		if (w->sweep)
+			mlp_sweep_row(&w->sweep[c->level], w->s, act);
+		else
+			add_relu(act, w->hp, L->wt + (level_offset + (size_t)c->level) * w->H, w->H);
 	}
-	mlp_forward_search_from(&w->m->search, 2, w->mid, R, w->scratch, w->y);
+	mlp_forward_search_from(&m->search, w->sweep ? 2 : 1, w->act, R, w->scratch, w->y);
 	heads_rows_fast(w->spec, w->y, R, w->expected, w->exposure);
 	for (r = 0; r < R; r++) {
 		struct recommend_cand *c = &w->rows[r];

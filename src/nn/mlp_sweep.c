@@ -23,7 +23,6 @@ bool mlp_sweep_plan_init(struct mlp_sweep_plan *pl, const struct mlp *m, size_t 
 	if (m->n_layers < 2)
 		return false;
 	L = &m->layer[1];
-	pl->m = m;
 	pl->H = m->layer[0].out;
 	pl->O = L->out;
 	pl->P = P;
@@ -42,7 +41,7 @@ bool mlp_sweep_plan_init(struct mlp_sweep_plan *pl, const struct mlp *m, size_t 
 		memcpy(pl->u + k * pl->H8, u[k], pl->H * sizeof *pl->u);
 	memcpy(pl->b, L->b, pl->O * sizeof *pl->b);
 #ifdef SWEEP_X86
-	pl->vector = (P == 1 || P == 2) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	pl->available = (P == 1 || P == 2) && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
 	return true;
 }
@@ -95,85 +94,16 @@ void mlp_sweep_start(struct mlp_sweep *sw, const float *a)
 	all_off(sw);
 }
 
-/*
- * The plain row: any number of directions, any CPU.  The pattern's bits
- * first, then each switched unit's column, then the output.
- */
-static void switch_plain(struct mlp_sweep *sw, size_t j, float sign)
-{
-	const struct mlp_sweep_plan *pl = sw->pl;
-	const float *col = pl->cols + j * pl->O;
-	size_t k, o;
-
-	for (k = 0; k <= pl->P; k++) {
-		float z = sign * (k ? pl->u[(k - 1) * pl->H8 + j] : sw->a[j]);
-		float *d = sw->cd + k * pl->O8;
-		for (o = 0; o < pl->O; o++)
-			d[o] += z * col[o];
-	}
-}
-
-static void pattern_plain(struct mlp_sweep *sw, const float *s)
-{
-	const struct mlp_sweep_plan *pl = sw->pl;
-	size_t j, k;
-
-	memset(sw->now, 0, pl->words * sizeof *sw->now);
-	for (j = 0; j < pl->H; j++) {
-		float v = sw->a[j];
-		for (k = 0; k < pl->P; k++)
-			v += s[k] * pl->u[k * pl->H8 + j];
-		if (v > 0.0f)
-			sw->now[j / 64] |= (uint64_t)1 << (j % 64);
-	}
-}
-
-static void out_plain(const struct mlp_sweep *sw, const float *s, float *out)
-{
-	const struct mlp_sweep_plan *pl = sw->pl;
-	size_t k, o;
-
-	for (o = 0; o < pl->O; o++) {
-		float v = sw->cd[o];
-		for (k = 0; k < pl->P; k++)
-			v += s[k] * sw->cd[(1 + k) * pl->O8 + o];
-		out[o] = pl->relu_out && !(v > 0.0f) ? 0.0f : v;
-	}
-}
-
-/* The units whose bit differs between on and now, switched (by switch_one); on becomes now. */
-#define SWITCH_DIFFERENT(sw, switch_one)                                                          \
-	do {                                                                                      \
-		size_t w_;                                                                        \
-		for (w_ = 0; w_ < (sw)->pl->words; w_++) {                                         \
-			uint64_t diff_ = (sw)->on[w_] ^ (sw)->now[w_];                             \
-			while (diff_) {                                                           \
-				size_t j_ = w_ * 64 + (size_t)__builtin_ctzll(diff_);              \
-				switch_one((sw), j_, (sw)->now[w_] >> (j_ % 64) & 1 ? 1.0f : -1.0f); \
-				(sw)->switched++;                                                 \
-				diff_ &= diff_ - 1;                                                \
-			}                                                                         \
-			(sw)->on[w_] = (sw)->now[w_];                                              \
-		}                                                                                 \
-	} while (0)
-
-static void row_plain(struct mlp_sweep *sw, const float *s, float *out)
-{
-	pattern_plain(sw, s);
-	SWITCH_DIFFERENT(sw, switch_plain);
-	out_plain(sw, s, out);
-}
-
 #ifdef SWEEP_X86
 /*
- * The same in AVX2 vectors of eight, one or two directions (P_, a constant
+ * A row in AVX2 vectors of eight, one or two directions (P_, a constant
  * where inlined).  The switched units are listed with their coefficients
  * first; then for each vector of eight outputs, c and the d_k are read
  * once, every switched unit's column added in registers, and the output
  * computed from them before they are stored.  The padded arrays make every
  * loop whole vectors but those over a column of wt and the output row, whose
- * last vector is read and written under a mask.  Every field is read into a local first: with -fno-strict-aliasing
- * a float store may alias them.
+ * last vector is read and written under a mask.  Every field is read into a
+ * local first: with -fno-strict-aliasing a float store may alias them.
  */
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
@@ -261,13 +191,13 @@ void mlp_sweep_row(struct mlp_sweep *sw, const float *s, float *out)
 	if (sw->switched > MLP_SWEEP_RESTART * sw->pl->H) /* the rounding of the switches since: start again */
 		all_off(sw);
 #ifdef SWEEP_X86
-	if (sw->pl->vector) {
-		if (sw->pl->P == 1)
-			row_avx2_1(sw, s, out);
-		else
-			row_avx2_2(sw, s, out);
-		return;
-	}
+	if (sw->pl->P == 1)
+		row_avx2_1(sw, s, out);
+	else
+		row_avx2_2(sw, s, out);
+#else
+	(void)s;
+	(void)out;
+	abort(); /* unreachable: no plan is available without the x86 kernels */
 #endif
-	row_plain(sw, s, out);
 }

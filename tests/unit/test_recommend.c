@@ -73,7 +73,7 @@ static void test_recommend_is_the_best_of_the_model_over_a_fine_grid(void **stat
 		struct error err;
 		double best = -INFINITY, e, s, x;
 		uint64_t r = seed * 7919;
-		int k, i;
+		int k, i, dense;
 
 		item_values(v, 0.5 + 0.1 * (double)(seed % 10), brands[seed % 4]);
 		a.unit_cost = 1.0 + (double)(test_rand(&r) % 400) / 100.0;
@@ -83,8 +83,6 @@ static void test_recommend_is_the_best_of_the_model_over_a_fine_grid(void **stat
 			a.min_margin = 0.2;
 		if (seed % 4 == 1)
 			a.levels = 5; /* levels 0 and 2 */
-		error_init(&err);
-		assert_int_equal(recommend_run(m, &a, 1, &p, &ans, &err), ERROR_OK);
 		for (k = 0; k < 3; k++) {
 			if (a.levels && !(a.levels >> k & 1))
 				continue;
@@ -97,21 +95,27 @@ static void test_recommend_is_the_best_of_the_model_over_a_fine_grid(void **stat
 			}
 		}
 		assert_true(isfinite(best));
-		assert_true(ans.feasible);
-		if (ans.opt[0].value < best - 0.005 * fabs(best))
-			fail_msg("seed %llu: chose %g, the grid's best is %g", (unsigned long long)seed,
-				 ans.opt[0].value, best);
-		assert_true(ans.n >= 2 && ans.n <= 4);
-		for (i = 0; i < (int)ans.n; i++) {
-			const struct recommend_option *o = &ans.opt[i];
-			assert_true(o->price >= 2.0 && o->price <= 40.0);
-			assert_true(!a.levels || (a.levels >> o->level & 1));
-			if (!isnan(a.min_margin))
-				assert_true(o->margin >= a.min_margin);
-			if (i > 0)
-				assert_true(o->value <= ans.opt[i - 1].value);
-			predict_at(m, v, o->price, o->level, &e, &s, &x);
-			assert_true(e == o->expected && s == o->sales && x == o->exposure);
+		/* the sweep along the price (where the CPU has it), then the dense rows every CPU runs */
+		for (dense = 0; dense < 2; dense++) {
+			m->sweep.available &= !dense;
+			error_init(&err);
+			assert_int_equal(recommend_run(m, &a, 1, &p, &ans, &err), ERROR_OK);
+			assert_true(ans.feasible);
+			if (ans.opt[0].value < best - 0.005 * fabs(best))
+				fail_msg("seed %llu, %s rows: chose %g, the grid's best is %g", (unsigned long long)seed,
+					 dense ? "dense" : "swept", ans.opt[0].value, best);
+			assert_true(ans.n >= 2 && ans.n <= 4);
+			for (i = 0; i < (int)ans.n; i++) {
+				const struct recommend_option *o = &ans.opt[i];
+				assert_true(o->price >= 2.0 && o->price <= 40.0);
+				assert_true(!a.levels || (a.levels >> o->level & 1));
+				if (!isnan(a.min_margin))
+					assert_true(o->margin >= a.min_margin);
+				if (i > 0)
+					assert_true(o->value <= ans.opt[i - 1].value);
+				predict_at(m, v, o->price, o->level, &e, &s, &x);
+				assert_true(e == o->expected && s == o->sales && x == o->exposure);
+			}
 		}
 		model_unref(m);
 	}
