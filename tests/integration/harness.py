@@ -90,6 +90,24 @@ def temp_dir(prefix):
     return d
 
 
+def running_in(directory):
+    """True while a process (zombies aside) has `directory` as its working directory: a postmaster
+    and its children run in their data directory."""
+    directory = os.path.realpath(directory)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink("/proc/%s/cwd" % entry) != directory:
+                continue
+            with open("/proc/%s/stat" % entry) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 class Postgres:
     """A private cluster on a Unix socket in a temporary directory; with `port`, on 127.0.0.1:port too
     (for a client that cannot reach the socket, such as a container on the host's network)."""
@@ -157,12 +175,15 @@ class Postgres:
         self.proc = None
 
     def kill(self):
-        """SIGKILL the postmaster (children notice and exit)."""
+        """SIGKILL the postmaster; returns once its children (each in a session of its own) have noticed
+        and exited: a backend still attached to the old shared memory would stop the next start."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            deadline = time.time() + 60
+            while running_in(self.data) and time.time() < deadline:
+                time.sleep(0.05)
         self.proc = None
-        time.sleep(0.5)
 
     def url(self, db):
         return "postgresql:///%s?host=%s&user=postgres%s" % (db, self.sock, "&port=%d" % self.port if self.port else "")
@@ -182,6 +203,29 @@ class Postgres:
 
     def query(self, db, sql):
         return self.psql(db, sql).stdout.strip()
+
+    def hold_lock(self, db, table):
+        """A session that holds `table` ACCESS EXCLUSIVE (every reader of it waits) until it ends: its psql
+        is returned, for the caller to end (COMMIT and close its input, or kill it; the database's death
+        does not end the psql, which waits on its input)."""
+        port = ["-p", str(self.port)] if self.port else []
+        p = subprocess.Popen([os.path.join(self.bindir, "psql"), "-X", "-q", "-h", self.sock] + port +
+                             ["-U", "postgres", "-d", db], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, text=True)
+        try:
+            p.stdin.write("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n" % table)
+            p.stdin.flush()
+            deadline = time.time() + 60
+            while self.query(db, "SELECT count(*) FROM pg_locks WHERE relation = '%s'::regclass "
+                                 "AND mode = 'AccessExclusiveLock' AND granted" % table) == "0":
+                if time.time() > deadline or p.poll() is not None:
+                    raise Failure("the session meant to lock %s did not get the lock" % table)
+                time.sleep(0.05)
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
+        return p
 
     def new_database(self):
         name = "t_" + uuid.uuid4().hex[:12]
@@ -280,6 +324,39 @@ def free_port():
     return port
 
 
+def tcp_sockets(port):
+    """Loopback TCP sockets with `port` at one end, from /proc/net/tcp{,6}: (side, state, tx_queue, rx_queue),
+    side "server" where `port` is the local end, "client" where it is the remote one; state 1 is
+    ESTABLISHED, 10 LISTEN (whose rx_queue is the connections waiting to be accepted)."""
+    out = []
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            local, remote = int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16)
+            tx, rx = (int(x, 16) for x in f[4].split(":"))
+            if local == port:
+                out.append(("server", int(f[3], 16), tx, rx))
+            elif remote == port:
+                out.append(("client", int(f[3], 16), tx, rx))
+    return out
+
+
+def bytes_read(port, connections):
+    """True once the server on `port` has accepted at least `connections` connections, none waits to be
+    accepted, and every byte its clients sent has been read by it (nothing queued either way in the
+    kernel): what a test means by "the server has read the requests"."""
+    socks = tcp_sockets(port)
+    listening = [rx for side, st, _, rx in socks if side == "server" and st == 10]
+    served = [rx for side, st, _, rx in socks if side == "server" and st == 1]
+    sending = [tx for side, st, tx, _ in socks if side == "client" and st == 1]
+    return (not any(listening) and len(served) >= connections and not any(served) and not any(sending))
+
+
 def run(args, timeout=600, env=None, input=None):
     """Run the shelfcast binary; returns CompletedProcess (text)."""
     e = dict(os.environ)
@@ -336,6 +413,15 @@ class Server:
             e.update(env)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        try:
+            self._wait_up(wait_ready, list(args))
+        except BaseException:  # not up: the caller never gets the server to stop, so it goes here
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            raise
+
+    def _wait_up(self, wait_ready, args):
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -343,11 +429,17 @@ class Server:
             try:
                 r = self.get("/readyz" if wait_ready else "/healthz", validate=False)
                 if r.status == 200:
-                    return
+                    break
             except OSError:
                 pass
             time.sleep(0.05)
-        raise Failure("serve did not come up: " + self.output()[-3000:])
+        else:
+            raise Failure("serve did not come up: " + self.output()[-3000:])
+        if "--poll-interval" in args and args[args.index("--poll-interval") + 1] == "3600":
+            # a test that polls once an hour waits for NOTIFY: say so now if the server is not listening,
+            # not after a minute's wait for an activation
+            self.wait_for(lambda: self.get("/healthz", validate=False).json()["notify"] == "listen", 60,
+                          "the server to LISTEN (/healthz notify \"listen\")")
 
     def output(self):
         if not self.log.closed:
@@ -412,12 +504,12 @@ class Server:
         with open("/proc/%d/statm" % self.proc.pid) as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-    def wait_for(self, predicate, timeout=10.0, what="condition"):
+    def wait_for(self, predicate, timeout=60.0, what="condition", every=0.02):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if predicate():
                 return
-            time.sleep(0.02)
+            time.sleep(every)
         raise Failure("timed out waiting for " + what)
 
     def stop(self, sig=signal.SIGTERM, expect_code=0):

@@ -108,15 +108,19 @@ def test_three_replicas_behind_nginx_converge_and_drain_without_failures(ctx):
     nginx = subprocess.Popen(["nginx", "-c", os.path.join(d, "nginx.conf"), "-p", d], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
+        deadline, up = time.time() + 60, False
+        while time.time() < deadline and not up:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
+                up = c.getresponse().status == 200
             except OSError:
+                pass
+            finally:
+                c.close()
+            if not up:
                 time.sleep(0.05)
+        check(up, "nginx did not answer /healthz within 60 s")
         stop = threading.Event()
         counts = {"requests": 0, "failures": 0, "versions": {}}
         lock = threading.Lock()

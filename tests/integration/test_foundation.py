@@ -137,7 +137,7 @@ def test_embedded_cluster_is_started_reused_and_stopped_by_its_last_user(ctx):
     check(postgres_pids(cluster), "no postgres running for the cluster")
     conf = open(os.path.join(cluster, "postmaster.opts")).read()
     check("listen_addresses=" in conf, "TCP not switched off: " + conf)
-    s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 15, "healthz to say the database is ok")
+    s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 60, "healthz to say the database is ok")
     # Another process reuses the live cluster and does not stop it on exit.
     r = run(["models", "list", "--data-dir", data])
     check(r.returncode == 0, "models list on the embedded cluster: " + r.stderr)
@@ -150,7 +150,7 @@ def test_embedded_cluster_is_started_reused_and_stopped_by_its_last_user(ctx):
     check(not postgres_pids(cluster), "postgres still running after serve exited")
     # And SIGINT works the same; the cluster is reused (not initialized again).
     s = ctx.serve(data_dir=data)
-    s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 15, "healthz database ok on the second start")
+    s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 60, "healthz database ok on the second start")
     s.stop(signal.SIGINT)
     time.sleep(0.5)
     check(not postgres_pids(cluster), "postgres still running after SIGINT")
@@ -232,12 +232,12 @@ def test_stale_postmaster_pid_is_recovered(ctx):
 def test_healthz_and_readyz_without_and_with_a_model(ctx):
     url = ctx.db()
     s = ctx.serve(db_url=url)
-    s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 15, "healthz to say the database is ok")
+    s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 60, "healthz to say the database is ok")
     h = s.get("/healthz")
     check(h.status == 200 and h.json()["database"] == "ok", "healthz %d %r" % (h.status, h.body))
     r = s.get("/readyz")
     check(r.status == 503 and r.json()["error"]["code"] == "not_ready", "readyz without a model: %d %r" % (r.status, r.body))
     ctx.h.train(url, ctx.h.demo_csv(1500), extra=["--activate"])
-    s.wait_for(lambda: s.get("/readyz", validate=False).status == 200, 5, "readyz after activation")
+    s.wait_for(lambda: s.get("/readyz", validate=False).status == 200, 60, "readyz after activation")
     check(s.get("/readyz").json() == {"status": "ready"}, "readyz body")
     s.stop()

@@ -133,18 +133,20 @@ def test_a_full_queue_drops_and_counts_and_never_blocks(ctx):
     # the smallest queue (64 KiB per worker), and the log's table locked for 4 s: the logger's
     # COPY waits, the queue fills, predictions go on being answered and the rest are dropped
     s = ctx.serve(db_url=url, wait_ready=True, args=["--prediction-log-queue", "65536", "--threads", "1"])
-    locker = threading.Thread(target=lambda: ctx.pg.query(
-        db, "BEGIN; LOCK TABLE shelfcast.predictions IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT"))
-    locker.start()
-    time.sleep(0.5)
-    answered = 0
-    t0 = time.time()
-    while time.time() - t0 < 2.5:
-        r = s.predict({"items": [ITEM] * 100})
-        check(r.status == 200, "answered")
-        answered += 100
-    took = time.time() - t0
-    locker.join()
+    locker = ctx.pg.hold_lock(db, "shelfcast.predictions")  # returns once the lock is held
+    try:
+        answered = 0
+        t0 = time.time()
+        while time.time() - t0 < 2.5:
+            r = s.predict({"items": [ITEM] * 100})
+            check(r.status == 200, "answered")
+            answered += 100
+        took = time.time() - t0
+        locker.communicate("COMMIT;\n", timeout=60)  # the lock goes; the logger's COPY goes on
+    finally:
+        if locker.poll() is None:
+            locker.kill()
+            locker.wait()
     s.wait_for(lambda: metric(s, "shelfcast_prediction_log_queued") == 0, 30, "the queue drained")
     w, d = log_counts(s)
     print("# %d predictions in %.2f s through a 64 KiB queue, table locked: %d written, %d dropped"

@@ -160,7 +160,7 @@ def test_recommend_refuses_bad_fields_by_name_and_is_counted(ctx):
     recommend(s, {"items": [ok, ok, ok]})
     # a request is counted when its reply has gone out: a scrape right after may come first
     s.wait_for(lambda: 'shelfcast_http_requests_total{route="/v1/recommend",status="200"} 1'
-               in s.get("/metrics").body.decode(), 10, "the request counted")
+               in s.get("/metrics").body.decode(), 60, "the request counted")
     metrics = s.get("/metrics").body.decode()
     check('shelfcast_recommended_items_total{model="demo",version="1"} 3' in metrics, "recommended items not counted")
     s.stop()

@@ -167,7 +167,7 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     r = run(["models", "activate", "demo", "3", "--db", purl])
     check(r.returncode == 0, r.stderr)
     for s in servers:  # each says so once it has seen the activation the replica lacks
-        s.wait_for(lambda: "replica_behind" in s.output(), 15, "a replica_behind line")
+        s.wait_for(lambda: "replica_behind" in s.output(), 60, "a replica_behind line")
         check(serving_version(s) == 1, "served %r while the replica lacks version 3" % serving_version(s))
     # the default model is read on the primary too: the paused replica does not hold it back
     r = run(["models", "default", "copy", "--db", purl])
@@ -183,7 +183,7 @@ def test_streaming_replica_serves_reads_and_outlives_the_primary(ctx):
     # the primary stopped: loaded models keep serving, /readyz stays 200
     primary.stop("fast")
     for s in servers:
-        s.wait_for(lambda: s.get("/healthz").json()["database"] == "unreachable", 15,
+        s.wait_for(lambda: s.get("/healthz").json()["database"] == "unreachable", 60,
                    "healthz to say the database is unreachable with the primary stopped")
         check(s.get("/readyz").status == 200, "readyz with the primary stopped")
         body = s.predict(dict(ITEM, model="demo")).json()
@@ -221,26 +221,33 @@ def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
     models = 8
     for i in range(models):
         train(url, data, extra=["--activate", "--name", "m%d" % i])
-    # the registry's writes alone: the prediction log (one row per logged prediction) is off here
-    full = ctx.serve(db_url=url, args=["--model", "m0", "--log-predictions", "0"], wait_ready=True)
-    loaded = full.get("/healthz").json()["models_loaded"]
-    check(loaded == models, "models loaded: %d" % loaded)
-    per_model = (rss_kb(full.proc.pid) - base) / models
-
-    def writes():  # rows written into shelfcast's tables (not the catalog's: an autovacuum ANALYZE writes there)
+    def writes():
+        """Rows written into shelfcast's tables (not the catalog's: an autovacuum ANALYZE writes there), once
+        no other session is connected to the database: a backend flushes its statistics as it exits (a live
+        one, up to 10 s after its writes)."""
+        q = ("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid() "
+             "AND backend_type = 'client backend'" % name)
+        deadline = time.time() + 60
+        while ctx.pg.query(name, q) != "0":
+            check(time.time() < deadline, "sessions still connected to %s after 60 s" % name)
+            time.sleep(0.05)
         return int(ctx.pg.query(name, "SELECT pg_stat_force_next_flush(); SELECT coalesce(sum(n_tup_ins + n_tup_upd "
                                       "+ n_tup_del), 0) FROM pg_stat_user_tables WHERE schemaname = 'shelfcast'")
                    .splitlines()[-1])
-    time.sleep(1.1)  # past the stats flush of the load itself
     before = writes()
     check(before > 0, "pg_stat_user_tables counts no writes into shelfcast, not even the training's")
+    # the registry's writes alone: the prediction log (one row per logged prediction) is off here
+    full = ctx.serve(db_url=url, args=["--model", "m0", "--log-predictions", "0"], wait_ready=True)
+    # ready once m0 is loaded: the other seven may still be loading
+    full.wait_for(lambda: full.get("/healthz").json()["models_loaded"] == models, 60, "all eight models loaded")
+    per_model = (rss_kb(full.proc.pid) - base) / models
     n = 1000
     for _ in range(n):
         check(full.predict(ITEM).status == 200, "predict")
-    time.sleep(1.1)
-    after = writes()
+    full.stop()  # its sessions end, and their statistics are flushed
+    after = writes()  # the loads' writes and the predictions'
     print("# sizing: resident memory %.0f kB per loaded demo model (%d models, %d kB without); database rows "
-          "written per prediction %.3f (%d over %d predictions)"
+          "written per prediction %.3f (%d over %d predictions and the start)"
           % (per_model, models, base, (after - before) / n, after - before, n))
     check(after - before <= 2, "predictions wrote %d rows" % (after - before))
     # with the log on: exactly one row per prediction, in shelfcast.predictions
@@ -257,4 +264,3 @@ def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
         print("# memory per model not checked: the sanitizer's allocator keeps what is freed")
     else:  # about 80 kB each: a megabyte means a model's working set is kept again or leaked per load
         check(per_model < 1024, "%.0f kB resident per loaded demo model (limit 1024 kB)" % per_model)
-    full.stop()
