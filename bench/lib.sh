@@ -42,3 +42,26 @@ activate() { # version
   curl -sf -o /dev/null -X POST -H "Authorization: Bearer $bench_token" \
     http://127.0.0.1:$port/v1/models/demo/versions/$1/activate
 }
+
+oj_bodies() { # OJ.CSV DIR: request bodies from every 97th row of the OJ data, in DIR: one.json (the
+  # first row's item), recommend_one.json (the same, objective revenue), thousand.json (1,000 items)
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import csv, json, sys
+rows = csv.DictReader(open(sys.argv[1]))
+num = ["regular_price", "size_oz", "competitor_min_price", "competitor_mean_price", "age60", "educ", "ethnic",
+       "income", "hhlarge", "workwom", "hval150", "sstrdist", "sstrvol", "cpdist5", "cpwvol5"]
+items = []
+for i, r in enumerate(rows):
+    if i % 97:
+        continue
+    f = {k: float(r[k]) for k in num}
+    f["brand"] = r["brand"]
+    f["store"] = int(r["store"])
+    items.append({"id": "sku-%d" % i, "features": f})
+    if len(items) == 1000:
+        break
+json.dump({"items": items[:1]}, open(sys.argv[2] + "/one.json", "w"))
+json.dump({"objective": "revenue", "items": items[:1]}, open(sys.argv[2] + "/recommend_one.json", "w"))
+json.dump({"items": items}, open(sys.argv[2] + "/thousand.json", "w"))
+PY
+}
