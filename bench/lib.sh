@@ -65,3 +65,13 @@ json.dump({"objective": "revenue", "items": items[:1]}, open(sys.argv[2] + "/rec
 json.dump({"items": items}, open(sys.argv[2] + "/thousand.json", "w"))
 PY
 }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # PID: its user + system CPU, in clock ticks
+
+pin_cluster() { # CPU: the embedded PostgreSQL in $SHELFCAST_DATA_DIR, postmaster and children, onto CPU
+  # (backends started later fork from the postmaster and inherit it); echoes the postmaster's pid
+  local pm p
+  pm=$(head -1 "$SHELFCAST_DATA_DIR/pg/postmaster.pid")
+  for p in $pm $(pgrep -P "$pm"); do taskset -a -p -c "$1" "$p" >/dev/null; done
+  echo "$pm"
+}

@@ -71,8 +71,8 @@ void recommend_work_done(struct recommend_work *w)
 
 /*
  * Point w's arrays into one block at base, each at a multiple of 32 bytes
- * (base NULL: every array NULL); the bytes they take.  Called once to size
- * the block and once to lay it out.
+ * (base NULL, or an array of no elements: NULL); the bytes they take.
+ * Called once to size the block and once to lay it out.
  */
 static size_t lay_out(struct recommend_work *w, unsigned char *base)
 {
@@ -82,7 +82,7 @@ static size_t lay_out(struct recommend_work *w, unsigned char *base)
 
 #define TAKE(field, count)                                                    \
 	do {                                                                  \
-		w->field = base ? (void *)(base + at) : NULL;                 \
+		w->field = base && (count) != 0 ? (void *)(base + at) : NULL; \
 		at += ((count) * sizeof *w->field + 31) / 32 * 32;            \
 	} while (0)
 	TAKE(x, w->d);
@@ -92,7 +92,7 @@ static size_t lay_out(struct recommend_work *w, unsigned char *base)
 	TAKE(act, R * (mlp->layer[1].out > w->H ? mlp->layer[1].out : w->H));
 	TAKE(scratch, mlp_scratch_floats(mlp, R));
 	TAKE(y, R * HEADS_COUNT);
-	TAKE(sweep, w->m->sweep.available ? w->K : 0);
+	TAKE(sweep, w->m->sweep.available ? w->K : 0); /* none: the dense rows */
 	TAKE(rows, R);
 	TAKE(pool, w->K * (RECOMMEND_GRID + 1) + RECOMMEND_STARTS);
 	TAKE(grid, w->K * RECOMMEND_GRID);
@@ -119,13 +119,10 @@ enum error_code recommend_work_init(struct recommend_work *w, const struct model
 	w->max_rows = w->K * RECOMMEND_GRID; /* a refinement round takes at most 2 * RECOMMEND_REFINE per level */
 	w->block = malloc(lay_out(w, NULL));
 	ok = w->block != NULL;
-	if (ok) {
+	if (ok)
 		lay_out(w, w->block);
-		if (!m->sweep.available)
-			w->sweep = NULL;
-		else /* each done'd, made or not */
-			memset(w->sweep, 0, w->K * sizeof *w->sweep);
-	}
+	if (ok && w->sweep) /* each done'd, made or not */
+		memset(w->sweep, 0, w->K * sizeof *w->sweep);
 	for (k = 0; ok && w->sweep && k < w->K; k++) /* a sweep per level along the model's price inputs */
 		ok = mlp_sweep_init(&w->sweep[k], &m->sweep);
 	if (!ok) {

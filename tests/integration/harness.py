@@ -90,6 +90,16 @@ def temp_dir(prefix):
     return d
 
 
+def wait_until(predicate, timeout=60.0, what="condition", every=0.02):
+    """Return once predicate() is true; Failure naming `what` after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise Failure("timed out waiting for " + what)
+
+
 def running_in(directory):
     """True while a process (zombies aside) has `directory` as its working directory: a postmaster
     and its children run in their data directory."""
@@ -180,9 +190,7 @@ class Postgres:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-            deadline = time.time() + 60
-            while running_in(self.data) and time.time() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: not running_in(self.data), what="the killed postmaster's children to exit")
         self.proc = None
 
     def url(self, db):
@@ -192,10 +200,13 @@ class Postgres:
         """The URL over TCP (only with `port`)."""
         return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, db)
 
-    def psql(self, db, sql, check=True):
+    def _psql_argv(self, db, *options):
         port = ["-p", str(self.port)] if self.port else []
-        r = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                            "-h", self.sock] + port + ["-U", "postgres", "-d", db, "-c", sql],
+        return [os.path.join(self.bindir, "psql"), "-X", "-q"] + list(options) + ["-h", self.sock] + port + \
+            ["-U", "postgres", "-d", db]
+
+    def psql(self, db, sql, check=True):
+        r = subprocess.run(self._psql_argv(db, "-A", "-t", "-v", "ON_ERROR_STOP=1") + ["-c", sql],
                            capture_output=True, text=True)
         if check and r.returncode != 0:
             raise Failure("psql failed: %s\n%s" % (sql, r.stderr))
@@ -208,19 +219,15 @@ class Postgres:
         """A session that holds `table` ACCESS EXCLUSIVE (every reader of it waits) until it ends: its psql
         is returned, for the caller to end (COMMIT and close its input, or kill it; the database's death
         does not end the psql, which waits on its input)."""
-        port = ["-p", str(self.port)] if self.port else []
-        p = subprocess.Popen([os.path.join(self.bindir, "psql"), "-X", "-q", "-h", self.sock] + port +
-                             ["-U", "postgres", "-d", db], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        p = subprocess.Popen(self._psql_argv(db), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, text=True)
         try:
             p.stdin.write("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n" % table)
             p.stdin.flush()
-            deadline = time.time() + 60
-            while self.query(db, "SELECT count(*) FROM pg_locks WHERE relation = '%s'::regclass "
-                                 "AND mode = 'AccessExclusiveLock' AND granted" % table) == "0":
-                if time.time() > deadline or p.poll() is not None:
-                    raise Failure("the session meant to lock %s did not get the lock" % table)
-                time.sleep(0.05)
+            wait_until(lambda: p.poll() is not None or self.query(
+                db, "SELECT count(*) FROM pg_locks WHERE relation = '%s'::regclass AND mode = 'AccessExclusiveLock' "
+                "AND granted" % table) != "0", what="a lock on " + table)
+            check(p.poll() is None, "the session meant to lock %s ended" % table)
         except BaseException:
             p.kill()
             p.wait()
@@ -505,12 +512,7 @@ class Server:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
     def wait_for(self, predicate, timeout=60.0, what="condition", every=0.02):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if predicate():
-                return
-            time.sleep(every)
-        raise Failure("timed out waiting for " + what)
+        wait_until(predicate, timeout, what, every)
 
     def stop(self, sig=signal.SIGTERM, expect_code=0):
         if self.proc.poll() is None:

@@ -8,7 +8,7 @@ import time
 
 import yaml
 
-from harness import SOURCE_ROOT, check, demo_csv, free_port, run, temp_dir, train
+from harness import SOURCE_ROOT, check, demo_csv, free_port, run, temp_dir, train, wait_until
 
 
 def exported_metrics(text):
@@ -108,19 +108,16 @@ def test_three_replicas_behind_nginx_converge_and_drain_without_failures(ctx):
     nginx = subprocess.Popen(["nginx", "-c", os.path.join(d, "nginx.conf"), "-p", d], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
     try:
-        deadline, up = time.time() + 60, False
-        while time.time() < deadline and not up:
+        def answers():
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             try:
                 c.request("GET", "/healthz")
-                up = c.getresponse().status == 200
+                return c.getresponse().status == 200
             except OSError:
-                pass
+                return False
             finally:
                 c.close()
-            if not up:
-                time.sleep(0.05)
-        check(up, "nginx did not answer /healthz within 60 s")
+        wait_until(answers, what="nginx to answer /healthz", every=0.05)
         stop = threading.Event()
         counts = {"requests": 0, "failures": 0, "versions": {}}
         lock = threading.Lock()

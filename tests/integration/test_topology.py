@@ -6,7 +6,7 @@ import re
 import subprocess
 import time
 
-from harness import BINARY, SANITIZED, SOURCE_ROOT, PgBouncer, check, dbname, demo_csv, run, temp_dir, train
+from harness import BINARY, SANITIZED, SOURCE_ROOT, PgBouncer, check, dbname, demo_csv, run, temp_dir, train, wait_until
 
 ITEM = {"items": [{"features": {"brand": "Acme", "category": "snacks", "price": 2.5}}]}
 
@@ -227,10 +227,7 @@ def test_sizing_memory_per_model_and_database_writes_per_prediction(ctx):
         one, up to 10 s after its writes)."""
         q = ("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid() "
              "AND backend_type = 'client backend'" % name)
-        deadline = time.time() + 60
-        while ctx.pg.query(name, q) != "0":
-            check(time.time() < deadline, "sessions still connected to %s after 60 s" % name)
-            time.sleep(0.05)
+        wait_until(lambda: ctx.pg.query(name, q) == "0", what="the sessions connected to %s to end" % name)
         return int(ctx.pg.query(name, "SELECT pg_stat_force_next_flush(); SELECT coalesce(sum(n_tup_ins + n_tup_upd "
                                       "+ n_tup_del), 0) FROM pg_stat_user_tables WHERE schemaname = 'shelfcast'")
                    .splitlines()[-1])
