@@ -123,6 +123,16 @@ struct predict_id predict_api_tape_id(const struct reqparse_value *v);
 /* The same from jansson's value: a string or an integer, else none. */
 struct json_t;
 struct predict_id predict_api_json_id(const struct json_t *v);
+/*
+ * The start of a /v1/predict or /v1/recommend body on the jansson path:
+ * root an object of only the route's keys (NULL-terminated), its "model"
+ * and "objective" (NULL when absent) into *model_name and *objective_name.
+ */
+enum error_code predict_api_json_head(struct json_t *root, const char *const *keys, const char **model_name,
+				      const char **objective_name, struct error *err);
+/* resolve(ctx, name) into *m; when it gives NULL, its error (ERROR_UNAVAILABLE when it set none). */
+enum error_code predict_api_resolve(predict_resolve_fn resolve, void *ctx, const char *name, struct model **m,
+				    struct error *err);
 bool predict_api_scratch_features(struct predict_api_scratch *sc, const struct model *m, size_t i,
 				  struct encoder_value *values, uint32_t *seen, bool *trust);
 const struct drift_tally *predict_api_scratch_tally(const struct predict_api_scratch *sc);

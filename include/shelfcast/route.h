@@ -59,4 +59,7 @@ bool route_allows(enum route_id id, const char *method);
 /* Whether a request with this method takes a body on this route (its POST routes). */
 bool route_takes_body(enum route_id id, const char *method);
 
+/* Whether the route needs the admin token (activation, outcomes). */
+bool route_admin(enum route_id id);
+
 #endif

@@ -161,7 +161,7 @@ static bool token_matches(const char *given, const char *expected)
 	return diff == 0;
 }
 
-/* May this request activate?  When not, out says why. */
+/* May this request use an admin route (route_admin)?  When not, out says why. */
 static bool authorized(const struct api_config *cfg, const char *auth, struct reply *out)
 {
 	if (!cfg->admin_token || !*cfg->admin_token) {
@@ -184,6 +184,14 @@ static bool authorized(const struct api_config *cfg, const char *auth, struct re
 	return true;
 }
 
+/* An admin route's failure; a refusal by the database's grants says which role the route needs. */
+static void reply_write_error(struct reply *out, struct error *err, const char *grant_needed)
+{
+	if (err->code == ERROR_PERMISSION)
+		snprintf(err->message, sizeof err->message, "%s", grant_needed);
+	reply_from_error(out, err);
+}
+
 static void activate(const struct api_config *cfg, const struct api_request *rq, struct reply *out,
 		     struct api_result *res)
 {
@@ -193,8 +201,6 @@ static void activate(const struct api_config *cfg, const struct api_request *rq,
 	struct strbuf sb;
 	PGconn *c = NULL;
 
-	if (!authorized(cfg, rq->authorization, out))
-		return;
 	error_init(&err);
 	if (db_connect(cfg->db_conninfo, &c, &err) == ERROR_OK &&
 	    registry_activate(c, name, version, rq->client, &previous, &err) == ERROR_OK) {
@@ -217,11 +223,9 @@ static void activate(const struct api_config *cfg, const struct api_request *rq,
 		return;
 	}
 	PQfinish(c);
-	if (err.code == ERROR_PERMISSION)
-		snprintf(err.message, sizeof err.message, "%s",
-			 "the server's database role may not write: activation needs the "
-			 "shelfcast_writer role (see docs/deployment.md, least privilege)");
-	reply_from_error(out, &err);
+	reply_write_error(out, &err,
+			  "the server's database role may not write: activation needs the "
+			  "shelfcast_writer role (see docs/deployment.md, least privilege)");
 }
 
 /* POST /v1/outcomes: what happened to logged predictions (admin token, as activation). */
@@ -233,8 +237,6 @@ static void outcomes(const struct api_config *cfg, const struct api_request *rq,
 	struct strbuf sb;
 	PGconn *c = NULL;
 
-	if (!authorized(cfg, rq->authorization, out))
-		return;
 	error_init(&err);
 	outcomes_init(&o);
 	if (outcomes_api_parse(rq->body, rq->len, &o, &err) == ERROR_OK &&
@@ -252,11 +254,9 @@ static void outcomes(const struct api_config *cfg, const struct api_request *rq,
 	}
 	PQfinish(c);
 	outcomes_done(&o);
-	if (err.code == ERROR_PERMISSION)
-		snprintf(err.message, sizeof err.message, "%s",
-			 "the server's database role may not record outcomes: it needs EXECUTE on "
-			 "shelfcast.record_outcomes (shelfcast_reader or shelfcast_writer, migration 0005)");
-	reply_from_error(out, &err);
+	reply_write_error(out, &err,
+			  "the server's database role may not record outcomes: it needs EXECUTE on "
+			  "shelfcast.record_outcomes (shelfcast_reader or shelfcast_writer, migration 0005)");
 }
 
 /*
@@ -381,6 +381,8 @@ void api_handle(const struct api_config *cfg, struct api_worker *w, const struct
 		wrong_method(rq, out);
 		return;
 	}
+	if (route_admin(rq->target.id) && !authorized(cfg, rq->authorization, out))
+		return;
 	switch (rq->target.id) {
 	case ROUTE_PREDICT:
 		scoring(cfg, w, rq, false, out, res);

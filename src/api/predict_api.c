@@ -108,7 +108,7 @@ struct request_in {
 	double interval; /* NAN: absent, the model's */
 };
 
-static enum error_code read_request(json_t *root, size_t max_items, struct request_in *in,
+static enum error_code read_request(json_t *root, const struct predict_limits *lim, struct request_in *in,
 				    struct error *err)
 {
 	static const char *const top_keys[] = {"model",   "objective", "include_levels", "on_error",
@@ -117,11 +117,7 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 
 	memset(in, 0, sizeof *in);
 	in->interval = NAN;
-	rc = jsonutil_expect_object(root, top_keys, "", err);
-	if (!rc)
-		rc = jsonutil_get_string(root, "model", "", false, &in->model_name, err);
-	if (!rc)
-		rc = jsonutil_get_string(root, "objective", "", false, &in->objective_name, err);
+	rc = predict_api_json_head(root, top_keys, &in->model_name, &in->objective_name, err);
 	if (!rc)
 		rc = jsonutil_get_bool(root, "include_levels", "", false, &in->include_levels, err);
 	if (!rc)
@@ -134,7 +130,9 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	if (!rc)
 		rc = item_errors_mode(root, &in->skip, err);
 	if (!rc)
-		rc = predict_limits_items(root, max_items, &in->items, &in->n, err);
+		rc = predict_limits_items(root, lim->max_items, &in->items, &in->n, err);
+	if (!rc)
+		rc = predict_limits_explained(lim, in->explain, in->n, err);
 	return rc;
 }
 
@@ -235,18 +233,13 @@ static enum error_code run_jansson(const char *body, size_t len, const struct pr
 	rc = predict_limits_parse(body, len, lim, &root, err);
 	if (rc)
 		return rc;
-	rc = read_request(root, lim->max_items, &in, err);
-	if (!rc)
-		rc = predict_limits_explained(lim, in.explain, in.n, err);
+	rc = read_request(root, lim, &in, err);
 	if (rc)
 		goto out;
 	item_errors_init(&errors, in.skip ? 0 : ITEM_ERRORS_DETAILS);
-	m = resolve(ctx, in.model_name, err);
-	if (!m) {
-		rc = err && err->code ? err->code : ERROR_UNAVAILABLE;
-		goto out;
-	}
-	rc = spec_objective_choose(&m->spec, m->name, in.objective_name, true, &objective, err);
+	rc = predict_api_resolve(resolve, ctx, in.model_name, &m, err);
+	if (!rc)
+		rc = spec_objective_choose(&m->spec, m->name, in.objective_name, true, &objective, err);
 	if (!rc)
 		rc = predict_limits_check_memory(m, in.n, in.include_levels, in.explain, lim->max_memory, err);
 	if (rc)
@@ -494,6 +487,25 @@ struct predict_id predict_api_tape_id(const struct reqparse_value *v)
 	if (v->kind == REQPARSE_INT)
 		return (struct predict_id){.kind = PREDICT_ID_INTEGER, .i = v->i};
 	return (struct predict_id){.kind = PREDICT_ID_NONE};
+}
+
+enum error_code predict_api_json_head(json_t *root, const char *const *keys, const char **model_name,
+				      const char **objective_name, struct error *err)
+{
+	enum error_code rc = jsonutil_expect_object(root, keys, "", err);
+
+	if (!rc)
+		rc = jsonutil_get_string(root, "model", "", false, model_name, err);
+	if (!rc)
+		rc = jsonutil_get_string(root, "objective", "", false, objective_name, err);
+	return rc;
+}
+
+enum error_code predict_api_resolve(predict_resolve_fn resolve, void *ctx, const char *name, struct model **m,
+				    struct error *err)
+{
+	*m = resolve(ctx, name, err);
+	return *m ? ERROR_OK : err && err->code ? err->code : ERROR_UNAVAILABLE;
 }
 
 struct predict_id predict_api_json_id(const json_t *v)

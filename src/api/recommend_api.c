@@ -24,7 +24,7 @@ struct request {
 	bool explain;
 };
 
-static enum error_code read_request(json_t *root, size_t max_items, struct request *in,
+static enum error_code read_request(json_t *root, const struct predict_limits *lim, struct request *in,
 				    struct error *err)
 {
 	static const char *const keys[] = {"model", "objective", "items", "alternatives", "price_ending",
@@ -33,11 +33,7 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 
 	memset(in, 0, sizeof *in);
 	in->price_ending = NAN;
-	rc = jsonutil_expect_object(root, keys, "", err);
-	if (!rc)
-		rc = jsonutil_get_string(root, "model", "", false, &in->model_name, err);
-	if (!rc)
-		rc = jsonutil_get_string(root, "objective", "", false, &in->objective_name, err);
+	rc = predict_api_json_head(root, keys, &in->model_name, &in->objective_name, err);
 	if (!rc)
 		rc = jsonutil_get_int(root, "alternatives", "", false, 0, RECOMMEND_MAX_ALTERNATIVES,
 				      &in->alternatives, err);
@@ -50,7 +46,9 @@ static enum error_code read_request(json_t *root, size_t max_items, struct reque
 	if (!rc)
 		rc = jsonutil_get_bool(root, "explain", "", false, &in->explain, err);
 	if (!rc)
-		rc = predict_limits_items(root, max_items, &in->items, &in->n, err);
+		rc = predict_limits_items(root, lim->max_items, &in->items, &in->n, err);
+	if (!rc)
+		rc = predict_limits_explained(lim, in->explain, in->n, err);
 	return rc;
 }
 
@@ -268,16 +266,11 @@ static enum error_code run_jansson(const char *body, size_t len, const struct pr
 	rc = predict_limits_parse(body, len, lim, &root, err);
 	if (rc)
 		return rc;
-	rc = read_request(root, lim->max_items, &in, err);
+	rc = read_request(root, lim, &in, err);
 	if (!rc)
-		rc = predict_limits_explained(lim, in.explain, in.n, err);
+		rc = predict_api_resolve(resolve, ctx, in.model_name, &m, err);
 	if (rc)
 		goto out;
-	m = resolve(ctx, in.model_name, err);
-	if (!m) {
-		rc = err && err->code ? err->code : ERROR_UNAVAILABLE;
-		goto out;
-	}
 	params = (struct recommend_params){m->spec.objective, (size_t)in.alternatives, in.price_ending};
 	/* profit: a unit cost per item will do (profit_without_cost) */
 	rc = spec_objective_choose(&m->spec, m->name, in.objective_name, false, &params.objective, err);

@@ -9,19 +9,20 @@ static const struct {
 	const char *label;
 	const char *allow;
 	bool post;
+	bool admin; /* the admin token's */
 } routes[ROUTE_COUNT] = {
-	[ROUTE_PREDICT] = {"/v1/predict", "POST", true},
-	[ROUTE_MODELS] = {"/v1/models", "GET, HEAD", false},
-	[ROUTE_MODEL] = {"/v1/models/{name}", "GET, HEAD", false},
-	[ROUTE_ACTIVATE] = {"/v1/models/{name}/versions/{version}/activate", "POST", true},
-	[ROUTE_HEALTHZ] = {"/healthz", "GET, HEAD", false},
-	[ROUTE_READYZ] = {"/readyz", "GET, HEAD", false},
-	[ROUTE_METRICS] = {"/metrics", "GET, HEAD", false},
-	[ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD", false},
-	[ROUTE_MODEL_INPUT] = {"/v1/models/{name}/inputs/{input}", "GET, HEAD", false},
-	[ROUTE_OUTCOMES] = {"/v1/outcomes", "POST", true},
-	[ROUTE_RECOMMEND] = {"/v1/recommend", "POST", true},
-	[ROUTE_OTHER] = {"other", NULL, false},
+	[ROUTE_PREDICT] = {"/v1/predict", "POST", true, false},
+	[ROUTE_MODELS] = {"/v1/models", "GET, HEAD", false, false},
+	[ROUTE_MODEL] = {"/v1/models/{name}", "GET, HEAD", false, false},
+	[ROUTE_ACTIVATE] = {"/v1/models/{name}/versions/{version}/activate", "POST", true, true},
+	[ROUTE_HEALTHZ] = {"/healthz", "GET, HEAD", false, false},
+	[ROUTE_READYZ] = {"/readyz", "GET, HEAD", false, false},
+	[ROUTE_METRICS] = {"/metrics", "GET, HEAD", false, false},
+	[ROUTE_OPENAPI] = {"/openapi.yaml", "GET, HEAD", false, false},
+	[ROUTE_MODEL_INPUT] = {"/v1/models/{name}/inputs/{input}", "GET, HEAD", false, false},
+	[ROUTE_OUTCOMES] = {"/v1/outcomes", "POST", true, true},
+	[ROUTE_RECOMMEND] = {"/v1/recommend", "POST", true, false},
+	[ROUTE_OTHER] = {"other", NULL, false, false},
 };
 
 /* The fixed paths, matched whole. */
@@ -114,4 +115,9 @@ bool route_allows(enum route_id id, const char *method)
 bool route_takes_body(enum route_id id, const char *method)
 {
 	return id < ROUTE_OTHER && routes[id].post && !strcmp(method, "POST");
+}
+
+bool route_admin(enum route_id id)
+{
+	return id < ROUTE_OTHER && routes[id].admin;
 }

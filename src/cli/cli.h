@@ -168,6 +168,18 @@ enum error_code cli_import_metrics(const char *file, const char *text, char **ou
 FILE *copy_query(const char *conninfo, const char *sql, struct error *err);
 /* The CSV at path, open for reading; NULL with err saying why. */
 FILE *cli_open_csv(const char *path, struct error *err);
+struct table;
+struct table_colspec;
+/*
+ * The CSV at path read into t for scoring with m (predict, recommend): the
+ * model's features, each a required numeric one required in the CSV too
+ * except the one at index free_numeric (-1: none); then extra[0..n_extra)
+ * (one named like a feature is read as that feature); then the model's id
+ * column, when it has one.
+ */
+enum error_code cli_load_rows(const struct model *m, const char *path, int free_numeric,
+			      const struct table_colspec *extra, size_t n_extra, struct table *t,
+			      struct error *err);
 int cmd_predict(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 

@@ -18,6 +18,7 @@
 #include "shelfcast/predict.h"
 #include "shelfcast/registry.h"
 #include "shelfcast/strbuf.h"
+#include "shelfcast/table.h"
 #include "shelfcast/util.h"
 #include "shelfcast/versions.h"
 
@@ -435,4 +436,46 @@ FILE *cli_open_csv(const char *path, struct error *err)
 	if (!f)
 		error_set(err, ERROR_IO, NULL, "cannot open %s: %s", path, strerror(errno));
 	return f;
+}
+
+static bool listed(const struct table_colspec *cols, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(cols[i].name, name))
+			return true;
+	return false;
+}
+
+enum error_code cli_load_rows(const struct model *m, const char *path, int free_numeric,
+			      const struct table_colspec *extra, size_t n_extra, struct table *t,
+			      struct error *err)
+{
+	const struct spec *spec = &m->spec;
+	struct table_options topt = {spec->levels, spec->n_levels, false, 0};
+	struct table_colspec *cols = calloc(spec->n_numeric + spec->n_categorical + n_extra + 1, sizeof *cols);
+	size_t n_cols = 0, i;
+	enum error_code rc;
+	FILE *in;
+
+	if (!cols)
+		return error_nomem(err, "the columns");
+	for (i = 0; i < spec->n_numeric; i++)
+		cols[n_cols++] = (struct table_colspec){spec->numeric[i].name, TABLE_NUMBER,
+							!spec->numeric[i].required || (int)i == free_numeric,
+							false, false};
+	for (i = 0; i < spec->n_categorical; i++)
+		cols[n_cols++] = (struct table_colspec){spec->categorical[i].name, TABLE_CATEGORY, true, false, false};
+	for (i = 0; i < n_extra; i++)
+		if (!listed(cols, n_cols, extra[i].name))
+			cols[n_cols++] = extra[i];
+	if (spec->id_column)
+		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
+	in = cli_open_csv(path, err);
+	rc = in ? table_load(in, path, cols, n_cols, &topt, t, err) : err->code;
+	if (in)
+		fclose(in);
+	free(cols);
+	return rc;
 }

@@ -18,30 +18,9 @@
 static enum error_code load_rows(const struct model *m, const char *data, struct table *t,
 				 struct error *err)
 {
-	const struct spec *spec = &m->spec;
-	struct table_options topt = {spec->levels, spec->n_levels, false, 0};
-	struct table_colspec *cols = calloc(spec->n_numeric + spec->n_categorical + 3, sizeof *cols);
-	size_t n_cols = 0, i;
-	enum error_code rc;
-	FILE *in;
+	const struct table_colspec level = {m->spec.promo_column, TABLE_LEVEL, true, false, false};
 
-	if (!cols)
-		return error_nomem(err, "the columns");
-	for (i = 0; i < spec->n_numeric; i++)
-		cols[n_cols++] = (struct table_colspec){spec->numeric[i].name, TABLE_NUMBER,
-							!spec->numeric[i].required, false, false};
-	for (i = 0; i < spec->n_categorical; i++)
-		cols[n_cols++] = (struct table_colspec){spec->categorical[i].name, TABLE_CATEGORY, true, false,
-							false};
-	cols[n_cols++] = (struct table_colspec){spec->promo_column, TABLE_LEVEL, true, false, false};
-	if (spec->id_column)
-		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
-	in = cli_open_csv(data, err);
-	rc = in ? table_load(in, data, cols, n_cols, &topt, t, err) : err->code;
-	if (in)
-		fclose(in);
-	free(cols);
-	return rc;
+	return cli_load_rows(m, data, -1, &level, 1, t, err);
 }
 
 /* --explain's header: both baselines, then sales_<feature> and exposure_<feature> per feature. */

@@ -90,48 +90,20 @@ static bool check_options(const double num[N_NUM_COLS], const char *where, struc
 	return f == RECOMMEND_ASK_OK;
 }
 
-/* Is a column of this name among cols[0, n)? (The model may read unit_cost itself.) */
-static bool listed(const struct table_colspec *cols, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(cols[i].name, name))
-			return true;
-	return false;
-}
-
+/*
+ * The model's features (the price optional: the search varies it), the
+ * option columns (the model may read unit_cost itself), levels and the id.
+ */
 static enum error_code load_rows(const struct model *m, const char *data, struct table *t,
 				 struct error *err)
 {
-	const struct spec *spec = &m->spec;
-	struct table_options topt = {spec->levels, spec->n_levels, false, 0};
-	struct table_colspec *cols = calloc(spec->n_numeric + spec->n_categorical + N_NUM_COLS + 2, sizeof *cols);
-	size_t n_cols = 0, i;
-	enum error_code rc;
-	FILE *in;
+	struct table_colspec extra[N_NUM_COLS + 1];
+	size_t i;
 
-	if (!cols)
-		return error_nomem(err, "the columns");
-	/* every feature optional: the price column is what the search varies */
-	for (i = 0; i < spec->n_numeric; i++)
-		cols[n_cols++] = (struct table_colspec){spec->numeric[i].name, TABLE_NUMBER,
-							!spec->numeric[i].required || (int)i == spec->price_index,
-							false, false};
-	for (i = 0; i < spec->n_categorical; i++)
-		cols[n_cols++] = (struct table_colspec){spec->categorical[i].name, TABLE_CATEGORY, true, false, false};
 	for (i = 0; i < N_NUM_COLS; i++)
-		if (!listed(cols, n_cols, num_col_names[i]))
-			cols[n_cols++] = (struct table_colspec){num_col_names[i], TABLE_NUMBER, true, false, false};
-	cols[n_cols++] = (struct table_colspec){LEVELS_COLUMN, TABLE_TEXT, true, false, false};
-	if (spec->id_column)
-		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
-	in = cli_open_csv(data, err);
-	rc = in ? table_load(in, data, cols, n_cols, &topt, t, err) : err->code;
-	if (in)
-		fclose(in);
-	free(cols);
-	return rc;
+		extra[i] = (struct table_colspec){num_col_names[i], TABLE_NUMBER, true, false, false};
+	extra[N_NUM_COLS] = (struct table_colspec){LEVELS_COLUMN, TABLE_TEXT, true, false, false};
+	return cli_load_rows(m, data, m->spec.price_index, extra, N_NUM_COLS + 1, t, err);
 }
 
 /* Row r's ask: its features, then its option cells over the flags' defaults. */

@@ -129,6 +129,24 @@ static enum error_code version_status(PGconn *c, const char *model, int version,
 	return rc;
 }
 
+/*
+ * BEGIN, the model's row locked and, with status, the version's row locked
+ * and its status read: what every change to a model's versions starts
+ * with.  On failure no transaction is left open.
+ */
+static enum error_code begin_locked(PGconn *c, const char *model, int version, char *status,
+				    size_t size, struct error *err)
+{
+	enum error_code rc = db_exec(c, "BEGIN", err);
+
+	if (rc)
+		return rc;
+	rc = lock_model(c, model, err);
+	if (!rc && status)
+		rc = version_status(c, model, version, status, size, err);
+	return rc ? db_end(c, rc, err) : ERROR_OK;
+}
+
 /* Inside a transaction, with the model row locked: make version active. */
 static enum error_code activate_locked(PGconn *c, const char *model, int version, const char *actor,
 				       const char *ev, int *previous, struct error *err)
@@ -353,15 +371,13 @@ enum error_code registry_mark_failed(PGconn *c, const char *model, int version,
 	params = registry_version_params(&vp, model, version);
 	json_escape_into(quoted, sizeof quoted, reason);
 	snprintf(detail, sizeof detail, "{\"reason\": %s}", quoted);
-	rc = db_exec(c, "BEGIN", err);
+	rc = begin_locked(c, model, version, NULL, 0, err);
 	if (rc)
 		return rc;
-	rc = lock_model(c, model, err);
-	if (!rc)
-		rc = run(c,
-			 "UPDATE shelfcast.model_versions SET status = 'failed' "
-			 "WHERE model = $1 AND version = $2",
-			 2, params, err);
+	rc = run(c,
+		 "UPDATE shelfcast.model_versions SET status = 'failed' "
+		 "WHERE model = $1 AND version = $2",
+		 2, params, err);
 	if (!rc)
 		rc = event(c, model, version, "load_failed", actor, detail, err);
 	if (!rc && restore > 0 && restore != version)
@@ -381,15 +397,12 @@ enum error_code registry_activate(PGconn *c, const char *model, int version, con
 
 	if (previous)
 		*previous = 0;
-	rc = db_exec(c, "BEGIN", err);
+	rc = begin_locked(c, model, version, status, sizeof status, err);
 	if (rc)
 		return rc;
-	rc = lock_model(c, model, err);
-	if (!rc)
-		rc = version_status(c, model, version, status, sizeof status, err);
 	/* Validate exactly as a server would load it: a bad version never becomes active. */
 	error_init(&load_err);
-	if (!rc && registry_load_version(c, model, version, &m, &load_err) != ERROR_OK) {
+	if (registry_load_version(c, model, version, &m, &load_err) != ERROR_OK) {
 		db_end(c, load_err.code, err); /* rolls back: marking it failed is a transaction of its own */
 		if (load_err.code == ERROR_INVALID) {
 			struct error ignored;
@@ -403,8 +416,7 @@ enum error_code registry_activate(PGconn *c, const char *model, int version, con
 		return load_err.code;
 	}
 	model_unref(m);
-	if (!rc)
-		rc = activate_locked(c, model, version, actor, "activated", previous, err);
+	rc = activate_locked(c, model, version, actor, "activated", previous, err);
 	return db_end(c, rc, err);
 }
 
@@ -481,12 +493,10 @@ enum error_code registry_rollback(PGconn *c, const char *model, const char *acto
 	enum error_code rc;
 
 	*from = *to = 0;
-	rc = db_exec(c, "BEGIN", err);
+	rc = begin_locked(c, model, 0, NULL, 0, err);
 	if (rc)
 		return rc;
-	rc = lock_model(c, model, err);
-	if (!rc)
-		rc = registry_active_version(c, model, &current, err);
+	rc = registry_active_version(c, model, &current, err);
 	if (!rc && current == 0)
 		rc = error_set(err, ERROR_CONFLICT, "model", "model \"%s\" has no active version",
 			       model);
@@ -511,13 +521,10 @@ enum error_code registry_archive(PGconn *c, const char *model, int version, cons
 	enum error_code rc;
 
 	params = registry_version_params(&vp, model, version);
-	rc = db_exec(c, "BEGIN", err);
+	rc = begin_locked(c, model, version, status, sizeof status, err);
 	if (rc)
 		return rc;
-	rc = lock_model(c, model, err);
-	if (!rc)
-		rc = version_status(c, model, version, status, sizeof status, err);
-	if (!rc && !strcmp(status, "active"))
+	if (!strcmp(status, "active"))
 		rc = error_set(err, ERROR_CONFLICT, "version",
 			       "version %d is the active version of \"%s\": activate or roll back to "
 			       "another version first",
@@ -648,17 +655,13 @@ enum error_code registry_set_metrics(PGconn *c, const char *model, int version,
 	params[0] = mv[0];
 	params[1] = mv[1];
 	params[2] = metrics_json;
-	rc = db_exec(c, "BEGIN", err);
+	rc = begin_locked(c, model, version, status, sizeof status, err);
 	if (rc)
 		return rc;
-	rc = lock_model(c, model, err);
-	if (!rc)
-		rc = version_status(c, model, version, status, sizeof status, err);
-	if (!rc)
-		rc = run(c,
-			 "UPDATE shelfcast.model_versions SET metrics = coalesce(metrics, '{}'::jsonb) || $3::jsonb "
-			 "WHERE model = $1 AND version = $2",
-			 3, params, err);
+	rc = run(c,
+		 "UPDATE shelfcast.model_versions SET metrics = coalesce(metrics, '{}'::jsonb) || $3::jsonb "
+		 "WHERE model = $1 AND version = $2",
+		 3, params, err);
 	if (!rc)
 		rc = event(c, model, version, "evaluated", actor, detail_json, err);
 	return db_end(c, rc, err);

@@ -86,6 +86,12 @@ static void test_route_methods_follow_the_table(void **state)
 	assert_string_equal(route_label(ROUTE_ACTIVATE), "/v1/models/{name}/versions/{version}/activate");
 	assert_string_equal(route_label(ROUTE_OTHER), "other");
 	assert_string_equal(route_label(ROUTE_COUNT), "other");
+	assert_true(route_admin(ROUTE_ACTIVATE));
+	assert_true(route_admin(ROUTE_OUTCOMES));
+	assert_false(route_admin(ROUTE_PREDICT));
+	assert_false(route_admin(ROUTE_MODEL));
+	assert_false(route_admin(ROUTE_OTHER));
+	assert_false(route_admin(ROUTE_COUNT));
 }
 
 int main(void)
