@@ -202,3 +202,42 @@ def test_offline_recommend_gives_the_api_numbers(ctx):
         f.write("item_id,brand,category,weight_kg,unit_cost\nx,Acme,snacks,0.3,-2\n")
     r = run(["recommend", "--db", url, "--model", "demo", "--data", bad])
     check(r.returncode == 1 and "row 1" in r.stderr and "unit_cost" in r.stderr, r.stderr)
+
+
+def test_offline_recommend_with_features_named_like_its_option_columns(ctx):
+    """A feature the model reads may bear an option column's name (levels, unit_cost): the CSV's column is then
+    the feature's, read as the feature, never as the option (a numeric `levels` once crashed the command)."""
+    url = ctx.db()
+    d = temp_dir("sc-rec-names-")
+    data, config = os.path.join(d, "train.csv"), os.path.join(d, "dataset.json")
+    rows = list(csv.DictReader(open(demo_csv(2000, seed=11))))
+    cfg = json.load(open(example("demo", "dataset.json")))
+    # weight_kg becomes a numeric feature named levels, category a categorical one named unit_cost
+    cfg["features"] = {"numeric": ["price", "levels"], "log": ["price"], "categorical": ["brand", "unit_cost"]}
+    cfg["model"]["epochs"] = 3
+    with open(config, "w") as f:
+        json.dump(cfg, f)
+    with open(data, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["item_id", "price", "levels", "brand", "unit_cost", "promo_level", "units", "featured"])
+        for r in rows:
+            w.writerow([r["item_id"], r["price"], r["weight_kg"], r["brand"], r["category"], r["promo_level"],
+                        r["units"], r["featured"]])
+    train(url, data, config=config, extra=["--activate"])
+    items = os.path.join(d, "items.csv")
+    with open(items, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["item_id", "price", "levels", "brand", "unit_cost", "price_max"])
+        w.writerow(["a", "2.5", "0.4", rows[0]["brand"], rows[0]["category"], "4"])
+        w.writerow(["b", "1.5", "3", rows[1]["brand"], rows[1]["category"], "4"])
+    for flags in ([], ["--levels", "0|2", "--unit-cost", "0.5", "--objective", "profit"]):
+        out = os.path.join(d, "out.csv")
+        r = run(["recommend", "--db", url, "--model", "demo", "--data", items, "--out", out] + flags)
+        check(r.returncode == 0, "recommend %s: exit %d: %s" % (flags, r.returncode, r.stderr[-2000:]))
+        got = list(csv.DictReader(open(out)))
+        check([g["item_id"] for g in got] == ["a", "b"] and all(g["feasible"] == "true" for g in got), got)
+        if flags:  # the flags' levels and unit cost hold: the CSV's columns of those names are the model's
+            check(all(g["promotion_level"] in ("0", "2") for g in got), got)
+            for g in got:
+                eff = float(g["effective_price"])
+                check(abs(float(g["margin"]) - (eff - 0.5) / eff) < 1e-5, "margin %s at %s" % (g["margin"], eff))
