@@ -129,6 +129,8 @@ enum error_code table_stream(FILE *f, const char *name, const struct table_colsp
 
 /* Column index by name, or -1. */
 int table_column(const struct table *t, const char *name);
+/* The first column of that name read as kind (a CSV column may be read twice: a categorical week and the split's), or -1. */
+int table_column_kind(const struct table *t, const char *name, enum table_kind kind);
 
 /*
  * Feed table rows to the encoder: the map gives, per spec input (numeric

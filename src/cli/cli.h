@@ -173,9 +173,10 @@ struct table_colspec;
 /*
  * The CSV at path read into t for scoring with m (predict, recommend): the
  * model's features, each a required numeric one required in the CSV too
- * except the one at index free_numeric (-1: none); then extra[0..n_extra)
- * (one named like a feature is read as that feature); then the model's id
- * column, when it has one.
+ * except the column of the one at index free_numeric (-1: none); the
+ * model's id column, when it has one; then extra[0..n_extra), one named
+ * like a feature or the id column being that column instead: every name
+ * is one column of t.
  */
 enum error_code cli_load_rows(const struct model *m, const char *path, int free_numeric,
 			      const struct table_colspec *extra, size_t n_extra, struct table *t,

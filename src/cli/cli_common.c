@@ -461,17 +461,19 @@ enum error_code cli_load_rows(const struct model *m, const char *path, int free_
 
 	if (!cols)
 		return error_nomem(err, "the columns");
-	for (i = 0; i < spec->n_numeric; i++)
-		cols[n_cols++] = (struct table_colspec){spec->numeric[i].name, TABLE_NUMBER,
-							!spec->numeric[i].required || (int)i == free_numeric,
-							false, false};
+	for (i = 0; i < spec->n_numeric; i++) /* the free one's log copy too: one column */
+		cols[n_cols++] = (struct table_colspec){
+			spec->numeric[i].name, TABLE_NUMBER,
+			!spec->numeric[i].required ||
+				(free_numeric >= 0 && !strcmp(spec->numeric[i].name, spec->numeric[free_numeric].name)),
+			false, false};
 	for (i = 0; i < spec->n_categorical; i++)
 		cols[n_cols++] = (struct table_colspec){spec->categorical[i].name, TABLE_CATEGORY, true, false, false};
+	if (spec->id_column) /* no input's name (spec.c) */
+		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
 	for (i = 0; i < n_extra; i++)
 		if (!listed(cols, n_cols, extra[i].name))
 			cols[n_cols++] = extra[i];
-	if (spec->id_column)
-		cols[n_cols++] = (struct table_colspec){spec->id_column, TABLE_TEXT, true, false, false};
 	in = cli_open_csv(path, err);
 	rc = in ? table_load(in, path, cols, n_cols, &topt, t, err) : err->code;
 	if (in)

@@ -184,15 +184,15 @@ static void write_answer(FILE *out, const struct model *m, const char *id, size_
 
 /*
  * The CSV's column of an option (-1: none): only one read as that option's
- * kind is.  A feature of the model may bear the name (the model reads
- * unit_cost itself, say); a categorical feature named unit_cost, or any
- * feature named levels, is the model's alone.
+ * kind, and not the id column.  A feature of the model may bear the name
+ * (the model reads unit_cost itself, say); a categorical feature named
+ * unit_cost, any feature named levels, or the id column, is the model's alone.
  */
-static int option_column(const struct table *t, const char *name, enum table_kind kind)
+static int option_column(const struct table *t, const char *name, enum table_kind kind, int id_col)
 {
 	int c = table_column(t, name);
 
-	return c >= 0 && t->cols[c].csv_index >= 0 && t->cols[c].spec.kind == kind ? c : -1;
+	return c >= 0 && c != id_col && t->cols[c].csv_index >= 0 && t->cols[c].spec.kind == kind ? c : -1;
 }
 
 static enum error_code recommend_rows(const struct model *m, const struct table *t,
@@ -201,7 +201,7 @@ static enum error_code recommend_rows(const struct model *m, const struct table 
 {
 	size_t n_in = encoder_n_inputs(m->enc) + 1, chunk = t->n_rows < CHUNK ? t->n_rows : CHUNK, i, k, j;
 	int id_col = m->spec.id_column ? table_column(t, m->spec.id_column) : -1,
-	    levels_col = option_column(t, LEVELS_COLUMN, TABLE_TEXT), num_col[N_NUM_COLS];
+	    levels_col = option_column(t, LEVELS_COLUMN, TABLE_TEXT, id_col), num_col[N_NUM_COLS];
 	int *map = table_encoder_map(t, &m->spec);
 	struct recommend_ask *asks = calloc(chunk + 1, sizeof *asks);
 	struct recommend_answer *answers = calloc(chunk + 1, sizeof *answers);
@@ -211,7 +211,7 @@ static enum error_code recommend_rows(const struct model *m, const struct table 
 	if (id_col >= 0 && t->cols[id_col].csv_index < 0)
 		id_col = -1;
 	for (j = 0; j < N_NUM_COLS; j++)
-		num_col[j] = option_column(t, num_col_names[j], TABLE_NUMBER);
+		num_col[j] = option_column(t, num_col_names[j], TABLE_NUMBER, id_col);
 	if (!map || !asks || !answers || !values)
 		rc = error_nomem(err, "the rows");
 	header(out, id_col >= 0 ? m->spec.id_column : "row", p->objective);

@@ -508,7 +508,15 @@ static enum error_code check_cross(struct spec *spec, struct error *err)
 					 "promotion.column: \"%s\" is also an input; the level enters "
 					 "through the promotion block only",
 					 name);
+		if (spec->id_column && !strcmp(name, spec->id_column))
+			return error_set(err, ERROR_INVALID, "id_column",
+					 "id_column: \"%s\" is also an input; the id names an item, it does not "
+					 "describe it",
+					 name);
 	}
+	if (spec->id_column && !strcmp(spec->id_column, spec->promo_column))
+		return error_set(err, ERROR_INVALID, "id_column", "id_column: \"%s\" is also the promotion column",
+				 spec->id_column);
 	expected = spec_expected_input_size(spec);
 	if (spec->input_size != expected)
 		return error_set(err, ERROR_INVALID, "architecture.input_size",

@@ -41,6 +41,12 @@ static void on_field(void *data, size_t len, void *p)
 				  s->row_line, s->n + 1, CSVREAD_MAX_FIELD);
 		return;
 	}
+	/* Every field is used as a C string: a NUL would cut it short, silently ("1.5\0junk" as 1.5). */
+	if (len && memchr(data, '\0', len)) {
+		s->rc = error_set(s->err, ERROR_INVALID, NULL, "%s line %zu, column %zu: a NUL byte in the field",
+				  s->name, s->row_line, s->n + 1);
+		return;
+	}
 	if (s->caps[s->n] < len + 1) {
 		size_t cap = len + 1 < 32 ? 32 : len + 1;
 		char *f = realloc(s->fields[s->n], cap);
@@ -117,12 +123,17 @@ enum error_code csvread_stream(FILE *f, const char *name, csvread_row_fn on_head
 	}
 	sha256_init(&sha);
 	while (!s.rc && (len = getline(&line, &cap, f)) > 0) {
+		size_t skip = 0;
 		s.line++;
 		sha256_update(&sha, line, (size_t)len);
+		/* a UTF-8 byte order mark (spreadsheets write one) is not part of the first column's name */
+		if (s.line == 1 && len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3))
+			skip = 3;
 		/* pstate 0 is libcsv's ROW_NOT_BEGUN: a row starts on this line. */
 		if (s.n == 0 && p.pstate == 0)
 			s.row_line = s.line;
-		if (csv_parse(&p, line, (size_t)len, on_field, on_record, &s) != (size_t)len && !s.rc)
+		if (csv_parse(&p, line + skip, (size_t)len - skip, on_field, on_record, &s) != (size_t)len - skip &&
+		    !s.rc)
 			s.rc = error_set(err, ERROR_INVALID, NULL,
 					 "%s line %zu: malformed CSV (%s), near field %zu", name, s.line,
 					 csv_strerror(csv_error(&p)), s.n + 1);

@@ -53,6 +53,15 @@ int table_column(const struct table *t, const char *name)
 	return -1;
 }
 
+int table_column_kind(const struct table *t, const char *name, enum table_kind kind)
+{
+	size_t i;
+	for (i = 0; i < t->n_cols; i++)
+		if (t->cols[i].spec.kind == kind && !strcmp(t->cols[i].spec.name, name))
+			return (int)i;
+	return -1;
+}
+
 static enum error_code on_header(void *ctx, const struct csvread_row *row, struct error *err)
 {
 	struct loader *L = ctx;

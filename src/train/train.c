@@ -277,7 +277,7 @@ enum error_code train_run(const struct dataset_config *cfg, const struct table *
 {
 	int target = table_column(t, cfg->target_column), exposure = table_column(t, cfg->exposure_column),
 	    level = table_column(t, cfg->promo_column),
-	    split_col = cfg->split_by_column ? table_column(t, cfg->split_column) : -1;
+	    split_col = cfg->split_by_column ? table_column_kind(t, cfg->split_column, TABLE_NUMBER) : -1;
 	double t0 = util_now_s();
 	struct split sp = {0};
 	struct fit_report fit = {0};

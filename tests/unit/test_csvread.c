@@ -68,11 +68,40 @@ static void test_csvread_ragged_rows_and_bad_quotes_name_the_line(void **state)
 	assert_non_null(strstr(err.message, "empty"));
 }
 
+static void test_csvread_refuses_nul_bytes_and_skips_a_byte_order_mark(void **state)
+{
+	static const char nul_cell[] = "a,b\n1.5\0junk,2\n", nul_header[] = "a\0zz,b\n1,2\n";
+	struct rows r;
+	struct error err;
+	FILE *f;
+	(void)state;
+	error_init(&err);
+	f = fmemopen((void *)nul_cell, sizeof nul_cell - 1, "r");
+	memset(&r, 0, sizeof r);
+	assert_int_equal(csvread_stream(f, "test.csv", keep, keep, &r, NULL, &err), ERROR_INVALID);
+	fclose(f);
+	assert_non_null(strstr(err.message, "line 2, column 1: a NUL byte"));
+	error_init(&err);
+	f = fmemopen((void *)nul_header, sizeof nul_header - 1, "r");
+	memset(&r, 0, sizeof r);
+	assert_int_equal(csvread_stream(f, "test.csv", keep, keep, &r, NULL, &err), ERROR_INVALID);
+	fclose(f);
+	assert_non_null(strstr(err.message, "line 1, column 1: a NUL byte"));
+	error_init(&err);
+	assert_int_equal(read_string("\xef\xbb\xbfprice,b\n1,2\n", &r, &err), ERROR_OK);
+	assert_string_equal(r.fields[0][0], "price");
+	assert_string_equal(r.fields[1][0], "1");
+	/* only at the start of the file */
+	assert_int_equal(read_string("a,b\n\xef\xbb\xbfx,2\n", &r, &err), ERROR_OK);
+	assert_string_equal(r.fields[1][0], "\xef\xbb\xbfx");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_csvread_handles_quotes_commas_newlines_and_crlf),
 		cmocka_unit_test(test_csvread_ragged_rows_and_bad_quotes_name_the_line),
+		cmocka_unit_test(test_csvread_refuses_nul_bytes_and_skips_a_byte_order_mark),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);

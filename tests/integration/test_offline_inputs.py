@@ -1,0 +1,173 @@
+"""The offline commands' inputs where a name plays two roles (an id column named like an option column, a
+split column that is also the promotion column or a categorical feature, an imported spec whose id is an
+input), and CSV bytes that a C string would cut short (NUL) or hide (a byte order mark): each is read as
+what it is, or refused by name; never a crash, never a model registered that cannot load."""
+import csv
+import json
+import os
+import struct
+
+from harness import check, demo_csv, example, run, temp_dir, train
+
+CRASH = (-11, -6, 134, 139)
+
+
+def demo_config(**changes):
+    cfg = json.load(open(example("demo", "dataset.json")))
+    cfg["model"]["epochs"] = 2
+    for k, v in changes.items():
+        cfg[k] = v
+    return cfg
+
+
+def write_config(d, cfg, name="dataset.json"):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def ran(r, what):
+    check(r.returncode not in CRASH, "%s crashed (%d): %s" % (what, r.returncode, r.stderr[-2000:]))
+    return r
+
+
+def test_recommend_takes_an_id_column_named_like_an_option_as_the_id(ctx):
+    """The id column is the model's: named unit_cost (numbers) or levels, it is an id, and the option of that
+    name comes from its flag (unit_cost once crashed recommend; levels restricted each item to its id)."""
+    d = temp_dir("sc-offline-id-")
+    rows = list(csv.DictReader(open(demo_csv(2000, seed=5))))
+    features = ["price", "weight_kg", "brand", "category"]
+    items = [(str(17 + i), r["price"], r["weight_kg"], r["brand"], r["category"]) for i, r in enumerate(rows[:3])]
+    for id_name in ("unit_cost", "levels"):
+        url = ctx.db()
+        data = write_csv(os.path.join(d, id_name + ".csv"),
+                         [id_name] + features + ["promo_level", "units", "featured"],
+                         [[str(i)] + [r[k] for k in features] + [r["promo_level"], r["units"], r["featured"]]
+                          for i, r in enumerate(rows)])
+        train(url, data, config=write_config(d, demo_config(id_column=id_name), id_name + ".json"),
+              extra=["--activate"])
+        outs = []
+        for ids in ([it[0] for it in items], ["a", "b", "c"]):  # numeric ids, then text ones: the same answers
+            q = write_csv(os.path.join(d, "q.csv"), [id_name] + features,
+                          [[i] + list(it[1:]) for i, it in zip(ids, items)])
+            out = os.path.join(d, "out.csv")
+            r = ran(run(["recommend", "--db", url, "--model", "demo", "--data", q, "--out", out, "--objective",
+                         "profit", "--unit-cost", "0.5"]), "recommend with an id column named " + id_name)
+            check(r.returncode == 0, "id column %s: exit %d: %s" % (id_name, r.returncode, r.stderr[-2000:]))
+            got = list(csv.DictReader(open(out)))
+            check([g[id_name] for g in got] == ids, "%s: ids %r" % (id_name, [g[id_name] for g in got]))
+            for g in got:
+                eff = float(g["effective_price"])
+                check(abs(float(g["margin"]) - (eff - 0.5) / eff) < 1e-5, "%s: the flag's unit cost: %r" % (id_name, g))
+            outs.append([{k: v for k, v in g.items() if k != id_name} for g in got])
+        check(outs[0] == outs[1], "%s: the ids changed the answers: %r vs %r" % (id_name, outs[0], outs[1]))
+
+
+def test_train_splits_on_the_promotion_column_or_a_categorical_feature(ctx):
+    """split.column may name a column that plays another role: it is read as a number for the split (both
+    crashed train)."""
+    d = temp_dir("sc-offline-split-")
+    rows = list(csv.DictReader(open(demo_csv(2000, seed=9))))
+    data = os.path.join(d, "weeks.csv")
+    with open(data, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) + ["week"])
+        w.writeheader()
+        for i, r in enumerate(rows):
+            w.writerow(dict(r, week=i % 52))
+    by_level = demo_config(split={"column": "promo_level", "test_from": 3})
+    by_week = demo_config(split={"column": "week", "test_from": 40})
+    by_week["features"] = dict(by_week["features"], categorical=["brand", "category", "week"])
+    expected = {"level": sum(int(r["promo_level"]) >= 3 for r in rows), "week": sum(i % 52 >= 40 for i in range(len(rows)))}
+    for name, cfg in (("level", by_level), ("week", by_week)):
+        url = ctx.db()
+        r = ran(train(url, data, config=write_config(d, cfg, name + ".json"), check_ok=False), "train split on " + name)
+        check(r.returncode == 0, "split on %s: exit %d: %s" % (name, r.returncode, r.stderr[-2000:]))
+        test_rows = json.loads(r.stdout)["test_rows"]
+        check(0 < test_rows == expected[name], "split on %s: %d test rows, expected %d" % (name, test_rows, expected[name]))
+
+
+def test_import_refuses_a_spec_whose_id_column_is_an_input(ctx):
+    """A spec naming an input or the promotion column as its id is refused at import (predict and recommend
+    crashed on such a version)."""
+    url = ctx.db()
+    train(url, demo_csv(2000, seed=3), extra=["--activate"])
+    d = temp_dir("sc-offline-import-")
+    weights = os.path.join(d, "v1.safetensors")
+    r = run(["models", "export", "demo", "1", "--out", weights, "--db", url])
+    check(r.returncode == 0, r.stderr)
+    with open(weights, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        spec = json.loads(json.loads(f.read(n))["__metadata__"]["spec"])
+    for id_name, says in (("weight_kg", "is also an input"), (spec["promotion"]["column"], "is also the promotion column")):
+        bad = write_config(d, dict(spec, id_column=id_name), "spec.json")
+        r = ran(run(["models", "import", "demo", "--weights", weights, "--spec", bad, "--db", url]), "import")
+        check(r.returncode != 0 and "id_column" in r.stderr and says in r.stderr,
+              "id_column %s: exit %d: %s" % (id_name, r.returncode, r.stderr))
+    r = run(["models", "list", "--json", "--db", url])
+    check(r.returncode == 0 and len(json.loads(r.stdout)["models"][0]["versions"]) == 1, r.stdout[:500])
+
+
+def test_csv_nul_bytes_are_refused_and_a_byte_order_mark_is_skipped(ctx):
+    """A NUL byte in a cell is refused naming its line and column (it cut values short: a model registered
+    with a vocabulary it could not load); a UTF-8 byte order mark does not hide the first column."""
+    url = ctx.db()
+    d = temp_dir("sc-offline-bytes-")
+    data = demo_csv(2000, seed=13)
+    text = open(data, "rb").read()
+    lines = text.split(b"\n")
+    header = lines[0].split(b",")
+    brand = header.index(b"brand")
+    cells = lines[5].split(b",")
+    cells[brand] += b"\x000"
+    lines[5] = b",".join(cells)
+    nul = os.path.join(d, "nul.csv")
+    open(nul, "wb").write(b"\n".join(lines))
+    r = ran(train(url, nul, extra=["--activate"], check_ok=False), "train with a NUL byte")
+    check(r.returncode != 0 and "line 6, column %d: a NUL byte" % (brand + 1) in r.stderr, r.stderr[-1000:])
+    r = run(["models", "list", "--json", "--db", url])
+    check(r.returncode == 0 and json.loads(r.stdout)["models"] == [], "registered: " + r.stdout[:300])
+    train(url, data, extra=["--activate"])
+    plain, bom = os.path.join(d, "plain.csv"), os.path.join(d, "bom.csv")
+    rows = text.split(b"\n")[:6]
+    # the price first, so that a hidden first column would silently be the default price
+    order = [header.index(b"price")] + [i for i in range(len(header)) if header[i] != b"price"]
+    body = b"\n".join(b",".join(row.split(b",")[i] for i in order) for row in rows) + b"\n"
+    open(plain, "wb").write(body)
+    open(bom, "wb").write(b"\xef\xbb\xbf" + body)
+    outs = []
+    for path in (plain, bom):
+        r = ran(run(["predict", "--db", url, "--model", "demo", "--data", path]), "predict")
+        check(r.returncode == 0, r.stderr[-1000:])
+        outs.append(r.stdout)
+    check(outs[0] == outs[1], "a byte order mark changed the answers:\n%s\n%s" % (outs[0], outs[1]))
+    cells = body.split(b"\n")[1].split(b",")
+    cells[0] += b"\x00junk"
+    open(nul, "wb").write(body.split(b"\n")[0] + b"\n" + b",".join(cells) + b"\n")
+    r = ran(run(["predict", "--db", url, "--model", "demo", "--data", nul]), "predict with a NUL byte")
+    check(r.returncode == 1 and "line 2, column 1: a NUL byte" in r.stderr, r.stderr[-1000:])
+
+
+def test_recommend_needs_no_price_column_when_the_price_is_required_and_logged(ctx):
+    """The search varies the price, so the CSV may leave it out, even when the price is a required feature
+    that the model also reads through its log (the demo's layout)."""
+    url = ctx.db()
+    d = temp_dir("sc-offline-price-")
+    cfg = demo_config()
+    cfg["features"] = dict(cfg["features"], required=["price"])
+    train(url, demo_csv(2000, seed=21), config=write_config(d, cfg), extra=["--activate"])
+    q = write_csv(os.path.join(d, "q.csv"), ["item_id", "weight_kg", "brand", "category"],
+                  [["a", "0.4", "Acme", "snacks"]])
+    r = ran(run(["recommend", "--db", url, "--model", "demo", "--data", q, "--price-min", "1", "--price-max", "5"]),
+            "recommend")
+    check(r.returncode == 0, r.stderr[-1000:])
+    got = list(csv.DictReader(r.stdout.splitlines()))
+    check(len(got) == 1 and 1 <= float(got[0]["price"]) <= 5, got)
