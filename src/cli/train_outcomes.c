@@ -222,6 +222,24 @@ static enum error_code describe(PGconn *c, const char *const *params, json_t *tr
 	return ERROR_OK;
 }
 
+/* The config's column that split.column also names (a feature, say), or NULL: outcomes split by time need their own. */
+static const char *split_clash(const struct dataset_config *cfg)
+{
+	const char *other[] = {cfg->promo_column, cfg->target_column, cfg->exposure_column,
+			       cfg->id_column ? cfg->id_column : "prediction_id",
+			       cfg->unit_cost_column};
+	size_t i;
+
+	if (dataset_listed(cfg->numeric, cfg->n_numeric, cfg->split_column) ||
+	    dataset_listed(cfg->log, cfg->n_log, cfg->split_column) ||
+	    dataset_listed(cfg->categorical, cfg->n_categorical, cfg->split_column))
+		return "a feature";
+	for (i = 0; i < sizeof other / sizeof other[0]; i++)
+		if (other[i] && !strcmp(other[i], cfg->split_column))
+			return "another column of the config";
+	return NULL;
+}
+
 FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cfg, const char *since,
 			  const char *also_data, json_t **trained_on, struct error *err)
 {
@@ -234,6 +252,13 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 
 	*trained_on = json_pack("{s:s, s:o}", "model", name, "since", since ? json_string(since) : json_null());
 	strbuf_init(&q);
+	if (cfg->split_by_column && split_clash(cfg)) {
+		error_set(err, ERROR_INVALID, "split.column",
+			  "split.column: \"%s\" is also %s; --from-outcomes splits by the time each prediction was "
+			  "made, which needs a column name of its own",
+			  cfg->split_column, split_clash(cfg));
+		goto fail;
+	}
 	if (!*trained_on || !rows_query(&q, c, cfg)) {
 		error_nomem(err, "the outcome rows' query");
 		goto fail;

@@ -17,6 +17,7 @@ struct state {
 	size_t row_line;   /* line the current row started on */
 	size_t header_n;
 	bool have_header;
+	char **names;      /* (header_n) the header's, for messages; NULL when out of memory */
 	/* the current row */
 	char **fields;
 	size_t *lens;
@@ -43,8 +44,10 @@ static void on_field(void *data, size_t len, void *p)
 	}
 	/* Every field is used as a C string: a NUL would cut it short, silently ("1.5\0junk" as 1.5). */
 	if (len && memchr(data, '\0', len)) {
-		s->rc = error_set(s->err, ERROR_INVALID, NULL, "%s line %zu, column %zu: a NUL byte in the field",
-				  s->name, s->row_line, s->n + 1);
+		bool named = s->names && s->n < s->header_n;
+		s->rc = error_set(s->err, ERROR_INVALID, NULL, "%s line %zu, column %zu%s%s%s: a NUL byte in the field",
+				  s->name, s->row_line, s->n + 1, named ? " (" : "", named ? s->names[s->n] : "",
+				  named ? ")" : "");
 		return;
 	}
 	if (s->caps[s->n] < len + 1) {
@@ -79,9 +82,14 @@ static void on_record(int term, void *p)
 	row.n = s->n;
 	row.line = s->row_line;
 	if (!s->have_header) {
+		size_t i;
 		s->have_header = true;
 		s->header_n = s->n;
-		s->rc = s->on_header(s->ctx, &row, s->err);
+		if ((s->names = calloc(s->n + 1, sizeof *s->names)))
+			for (i = 0; i < s->n; i++)
+				if (!(s->names[i] = strdup(s->fields[i])))
+					s->rc = error_nomem(s->err, "the CSV header");
+		s->rc = s->rc ? s->rc : s->on_header(s->ctx, &row, s->err);
 	} else if (s->n == 1 && s->lens[0] == 0) {
 		/* a blank line */
 	} else if (s->n != s->header_n) {
@@ -152,6 +160,9 @@ enum error_code csvread_stream(FILE *f, const char *name, csvread_row_fn on_head
 	free(line);
 	for (i = 0; i < CSVREAD_MAX_COLUMNS; i++)
 		free(s.fields[i]);
+	for (i = 0; s.names && i < s.header_n; i++)
+		free(s.names[i]);
+	free(s.names);
 	free(s.fields);
 	free(s.lens);
 	free(s.caps);

@@ -132,7 +132,7 @@ def test_csv_nul_bytes_are_refused_and_a_byte_order_mark_is_skipped(ctx):
     nul = os.path.join(d, "nul.csv")
     open(nul, "wb").write(b"\n".join(lines))
     r = ran(train(url, nul, extra=["--activate"], check_ok=False), "train with a NUL byte")
-    check(r.returncode != 0 and "line 6, column %d: a NUL byte" % (brand + 1) in r.stderr, r.stderr[-1000:])
+    check(r.returncode != 0 and "line 6, column %d (brand): a NUL byte" % (brand + 1) in r.stderr, r.stderr[-1000:])
     r = run(["models", "list", "--json", "--db", url])
     check(r.returncode == 0 and json.loads(r.stdout)["models"] == [], "registered: " + r.stdout[:300])
     train(url, data, extra=["--activate"])
@@ -153,7 +153,7 @@ def test_csv_nul_bytes_are_refused_and_a_byte_order_mark_is_skipped(ctx):
     cells[0] += b"\x00junk"
     open(nul, "wb").write(body.split(b"\n")[0] + b"\n" + b",".join(cells) + b"\n")
     r = ran(run(["predict", "--db", url, "--model", "demo", "--data", nul]), "predict with a NUL byte")
-    check(r.returncode == 1 and "line 2, column 1: a NUL byte" in r.stderr, r.stderr[-1000:])
+    check(r.returncode == 1 and "line 2, column 1 (price): a NUL byte" in r.stderr, r.stderr[-1000:])
 
 
 def test_recommend_needs_no_price_column_when_the_price_is_required_and_logged(ctx):
@@ -164,10 +164,13 @@ def test_recommend_needs_no_price_column_when_the_price_is_required_and_logged(c
     cfg = demo_config()
     cfg["features"] = dict(cfg["features"], required=["price"])
     train(url, demo_csv(2000, seed=21), config=write_config(d, cfg), extra=["--activate"])
-    q = write_csv(os.path.join(d, "q.csv"), ["item_id", "weight_kg", "brand", "category"],
-                  [["a", "0.4", "Acme", "snacks"]])
-    r = ran(run(["recommend", "--db", url, "--model", "demo", "--data", q, "--price-min", "1", "--price-max", "5"]),
-            "recommend")
-    check(r.returncode == 0, r.stderr[-1000:])
-    got = list(csv.DictReader(r.stdout.splitlines()))
-    check(len(got) == 1 and 1 <= float(got[0]["price"]) <= 5, got)
+    answers = []
+    for header, row in ((["item_id", "weight_kg", "brand", "category"], ["a", "0.4", "Acme", "snacks"]),
+                        (["item_id", "weight_kg", "brand", "category", "price"], ["a", "0.4", "Acme", "snacks", "3"])):
+        q = write_csv(os.path.join(d, "q.csv"), header, [row])
+        r = ran(run(["recommend", "--db", url, "--model", "demo", "--data", q, "--price-min", "1", "--price-max", "5"]),
+                "recommend")
+        check(r.returncode == 0, r.stderr[-1000:])
+        answers.append(list(csv.DictReader(r.stdout.splitlines())))
+    check(len(answers[0]) == 1 and 1 <= float(answers[0][0]["price"]) <= 5, answers[0])
+    check(answers[0] == answers[1], "the search varies the price, so a given one changes nothing: %r" % answers)

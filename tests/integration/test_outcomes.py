@@ -353,6 +353,14 @@ def test_train_from_outcomes_uses_the_logged_features_and_says_what_it_trained_o
     check(r.returncode == 1 and "no logged prediction with an outcome" in r.stderr, r.stderr)
     r = run(["train", "--from-outcomes", "nope", "--db", url])
     check(r.returncode == 1 and "--config" in r.stderr, r.stderr)
+    # the outcomes' split is on the prediction time, under split.column's name: a feature of that name is refused
+    clash = json.load(open(config))
+    clash["features"] = dict(clash["features"], categorical=clash["features"]["categorical"] + ["week"])
+    cpath = os.path.join(temp_dir("sc-clash-"), "dataset.json")
+    with open(cpath, "w") as f:
+        json.dump(clash, f)
+    r = run(["train", "--from-outcomes", "demo", "--config", cpath, "--dry-run", "--db", url])
+    check(r.returncode == 1 and 'split.column: "week" is also a feature' in r.stderr, r.stderr[-1000:])
     check(run(["train", "--from-outcomes", "demo", "--data", data, "--db", url]).returncode == 2, "one source")
     check(run(["train", "--data", data, "--since", "2026-01-01", "--config", config, "--db", url]).returncode == 2,
           "--since without --from-outcomes")

@@ -80,7 +80,7 @@ static void test_csvread_refuses_nul_bytes_and_skips_a_byte_order_mark(void **st
 	memset(&r, 0, sizeof r);
 	assert_int_equal(csvread_stream(f, "test.csv", keep, keep, &r, NULL, &err), ERROR_INVALID);
 	fclose(f);
-	assert_non_null(strstr(err.message, "line 2, column 1: a NUL byte"));
+	assert_non_null(strstr(err.message, "line 2, column 1 (a): a NUL byte"));
 	error_init(&err);
 	f = fmemopen((void *)nul_header, sizeof nul_header - 1, "r");
 	memset(&r, 0, sizeof r);
