@@ -27,6 +27,17 @@
 /* "a string", "an object", ... for messages. */
 const char *jsonutil_type_name(const json_t *v);
 
+/*
+ * json_loadb(text, len, flags) for JSON that may have passed through a
+ * PostgreSQL jsonb column (specs, configs, metrics, catalogs): jsonb writes
+ * a number as its plain decimal, 1e20 as 100000000000000000000, which
+ * jansson refuses as too big an integer.  Every number is read as a double
+ * (JSON_DECODE_INT_AS_REAL), then each whole one under 2^53 in magnitude
+ * (exact in both) back as an integer, so integer fields read as before; a
+ * larger one stays a double, as jsonb held it.
+ */
+json_t *jsonutil_loadb(const char *text, size_t len, size_t flags, json_error_t *jerr);
+
 /* out = path + "." + key (or just key when path is empty). */
 void jsonutil_path_key(char out[JSONUTIL_PATH_MAX], const char *path, const char *key);
 /* out = path + "[" + index + "]". */

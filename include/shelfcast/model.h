@@ -39,6 +39,9 @@
 #include "shelfcast/tensor.h"
 
 #define MODEL_NAME_MAX 64
+/* What the registry takes as a model name (migration 0001's CHECK): 1 to 64 of A-Z a-z 0-9 . _ -, not led by . _ - */
+bool model_name_valid(const char *name);
+#define MODEL_NAME_RULE "1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-', the first a letter or digit"
 #define MODEL_MAX_PRICE_INPUTS 4 /* a column is read raw, through its log, or both */
 #define MODEL_CHECKSUM_PREFIX "v2-"
 #define MODEL_CHECKSUM_SIZE (sizeof MODEL_CHECKSUM_PREFIX - 1 + SHA256_HEX_SIZE)

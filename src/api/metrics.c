@@ -16,6 +16,7 @@
 
 #include "build_commit.h"
 #include "build_config.h"
+#include "shelfcast/jsonutil.h"
 #include "shelfcast/numfmt.h"
 #include "shelfcast/predlog.h"
 #include "shelfcast/util.h"
@@ -445,7 +446,7 @@ void metrics_render_predlog(struct strbuf *sb, struct predlog *log)
 	};
 	struct predlog_stats st;
 	char *text = predlog_live(log);
-	json_t *live = text ? json_loads(text, 0, NULL) : NULL, *versions, *v;
+	json_t *live = text ? jsonutil_loadb(text, strlen(text), 0, NULL) : NULL, *versions, *v;
 	const char *name, *version;
 	size_t g;
 

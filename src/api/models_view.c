@@ -114,7 +114,7 @@ static json_t *model_entry(const json_t *cat, const struct model *m, const char 
 		status = "stale";
 	json_object_set_new(o, "status", json_string(status));
 	if (m && m->metrics_json)
-		metrics = json_loads(m->metrics_json, 0, NULL);
+		metrics = jsonutil_loadb(m->metrics_json, strlen(m->metrics_json), 0, NULL);
 	else if (cat && json_is_integer(active) &&
 		 (version_row = find_catalog_version(cat, (int)json_integer_value(active))))
 		metrics = json_incref(json_object_get(version_row, "metrics"));
@@ -167,7 +167,7 @@ static bool listed(const json_t *cat_models, const char *name)
 json_t *models_view(const char *catalog_text, struct model *const *models, size_t n,
 		    const char *only, bool *found)
 {
-	json_t *catalog = catalog_text ? json_loads(catalog_text, 0, NULL) : NULL;
+	json_t *catalog = catalog_text ? jsonutil_loadb(catalog_text, strlen(catalog_text), 0, NULL) : NULL;
 	json_t *list = json_array(), *cat_models = json_object_get(catalog, "models"), *e, *out;
 	size_t i, j;
 
@@ -212,7 +212,7 @@ void models_view_mark_default(json_t *view, const char *default_name)
 
 void models_view_add_live(json_t *view, const char *live_text)
 {
-	json_t *live = live_text ? json_loads(live_text, 0, NULL) : NULL, *v;
+	json_t *live = live_text ? jsonutil_loadb(live_text, strlen(live_text), 0, NULL) : NULL, *v;
 	json_t *mine = json_object_get(json_object_get(live, "models"),
 				       json_string_value(json_object_get(view, "name")));
 	size_t i;

@@ -140,7 +140,8 @@ bool cli_uint(const char *name, const char *value, unsigned long long min, unsig
 	      unsigned long long *out)
 {
 	long long v;
-	if (!util_parse_long(value, 0, 0x7fffffffffffffffLL, &v) || (unsigned long long)v < min ||
+	if (value[0] < '0' || value[0] > '9' || /* digits only: no sign, no space */
+	    !util_parse_long(value, 0, 0x7fffffffffffffffLL, &v) || (unsigned long long)v < min ||
 	    (unsigned long long)v > max) {
 		fprintf(stderr, "shelfcast: %s \"%s\": expected a whole number from %llu to %llu\n", name,
 			value, min, max);
@@ -294,12 +295,24 @@ enum error_code cli_out_open(struct cli_out *o, const char *path, struct error *
 {
 	const char *slash = strrchr(path, '/');
 	int dir_len = slash ? (int)(slash - path + 1) : 0, fd;
+	struct stat st, to;
 	mode_t mask;
 
 	memset(o, 0, sizeof *o);
 	o->path = path;
 	if (!*path || (slash && !slash[1]))
 		return error_set(err, ERROR_IO, NULL, "%s: not a file name", path);
+	/*
+	 * A regular file, or a link (replaced, never followed), gives way to the
+	 * new file; a device, FIFO, socket or directory, or a link to one
+	 * (/dev/stdout), is not ours to replace.
+	 */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    (!S_ISLNK(st.st_mode) || (stat(path, &to) == 0 && !S_ISREG(to.st_mode))))
+		return error_set(err, ERROR_IO, NULL,
+				 "%s is not a regular file (a device, FIFO, socket or directory, or a link to "
+				 "one): it is not replaced",
+				 path);
 	if (snprintf(o->tmp, sizeof o->tmp, "%.*s.%s.XXXXXX", dir_len, path, slash ? slash + 1 : path) >=
 	    (int)sizeof o->tmp)
 		return error_set(err, ERROR_IO, NULL, "path too long: %s", path);

@@ -216,8 +216,16 @@ static int do_show(PGconn *c, const char *name, bool json, struct error *err)
 		free(text);
 		return cli_fail("models", err);
 	}
-	catalog = json_loads(text, 0, NULL);
-	ev = events ? json_loads(events, 0, NULL) : NULL;
+	catalog = jsonutil_loadb(text, strlen(text), 0, NULL);
+	ev = events ? jsonutil_loadb(events, strlen(events), 0, NULL) : NULL;
+	if (!catalog || (events && !ev)) {
+		json_decref(catalog);
+		json_decref(ev);
+		free(text);
+		free(events);
+		error_set(err, ERROR_INVALID, NULL, "the registry's catalog could not be read as JSON");
+		return cli_fail("models", err);
+	}
 	if (json && name) {
 		one = json_deep_copy(json_array_get(json_object_get(catalog, "models"), 0));
 		json_object_set_new(one, "events", ev ? json_incref(ev) : json_array());

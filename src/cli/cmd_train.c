@@ -270,7 +270,7 @@ static enum error_code read_config(const char *stored, const char *path, struct 
 				    : dataset_config_load(path, cfg, &text, err);
 
 	/* the text parsed is what the version stores as its dataset config */
-	if (!rc && !(*json = json_loads(stored ? stored : text, 0, NULL)))
+	if (!rc && !(*json = jsonutil_loadb(stored ? stored : text, strlen(stored ? stored : text), 0, NULL)))
 		rc = error_nomem(err, "the dataset config");
 	free(text);
 	return rc;
@@ -293,16 +293,20 @@ static const char *flags_problem(const char *config, const char *data, const cha
 	return NULL;
 }
 
-/* The model's name instead of the config's; false when out of memory. */
-static bool rename_model(struct dataset_config *cfg, const char *name)
+/* The model's name instead of the config's: 0, or the exit code after saying why. */
+static int rename_model(struct dataset_config *cfg, const char *name)
 {
-	char *copy = strdup(name);
+	char *copy;
 
-	if (!copy)
-		return false;
+	if (!model_name_valid(name)) {
+		fprintf(stderr, "shelfcast train: --name \"%s\" is not a model name (%s)\n", name, MODEL_NAME_RULE);
+		return EXIT_USAGE;
+	}
+	if (!(copy = strdup(name)))
+		return cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
 	free(cfg->name);
 	cfg->name = copy;
-	return true;
+	return 0;
 }
 
 /* The rows of f (named `what` in errors) into t, and the training run on them. */
@@ -398,10 +402,8 @@ int cmd_train(int argc, char **argv)
 	}
 	if (from_outcomes && !name)
 		name = from_outcomes;
-	if (name && !rename_model(&cfg, name)) {
-		code = cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
+	if (name && (code = rename_model(&cfg, name)))
 		goto out;
-	}
 	if ((!(dry_run && data) && open_registry(&db, db_url, data_dir, &c, &err)) ||
 	    !(f = data ? cli_open_csv(data, &err)
 		: from_outcomes ? train_outcomes_rows(c, from_outcomes, &cfg, since, also_data, &trained_on, &err)

@@ -48,23 +48,29 @@ char *train_outcomes_config(PGconn *c, const char *name, struct error *err)
 	return text;
 }
 
-/* expr AS "column", escaped, into q. */
-static bool column(struct strbuf *q, PGconn *c, const char *expr, const char *name, bool first)
-{
-	char *id = PQescapeIdentifier(c, name, strlen(name));
+/*
+ * The outcome rows' SELECT, built a column at a time: each column's name is
+ * the config's, kept here for the CSV's header (an alias would be cut to
+ * PostgreSQL's 63 bytes), the SELECT's own alias being its position.
+ */
+struct rows_select {
+	struct strbuf *q;
+	const char **names; /* (cap) borrowed from the config */
+	size_t n, cap;
+};
 
-	if (!id)
+/* expr AS cN into the SELECT, name the column's. */
+static bool column(struct rows_select *s, const char *expr, const char *name)
+{
+	if (s->n == s->cap)
 		return false;
-	strbuf_puts(q, first ? "" : ", ");
-	strbuf_puts(q, expr);
-	strbuf_puts(q, " AS ");
-	strbuf_puts(q, id);
-	PQfreemem(id);
+	strbuf_printf(s->q, "%s%s AS c%zu", s->n ? ", " : "", expr, s->n);
+	s->names[s->n++] = name;
 	return true;
 }
 
 /* The logged feature `name` as text: (pf.f ->> 'name'), pf.f the row's features parsed once. */
-static bool feature(struct strbuf *q, PGconn *c, const char *name)
+static bool feature(struct rows_select *s, PGconn *c, const char *name)
 {
 	char *lit = PQescapeLiteral(c, name, strlen(name));
 	struct strbuf e;
@@ -75,7 +81,7 @@ static bool feature(struct strbuf *q, PGconn *c, const char *name)
 	strbuf_init(&e);
 	strbuf_printf(&e, "(pf.f ->> %s)", lit);
 	PQfreemem(lit);
-	ok = !strbuf_failed(&e) && column(q, c, e.data, name, false);
+	ok = !strbuf_failed(&e) && column(s, e.data, name);
 	strbuf_done(&e);
 	return ok;
 }
@@ -87,31 +93,30 @@ static const char from_where[] =
 	" CROSS JOIN LATERAL (SELECT p.features::jsonb AS f) pf"
 	" WHERE p.model = $1 AND ($2::timestamptz IS NULL OR o.predicted_at >= $2::timestamptz)";
 
-/* The SELECT of the rows, in cfg's columns. */
-static bool rows_query(struct strbuf *q, PGconn *c, const struct dataset_config *cfg)
+/* The SELECT of the rows, in cfg's columns (the first the id); s->names[0, s->n) their names. */
+static bool rows_query(struct rows_select *s, PGconn *c, const struct dataset_config *cfg)
 {
 	size_t i;
 	bool ok = true;
 
-	strbuf_puts(q, "SELECT ");
-	ok = column(q, c, "p.prediction_id::text", cfg->id_column ? cfg->id_column : "prediction_id", true);
+	strbuf_puts(s->q, "SELECT ");
+	ok = column(s, "p.prediction_id::text", cfg->id_column ? cfg->id_column : "prediction_id");
 	for (i = 0; ok && i < cfg->n_numeric; i++)
-		ok = feature(q, c, cfg->numeric[i]);
+		ok = feature(s, c, cfg->numeric[i]);
 	for (i = 0; ok && i < cfg->n_log; i++)
 		if (!dataset_listed(cfg->numeric, cfg->n_numeric, cfg->log[i]))
-			ok = feature(q, c, cfg->log[i]);
+			ok = feature(s, c, cfg->log[i]);
 	for (i = 0; ok && i < cfg->n_categorical; i++)
-		ok = feature(q, c, cfg->categorical[i]);
+		ok = feature(s, c, cfg->categorical[i]);
 	if (ok && cfg->unit_cost_column && !dataset_listed(cfg->numeric, cfg->n_numeric, cfg->unit_cost_column))
-		ok = feature(q, c, cfg->unit_cost_column);
-	ok = ok && column(q, c, "p.promotion_level", cfg->promo_column, false) &&
-	     column(q, c, "o.units", cfg->target_column, false) &&
-	     column(q, c, "CASE WHEN o.exposed THEN 1 WHEN NOT o.exposed THEN 0 END", cfg->exposure_column, false);
+		ok = feature(s, c, cfg->unit_cost_column);
+	ok = ok && column(s, "p.promotion_level", cfg->promo_column) && column(s, "o.units", cfg->target_column) &&
+	     column(s, "CASE WHEN o.exposed THEN 1 WHEN NOT o.exposed THEN 0 END", cfg->exposure_column);
 	if (ok && cfg->split_by_column)
-		ok = column(q, c, "extract(epoch FROM p.at)", cfg->split_column, false);
-	strbuf_puts(q, from_where);
-	strbuf_puts(q, " ORDER BY p.at, p.prediction_id");
-	return ok && !strbuf_failed(q);
+		ok = column(s, "extract(epoch FROM p.at)", cfg->split_column);
+	strbuf_puts(s->q, from_where);
+	strbuf_puts(s->q, " ORDER BY p.at, p.prediction_id");
+	return ok && !strbuf_failed(s->q);
 }
 
 /* One row of a query result (or a header) as CSV. */
@@ -131,9 +136,10 @@ static void put_row(FILE *f, const char *const *v, size_t n)
 /* --also-data's rows, its columns in the order of the outcome rows' header. */
 struct also_ctx {
 	FILE *out;
-	char **names;
+	const char *path;
+	const char *const *names;
 	size_t n;
-	int *col; /* (n) the file's column of each, or -1 */
+	int *col; /* (n) the file's column of each; -1: the id's, which the file may lack */
 	const char **v;
 	size_t rows;
 };
@@ -143,9 +149,12 @@ static enum error_code also_header(void *ctx, const struct csvread_row *row, str
 	struct also_ctx *a = ctx;
 	size_t j;
 
-	for (j = 0; j < a->n; j++)
+	for (j = 0; j < a->n; j++) {
 		a->col[j] = csvread_find(row, a->names[j]);
-	(void)err;
+		if (a->col[j] < 0 && j > 0) /* as train --data: every column of the config, the id aside */
+			return error_set(err, ERROR_INVALID, "also-data", "--also-data %s has no column \"%s\"",
+					 a->path, a->names[j]);
+	}
 	return ERROR_OK;
 }
 
@@ -161,26 +170,22 @@ static enum error_code also_row(void *ctx, const struct csvread_row *row, struct
 	return ferror(a->out) ? error_set(err, ERROR_IO, NULL, "cannot write --also-data's rows") : ERROR_OK;
 }
 
-static enum error_code append_also(FILE *out, const PGresult *r, const char *path, json_t *trained_on,
+static enum error_code append_also(FILE *out, const struct rows_select *s, const char *path, json_t *trained_on,
 				   struct error *err)
 {
-	struct also_ctx a = {out, NULL, (size_t)PQnfields(r), NULL, NULL, 0};
+	struct also_ctx a = {out, path, s->names, s->n, NULL, NULL, 0};
 	char checksum[65] = "";
 	enum error_code rc;
 	FILE *f = fopen(path, "re");
-	size_t j;
 
 	if (!f)
 		return error_set(err, ERROR_IO, "also-data", "cannot open %s: %s", path, strerror(errno));
-	a.names = calloc(a.n, sizeof *a.names);
 	a.col = calloc(a.n, sizeof *a.col);
 	a.v = calloc(a.n, sizeof *a.v);
-	if (!a.names || !a.col || !a.v) {
+	if (!a.col || !a.v) {
 		rc = error_nomem(err, "--also-data");
 		goto out;
 	}
-	for (j = 0; j < a.n; j++)
-		a.names[j] = PQfname(r, (int)j);
 	rc = csvread_stream(f, path, also_header, also_row, &a, checksum, err);
 	if (!rc)
 		json_object_set_new(trained_on, "also_data",
@@ -188,7 +193,6 @@ static enum error_code append_also(FILE *out, const PGresult *r, const char *pat
 					      checksum));
 out:
 	fclose(f);
-	free(a.names);
 	free(a.col);
 	free(a.v);
 	return rc;
@@ -245,6 +249,10 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 {
 	const char *params[2] = {name, since};
 	struct strbuf q;
+	/* the id, every feature, unit cost, level, units, exposure, split */
+	size_t cap = cfg->n_numeric + cfg->n_log + cfg->n_categorical + 7;
+	const char **names = calloc(cap, sizeof *names);
+	struct rows_select sel = {&q, names, 0, cap};
 	PGresult *r = NULL;
 	FILE *f = NULL;
 	double q80 = NAN;
@@ -259,7 +267,7 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 			  cfg->split_column, split_clash(cfg));
 		goto fail;
 	}
-	if (!*trained_on || !rows_query(&q, c, cfg)) {
+	if (!*trained_on || !names || !rows_query(&sel, c, cfg)) {
 		error_nomem(err, "the outcome rows' query");
 		goto fail;
 	}
@@ -290,9 +298,7 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 			error_nomem(err, "a row");
 			goto fail;
 		}
-		for (j = 0; j < nf; j++)
-			v[j] = PQfname(r, j);
-		put_row(f, v, (size_t)nf);
+		put_row(f, names, sel.n);
 		for (i = 0; i < PQntuples(r); i++) {
 			for (j = 0; j < nf; j++)
 				v[j] = PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j);
@@ -300,7 +306,7 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 		}
 		free(v);
 	}
-	if (also_data && append_also(f, r, also_data, *trained_on, err) != ERROR_OK)
+	if (also_data && append_also(f, &sel, also_data, *trained_on, err) != ERROR_OK)
 		goto fail;
 	if (fflush(f) != 0 || ferror(f)) {
 		error_set(err, ERROR_IO, NULL, "cannot write the outcome rows to a temporary file");
@@ -308,11 +314,13 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 	}
 	PQclear(r);
 	strbuf_done(&q);
+	free(names);
 	rewind(f);
 	return f;
 fail:
 	PQclear(r);
 	strbuf_done(&q);
+	free(names);
 	if (f)
 		fclose(f);
 	json_decref(*trained_on);

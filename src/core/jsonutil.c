@@ -103,6 +103,40 @@ enum error_code jsonutil_get_number(const json_t *obj, const char *key, const ch
 	return jsonutil_number(v, field, out, err);
 }
 
+/* Whole reals within +-2^53 back to integers, throughout v. */
+static json_t *whole_as_integers(json_t *v)
+{
+	if (json_is_real(v)) {
+		double x = json_real_value(v);
+		return x == floor(x) && fabs(x) < 9007199254740992.0 ? json_integer((json_int_t)x) : NULL;
+	}
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *e, *w;
+		json_array_foreach(v, i, e)
+			if ((w = whole_as_integers(e)))
+				json_array_set_new(v, i, w);
+	} else if (json_is_object(v)) {
+		void *it;
+		json_t *w;
+		for (it = json_object_iter(v); it; it = json_object_iter_next(v, it))
+			if ((w = whole_as_integers(json_object_iter_value(it))))
+				json_object_iter_set_new(v, it, w);
+	}
+	return NULL;
+}
+
+json_t *jsonutil_loadb(const char *text, size_t len, size_t flags, json_error_t *jerr)
+{
+	json_t *root = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, jerr), *w;
+
+	if (root && (w = whole_as_integers(root))) { /* with JSON_DECODE_ANY, a bare number */
+		json_decref(root);
+		root = w;
+	}
+	return root;
+}
+
 enum error_code jsonutil_get_int(const json_t *obj, const char *key, const char *path, bool required,
 				 long long min, long long max, long long *out, struct error *err)
 {

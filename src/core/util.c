@@ -233,7 +233,8 @@ bool util_parse_long(const char *s, long long min, long long max, long long *out
 
 bool util_parse_double(const char *s, size_t len, double *out)
 {
-	char buf[64], *end;
+	/* room for any double as a plain decimal, as jsonb writes one (1e-300: 300 zeros and more) */
+	char buf[512], *end;
 	double v;
 
 	while (len > 0 && (*s == ' ' || *s == '\t')) {
@@ -246,6 +247,8 @@ bool util_parse_double(const char *s, size_t len, double *out)
 		return false;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
+	if (memchr(buf, 'x', len) || memchr(buf, 'X', len))
+		return false; /* strtod's hexadecimal ("0x10", "0x1p3") is no number of a CSV's */
 	errno = 0;
 	v = strtod(buf, &end);
 	if (*end || end == buf)

@@ -18,8 +18,8 @@ bool listen_split(const char *spec, char *host, size_t host_size, unsigned *port
 
 	if (spec[0] == '[') {
 		end = strchr(spec, ']');
-		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= host_size)
-			return false;
+		if (!end || end == spec + 1 || end[1] != ':' || (size_t)(end - spec - 1) >= host_size)
+			return false; /* "[]": brackets hold an address */
 		snprintf(host, host_size, "%.*s", (int)(end - spec - 1), spec + 1);
 		port_text = end + 2;
 	} else if ((colon = strrchr(spec, ':'))) {
@@ -30,8 +30,8 @@ bool listen_split(const char *spec, char *host, size_t host_size, unsigned *port
 	} else {
 		snprintf(host, host_size, "%s", ""); /* the whole value is the port */
 	}
-	if (!util_parse_long(port_text, 0, 65535, &n))
-		return false;
+	if (port_text[0] < '0' || port_text[0] > '9' || !util_parse_long(port_text, 0, 65535, &n))
+		return false; /* digits only: no sign, no space */
 	*port = (unsigned)n;
 	return true;
 }

@@ -297,6 +297,19 @@ enum error_code model_set_metrics(struct model *m, const char *metrics_json, str
 	return ERROR_OK;
 }
 
+bool model_name_valid(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i]; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (i >= MODEL_NAME_MAX || !(alnum || (i > 0 && (ch == '.' || ch == '_' || ch == '-'))))
+			return false;
+	}
+	return i > 0;
+}
+
 bool model_checksum(const struct spec *spec, const struct tensor *tensors, size_t n,
 		    char out[MODEL_CHECKSUM_SIZE])
 {

@@ -566,7 +566,7 @@ enum error_code spec_parse(const json_t *json, struct spec *spec, struct error *
 enum error_code spec_parse_string(const char *text, size_t len, struct spec *spec, struct error *err)
 {
 	json_error_t jerr;
-	json_t *json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *json = jsonutil_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	enum error_code rc;
 
 	memset(spec, 0, sizeof *spec);

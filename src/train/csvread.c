@@ -89,6 +89,15 @@ static void on_record(int term, void *p)
 			for (i = 0; i < s->n; i++)
 				if (!(s->names[i] = strdup(s->fields[i])))
 					s->rc = error_nomem(s->err, "the CSV header");
+		/* a name twice: which column a reader takes would be its own choice */
+		for (i = 0; !s->rc && i < s->n; i++) {
+			size_t j;
+			for (j = 0; j < i && !s->rc; j++)
+				if (!strcmp(s->fields[j], s->fields[i]))
+					s->rc = error_set(s->err, ERROR_INVALID, NULL,
+							  "%s: the header names column \"%s\" twice (columns %zu and %zu)",
+							  s->name, s->fields[i], j + 1, i + 1);
+		}
 		s->rc = s->rc ? s->rc : s->on_header(s->ctx, &row, s->err);
 	} else if (s->n == 1 && s->lens[0] == 0) {
 		/* a blank line */

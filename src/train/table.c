@@ -72,16 +72,10 @@ static enum error_code on_header(void *ctx, const struct csvread_row *row, struc
 	if (!L->header)
 		return error_nomem(err, "the CSV header");
 	L->header_n = row->n;
-	for (i = 0; i < row->n; i++) {
-		size_t j;
+	for (i = 0; i < row->n; i++) { /* csvread refused a name twice */
 		L->header[i] = strdup(row->fields[i]);
 		if (!L->header[i])
 			return error_nomem(err, "the CSV header");
-		for (j = 0; j < i; j++)
-			if (!strcmp(L->header[j], L->header[i]))
-				return error_set(err, ERROR_INVALID, NULL,
-						 "%s: the header names column \"%s\" twice (columns %zu and %zu)",
-						 L->name, L->header[i], j + 1, i + 1);
 	}
 	for (i = 0; i < t->n_cols; i++) {
 		struct table_column *c = &t->cols[i];

@@ -174,3 +174,42 @@ def test_recommend_needs_no_price_column_when_the_price_is_required_and_logged(c
         answers.append(list(csv.DictReader(r.stdout.splitlines())))
     check(len(answers[0]) == 1 and 1 <= float(answers[0][0]["price"]) <= 5, answers[0])
     check(answers[0] == answers[1], "the search varies the price, so a given one changes nothing: %r" % answers)
+
+
+def test_cli_whole_numbers_are_digits_only(ctx):
+    """A count on the command line is digits: no sign, no space, no hexadecimal (strtoll took " 5" and "+5")."""
+    for value in (" 5", "+5", "-0", "0x10", "5 ", "1e3"):
+        r = ran(run(["demo-data", "--rows", value, "--out", os.path.join(temp_dir("sc-rows-"), "d.csv")]), "demo-data")
+        check(r.returncode == 2 and "expected a whole number" in r.stderr, "--rows %r: %d %s" % (value, r.returncode, r.stderr))
+    r = run(["demo-data", "--rows", "5", "--out", os.path.join(temp_dir("sc-rows-"), "d.csv")])
+    check(r.returncode == 0, r.stderr)
+
+
+def test_a_model_trained_on_huge_values_loads_serves_and_is_shown(ctx):
+    """jsonb writes 1e20 as a 21-digit integer: a spec or metrics holding such numbers still load (the model was
+    registered, then could not load, and `models show` crashed on the metrics)."""
+    url = ctx.db()
+    d = temp_dir("sc-offline-huge-")
+    rows = list(csv.DictReader(open(demo_csv(2000, seed=23))))
+    data = os.path.join(d, "huge.csv")
+    with open(data, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow(dict(r, weight_kg=float(r["weight_kg"]) * 1e20, units=int(r["units"]) * 10 ** 20))
+    train(url, data, config=write_config(d, demo_config()), extra=["--activate"])
+    r = ran(run(["models", "show", "demo", "--db", url]), "models show")
+    check(r.returncode == 0 and "active" in r.stdout, r.stderr[-1000:])
+    r = run(["models", "show", "demo", "--json", "--db", url])
+    sales = json.loads(r.stdout)["versions"][0]["metrics"]["sales"]
+    check(r.returncode == 0 and sales["rmse"] > 1e19, "the metrics as stored: %r" % sales)
+    q = write_csv(os.path.join(d, "q.csv"), ["item_id", "price", "weight_kg", "brand", "category"],
+                  [["a", "2.5", "4e19", rows[0]["brand"], rows[0]["category"]]])
+    r = ran(run(["predict", "--db", url, "--model", "demo", "--data", q]), "predict")
+    check(r.returncode == 0 and r.stdout.count("\n") == 2, r.stderr[-1000:])
+    s = ctx.serve(db_url=url, wait_ready=True)
+    m = s.get("/v1/models/demo").json()
+    check(m["active_version"] == 1 and m["versions"][0]["metrics"]["sales"]["rmse"] > 1e19, m)
+    check(s.predict({"items": [{"features": {"price": 2.5, "weight_kg": 4e19, "brand": rows[0]["brand"],
+                                             "category": rows[0]["category"]}}]}).status == 200, "predict")
+    s.stop()

@@ -163,6 +163,14 @@ def test_every_bad_outcomes_csv_is_refused_naming_its_line_and_column(ctx):
         f.write("id,units\n%s,1\n" % pid)
     r = run(["outcomes", "import", "--data", os.path.join(d, "nocol.csv"), "--db", url])
     check(r.returncode == 1 and "prediction_id" in r.stderr, r.stderr)
+    # a column named twice (which one would count?), a hexadecimal number (strtod's, not a CSV's)
+    for name, text in (("twice.csv", "prediction_id,units,units\n%s,5,9\n" % pid),
+                       ("hex.csv", "prediction_id,units\n%s,0x10\n" % pid)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+        r = run(["outcomes", "import", "--data", os.path.join(d, name), "--db", url])
+        check(r.returncode == 1 and ('"units" twice' in r.stderr if name == "twice.csv" else "line 2.units" in r.stderr),
+              "%s: %d %s" % (name, r.returncode, r.stderr))
     r = run(["outcomes", "import", "--data", os.path.join(d, "missing.csv"), "--db", url])
     check(r.returncode == 1 and "missing.csv" in r.stderr, r.stderr)
     check(run(["outcomes", "import", "--db", url]).returncode == 2, "--data is required")
@@ -441,3 +449,49 @@ def test_a_recommendation_is_logged_at_its_chosen_price_and_takes_outcomes(ctx):
     time.sleep(0.3)
     check(log_counts(s)[0] == before + 6, "a refused request logs nothing")
     s.stop()
+
+
+def test_train_from_outcomes_takes_long_feature_names_and_refuses_also_data_missing_a_column(ctx):
+    """A feature name past PostgreSQL's 63-byte identifiers (config names may be 128) is read back whole; an
+    --also-data file without one of the config's columns is refused by name, as train --data refuses it."""
+    long = "weight_in_kilograms_as_weighed_at_the_warehouse_on_the_day_of_listing_x"  # 72 bytes
+    src = list(csv.DictReader(open(demo_csv(1200, seed=17))))
+    d = temp_dir("sc-long-")
+    data = os.path.join(d, "long.csv")
+    with open(data, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[long if k == "weight_kg" else k for k in src[0]])
+        w.writeheader()
+        for r in src:
+            w.writerow({(long if k == "weight_kg" else k): v for k, v in r.items()})
+    from harness import example
+    cfg = json.load(open(example("demo", "dataset.json")))
+    cfg["features"] = dict(cfg["features"], numeric=["price", long])
+    cfg["model"]["epochs"] = 2
+    config = os.path.join(d, "dataset.json")
+    with open(config, "w") as f:
+        json.dump(cfg, f)
+    url = ctx.db()
+    train(url, data, config=config, extra=["--activate"])
+    url, s = serve_trained(ctx, url=url)
+    items = [{"promotion_level": int(r["promo_level"]),
+              "features": {"brand": r["brand"], "category": r["category"], "price": float(r["price"]),
+                           long: float(r["weight_kg"])}} for r in src[:60]]
+    preds = s.predict({"items": items}).json()["predictions"]
+    s.wait_for(lambda: log_counts(s)[0] == 60, 30, "logged")
+    r = post(s, [{"prediction_id": p["prediction_id"], "units": float(row["units"]), "exposed": row["featured"] == "1"}
+                 for p, row in zip(preds, src)])
+    check(r.json()["accepted"] == 60, r.body)
+    s.stop()
+    r = run(["train", "--from-outcomes", "demo", "--dry-run", "--db", url])
+    check(r.returncode == 0, "train --from-outcomes: %s" % r.stderr[-2000:])
+    check(json.loads(r.stdout)["training"]["rows"]["read"] == 60, r.stdout[:500])
+    short = os.path.join(d, "short.csv")
+    with open(data) as f, open(short, "w", newline="") as out:
+        rows = csv.DictReader(f)
+        w = csv.DictWriter(out, fieldnames=[k for k in rows.fieldnames if k != "brand"])
+        w.writeheader()
+        for row in rows:
+            del row["brand"]
+            w.writerow(row)
+    r = run(["train", "--from-outcomes", "demo", "--also-data", short, "--dry-run", "--db", url])
+    check(r.returncode == 1 and '--also-data %s has no column "brand"' % short in r.stderr, r.stderr[-1000:])

@@ -4,6 +4,7 @@ Each test here is named in docs/security.md next to the item it proves.
 """
 import json
 import os
+import stat
 import subprocess
 
 from harness import BINARY, SANITIZED, Skip, check, dbname, demo_csv, example, run, temp_dir, train
@@ -515,6 +516,17 @@ def test_cli_output_files_replace_links_instead_of_following_them(ctx):
     check(r.returncode == 1 and "cannot create a file beside" in r.stderr, r.stderr)
     r = run(["demo-data", "--out", d + "/"])
     check(r.returncode == 1 and "not a file name" in r.stderr, r.stderr)
+    # what is not a regular file is not replaced: a FIFO, a directory, a link to a device (as /dev/stdout is)
+    fifo, sub, dev = os.path.join(d, "fifo"), os.path.join(d, "sub"), os.path.join(d, "null")
+    os.mkfifo(fifo)
+    os.mkdir(sub)
+    os.symlink("/dev/null", dev)
+    for path in (fifo, sub, dev):
+        r = run(["demo-data", "--rows", "5", "--out", path])
+        check(r.returncode == 1 and "is not a regular file" in r.stderr, "%s: %s" % (path, r.stderr))
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.path.isdir(sub) and os.readlink(dev) == "/dev/null",
+          "a special file was replaced")
+    check(not glob.glob(os.path.join(d, ".fifo.*")) + glob.glob(os.path.join(d, ".null.*")), "temporary files left")
 
 
 def wide_dataset(rows, categories, seed=5):

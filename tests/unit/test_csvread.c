@@ -91,6 +91,9 @@ static void test_csvread_refuses_nul_bytes_and_skips_a_byte_order_mark(void **st
 	assert_int_equal(read_string("\xef\xbb\xbfprice,b\n1,2\n", &r, &err), ERROR_OK);
 	assert_string_equal(r.fields[0][0], "price");
 	assert_string_equal(r.fields[1][0], "1");
+	error_init(&err);
+	assert_int_equal(read_string("a,b,a\n1,2,3\n", &r, &err), ERROR_INVALID);
+	assert_non_null(strstr(err.message, "the header names column \"a\" twice (columns 1 and 3)"));
 	/* only at the start of the file */
 	assert_int_equal(read_string("a,b\n\xef\xbb\xbfx,2\n", &r, &err), ERROR_OK);
 	assert_string_equal(r.fields[1][0], "\xef\xbb\xbfx");

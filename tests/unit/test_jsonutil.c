@@ -339,10 +339,44 @@ static void test_jsonutil_display_flags_write_numbers_as_stored(void **state)
 	json_decref(v);
 }
 
+/* jsonb writes 1e20 as 100000000000000000000: read back as the double it was, small whole numbers as integers. */
+static void test_jsonutil_loadb_reads_jsonb_numbers(void **state)
+{
+	char text[512];
+	size_t n;
+	json_error_t jerr;
+	json_t *j;
+	(void)state;
+	n = (size_t)snprintf(text, sizeof text, "{\"big\": 100000000000000000000, \"huge\": -1");
+	memset(text + n, '0', 300); /* -1e300 as jsonb writes it */
+	n += 300;
+	n += (size_t)snprintf(text + n, sizeof text - n,
+			      ", \"n\": [3, 2.0, 0.5, 9007199254740993], \"deep\": {\"level\": 2}}");
+	j = json_loadb(text, n, 0, &jerr);
+	assert_null(j); /* what jansson alone says of it */
+	assert_non_null(strstr(jerr.text, "too big integer"));
+	j = jsonutil_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(j);
+	assert_true(json_is_real(json_object_get(j, "big")));
+	assert_true(json_real_value(json_object_get(j, "big")) == 1e20);
+	assert_true(json_real_value(json_object_get(j, "huge")) == -1e300);
+	assert_true(json_is_integer(json_array_get(json_object_get(j, "n"), 0)));
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(j, "n"), 1)), 2);
+	assert_true(json_is_real(json_array_get(json_object_get(j, "n"), 2)));
+	assert_true(json_is_real(json_array_get(json_object_get(j, "n"), 3))); /* past 2^53: not exact as a double */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "deep"), "level")), 2);
+	json_decref(j);
+	j = jsonutil_loadb("7", 1, JSON_DECODE_ANY, &jerr);
+	assert_true(json_is_integer(j) && json_integer_value(j) == 7);
+	json_decref(j);
+	assert_null(jsonutil_loadb("{\"a\": 1, \"a\": 2}", 16, JSON_REJECT_DUPLICATES, &jerr));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jsonutil_type_names_read_in_a_sentence),
+		cmocka_unit_test(test_jsonutil_loadb_reads_jsonb_numbers),
 		cmocka_unit_test(test_jsonutil_paths_join_keys_and_indexes),
 		cmocka_unit_test(test_jsonutil_expect_object_refuses_unknown_fields_and_other_types),
 		cmocka_unit_test(test_jsonutil_number_takes_integers_and_reals_only),

@@ -33,7 +33,8 @@ static void test_listen_split_refuses_what_is_no_address(void **state)
 {
 	static const char *const bad[] = {"",       "host:",   "127.0.0.1:65536", "[::1]",
 					  "[::1]80", "[::1:80", "1.2.3.4:x",       "port",
-					  "-1",     "80 ",     "[0123456789]:80"};
+					  "-1",     "80 ",     "[0123456789]:80", "[]:0",
+					  "127.0.0.1:-0", ":+80", ": 80"};
 	char host[8];
 	unsigned port;
 	size_t i;

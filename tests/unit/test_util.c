@@ -65,6 +65,14 @@ static void test_util_parsers_are_strict(void **state)
 	assert_false(util_parse_double("", 0, &d));
 	assert_false(util_parse_double("   ", 3, &d));
 	assert_true(util_parse_double("nan", 3, &d) && isnan(d)); /* the caller decides what NaN means */
+	assert_false(util_parse_double("0x10", 4, &d));   /* strtod's hexadecimal is refused */
+	assert_false(util_parse_double("0X1p3", 5, &d));
+	{ /* jsonb writes 1e-70 as 0. and 69 zeros before the 1: a 72-byte number */
+		char tiny[128] = "0.";
+		memset(tiny + 2, '0', 69);
+		strcpy(tiny + 71, "1");
+		assert_true(util_parse_double(tiny, strlen(tiny), &d) && d == 1e-70);
+	}
 }
 
 static void test_util_reserve_doubles_and_refuses_overflow(void **state)
