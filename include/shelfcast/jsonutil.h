@@ -31,12 +31,16 @@ const char *jsonutil_type_name(const json_t *v);
  * json_loadb(text, len, flags) for JSON that may have passed through a
  * PostgreSQL jsonb column (specs, configs, metrics, catalogs): jsonb writes
  * a number as its plain decimal, 1e20 as 100000000000000000000, which
- * jansson refuses as too big an integer.  Every number is read as a double
- * (JSON_DECODE_INT_AS_REAL), then each whole one under 2^53 in magnitude
- * (exact in both) back as an integer, so integer fields read as before; a
- * larger one stays a double, as jsonb held it.
+ * jansson refuses as too big an integer.  Text jansson reads is read as it
+ * reads it; only when a number overflows is the text read again with every
+ * number a double (JSON_DECODE_INT_AS_REAL), each whole one under 2^53 in
+ * magnitude (exact in both) then back as an integer, so integer fields
+ * still read as integers.
  */
 json_t *jsonutil_loadb(const char *text, size_t len, size_t flags, json_error_t *jerr);
+
+/* Every -0.0 in v as 0.0: jsonb keeps no sign on a zero, and a checksum over the text would differ. */
+void jsonutil_unsigned_zeros(json_t *v);
 
 /* out = path + "." + key (or just key when path is empty). */
 void jsonutil_path_key(char out[JSONUTIL_PATH_MAX], const char *path, const char *key);

@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -291,6 +292,18 @@ int cli_fail(const char *command, const struct error *err)
 	return 1;
 }
 
+/* Whether path's directory (its first dir_len bytes, else ".") is /dev or /proc, or below either. */
+static bool in_system_dir(const char *path, int dir_len)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+
+	if (snprintf(dir, sizeof dir, "%.*s", dir_len ? dir_len : 1, dir_len ? path : ".") >= (int)sizeof dir ||
+	    !realpath(dir, real))
+		return false; /* mkostemp beside it will say why */
+	return !strcmp(real, "/dev") || !strncmp(real, "/dev/", 5) || !strcmp(real, "/proc") ||
+	       !strncmp(real, "/proc/", 6);
+}
+
 enum error_code cli_out_open(struct cli_out *o, const char *path, struct error *err)
 {
 	const char *slash = strrchr(path, '/');
@@ -312,6 +325,11 @@ enum error_code cli_out_open(struct cli_out *o, const char *path, struct error *
 		return error_set(err, ERROR_IO, NULL,
 				 "%s is not a regular file (a device, FIFO, socket or directory, or a link to "
 				 "one): it is not replaced",
+				 path);
+	if (in_system_dir(path, dir_len)) /* /dev/stdout links to a file when stdout is one */
+		return error_set(err, ERROR_IO, NULL,
+				 "%s is in /dev or /proc: no place for an output file (leave out --out to write "
+				 "to standard output)",
 				 path);
 	if (snprintf(o->tmp, sizeof o->tmp, "%.*s.%s.XXXXXX", dir_len, path, slash ? slash + 1 : path) >=
 	    (int)sizeof o->tmp)

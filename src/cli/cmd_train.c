@@ -293,15 +293,22 @@ static const char *flags_problem(const char *config, const char *data, const cha
 	return NULL;
 }
 
-/* The model's name instead of the config's: 0, or the exit code after saying why. */
-static int rename_model(struct dataset_config *cfg, const char *name)
+/*
+ * The name the version registers under: name (--name) instead of the
+ * config's, or the config's; either checked before any training.  0, or
+ * the exit code after saying why.
+ */
+static int model_name(struct dataset_config *cfg, const char *name)
 {
 	char *copy;
 
-	if (!model_name_valid(name)) {
-		fprintf(stderr, "shelfcast train: --name \"%s\" is not a model name (%s)\n", name, MODEL_NAME_RULE);
+	if (!model_name_valid(name ? name : cfg->name)) {
+		fprintf(stderr, "shelfcast train: %s \"%s\" is not a model name (%s)\n", name ? "--name" : "the config's name",
+			name ? name : cfg->name, MODEL_NAME_RULE);
 		return EXIT_USAGE;
 	}
+	if (!name)
+		return 0;
 	if (!(copy = strdup(name)))
 		return cli_fail("train", &(struct error){ERROR_NOMEM, "", "out of memory"});
 	free(cfg->name);
@@ -402,7 +409,7 @@ int cmd_train(int argc, char **argv)
 	}
 	if (from_outcomes && !name)
 		name = from_outcomes;
-	if (name && (code = rename_model(&cfg, name)))
+	if ((code = model_name(&cfg, name)))
 		goto out;
 	if ((!(dry_run && data) && open_registry(&db, db_url, data_dir, &c, &err)) ||
 	    !(f = data ? cli_open_csv(data, &err)

@@ -128,13 +128,37 @@ static json_t *whole_as_integers(json_t *v)
 
 json_t *jsonutil_loadb(const char *text, size_t len, size_t flags, json_error_t *jerr)
 {
-	json_t *root = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, jerr), *w;
+	json_error_t first;
+	json_t *root = json_loadb(text, len, flags, &first), *w;
 
+	if (root || json_error_code(&first) != json_error_numeric_overflow) {
+		if (jerr)
+			*jerr = first;
+		return root;
+	}
+	root = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, jerr);
 	if (root && (w = whole_as_integers(root))) { /* with JSON_DECODE_ANY, a bare number */
 		json_decref(root);
 		root = w;
 	}
 	return root;
+}
+
+void jsonutil_unsigned_zeros(json_t *v)
+{
+	if (json_is_real(v) && json_real_value(v) == 0.0)
+		json_real_set(v, 0.0); /* -0.0 == 0.0: both become 0.0 */
+	else if (json_is_array(v)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e)
+			jsonutil_unsigned_zeros(e);
+	} else if (json_is_object(v)) {
+		const char *k;
+		json_t *e;
+		json_object_foreach(v, k, e)
+			jsonutil_unsigned_zeros(e);
+	}
 }
 
 enum error_code jsonutil_get_int(const json_t *obj, const char *key, const char *path, bool required,

@@ -98,20 +98,6 @@ static const struct tensor *find_tensor(const struct tensor *tensors, size_t n, 
 	return NULL;
 }
 
-static bool valid_model_name(const char *s)
-{
-	size_t i, n = strlen(s);
-	if (n == 0 || n > MODEL_NAME_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
 /* Check one expected tensor and copy it into dst. */
 static enum error_code take_tensor(const struct tensor *tensors, size_t n, const char *name,
 				   size_t ndim, const size_t *shape, float *dst, struct error *err)
@@ -176,7 +162,7 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 	enum error_code rc;
 
 	*out = NULL;
-	if (!valid_model_name(name)) {
+	if (!model_name_valid(name)) {
 		spec_done(spec);
 		return error_set(err, ERROR_INVALID, "name",
 				 "model name \"%s\" must be 1 to %d letters, digits, '.', '_' or '-', "

@@ -7,7 +7,6 @@
 
 #include "shelfcast/ensemble.h"
 #include "shelfcast/jsonutil.h"
-#include "shelfcast/model.h"
 #include "shelfcast/util.h"
 
 void dataset_config_done(struct dataset_config *cfg)
@@ -448,9 +447,6 @@ enum error_code dataset_config_parse(const char *text, size_t len, struct datase
 	rc = jsonutil_expect_object(root, keys, "", err);
 	if (!rc)
 		rc = spec_get_name(root, "name", "", true, &cfg->name, err);
-	if (!rc && !model_name_valid(cfg->name))
-		rc = error_set(err, ERROR_INVALID, "name", "name: \"%s\" is not a model name (%s)", cfg->name,
-			       MODEL_NAME_RULE);
 	if (!rc)
 		rc = spec_get_name(root, "id_column", "", false, &cfg->id_column, err);
 	if (!rc)

@@ -213,3 +213,19 @@ def test_a_model_trained_on_huge_values_loads_serves_and_is_shown(ctx):
     check(s.predict({"items": [{"features": {"price": 2.5, "weight_kg": 4e19, "brand": rows[0]["brand"],
                                              "category": rows[0]["category"]}}]}).status == 200, "predict")
     s.stop()
+
+
+def test_train_refuses_a_name_the_registry_would_refuse_before_training(ctx):
+    """A model name outside the registry's rule fails at once, not after the training with a constraint's
+    message; --name in its place is the one checked."""
+    url = ctx.db()
+    d = temp_dir("sc-offline-name-")
+    data = demo_csv(1500, seed=29)
+    config = write_config(d, demo_config(name="a@b"))
+    r = ran(train(url, data, config=config, check_ok=False), "train")
+    check(r.returncode == 2 and 'the config\'s name "a@b" is not a model name' in r.stderr and "epoch" not in r.stderr,
+          r.stderr[-1000:])
+    r = ran(train(url, data, config=config, extra=["--name", "-x"], check_ok=False), "train")
+    check(r.returncode == 2 and '--name "-x" is not a model name' in r.stderr, r.stderr[-1000:])
+    r = train(url, data, config=config, extra=["--name", "ok.v2"])
+    check("registered ok.v2 version 1" in r.stderr, r.stderr[-500:])

@@ -527,6 +527,15 @@ def test_cli_output_files_replace_links_instead_of_following_them(ctx):
     check(stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.path.isdir(sub) and os.readlink(dev) == "/dev/null",
           "a special file was replaced")
     check(not glob.glob(os.path.join(d, ".fifo.*")) + glob.glob(os.path.join(d, ".null.*")), "temporary files left")
+    # /dev/stdout, with stdout a regular file (its link then resolves to one): nothing in /dev is replaced
+    before = os.lstat("/dev/stdout")
+    with open(os.path.join(d, "stdout.txt"), "w") as out:
+        p = subprocess.run([BINARY, "demo-data", "--rows", "5", "--out", "/dev/stdout"], stdout=out,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+    check(p.returncode == 1 and "is in /dev or /proc" in p.stderr, "%d %s" % (p.returncode, p.stderr))
+    after = os.lstat("/dev/stdout")
+    check((after.st_ino, after.st_mode) == (before.st_ino, before.st_mode) and not glob.glob("/dev/.stdout.*"),
+          "/dev/stdout was replaced")
 
 
 def wide_dataset(rows, categories, seed=5):

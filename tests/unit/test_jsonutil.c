@@ -370,6 +370,25 @@ static void test_jsonutil_loadb_reads_jsonb_numbers(void **state)
 	assert_true(json_is_integer(j) && json_integer_value(j) == 7);
 	json_decref(j);
 	assert_null(jsonutil_loadb("{\"a\": 1, \"a\": 2}", 16, JSON_REJECT_DUPLICATES, &jerr));
+	/* what jansson reads alone is read as it reads it: a seed past 2^53 exact, a real a real */
+	j = jsonutil_loadb("{\"seed\": 9007199254740993, \"e\": 40.0}", 37, 0, &jerr);
+	assert_non_null(j);
+	assert_true(json_is_integer(json_object_get(j, "seed")));
+	assert_true(json_integer_value(json_object_get(j, "seed")) == 9007199254740993LL);
+	assert_true(json_is_real(json_object_get(j, "e")));
+	json_decref(j);
+}
+
+static void test_jsonutil_unsigned_zeros_drops_the_sign_of_zero(void **state)
+{
+	json_t *j = json_pack("{s:f, s:[f, f, i]}", "a", -0.0, "b", -0.0, -1.5, 0);
+	char *s;
+	(void)state;
+	jsonutil_unsigned_zeros(j);
+	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(s, "{\"a\":0.0,\"b\":[0.0,-1.5,0]}");
+	free(s);
+	json_decref(j);
 }
 
 int main(void)
@@ -377,6 +396,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jsonutil_type_names_read_in_a_sentence),
 		cmocka_unit_test(test_jsonutil_loadb_reads_jsonb_numbers),
+		cmocka_unit_test(test_jsonutil_unsigned_zeros_drops_the_sign_of_zero),
 		cmocka_unit_test(test_jsonutil_paths_join_keys_and_indexes),
 		cmocka_unit_test(test_jsonutil_expect_object_refuses_unknown_fields_and_other_types),
 		cmocka_unit_test(test_jsonutil_number_takes_integers_and_reals_only),

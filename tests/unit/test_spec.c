@@ -126,12 +126,29 @@ static void test_spec_layer_dims_follow_the_architecture(void **state)
 	spec_done(&spec);
 }
 
+/* migration 0001's CHECK: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ */
+static void test_model_names_follow_the_registry_rule(void **state)
+{
+	static const char *const good[] = {"oj", "oj.v2_a-b", "9", "A-", "x123456789012345678901234567890123456789012345678901234567890123"};
+	static const char *const bad[] = {"", "a@b", ".d", "-d", "_d", "a b", "é",
+					  "x1234567890123456789012345678901234567890123456789012345678901234"};
+	size_t i;
+	(void)state;
+	for (i = 0; i < sizeof good / sizeof good[0]; i++)
+		if (!model_name_valid(good[i]))
+			fail_msg("refused %s", good[i]);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (model_name_valid(bad[i]))
+			fail_msg("accepted %s", bad[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_every_case_parses_or_names_its_field),
 		cmocka_unit_test(test_spec_rejects_malformed_json_with_offset),
 		cmocka_unit_test(test_spec_layer_dims_follow_the_architecture),
+		cmocka_unit_test(test_model_names_follow_the_registry_rule),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests(tests, NULL, NULL);
