@@ -166,8 +166,8 @@ static bool authorized(const struct api_config *cfg, const char *auth, struct re
 {
 	if (!cfg->admin_token || !*cfg->admin_token) {
 		reply_error(out, 403, "forbidden",
-			    "activation over the API is off: start the server with --admin-token "
-			    "or SHELFCAST_ADMIN_TOKEN",
+			    "the admin routes (activation, outcomes) are off: start the server with "
+			    "--admin-token or SHELFCAST_ADMIN_TOKEN",
 			    NULL);
 		return false;
 	}

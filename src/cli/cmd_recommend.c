@@ -190,9 +190,9 @@ static void write_answer(FILE *out, const struct model *m, const char *id, size_
  */
 static int option_column(const struct table *t, const char *name, enum table_kind kind, int id_col)
 {
-	int c = table_column(t, name);
+	int c = table_column_kind(t, name, kind);
 
-	return c >= 0 && c != id_col && t->cols[c].csv_index >= 0 && t->cols[c].spec.kind == kind ? c : -1;
+	return c >= 0 && c != id_col && t->cols[c].csv_index >= 0 ? c : -1;
 }
 
 static enum error_code recommend_rows(const struct model *m, const struct table *t,

@@ -103,27 +103,41 @@ enum error_code jsonutil_get_number(const json_t *obj, const char *key, const ch
 	return jsonutil_number(v, field, out, err);
 }
 
-/* Whole reals within +-2^53 back to integers, throughout v. */
-static json_t *whole_as_integers(json_t *v)
+/*
+ * Each real x throughout v replaced by f(x) where f gives a value (NULL:
+ * kept); v itself, a real, is not replaced: its replacement is returned.
+ */
+static json_t *map_reals(json_t *v, json_t *(*f)(double))
 {
-	if (json_is_real(v)) {
-		double x = json_real_value(v);
-		return x == floor(x) && fabs(x) < 9007199254740992.0 ? json_integer((json_int_t)x) : NULL;
-	}
+	json_t *w;
+
+	if (json_is_real(v))
+		return f(json_real_value(v));
 	if (json_is_array(v)) {
 		size_t i;
-		json_t *e, *w;
+		json_t *e;
 		json_array_foreach(v, i, e)
-			if ((w = whole_as_integers(e)))
+			if ((w = map_reals(e, f)))
 				json_array_set_new(v, i, w);
 	} else if (json_is_object(v)) {
 		void *it;
-		json_t *w;
 		for (it = json_object_iter(v); it; it = json_object_iter_next(v, it))
-			if ((w = whole_as_integers(json_object_iter_value(it))))
+			if ((w = map_reals(json_object_iter_value(it), f)))
 				json_object_iter_set_new(v, it, w);
 	}
 	return NULL;
+}
+
+/* A whole x under 2^53 in magnitude (exact in both) as an integer. */
+static json_t *whole_as_integer(double x)
+{
+	return x == floor(x) && fabs(x) < 9007199254740992.0 ? json_integer((json_int_t)x) : NULL;
+}
+
+/* -0.0 as 0.0. */
+static json_t *unsigned_zero(double x)
+{
+	return x == 0.0 && signbit(x) ? json_real(0.0) : NULL;
 }
 
 json_t *jsonutil_loadb(const char *text, size_t len, size_t flags, json_error_t *jerr)
@@ -137,7 +151,7 @@ json_t *jsonutil_loadb(const char *text, size_t len, size_t flags, json_error_t 
 		return root;
 	}
 	root = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, jerr);
-	if (root && (w = whole_as_integers(root))) { /* with JSON_DECODE_ANY, a bare number */
+	if (root && (w = map_reals(root, whole_as_integer))) { /* with JSON_DECODE_ANY, a bare number */
 		json_decref(root);
 		root = w;
 	}
@@ -146,18 +160,11 @@ json_t *jsonutil_loadb(const char *text, size_t len, size_t flags, json_error_t 
 
 void jsonutil_unsigned_zeros(json_t *v)
 {
-	if (json_is_real(v) && json_real_value(v) == 0.0)
-		json_real_set(v, 0.0); /* -0.0 == 0.0: both become 0.0 */
-	else if (json_is_array(v)) {
-		size_t i;
-		json_t *e;
-		json_array_foreach(v, i, e)
-			jsonutil_unsigned_zeros(e);
-	} else if (json_is_object(v)) {
-		const char *k;
-		json_t *e;
-		json_object_foreach(v, k, e)
-			jsonutil_unsigned_zeros(e);
+	json_t *w = map_reals(v, unsigned_zero);
+
+	if (w) { /* v itself a -0.0 */
+		json_real_set(v, 0.0);
+		json_decref(w);
 	}
 }
 

@@ -165,9 +165,7 @@ enum error_code model_new(const char *name, int version, struct spec *spec,
 	if (!model_name_valid(name)) {
 		spec_done(spec);
 		return error_set(err, ERROR_INVALID, "name",
-				 "model name \"%s\" must be 1 to %d letters, digits, '.', '_' or '-', "
-				 "starting with a letter or digit",
-				 name, MODEL_NAME_MAX);
+				 "model name \"%s\" is not a model name (%s)", name, MODEL_NAME_RULE);
 	}
 	m = calloc(1, sizeof *m);
 	if (!m) {

@@ -128,8 +128,9 @@ def test_every_bad_outcome_is_refused_naming_its_field(ctx):
           "10,000 at once, the same id: the last wins")
     s.stop()
     s = ctx.serve(db_url=url, wait_ready=True)
-    check(s.post("/v1/outcomes", {"outcomes": [{"prediction_id": pid, "units": 1}]}, headers=AUTH).status == 403,
-          "no admin token configured: the route is off")
+    r = s.post("/v1/outcomes", {"outcomes": [{"prediction_id": pid, "units": 1}]}, headers=AUTH)
+    check(r.status == 403 and "admin routes (activation, outcomes) are off" in r.json()["error"]["message"],
+          "no admin token configured: the route is off, and says so: %s" % r.body)
     s.stop()
 
 

@@ -22,14 +22,20 @@ static enum error_code keep(void *ctx, const struct csvread_row *row, struct err
 	return ERROR_OK;
 }
 
-static enum error_code read_string(const char *text, struct rows *r, struct error *err)
+/* len bytes of text (NULs and all) read into r; with checksum, the file's sha256. */
+static enum error_code read_bytes(const char *text, size_t len, struct rows *r, char checksum[65], struct error *err)
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	FILE *f = fmemopen((void *)text, len, "r");
 	enum error_code rc;
 	memset(r, 0, sizeof *r);
-	rc = csvread_stream(f, "test.csv", keep, keep, r, NULL, err);
+	rc = csvread_stream(f, "test.csv", keep, keep, r, checksum, err);
 	fclose(f);
 	return rc;
+}
+
+static enum error_code read_string(const char *text, struct rows *r, struct error *err)
+{
+	return read_bytes(text, strlen(text), r, NULL, err);
 }
 
 static void test_csvread_handles_quotes_commas_newlines_and_crlf(void **state)
@@ -71,26 +77,23 @@ static void test_csvread_ragged_rows_and_bad_quotes_name_the_line(void **state)
 static void test_csvread_refuses_nul_bytes_and_skips_a_byte_order_mark(void **state)
 {
 	static const char nul_cell[] = "a,b\n1.5\0junk,2\n", nul_header[] = "a\0zz,b\n1,2\n";
+	char with_bom[65], without[65];
 	struct rows r;
 	struct error err;
-	FILE *f;
 	(void)state;
 	error_init(&err);
-	f = fmemopen((void *)nul_cell, sizeof nul_cell - 1, "r");
-	memset(&r, 0, sizeof r);
-	assert_int_equal(csvread_stream(f, "test.csv", keep, keep, &r, NULL, &err), ERROR_INVALID);
-	fclose(f);
+	assert_int_equal(read_bytes(nul_cell, sizeof nul_cell - 1, &r, NULL, &err), ERROR_INVALID);
 	assert_non_null(strstr(err.message, "line 2, column 1 (a): a NUL byte"));
 	error_init(&err);
-	f = fmemopen((void *)nul_header, sizeof nul_header - 1, "r");
-	memset(&r, 0, sizeof r);
-	assert_int_equal(csvread_stream(f, "test.csv", keep, keep, &r, NULL, &err), ERROR_INVALID);
-	fclose(f);
+	assert_int_equal(read_bytes(nul_header, sizeof nul_header - 1, &r, NULL, &err), ERROR_INVALID);
 	assert_non_null(strstr(err.message, "line 1, column 1: a NUL byte"));
 	error_init(&err);
-	assert_int_equal(read_string("\xef\xbb\xbfprice,b\n1,2\n", &r, &err), ERROR_OK);
+	assert_int_equal(read_bytes("\xef\xbb\xbfprice,b\n1,2\n", 15, &r, with_bom, &err), ERROR_OK);
 	assert_string_equal(r.fields[0][0], "price");
 	assert_string_equal(r.fields[1][0], "1");
+	/* the checksum is the file's bytes, the mark among them */
+	assert_int_equal(read_bytes("price,b\n1,2\n", 12, &r, without, &err), ERROR_OK);
+	assert_string_not_equal(with_bom, without);
 	error_init(&err);
 	assert_int_equal(read_string("a,b,a\n1,2,3\n", &r, &err), ERROR_INVALID);
 	assert_non_null(strstr(err.message, "the header names column \"a\" twice (columns 1 and 3)"));
