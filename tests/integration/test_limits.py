@@ -160,13 +160,17 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
     idle = s.rss()
     head = ("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\n\r\n" % mib).encode()
+    # one sender after another, each read whole before the next starts: the first `budget` bodies are then
+    # held and the budget is spent to its last bytes.  Sent at once, bodies arrive in pieces and a body
+    # refused half-way gives back what it held, so fewer than `budget` could end up held with up to a body's
+    # worth of budget free, and the small request below would fit (it did, once, under the sanitizer)
     conns = []
-    for _ in range(senders):
+    for i in range(senders):
         c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         c.sendall(head + b" " * (mib - 1))  # all but the last byte
         conns.append(c)
-    # every byte sent has been read (the budget is charged as bodies arrive)
-    s.wait_for(lambda: harness.bytes_read(s.port, senders), 60, what="the server to read the bodies")
+        # every byte sent has been read (the budget is charged as bodies arrive)
+        s.wait_for(lambda: harness.bytes_read(s.port, i + 1), 60, what="the server to read body %d" % (i + 1))
     held = s.rss() - idle
     print("# %d bodies of 1 MiB - 1 sent against a %d MiB budget: resident +%.1f MB" % (senders, budget, held / 1e6))
     # the budget bounds the bytes of bodies held; growing buffers cost the allocator up to as much again
