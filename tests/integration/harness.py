@@ -5,10 +5,12 @@ binaries in a temporary directory (Unix socket only), `shelfcast serve`
 started as a subprocess, requests over TCP.  Every reply can be checked
 against openapi.yaml (see contract.py).
 """
+import collections
 import http.client
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -418,6 +420,7 @@ class Server:
         e.pop("DATABASE_URL", None)
         if env:
             e.update(env)
+        self.replied = collections.Counter()  # the X-Request-Id of every reply had here (wait_logged)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=e)
         try:
@@ -464,9 +467,46 @@ class Server:
         r = c.getresponse()
         resp = Response(r.status, r.getheaders(), r.read())
         c.close()
+        self._replied(resp)
         if validate and self.contract:
             self.contract.validate(method, path, resp)
         return resp
+
+    def _replied(self, resp):
+        rid = resp.header("X-Request-Id") if resp is not None else None
+        if rid:
+            self.replied[rid] += 1
+
+    def wait_logged(self, timeout=60.0):
+        """Wait until the access log holds a line for every reply had through this object.  The server
+        counts a request in /metrics, then logs it, once libmicrohttpd reports it complete, which can be
+        after the client has the reply: a scrape after this wait counts them all."""
+        def logged():
+            seen = collections.Counter(re.findall(r'"id":"([A-Za-z0-9._:-]+)"', self.output()))
+            return all(seen[rid] >= n for rid, n in self.replied.items())
+        self.wait_for(logged, timeout, "the access log's line of every reply")
+
+    def warm(self, threads, body):
+        """Answer a POST /v1/predict of `body` on each of `threads` workers, so that what each worker makes
+        on its first request (parser scratch, its prediction log queue) is not counted as a later request's.
+        Connections open at once get consecutive sockets and so reach every worker (one after another, each
+        reuses the last one's socket number and worker); the access log says which worker answered."""
+        conns = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=30) for _ in range(4 * threads)]
+        ids = ["warm-%s-%d" % (uuid.uuid4().hex[:8], i) for i in range(len(conns))]
+        for c in conns:
+            c.connect()
+        for c, rid in zip(conns, ids):
+            c.request("POST", "/v1/predict", body=json.dumps(body),
+                      headers={"Content-Type": "application/json", "X-Request-Id": rid})
+            r = c.getresponse()
+            r.read()
+            check(r.status == 200, "warm-up request %s: %d" % (rid, r.status))
+        for c in conns:
+            c.close()
+        pattern = r'"id":"(?:%s)".*?"worker":(\d+)' % "|".join(ids)
+        self.wait_for(lambda: len(re.findall(pattern, self.output())) == len(ids), what="the warm-up's log lines")
+        workers = set(re.findall(pattern, self.output()))
+        check(workers == {str(i) for i in range(threads)}, "the warm-up reached workers %r of %d" % (sorted(workers), threads))
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -493,7 +533,6 @@ class Server:
                 out += chunk
                 head, sep, body = out.partition(b"\r\n\r\n")
                 if sep:
-                    import re
                     m = re.search(rb"content-length: *(\d+)", head, re.I)
                     if m and len(body) >= int(m.group(1)):
                         break
@@ -502,6 +541,7 @@ class Server:
         finally:
             s.close()
         resp = parse_raw(out)
+        self._replied(resp)
         if resp is not None and self.contract:
             self.contract.validate(method, path, resp)
         return resp
@@ -533,7 +573,6 @@ def without_prediction_ids(x):
     """A reply body (bytes) or predictions (objects) with every prediction_id taken out: the
     ids are unique per prediction, so two replies with the same numbers differ only by them."""
     if isinstance(x, (bytes, bytearray)):
-        import re
         return re.sub(rb'"prediction_id":"[0-9a-f-]{36}",', b"", bytes(x))
     if isinstance(x, list):
         return [without_prediction_ids(v) for v in x]

@@ -306,7 +306,7 @@ class Run:
         db = self.pg.new_database()
         self.db = db
         self.env = ["-e", "DATABASE_URL=" + self.pg.tcp_url(db)]
-        r = self.c.run(*self.env, IMAGE, "migrate")
+        self.c.run(*self.env, IMAGE, "migrate")  # a non-zero exit fails here (check_ok)
         tables = self.pg.query(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'shelfcast'")
         check(int(tables) > 0, "migrate created no table")
         print("# migrate over %s: %d tables in schema shelfcast" % (self.pg.tcp_url(db), int(tables)))

@@ -144,9 +144,9 @@ def test_embedded_cluster_is_started_reused_and_stopped_by_its_last_user(ctx):
     check(postgres_pids(cluster), "models list stopped the cluster serve uses")
     check(s.get("/healthz").json()["database"] == "ok", "serve lost its database")
     s.stop(signal.SIGTERM)
-    deadline = time.time() + 10
-    while postgres_pids(cluster) and time.time() < deadline:
-        time.sleep(0.1)
+    # the children, not only the postmaster: one still attached to the shared memory keeps a new
+    # postmaster from starting ("pre-existing shared memory block is still in use")
+    harness.wait_until(lambda: not harness.running_in(cluster), 30, "the killed cluster's processes to exit")
     check(not postgres_pids(cluster), "postgres still running after serve exited")
     # And SIGINT works the same; the cluster is reused (not initialized again).
     s = ctx.serve(data_dir=data)
@@ -220,9 +220,9 @@ def test_stale_postmaster_pid_is_recovered(ctx):
     s.proc.kill()
     s.proc.wait()
     os.kill(pm, signal.SIGKILL)
-    deadline = time.time() + 10
-    while postgres_pids(cluster) and time.time() < deadline:
-        time.sleep(0.1)
+    # the children, not only the postmaster: one still attached to the shared memory keeps a new
+    # postmaster from starting ("pre-existing shared memory block is still in use")
+    harness.wait_until(lambda: not harness.running_in(cluster), 30, "the killed cluster's processes to exit")
     check(os.path.exists(os.path.join(cluster, "postmaster.pid")), "postmaster.pid was not left behind")
     r = run(["migrate", "--data-dir", data], timeout=120)
     check(r.returncode == 0, "after a killed cluster: " + r.stderr)

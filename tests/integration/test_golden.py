@@ -26,7 +26,6 @@ import os
 import re
 import struct
 import tempfile
-import time
 import types
 
 from harness import Failure, check, dbname, run, safetensors_bytes
@@ -245,8 +244,8 @@ def send(server, case):
         return resp
     if case.path == "/metrics":
         # The request counters of a reply just sent are added when libmicrohttpd reports the
-        # request complete, which can be after the client has the reply: let them settle.
-        time.sleep(0.3)
+        # request complete, which can be after the client has the reply: wait for them.
+        server.wait_logged()
     # contract.py reads every JSON reply's body, and a HEAD reply has none: not validated.
     return server.request(case.method, case.path, body=case.body, headers=case.headers,
                           validate=case.method != "HEAD")

@@ -6,7 +6,6 @@
   memory comes back when they close; --request-timeout closes a request that trickles;
 - --max-connections-per-ip caps one address's connections.
 """
-import http.client
 import json
 import os
 import random
@@ -136,27 +135,10 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
     # trickling body, runs on a second server at the end
     url, s = served(ctx, "--max-body", str(mib), "--body-budget", str(budget * mib), "--request-timeout", "600",
                     "--timeout", "300", "--threads", "2")
-    # every worker's own state (parser scratch, its prediction log queue) is made by its first request: what
-    # the bodies hold is measured against a server whose workers have all answered once.  Connections open
-    # at once, as consecutive sockets, go to both workers; one after another, each reuses the socket number
-    # the last one freed and lands on the same worker (then the other's first request fell in the burst
-    # and its state, the 32 MiB prediction log queue touched whole under meson's MALLOC_PERTURB_, was
-    # counted as the bodies')
-    warm = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=10) for _ in range(8)]
-    for c in warm:
-        c.connect()
-    for i, c in enumerate(warm):
-        c.request("POST", "/v1/predict", body=json.dumps({"items": [ITEM]}),
-                  headers={"Content-Type": "application/json", "X-Request-Id": "warm-%d" % i})
-        r = c.getresponse()
-        r.read()
-        check(r.status == 200, "warm-up request %d: %d" % (i, r.status))
-    for c in warm:
-        c.close()
-    def warmed():  # the worker that answered each warm-up request, from the access log (written in batches)
-        return re.findall(r'"id":"warm-\d+".*?"worker":(\d+)', s.output())
-    s.wait_for(lambda: len(warmed()) == len(warm), what="the warm-up's access log lines")
-    check(set(warmed()) == {"0", "1"}, "the warm-up reached workers %r, not both" % sorted(set(warmed())))
+    # every worker's own state (parser scratch, its prediction log queue, touched whole under meson's
+    # MALLOC_PERTURB_) is made by its first request: what the bodies hold is measured against a server
+    # whose workers have all answered once
+    s.warm(2, {"items": [ITEM]})
     idle = s.rss()
     head = ("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\n\r\n" % mib).encode()
