@@ -21,6 +21,7 @@ reached count as failed).  A machine that cannot run containers at all (not
 root, no namespaces, no chroot, no buildah/podman) gets one
 "ok 1 - ... # SKIP reason", counted as skipped, never as passed.
 """
+import collections
 import glob
 import json
 import os
@@ -224,6 +225,7 @@ class Remote(harness.Server):
 
     def __init__(self, port, contract_):  # pylint: disable=super-init-not-called
         self.port, self.contract = port, contract_
+        self.replied = collections.Counter()  # what Server.request notes (its log is the container's)
 
 
 def wait_http(server, path, status, timeout):
