@@ -418,8 +418,10 @@ class Server:
         argv += list(args)
         e = dict(os.environ)
         e.pop("DATABASE_URL", None)
+        e.pop("SHELFCAST_LOG_LEVEL", None)  # the access log's lines are what wait_logged and warm read
         if env:
             e.update(env)
+        self.args = list(args)
         self.replied = collections.Counter()  # the X-Request-Id of every reply had here (wait_logged)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=e)
@@ -481,16 +483,25 @@ class Server:
         """Wait until the access log holds a line for every reply had through this object.  The server
         counts a request in /metrics, then logs it, once libmicrohttpd reports it complete, which can be
         after the client has the reply: a scrape after this wait counts them all."""
-        def logged():
-            seen = collections.Counter(re.findall(r'"id":"([A-Za-z0-9._:-]+)"', self.output()))
-            return all(seen[rid] >= n for rid, n in self.replied.items())
-        self.wait_for(logged, timeout, "the access log's line of every reply")
+        missing = []
 
-    def warm(self, threads, body):
-        """Answer a POST /v1/predict of `body` on each of `threads` workers, so that what each worker makes
+        def logged():
+            check(self.proc.poll() is None, "serve exited %s" % self.proc.returncode)
+            seen = collections.Counter(re.findall(r'"id":"([A-Za-z0-9._:-]+)"', self.output()))
+            missing[:] = [rid for rid, n in list(self.replied.items()) if seen[rid] < n]
+            return not missing
+        try:
+            self.wait_for(logged, timeout, "the access log's line of every reply")
+        except Failure as e:
+            raise Failure("%s; none for %s" % (e, ", ".join(missing[:5])))
+
+    def warm(self, body):
+        """Answer a POST /v1/predict of `body` on each of the server's workers (its --threads), so that what each worker makes
         on its first request (parser scratch, its prediction log queue) is not counted as a later request's.
         Connections open at once get consecutive sockets and so reach every worker (one after another, each
         reuses the last one's socket number and worker); the access log says which worker answered."""
+        check("--threads" in self.args, "warm: start the server with --threads (the default is one per core)")
+        threads = int(self.args[self.args.index("--threads") + 1])
         conns = [http.client.HTTPConnection("127.0.0.1", self.port, timeout=30) for _ in range(4 * threads)]
         ids = ["warm-%s-%d" % (uuid.uuid4().hex[:8], i) for i in range(len(conns))]
         for c in conns:

@@ -156,7 +156,7 @@ def test_a_100_mb_body_and_100000_deep_json_are_refused_cheaply(ctx):
     url = ctx.db()
     train(url, demo_csv(1200), extra=["--activate"])
     s = ctx.serve(db_url=url, wait_ready=True, args=["--threads", "2"])
-    s.warm(2, {"items": [ITEM]})  # each worker's first request makes its own state: not the 100 MB's
+    s.warm({"items": [ITEM]})  # each worker's first request makes its own state: not the 100 MB's
     rss0 = s.rss()
     # 100 MB streamed (a client that does not wait for the answer): 413, nothing buffered
     c = socket.create_connection(("127.0.0.1", s.port), timeout=20)

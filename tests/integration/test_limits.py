@@ -138,7 +138,7 @@ def test_slow_senders_stay_within_the_body_budget_and_their_memory_comes_back(ct
     # every worker's own state (parser scratch, its prediction log queue, touched whole under meson's
     # MALLOC_PERTURB_) is made by its first request: what the bodies hold is measured against a server
     # whose workers have all answered once
-    s.warm(2, {"items": [ITEM]})
+    s.warm({"items": [ITEM]})
     idle = s.rss()
     head = ("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\n\r\n" % mib).encode()
