@@ -1,9 +1,15 @@
 # Shared by the bench/ scripts: a release build, a demo registry in a private data dir,
 # a server, and its resident memory.  Sourced, not run.
-bench_setup() {
+# The release build every bench measures (bench/vs_commit builds the other commit with the same options).
+BENCH_MESON_OPTIONS=(-Dbuildtype=release -Ddebug=false -Dtests=false)
+bench_build() {
   scripts/deps bench >/dev/null
-  [ -d build-bench/meson-private ] || meson setup build-bench -Dbuildtype=release -Ddebug=false -Dtests=false >/dev/null
+  [ -d build-bench/meson-private ] || meson setup build-bench "${BENCH_MESON_OPTIONS[@]}" >/dev/null
   ninja -C build-bench >/dev/null
+}
+
+bench_setup() {
+  bench_build
   bin=$(pwd)/build-bench/shelfcast
   work=$(mktemp -d --suffix=.sc-bench)
   chmod 755 "$work"

@@ -115,7 +115,11 @@ void util_random_bytes(void *buf, size_t len);
 /* Online CPUs, at least 1. */
 unsigned util_cpu_count(void);
 
-/* Strict decimal parses of a whole string; false on junk, overflow or empty input. */
+/*
+ * Strict decimal parses of a whole string; false on junk, overflow or empty
+ * input.  A long is digits only, led by '-' only when min is negative: no
+ * space, no '+' (a port, a count, a version number, a Content-Length).
+ */
 bool util_parse_long(const char *s, long long min, long long max, long long *out);
 bool util_parse_double(const char *s, size_t len, double *out);
 

@@ -141,8 +141,7 @@ bool cli_uint(const char *name, const char *value, unsigned long long min, unsig
 	      unsigned long long *out)
 {
 	long long v;
-	if (value[0] < '0' || value[0] > '9' || /* digits only: no sign, no space */
-	    !util_parse_long(value, 0, 0x7fffffffffffffffLL, &v) || (unsigned long long)v < min ||
+	if (!util_parse_long(value, 0, 0x7fffffffffffffffLL, &v) || (unsigned long long)v < min ||
 	    (unsigned long long)v > max) {
 		fprintf(stderr, "shelfcast: %s \"%s\": expected a whole number from %llu to %llu\n", name,
 			value, min, max);

@@ -253,6 +253,7 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 	size_t cap = cfg->n_numeric + cfg->n_log + cfg->n_categorical + 7;
 	const char **names = calloc(cap, sizeof *names);
 	struct rows_select sel = {&q, names, 0, cap};
+	const char *clash = cfg->split_by_column ? split_clash(cfg) : NULL;
 	PGresult *r = NULL;
 	FILE *f = NULL;
 	double q80 = NAN;
@@ -260,11 +261,11 @@ FILE *train_outcomes_rows(PGconn *c, const char *name, struct dataset_config *cf
 
 	*trained_on = json_pack("{s:s, s:o}", "model", name, "since", since ? json_string(since) : json_null());
 	strbuf_init(&q);
-	if (cfg->split_by_column && split_clash(cfg)) {
+	if (clash) {
 		error_set(err, ERROR_INVALID, "split.column",
 			  "split.column: \"%s\" is also %s; --from-outcomes splits by the time each prediction was "
 			  "made, which needs a column name of its own",
-			  cfg->split_column, split_clash(cfg));
+			  cfg->split_column, clash);
 		goto fail;
 	}
 	if (!*trained_on || !names || !rows_query(&sel, c, cfg)) {

@@ -212,7 +212,8 @@ bool util_parse_long(const char *s, long long min, long long max, long long *out
 	long long v;
 	size_t n;
 
-	if (!s || !*s)
+	/* decimal digits, a '-' first only where min is negative: no space, no '+' (strtoll's) */
+	if (!s || !((*s >= '0' && *s <= '9') || (*s == '-' && min < 0 && s[1] >= '0' && s[1] <= '9')))
 		return false;
 	/* Plain digits (a Content-Length on every request, say): no strtoll. */
 	for (n = 0, v = 0; n < 18 && s[n] >= '0' && s[n] <= '9'; n++)

@@ -30,8 +30,8 @@ bool listen_split(const char *spec, char *host, size_t host_size, unsigned *port
 	} else {
 		snprintf(host, host_size, "%s", ""); /* the whole value is the port */
 	}
-	if (port_text[0] < '0' || port_text[0] > '9' || !util_parse_long(port_text, 0, 65535, &n))
-		return false; /* digits only: no sign, no space */
+	if (!util_parse_long(port_text, 0, 65535, &n))
+		return false;
 	*port = (unsigned)n;
 	return true;
 }

@@ -86,6 +86,13 @@ def safetensors_bytes(tensors, metadata=None):
     return struct.pack("<Q", len(head)) + head + b"".join(blobs)
 
 
+def safetensors_metadata(path):
+    """The __metadata__ of the safetensors file at path (strings: the spec, metrics... as JSON text)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n))["__metadata__"]
+
+
 def temp_dir(prefix):
     d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("SHELFCAST_TEST_TMP", "/tmp"))
     os.chmod(d, 0o755)

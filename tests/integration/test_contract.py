@@ -106,7 +106,7 @@ def test_a_request_pins_a_version(ctx):
     for unknown in ("demo@9", "nope@1"):
         status, field, msg = pinned(s, unknown)
         check(status == 404 and field == "model", "%s: %s" % (unknown, msg))
-    for bad in ("demo@", "demo@0", "demo@x", "demo@1.5", "@1", "demo@99999999999", "demo@-1"):
+    for bad in ("demo@", "demo@0", "demo@x", "demo@1.5", "@1", "demo@99999999999", "demo@-1", "demo@+1", "demo@ 1"):
         status, field, msg = pinned(s, bad)
         check(status == 422 and field == "model" and "NAME@VERSION" in msg, "%s: %d %s" % (bad, status, msg))
     # the fast parser and the jansson one answer alike: an escaped body goes the jansson way

@@ -8,7 +8,7 @@ import struct
 import subprocess
 
 from harness import (BINARY, SANITIZED, SOURCE_ROOT, Skip, check, dbname, demo_csv, example, free_port, run,
-                     temp_dir, train)
+                     safetensors_metadata, temp_dir, train)
 
 PYTHON = "/usr/bin/python3"
 SCRIPT = os.path.join(SOURCE_ROOT, "examples", "pytorch", "train_ddp.py")
@@ -35,11 +35,6 @@ def torchrun(ranks, directory, out, predictions, metrics, log_dir):
             "--master_port=%d" % free_port(), "--redirects", "2", "--tee", "2", "--log_dir", log_dir,
             SCRIPT, directory, "--out", out, "--predictions", predictions, "--metrics", metrics]
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
-
-
-def read_metadata(path):
-    raw = open(path, "rb").read()
-    return json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
 
 
 def close_metrics(a, b, tol, what):
@@ -79,7 +74,7 @@ def test_torchrun_two_ranks_train_on_shards_import_and_serve_what_pytorch_predic
     torch_metrics = json.load(open(mpath))
     check(torch_metrics["trainer"]["world_size"] == 2 and torch_metrics["test_rows"] == manifest["parts"]["test"],
           torch_metrics)
-    check(json.loads(read_metadata(out)["metrics"]) == torch_metrics, "metadata metrics differ from --metrics")
+    check(json.loads(safetensors_metadata(out)["metrics"]) == torch_metrics, "metadata metrics differ from --metrics")
 
     # registered with PyTorch's metrics
     r = run(["models", "import", "ddp", "--weights", out, "--spec", os.path.join(shards, "spec.json"),

@@ -4,9 +4,8 @@ import json
 import os
 import random
 import re
-import struct
 
-from harness import SOURCE_ROOT, Skip, check, demo_csv, example, run, temp_dir, train
+from harness import SOURCE_ROOT, Skip, check, demo_csv, example, run, safetensors_metadata, temp_dir, train
 
 OJ_NUMERIC = ["regular_price", "size_oz", "competitor_min_price", "competitor_mean_price", "age60", "educ",
               "ethnic", "income", "hhlarge", "workwom", "hval150", "sstrdist", "sstrvol", "cpdist5", "cpwvol5"]
@@ -173,8 +172,7 @@ def test_drift_is_not_reported_without_a_reference_or_with_the_window_off(ctx):
     weights, spec_path = os.path.join(d, "demo.safetensors"), os.path.join(d, "spec.json")
     r = run(["models", "export", "demo", "1", "--out", weights, "--db", url])
     check(r.returncode == 0, r.stderr)
-    raw = open(weights, "rb").read()
-    spec = json.loads(json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]["spec"])
+    spec = json.loads(safetensors_metadata(weights)["spec"])
     check("drift_reference" in spec, "the trained spec has a drift reference")
     del spec["drift_reference"]
     json.dump(spec, open(spec_path, "w"))

@@ -3,10 +3,9 @@ import csv
 import json
 import math
 import os
-import struct
 import subprocess
 
-from harness import check, demo_csv, run, temp_dir, train
+from harness import check, demo_csv, run, safetensors_metadata, temp_dir, train
 
 # An independent computation: the exported safetensors and spec, the documented encoding, and
 # every coalition of features against every reference row, straight from the Shapley formula.
@@ -185,8 +184,7 @@ def test_explanations_follow_the_generator_on_the_demo_catalog(ctx):
     d = temp_dir("sc-explain-")
     st = os.path.join(d, "demo.safetensors")
     check(run(["models", "export", "demo", "1", "--out", st, "--db", url]).returncode == 0, "export")
-    raw = open(st, "rb").read()
-    spec = json.loads(json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]["spec"])
+    spec = json.loads(safetensors_metadata(st)["spec"])
     f = [i for i, n in enumerate(spec["inputs"]["numeric"]) if n["name"] == "price"][0]
     p_in = spec["inputs"]["numeric"][f]
     ref_log = [math.log(max(r[f] * p_in["std"] + p_in["mean"], 1e-6)) for r in spec["reference"]]

@@ -144,16 +144,19 @@ def test_embedded_cluster_is_started_reused_and_stopped_by_its_last_user(ctx):
     check(postgres_pids(cluster), "models list stopped the cluster serve uses")
     check(s.get("/healthz").json()["database"] == "ok", "serve lost its database")
     s.stop(signal.SIGTERM)
-    # the children, not only the postmaster: one still attached to the shared memory keeps a new
-    # postmaster from starting ("pre-existing shared memory block is still in use")
-    harness.wait_until(lambda: not harness.running_in(cluster), 30, "the killed cluster's processes to exit")
-    check(not postgres_pids(cluster), "postgres still running after serve exited")
+    cluster_stopped(cluster, "the cluster to stop after serve's SIGTERM")
     # And SIGINT works the same; the cluster is reused (not initialized again).
     s = ctx.serve(data_dir=data)
     s.wait_for(lambda: s.get("/healthz").json()["database"] == "ok", 60, "healthz database ok on the second start")
     s.stop(signal.SIGINT)
-    time.sleep(0.5)
-    check(not postgres_pids(cluster), "postgres still running after SIGINT")
+    cluster_stopped(cluster, "the cluster to stop after serve's SIGINT")
+
+
+def cluster_stopped(cluster, what):
+    """Wait until no process runs in the cluster: the postmaster and its children, one of which, still
+    attached to the shared memory, keeps a new postmaster from starting ("pre-existing shared memory
+    block is still in use")."""
+    harness.wait_until(lambda: not harness.running_in(cluster), 30, what)
 
 
 def test_serve_logs_one_json_line_per_request(ctx):
@@ -220,9 +223,7 @@ def test_stale_postmaster_pid_is_recovered(ctx):
     s.proc.kill()
     s.proc.wait()
     os.kill(pm, signal.SIGKILL)
-    # the children, not only the postmaster: one still attached to the shared memory keeps a new
-    # postmaster from starting ("pre-existing shared memory block is still in use")
-    harness.wait_until(lambda: not harness.running_in(cluster), 30, "the killed cluster's processes to exit")
+    cluster_stopped(cluster, "the killed cluster's processes to exit")
     check(os.path.exists(os.path.join(cluster, "postmaster.pid")), "postmaster.pid was not left behind")
     r = run(["migrate", "--data-dir", data], timeout=120)
     check(r.returncode == 0, "after a killed cluster: " + r.stderr)

@@ -5,11 +5,9 @@ what it is, or refused by name; never a crash, never a model registered that can
 import csv
 import json
 import os
-import struct
 
-from harness import check, demo_csv, example, run, temp_dir, train
+from harness import check, demo_csv, example, run, safetensors_metadata, temp_dir, train
 
-CRASH = (-11, -6, 134, 139)
 
 
 def demo_config(**changes):
@@ -36,7 +34,7 @@ def write_csv(path, header, rows):
 
 
 def ran(r, what):
-    check(r.returncode not in CRASH, "%s crashed (%d): %s" % (what, r.returncode, r.stderr[-2000:]))
+    check(r.returncode >= 0, "%s was killed by signal %d: %s" % (what, -r.returncode, r.stderr[-2000:]))
     return r
 
 
@@ -104,9 +102,7 @@ def test_import_refuses_a_spec_whose_id_column_is_an_input(ctx):
     weights = os.path.join(d, "v1.safetensors")
     r = run(["models", "export", "demo", "1", "--out", weights, "--db", url])
     check(r.returncode == 0, r.stderr)
-    with open(weights, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        spec = json.loads(json.loads(f.read(n))["__metadata__"]["spec"])
+    spec = json.loads(safetensors_metadata(weights)["spec"])
     for id_name, says in (("weight_kg", "is also an input"), (spec["promotion"]["column"], "is also the promotion column")):
         bad = write_config(d, dict(spec, id_column=id_name), "spec.json")
         r = ran(run(["models", "import", "demo", "--weights", weights, "--spec", bad, "--db", url]), "import")

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from harness import check, dbname, demo_csv, run, safetensors_bytes, temp_dir, train
+from harness import check, dbname, demo_csv, run, safetensors_bytes, safetensors_metadata, temp_dir, train
 
 ITEM = {"features": {"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3}}
 
@@ -312,8 +312,8 @@ def test_a_pytorch_safetensors_file_imports_and_predicts_like_pytorch(ctx):
     d = temp_dir("sc-torch-")
     # the demo model's spec gives the encoding; PyTorch supplies the weights
     r = run(["models", "export", "demo", "1", "--out", os.path.join(d, "demo.safetensors"), "--db", url])
-    raw = open(os.path.join(d, "demo.safetensors"), "rb").read()
-    spec = json.loads(json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]["spec"])
+    check(r.returncode == 0, r.stderr)
+    spec = json.loads(safetensors_metadata(os.path.join(d, "demo.safetensors"))["spec"])
     json.dump(spec, open(os.path.join(d, "spec.json"), "w"))
     # the rows the API will build for these items, encoded here by the documented rules
     items = [{"brand": "Acme", "category": "snacks", "price": 2.49, "weight_kg": 0.3},

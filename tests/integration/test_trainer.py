@@ -197,7 +197,7 @@ def test_offline_predict_gives_the_api_numbers(ctx):
             check(float(b[k]) == a[k], "%s: offline %s vs API %r" % (k, b[k], a[k]))
     r = run(["predict", "--model", "demo@7", "--data", inp, "--db", url])
     check(r.returncode == 1 and "no version 7" in r.stderr, r.stderr)
-    for bad in ("", "@1", "demo@", "demo@0", "demo@1x", "demo@2147483648", "x" * 200):
+    for bad in ("", "@1", "demo@", "demo@0", "demo@1x", "demo@+1", "demo@2147483648", "x" * 200):
         r = run(["predict", "--model", bad, "--data", inp, "--db", url])
         check(r.returncode == 2 and '--model "%s": expected NAME or NAME@VERSION' % bad in r.stderr,
               "--model %r: %d %r" % (bad, r.returncode, r.stderr))

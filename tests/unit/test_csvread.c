@@ -76,7 +76,8 @@ static void test_csvread_ragged_rows_and_bad_quotes_name_the_line(void **state)
 
 static void test_csvread_refuses_nul_bytes_and_skips_a_byte_order_mark(void **state)
 {
-	static const char nul_cell[] = "a,b\n1.5\0junk,2\n", nul_header[] = "a\0zz,b\n1,2\n";
+	static const char nul_cell[] = "a,b\n1.5\0junk,2\n", nul_header[] = "a\0zz,b\n1,2\n",
+			  bom[] = "\xef\xbb\xbfprice,b\n1,2\n", plain[] = "price,b\n1,2\n";
 	char with_bom[65], without[65];
 	struct rows r;
 	struct error err;
@@ -88,11 +89,11 @@ static void test_csvread_refuses_nul_bytes_and_skips_a_byte_order_mark(void **st
 	assert_int_equal(read_bytes(nul_header, sizeof nul_header - 1, &r, NULL, &err), ERROR_INVALID);
 	assert_non_null(strstr(err.message, "line 1, column 1: a NUL byte"));
 	error_init(&err);
-	assert_int_equal(read_bytes("\xef\xbb\xbfprice,b\n1,2\n", 15, &r, with_bom, &err), ERROR_OK);
+	assert_int_equal(read_bytes(bom, sizeof bom - 1, &r, with_bom, &err), ERROR_OK);
 	assert_string_equal(r.fields[0][0], "price");
 	assert_string_equal(r.fields[1][0], "1");
 	/* the checksum is the file's bytes, the mark among them */
-	assert_int_equal(read_bytes("price,b\n1,2\n", 12, &r, without, &err), ERROR_OK);
+	assert_int_equal(read_bytes(plain, sizeof plain - 1, &r, without, &err), ERROR_OK);
 	assert_string_not_equal(with_bom, without);
 	error_init(&err);
 	assert_int_equal(read_string("a,b,a\n1,2,3\n", &r, &err), ERROR_INVALID);

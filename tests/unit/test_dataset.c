@@ -101,7 +101,6 @@ static void test_dataset_bad_configs_are_refused_naming_the_field(void **state)
 		expect(text, cases[i].fragment);
 	}
 	expect("{\"name\": \"d\"", "dataset config");
-
 	expect("{\"name\": \"d\", \"features\": {\"numeric\": [\"price\", \"price\"]}, \"target\": {\"column\": \"u\"},"
 	       " \"exposure\": {\"column\": \"f\"}, \"promotion\": {\"column\": \"l\", \"price_column\": \"price\","
 	       " \"levels\": [{\"level\": 0, \"discount\": 0}]}, \"split\": {\"fraction\": 0.2}}",

@@ -343,6 +343,7 @@ static void test_jsonutil_display_flags_write_numbers_as_stored(void **state)
 static void test_jsonutil_loadb_reads_jsonb_numbers(void **state)
 {
 	char text[512];
+	const char *dup, *exact;
 	size_t n;
 	json_error_t jerr;
 	json_t *j;
@@ -369,9 +370,11 @@ static void test_jsonutil_loadb_reads_jsonb_numbers(void **state)
 	j = jsonutil_loadb("7", 1, JSON_DECODE_ANY, &jerr);
 	assert_true(json_is_integer(j) && json_integer_value(j) == 7);
 	json_decref(j);
-	assert_null(jsonutil_loadb("{\"a\": 1, \"a\": 2}", 16, JSON_REJECT_DUPLICATES, &jerr));
+	dup = "{\"a\": 1, \"a\": 2}";
+	assert_null(jsonutil_loadb(dup, strlen(dup), JSON_REJECT_DUPLICATES, &jerr));
 	/* what jansson reads alone is read as it reads it: a seed past 2^53 exact, a real a real */
-	j = jsonutil_loadb("{\"seed\": 9007199254740993, \"e\": 40.0}", 37, 0, &jerr);
+	exact = "{\"seed\": 9007199254740993, \"e\": 40.0}";
+	j = jsonutil_loadb(exact, strlen(exact), 0, &jerr);
 	assert_non_null(j);
 	assert_true(json_is_integer(json_object_get(j, "seed")));
 	assert_true(json_integer_value(json_object_get(j, "seed")) == 9007199254740993LL);

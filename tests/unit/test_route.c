@@ -21,6 +21,8 @@ static void test_route_parses_every_fixed_path(void **state)
 		{"/v1/models/demo/versions/0/activate", ROUTE_OTHER},
 		{"/v1/models/demo/versions/2147483648/activate", ROUTE_OTHER},
 		{"/v1/models/demo/versions/x/activate", ROUTE_OTHER},
+		{"/v1/models/demo/versions/+3/activate", ROUTE_OTHER}, /* digits only (util_parse_long) */
+		{"/v1/models/demo/versions/ 3/activate", ROUTE_OTHER},
 		{"/v1/models/demo/versions/3", ROUTE_OTHER},
 		{"/v1/models/demo/versions/3/activate/", ROUTE_OTHER},
 		{"/v1/models/demo/other", ROUTE_OTHER},

@@ -54,6 +54,12 @@ static void test_util_parsers_are_strict(void **state)
 	assert_false(util_parse_long(NULL, 0, 100, &v));
 	assert_false(util_parse_long("101", 0, 100, &v));
 	assert_false(util_parse_long("-1", 0, 100, &v));
+	/* digits only: strtoll's leading space and '+' are not a number here, nor '-' where min is not negative */
+	assert_false(util_parse_long(" 5", 0, 100, &v));
+	assert_false(util_parse_long("+5", 0, 100, &v));
+	assert_false(util_parse_long("-0", 0, 100, &v));
+	assert_false(util_parse_long("- 7", -10, 10, &v));
+	assert_false(util_parse_long("-", -10, 10, &v));
 	assert_false(util_parse_long("99999999999999999999", 0, LLONG_MAX, &v)); /* overflow */
 	assert_true(util_parse_long("123456789012345678", 0, LLONG_MAX, &v) && v == 123456789012345678LL);
 	assert_true(util_parse_double(" 1.5 ", 5, &d) && d == 1.5);
