@@ -611,6 +611,24 @@ def example(*parts):
     return os.path.join(SOURCE_ROOT, "examples", *parts)
 
 
+def example_config(epochs=None, **changes):
+    """examples/demo/dataset.json as a dict: model.epochs set (a shorter training), top-level keys changed."""
+    with open(example("demo", "dataset.json")) as f:
+        cfg = json.load(f)
+    if epochs is not None:
+        cfg["model"]["epochs"] = epochs
+    cfg.update(changes)
+    return cfg
+
+
+def write_json(obj, path=None):
+    """obj as JSON at path (default: dataset.json in a directory of its own); the path."""
+    path = path or os.path.join(temp_dir("sc-json-"), "dataset.json")
+    with open(path, "w") as f:
+        json.dump(obj, f)
+    return path
+
+
 def train(db_url, data, config=None, extra=(), check_ok=True):
     r = run(["train", "--db", db_url, "--data", data, "--config", config or example("demo", "dataset.json")] + list(extra))
     if check_ok:

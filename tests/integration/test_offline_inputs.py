@@ -6,23 +6,8 @@ import csv
 import json
 import os
 
-from harness import check, demo_csv, example, run, safetensors_metadata, temp_dir, train
+from harness import check, demo_csv, example_config, run, safetensors_metadata, temp_dir, train, write_json
 
-
-
-def demo_config(**changes):
-    cfg = json.load(open(example("demo", "dataset.json")))
-    cfg["model"]["epochs"] = 2
-    for k, v in changes.items():
-        cfg[k] = v
-    return cfg
-
-
-def write_config(d, cfg, name="dataset.json"):
-    path = os.path.join(d, name)
-    with open(path, "w") as f:
-        json.dump(cfg, f)
-    return path
 
 
 def write_csv(path, header, rows):
@@ -51,7 +36,7 @@ def test_recommend_takes_an_id_column_named_like_an_option_as_the_id(ctx):
                          [id_name] + features + ["promo_level", "units", "featured"],
                          [[str(i)] + [r[k] for k in features] + [r["promo_level"], r["units"], r["featured"]]
                           for i, r in enumerate(rows)])
-        train(url, data, config=write_config(d, demo_config(id_column=id_name), id_name + ".json"),
+        train(url, data, config=write_json(example_config(2, id_column=id_name), os.path.join(d, id_name + ".json")),
               extra=["--activate"])
         outs = []
         for ids in ([it[0] for it in items], ["a", "b", "c"]):  # numeric ids, then text ones: the same answers
@@ -81,13 +66,13 @@ def test_train_splits_on_the_promotion_column_or_a_categorical_feature(ctx):
         w.writeheader()
         for i, r in enumerate(rows):
             w.writerow(dict(r, week=i % 52))
-    by_level = demo_config(split={"column": "promo_level", "test_from": 3})
-    by_week = demo_config(split={"column": "week", "test_from": 40})
+    by_level = example_config(2, split={"column": "promo_level", "test_from": 3})
+    by_week = example_config(2, split={"column": "week", "test_from": 40})
     by_week["features"] = dict(by_week["features"], categorical=["brand", "category", "week"])
     expected = {"level": sum(int(r["promo_level"]) >= 3 for r in rows), "week": sum(i % 52 >= 40 for i in range(len(rows)))}
     for name, cfg in (("level", by_level), ("week", by_week)):
         url = ctx.db()
-        r = ran(train(url, data, config=write_config(d, cfg, name + ".json"), check_ok=False), "train split on " + name)
+        r = ran(train(url, data, config=write_json(cfg, os.path.join(d, name + ".json")), check_ok=False), "train split on " + name)
         check(r.returncode == 0, "split on %s: exit %d: %s" % (name, r.returncode, r.stderr[-2000:]))
         test_rows = json.loads(r.stdout)["test_rows"]
         check(0 < test_rows == expected[name], "split on %s: %d test rows, expected %d" % (name, test_rows, expected[name]))
@@ -104,7 +89,7 @@ def test_import_refuses_a_spec_whose_id_column_is_an_input(ctx):
     check(r.returncode == 0, r.stderr)
     spec = json.loads(safetensors_metadata(weights)["spec"])
     for id_name, says in (("weight_kg", "is also an input"), (spec["promotion"]["column"], "is also the promotion column")):
-        bad = write_config(d, dict(spec, id_column=id_name), "spec.json")
+        bad = write_json(dict(spec, id_column=id_name), os.path.join(d, "spec.json"))
         r = ran(run(["models", "import", "demo", "--weights", weights, "--spec", bad, "--db", url]), "import")
         check(r.returncode != 0 and "id_column" in r.stderr and says in r.stderr,
               "id_column %s: exit %d: %s" % (id_name, r.returncode, r.stderr))
@@ -157,9 +142,9 @@ def test_recommend_needs_no_price_column_when_the_price_is_required_and_logged(c
     that the model also reads through its log (the demo's layout)."""
     url = ctx.db()
     d = temp_dir("sc-offline-price-")
-    cfg = demo_config()
+    cfg = example_config(2)
     cfg["features"] = dict(cfg["features"], required=["price"])
-    train(url, demo_csv(2000, seed=21), config=write_config(d, cfg), extra=["--activate"])
+    train(url, demo_csv(2000, seed=21), config=write_json(cfg), extra=["--activate"])
     answers = []
     for header, row in ((["item_id", "weight_kg", "brand", "category"], ["a", "0.4", "Acme", "snacks"]),
                         (["item_id", "weight_kg", "brand", "category", "price"], ["a", "0.4", "Acme", "snacks", "3"])):
@@ -193,7 +178,7 @@ def test_a_model_trained_on_huge_values_loads_serves_and_is_shown(ctx):
         w.writeheader()
         for r in rows:
             w.writerow(dict(r, weight_kg=float(r["weight_kg"]) * 1e20, units=int(r["units"]) * 10 ** 20))
-    train(url, data, config=write_config(d, demo_config()), extra=["--activate"])
+    train(url, data, config=write_json(example_config(2)), extra=["--activate"])
     r = ran(run(["models", "show", "demo", "--db", url]), "models show")
     check(r.returncode == 0 and "active" in r.stdout, r.stderr[-1000:])
     r = run(["models", "show", "demo", "--json", "--db", url])
@@ -215,9 +200,8 @@ def test_train_refuses_a_name_the_registry_would_refuse_before_training(ctx):
     """A model name outside the registry's rule fails at once, not after the training with a constraint's
     message; --name in its place is the one checked."""
     url = ctx.db()
-    d = temp_dir("sc-offline-name-")
     data = demo_csv(1500, seed=29)
-    config = write_config(d, demo_config(name="a@b"))
+    config = write_json(example_config(2, name="a@b"))
     r = ran(train(url, data, config=config, check_ok=False), "train")
     check(r.returncode == 2 and 'the config\'s name "a@b" is not a model name' in r.stderr and "epoch" not in r.stderr,
           r.stderr[-1000:])

@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 
-from harness import check, dbname, demo_csv, run, temp_dir, train
+from harness import check, dbname, demo_csv, example_config, run, temp_dir, train, write_json
 from test_api import ITEM
 from test_predlog import log_counts, metric
 from test_security import login_roles, psql_as
@@ -361,10 +361,7 @@ def test_train_from_outcomes_uses_the_logged_features_and_says_what_it_trained_o
     # the outcomes' split is on the prediction time, under split.column's name: a feature of that name is refused
     clash = json.load(open(config))
     clash["features"] = dict(clash["features"], categorical=clash["features"]["categorical"] + ["week"])
-    cpath = os.path.join(temp_dir("sc-clash-"), "dataset.json")
-    with open(cpath, "w") as f:
-        json.dump(clash, f)
-    r = run(["train", "--from-outcomes", "demo", "--config", cpath, "--dry-run", "--db", url])
+    r = run(["train", "--from-outcomes", "demo", "--config", write_json(clash), "--dry-run", "--db", url])
     check(r.returncode == 1 and 'split.column: "week" is also a feature' in r.stderr, r.stderr[-1000:])
     check(run(["train", "--from-outcomes", "demo", "--data", data, "--db", url]).returncode == 2, "one source")
     check(run(["train", "--data", data, "--since", "2026-01-01", "--config", config, "--db", url]).returncode == 2,
@@ -460,13 +457,9 @@ def test_train_from_outcomes_takes_long_feature_names_and_refuses_also_data_miss
         w.writeheader()
         for r in src:
             w.writerow({(long if k == "weight_kg" else k): v for k, v in r.items()})
-    from harness import example
-    cfg = json.load(open(example("demo", "dataset.json")))
+    cfg = example_config(2)
     cfg["features"] = dict(cfg["features"], numeric=["price", long])
-    cfg["model"]["epochs"] = 2
-    config = os.path.join(d, "dataset.json")
-    with open(config, "w") as f:
-        json.dump(cfg, f)
+    config = write_json(cfg)
     url = ctx.db()
     train(url, data, config=config, extra=["--activate"])
     url, s = serve_trained(ctx, url=url)

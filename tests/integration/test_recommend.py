@@ -5,7 +5,7 @@ import json
 import os
 import random
 
-from harness import check, demo_csv, example, run, temp_dir, train
+from harness import check, demo_csv, example, example_config, run, temp_dir, train, write_json
 
 LEVELS = {l["level"]: l for l in json.load(open(example("demo", "dataset.json")))["promotion"]["levels"]}
 
@@ -209,14 +209,11 @@ def test_offline_recommend_with_features_named_like_its_option_columns(ctx):
     the feature's, read as the feature, never as the option (a numeric `levels` once crashed the command)."""
     url = ctx.db()
     d = temp_dir("sc-rec-names-")
-    data, config = os.path.join(d, "train.csv"), os.path.join(d, "dataset.json")
+    data = os.path.join(d, "train.csv")
     rows = list(csv.DictReader(open(demo_csv(2000, seed=11))))
-    cfg = json.load(open(example("demo", "dataset.json")))
     # weight_kg becomes a numeric feature named levels, category a categorical one named unit_cost
-    cfg["features"] = {"numeric": ["price", "levels"], "log": ["price"], "categorical": ["brand", "unit_cost"]}
-    cfg["model"]["epochs"] = 3
-    with open(config, "w") as f:
-        json.dump(cfg, f)
+    config = write_json(example_config(3, features={"numeric": ["price", "levels"], "log": ["price"],
+                                                    "categorical": ["brand", "unit_cost"]}))
     with open(data, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["item_id", "price", "levels", "brand", "unit_cost", "promo_level", "units", "featured"])
